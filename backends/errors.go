@@ -1,0 +1,43 @@
+package backends
+
+import "errors"
+
+// Sentinel errors every store returns for these conditions. The gateway maps
+// them to status codes in one place (gateway/errors.go); wrap them with %w to
+// add a Glance-style explanation, which the gateway shows to the client.
+var (
+	// ErrNotFound: no such image, member, tag or task (or one the caller
+	// may not see).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the request conflicts with the current state (a second
+	// upload, a duplicate member, a status transition Glance refuses).
+	ErrConflict = errors.New("conflict")
+	// ErrForbidden: the caller may not do this to this object.
+	ErrForbidden = errors.New("forbidden")
+	// ErrBadRequest: the request's values are invalid.
+	ErrBadRequest = errors.New("bad request")
+	// ErrTooLarge: the data exceeds the configured size cap (413).
+	ErrTooLarge = errors.New("request entity too large")
+	// ErrQuota: a quota (members per image, tags per image, ...) would be
+	// exceeded (413, as Glance).
+	ErrQuota = errors.New("quota exceeded")
+	// ErrMarkerNotFound: a listing's marker names no image the caller can see.
+	ErrMarkerNotFound = errors.New("marker not found")
+	// ErrUnavailable: the store cannot answer now (region down; 503).
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// Error carries a client-facing explanation together with the sentinel that
+// decides the status code: errors.Is(err, ErrConflict) still holds.
+type Error struct {
+	Kind        error  // one of the sentinels above
+	Explanation string // shown to the client, as Glance words it
+}
+
+func (e *Error) Error() string { return e.Explanation }
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Errorf is shorthand for &Error{kind, explanation}.
+func Errorf(kind error, explanation string) error {
+	return &Error{Kind: kind, Explanation: explanation}
+}

@@ -1,0 +1,128 @@
+package backends
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Image statuses, as Glance names them.
+const (
+	StatusQueued        = "queued"
+	StatusSaving        = "saving"
+	StatusUploading     = "uploading" // staged through PUT /stage
+	StatusImporting     = "importing"
+	StatusActive        = "active"
+	StatusDeactivated   = "deactivated"
+	StatusKilled        = "killed"
+	StatusDeleted       = "deleted"
+	StatusPendingDelete = "pending_delete"
+)
+
+// Image visibilities.
+const (
+	VisibilityPublic    = "public"
+	VisibilityPrivate   = "private"
+	VisibilityShared    = "shared"
+	VisibilityCommunity = "community"
+)
+
+// Member statuses.
+const (
+	MemberPending  = "pending"
+	MemberAccepted = "accepted"
+	MemberRejected = "rejected"
+)
+
+// Image is one image record. A *Image handed out by a store is an immutable
+// snapshot: callers must not modify it; a write produces a new snapshot. That
+// lets the gateway memoize what it renders from a snapshot by pointer.
+//
+// Pointer fields are nil where Glance shows JSON null.
+type Image struct {
+	ID              string
+	Name            *string
+	Status          string
+	Visibility      string
+	Protected       bool
+	OSHidden        bool
+	Owner           *string
+	Checksum        *string // MD5 of the data, hex
+	OSHashAlgo      *string // "sha512"
+	OSHashValue     *string // hex
+	Size            *int64
+	VirtualSize     *int64
+	MinDisk         int64
+	MinRAM          int64
+	ContainerFormat *string
+	DiskFormat      *string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	// Tags in insertion order, unique.
+	Tags []string
+	// Properties are the extra (custom) properties, including os_glance_*
+	// ones the server sets. Glance stores every value as a string.
+	Properties map[string]string
+	// Stores names the regions (Glance "stores") that hold the image's data;
+	// empty until the image has data.
+	Stores []string
+}
+
+// Clone returns a deep copy, for building the next snapshot.
+func (im *Image) Clone() *Image {
+	c := *im
+	c.Tags = append([]string(nil), im.Tags...)
+	c.Stores = append([]string(nil), im.Stores...)
+	if im.Properties != nil {
+		c.Properties = make(map[string]string, len(im.Properties))
+		for k, v := range im.Properties {
+			c.Properties[k] = v
+		}
+	}
+	return &c
+}
+
+// Member is one image membership: the image is shared with project MemberID.
+type Member struct {
+	ImageID   string
+	MemberID  string
+	Status    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Task is one Glance task (the Tasks API and the import flow).
+type Task struct {
+	ID        string
+	Type      string // "import", "api_image_import", ...
+	Status    string // pending, processing, success, failure
+	Owner     string
+	UserID    string
+	RequestID string
+	ImageID   string // the image the task works on, if any
+	Input     json.RawMessage
+	Result    json.RawMessage // nil renders as null
+	Message   string
+	ExpiresAt *time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Task statuses.
+const (
+	TaskPending    = "pending"
+	TaskProcessing = "processing"
+	TaskSuccess    = "success"
+	TaskFailure    = "failure"
+)
+
+// Caller is who a store call is made for, as far as a store needs to know:
+// listing applies visibility, and stores record owners. The policy package
+// builds it from the request's identity.
+type Caller struct {
+	// Project is the caller's project id; empty for an anonymous caller.
+	Project string
+	// User is the caller's user id; may be empty.
+	User string
+	// Admin is true when the caller has the admin role (Glance's is_admin).
+	Admin bool
+}

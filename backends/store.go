@@ -1,0 +1,68 @@
+package backends
+
+import (
+	"encoding/json"
+	"io"
+)
+
+// PatchOp is a JSON-patch operation Glance accepts on images.
+type PatchOp uint8
+
+const (
+	PatchAdd PatchOp = iota + 1
+	PatchRemove
+	PatchReplace
+)
+
+// Change is one parsed, syntactically valid JSON-patch operation on an image.
+// Path holds the decoded JSON-pointer segments ("/tags" → ["tags"],
+// "/locations/0" → ["locations","0"]). Value is the raw JSON value (nil for
+// remove). The gateway has already refused read-only and reserved
+// attributes; ApplyChanges applies Glance's remaining semantics.
+type Change struct {
+	Op    PatchOp
+	Path  []string
+	Value json.RawMessage
+}
+
+// UploadOptions describe one data upload (PUT /file or PUT /stage).
+type UploadOptions struct {
+	// ExpectedSize is x-openstack-image-size or Content-Length when the
+	// client sent one, -1 when unknown. A mismatch with the bytes received
+	// is a 400 and leaves the image as it was.
+	ExpectedSize int64
+	// SizeCap is the largest image accepted, in bytes; 0 means no cap.
+	// More bytes than this is ErrTooLarge (413).
+	SizeCap int64
+	// Store names the store (region) the data goes to; "" is the default.
+	Store string
+}
+
+// Data is an image's bytes, opened for reading. Readers may read any range
+// concurrently; Close releases it.
+type Data interface {
+	io.ReaderAt
+	io.Closer
+	Size() int64
+}
+
+// ImportRequest is a validated POST /v2/images/{id}/import body.
+type ImportRequest struct {
+	Method string // glance-direct, web-download, copy-image
+	URI    string // web-download only
+	// Stores and AllStores choose target stores (regions).
+	Stores               []string
+	AllStores            bool
+	AllStoresMustSucceed bool
+}
+
+// TaskQuery is one parsed GET /v2/tasks.
+type TaskQuery struct {
+	Caller  Caller
+	Status  string // "" = any
+	Type    string // "" = any
+	SortKey string // created_at (default), updated_at, id, type, status
+	Desc    bool
+	Limit   int
+	Marker  string
+}

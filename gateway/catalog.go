@@ -1,0 +1,72 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+// Catalog is everything the handlers need from the image catalog. The
+// embedded store (backends/local) satisfies it directly; federation provides
+// one over many regions.
+//
+// Authorization (who may call what) is decided by the gateway with policy
+// before it calls the catalog; the catalog enforces the state rules Glance
+// enforces in its domain layer (protected images cannot be deleted, members
+// only on shared images, status transitions, quotas) and returns the
+// sentinel errors of package backends.
+type Catalog interface {
+	// CreateImage stores a new image. The gateway has filled id (if the
+	// client gave none), owner, visibility default and validated the body;
+	// the store sets status queued and the timestamps.
+	CreateImage(ctx context.Context, img *backends.Image) (*backends.Image, error)
+	// Image returns the image with this id, whatever its visibility to the
+	// caller (the gateway decides that), or ErrNotFound. Deleted images are
+	// not found.
+	Image(ctx context.Context, id string) (*backends.Image, error)
+	// ListImages evaluates a listing: filters, visibility for q.Caller,
+	// order, marker and limit. An unknown marker, or one the caller cannot
+	// see, is ErrMarkerNotFound.
+	ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error)
+	// UpdateImage applies a JSON patch atomically.
+	UpdateImage(ctx context.Context, id string, changes []backends.Change) (*backends.Image, error)
+	// SetImageStatus performs deactivate/reactivate (and other transitions
+	// Glance allows through actions), refusing the ones Glance refuses.
+	SetImageStatus(ctx context.Context, id, status string) (*backends.Image, error)
+	// DeleteImage deletes an image and its data; protected → ErrForbidden.
+	DeleteImage(ctx context.Context, id string) error
+	AddTag(ctx context.Context, id, tag string) error
+	DeleteTag(ctx context.Context, id, tag string) error
+
+	// UploadData streams r into the image (PUT /file): queued → saving →
+	// active, computing size, checksum and os_hash_value on the way; never
+	// holds the whole image in memory. A cut-off upload leaves the image
+	// queued.
+	UploadData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
+	// StageData streams r into the staging area (PUT /stage): queued →
+	// uploading.
+	StageData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
+	// Import starts an import (POST /import) and returns at once, as Glance
+	// does; the work runs as a task (see ImageTasks).
+	Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error
+	// OpenData opens an image's data for reading.
+	OpenData(ctx context.Context, id string) (backends.Data, error)
+
+	Members(ctx context.Context, imageID string) ([]*backends.Member, error)
+	Member(ctx context.Context, imageID, memberID string) (*backends.Member, error)
+	AddMember(ctx context.Context, imageID, memberID string) (*backends.Member, error)
+	UpdateMember(ctx context.Context, imageID, memberID, status string) (*backends.Member, error)
+	DeleteMember(ctx context.Context, imageID, memberID string) error
+
+	// CreateTask creates a task (POST /v2/tasks) and starts it.
+	CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error)
+	Task(ctx context.Context, id string) (*backends.Task, error)
+	ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error)
+	ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error)
+
+	// Stores lists the stores (regions) data can go to; the first is the
+	// default.
+	Stores() []string
+}
