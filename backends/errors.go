@@ -25,6 +25,11 @@ var (
 	ErrMarkerNotFound = errors.New("marker not found")
 	// ErrUnavailable: the store cannot answer now (region down; 503).
 	ErrUnavailable = errors.New("unavailable")
+	// ErrNoData: the image has no data yet (GET /file answers 204).
+	ErrNoData = errors.New("no image data")
+	// ErrUnsupportedMedia: the request's Content-Type is not one this
+	// endpoint takes (415).
+	ErrUnsupportedMedia = errors.New("unsupported media type")
 )
 
 // Error carries a client-facing explanation together with the sentinel that
