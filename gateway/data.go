@@ -1,0 +1,251 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/policy"
+)
+
+// fileData is the optional capability of a Data backed by one open file of
+// its own: the gateway hands the file to fasthttp, which sends it with
+// sendfile and closes it (so closing the file must release the Data).
+type fileData interface {
+	File() *os.File
+}
+
+func (s *Server) download(c *call, id string) {
+	img, err := s.lookup(c, id)
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	if img.Status == backends.StatusDeactivated && !c.id.IsAdmin {
+		writeError(c.ctx, errStatus(403, "The requested image has been deactivated. Image data download is forbidden."))
+		return
+	}
+	data, err := s.cat.OpenData(c.ctx, id)
+	if err != nil {
+		if errors.Is(err, backends.ErrNoData) {
+			c.ctx.SetStatusCode(204)
+			c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
+			return
+		}
+		writeError(c.ctx, err)
+		return
+	}
+	size := data.Size()
+	start, end := int64(0), size-1
+	rangeHdr := c.ctx.Request.Header.Peek("Range")
+	if len(rangeHdr) == 0 {
+		rangeHdr = c.ctx.Request.Header.Peek("Content-Range")
+	}
+	partial := false
+	if len(rangeHdr) > 0 {
+		st, en, ok, rerr := ParseRange(rangeHdr, size)
+		if rerr != nil {
+			data.Close()
+			c.ctx.Response.Header.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+			writeError(c.ctx, rerr)
+			return
+		}
+		if ok {
+			start, end, partial = st, en, true
+		}
+	}
+	n := end - start + 1
+	if size == 0 {
+		n = 0
+	}
+	h := &c.ctx.Response.Header
+	h.SetContentTypeBytes(ctOctetStream)
+	if img.Checksum != nil {
+		h.Set("Content-MD5", *img.Checksum)
+	}
+	if partial {
+		c.ctx.SetStatusCode(206)
+		var cr []byte
+		cr = append(cr, "bytes "...)
+		cr = strconv.AppendInt(cr, start, 10)
+		cr = append(cr, '-')
+		cr = strconv.AppendInt(cr, end, 10)
+		cr = append(cr, '/')
+		cr = strconv.AppendInt(cr, size, 10)
+		h.SetBytesV("Content-Range", cr)
+	}
+	if c.ctx.IsHead() {
+		h.SetContentLength(int(n))
+		data.Close()
+		return
+	}
+	if fd, ok := data.(fileData); ok {
+		f := fd.File()
+		if _, err := f.Seek(start, io.SeekStart); err == nil {
+			// fasthttp sends an *os.File with sendfile and closes it.
+			c.ctx.Response.SetBodyStream(f, int(n))
+			return
+		}
+	}
+	c.ctx.Response.SetBodyStream(&dataReader{r: io.NewSectionReader(data, start, n), c: data}, int(n))
+}
+
+// dataReader streams a Data section and closes the Data when fasthttp is
+// done with it.
+type dataReader struct {
+	r io.Reader
+	c io.Closer
+}
+
+func (d *dataReader) Read(p []byte) (int, error) { return d.r.Read(p) }
+func (d *dataReader) Close() error               { return d.c.Close() }
+
+// uploadOptions reads the expected size and store from the request.
+func (s *Server) uploadOptions(c *call) (backends.UploadOptions, error) {
+	h := &c.ctx.Request.Header
+	opts := backends.UploadOptions{ExpectedSize: -1, SizeCap: s.cfg.SizeCap}
+	if v := h.Peek("x-openstack-image-size"); len(v) > 0 {
+		n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
+		if err != nil || n < 0 {
+			return opts, backends.Errorf(backends.ErrBadRequest, "x-openstack-image-size must be a non-negative integer")
+		}
+		opts.ExpectedSize = n
+	} else if cl := h.ContentLength(); cl > 0 {
+		opts.ExpectedSize = int64(cl)
+	}
+	opts.Store = string(h.Peek("X-Image-Meta-Store"))
+	return opts, nil
+}
+
+func (s *Server) requireOctetStream(c *call) error {
+	ct := c.ctx.Request.Header.ContentType()
+	if i := bytes.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = bytes.TrimSpace(ct)
+	if !bytes.EqualFold(ct, ctOctetStream) {
+		got := string(c.ctx.Request.Header.ContentType())
+		return errStatus(415, "Invalid content type "+got)
+	}
+	return nil
+}
+
+func (s *Server) bodyReader(c *call) io.Reader {
+	if r := c.ctx.RequestBodyStream(); r != nil {
+		return r
+	}
+	return bytes.NewReader(c.ctx.Request.Body())
+}
+
+func (s *Server) upload(c *call, id string) {
+	if err := s.requireOctetStream(c); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	img, err := s.lookup(c, id)
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	if !policy.OwnsOrAdmin(&c.id, img) {
+		writeError(c.ctx, errStatus(403, "You do not own this image"))
+		return
+	}
+	opts, err := s.uploadOptions(c)
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	if opts.Store != "" && !contains(s.cat.Stores(), opts.Store) {
+		writeError(c.ctx, backends.Errorf(backends.ErrBadRequest, "Store for identifier "+opts.Store+" not found"))
+		return
+	}
+	if _, err := s.cat.UploadData(c.ctx, id, s.bodyReader(c), opts); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	s.render.forget(id)
+	c.ctx.SetStatusCode(204)
+	c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
+}
+
+func (s *Server) stage(c *call, id string) {
+	if !contains(s.cfg.ImportMethods, "glance-direct") {
+		writeError(c.ctx, errStatus(404, "'glance-direct' method is not available at this site."))
+		return
+	}
+	if err := s.requireOctetStream(c); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	img, err := s.lookup(c, id)
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	if !policy.OwnsOrAdmin(&c.id, img) {
+		writeError(c.ctx, errStatus(403, "You do not own this image"))
+		return
+	}
+	opts, err := s.uploadOptions(c)
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	if _, err := s.cat.StageData(c.ctx, id, s.bodyReader(c), opts); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	c.ctx.SetStatusCode(204)
+	c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
+}
+
+func (s *Server) importImage(c *call, id string) {
+	body, err := s.jsonBody(c)
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	req, err := ParseImport(body)
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	if !contains(s.cfg.ImportMethods, req.Method) {
+		writeError(c.ctx, backends.Errorf(backends.ErrBadRequest, "Unknown import method name '"+req.Method+"'."))
+		return
+	}
+	img, err := s.lookup(c, id)
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	if req.Method == "copy-image" {
+		if !policy.CanCopyImage(&c.id) {
+			writeError(c.ctx, errStatus(403, "You are not authorized to complete copy_image action."))
+			return
+		}
+	} else if !policy.OwnsOrAdmin(&c.id, img) {
+		writeError(c.ctx, errStatus(403, "You do not own this image"))
+		return
+	}
+	if err := s.cat.Import(c.ctx, c.id.Caller(), id, req); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	s.render.forget(id)
+	c.ctx.SetStatusCode(202)
+	c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,14 @@
+// Package gateway is Spyglass's HTTP front: the Images API v2 (and its
+// version documents) served with fasthttp, exactly as Glance serves it.
+//
+// It parses and validates every request itself (listquery.go, patchparse.go,
+// imagebody.go, bodies.go, byterange.go), asks policy who is calling and what
+// they may do, calls a Catalog for the records and data, and renders
+// Glance-shaped JSON, headers and errors (render.go, errors.go). Errors from
+// every layer are mapped to status codes and webob-shaped bodies in one
+// place: errors.go.
+//
+//	srv, err := gateway.New(gateway.Config{}, store, auth)
+//	go srv.Serve(ln)
+//	defer srv.Shutdown(ctx)
+package gateway

@@ -1,0 +1,257 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/policy"
+)
+
+// statusTitles are webob's reason phrases, which Glance puts in error bodies.
+var statusTitles = map[int]string{
+	300: "Multiple Choices",
+	400: "Bad Request",
+	401: "Unauthorized",
+	403: "Forbidden",
+	404: "Not Found",
+	405: "Method Not Allowed",
+	409: "Conflict",
+	410: "Gone",
+	411: "Length Required",
+	413: "Request Entity Too Large",
+	415: "Unsupported Media Type",
+	416: "Requested Range Not Satisfiable",
+	431: "Request Header Fields Too Large",
+	500: "Internal Server Error",
+	501: "Not Implemented",
+	503: "Service Unavailable",
+}
+
+// defaultExplanations are webob's explanations for an exception raised
+// without one (e.g. a bare HTTPNotFound()).
+var defaultExplanations = map[int]string{
+	400: "The server could not comply with the request since it is either malformed or otherwise incorrect.",
+	401: "This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.",
+	403: "Access was denied to this resource.",
+	404: "The resource could not be found.",
+	409: "There was a conflict when trying to complete your request.",
+	411: "Content-Length header required.",
+	413: "The request is larger than the server is willing or able to process.",
+	415: "The request media type is not supported by this server.",
+	416: "The Range requested is not available.",
+	500: "The server has either erred or is incapable of performing the requested operation.",
+	501: "The server has not implemented the requested operation.",
+	503: "The server is currently unavailable. Please try again at a later time.",
+}
+
+// httpError is an error that already knows its status; handlers use it for
+// conditions that belong to HTTP itself (a bad Content-Type, a 416).
+type httpError struct {
+	status      int
+	explanation string
+}
+
+func (e *httpError) Error() string { return e.explanation }
+
+func errStatus(status int, explanation string) error {
+	return &httpError{status: status, explanation: explanation}
+}
+
+// statusOf maps every error the gateway can meet to a status code and the
+// explanation shown to the client: the one place that does so.
+func statusOf(err error) (int, string) {
+	var he *httpError
+	if errors.As(err, &he) {
+		return he.status, he.explanation
+	}
+	explanation := ""
+	var be *backends.Error
+	if errors.As(err, &be) {
+		explanation = be.Explanation
+	}
+	status := 500
+	switch {
+	case errors.Is(err, policy.ErrUnauthenticated):
+		status = 401
+	case errors.Is(err, policy.ErrRequestIDTooLong):
+		return 431, policy.ErrRequestIDTooLong.Error()
+	case errors.Is(err, backends.ErrNotFound):
+		status = 404
+	case errors.Is(err, backends.ErrMarkerNotFound):
+		status = 400
+	case errors.Is(err, backends.ErrBadRequest):
+		status = 400
+	case errors.Is(err, backends.ErrForbidden):
+		status = 403
+	case errors.Is(err, backends.ErrConflict):
+		status = 409
+	case errors.Is(err, backends.ErrTooLarge), errors.Is(err, backends.ErrQuota):
+		status = 413
+	case errors.Is(err, backends.ErrUnsupportedMedia):
+		status = 415
+	case errors.Is(err, backends.ErrUnavailable):
+		status = 503
+	}
+	if explanation == "" {
+		explanation = defaultExplanations[status]
+	}
+	return status, explanation
+}
+
+// writeError renders err as Glance (webob) does: HTML, JSON or plain text
+// depending on the request's Accept header.
+func writeError(ctx *fasthttp.RequestCtx, err error) {
+	status, explanation := statusOf(err)
+	if status == 500 {
+		logInternal(ctx, err)
+	}
+	writeErrorBody(ctx, status, explanation)
+}
+
+func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation string) {
+	resp := &ctx.Response
+	resp.ResetBody()
+	resp.SetStatusCode(status)
+	title := statusTitles[status]
+	if title == "" {
+		title = fasthttp.StatusMessage(status)
+	}
+	code := strconv.Itoa(status) + " " + title
+	b := resp.BodyWriter()
+	buf := bytebuf(ctx)
+	switch webobFormat(ctx.Request.Header.Peek("Accept")) {
+	case formatHTML:
+		resp.Header.SetContentType("text/html; charset=UTF-8")
+		*buf = append(*buf, "<html>\n <head>\n  <title>"...)
+		*buf = append(*buf, code...)
+		*buf = append(*buf, "</title>\n </head>\n <body>\n  <h1>"...)
+		*buf = append(*buf, code...)
+		*buf = append(*buf, "</h1>\n  "...)
+		*buf = appendHTMLEscaped(*buf, explanation)
+		*buf = append(*buf, "<br /><br />\n\n\n\n </body>\n</html>"...)
+	case formatJSON:
+		resp.Header.SetContentType("application/json")
+		*buf = append(*buf, `{"message": `...)
+		*buf = appendJSONString(*buf, string(appendHTMLEscaped(nil, explanation))+"<br /><br />\n\n\n")
+		*buf = append(*buf, `, "code": `...)
+		*buf = appendJSONString(*buf, code)
+		*buf = append(*buf, `, "title": `...)
+		*buf = appendJSONString(*buf, title)
+		*buf = append(*buf, '}')
+	default:
+		resp.Header.SetContentType("text/plain; charset=UTF-8")
+		*buf = append(*buf, code...)
+		*buf = append(*buf, "\n\n"...)
+		*buf = append(*buf, explanation...)
+		*buf = append(*buf, "\n\n   "...)
+	}
+	b.Write(*buf)
+}
+
+func appendHTMLEscaped(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '<':
+			dst = append(dst, "&lt;"...)
+		case '>':
+			dst = append(dst, "&gt;"...)
+		case '&':
+			dst = append(dst, "&amp;"...)
+		case '"':
+			dst = append(dst, "&#34;"...)
+		case '\'':
+			dst = append(dst, "&#39;"...)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+type errorFormat uint8
+
+const (
+	formatPlain errorFormat = iota
+	formatHTML
+	formatJSON
+)
+
+// webobFormat picks webob's error format: the better of text/html and
+// application/json by the Accept header's q-values (text/html first on a
+// tie), text/plain when neither is acceptable or there is no Accept header.
+func webobFormat(accept []byte) errorFormat {
+	if len(accept) == 0 {
+		return formatPlain
+	}
+	qHTML := acceptQ(accept, "text", "html")
+	qJSON := acceptQ(accept, "application", "json")
+	switch {
+	case qHTML <= 0 && qJSON <= 0:
+		return formatPlain
+	case qJSON > qHTML:
+		return formatJSON
+	default:
+		return formatHTML
+	}
+}
+
+// acceptQ is the q-value the Accept header gives type/subtype: the q of the
+// most specific matching range, 0 when none matches.
+func acceptQ(accept []byte, typ, sub string) float64 {
+	best, bestSpec := 0.0, -1
+	for len(accept) > 0 {
+		var item []byte
+		if i := bytes.IndexByte(accept, ','); i >= 0 {
+			item, accept = accept[:i], accept[i+1:]
+		} else {
+			item, accept = accept, nil
+		}
+		params := item
+		mr := item
+		if i := bytes.IndexByte(item, ';'); i >= 0 {
+			mr, params = item[:i], item[i+1:]
+		} else {
+			params = nil
+		}
+		mr = bytes.TrimSpace(mr)
+		slash := bytes.IndexByte(mr, '/')
+		if slash < 0 {
+			continue
+		}
+		t, s := mr[:slash], mr[slash+1:]
+		spec := 0
+		switch {
+		case bytes.Equal(t, []byte("*")) && bytes.Equal(s, []byte("*")):
+			spec = 0
+		case bytes.EqualFold(t, []byte(typ)) && bytes.Equal(s, []byte("*")):
+			spec = 1
+		case bytes.EqualFold(t, []byte(typ)) && bytes.EqualFold(s, []byte(sub)):
+			spec = 2
+		default:
+			continue
+		}
+		q := 1.0
+		for len(params) > 0 {
+			var p []byte
+			if i := bytes.IndexByte(params, ';'); i >= 0 {
+				p, params = params[:i], params[i+1:]
+			} else {
+				p, params = params, nil
+			}
+			p = bytes.TrimSpace(p)
+			if len(p) > 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=' {
+				if v, err := strconv.ParseFloat(string(p[2:]), 64); err == nil {
+					q = v
+				}
+			}
+		}
+		if spec > bestSpec {
+			best, bestSpec = q, spec
+		}
+	}
+	return best
+}

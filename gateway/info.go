@@ -1,0 +1,65 @@
+package gateway
+
+import (
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+// getInfo serves the discovery API: /v2/info/import, /v2/info/stores,
+// /v2/info/stores/detail (admin) and /v2/info/usage.
+func (s *Server) getInfo(c *call, seg [][]byte) {
+	buf := bytebuf(c.ctx)
+	b := *buf
+	switch {
+	case len(seg) == 1 && string(seg[0]) == "import":
+		b = append(b, `{"import-methods": {"description": "Import methods available.", "type": "array", "value": [`...)
+		for i, m := range s.cfg.ImportMethods {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendJSONString(b, m)
+		}
+		b = append(b, "]}}"...)
+	case len(seg) == 1 && string(seg[0]) == "stores":
+		b = append(b, `{"stores": [`...)
+		for i, st := range s.cat.Stores() {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, `{"id": `...)
+			b = appendJSONString(b, st)
+			if i == 0 {
+				b = append(b, `, "default": "true"`...)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, "]}"...)
+	case len(seg) == 2:
+		if !c.id.HasRole("admin") {
+			writeError(c.ctx, errStatus(403, "You are not authorized to complete stores_info_detail action."))
+			return
+		}
+		b = append(b, `{"stores": [`...)
+		for i, st := range s.cat.Stores() {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, `{"id": `...)
+			b = appendJSONString(b, st)
+			if i == 0 {
+				b = append(b, `, "default": "true"`...)
+			}
+			b = append(b, `, "type": "file", "weight": 0, "properties": {"data_dir": "", "chunk_size": 65536, "thin_provisioning": false}}`...)
+		}
+		b = append(b, "]}"...)
+	case len(seg) == 1 && string(seg[0]) == "usage":
+		// Glance answers an empty usage unless keystone unified limits are
+		// in use (use_keystone_limits), which Spyglass does not do yet.
+		b = append(b, `{"usage": {}}`...)
+	default:
+		writeError(c.ctx, backends.Errorf(backends.ErrNotFound, defaultExplanations[404]))
+		return
+	}
+	*buf = b
+	c.ctx.Response.Header.SetContentTypeBytes(ctJSON)
+	c.ctx.Response.SetBodyRaw(b)
+}

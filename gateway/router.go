@@ -1,0 +1,288 @@
+package gateway
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/spyglass-gateway/spyglass/policy"
+)
+
+// call is one authenticated request on its way through a handler.
+type call struct {
+	ctx *fasthttp.RequestCtx
+	id  policy.Identity
+}
+
+const maxSegments = 8
+
+// segments splits a path into at most maxSegments non-empty segments
+// without allocating; ok is false when there are more.
+func segments(path []byte, out *[maxSegments][]byte) (n int, ok bool) {
+	for len(path) > 0 {
+		if path[0] == '/' {
+			path = path[1:]
+			continue
+		}
+		end := bytes.IndexByte(path, '/')
+		if end < 0 {
+			end = len(path)
+		}
+		if n == maxSegments {
+			return n, false
+		}
+		out[n] = path[:end]
+		n++
+		path = path[end:]
+	}
+	return n, true
+}
+
+const vndPrefix = "application/vnd.openstack.images-"
+
+func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in handler", "method", string(ctx.Method()), "path", string(ctx.Path()), "panic", fmt.Sprint(r))
+			writeError(ctx, errStatus(500, defaultExplanations[500]))
+		}
+	}()
+	path := ctx.Path()
+	if bytes.Equal(path, []byte("/healthcheck")) {
+		ctx.SetContentType("text/plain; charset=UTF-8")
+		ctx.SetBodyString("OK")
+		return
+	}
+
+	// Version negotiation, as Glance's VersionNegotiationFilter: "versions"
+	// answers the version list; otherwise the version comes from a
+	// vnd.openstack.images-vX Accept header or the first path segment, and
+	// an unknown one answers 300 with the choices.
+	var segs [maxSegments][]byte
+	n, ok := segments(path, &segs)
+	if n > 0 && bytes.Equal(segs[0], []byte("versions")) {
+		s.writeVersions(ctx, fasthttp.StatusOK)
+		return
+	}
+	rest := segs[:n]
+	var version []byte
+	if accept := ctx.Request.Header.Peek("Accept"); bytes.HasPrefix(accept, []byte(vndPrefix)) {
+		version = accept[len(vndPrefix):]
+	} else if n > 0 {
+		version, rest = segs[0], segs[1:n]
+	}
+	if !knownVersion(version) {
+		s.writeVersions(ctx, fasthttp.StatusMultipleChoices)
+		return
+	}
+
+	auth := s.auth.Authenticate
+	c := call{ctx: ctx}
+	var err error
+	c.id, err = auth(ctx, &ctx.Request.Header)
+	if err != nil {
+		setRequestID(ctx, nil)
+		writeError(ctx, err)
+		return
+	}
+	setRequestID(ctx, c.id.RequestID)
+	if !ok {
+		writeError(ctx, errStatus(404, defaultExplanations[404]))
+		return
+	}
+	s.route(&c, rest)
+}
+
+// route dispatches a /v2 request by its segments (version removed).
+func (s *Server) route(c *call, seg [][]byte) {
+	m := c.ctx.Method()
+	if len(seg) == 0 {
+		s.notFound(c)
+		return
+	}
+	switch string(seg[0]) {
+	case "images":
+		s.routeImages(c, m, seg[1:])
+	case "schemas":
+		if len(seg) < 2 {
+			s.notFound(c)
+			return
+		}
+		if !method(c, m, "GET") {
+			return
+		}
+		s.getSchema(c, seg[1:])
+	case "tasks":
+		switch len(seg) {
+		case 1:
+			switch string(m) {
+			case "GET":
+				s.listTasks(c)
+			case "POST":
+				s.createTask(c)
+			default:
+				notAllowed(c, "GET, POST")
+			}
+		case 2:
+			switch string(m) {
+			case "GET":
+				s.getTask(c, string(seg[1]))
+			case "DELETE":
+				s.deleteTask(c)
+			default:
+				notAllowed(c, "GET, DELETE")
+			}
+		default:
+			s.notFound(c)
+		}
+	case "info":
+		if len(seg) == 2 || (len(seg) == 3 && string(seg[1]) == "stores" && string(seg[2]) == "detail") {
+			if !method(c, m, "GET") {
+				return
+			}
+			s.getInfo(c, seg[1:])
+			return
+		}
+		s.notFound(c)
+	default:
+		s.notFound(c)
+	}
+}
+
+func (s *Server) routeImages(c *call, m []byte, seg [][]byte) {
+	switch len(seg) {
+	case 0:
+		switch string(m) {
+		case "GET":
+			s.listImages(c)
+		case "POST":
+			s.createImage(c)
+		default:
+			notAllowed(c, "GET, POST")
+		}
+		return
+	case 1:
+		switch string(m) {
+		case "GET":
+			s.showImage(c, seg[0])
+		case "PATCH":
+			s.updateImage(c, string(seg[0]))
+		case "DELETE":
+			s.deleteImage(c, string(seg[0]))
+		default:
+			notAllowed(c, "GET, PATCH, DELETE")
+		}
+		return
+	}
+	id := string(seg[0])
+	switch string(seg[1]) {
+	case "file":
+		if len(seg) != 2 {
+			break
+		}
+		switch string(m) {
+		case "GET", "HEAD":
+			s.download(c, id)
+		case "PUT":
+			s.upload(c, id)
+		default:
+			notAllowed(c, "GET, PUT")
+		}
+		return
+	case "stage":
+		if len(seg) != 2 {
+			break
+		}
+		if method(c, m, "PUT") {
+			s.stage(c, id)
+		}
+		return
+	case "import":
+		if len(seg) != 2 {
+			break
+		}
+		if method(c, m, "POST") {
+			s.importImage(c, id)
+		}
+		return
+	case "tasks":
+		if len(seg) != 2 {
+			break
+		}
+		if method(c, m, "GET") {
+			s.imageTasks(c, id)
+		}
+		return
+	case "actions":
+		if len(seg) != 3 {
+			break
+		}
+		switch string(seg[2]) {
+		case "deactivate", "reactivate":
+			if method(c, m, "POST") {
+				s.imageAction(c, id, string(seg[2]))
+			}
+			return
+		}
+	case "tags":
+		if len(seg) != 3 {
+			break
+		}
+		switch string(m) {
+		case "PUT":
+			s.addTag(c, id, string(seg[2]))
+		case "DELETE":
+			s.deleteTag(c, id, string(seg[2]))
+		default:
+			notAllowed(c, "PUT, DELETE")
+		}
+		return
+	case "members":
+		switch len(seg) {
+		case 2:
+			switch string(m) {
+			case "GET":
+				s.listMembers(c, id)
+			case "POST":
+				s.addMember(c, id)
+			default:
+				notAllowed(c, "GET, POST")
+			}
+			return
+		case 3:
+			switch string(m) {
+			case "GET":
+				s.getMember(c, id, string(seg[2]))
+			case "PUT":
+				s.updateMember(c, id, string(seg[2]))
+			case "DELETE":
+				s.deleteMember(c, id, string(seg[2]))
+			default:
+				notAllowed(c, "GET, PUT, DELETE")
+			}
+			return
+		}
+	}
+	s.notFound(c)
+}
+
+// method answers 405 unless the request's method is want.
+func method(c *call, m []byte, want string) bool {
+	if string(m) == want {
+		return true
+	}
+	notAllowed(c, want)
+	return false
+}
+
+func notAllowed(c *call, allow string) {
+	ctx := c.ctx
+	ctx.Response.Header.Set("Allow", allow)
+	// webob's HTTPMethodNotAllowed has its own body template.
+	writeErrorBody(ctx, 405, "The method "+string(ctx.Method())+" is not allowed for this resource. ")
+}
+
+func (s *Server) notFound(c *call) {
+	writeError(c.ctx, errStatus(404, defaultExplanations[404]))
+}

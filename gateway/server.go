@@ -1,0 +1,195 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/spyglass-gateway/spyglass/policy"
+)
+
+// Config holds the gateway's settings. The zero value is valid.
+type Config struct {
+	// SizeCap is the largest image accepted on upload (Glance's
+	// image_size_cap); 0 means Glance's default, 1 TiB.
+	SizeCap int64
+	// MaxJSONBody bounds JSON request bodies (PATCH, create, members);
+	// 0 means 1 MiB.
+	MaxJSONBody int
+	// ImportMethods are the import methods advertised and accepted; nil
+	// means glance-direct, web-download and copy-image, as Glance 25.
+	ImportMethods []string
+	// Logger receives the access log and errors; nil means slog.Default().
+	Logger *slog.Logger
+	// ReadTimeout bounds reading a request's headers and a JSON body, and
+	// IdleTimeout keep-alive idleness; 0 means 5 minutes and 2 minutes.
+	// Uploads stream and are not bounded by ReadTimeout.
+	ReadTimeout, IdleTimeout time.Duration
+}
+
+const defaultSizeCap = 1 << 40
+
+// Server is the Images API HTTP server.
+type Server struct {
+	cfg     Config
+	cat     Catalog
+	auth    policy.Authenticator
+	log     *slog.Logger
+	srv     *fasthttp.Server
+	render  renderCache
+	importM string // comma-joined ImportMethods, for the header
+
+	mu        sync.Mutex
+	listeners []net.Listener
+}
+
+// New validates cfg and returns a server for cat.
+func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
+	if cat == nil {
+		return nil, errors.New("gateway: nil Catalog")
+	}
+	if auth == nil {
+		return nil, errors.New("gateway: nil Authenticator")
+	}
+	if cfg.SizeCap < 0 {
+		return nil, fmt.Errorf("gateway: SizeCap %d: must be >= 0 (0 means 1 TiB)", cfg.SizeCap)
+	}
+	if cfg.SizeCap == 0 {
+		cfg.SizeCap = defaultSizeCap
+	}
+	if cfg.MaxJSONBody <= 0 {
+		cfg.MaxJSONBody = 1 << 20
+	}
+	if cfg.ImportMethods == nil {
+		cfg.ImportMethods = []string{"glance-direct", "web-download", "copy-image"}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = 5 * time.Minute
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 2 * time.Minute
+	}
+	s := &Server{cfg: cfg, cat: cat, auth: auth, log: cfg.Logger}
+	for i, m := range cfg.ImportMethods {
+		if i > 0 {
+			s.importM += ","
+		}
+		s.importM += m
+	}
+	s.render.init()
+	s.srv = &fasthttp.Server{
+		Handler:                       s.serveHTTP,
+		Name:                          "",
+		NoDefaultServerHeader:         true,
+		NoDefaultContentType:          true,
+		NoDefaultDate:                 false,
+		DisablePreParseMultipartForm:  true,
+		StreamRequestBody:             true,
+		MaxRequestBodySize:            cfg.MaxJSONBody,
+		ReadTimeout:                   cfg.ReadTimeout,
+		IdleTimeout:                   cfg.IdleTimeout,
+		DisableHeaderNamesNormalizing: false,
+		CloseOnShutdown:               true,
+		ReadBufferSize:                16 << 10,
+		Logger:                        fasthttpLogger{cfg.Logger},
+	}
+	return s, nil
+}
+
+// Serve accepts connections on ln until Shutdown; it returns nil after a
+// Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.srv.Serve(ln)
+	if err != nil && isClosed(err) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and waits for in-flight requests,
+// uploads included, to finish, or for ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.srv.ShutdownWithContext(ctx)
+}
+
+// Handler exposes the request handler, for tests and benchmarks that drive
+// the server in memory.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.serveHTTP }
+
+func isClosed(err error) bool {
+	return errors.Is(err, net.ErrClosed)
+}
+
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+}
+
+func logInternal(ctx *fasthttp.RequestCtx, err error) {
+	slog.Default().Error("internal error", "method", string(ctx.Method()), "path", string(ctx.Path()),
+		"request_id", string(ctx.Response.Header.Peek("X-Openstack-Request-Id")), "err", err)
+}
+
+// setRequestID gives the response Glance's request id: the client's own
+// X-Openstack-Request-Id when it sent one, else req-<uuid4>.
+func setRequestID(ctx *fasthttp.RequestCtx, clientID []byte) {
+	if len(clientID) > 0 {
+		ctx.Response.Header.SetCanonical(hdrRequestID, clientID)
+		return
+	}
+	var buf [40]byte
+	copy(buf[:4], "req-")
+	a, b := rand.Uint64(), rand.Uint64()
+	var u [16]byte
+	for i := 0; i < 8; i++ {
+		u[i] = byte(a >> (8 * i))
+		u[8+i] = byte(b >> (8 * i))
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	encodeUUID(buf[4:], &u)
+	ctx.Response.Header.SetCanonical(hdrRequestID, buf[:])
+}
+
+func encodeUUID(dst []byte, u *[16]byte) {
+	j := 0
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst[j] = '-'
+			j++
+		}
+		dst[j] = hexDigits[c>>4]
+		dst[j+1] = hexDigits[c&0xf]
+		j += 2
+	}
+}
+
+// newUUID returns a random version-4 UUID string (image ids).
+func newUUID() string {
+	var buf [36]byte
+	a, b := rand.Uint64(), rand.Uint64()
+	var u [16]byte
+	for i := 0; i < 8; i++ {
+		u[i] = byte(a >> (8 * i))
+		u[8+i] = byte(b >> (8 * i))
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	encodeUUID(buf[:], &u)
+	return string(buf[:])
+}
+
+var (
+	hdrRequestID = []byte("X-Openstack-Request-Id")
+)

@@ -1,0 +1,110 @@
+package gateway
+
+import (
+	"errors"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/policy"
+)
+
+// The Tasks API is admin-only by default (tasks_api_access), as in Glance
+// since Mitaka.
+func (s *Server) tasksAllowed(c *call) bool {
+	if policy.CanUseTasks(&c.id) {
+		return true
+	}
+	writeError(c.ctx, errStatus(403, "You are not authorized to complete tasks_api_access action."))
+	return false
+}
+
+func (s *Server) createTask(c *call) {
+	if !s.tasksAllowed(c) {
+		return
+	}
+	body, err := s.jsonBody(c)
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	typ, input, err := ParseTaskCreate(body)
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	t, err := s.cat.CreateTask(c.ctx, c.id.Caller(), typ, input)
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	c.ctx.SetStatusCode(201)
+	c.ctx.Response.Header.Set("Location", "/v2/tasks/"+t.ID)
+	buf := bytebuf(c.ctx)
+	*buf = appendTask(*buf, t, true)
+	c.ctx.Response.Header.SetContentTypeBytes(ctJSON)
+	c.ctx.Response.SetBodyRaw(*buf)
+}
+
+func (s *Server) getTask(c *call, id string) {
+	if !s.tasksAllowed(c) {
+		return
+	}
+	t, err := s.cat.Task(c.ctx, id)
+	if err == nil && !c.id.IsAdmin && t.Owner != c.id.ProjectID {
+		err = backends.ErrNotFound
+	}
+	if err != nil {
+		if errors.Is(err, backends.ErrNotFound) {
+			err = backends.Errorf(backends.ErrNotFound, "Failed to find task "+id)
+		}
+		writeError(c.ctx, err)
+		return
+	}
+	buf := bytebuf(c.ctx)
+	*buf = appendTask(*buf, t, true)
+	c.ctx.Response.Header.SetContentTypeBytes(ctJSON)
+	c.ctx.Response.SetBodyRaw(*buf)
+}
+
+func (s *Server) deleteTask(c *call) {
+	if !s.tasksAllowed(c) {
+		return
+	}
+	notAllowed(c, "GET")
+}
+
+func (s *Server) listTasks(c *call) {
+	if !s.tasksAllowed(c) {
+		return
+	}
+	args := c.ctx.QueryArgs()
+	q, err := ParseTaskQuery(args, c.id.Caller())
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	tasks, err := s.cat.ListTasks(c.ctx, q)
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	buf := bytebuf(c.ctx)
+	b := append(*buf, `{"tasks": [`...)
+	for i, t := range tasks {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendTask(b, t, false)
+	}
+	b = append(b, `], "first": "/v2/tasks`...)
+	b = appendLinkQuery(b, args, "")
+	b = append(b, `", "schema": "/v2/schemas/tasks"`...)
+	if len(tasks) > 0 && len(tasks) == q.Limit {
+		b = append(b, `, "next": "/v2/tasks`...)
+		b = appendLinkQuery(b, args, tasks[len(tasks)-1].ID)
+		b = append(b, '"')
+	}
+	b = append(b, '}')
+	*buf = b
+	c.ctx.Response.Header.SetContentTypeBytes(ctJSON)
+	c.ctx.Response.SetBodyRaw(b)
+}

@@ -1,0 +1,136 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+// Identity is the caller of one request, as Glance's RequestContext holds it.
+type Identity struct {
+	// UserID and ProjectID are empty when unknown (noauth, anonymous).
+	UserID    string
+	ProjectID string
+	// Roles are lower-cased, as Glance's context middleware leaves them.
+	Roles []string
+	// IsAdmin is Glance's context.is_admin (the context_is_admin rule:
+	// role:admin; always true under noauth).
+	IsAdmin bool
+	// ReadOnly marks Glance's anonymous context.
+	ReadOnly bool
+	// RequestID is the client's X-Openstack-Request-Id, which Glance
+	// adopts as its own; empty when the client sent none.
+	RequestID []byte
+}
+
+// Caller is the part of the identity a store needs.
+func (id *Identity) Caller() backends.Caller {
+	return backends.Caller{Project: id.ProjectID, User: id.UserID, Admin: id.IsAdmin}
+}
+
+// HasRole reports whether the identity carries role (lower case).
+func (id *Identity) HasRole(role string) bool {
+	for _, r := range id.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Headers is what an Authenticator reads from a request;
+// *fasthttp.RequestHeader satisfies it.
+type Headers interface {
+	Peek(key string) []byte
+}
+
+// Authenticator builds the caller's identity from a request.
+type Authenticator interface {
+	// Authenticate returns ErrUnauthenticated (401) when the request carries
+	// no acceptable credentials.
+	Authenticate(ctx context.Context, h Headers) (Identity, error)
+}
+
+// ErrUnauthenticated means the request must be answered 401.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// ErrRequestIDTooLong is Glance's 431 for an over-long X-Openstack-Request-Id.
+var ErrRequestIDTooLong = errors.New("x-openstack-request-id is too long, max size 64")
+
+// maxRequestIDLength is Glance's max_request_id_length default.
+const maxRequestIDLength = 64
+
+// NewAuthenticator returns the authenticator for an auth mode: "noauth" or
+// "trusted".
+func NewAuthenticator(mode string) (Authenticator, error) {
+	switch mode {
+	case "noauth", "":
+		return noAuth{}, nil
+	case "trusted":
+		return trusted{}, nil
+	case "keystone":
+		return nil, fmt.Errorf("auth mode %q is not supported yet; use noauth or trusted", mode)
+	default:
+		return nil, fmt.Errorf("unknown auth mode %q; use noauth or trusted", mode)
+	}
+}
+
+// noAuth is Glance's UnauthenticatedContextMiddleware: every caller is an
+// admin with no user and no project.
+type noAuth struct{}
+
+func (noAuth) Authenticate(_ context.Context, h Headers) (Identity, error) {
+	return Identity{IsAdmin: true, RequestID: requestID(h)}, nil
+}
+
+// trusted is Glance's ContextMiddleware without keystonemiddleware in front:
+// it believes the identity headers when X-Identity-Status is Confirmed and
+// answers 401 otherwise (allow_anonymous_access is false by default).
+type trusted struct{}
+
+func (trusted) Authenticate(_ context.Context, h Headers) (Identity, error) {
+	if !bytes.Equal(h.Peek("X-Identity-Status"), []byte("Confirmed")) {
+		return Identity{}, ErrUnauthenticated
+	}
+	rid := h.Peek("X-Openstack-Request-Id")
+	if len(rid) > maxRequestIDLength {
+		return Identity{}, ErrRequestIDTooLong
+	}
+	id := Identity{
+		UserID:    firstHeader(h, "X-User-Id", "X-User"),
+		ProjectID: firstHeader(h, "X-Project-Id", "X-Tenant-Id", "X-Tenant"),
+		RequestID: rid,
+	}
+	if roles := h.Peek("X-Roles"); len(roles) > 0 {
+		for _, r := range strings.Split(string(roles), ",") {
+			if r = strings.ToLower(strings.TrimSpace(r)); r != "" {
+				id.Roles = append(id.Roles, r)
+			}
+		}
+	}
+	id.IsAdmin = id.HasRole("admin")
+	return id, nil
+}
+
+func requestID(h Headers) []byte {
+	rid := h.Peek("X-Openstack-Request-Id")
+	if len(rid) > maxRequestIDLength {
+		return nil
+	}
+	return rid
+}
+
+// firstHeader returns the first of the named headers that is present, as
+// oslo.context's from_environ does.
+func firstHeader(h Headers, names ...string) string {
+	for _, n := range names {
+		if v := h.Peek(n); v != nil {
+			return string(v)
+		}
+	}
+	return ""
+}
