@@ -48,6 +48,7 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 			writeError(ctx, errStatus(500, defaultExplanations[500]))
 		}
 	}()
+	setRequestID(ctx, nil)
 	path := ctx.Path()
 	if bytes.Equal(path, []byte("/healthcheck")) {
 		ctx.SetContentType("text/plain; charset=UTF-8")
@@ -82,11 +83,12 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	var err error
 	c.id, err = auth(ctx, &ctx.Request.Header)
 	if err != nil {
-		setRequestID(ctx, nil)
 		writeError(ctx, err)
 		return
 	}
-	setRequestID(ctx, c.id.RequestID)
+	if len(c.id.RequestID) > 0 {
+		setRequestID(ctx, c.id.RequestID)
+	}
 	if !ok {
 		writeError(ctx, errStatus(404, defaultExplanations[404]))
 		return
