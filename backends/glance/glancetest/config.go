@@ -1,0 +1,102 @@
+package glancetest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// pasteINI is the part of Glance's api-paste.ini that the trusted pipeline
+// uses. python3-glance alone does not ship the paste file, so it is written
+// here. The pipeline is Glance's "keystone" flavor with authtoken removed:
+// the context filter then builds the request context from the
+// X-Identity-Status/X-Project-Id/X-User-Id/X-Roles headers.
+const pasteINI = `[composite:rootapp]
+paste.composite_factory = glance.api:root_app_factory
+/: apiversions
+/v2: apiv2app
+
+[app:apiversions]
+paste.app_factory = glance.api.versions:create_resource
+
+[app:apiv2app]
+paste.app_factory = glance.api.v2.router:API.factory
+
+[filter:healthcheck]
+paste.filter_factory = oslo_middleware:Healthcheck.factory
+backends = disable_by_file
+disable_by_file_path = /etc/glance/healthcheck_disable
+
+[filter:versionnegotiation]
+paste.filter_factory = glance.api.middleware.version_negotiation:VersionNegotiationFilter.factory
+
+[filter:context]
+paste.filter_factory = glance.api.middleware.context:ContextMiddleware.factory
+
+[filter:http_proxy_to_wsgi]
+paste.filter_factory = oslo_middleware:HTTPProxyToWSGI.factory
+
+[pipeline:glance-api-trusted]
+pipeline = healthcheck http_proxy_to_wsgi versionnegotiation context rootapp
+`
+
+// apiConf is glance-api.conf. Choices that differ from a bare glance.sh
+// recipe, and why:
+//
+//   - image_cache_dir is set (the cache middleware is not in the pipeline).
+//     A stock Glance 25 install sets it (Debian's and devstack's
+//     glance-api.conf do), and it decides the versions document:
+//     glance/api/versions.py lists v2.16 CURRENT, v2.15 and v2.14 only when
+//     it is set, otherwise v2.15 CURRENT and no v2.14/v2.16.
+//   - [oslo_policy] enforce_new_defaults=false, enforce_scope=false and
+//     [DEFAULT] enforce_secure_rbac=false are exactly Glance 25's and
+//     oslo.policy 4.0's defaults (checked in glance/common/config.py and
+//     oslo_policy/opts.py); they are written out so the test does not change
+//     meaning if a packaged default moves. With them, Glance applies its
+//     legacy rules: admin is "role:admin", everything else is open to any
+//     project subject to the visibility/ownership checks in code, which is
+//     what `openstack` users of a stock Zed cloud see. No policy file exists
+//     under /etc/glance, so none is loaded.
+const apiConf = `[DEFAULT]
+bind_host = 127.0.0.1
+bind_port = %[2]d
+workers = 1
+log_file = %[1]s/api.log
+enabled_backends = local:file
+image_size_cap = 10995116277760
+image_cache_dir = %[1]s/cache
+enforce_secure_rbac = false
+
+[database]
+connection = sqlite:///%[1]s/glance.sqlite
+
+[glance_store]
+default_backend = local
+
+[local]
+filesystem_store_datadir = %[1]s/images
+
+[os_glance_staging_store]
+filesystem_store_datadir = %[1]s/staging
+
+[os_glance_tasks_store]
+filesystem_store_datadir = %[1]s/tasks
+
+[paste_deploy]
+flavor = trusted
+config_file = %[1]s/glance-api-paste.ini
+
+[oslo_concurrency]
+lock_path = %[1]s/lock
+
+[oslo_policy]
+enforce_new_defaults = false
+enforce_scope = false
+`
+
+func writeConfig(dir string, port int) error {
+	if err := os.WriteFile(filepath.Join(dir, "glance-api-paste.ini"), []byte(pasteINI), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "glance-api.conf"), []byte(fmt.Sprintf(apiConf, dir, port)), 0o644)
+}

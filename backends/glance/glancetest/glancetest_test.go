@@ -1,0 +1,52 @@
+package glancetest
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+)
+
+func TestStartServesVersionsAndStops(t *testing.T) {
+	g := StartT(t)
+	resp, err := http.Get(g.URL + "/versions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if got, want := resp.StatusCode, http.StatusOK; got != want {
+		t.Fatalf("GET /versions: status %d, want %d: %s", got, want, body)
+	}
+	var doc struct {
+		Versions []struct{ ID, Status string }
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatalf("GET /versions: %v: %s", err, body)
+	}
+	if got, want := doc.Versions[0].ID+" "+doc.Versions[0].Status, "v2.16 CURRENT"; got != want {
+		t.Errorf("first version = %q, want %q (image_cache_dir set as in a stock install)", got, want)
+	}
+
+	// Trusted headers are believed.
+	req, _ := http.NewRequest("GET", g.URL+"/v2/images", nil)
+	SetCaller(req.Header, "p1", "u1", "member")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got, want := resp.StatusCode, http.StatusOK; got != want {
+		t.Errorf("GET /v2/images as p1: status %d, want %d", got, want)
+	}
+
+	if err := g.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(g.URL + "/versions"); err == nil {
+		t.Errorf("Glance still answers after Stop")
+	}
+	if err := g.Stop(); err != nil {
+		t.Errorf("second Stop: %v", err)
+	}
+}
