@@ -1,0 +1,469 @@
+package conformance
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// seedCount images are created across projects, visibilities and
+// memberships before the listing steps. Both servers create them in the
+// same order, so created_at orders agree.
+const seedCount = 30
+
+func seedImage(i int) (as, body string) {
+	owners := []string{"p1", "p2", "p3"}
+	vis := []string{"private", "shared", "public", "community", "shared"}[i%5]
+	m := map[string]any{
+		"disk_format":      []string{"qcow2", "raw", "iso", "vmdk"}[i%4],
+		"container_format": "bare",
+		"visibility":       vis,
+		"min_disk":         i % 4,
+		"min_ram":          (i * 16) % 64,
+		"seq":              fmt.Sprint(i),
+	}
+	switch {
+	case i%11 == 0:
+		// no name: NULL in sorts
+	case i%7 == 0:
+		m["name"] = "dup"
+	default:
+		m["name"] = fmt.Sprintf("seed-%02d", i)
+	}
+	tags := []string{}
+	if i%2 == 0 {
+		tags = append(tags, "even")
+	}
+	if i%3 == 0 {
+		tags = append(tags, "three")
+	}
+	m["tags"] = tags
+	if i%5 == 0 {
+		m["flavor"] = "x"
+	}
+	if i == 13 || i == 27 {
+		m["os_hidden"] = true
+	}
+	if i == 9 {
+		m["protected"] = true
+	}
+	as = owners[i%3]
+	if vis == "public" {
+		// Only an admin may publicize; it creates on behalf of the owner.
+		as = "admin"
+		m["owner"] = owners[i%3]
+	}
+	b, _ := json.Marshal(m)
+	return as, string(b)
+}
+
+func seedVar(i int) string { return fmt.Sprintf("s%02d", i) }
+
+func script() []step {
+	var s []step
+	add := func(st ...step) { s = append(s, st...) }
+
+	// --- versions documents and negotiation -------------------------------
+	add(
+		named("versions: GET /", step{as: "anon", method: "GET", path: "/"}),
+		named("versions: GET /versions", step{as: "anon", method: "GET", path: "/versions"}),
+		named("versions: GET /versions (Host)", step{as: "anon", method: "GET", path: "/versions", header: map[string]string{"Host": "images.example.org:8080"}}),
+		named("versions: GET /v2.99/images", get("p1", "/v2.99/images")),
+		named("versions: GET /v3/images", get("p1", "/v3/images")),
+		named("versions: GET /images", get("p1", "/images")),
+		named("versions: Accept vnd v2.99", withHeader(get("p1", "/images"), "Accept", "application/vnd.openstack.images-v2.99")),
+		named("versions: GET /v2.5/images", get("p1", "/v2.5/images")),
+		named("versions: Accept vnd v2.5", withHeader(get("p1", "/images"), "Accept", "application/vnd.openstack.images-v2.5")),
+		named("versions: Accept vnd on /v2 path", withHeader(get("p1", "/v2/images"), "Accept", "application/vnd.openstack.images-v2.5")),
+	)
+
+	// --- schemas and info ---------------------------------------------------
+	for _, p := range []string{"image", "images", "member", "members", "task", "tasks",
+		"metadefs/namespace", "metadefs/namespaces", "metadefs/resource_type", "metadefs/resource_types",
+		"metadefs/property", "metadefs/properties", "metadefs/object", "metadefs/objects",
+		"metadefs/tag", "metadefs/tags", "nope"} {
+		add(get("p1", "/v2/schemas/"+p))
+	}
+	add(get("p1", "/v2/info/import"), get("p1", "/v2/info/stores"), get("p1", "/v2/info/usage"))
+
+	// --- 401, 404, 405, error rendering -----------------------------------
+	add(
+		get("anon", "/v2/images"),
+		named("401 html", withHeader(get("anon", "/v2/images"), "Accept", "text/html")),
+		named("401 json", withHeader(get("anon", "/v2/images"), "Accept", "application/json")),
+		get("unconfirmed", "/v2/images"),
+		get("anon", "/v2/schemas/image"),
+		post("anon", "/v2/images", `{"name":"x"}`),
+		get("p1", "/v2/images/00000000-0000-0000-0000-000000000000"),
+		named("404 html", withHeader(get("p1", "/v2/images/00000000-0000-0000-0000-000000000000"), "Accept", "text/html")),
+		named("404 plain", withHeader(get("p1", "/v2/images/00000000-0000-0000-0000-000000000000"), "Accept", "text/plain")),
+		named("404 no accept", withHeader(get("p1", "/v2/images/00000000-0000-0000-0000-000000000000"), "Accept", "")),
+		get("p1", "/v2/images/not-a-uuid"),
+		get("p1", "/v2/nothing"),
+		get("p1", "/v2/images/00000000-0000-0000-0000-000000000000/members"),
+		step{as: "p1", method: "PUT", path: "/v2/images"},
+		step{as: "p1", method: "DELETE", path: "/v2/images"},
+		step{as: "p1", method: "POST", path: "/v2/images/00000000-0000-0000-0000-000000000000"},
+		step{as: "p1", method: "PUT", path: "/v2/images/00000000-0000-0000-0000-000000000000"},
+		named("405 html", withHeader(step{as: "p1", method: "POST", path: "/v2/images/00000000-0000-0000-0000-000000000000"}, "Accept", "text/html")),
+		step{as: "p1", method: "DELETE", path: "/v2/schemas/image"},
+		step{as: "p1", method: "POST", path: "/v2/images/00000000-0000-0000-0000-000000000000/file"},
+		step{as: "p1", method: "DELETE", path: "/v2/images/00000000-0000-0000-0000-000000000000/file"},
+		step{as: "p1", method: "GET", path: "/v2/images/00000000-0000-0000-0000-000000000000/tags/x"},
+		step{as: "p1", method: "PUT", path: "/v2/images/00000000-0000-0000-0000-000000000000/members"},
+		step{as: "p1", method: "GET", path: "/v2/images/00000000-0000-0000-0000-000000000000/actions/deactivate"},
+		step{as: "p1", method: "PUT", path: "/v2/info/stores"},
+	)
+
+	// --- create: field combinations ------------------------------------------
+	add(
+		saving("c_empty", post("p1", "/v2/images", `{}`)),
+		saving("c_full", post("p1", "/v2/images", `{"name":"full","disk_format":"qcow2","container_format":"bare","visibility":"private","protected":false,"os_hidden":false,"min_disk":1,"min_ram":512,"tags":["a","b","a"],"color":"blue","hw_disk_bus":"virtio"}`)),
+		saving("c_id", post("p1", "/v2/images", `{"id":"8a0d3a5c-5a4a-4d7d-9d1e-6f7f5b0c0a11","name":"with-id"}`)),
+		saving("c_shared", post("p1", "/v2/images", `{"name":"sh","visibility":"shared"}`)),
+		saving("c_community", post("p1", "/v2/images", `{"name":"co","visibility":"community"}`)),
+		saving("c_public_admin", post("admin", "/v2/images", `{"name":"pub","visibility":"public","disk_format":"raw","container_format":"bare"}`)),
+		saving("c_owner_admin", post("admin", "/v2/images", `{"name":"for-p3","owner":"p3"}`)),
+		saving("c_null_name", post("p1", "/v2/images", `{"name":null,"disk_format":null,"container_format":null}`)),
+		saving("c_formats", post("p1", "/v2/images", `{"name":"ami","disk_format":"ami","container_format":"ami"}`)),
+		saving("c_unicode", post("p1", "/v2/images", `{"name":"\u00e9t\u00e9 \u2603","prop_\u00e9":"v\u00e9"}`)),
+		saving("c_hidden", post("p1", "/v2/images", `{"name":"hid","os_hidden":true}`)),
+		saving("c_protected", post("p1", "/v2/images", `{"name":"prot","protected":true}`)),
+	)
+	for _, id := range []string{"c_empty", "c_full", "c_id", "c_public_admin", "c_owner_admin", "c_unicode"} {
+		add(get("p1", "/v2/images/{{"+id+"}}"))
+	}
+	// --- create: every error -----------------------------------------------
+	for i, body := range []string{
+		`not json`, `[]`, `"str"`, `null`, ``, `{"name":1}`, `{"name":"` + strings.Repeat("n", 256) + `"}`,
+		`{"disk_format":"bogus"}`, `{"container_format":"bogus"}`, `{"visibility":"bogus"}`,
+		`{"visibility":"public"}`, `{"protected":"yes"}`, `{"os_hidden":"yes"}`, `{"min_ram":-1}`,
+		`{"min_disk":"1"}`, `{"min_disk":1.5}`, `{"tags":"a"}`, `{"tags":[1]}`, `{"tags":["` + strings.Repeat("t", 256) + `"]}`,
+		`{"id":"not-a-uuid"}`, `{"id":"8a0d3a5c-5a4a-4d7d-9d1e-6f7f5b0c0a11"}`, `{"status":"active"}`,
+		`{"size":10}`, `{"checksum":"abc"}`, `{"created_at":"2020-01-01T00:00:00Z"}`, `{"self":"x"}`, `{"file":"x"}`,
+		`{"schema":"x"}`, `{"direct_url":"x"}`, `{"location":"http://x"}`, `{"locations":[]}`,
+		`{"os_glance_foo":"x"}`, `{"owner":"p2"}`, `{"custom":1}`, `{"custom":{"a":1}}`, `{"custom":null}`,
+		`{"stores":"local"}`, `{"os_hash_value":"x"}`, `{"virtual_size":1}`, `{"` + strings.Repeat("k", 256) + `":"v"}`,
+		`{"deleted":true}`, `{"deleted_at":"x"}`, `{"updated_at":"x"}`, `{"min_ram":2147483648}`,
+	} {
+		add(named(fmt.Sprintf("create error %02d %s", i, clip(body, 40)), post("p1", "/v2/images", body)))
+	}
+	add(
+		named("create text/plain", withHeader(post("p1", "/v2/images", `{"name":"x"}`), "Content-Type", "text/plain")),
+		named("create no content type", withHeader(post("p1", "/v2/images", `{"name":"x"}`), "Content-Type", "")),
+		named("create error html", withHeader(post("p1", "/v2/images", `{"disk_format":"bogus"}`), "Accept", "text/html")),
+	)
+
+	// --- seed images ----------------------------------------------------------
+	for i := 0; i < seedCount; i++ {
+		as, body := seedImage(i)
+		add(named("seed "+seedVar(i), saving(seedVar(i), post(as, "/v2/images", body))))
+	}
+	// data for some: sizes and status active
+	for i := 1; i < seedCount; i += 6 {
+		as, _ := seedImage(i)
+		if as == "admin" {
+			as = "admin"
+		}
+		add(named("seed data "+seedVar(i), step{as: as, method: "PUT", path: "/v2/images/{{" + seedVar(i) + "}}/file",
+			body: strings.Repeat("x", i*10), header: map[string]string{"Content-Type": ctOctet}}))
+	}
+	// memberships: shared seeds owned by p1 (i%5 in {1,4}, i%3==0)
+	add(
+		post("p1", "/v2/images/{{s06}}/members", `{"member":"p2"}`),
+		post("p1", "/v2/images/{{s06}}/members", `{"member":"p3"}`),
+		post("p1", "/v2/images/{{s09}}/members", `{"member":"p2"}`),
+		post("p1", "/v2/images/{{s21}}/members", `{"member":"p2"}`),
+		post("p1", "/v2/images/{{s24}}/members", `{"member":"p2"}`),
+		post("p2", "/v2/images/{{s01}}/members", `{"member":"p1"}`),
+		post("p2", "/v2/images/{{s04}}/members", `{"member":"p1"}`),
+		step{as: "p2", method: "PUT", path: "/v2/images/{{s06}}/members/p2", body: `{"status":"accepted"}`, header: map[string]string{"Content-Type": ctJSON}},
+		step{as: "p2", method: "PUT", path: "/v2/images/{{s09}}/members/p2", body: `{"status":"rejected"}`, header: map[string]string{"Content-Type": ctJSON}},
+		step{as: "p1", method: "PUT", path: "/v2/images/{{s01}}/members/p1", body: `{"status":"accepted"}`, header: map[string]string{"Content-Type": ctJSON}},
+	)
+
+	// --- list -----------------------------------------------------------------
+	queries := []string{
+		"", "?limit=5", "?limit=0", "?limit=-1", "?limit=abc", "?limit=1001",
+		"?sort_key=name&sort_dir=asc", "?sort_key=name&sort_dir=desc", "?sort_key=min_disk",
+		"?sort_key=bogus", "?sort_dir=bogus", "?sort_key=name&sort_key=min_disk&sort_dir=asc&sort_dir=desc",
+		"?sort=name:asc,created_at:desc", "?sort=name", "?sort=min_disk:desc,name:asc", "?sort=name:bogus",
+		"?sort=bogus:asc", "?sort=name:asc&sort_key=name", "?sort=disk_format,name:desc", "?sort=",
+		"?sort=size:asc", "?sort=updated_at:asc",
+		"?visibility=public", "?visibility=private", "?visibility=shared", "?visibility=community",
+		"?visibility=all", "?visibility=bogus",
+		"?member_status=pending", "?member_status=rejected", "?member_status=all", "?member_status=bogus",
+		"?visibility=shared&member_status=all", "?visibility=shared&member_status=pending",
+		"?os_hidden=true", "?os_hidden=false", "?os_hidden=bogus",
+		"?name=dup", "?name=seed-01", "?name=in:dup,seed-01", "?name=nothing",
+		"?status=active", "?status=queued", "?status=in:active,queued", "?status=bogus",
+		"?disk_format=raw", "?disk_format=in:qcow2,iso", "?container_format=bare",
+		"?tag=even", "?tag=even&tag=three", "?tag=nothing",
+		"?owner=p2", "?owner=p1&visibility=all",
+		"?size_min=50", "?size_max=100", "?size_min=50&size_max=100", "?size_min=abc", "?size_min=-1",
+		"?protected=true", "?protected=false", "?protected=bogus",
+		"?min_disk=2", "?min_ram=16",
+		"?flavor=x", "?seq=3",
+		"?created_at=gt:2000-01-01T00:00:00Z", "?created_at=lt:2000-01-01T00:00:00Z", "?created_at=gte:2000-01-01T00:00:00Z",
+		"?updated_at=lte:3000-01-01T00:00:00Z", "?created_at=bogus", "?updated_at=gt:bogus", "?created_at=eq:2000-01-01T00:00:00Z",
+		"?id=in:{{s01}},{{s02}}", "?id={{s03}}",
+		"?marker={{s10}}", "?marker={{s10}}&limit=3", "?marker=00000000-0000-0000-0000-000000000000", "?marker=bogus",
+		"?marker={{s10}}&sort_key=name&sort_dir=asc&limit=4",
+		"?limit=3&sort=name:asc,min_disk:desc",
+	}
+	for _, as := range []string{"p1", "p2", "admin"} {
+		for _, q := range queries {
+			add(get(as, "/v2/images"+q))
+		}
+	}
+	for _, q := range []string{"?limit=4", "?limit=7&sort_key=min_disk&sort_dir=asc", "?limit=5&visibility=all",
+		"?limit=2&tag=even", "?limit=4&sort=name:desc,min_disk:asc"} {
+		add(named("list walk: "+q[1:], step{as: "p1", method: "GET", path: "/v2/images" + q, walk: true}))
+		add(named("list walk admin: "+q[1:], step{as: "admin", method: "GET", path: "/v2/images" + q, walk: true}))
+	}
+	add(named("list walk: sort=size:asc limit=4", step{as: "admin", method: "GET", path: "/v2/images?sort=size:asc&limit=4", walk: true}))
+	add(named("list walk: sort_key=name limit=3", step{as: "admin", method: "GET", path: "/v2/images?sort_key=name&sort_dir=asc&limit=3", walk: true}))
+
+	// --- show: visibility rules ------------------------------------------------
+	for _, as := range []string{"p1", "p2", "p3", "admin"} {
+		for _, i := range []int{0, 1, 2, 3, 4, 6, 9, 13} {
+			add(get(as, "/v2/images/{{"+seedVar(i)+"}}"))
+		}
+	}
+
+	// --- patch ----------------------------------------------------------------
+	add(
+		named("patch json 415", withHeader(patch("p1", "c_full", `[]`), "Content-Type", "application/json")),
+		named("patch 415 html", withHeader(patch("p1", "c_full", `[]`), "Content-Type", "application/json", "Accept", "text/html")),
+		patch("p1", "c_full", `[{"op":"replace","path":"/name","value":"full2"}]`),
+		patch("p1", "c_full", `[{"op":"add","path":"/color","value":"red"},{"op":"add","path":"/shape","value":"round"}]`),
+		patch("p1", "c_full", `[{"op":"remove","path":"/shape"}]`),
+		patch("p1", "c_full", `[{"op":"remove","path":"/shape"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/nothere","value":"x"}]`),
+		patch("p1", "c_full", `[{"op":"add","path":"/tags/-","value":"c"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/tags","value":["x","y"]}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/min_ram","value":1024},{"op":"replace","path":"/min_disk","value":2}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/min_ram","value":"1"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/disk_format","value":"raw"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/disk_format","value":"bogus"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/status","value":"active"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/id","value":"8a0d3a5c-5a4a-4d7d-9d1e-6f7f5b0c0a12"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/created_at","value":"x"}]`),
+		patch("p1", "c_full", `[{"op":"add","path":"/os_glance_x","value":"x"}]`),
+		patch("p1", "c_full", `[{"op":"add","path":"/deleted","value":"x"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/owner","value":"p2"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/visibility","value":"public"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/visibility","value":"community"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/visibility","value":"shared"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/visibility","value":"private"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/visibility","value":"bogus"}]`),
+		patch("admin", "c_full", `[{"op":"replace","path":"/visibility","value":"public"}]`),
+		patch("admin", "c_full", `[{"op":"replace","path":"/visibility","value":"private"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/protected","value":"yes"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/os_hidden","value":true}]`),
+		patch("p1", "c_full", `[{"op":"bogus","path":"/name","value":"x"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"name","value":"x"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/a/b","value":"x"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/name"}]`),
+		patch("p1", "c_full", `{"op":"replace"}`),
+		patch("p1", "c_full", `not json`),
+		patch("p1", "c_full", `[]`),
+		patch("p1", "c_full", `[{"op":"add","path":"/color","value":1}]`),
+		patch("p1", "c_full", `[{"op":"add","path":"/`+strings.Repeat("k", 256)+`","value":"v"}]`),
+		patch("p1", "c_full", `[{"op":"replace","path":"/name","value":null}]`),
+		patch("p1", "c_full", `[{"op":"remove","path":"/name"}]`),
+		patch("p1", "c_full", `[{"op":"remove","path":"/min_ram"}]`),
+		patch("p2", "c_full", `[{"op":"replace","path":"/name","value":"x"}]`),
+		patch("p2", "s06", `[{"op":"replace","path":"/name","value":"x"}]`),
+		patch("p2", "s02", `[{"op":"replace","path":"/name","value":"x"}]`),
+		patch("anon", "c_full", `[{"op":"replace","path":"/name","value":"x"}]`),
+		step{as: "p1", method: "PATCH", path: "/v2/images/{{c_full}}", body: `[{"replace":"/name","value":"v20"},{"add":"/legacy","value":"1"}]`, header: map[string]string{"Content-Type": ctPatch0}},
+		step{as: "p1", method: "PATCH", path: "/v2/images/{{c_full}}", body: `[{"op":"replace","path":"/name","value":"x"}]`, header: map[string]string{"Content-Type": ctPatch0}},
+		step{as: "p1", method: "PATCH", path: "/v2/images/00000000-0000-0000-0000-000000000000", body: `[]`, header: map[string]string{"Content-Type": ctPatch}},
+		get("p1", "/v2/images/{{c_full}}"),
+	)
+
+	// --- tags -------------------------------------------------------------------
+	add(
+		step{as: "p1", method: "PUT", path: "/v2/images/{{c_full}}/tags/newtag"},
+		step{as: "p1", method: "PUT", path: "/v2/images/{{c_full}}/tags/newtag"},
+		step{as: "p1", method: "PUT", path: "/v2/images/{{c_full}}/tags/" + strings.Repeat("t", 256)},
+		step{as: "p1", method: "DELETE", path: "/v2/images/{{c_full}}/tags/newtag"},
+		step{as: "p1", method: "DELETE", path: "/v2/images/{{c_full}}/tags/newtag"},
+		step{as: "p2", method: "PUT", path: "/v2/images/{{c_full}}/tags/x"},
+		step{as: "p2", method: "PUT", path: "/v2/images/{{s02}}/tags/x"},
+		step{as: "p1", method: "PUT", path: "/v2/images/00000000-0000-0000-0000-000000000000/tags/x"},
+		get("p1", "/v2/images/{{c_full}}"),
+	)
+
+	// --- members --------------------------------------------------------------------
+	add(
+		post("p1", "/v2/images/{{c_shared}}/members", `{"member":"p2"}`),
+		post("p1", "/v2/images/{{c_shared}}/members", `{"member":"p2"}`),
+		post("p1", "/v2/images/{{c_shared}}/members", `{"member":"p3"}`),
+		post("p1", "/v2/images/{{c_shared}}/members", `{}`),
+		post("p1", "/v2/images/{{c_shared}}/members", `{"member":1}`),
+		post("p1", "/v2/images/{{c_shared}}/members", `not json`),
+		post("p1", "/v2/images/{{c_full}}/members", `{"member":"p2"}`),
+		post("p1", "/v2/images/{{c_community}}/members", `{"member":"p2"}`),
+		post("p2", "/v2/images/{{c_shared}}/members", `{"member":"p3"}`),
+		post("p3", "/v2/images/{{c_shared}}/members", `{"member":"p3"}`),
+		post("p1", "/v2/images/00000000-0000-0000-0000-000000000000/members", `{"member":"p2"}`),
+		get("p1", "/v2/images/{{c_shared}}/members"),
+		get("p2", "/v2/images/{{c_shared}}/members"),
+		get("p3", "/v2/images/{{c_full}}/members"),
+		get("p1", "/v2/images/{{c_shared}}/members/p2"),
+		get("p2", "/v2/images/{{c_shared}}/members/p2"),
+		get("p2", "/v2/images/{{c_shared}}/members/p3"),
+		get("p1", "/v2/images/{{c_shared}}/members/nobody"),
+		get("p2", "/v2/images/{{c_shared}}"),
+		get("p2", "/v2/images?visibility=shared&member_status=pending"),
+	)
+	put := func(as, img, member, body string) step {
+		return step{as: as, method: "PUT", path: "/v2/images/{{" + img + "}}/members/" + member, body: body, header: map[string]string{"Content-Type": ctJSON}}
+	}
+	add(
+		put("p2", "c_shared", "p2", `{"status":"accepted"}`),
+		put("p2", "c_shared", "p2", `{"status":"bogus"}`),
+		put("p2", "c_shared", "p2", `{}`),
+		put("p2", "c_shared", "p2", `not json`),
+		put("p1", "c_shared", "p2", `{"status":"rejected"}`),
+		put("p2", "c_shared", "p3", `{"status":"accepted"}`),
+		put("p3", "c_shared", "p3", `{"status":"rejected"}`),
+		put("p2", "c_shared", "nobody", `{"status":"accepted"}`),
+		put("admin", "c_shared", "p3", `{"status":"pending"}`),
+		get("p2", "/v2/images/{{c_shared}}/members"),
+		get("p2", "/v2/images?visibility=shared"),
+		step{as: "p2", method: "DELETE", path: "/v2/images/{{c_shared}}/members/p2"},
+		step{as: "p1", method: "DELETE", path: "/v2/images/{{c_shared}}/members/p3"},
+		step{as: "p1", method: "DELETE", path: "/v2/images/{{c_shared}}/members/p3"},
+		get("p1", "/v2/images/{{c_shared}}/members"),
+		get("admin", "/v2/images/{{c_shared}}/members"),
+		// private → members refused; shared with members → private hides them
+		patch("p1", "c_shared", `[{"op":"replace","path":"/visibility","value":"private"}]`),
+		get("p2", "/v2/images/{{c_shared}}"),
+		get("p1", "/v2/images/{{c_shared}}/members"),
+		patch("p1", "c_shared", `[{"op":"replace","path":"/visibility","value":"shared"}]`),
+		get("p2", "/v2/images/{{c_shared}}"),
+	)
+
+	// --- upload / download -----------------------------------------------------------
+	const data = "hello world, this is image data\n"
+	upload := func(as, img, body string) step {
+		return step{as: as, method: "PUT", path: "/v2/images/{{" + img + "}}/file", body: body, header: map[string]string{"Content-Type": ctOctet}}
+	}
+	rng := func(r string) step {
+		return withHeader(get("p1", "/v2/images/{{c_data}}/file"), "Range", r)
+	}
+	add(
+		saving("c_data", post("p1", "/v2/images", `{"name":"data","disk_format":"raw","container_format":"bare"}`)),
+		get("p1", "/v2/images/{{c_data}}/file"),
+		withHeader(upload("p1", "c_data", data), "Content-Type", "application/json"),
+		upload("p2", "c_data", data),
+		upload("p1", "c_data", data),
+		upload("p1", "c_data", data),
+		get("p1", "/v2/images/{{c_data}}"),
+		get("p1", "/v2/images/{{c_data}}/file"),
+		get("p2", "/v2/images/{{c_data}}/file"),
+		rng("bytes=0-4"), rng("bytes=-5"), rng("bytes=6-"), rng("bytes=0-"), rng("bytes=31-31"),
+		rng("bytes=0-1000"), rng("bytes=100-200"), rng("bytes=32-"), rng("bytes=0-1,3-4"), rng("bytes=5-2"),
+		rng("bytes=abc"), rng("items=0-4"), rng("bytes=-0"),
+		withHeader(get("p1", "/v2/images/{{c_data}}/file"), "Content-Range", "bytes 0-4/32"),
+		// declared size mismatch
+		saving("c_size", post("p1", "/v2/images", `{"name":"size","disk_format":"raw","container_format":"bare"}`)),
+		withHeader(upload("p1", "c_size", data), "Content-Length", "10"),
+		get("p1", "/v2/images/{{c_size}}"),
+		upload("p1", "00000000-0000-0000-0000-000000000000", data),
+		upload("p1", "c_full", ""),
+		get("p1", "/v2/images/{{c_full}}"),
+	)
+
+	// --- deactivate / reactivate -----------------------------------------------
+	add(
+		post("p1", "/v2/images/{{c_data}}/actions/deactivate", ``),
+		get("p1", "/v2/images/{{c_data}}"),
+		post("admin", "/v2/images/{{c_data}}/actions/deactivate", ``),
+		post("admin", "/v2/images/{{c_data}}/actions/deactivate", ``),
+		get("p1", "/v2/images/{{c_data}}"),
+		get("p1", "/v2/images/{{c_data}}/file"),
+		get("admin", "/v2/images/{{c_data}}/file"),
+		post("p1", "/v2/images/{{c_data}}/actions/reactivate", ``),
+		post("admin", "/v2/images/{{c_data}}/actions/reactivate", ``),
+		post("admin", "/v2/images/{{c_data}}/actions/reactivate", ``),
+		post("admin", "/v2/images/{{c_empty}}/actions/deactivate", ``),
+		post("admin", "/v2/images/{{c_data}}/actions/bogus", ``),
+		post("admin", "/v2/images/00000000-0000-0000-0000-000000000000/actions/deactivate", ``),
+		get("p1", "/v2/images/{{c_data}}/file"),
+	)
+
+	// --- stage + import (glance-direct) ------------------------------------------------
+	add(
+		saving("c_imp", post("p1", "/v2/images", `{"name":"imp","disk_format":"raw","container_format":"bare"}`)),
+		post("p1", "/v2/images/{{c_imp}}/import", `{"method":{"name":"glance-direct"}}`),
+		step{as: "p1", method: "PUT", path: "/v2/images/{{c_imp}}/stage", body: data, header: map[string]string{"Content-Type": ctOctet}},
+		step{as: "p1", method: "PUT", path: "/v2/images/{{c_imp}}/stage", body: data, header: map[string]string{"Content-Type": ctOctet}},
+		get("p1", "/v2/images/{{c_imp}}"),
+		post("p1", "/v2/images/{{c_imp}}/import", `{"method":{"name":"bogus"}}`),
+		post("p1", "/v2/images/{{c_imp}}/import", `{}`),
+		post("p1", "/v2/images/{{c_imp}}/import", `not json`),
+		post("p2", "/v2/images/{{c_imp}}/import", `{"method":{"name":"glance-direct"}}`),
+		post("p1", "/v2/images/{{c_imp}}/import", `{"method":{"name":"glance-direct"}}`),
+		named("import: poll until active", step{as: "p1", method: "GET", path: "/v2/images/{{c_imp}}",
+			until: importDone}),
+		get("p1", "/v2/images/{{c_imp}}/file"),
+		post("p1", "/v2/images/{{c_imp}}/import", `{"method":{"name":"glance-direct"}}`),
+		post("p1", "/v2/images/{{c_full}}/import", `{"method":{"name":"web-download","uri":"not a uri"}}`),
+	)
+
+	// --- delete ------------------------------------------------------------------------------
+	add(
+		step{as: "p1", method: "DELETE", path: "/v2/images/{{c_protected}}"},
+		step{as: "p2", method: "DELETE", path: "/v2/images/{{c_data}}"},
+		step{as: "p2", method: "DELETE", path: "/v2/images/{{s02}}"},
+		patch("p1", "c_protected", `[{"op":"replace","path":"/protected","value":false}]`),
+		step{as: "p1", method: "DELETE", path: "/v2/images/{{c_protected}}"},
+		get("p1", "/v2/images/{{c_protected}}"),
+		step{as: "p1", method: "DELETE", path: "/v2/images/{{c_protected}}"},
+		step{as: "p1", method: "DELETE", path: "/v2/images/{{c_data}}"},
+		get("p1", "/v2/images/{{c_data}}/file"),
+		step{as: "admin", method: "DELETE", path: "/v2/images/{{c_owner_admin}}"},
+		step{as: "p1", method: "DELETE", path: "/v2/images/00000000-0000-0000-0000-000000000000"},
+		get("admin", "/v2/images?limit=100"),
+	)
+
+	// --- tasks ---------------------------------------------------------------------------------
+	taskIgnore := []string{"status", "message", "result", "updated_at", "expires_at"}
+	add(
+		post("p1", "/v2/tasks", `{"type":"import","input":{"import_from":"http://127.0.0.1:1/x","import_from_format":"raw","image_properties":{"name":"t"}}}`),
+		post("admin", "/v2/tasks", `{"type":"import","input":{"import_from":"http://127.0.0.1:1/x","import_from_format":"raw","image_properties":{"name":"t","disk_format":"raw","container_format":"bare"}}}`),
+		post("admin", "/v2/tasks", `{"type":"import","input":{"import_from":"file:///etc/passwd","import_from_format":"raw","image_properties":{"name":"t"}}}`),
+		post("admin", "/v2/tasks", `{}`),
+		post("admin", "/v2/tasks", `{"type":"bogus","input":{}}`),
+		post("admin", "/v2/tasks", `not json`),
+		post("admin", "/v2/tasks", `{"type":"import"}`),
+		step{as: "admin", method: "POST", path: "/v2/tasks", save: "t1", ignore: taskIgnore, header: map[string]string{"Content-Type": ctJSON},
+			body: `{"type":"import","input":{"import_from":"http://203.0.113.1/x","import_from_format":"raw","image_properties":{"name":"t","disk_format":"raw","container_format":"bare"}}}`},
+		step{as: "admin", method: "GET", path: "/v2/tasks/{{t1}}", ignore: taskIgnore},
+		step{as: "admin", method: "GET", path: "/v2/tasks", ignore: taskIgnore},
+		step{as: "p1", method: "GET", path: "/v2/tasks", ignore: taskIgnore},
+		get("admin", "/v2/tasks/00000000-0000-0000-0000-000000000000"),
+		get("admin", "/v2/tasks?limit=bogus"),
+		get("admin", "/v2/tasks?sort_key=bogus"),
+		get("admin", "/v2/tasks?status=bogus"),
+		step{as: "admin", method: "DELETE", path: "/v2/tasks/{{t1}}"},
+		step{as: "admin", method: "PUT", path: "/v2/tasks"},
+		get("p1", "/v2/images/{{c_imp}}/tasks"),
+	)
+	return s
+}
+
+// importDone: Glance marks the image active and only then drops the
+// os_glance_import_task property, so wait for both.
+func importDone(r *response) bool {
+	var doc map[string]any
+	if json.Unmarshal(r.body, &doc) != nil {
+		return false
+	}
+	_, busy := doc["os_glance_import_task"]
+	return doc["status"] == "active" && !busy
+}
