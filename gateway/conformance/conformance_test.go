@@ -1,8 +1,10 @@
 package conformance
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 
@@ -59,7 +61,7 @@ var knownDifferences = map[string]string{
 	"versions: GET /v3/images":         "300 versions document: Spyglass lists v2.17 and v2.18",
 	"versions: Accept vnd v2.99":       "300 versions document: Spyglass lists v2.17 and v2.18",
 	"versions: GET /images":            "300 versions document: Spyglass lists v2.17 and v2.18",
-	"list walk: sort=size:asc limit=4": "Glance's marker paging over a NULL sort value skips or repeats images (its WHERE clause compares NULL); Spyglass pages NULLs correctly",
+	"list walk: sort=size:asc limit=4": "Glance's marker paging when the marker's sort value is NULL (size of a queued image) ends the walk early: Glance returns 4 of 36 images in 2 pages (its WHERE size > NULL matches nothing); Spyglass pages NULLs correctly",
 	"list walk: sort_key=name limit=3": "Glance's marker paging over a NULL sort value (images without a name) skips or repeats images; Spyglass pages NULLs correctly",
 }
 
@@ -110,6 +112,18 @@ func TestConformance(t *testing.T) {
 		other = newTarget("spyglass", startSpyglass(t))
 	}
 
+	// CONFORMANCE_DUMP=file writes every request with Glance's raw answer:
+	// a transcript of Glance's behaviour for whoever implements it.
+	var dump *os.File
+	if path := os.Getenv("CONFORMANCE_DUMP"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		dump = f
+	}
+
 	steps := script()
 	seen := map[string]int{}
 	var failures, known int
@@ -128,6 +142,9 @@ func TestConformance(t *testing.T) {
 		gr, err := glance.run(st)
 		if err != nil {
 			t.Fatalf("step %q: glance: %v", st.name, err)
+		}
+		if dump != nil {
+			writeTranscript(dump, glance, st, gr)
 		}
 		or, err := other.run(st)
 		if err != nil {
@@ -155,4 +172,40 @@ func TestConformance(t *testing.T) {
 		}
 	}
 	t.Logf("%d steps, %d differences, %d known differences", len(steps), failures, known)
+}
+
+func writeTranscript(w *os.File, g *target, st *step, r *response) {
+	fmt.Fprintf(w, "### %s\n%s %s (as %s)", st.name, st.method, g.expand(st.path), st.as)
+	for k, v := range st.header {
+		fmt.Fprintf(w, " [%s: %s]", k, v)
+	}
+	if st.body != "" {
+		fmt.Fprintf(w, "\n%s", clip(g.expand(st.body), 400))
+	}
+	fmt.Fprintf(w, "\n--> %d\n", r.status)
+	var ks []string
+	for k := range r.header {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	for _, k := range ks {
+		if k == "Date" {
+			continue
+		}
+		fmt.Fprintf(w, "%s: %s\n", k, strings.Join(r.header[k], ", "))
+	}
+	if st.walk {
+		var pages []struct{ Images []struct{ ID string } }
+		if json.Unmarshal(r.body, &pages) == nil {
+			n, uniq := 0, map[string]bool{}
+			for _, p := range pages {
+				for _, im := range p.Images {
+					n++
+					uniq[im.ID] = true
+				}
+			}
+			fmt.Fprintf(w, "(walk: %d pages, %d images, %d distinct)\n", len(pages), n, len(uniq))
+		}
+	}
+	fmt.Fprintf(w, "\n%s\n\n", clip(string(r.body), 3000))
 }

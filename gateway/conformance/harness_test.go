@@ -143,10 +143,13 @@ func (t *target) walk(st *step, h map[string]string) (*response, error) {
 		if err != nil {
 			return nil, err
 		}
-		last = r
 		if r.status != 200 {
+			if last == nil {
+				return r, nil // the first request failed: compare that answer
+			}
 			break
 		}
+		last = r
 		pages = append(pages, json.RawMessage(r.body))
 		var doc struct{ Next string }
 		json.Unmarshal(r.body, &doc)

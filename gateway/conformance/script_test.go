@@ -216,8 +216,8 @@ func script() []step {
 			add(get(as, "/v2/images"+q))
 		}
 	}
-	for _, q := range []string{"?limit=4", "?limit=7&sort_key=min_disk&sort_dir=asc", "?limit=5&visibility=all",
-		"?limit=2&tag=even", "?limit=4&sort=name:desc,min_disk:asc"} {
+	for _, q := range []string{"?limit=4", "?limit=7&sort_key=status&sort_dir=asc", "?limit=5&visibility=all",
+		"?limit=2&tag=even", "?limit=4&sort=disk_format:desc,status:asc"} {
 		add(named("list walk: "+q[1:], step{as: "p1", method: "GET", path: "/v2/images" + q, walk: true}))
 		add(named("list walk admin: "+q[1:], step{as: "admin", method: "GET", path: "/v2/images" + q, walk: true}))
 	}
