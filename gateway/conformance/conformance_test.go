@@ -25,6 +25,8 @@ type step struct {
 	until func(*response) bool
 	// walk follows "next" links and compares the whole walk.
 	walk bool
+	// chunked sends the body with Transfer-Encoding: chunked.
+	chunked bool
 	// ignore drops these JSON keys (anywhere) before comparing: for values
 	// that depend on timing, not on behaviour.
 	ignore []string
@@ -165,8 +167,8 @@ func TestConformance(t *testing.T) {
 			t.Logf("known difference %q (%s):\n  %s", st.name, reason, strings.Join(d, "\n  "))
 		case len(d) > 0:
 			failures++
-			t.Errorf("DIFFERENCE %s %s %s as %s [%s]\n  request body: %s\n  %s\n  raw glance:   %d %s\n  raw %s: %d %s",
-				st.method, glance.expand(st.path), "", st.as, st.name, clip(st.body, 300),
+			t.Errorf("DIFFERENCE %s %s as %s [%s]\n  request headers: %v\n  request body: %s\n  %s\n  raw glance:   %d %s\n  raw %s: %d %s",
+				st.method, glance.expand(st.path), st.as, st.name, st.header, clip(st.body, 300),
 				strings.Join(d, "\n  "),
 				gr.status, clip(string(gr.body), 500), other.name, or.status, clip(string(or.body), 500))
 		}

@@ -70,10 +70,15 @@ func (t *target) expand(s string) string {
 	})
 }
 
-func (t *target) send(method, path string, header map[string]string, body string) (*response, error) {
+func (t *target) send(method, path string, header map[string]string, body string, chunked bool) (*response, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(t.expand(body))
+		if chunked {
+			// A reader of unknown length: Go sends Transfer-Encoding: chunked,
+			// as glanceclient does for uploads from a pipe.
+			rd = io.MultiReader(rd)
+		}
 	}
 	req, err := http.NewRequest(method, t.base+t.expand(path), rd)
 	if err != nil {
@@ -113,7 +118,7 @@ func (t *target) run(st *step) (*response, error) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		r, err := t.send(st.method, st.path, h, st.body)
+		r, err := t.send(st.method, st.path, h, st.body, st.chunked)
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +144,7 @@ func (t *target) walk(st *step, h map[string]string) (*response, error) {
 	var pages []json.RawMessage
 	var last *response
 	for i := 0; i < 60; i++ {
-		r, err := t.send("GET", path, h, "")
+		r, err := t.send("GET", path, h, "", false)
 		if err != nil {
 			return nil, err
 		}
