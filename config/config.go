@@ -1,0 +1,410 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole of Spyglass's configuration: one YAML file, then the
+// SPYGLASS_* environment variables, then command-line flags. The zero value
+// is not valid; start from Default (Read and Load do).
+//
+// The field comments are the reference the README's configuration section
+// is written from; keep the two in step (TestREADMEDocumentsEveryKey checks
+// that every key is at least mentioned).
+type Config struct {
+	// Listen is the TCP address the Images API is served on, host:port.
+	// Default 127.0.0.1:9292 (Glance's port). Port 0 picks a free port.
+	// Env SPYGLASS_LISTEN; flag --listen.
+	Listen string `yaml:"listen"`
+	// Auth says how callers are identified.
+	Auth Auth `yaml:"auth"`
+	// Regions are the image stores behind the gateway. Empty means one
+	// embedded region {name: local, kind: local, data_dir: ./data}.
+	Regions []Region `yaml:"regions"`
+	// DefaultRegion names the region new images are created in. Empty means
+	// the only region when there is exactly one.
+	DefaultRegion string `yaml:"default_region"`
+	// Cache configures the metadata cache and the image data cache.
+	Cache Cache `yaml:"cache"`
+	// Redis is the shared cache tier between gateway instances.
+	Redis Redis `yaml:"redis"`
+	// Telemetry configures metrics and traces.
+	Telemetry Telemetry `yaml:"telemetry"`
+	// ImageSizeCap is the largest image accepted on upload, Glance's
+	// image_size_cap. 0 means Glance's default, 1 TiB.
+	ImageSizeCap Size `yaml:"image_size_cap"`
+	// ShutdownTimeout is how long serve waits, after SIGTERM or SIGINT, for
+	// requests in flight (uploads included) to finish before it exits.
+	// Default 30s; 0 means do not wait.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Auth says how callers are identified.
+type Auth struct {
+	// Mode is one of: noauth (every caller is an admin with no project, like
+	// Glance's auth strategy "noauth"), trusted (the identity comes from
+	// X-Identity-Status, X-User-Id, X-Project-Id and X-Roles headers set by
+	// a trusted proxy, like keystonemiddleware's delay_auth_decision
+	// output), keystone (tokens validated against Keystone; not supported
+	// yet). Default noauth. Env SPYGLASS_AUTH; flag --auth.
+	Mode string `yaml:"mode"`
+	// Keystone is used when Mode is keystone.
+	Keystone Keystone `yaml:"keystone"`
+}
+
+// Keystone holds the service credentials used to validate tokens and read
+// the service catalog. Used only when auth.mode is keystone.
+type Keystone struct {
+	AuthURL           string `yaml:"auth_url"`
+	Username          string `yaml:"username"`
+	Password          string `yaml:"password"`
+	ProjectName       string `yaml:"project_name"`
+	UserDomainName    string `yaml:"user_domain_name"`
+	ProjectDomainName string `yaml:"project_domain_name"`
+}
+
+// Region is one image store behind the gateway.
+type Region struct {
+	// Name identifies the region in the API (GET /v2/info/stores, an
+	// image's stores). Required; letters, digits, '.', '_' and '-'.
+	Name string `yaml:"name"`
+	// Kind is local (the embedded store) or glance (a remote Glance v2;
+	// not supported yet).
+	Kind string `yaml:"kind"`
+	// DataDir is where a local region keeps its database and image data;
+	// relative paths are relative to the working directory. Required for
+	// kind local. Env SPYGLASS_DATA_DIR and flag --data-dir set it for the
+	// default region.
+	DataDir string `yaml:"data_dir"`
+	// Endpoint is a glance region's Images API URL, e.g.
+	// http://127.0.0.1:19292. Required for kind glance.
+	Endpoint string `yaml:"endpoint"`
+}
+
+// Cache configures the caches. Not used by the embedded-only gateway yet.
+type Cache struct {
+	// Dir holds cached image data. Default ./cache.
+	Dir string `yaml:"dir"`
+	// MaxSize bounds the image data cache on disk, e.g. 50GiB. Default
+	// 50GiB; 0 means no image data cache.
+	MaxSize Size `yaml:"max_size"`
+	// MetadataTTL is how long image metadata from a remote region is
+	// served from cache. Default 30s; 0 means metadata is not cached.
+	MetadataTTL time.Duration `yaml:"metadata_ttl"`
+}
+
+// Redis is the shared cache tier. Not used yet.
+type Redis struct {
+	// Addr is host:port of a Redis server. Empty (the default) means no
+	// shared tier: each gateway instance caches alone.
+	Addr string `yaml:"addr"`
+}
+
+// Telemetry configures metrics and traces. Not used yet.
+type Telemetry struct {
+	// Metrics enables Prometheus metrics. Default true.
+	Metrics bool `yaml:"metrics"`
+	// TracesEndpoint is an OTLP/HTTP endpoint URL for traces. Empty (the
+	// default) means no tracing.
+	TracesEndpoint string `yaml:"traces_endpoint"`
+}
+
+// Kinds of region.
+const (
+	KindLocal  = "local"
+	KindGlance = "glance"
+)
+
+// Auth modes.
+const (
+	AuthNoAuth   = "noauth"
+	AuthTrusted  = "trusted"
+	AuthKeystone = "keystone"
+)
+
+// Default returns the configuration used when no file is given: a gateway
+// on 127.0.0.1:9292 with no authentication over one embedded region in
+// ./data.
+func Default() Config {
+	return Config{
+		Listen:          "127.0.0.1:9292",
+		Auth:            Auth{Mode: AuthNoAuth},
+		Regions:         []Region{{Name: "local", Kind: KindLocal, DataDir: "./data"}},
+		DefaultRegion:   "local",
+		Cache:           Cache{Dir: "./cache", MaxSize: 50 << 30, MetadataTTL: 30 * time.Second},
+		Telemetry:       Telemetry{Metrics: true},
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// Environment variables read by Read and Load, applied over the file.
+const (
+	EnvListen  = "SPYGLASS_LISTEN"   // listen
+	EnvAuth    = "SPYGLASS_AUTH"     // auth.mode
+	EnvDataDir = "SPYGLASS_DATA_DIR" // data_dir of the default region
+)
+
+// Load reads the file at path (empty path: no file, defaults only), applies
+// the SPYGLASS_* environment variables and validates the result.
+func Load(path string) (Config, error) {
+	c, err := Read(path)
+	if err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Read is Load without the validation, for callers that apply more
+// overrides (command-line flags) and then call Validate themselves.
+func Read(path string) (Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		if err := c.decode(b); err != nil {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	c.fillDefaults()
+	err := c.Apply(Overrides{
+		Listen:  os.Getenv(EnvListen),
+		Auth:    os.Getenv(EnvAuth),
+		DataDir: os.Getenv(EnvDataDir),
+	})
+	if err != nil {
+		return c, fmt.Errorf("environment: %w", err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML over the defaults, without environment or validation.
+func Parse(b []byte) (Config, error) {
+	c := Default()
+	if err := c.decode(b); err != nil {
+		return c, err
+	}
+	c.fillDefaults()
+	return c, nil
+}
+
+func (c *Config) decode(b []byte) error {
+	// default_region follows the file's regions unless the file names it;
+	// fillDefaults puts it back.
+	c.DefaultRegion = ""
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, io.EOF) { // empty file: defaults
+			return nil
+		}
+		return unknownKey(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return errors.New("more than one YAML document; the configuration is one document")
+	}
+	return nil
+}
+
+var notFoundRe = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
+
+// unknownKey rewrites yaml.v3's "field x not found in type config.Region"
+// into words a user of the file understands.
+func unknownKey(err error) error {
+	msg := notFoundRe.ReplaceAllString(err.Error(), "line $1: unknown key \"$2\" (in $3); check the spelling against the README's configuration section")
+	msg = strings.ReplaceAll(msg, "yaml: unmarshal errors:\n  ", "")
+	return errors.New(msg)
+}
+
+// fillDefaults supplies what the file may leave out.
+func (c *Config) fillDefaults() {
+	if len(c.Regions) == 0 {
+		c.Regions = Default().Regions
+	}
+	if c.DefaultRegion == "" && len(c.Regions) == 1 {
+		c.DefaultRegion = c.Regions[0].Name
+	}
+}
+
+// Overrides are values given on the command line or in the environment;
+// empty fields leave the configuration alone.
+type Overrides struct {
+	Listen  string // listen
+	Auth    string // auth.mode
+	DataDir string // data_dir of the default region, which must be local
+}
+
+// Apply sets the non-empty fields of o.
+func (c *Config) Apply(o Overrides) error {
+	if o.Listen != "" {
+		c.Listen = o.Listen
+	}
+	if o.Auth != "" {
+		c.Auth.Mode = o.Auth
+	}
+	if o.DataDir != "" {
+		r := c.Region(c.DefaultRegion)
+		if r == nil || r.Kind != KindLocal {
+			return fmt.Errorf("data dir %q: the default region %q is not a local region; set data_dir on a local region in the file instead", o.DataDir, c.DefaultRegion)
+		}
+		r.DataDir = o.DataDir
+	}
+	return nil
+}
+
+// Region returns the region with this name, or nil.
+func (c *Config) Region(name string) *Region {
+	for i := range c.Regions {
+		if c.Regions[i].Name == name {
+			return &c.Regions[i]
+		}
+	}
+	return nil
+}
+
+var regionNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// Validate checks the whole configuration and reports every problem, each
+// naming the key and the fix.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	if err := checkHostPort(c.Listen); err != nil {
+		bad("listen", "%v; e.g. 127.0.0.1:9292", err)
+	}
+
+	switch c.Auth.Mode {
+	case AuthNoAuth, AuthTrusted:
+	case AuthKeystone:
+		bad("auth.mode", "keystone is not yet supported; use noauth or trusted (behind a proxy that validates tokens and sets X-Identity-Status, X-Project-Id and X-Roles)")
+	case "":
+		bad("auth.mode", "required; one of noauth, trusted")
+	default:
+		bad("auth.mode", "unknown mode %q; one of noauth, trusted", c.Auth.Mode)
+	}
+
+	if len(c.Regions) == 0 {
+		bad("regions", "at least one region is required; e.g. - {name: local, kind: local, data_dir: ./data}")
+	}
+	seen := map[string]int{}
+	for i, r := range c.Regions {
+		key := fmt.Sprintf("regions[%d]", i)
+		switch {
+		case r.Name == "":
+			bad(key+".name", "required; e.g. local")
+		case !regionNameRe.MatchString(r.Name):
+			bad(key+".name", "%q: use letters, digits, '.', '_' and '-' only", r.Name)
+		default:
+			if j, dup := seen[r.Name]; dup {
+				bad(key+".name", "%q is also the name of regions[%d]; region names must be unique", r.Name, j)
+			}
+			seen[r.Name] = i
+		}
+		switch r.Kind {
+		case KindLocal:
+			if r.DataDir == "" {
+				bad(key+".data_dir", "required for kind local; e.g. ./data")
+			}
+			if r.Endpoint != "" {
+				bad(key+".endpoint", "only for kind glance; remove it, a local region keeps its images in data_dir")
+			}
+		case KindGlance:
+			if r.Endpoint == "" {
+				bad(key+".endpoint", "required for kind glance; e.g. http://127.0.0.1:9292")
+			} else if err := checkURL(r.Endpoint); err != nil {
+				bad(key+".endpoint", "%v; e.g. http://127.0.0.1:9292", err)
+			}
+			if r.DataDir != "" {
+				bad(key+".data_dir", "only for kind local; remove it")
+			}
+			bad(key+".kind", "glance regions are not yet supported; use kind local")
+		case "":
+			bad(key+".kind", "required; one of local, glance")
+		default:
+			bad(key+".kind", "unknown kind %q; one of local, glance", r.Kind)
+		}
+	}
+
+	switch {
+	case c.DefaultRegion == "" && len(c.Regions) > 1:
+		bad("default_region", "required when there is more than one region; name one of regions[].name")
+	case c.DefaultRegion != "" && c.Region(c.DefaultRegion) == nil:
+		bad("default_region", "%q is not the name of a region; use one of %s", c.DefaultRegion, regionNames(c.Regions))
+	}
+
+	if c.Cache.MaxSize < 0 {
+		bad("cache.max_size", "must not be negative; e.g. 50GiB")
+	}
+	if c.Cache.MaxSize > 0 && c.Cache.Dir == "" {
+		bad("cache.dir", "required when cache.max_size is not 0; e.g. ./cache")
+	}
+	if c.Cache.MetadataTTL < 0 {
+		bad("cache.metadata_ttl", "must not be negative; e.g. 30s")
+	}
+	if c.Redis.Addr != "" {
+		if err := checkHostPort(c.Redis.Addr); err != nil {
+			bad("redis.addr", "%v; e.g. 127.0.0.1:6379, or empty for no shared tier", err)
+		}
+	}
+	if c.Telemetry.TracesEndpoint != "" {
+		if err := checkURL(c.Telemetry.TracesEndpoint); err != nil {
+			bad("telemetry.traces_endpoint", "%v; e.g. http://127.0.0.1:4318, or empty for no traces", err)
+		}
+	}
+	if c.ImageSizeCap < 0 {
+		bad("image_size_cap", "must not be negative; e.g. 1TiB, or 0 for Glance's default")
+	}
+	if c.ShutdownTimeout < 0 {
+		bad("shutdown_timeout", "must not be negative; e.g. 30s")
+	}
+	return errors.Join(errs...)
+}
+
+func regionNames(rs []Region) string {
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = strconv.Quote(r.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func checkHostPort(addr string) error {
+	if addr == "" {
+		return errors.New("required")
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	// Service names ("http") would work with net.Listen but make the port
+	// depend on /etc/services; ask for a number.
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: port must be a number 0-65535", addr)
+	}
+	return nil
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http:// or https:// URL", s)
+	}
+	return nil
+}

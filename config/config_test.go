@@ -1,0 +1,315 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Default().Validate(): %v", err)
+	}
+	if got, want := c.Listen, "127.0.0.1:9292"; got != want {
+		t.Errorf("Listen = %q, want %q", got, want)
+	}
+	if got, want := c.Cache.MaxSize, Size(50<<30); got != want {
+		t.Errorf("Cache.MaxSize = %d, want %d", got, want)
+	}
+	if got, want := c.Cache.MetadataTTL, 30*time.Second; got != want {
+		t.Errorf("Cache.MetadataTTL = %v, want %v", got, want)
+	}
+}
+
+func TestParse(t *testing.T) {
+	full := `
+listen: 0.0.0.0:9393
+auth:
+  mode: trusted
+  keystone: {auth_url: "http://k:5000/v3", username: u, password: p, project_name: service, user_domain_name: Default, project_domain_name: Default}
+regions:
+  - {name: edge, kind: local, data_dir: /var/lib/spyglass}
+default_region: edge
+cache: {dir: /var/cache/spyglass, max_size: 1.5TiB, metadata_ttl: 1m}
+redis: {addr: "127.0.0.1:6379"}
+telemetry: {metrics: false, traces_endpoint: "http://127.0.0.1:4318"}
+image_size_cap: 10GiB
+shutdown_timeout: 2m
+`
+	c, err := Parse([]byte(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Listen: "0.0.0.0:9393",
+		Auth: Auth{Mode: "trusted", Keystone: Keystone{AuthURL: "http://k:5000/v3", Username: "u", Password: "p",
+			ProjectName: "service", UserDomainName: "Default", ProjectDomainName: "Default"}},
+		Regions:         []Region{{Name: "edge", Kind: "local", DataDir: "/var/lib/spyglass"}},
+		DefaultRegion:   "edge",
+		Cache:           Cache{Dir: "/var/cache/spyglass", MaxSize: 3 << 39, MetadataTTL: time.Minute},
+		Redis:           Redis{Addr: "127.0.0.1:6379"},
+		Telemetry:       Telemetry{Metrics: false, TracesEndpoint: "http://127.0.0.1:4318"},
+		ImageSizeCap:    10 << 30,
+		ShutdownTimeout: 2 * time.Minute,
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("Parse:\n got %+v\nwant %+v", c, want)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
+func TestParsePartial(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want func(*Config)
+	}{
+		{"empty file", "", func(*Config) {}},
+		{"comment only", "# nothing\n", func(*Config) {}},
+		{"listen only", "listen: 127.0.0.1:1\n", func(c *Config) { c.Listen = "127.0.0.1:1" }},
+		{"cache keeps other defaults", "cache: {max_size: 1GiB}\n", func(c *Config) { c.Cache.MaxSize = 1 << 30 }},
+		{"empty regions get the default", "regions: []\n", func(*Config) {}},
+		{"one region becomes the default region", "regions: [{name: a, kind: local, data_dir: d}]\n", func(c *Config) {
+			c.Regions = []Region{{Name: "a", Kind: "local", DataDir: "d"}}
+			c.DefaultRegion = "a"
+		}},
+		{"byte count", "image_size_cap: 1024\n", func(c *Config) { c.ImageSizeCap = 1024 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Parse([]byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Default()
+			tt.want(&want)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // substrings of the error
+	}{
+		{"unknown top-level key", "listne: x\n", []string{`unknown key "listne"`, "line 1"}},
+		{"unknown nested key", "cache:\n  max_sise: 1GiB\n", []string{`unknown key "max_sise"`, "line 2"}},
+		{"unknown region key", "regions:\n  - {name: a, kind: local, dir: x}\n", []string{`unknown key "dir"`, "Region"}},
+		{"bad size", "cache: {max_size: 50GB2}\n", []string{"line 1", "50GB2"}},
+		{"bad duration", "cache: {metadata_ttl: forever}\n", []string{"forever"}},
+		{"two documents", "listen: a:1\n---\nlisten: b:2\n", []string{"one document"}},
+		{"not a mapping", "- a\n", []string{"cannot unmarshal"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml))
+			if err == nil {
+				t.Fatal("Parse succeeded, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Config)
+		want   []string // substrings; nil means valid
+	}{
+		{"default", func(*Config) {}, nil},
+		{"trusted", func(c *Config) { c.Auth.Mode = "trusted" }, nil},
+		{"port zero", func(c *Config) { c.Listen = "127.0.0.1:0" }, nil},
+		{"all interfaces", func(c *Config) { c.Listen = ":9292" }, nil},
+		{"ipv6", func(c *Config) { c.Listen = "[::1]:9292" }, nil},
+		{"listen empty", func(c *Config) { c.Listen = "" }, []string{"listen: required"}},
+		{"listen no port", func(c *Config) { c.Listen = "127.0.0.1" }, []string{"listen:", "host:port", "e.g. 127.0.0.1:9292"}},
+		{"listen named port", func(c *Config) { c.Listen = "127.0.0.1:http" }, []string{"listen:", "port must be a number"}},
+		{"listen port too big", func(c *Config) { c.Listen = "127.0.0.1:65536" }, []string{"listen:", "port must be a number"}},
+		{"auth keystone", func(c *Config) { c.Auth.Mode = "keystone" }, []string{"auth.mode: keystone is not yet supported"}},
+		{"auth unknown", func(c *Config) { c.Auth.Mode = "oauth" }, []string{`auth.mode: unknown mode "oauth"`, "noauth, trusted"}},
+		{"auth empty", func(c *Config) { c.Auth.Mode = "" }, []string{"auth.mode: required"}},
+		{"no regions", func(c *Config) { c.Regions = nil }, []string{"regions: at least one region"}},
+		{"region without name", func(c *Config) { c.Regions[0].Name = "" }, []string{"regions[0].name: required"}},
+		{"region bad name", func(c *Config) { c.Regions[0].Name = "a b"; c.DefaultRegion = "a b" }, []string{"regions[0].name:", "letters, digits"}},
+		{"duplicate region", func(c *Config) {
+			c.Regions = append(c.Regions, Region{Name: "local", Kind: "local", DataDir: "x"})
+		}, []string{`regions[1].name: "local" is also the name of regions[0]`}},
+		{"local without data_dir", func(c *Config) { c.Regions[0].DataDir = "" }, []string{"regions[0].data_dir: required for kind local; e.g. ./data"}},
+		{"local with endpoint", func(c *Config) { c.Regions[0].Endpoint = "http://x:1" }, []string{"regions[0].endpoint: only for kind glance"}},
+		{"glance without endpoint", func(c *Config) {
+			c.Regions = append(c.Regions, Region{Name: "two", Kind: "glance"})
+		}, []string{"regions[1].endpoint: required for kind glance; e.g. http://127.0.0.1:9292", "regions[1].kind: glance regions are not yet supported"}},
+		{"glance bad endpoint", func(c *Config) {
+			c.Regions = append(c.Regions, Region{Name: "two", Kind: "glance", Endpoint: "127.0.0.1:9292"})
+		}, []string{"regions[1].endpoint:", "not an http:// or https:// URL"}},
+		{"glance is not supported yet", func(c *Config) {
+			c.Regions = append(c.Regions, Region{Name: "two", Kind: "glance", Endpoint: "http://127.0.0.1:19292"})
+		}, []string{"regions[1].kind: glance regions are not yet supported"}},
+		{"kind empty", func(c *Config) { c.Regions[0].Kind = "" }, []string{"regions[0].kind: required"}},
+		{"kind unknown", func(c *Config) { c.Regions[0].Kind = "s3" }, []string{`regions[0].kind: unknown kind "s3"`}},
+		{"default region unknown", func(c *Config) { c.DefaultRegion = "nowhere" }, []string{`default_region: "nowhere" is not the name of a region; use one of "local"`}},
+		{"default region needed", func(c *Config) {
+			c.Regions = append(c.Regions, Region{Name: "two", Kind: "local", DataDir: "x"})
+			c.DefaultRegion = ""
+		}, []string{"default_region: required when there is more than one region"}},
+		{"two local regions", func(c *Config) {
+			c.Regions = append(c.Regions, Region{Name: "two", Kind: "local", DataDir: "x"})
+		}, nil},
+		{"negative cache size", func(c *Config) { c.Cache.MaxSize = -1 }, []string{"cache.max_size: must not be negative"}},
+		{"cache without dir", func(c *Config) { c.Cache.Dir = "" }, []string{"cache.dir: required when cache.max_size is not 0"}},
+		{"no cache", func(c *Config) { c.Cache.Dir = ""; c.Cache.MaxSize = 0 }, nil},
+		{"negative ttl", func(c *Config) { c.Cache.MetadataTTL = -time.Second }, []string{"cache.metadata_ttl: must not be negative"}},
+		{"redis", func(c *Config) { c.Redis.Addr = "127.0.0.1:6379" }, nil},
+		{"redis bad", func(c *Config) { c.Redis.Addr = "localhost" }, []string{"redis.addr:", "e.g. 127.0.0.1:6379"}},
+		{"traces bad", func(c *Config) { c.Telemetry.TracesEndpoint = "localhost:4318" }, []string{"telemetry.traces_endpoint:"}},
+		{"negative size cap", func(c *Config) { c.ImageSizeCap = -1 }, []string{"image_size_cap: must not be negative"}},
+		{"negative shutdown", func(c *Config) { c.ShutdownTimeout = -1 }, []string{"shutdown_timeout: must not be negative"}},
+		{"every error reported", func(c *Config) { c.Listen = ""; c.Auth.Mode = "x" }, []string{"listen:", "auth.mode:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.change(&c)
+			err := c.Validate()
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Validate succeeded, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "spyglass.yaml")
+	if err := os.WriteFile(path, []byte("listen: 127.0.0.1:1000\nauth: {mode: trusted}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("file", func(t *testing.T) {
+		c, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := c.Listen, "127.0.0.1:1000"; got != want {
+			t.Errorf("Listen = %q, want %q", got, want)
+		}
+		if got, want := c.Auth.Mode, "trusted"; got != want {
+			t.Errorf("Auth.Mode = %q, want %q", got, want)
+		}
+	})
+	t.Run("no file", func(t *testing.T) {
+		c, err := Load("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(c, Default()) {
+			t.Errorf("Load(\"\") = %+v, want Default()", c)
+		}
+	})
+	t.Run("missing file", func(t *testing.T) {
+		_, err := Load(filepath.Join(dir, "nope.yaml"))
+		if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
+			t.Errorf("Load(missing) error = %v, want one naming the file", err)
+		}
+	})
+	t.Run("environment over file", func(t *testing.T) {
+		t.Setenv(EnvListen, "127.0.0.1:2000")
+		t.Setenv(EnvAuth, "noauth")
+		t.Setenv(EnvDataDir, "/srv/images")
+		c, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := c.Listen, "127.0.0.1:2000"; got != want {
+			t.Errorf("Listen = %q, want %q", got, want)
+		}
+		if got, want := c.Auth.Mode, "noauth"; got != want {
+			t.Errorf("Auth.Mode = %q, want %q", got, want)
+		}
+		if got, want := c.Regions[0].DataDir, "/srv/images"; got != want {
+			t.Errorf("Regions[0].DataDir = %q, want %q", got, want)
+		}
+	})
+	t.Run("invalid environment", func(t *testing.T) {
+		t.Setenv(EnvAuth, "keystone")
+		_, err := Load(path)
+		if err == nil || !strings.Contains(err.Error(), "auth.mode: keystone is not yet supported") {
+			t.Errorf("Load error = %v, want auth.mode not yet supported", err)
+		}
+	})
+}
+
+func TestApplyDataDirNeedsLocalDefault(t *testing.T) {
+	c := Default()
+	c.Regions = []Region{{Name: "two", Kind: "glance", Endpoint: "http://127.0.0.1:1"}}
+	c.DefaultRegion = "two"
+	err := c.Apply(Overrides{DataDir: "/x"})
+	if err == nil || !strings.Contains(err.Error(), `default region "two" is not a local region`) {
+		t.Errorf("Apply(DataDir) error = %v", err)
+	}
+}
+
+// TestREADMEDocumentsEveryKey keeps the README's configuration reference
+// from silently missing a key when one is added here.
+func TestREADMEDocumentsEveryKey(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Skipf("no README: %v", err)
+	}
+	readme := string(b)
+	for _, key := range yamlKeys(reflect.TypeOf(Config{}), "") {
+		if !strings.Contains(readme, "`"+key+"`") {
+			t.Errorf("README.md does not document `%s`", key)
+		}
+	}
+}
+
+// yamlKeys lists the dotted key paths of t, e.g. cache.max_size and
+// regions[].data_dir.
+func yamlKeys(t reflect.Type, prefix string) []string {
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if name == "" || name == "-" {
+			continue
+		}
+		key := prefix + name
+		ft := f.Type
+		switch {
+		case ft.Kind() == reflect.Struct && ft.PkgPath() == t.PkgPath():
+			keys = append(keys, yamlKeys(ft, key+".")...)
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+			keys = append(keys, yamlKeys(ft.Elem(), key+"[].")...)
+		default:
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
