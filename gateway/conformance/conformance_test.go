@@ -166,6 +166,10 @@ func TestConformance(t *testing.T) {
 			continue
 		}
 		d := diff(glance.normalize(gr, st), other.normalize(or, st))
+		if or.status >= 500 && other.name == "spyglass" {
+			failures++
+			t.Errorf("%s answered %d to %s %s as %s [%s]: bad input must never give a 5xx\n  %s", other.name, or.status, st.method, glance.expand(st.path), st.as, st.name, clip(string(or.body), 500))
+		}
 		reason, isKnown := knownDifferences[st.name]
 		if other.name != "spyglass" {
 			isKnown = false

@@ -113,6 +113,13 @@ func script() []step {
 		step{as: "p1", method: "PUT", path: "/v2/images/00000000-0000-0000-0000-000000000000/members"},
 		step{as: "p1", method: "GET", path: "/v2/images/00000000-0000-0000-0000-000000000000/actions/deactivate"},
 		step{as: "p1", method: "PUT", path: "/v2/info/stores"},
+		step{as: "p1", method: "HEAD", path: "/v2/images"},
+		step{as: "anon", method: "HEAD", path: "/versions"},
+		step{as: "p1", method: "OPTIONS", path: "/v2/images"},
+		get("p1", "/v2"), get("p1", "/v2/"), get("p1", "/v2/images/"), get("p1", "/v2//images"),
+		get("anon", "/versions/"), get("anon", "/versions?x=1"), get("anon", "/v2/versions"),
+		get("p1", "/v2/images?limit=1&limit=2"), get("p1", "/v2/images?name=a&name=b"),
+		get("p1", "/v2/images?limit=%zz"), get("p1", "/v2/images?unknown_filter=1"),
 	)
 
 	// --- create: field combinations ------------------------------------------
@@ -293,6 +300,10 @@ func script() []step {
 		step{as: "p2", method: "PUT", path: "/v2/images/{{c_full}}/tags/x"},
 		step{as: "p2", method: "PUT", path: "/v2/images/{{s02}}/tags/x"},
 		step{as: "p1", method: "PUT", path: "/v2/images/00000000-0000-0000-0000-000000000000/tags/x"},
+		step{as: "p1", method: "PUT", path: "/v2/images/{{c_full}}/tags/a%20b"},
+		step{as: "p1", method: "PUT", path: "/v2/images/{{c_full}}/tags/%C3%A9t%C3%A9"},
+		step{as: "p1", method: "PUT", path: "/v2/images/{{c_full}}/tags/a,b"},
+		step{as: "p1", method: "HEAD", path: "/v2/images/{{c_full}}"},
 		get("p1", "/v2/images/{{c_full}}"),
 	)
 
