@@ -139,6 +139,7 @@ func TestConformance(t *testing.T) {
 	steps := script()
 	seen := map[string]int{}
 	var failures, known int
+	byArea := map[string]int{} // "METHOD /path/template" → differences
 	for i := range steps {
 		st := &steps[i]
 		if st.name == "" {
@@ -182,6 +183,7 @@ func TestConformance(t *testing.T) {
 			t.Logf("known difference %q (%s):\n  %s", st.name, reason, strings.Join(d, "\n  "))
 		case len(d) > 0:
 			failures++
+			byArea[st.method+" "+strings.SplitN(st.path, "?", 2)[0]]++
 			t.Errorf("DIFFERENCE %s %s as %s [%s]\n  request headers: %v\n  request body: %s\n  %s\n  raw glance:   %d %s\n  raw %s: %d %s",
 				st.method, glance.expand(st.path), st.as, st.name, st.header, clip(st.body, 300),
 				strings.Join(d, "\n  "),
@@ -189,6 +191,14 @@ func TestConformance(t *testing.T) {
 		}
 	}
 	t.Logf("%d steps, %d differences, %d known differences", len(steps), failures, known)
+	if len(byArea) > 0 {
+		var areas []string
+		for a, n := range byArea {
+			areas = append(areas, fmt.Sprintf("%4d  %s", n, a))
+		}
+		sort.Strings(areas)
+		t.Logf("differences by request kind:\n%s", strings.Join(areas, "\n"))
+	}
 }
 
 func writeTranscript(w *os.File, g *target, st *step, r *response) {
