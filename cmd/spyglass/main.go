@@ -1,0 +1,90 @@
+// Command spyglass serves the OpenStack Images API (Glance v2) from an
+// embedded store.
+//
+//	spyglass serve [--config FILE] [--listen ADDR] [--data-dir DIR] [--auth noauth|trusted]
+//	spyglass version
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time: -ldflags "-X main.version=$(git describe)".
+var version = "dev"
+
+const usage = `usage: spyglass <command> [flags]
+
+commands:
+  serve     serve the Images API (run "spyglass serve -h" for its flags)
+  version   print the version and the Go version it was built with
+  help      print this help
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	os.Exit(run(ctx, stop, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command and returns the process exit status: 0 success,
+// 1 failure at run time, 2 a usage error. ctx ends on SIGTERM/SIGINT; stop
+// restores the default signal behaviour, so a second signal during the
+// drain kills the process.
+func run(ctx context.Context, stop func(), args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, stop, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "spyglass version: takes no arguments\n")
+			return 2
+		}
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "spyglass: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func versionString() string {
+	v := version
+	if v == "dev" {
+		// A plain "go build" has no ldflags; the VCS stamp still says
+		// which commit this is.
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			var rev, dirty string
+			for _, s := range bi.Settings {
+				switch s.Key {
+				case "vcs.revision":
+					rev = s.Value
+				case "vcs.modified":
+					if s.Value == "true" {
+						dirty = "-dirty"
+					}
+				}
+			}
+			if len(rev) > 12 {
+				rev = rev[:12]
+			}
+			if rev != "" {
+				v += " (" + rev + dirty + ")"
+			}
+		}
+	}
+	return fmt.Sprintf("spyglass %s %s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}

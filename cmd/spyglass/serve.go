@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/spyglass-gateway/spyglass/backends/local"
+	"github.com/spyglass-gateway/spyglass/config"
+	"github.com/spyglass-gateway/spyglass/gateway"
+	"github.com/spyglass-gateway/spyglass/policy"
+)
+
+func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("spyglass serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		path    = fs.String("config", "", "configuration `file` (YAML); none: the built-in defaults")
+		listen  = fs.String("listen", "", "`address` to serve on, host:port (overrides listen, "+config.EnvListen+")")
+		dataDir = fs.String("data-dir", "", "`directory` of the default local region (overrides its data_dir, "+config.EnvDataDir+")")
+		auth    = fs.String("auth", "", "auth `mode`: noauth or trusted (overrides auth.mode, "+config.EnvAuth+")")
+	)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: spyglass serve [flags]\n\nFlags override the configuration file and the environment.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "spyglass serve: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	slog.SetDefault(log)
+
+	cfg, err := config.Read(*path)
+	if err == nil {
+		err = cfg.Apply(config.Overrides{Listen: *listen, Auth: *auth, DataDir: *dataDir})
+	}
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "spyglass serve: invalid configuration:\n%v\n", err)
+		return 2
+	}
+	if err := serveConfig(ctx, stop, cfg, log); err != nil {
+		log.Error("spyglass stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serveConfig serves cfg until ctx ends, then drains.
+func serveConfig(ctx context.Context, stop func(), cfg config.Config, log *slog.Logger) error {
+	// Federation over several regions is not there yet: serve the default
+	// region alone, and say so rather than ignore the others.
+	if len(cfg.Regions) > 1 {
+		return fmt.Errorf("regions: %d regions configured; serving more than one region is not yet supported", len(cfg.Regions))
+	}
+	region := cfg.Region(cfg.DefaultRegion)
+	if region == nil { // Validate rules this out
+		return fmt.Errorf("default_region %q: no such region", cfg.DefaultRegion)
+	}
+
+	store, err := local.Open(region.DataDir, local.Options{
+		SizeCap:   int64(cfg.ImageSizeCap),
+		StoreName: region.Name,
+	})
+	if err != nil {
+		return fmt.Errorf("regions[%s]: open %s: %w", region.Name, region.DataDir, err)
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("closing the store", "region", region.Name, "err", err)
+		}
+	}()
+
+	auth, err := policy.NewAuthenticator(cfg.Auth.Mode)
+	if err != nil {
+		return fmt.Errorf("auth.mode: %w", err)
+	}
+	srv, err := gateway.New(gateway.Config{
+		SizeCap: int64(cfg.ImageSizeCap),
+		Logger:  log,
+	}, store, auth)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	addr := ln.Addr().String()
+	log.Info("spyglass listening", "addr", addr, "auth", cfg.Auth.Mode,
+		"region", region.Name, "data_dir", region.DataDir, "version", version,
+		"try", howToTalk(addr, cfg.Auth.Mode))
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		// The listener failed on its own; nothing is left to drain.
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	stop() // a second signal now kills the process
+
+	log.Info("shutting down: no new connections; waiting for requests in flight", "timeout", cfg.ShutdownTimeout)
+	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	start := time.Now()
+	if err := srv.Shutdown(drainCtx); err != nil {
+		return fmt.Errorf("shutdown after %v: requests in flight were cut off: %w", cfg.ShutdownTimeout, err)
+	}
+	if err := <-served; err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped", "drained_in", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// howToTalk is the one-line hint in the startup log.
+func howToTalk(addr, mode string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	if mode == config.AuthTrusted {
+		return fmt.Sprintf("curl -H 'X-Identity-Status: Confirmed' -H 'X-Project-Id: demo' -H 'X-Roles: admin,member' http://%s/v2/images", addr)
+	}
+	return fmt.Sprintf("curl http://%s/v2/images ; openstack --os-auth-type none --os-endpoint http://%s image list", addr, addr)
+}

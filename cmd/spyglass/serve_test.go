@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var build struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if build.dir != "" {
+		os.RemoveAll(build.dir)
+	}
+	os.Exit(code)
+}
+
+// buildBinary builds cmd/spyglass once per test run, as a user would run it.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	build.once.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		if build.dir, build.err = os.MkdirTemp("", "spyglass-test-"); build.err != nil {
+			return
+		}
+		build.bin = filepath.Join(build.dir, "spyglass")
+		cmd := exec.Command(goTool, "build", "-ldflags", "-X main.version=test-1", "-o", build.bin, ".")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			build.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if build.err != nil {
+		t.Fatal(build.err)
+	}
+	return build.bin
+}
+
+// process is a running "spyglass serve".
+type process struct {
+	cmd  *exec.Cmd
+	addr string
+	done chan error // the result of Wait
+
+	mu     sync.Mutex
+	stderr bytes.Buffer
+}
+
+func (p *process) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// startServe starts the binary on a free loopback port and waits until
+// GET /versions answers.
+func startServe(t *testing.T, bin, dataDir string) *process {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--auth", "noauth")
+	cmd.Env = append(os.Environ(), "SPYGLASS_LISTEN=", "SPYGLASS_AUTH=", "SPYGLASS_DATA_DIR=")
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, done: make(chan error, 1)}
+	addrc := make(chan string, 1)
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.stderr.WriteString(line + "\n")
+			p.mu.Unlock()
+			if i := strings.Index(line, " addr="); i >= 0 && strings.Contains(line, "listening") {
+				select {
+				case addrc <- strings.Fields(line[i+len(" addr="):])[0]:
+				default:
+				}
+			}
+		}
+	}()
+	go func() {
+		<-copied // Wait closes the pipe; read all of it first
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("spyglass stderr:\n%s", p.log())
+		}
+	})
+
+	select {
+	case p.addr = <-addrc:
+	case err := <-p.done:
+		p.done <- err
+		t.Fatalf("spyglass exited before listening: %v\n%s", err, p.log())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("spyglass did not log its address within 10s:\n%s", p.log())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get("http://" + p.addr + "/versions")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /versions: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return p
+}
+
+func (p *process) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatalf("wait: %v", err)
+		}
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(timeout):
+		t.Fatalf("spyglass still running %v after SIGTERM:\n%s", timeout, p.log())
+		return -1
+	}
+}
+
+func do(t *testing.T, method, url, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s %s: %d, body not JSON: %q", method, url, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode, m
+}
+
+// TestServeDrainsUploadOnSIGTERM is the operator's promise: stopping the
+// gateway (systemd, Kubernetes) does not cut off an upload in progress.
+func TestServeDrainsUploadOnSIGTERM(t *testing.T) {
+	bin := buildBinary(t)
+	dataDir := t.TempDir()
+	p := startServe(t, bin, dataDir)
+	base := "http://" + p.addr
+
+	code, img := do(t, "POST", base+"/v2/images", `{"name": "drain", "disk_format": "raw", "container_format": "bare"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("create image: %d %v", code, img)
+	}
+	id, _ := img["id"].(string)
+
+	// The body trickles: a first chunk, SIGTERM, then ~1 s more of chunks.
+	chunk := bytes.Repeat([]byte("spyglass"), 8<<10) // 64 KiB
+	const chunks = 12
+	sum := md5.New()
+	pr, pw := io.Pipe()
+	sigterm := make(chan struct{})
+	go func() {
+		for i := 0; i < chunks; i++ {
+			if i == 1 {
+				<-sigterm
+			}
+			if _, err := pw.Write(chunk); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			sum.Write(chunk)
+			time.Sleep(100 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	req, err := http.NewRequest("PUT", base+"/v2/images/"+id+"/file", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	uploaded := make(chan result, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			uploaded <- result{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		uploaded <- result{code: resp.StatusCode, body: string(b)}
+	}()
+
+	time.Sleep(300 * time.Millisecond) // the request is in the handler
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	close(sigterm)
+
+	// New connections are refused while the upload drains.
+	refused := false
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", p.addr, 100*time.Millisecond)
+		if err != nil {
+			refused = true
+			break
+		}
+		c.Close()
+	}
+	if !refused {
+		t.Errorf("new connections still accepted 1s after SIGTERM")
+	}
+
+	select {
+	case r := <-uploaded:
+		if r.err != nil {
+			t.Fatalf("upload during shutdown: %v", r.err)
+		}
+		if r.code != http.StatusNoContent {
+			t.Fatalf("upload during shutdown: %d %s", r.code, r.body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("upload did not complete within 10s")
+	}
+	if got, want := p.wait(t, 10*time.Second), 0; got != want {
+		t.Fatalf("exit code = %d, want %d\n%s", got, want, p.log())
+	}
+	if !strings.Contains(p.log(), "shutting down") {
+		t.Errorf("no shutdown line in the log:\n%s", p.log())
+	}
+
+	// The image survived the restart, complete.
+	p2 := startServe(t, bin, dataDir)
+	code, img = do(t, "GET", "http://"+p2.addr+"/v2/images/"+id, "")
+	if code != http.StatusOK {
+		t.Fatalf("GET image after restart: %d %v", code, img)
+	}
+	if got, want := img["status"], "active"; got != want {
+		t.Errorf("status = %v, want %v", got, want)
+	}
+	if got, want := img["size"], float64(chunks*len(chunk)); got != want {
+		t.Errorf("size = %v, want %v", got, want)
+	}
+	if got, want := img["checksum"], hex.EncodeToString(sum.Sum(nil)); got != want {
+		t.Errorf("checksum = %v, want %v", got, want)
+	}
+	if err := p2.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p2.wait(t, 10*time.Second), 0; got != want {
+		t.Errorf("exit code after SIGINT = %d, want %d", got, want)
+	}
+}
+
+func TestVersionLdflags(t *testing.T) {
+	bin := buildBinary(t)
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(out), fmt.Sprintf("spyglass test-1 %s ", runtime.Version()); !strings.HasPrefix(got, want) {
+		t.Errorf("version = %q, want prefix %q", got, want)
+	}
+}
