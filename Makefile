@@ -1,0 +1,112 @@
+# Spyglass. `make run` serves the embedded default; `make test` installs what
+# the tests need (real Glance, the oracle) and runs them.
+
+# Go lives in /usr/local/go on the project's machines; a Go already on PATH
+# comes after it.
+export PATH := /usr/local/go/bin:$(PATH)
+GO       ?= go
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+LISTEN   ?= 127.0.0.1:9292
+DATA_DIR ?= ./data
+TEST_TIMEOUT ?= 20m
+FUZZTIME ?= 15s
+
+.PHONY: all build run test vet deps deps-bench conformance fuzz bench bench-system clean help
+
+all: build
+
+help:
+	@echo "make run          build and serve the Images API on $(LISTEN), data in $(DATA_DIR)"
+	@echo "make test         install test dependencies (make deps), go vet, go test -race"
+	@echo "make build        bin/spyglass, version $(VERSION)"
+	@echo "make conformance  differential suite: Spyglass against a real Glance"
+	@echo "make fuzz         every FuzzXxx for FUZZTIME=$(FUZZTIME) each"
+	@echo "make bench        go benchmarks; SYSTEM=1 adds the bench/ scenarios (make bench-system)"
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/spyglass ./cmd/spyglass
+
+run: build
+	@echo
+	@echo "Spyglass $(VERSION): Images API on http://$(LISTEN), embedded store in $(DATA_DIR), auth noauth"
+	@echo "Talk to it:"
+	@echo "  curl http://$(LISTEN)/versions"
+	@echo "  curl http://$(LISTEN)/v2/images"
+	@echo "  curl -X POST -H 'Content-Type: application/json' -d '{\"name\": \"cirros\", \"disk_format\": \"qcow2\", \"container_format\": \"bare\"}' http://$(LISTEN)/v2/images"
+	@echo "  curl -X PUT -H 'Content-Type: application/octet-stream' --data-binary @cirros.img http://$(LISTEN)/v2/images/<id>/file"
+	@echo "  openstack --os-auth-type none --os-endpoint http://$(LISTEN) image list"
+	@echo "  glance --os-image-url http://$(LISTEN) --os-auth-token x image-list"
+	@echo "With --auth trusted (behind a proxy that authenticates), send the identity as headers:"
+	@echo "  curl -H 'X-Identity-Status: Confirmed' -H 'X-User-Id: alice' -H 'X-Project-Id: demo' -H 'X-Roles: admin,member' http://$(LISTEN)/v2/images"
+	@echo "Stop with Ctrl-C (uploads in flight are allowed to finish)."
+	@echo
+	./bin/spyglass serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+vet:
+	$(GO) vet ./...
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+conformance: deps
+	$(GO) test ./gateway/conformance/ -count=1 -v -timeout $(TEST_TIMEOUT)
+
+# need PROBE, PACKAGE: installs PACKAGE with apt-get when PROBE (a shell
+# command) fails. Never skips: without root or apt, it stops and says what
+# to install. apt-get update runs only when the plain install fails (a fresh
+# container has no package lists; a warm one needs no network round trip).
+define need
+	@if ! $(1) >/dev/null 2>&1; then \
+	  echo "deps: $(2) is missing ($(1) fails); installing it"; \
+	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "deps: cannot install $(2): need root and apt-get. Install it yourself: sudo apt-get install -y --no-install-recommends $(2)" >&2; \
+	    exit 1; \
+	  fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends $(2) </dev/null \
+	  || { apt-get update </dev/null && apt-get install -y --no-install-recommends $(2) </dev/null; } \
+	  || { echo "deps: apt-get install $(2) failed; install it by hand: apt-get update && apt-get install -y --no-install-recommends $(2)" >&2; exit 1; }; \
+	  if ! $(1) >/dev/null 2>&1; then echo "deps: $(2) installed but $(1) still fails" >&2; exit 1; fi; \
+	fi
+endef
+
+# The real Glance is the tests' oracle (backends/glance/glancetest). It must
+# be Debian's /usr/bin/python3: a python3 earlier on PATH may not see Debian
+# packages.
+deps:
+	$(call need,/usr/bin/python3 -c 'import glance',python3-glance)
+	@echo "deps: ok (python3-glance)"
+
+deps-bench: deps
+	$(call need,command -v redis-server,redis-server)
+	$(call need,command -v wrk,wrk)
+	$(call need,command -v nginx,nginx-light)
+	@echo "deps-bench: ok (redis-server, wrk, nginx-light)"
+
+# Each FuzzXxx of each package, one at a time (go test -fuzz takes one
+# target per run).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  list=$$($(GO) test -list 'Fuzz.*' $$pkg) || { echo "$$list"; exit 1; }; \
+	  for f in $$(echo "$$list" | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+# Function benchmarks always; the whole-system scenarios of bench/ (which
+# install redis-server, wrk and nginx and take minutes) only when asked:
+# `make bench SYSTEM=1` or `make bench-system`.
+bench:
+	$(GO) test -bench . -benchmem -run '^$$' ./...
+	@if [ -n "$(SYSTEM)" ]; then $(MAKE) -C . bench-system; \
+	else echo "bench: whole-system scenarios not run; run them with: make bench SYSTEM=1 (or make bench-system)"; fi
+
+BENCH_ARGS ?=
+bench-system: deps-bench build
+	$(GO) run ./bench $(BENCH_ARGS)
+
+clean:
+	rm -rf bin
