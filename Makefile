@@ -75,9 +75,12 @@ endef
 # The real Glance is the tests' oracle (backends/glance/glancetest). It must
 # be Debian's /usr/bin/python3: a python3 earlier on PATH may not see Debian
 # packages.
+# go test -race needs cgo, hence a C compiler; without one Go quietly
+# disables cgo and -race fails.
 deps:
 	$(call need,/usr/bin/python3 -c 'import glance',python3-glance)
-	@echo "deps: ok (python3-glance)"
+	$(call need,command -v gcc,gcc libc6-dev)
+	@echo "deps: ok (python3-glance, gcc)"
 
 deps-bench: deps
 	$(call need,command -v redis-server,redis-server)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends/local"
@@ -101,6 +102,9 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, log *slog.
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("listen: %w; another Spyglass or Glance is there: pick another address with --listen or %s", err, config.EnvListen)
+		}
 		return fmt.Errorf("listen: %w", err)
 	}
 	addr := ln.Addr().String()
