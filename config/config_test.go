@@ -313,3 +313,30 @@ func yamlKeys(t reflect.Type, prefix string) []string {
 	}
 	return keys
 }
+
+// TestREADMEExampleIsDefault checks that the configuration example in the
+// README, which shows every key with its default, parses to Default().
+func TestREADMEExampleIsDefault(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Skipf("no README: %v", err)
+	}
+	readme := string(b)
+	i := strings.Index(readme, "## Configuration")
+	if i < 0 {
+		t.Fatal("README.md has no ## Configuration section")
+	}
+	start := strings.Index(readme[i:], "```yaml\n")
+	if start < 0 {
+		t.Fatal("README.md's configuration section has no ```yaml example")
+	}
+	example := readme[i+start+len("```yaml\n"):]
+	example = example[:strings.Index(example, "```")]
+	got, err := Parse([]byte(example))
+	if err != nil {
+		t.Fatalf("README example: %v", err)
+	}
+	if want := Default(); !reflect.DeepEqual(got, want) {
+		t.Errorf("README example parses to\n %+v\nwant Default()\n %+v", got, want)
+	}
+}

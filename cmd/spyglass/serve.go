@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"syscall"
 	"time"
 
@@ -75,6 +76,11 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, log *slog.
 		return fmt.Errorf("default_region %q: no such region", cfg.DefaultRegion)
 	}
 
+	// The default configuration points at ./data: make "spyglass serve" work
+	// in an empty directory.
+	if err := os.MkdirAll(region.DataDir, 0o750); err != nil {
+		return fmt.Errorf("regions[%s].data_dir: %w", region.Name, err)
+	}
 	store, err := local.Open(region.DataDir, local.Options{
 		SizeCap:   int64(cfg.ImageSizeCap),
 		StoreName: region.Name,
