@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -186,11 +187,13 @@ func StartT(t testing.TB) *Glance {
 	t.Cleanup(func() {
 		g.Stop()
 		if t.Failed() {
+			// The tail only: enough for a crash or a 500's traceback.
 			if b, err := os.ReadFile(filepath.Join(g.Dir, "api.log")); err == nil && len(b) > 0 {
-				if len(b) > 8000 {
-					b = b[len(b)-8000:]
+				lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+				if len(lines) > 30 {
+					lines = lines[len(lines)-30:]
 				}
-				t.Logf("glance api.log (tail):\n%s", b)
+				t.Logf("glance %s/api.log (last %d lines):\n%s", g.Dir, len(lines), strings.Join(lines, "\n"))
 			}
 		}
 	})
