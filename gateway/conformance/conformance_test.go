@@ -60,6 +60,7 @@ var knownDifferences = map[string]string{
 	"versions: GET /versions":          "as above: Spyglass lists v2.18 CURRENT",
 	"versions: GET /versions (Host)":   "as above",
 	"versions: GET /v2.99/images":      "300 versions document: Spyglass lists v2.17 and v2.18",
+	"versions: GET /v2.18/images":      "Spyglass serves v2.18 (Glance 25 answers 300 for it)",
 	"versions: GET /v3/images":         "300 versions document: Spyglass lists v2.17 and v2.18",
 	"versions: Accept vnd v2.99":       "300 versions document: Spyglass lists v2.17 and v2.18",
 	"versions: GET /images":            "300 versions document: Spyglass lists v2.17 and v2.18",

@@ -73,6 +73,8 @@ func script() []step {
 		named("versions: GET /images", get("p1", "/images")),
 		named("versions: Accept vnd v2.99", withHeader(get("p1", "/images"), "Accept", "application/vnd.openstack.images-v2.99")),
 		named("versions: GET /v2.5/images", get("p1", "/v2.5/images")),
+		named("versions: GET /v2.18/images", get("p1", "/v2.18/images")),
+		named("versions: GET /v2.16/images", get("p1", "/v2.16/images")),
 		named("versions: Accept vnd v2.5", withHeader(get("p1", "/images"), "Accept", "application/vnd.openstack.images-v2.5")),
 		named("versions: Accept vnd on /v2 path", withHeader(get("p1", "/v2/images"), "Accept", "application/vnd.openstack.images-v2.5")),
 	)
