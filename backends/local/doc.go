@@ -1,0 +1,20 @@
+// Package local is the embedded, authoritative image store: metadata in
+// SQLite (modernc.org/sqlite, pure Go, WAL), image data as files, with
+// Glance's semantics for visibility, listing order and markers, status
+// transitions, quotas, members, tags, uploads, imports and tasks.
+//
+// Every live image is also held in memory as an immutable snapshot, so
+// showing an image never touches SQL; listings run one indexed SQL query
+// for ids and answer with the snapshots.
+//
+// Usage:
+//
+//	s, err := local.Open("./data", local.Options{})
+//	if err != nil { ... }
+//	defer s.Close()
+//	img, err := s.CreateImage(ctx, &backends.Image{ID: id, Visibility: "shared"})
+//
+// Layout under the directory: glance.db (+ WAL files), images/<id> (data of
+// active images), staging/<id> (data staged with PUT /stage). Temporary
+// files start with ".tmp-" and are removed when the store opens.
+package local

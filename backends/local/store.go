@@ -1,0 +1,414 @@
+package local
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+// Glance's defaults for the quotas and the size cap.
+const (
+	defaultSizeCap  = 1099511627776
+	defaultQuota    = 128
+	defaultStore    = "local"
+	taskTimeToLive  = 48 * time.Hour
+	tmpPrefix       = ".tmp-"
+	busyTimeoutMsec = 10000
+)
+
+// Options configure a Store. Every zero value means Glance's default.
+type Options struct {
+	// SizeCap is the largest image accepted, in bytes. 0: Glance's default
+	// image_size_cap, 1099511627776 (1 TiB). A per-upload
+	// UploadOptions.SizeCap lower than this wins.
+	SizeCap int64
+	// MemberQuota is the most members an image may have. 0: 128
+	// (image_member_quota). Negative: unlimited.
+	MemberQuota int
+	// PropertyQuota is the most custom properties an image may have.
+	// 0: 128 (image_property_quota). Negative: unlimited.
+	PropertyQuota int
+	// TagQuota is the most tags an image may have. 0: 128
+	// (image_tag_quota). Negative: unlimited.
+	TagQuota int
+	// StoreName is the Glance store id this region shows in an image's
+	// `stores`. "": "local".
+	StoreName string
+	// HTTPClient fetches web-download imports and import tasks'
+	// import_from. nil: a client with connect and header timeouts.
+	HTTPClient *http.Client
+}
+
+// Store is the embedded region. It is safe for concurrent use.
+type Store struct {
+	dir  string
+	opts Options
+
+	wdb *sql.DB // the one writer connection
+	rdb *sql.DB // readers (WAL lets them run beside the writer)
+
+	// wmu serializes every write: read snapshot, write DB, swap snapshot.
+	wmu sync.Mutex
+
+	mu      sync.RWMutex
+	images  map[string]*backends.Image
+	members map[string]map[string]*backends.Member // image id → member id →
+	tasks   map[string]*backends.Task
+
+	// bg runs imports and tasks; Close cancels it and waits.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS images (
+	id TEXT PRIMARY KEY NOT NULL,
+	name TEXT,
+	status TEXT NOT NULL,
+	visibility TEXT NOT NULL,
+	protected INTEGER NOT NULL DEFAULT 0,
+	os_hidden INTEGER NOT NULL DEFAULT 0,
+	owner TEXT,
+	checksum TEXT,
+	os_hash_algo TEXT,
+	os_hash_value TEXT,
+	size INTEGER,
+	virtual_size INTEGER,
+	min_disk INTEGER NOT NULL DEFAULT 0,
+	min_ram INTEGER NOT NULL DEFAULT 0,
+	container_format TEXT,
+	disk_format TEXT,
+	created_at INTEGER NOT NULL, -- microseconds since the epoch, UTC
+	updated_at INTEGER NOT NULL,
+	stores TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS ix_images_created ON images(created_at, id);
+CREATE INDEX IF NOT EXISTS ix_images_name ON images(name, created_at, id);
+CREATE INDEX IF NOT EXISTS ix_images_status ON images(status, created_at, id);
+CREATE INDEX IF NOT EXISTS ix_images_owner ON images(owner, created_at, id);
+CREATE INDEX IF NOT EXISTS ix_images_visibility ON images(visibility, created_at, id);
+CREATE INDEX IF NOT EXISTS ix_images_updated ON images(updated_at, created_at, id);
+CREATE INDEX IF NOT EXISTS ix_images_size ON images(size, created_at, id);
+CREATE INDEX IF NOT EXISTS ix_images_disk_format ON images(disk_format, created_at, id);
+CREATE INDEX IF NOT EXISTS ix_images_container_format ON images(container_format, created_at, id);
+CREATE INDEX IF NOT EXISTS ix_images_checksum ON images(checksum);
+CREATE INDEX IF NOT EXISTS ix_images_os_hash_value ON images(os_hash_value);
+-- Ids of deleted images: Glance soft-deletes, so an id is never reused.
+CREATE TABLE IF NOT EXISTS deleted_images (id TEXT PRIMARY KEY NOT NULL, deleted_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS image_properties (
+	image_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
+	PRIMARY KEY (image_id, name)
+);
+CREATE INDEX IF NOT EXISTS ix_props_name_value ON image_properties(name, value, image_id);
+CREATE TABLE IF NOT EXISTS image_tags (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT, -- keeps insertion order
+	image_id TEXT NOT NULL, value TEXT NOT NULL,
+	UNIQUE (image_id, value)
+);
+CREATE INDEX IF NOT EXISTS ix_tags_value ON image_tags(value, image_id);
+CREATE TABLE IF NOT EXISTS image_members (
+	image_id TEXT NOT NULL, member TEXT NOT NULL, status TEXT NOT NULL,
+	created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+	PRIMARY KEY (image_id, member)
+);
+CREATE INDEX IF NOT EXISTS ix_members_member ON image_members(member, status, image_id);
+CREATE TABLE IF NOT EXISTS tasks (
+	id TEXT PRIMARY KEY NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,
+	owner TEXT NOT NULL, user_id TEXT NOT NULL, request_id TEXT NOT NULL,
+	image_id TEXT NOT NULL, input TEXT, result TEXT, message TEXT NOT NULL,
+	expires_at INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+`
+
+// Open opens (creating it if missing) the store in dir and recovers from a
+// crash: uploads cut off leave their image queued, leftover temporary files
+// and data files of images that are not active are removed.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.SizeCap == 0 {
+		opts.SizeCap = defaultSizeCap
+	}
+	if opts.MemberQuota == 0 {
+		opts.MemberQuota = defaultQuota
+	}
+	if opts.PropertyQuota == 0 {
+		opts.PropertyQuota = defaultQuota
+	}
+	if opts.TagQuota == 0 {
+		opts.TagQuota = defaultQuota
+	}
+	if opts.StoreName == "" {
+		opts.StoreName = defaultStore
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = defaultHTTPClient()
+	}
+	for _, d := range []string{dir, filepath.Join(dir, "images"), filepath.Join(dir, "staging")} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, err
+		}
+	}
+	dsn := "file:" + filepath.Join(dir, "glance.db") +
+		fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(OFF)", busyTimeoutMsec)
+	wdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetConnMaxIdleTime(0)
+	if _, err := wdb.Exec(schema); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("creating the schema: %w", err)
+	}
+	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	rdb.SetMaxOpenConns(8)
+	s := &Store{
+		dir: dir, opts: opts, wdb: wdb, rdb: rdb,
+		images:  make(map[string]*backends.Image),
+		members: make(map[string]map[string]*backends.Member),
+		tasks:   make(map[string]*backends.Task),
+	}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+	if err := s.recover(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("recovering %s: %w", dir, err)
+	}
+	if err := s.load(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("loading %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// Close stops background imports and tasks and closes the database.
+func (s *Store) Close() error {
+	s.bgCancel()
+	s.bg.Wait()
+	return errors.Join(s.rdb.Close(), s.wdb.Close())
+}
+
+// Stores returns the one store this region has.
+func (s *Store) Stores() []string { return []string{s.opts.StoreName} }
+
+func (s *Store) dataPath(id string) string    { return filepath.Join(s.dir, "images", id) }
+func (s *Store) stagingPath(id string) string { return filepath.Join(s.dir, "staging", id) }
+
+// recover puts the database and the files back into a consistent state
+// after a crash; it runs before anything is loaded.
+func (s *Store) recover() error {
+	now := micros(time.Now())
+	// A cut-off PUT /file: Glance leaves such an image queued.
+	if _, err := s.wdb.Exec(`UPDATE images SET status='queued', updated_at=? WHERE status='saving'`, now); err != nil {
+		return err
+	}
+	// Staged data is only recorded (status uploading) after its file was
+	// renamed into place; an import cut off goes back to uploading when the
+	// staged data is still there, else to queued.
+	rows, err := s.wdb.Query(`SELECT id, status FROM images WHERE status IN ('uploading','importing')`)
+	if err != nil {
+		return err
+	}
+	type fix struct{ id, status string }
+	var fixes []fix
+	for rows.Next() {
+		var id, st string
+		if err := rows.Scan(&id, &st); err != nil {
+			rows.Close()
+			return err
+		}
+		if _, err := os.Stat(s.stagingPath(id)); err == nil {
+			if st == backends.StatusImporting {
+				fixes = append(fixes, fix{id, backends.StatusUploading})
+			}
+		} else {
+			fixes = append(fixes, fix{id, backends.StatusQueued})
+		}
+	}
+	rows.Close()
+	for _, f := range fixes {
+		if _, err := s.wdb.Exec(`UPDATE images SET status=?, updated_at=? WHERE id=?`, f.status, now, f.id); err != nil {
+			return err
+		}
+	}
+	if _, err := s.wdb.Exec(`UPDATE tasks SET status='failure', message='The task was interrupted by a restart of the store.', updated_at=?, expires_at=? WHERE status IN ('pending','processing')`,
+		now, micros(time.Now().Add(taskTimeToLive))); err != nil {
+		return err
+	}
+	// Files: temporaries always go; data only stays with an image that
+	// has it (active or deactivated), staged data with an uploading image.
+	keep := func(dirName, query string) error {
+		want := map[string]bool{}
+		rows, err := s.wdb.Query(query)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			want[id] = true
+		}
+		rows.Close()
+		d := filepath.Join(s.dir, dirName)
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), tmpPrefix) || !want[e.Name()] {
+				if err := os.RemoveAll(filepath.Join(d, e.Name())); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := keep("images", `SELECT id FROM images WHERE status IN ('active','deactivated')`); err != nil {
+		return err
+	}
+	return keep("staging", `SELECT id FROM images WHERE status='uploading'`)
+}
+
+// micros is how times are stored: microseconds since the epoch, like the
+// microsecond DATETIME Glance stores, so equal-second images still order.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// now is the time a write stamps, at the precision it is stored with.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func (s *Store) load() error {
+	rows, err := s.rdb.Query(`SELECT ` + imageColumns + ` FROM images`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		img, err := scanImage(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		s.images[img.ID] = img
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = s.rdb.Query(`SELECT image_id, name, value FROM image_properties`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id, k, v string
+		if err := rows.Scan(&id, &k, &v); err != nil {
+			rows.Close()
+			return err
+		}
+		if img := s.images[id]; img != nil {
+			if img.Properties == nil {
+				img.Properties = map[string]string{}
+			}
+			img.Properties[k] = v
+		}
+	}
+	rows.Close()
+	rows, err = s.rdb.Query(`SELECT image_id, value FROM image_tags ORDER BY seq`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id, v string
+		if err := rows.Scan(&id, &v); err != nil {
+			rows.Close()
+			return err
+		}
+		if img := s.images[id]; img != nil {
+			img.Tags = append(img.Tags, v)
+		}
+	}
+	rows.Close()
+	rows, err = s.rdb.Query(`SELECT image_id, member, status, created_at, updated_at FROM image_members`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		m := &backends.Member{}
+		var c, u int64
+		if err := rows.Scan(&m.ImageID, &m.MemberID, &m.Status, &c, &u); err != nil {
+			rows.Close()
+			return err
+		}
+		m.CreatedAt, m.UpdatedAt = fromMicros(c), fromMicros(u)
+		if s.members[m.ImageID] == nil {
+			s.members[m.ImageID] = map[string]*backends.Member{}
+		}
+		s.members[m.ImageID][m.MemberID] = m
+	}
+	rows.Close()
+	return s.loadTasks()
+}
+
+const imageColumns = `id, name, status, visibility, protected, os_hidden, owner, checksum,
+	os_hash_algo, os_hash_value, size, virtual_size, min_disk, min_ram, container_format,
+	disk_format, created_at, updated_at, stores`
+
+func scanImage(rows *sql.Rows) (*backends.Image, error) {
+	img := &backends.Image{}
+	var name, owner, checksum, algo, hash, cf, df sql.NullString
+	var size, vsize sql.NullInt64
+	var c, u int64
+	var stores string
+	if err := rows.Scan(&img.ID, &name, &img.Status, &img.Visibility, &img.Protected, &img.OSHidden,
+		&owner, &checksum, &algo, &hash, &size, &vsize, &img.MinDisk, &img.MinRAM, &cf, &df,
+		&c, &u, &stores); err != nil {
+		return nil, err
+	}
+	str := func(n sql.NullString) *string {
+		if !n.Valid {
+			return nil
+		}
+		v := n.String
+		return &v
+	}
+	num := func(n sql.NullInt64) *int64 {
+		if !n.Valid {
+			return nil
+		}
+		v := n.Int64
+		return &v
+	}
+	img.Name, img.Owner, img.Checksum = str(name), str(owner), str(checksum)
+	img.OSHashAlgo, img.OSHashValue = str(algo), str(hash)
+	img.ContainerFormat, img.DiskFormat = str(cf), str(df)
+	img.Size, img.VirtualSize = num(size), num(vsize)
+	img.CreatedAt, img.UpdatedAt = fromMicros(c), fromMicros(u)
+	if stores != "" {
+		img.Stores = strings.Split(stores, ",")
+	}
+	return img, nil
+}
+
+func defaultHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = 60 * time.Second
+	tr.TLSHandshakeTimeout = 15 * time.Second
+	return &http.Client{Transport: tr}
+}

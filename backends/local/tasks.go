@@ -1,0 +1,425 @@
+package local
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+func (s *Store) loadTasks() error {
+	rows, err := s.rdb.Query(`SELECT id, type, status, owner, user_id, request_id, image_id, input, result, message, expires_at, created_at, updated_at FROM tasks`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		t := &backends.Task{}
+		var in, res sql.NullString
+		var exp sql.NullInt64
+		var c, u int64
+		if err := rows.Scan(&t.ID, &t.Type, &t.Status, &t.Owner, &t.UserID, &t.RequestID, &t.ImageID, &in, &res, &t.Message, &exp, &c, &u); err != nil {
+			return err
+		}
+		if in.Valid {
+			t.Input = json.RawMessage(in.String)
+		}
+		if res.Valid {
+			t.Result = json.RawMessage(res.String)
+		}
+		if exp.Valid {
+			e := fromMicros(exp.Int64)
+			t.ExpiresAt = &e
+		}
+		t.CreatedAt, t.UpdatedAt = fromMicros(c), fromMicros(u)
+		s.tasks[t.ID] = t
+	}
+	return rows.Err()
+}
+
+func rawOrNil(m json.RawMessage) any {
+	if m == nil {
+		return nil
+	}
+	return string(m)
+}
+
+// putTask persists t and makes it the current snapshot.
+func (s *Store) putTask(t *backends.Task) error {
+	var exp any
+	if t.ExpiresAt != nil {
+		exp = micros(*t.ExpiresAt)
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	err := s.tx(context.Background(), func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT OR REPLACE INTO tasks (id, type, status, owner, user_id, request_id, image_id, input, result, message, expires_at, created_at, updated_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`, t.ID, t.Type, t.Status, t.Owner, t.UserID, t.RequestID, t.ImageID,
+			rawOrNil(t.Input), rawOrNil(t.Result), t.Message, exp, micros(t.CreatedAt), micros(t.UpdatedAt))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.tasks[t.ID] = t
+	s.mu.Unlock()
+	return nil
+}
+
+// finishTask records the end of a task: success with result, or failure.
+func (s *Store) finishTask(cur *backends.Task, result any, failure error) {
+	t := *cur
+	t.UpdatedAt = now()
+	exp := t.UpdatedAt.Add(taskTimeToLive)
+	t.ExpiresAt = &exp
+	if failure != nil {
+		t.Status = backends.TaskFailure
+		t.Message = failure.Error()
+		if t.Message == "" {
+			t.Message = "The task failed."
+		}
+	} else {
+		t.Status = backends.TaskSuccess
+		if result != nil {
+			t.Result, _ = json.Marshal(result)
+		}
+	}
+	s.putTask(&t)
+}
+
+func (s *Store) setTaskStatus(cur *backends.Task, status string) *backends.Task {
+	t := *cur
+	t.Status = status
+	t.UpdatedAt = now()
+	s.putTask(&t)
+	return &t
+}
+
+// Task returns a task, or ErrNotFound.
+func (s *Store) Task(ctx context.Context, id string) (*backends.Task, error) {
+	s.mu.RLock()
+	t := s.tasks[id]
+	s.mu.RUnlock()
+	if t == nil {
+		return nil, backends.Errorf(backends.ErrNotFound, fmt.Sprintf("Task with the given id %s not found", id))
+	}
+	return t, nil
+}
+
+// ImageTasks lists the tasks that worked on an image, newest first.
+func (s *Store) ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error) {
+	if _, err := s.get(imageID); err != nil {
+		return nil, err
+	}
+	var out []*backends.Task
+	s.mu.RLock()
+	for _, t := range s.tasks {
+		if t.ImageID == imageID {
+			out = append(out, t)
+		}
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.After(out[j].CreatedAt)
+		}
+		return out[i].ID > out[j].ID
+	})
+	return out, nil
+}
+
+// ListTasks lists the caller's tasks (an admin's: all) with Glance's
+// filters, order (sort key, then created_at and id), limit and marker.
+func (s *Store) ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error) {
+	key := q.SortKey
+	if key == "" {
+		key = "created_at"
+	}
+	field := func(t *backends.Task) string {
+		switch key {
+		case "id":
+			return t.ID
+		case "type":
+			return t.Type
+		case "status":
+			return t.Status
+		case "updated_at":
+			return t.UpdatedAt.Format(time.RFC3339Nano)
+		}
+		return t.CreatedAt.Format(time.RFC3339Nano)
+	}
+	switch key {
+	case "id", "type", "status", "updated_at", "created_at":
+	default:
+		return nil, backends.Errorf(backends.ErrBadRequest, fmt.Sprintf("Invalid sort key: %s. It must be one of the following: created_at, updated_at, id, type, status.", key))
+	}
+	var all []*backends.Task
+	s.mu.RLock()
+	for _, t := range s.tasks {
+		if !q.Caller.Admin && t.Owner != q.Caller.Project {
+			continue
+		}
+		if (q.Status != "" && t.Status != q.Status) || (q.Type != "" && t.Type != q.Type) {
+			continue
+		}
+		all = append(all, t)
+	}
+	s.mu.RUnlock()
+	less := func(a, b *backends.Task) bool {
+		fa, fb := field(a), field(b)
+		if fa != fb {
+			return fa < fb
+		}
+		if !a.CreatedAt.Equal(b.CreatedAt) {
+			return a.CreatedAt.Before(b.CreatedAt)
+		}
+		return a.ID < b.ID
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if q.Desc {
+			return less(all[j], all[i])
+		}
+		return less(all[i], all[j])
+	})
+	if q.Marker != "" {
+		at := -1
+		for i, t := range all {
+			if t.ID == q.Marker {
+				at = i
+				break
+			}
+		}
+		if at < 0 {
+			return nil, backends.Errorf(backends.ErrMarkerNotFound, fmt.Sprintf("Task with the given id %s not found", q.Marker))
+		}
+		all = all[at+1:]
+	}
+	if q.Limit > 0 && len(all) > q.Limit {
+		all = all[:q.Limit]
+	}
+	return all, nil
+}
+
+// newTask creates a pending task.
+func (s *Store) newTask(caller backends.Caller, typ, imageID string, input any) (*backends.Task, error) {
+	raw, err := json.Marshal(input)
+	if err != nil {
+		return nil, err
+	}
+	t := now()
+	task := &backends.Task{
+		ID: uuid.NewString(), Type: typ, Status: backends.TaskPending,
+		Owner: caller.Project, UserID: caller.User, ImageID: imageID,
+		Input: raw, CreatedAt: t, UpdatedAt: t,
+	}
+	return task, s.putTask(task)
+}
+
+// run runs fn in the background until Close.
+func (s *Store) run(fn func(ctx context.Context)) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		fn(s.bgCtx)
+	}()
+}
+
+// fetch GETs an http(s) URL for an import.
+func (s *Store) fetch(ctx context.Context, uri string) (io.ReadCloser, error) {
+	u, err := url.Parse(uri)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("URI %q is not an http or https URL", uri)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.opts.HTTPClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		resp.Body.Close()
+		return nil, fmt.Errorf("fetching %s: %s", uri, resp.Status)
+	}
+	return resp.Body, nil
+}
+
+// Import starts glance-direct (staged data) or web-download; copy-image
+// has nowhere to copy to in a single store. The work runs as an
+// api_image_import task.
+func (s *Store) Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error {
+	var from string
+	switch req.Method {
+	case "glance-direct":
+		from = backends.StatusUploading
+	case "web-download":
+		from = backends.StatusQueued
+		u, err := url.Parse(req.URI)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return backends.Errorf(backends.ErrBadRequest, "URI for web-download does not pass filtering: "+req.URI)
+		}
+	case "copy-image":
+		return backends.Errorf(backends.ErrBadRequest, "Image "+id+" is already present in all the available stores.")
+	default:
+		return backends.Errorf(backends.ErrBadRequest, fmt.Sprintf("Import method %s is not supported", req.Method))
+	}
+	s.wmu.Lock()
+	cur, err := s.get(id)
+	if err != nil {
+		s.wmu.Unlock()
+		return err
+	}
+	if cur.Status != from {
+		s.wmu.Unlock()
+		if req.Method == "glance-direct" {
+			return backends.Errorf(backends.ErrConflict, "Image needs to be staged before 'glance-direct' method can be used")
+		}
+		return backends.Errorf(backends.ErrConflict, fmt.Sprintf("Image %s is not in queued status, it is %s", id, cur.Status))
+	}
+	img := cur.Clone()
+	img.Status = backends.StatusImporting
+	img.UpdatedAt = now()
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return writeStatus(tx, img) }); err != nil {
+		s.wmu.Unlock()
+		return err
+	}
+	s.swap(img)
+	s.wmu.Unlock()
+
+	input := map[string]any{
+		"image_id": id,
+		"import_req": map[string]any{
+			"method": map[string]any{"name": req.Method, "uri": req.URI},
+		},
+		"backend": []string{s.opts.StoreName},
+	}
+	task, err := s.newTask(caller, "api_image_import", id, input)
+	if err != nil {
+		s.revert(id, backends.StatusImporting, from)
+		return err
+	}
+	s.run(func(ctx context.Context) {
+		task = s.setTaskStatus(task, backends.TaskProcessing)
+		var r io.ReadCloser
+		var err error
+		if req.Method == "glance-direct" {
+			r, err = os.Open(s.stagingPath(id))
+		} else {
+			r, err = s.fetch(ctx, req.URI)
+		}
+		if err == nil {
+			_, err = s.ingest(ctx, id, r, s.opts.SizeCap, -1, backends.StatusImporting)
+			r.Close()
+		}
+		if err != nil {
+			s.revert(id, backends.StatusImporting, from)
+			s.finishTask(task, nil, err)
+			return
+		}
+		os.Remove(s.stagingPath(id))
+		s.finishTask(task, map[string]any{"image_id": id}, nil)
+	})
+	return nil
+}
+
+// importInput is the input of an "import" task (POST /v2/tasks).
+type importInput struct {
+	ImportFrom       string                     `json:"import_from"`
+	ImportFromFormat string                     `json:"import_from_format"`
+	ImageProperties  map[string]json.RawMessage `json:"image_properties"`
+}
+
+// CreateTask creates an "import" task: it creates an image from
+// image_properties, then fetches import_from into it in the background.
+func (s *Store) CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error) {
+	if typ != "import" {
+		return nil, backends.Errorf(backends.ErrBadRequest, fmt.Sprintf("Invalid type value: %s", typ))
+	}
+	var in importInput
+	if err := json.Unmarshal(input, &in); err != nil {
+		return nil, backends.Errorf(backends.ErrBadRequest, "Input must be a JSON object")
+	}
+	t := now()
+	task := &backends.Task{
+		ID: uuid.NewString(), Type: typ, Status: backends.TaskPending,
+		Owner: caller.Project, UserID: caller.User, Input: input, CreatedAt: t, UpdatedAt: t,
+	}
+	if err := s.putTask(task); err != nil {
+		return nil, err
+	}
+	s.run(func(ctx context.Context) {
+		task := s.setTaskStatus(task, backends.TaskProcessing)
+		img, err := s.taskImage(ctx, caller, in)
+		if err != nil {
+			s.finishTask(task, nil, err)
+			return
+		}
+		task2 := *task
+		task2.ImageID = img.ID
+		task = &task2
+		r, err := s.fetch(ctx, in.ImportFrom)
+		if err == nil {
+			err = s.begin(ctx, img.ID, backends.StatusSaving)
+			if err == nil {
+				_, err = s.ingest(ctx, img.ID, r, s.opts.SizeCap, -1, backends.StatusSaving)
+				if err != nil {
+					s.revert(img.ID, backends.StatusSaving, backends.StatusQueued)
+				}
+			}
+			r.Close()
+		}
+		if err != nil {
+			s.finishTask(task, nil, err)
+			return
+		}
+		s.finishTask(task, map[string]any{"image_id": img.ID}, nil)
+	})
+	return task, nil
+}
+
+// taskImage creates the image an import task fills.
+func (s *Store) taskImage(ctx context.Context, caller backends.Caller, in importInput) (*backends.Image, error) {
+	if in.ImportFrom == "" {
+		return nil, errors.New("import_from is required")
+	}
+	img := &backends.Image{ID: uuid.NewString(), Visibility: backends.VisibilityShared, Properties: map[string]string{}}
+	if caller.Project != "" {
+		p := caller.Project
+		img.Owner = &p
+	}
+	for k, raw := range in.ImageProperties {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("image_properties.%s: %w", k, err)
+		}
+		str, _ := v.(string)
+		switch k {
+		case "name":
+			img.Name = &str
+		case "container_format":
+			img.ContainerFormat = &str
+		case "disk_format":
+			img.DiskFormat = &str
+		case "visibility":
+			img.Visibility = str
+		default:
+			if v != nil {
+				img.Properties[k] = fmt.Sprint(v)
+			}
+		}
+	}
+	return s.CreateImage(ctx, img)
+}
