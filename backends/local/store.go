@@ -293,7 +293,10 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
 
 // now is the time a write stamps, at the precision it is stored with.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+func now() time.Time { return clock().UTC().Truncate(time.Microsecond) }
+
+// clock is time.Now; tests replace it to make equal timestamps.
+var clock = time.Now
 
 func (s *Store) load() error {
 	rows, err := s.rdb.Query(`SELECT ` + imageColumns + ` FROM images`)
