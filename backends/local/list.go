@@ -67,11 +67,14 @@ func (s *Store) buildList(q *backends.ListQuery) (string, []any, error) {
 	b.WriteString("SELECT i.id FROM images i WHERE 1=1")
 	project := q.Caller.Project
 
-	// Visibility, as _select_images_query.
+	// Visibility, as _select_images_query. The unary + keeps SQLite from
+	// answering these ORs with a multi-index scan plus a sort of every
+	// visible image: walking the ORDER BY index and stopping at LIMIT is
+	// what keeps a page cheap at 100k images.
 	if !q.Caller.Admin {
-		b.WriteString(" AND (i.visibility IN ('public','community')")
+		b.WriteString(" AND (+i.visibility IN ('public','community')")
 		if project != "" {
-			b.WriteString(" OR i.owner = ? OR (i.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = i.id AND m.member = ?")
+			b.WriteString(" OR +i.owner = ? OR (+i.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = i.id AND m.member = ?")
 			args = append(args, project, project)
 			ms := q.MemberStatus
 			if ms == "" {
@@ -96,7 +99,7 @@ func (s *Store) buildList(q *backends.ListQuery) (string, []any, error) {
 	case project == "":
 		b.WriteString(" AND i.visibility != 'community'")
 	default:
-		b.WriteString(" AND (i.owner = ? OR i.visibility != 'community')")
+		b.WriteString(" AND (+i.owner = ? OR +i.visibility != 'community')")
 		args = append(args, project)
 	}
 
