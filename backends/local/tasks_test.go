@@ -1,0 +1,181 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+func waitStatus(t *testing.T, s *Store, id, want string) *backends.Image {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		img, err := s.Image(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img.Status == want {
+			return img
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("image %s: status %q, want %q", id, img.Status, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func waitTask(t *testing.T, s *Store, id string) *backends.Task {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		task, err := s.Task(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task.Status == backends.TaskSuccess || task.Status == backends.TaskFailure {
+			return task
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s still %s", id, task.Status)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestImport(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte("downloaded bytes"))
+	}))
+	defer srv.Close()
+	s, _ := open(t, Options{HTTPClient: srv.Client()})
+	caller := backends.Caller{Project: "p"}
+
+	t.Run("glance-direct", func(t *testing.T) {
+		create(t, s, "gd", "p", "private")
+		err := s.Import(ctx, caller, "gd", backends.ImportRequest{Method: "glance-direct"})
+		wantErr(t, err, backends.ErrConflict, "Image needs to be staged before 'glance-direct' method can be used")
+		img, err := s.StageData(ctx, "gd", strings.NewReader("staged"), backends.UploadOptions{ExpectedSize: -1})
+		if err != nil || img.Status != "uploading" {
+			t.Fatalf("stage: %v %v", img, err)
+		}
+		if _, err := s.StageData(ctx, "gd", strings.NewReader("again"), backends.UploadOptions{ExpectedSize: -1}); !errors.Is(err, backends.ErrConflict) {
+			t.Fatalf("second stage: %v", err)
+		}
+		if err := s.Import(ctx, caller, "gd", backends.ImportRequest{Method: "glance-direct"}); err != nil {
+			t.Fatal(err)
+		}
+		img = waitStatus(t, s, "gd", "active")
+		if got, want := *img.Size, int64(6); got != want {
+			t.Fatalf("size %d want %d", got, want)
+		}
+		tasks, err := s.ImageTasks(ctx, "gd")
+		if err != nil || len(tasks) != 1 {
+			t.Fatalf("tasks %v %v", tasks, err)
+		}
+		if task := waitTask(t, s, tasks[0].ID); task.Type != "api_image_import" || task.Status != "success" || task.ExpiresAt == nil {
+			t.Fatalf("task %+v", task)
+		}
+	})
+	t.Run("web-download", func(t *testing.T) {
+		create(t, s, "wd", "p", "private")
+		err := s.Import(ctx, caller, "wd", backends.ImportRequest{Method: "web-download", URI: "file:///etc/passwd"})
+		wantErr(t, err, backends.ErrBadRequest, "")
+		if err := s.Import(ctx, caller, "wd", backends.ImportRequest{Method: "web-download", URI: srv.URL + "/img"}); err != nil {
+			t.Fatal(err)
+		}
+		img := waitStatus(t, s, "wd", "active")
+		if got, want := *img.Size, int64(len("downloaded bytes")); got != want {
+			t.Fatalf("size %d want %d", got, want)
+		}
+		create(t, s, "wd404", "p", "private")
+		if err := s.Import(ctx, caller, "wd404", backends.ImportRequest{Method: "web-download", URI: srv.URL + "/missing"}); err != nil {
+			t.Fatal(err)
+		}
+		tasks, _ := s.ImageTasks(ctx, "wd404")
+		if task := waitTask(t, s, tasks[0].ID); task.Status != "failure" || task.Message == "" {
+			t.Fatalf("task %+v", task)
+		}
+		waitStatus(t, s, "wd404", "queued")
+	})
+	t.Run("copy-image", func(t *testing.T) {
+		err := s.Import(ctx, caller, "wd", backends.ImportRequest{Method: "copy-image"})
+		wantErr(t, err, backends.ErrBadRequest, "")
+	})
+}
+
+func TestTasks(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("task data"))
+	}))
+	defer srv.Close()
+	s, _ := open(t, Options{HTTPClient: srv.Client()})
+	caller := backends.Caller{Project: "p"}
+	input, _ := json.Marshal(map[string]any{
+		"import_from": srv.URL + "/x", "import_from_format": "raw",
+		"image_properties": map[string]any{"name": "from-task", "disk_format": "raw", "container_format": "bare"},
+	})
+	task, err := s.CreateTask(ctx, caller, "import", input)
+	if err != nil || task.Status != "pending" {
+		t.Fatalf("%v %v", task, err)
+	}
+	done := waitTask(t, s, task.ID)
+	if done.Status != "success" || done.ExpiresAt == nil {
+		t.Fatalf("task %+v", done)
+	}
+	var res struct{ ImageID string `json:"image_id"` }
+	if err := json.Unmarshal(done.Result, &res); err != nil {
+		t.Fatal(err)
+	}
+	img := waitStatus(t, s, res.ImageID, "active")
+	if got, want := *img.Name, "from-task"; got != want {
+		t.Fatalf("name %q want %q", got, want)
+	}
+
+	bad, _ := s.CreateTask(ctx, caller, "import", []byte(`{"import_from": "ftp://x/y"}`))
+	if done := waitTask(t, s, bad.ID); done.Status != "failure" || done.Message == "" {
+		t.Fatalf("task %+v", done)
+	}
+	_, err = s.CreateTask(ctx, caller, "bogus", input)
+	wantErr(t, err, backends.ErrBadRequest, "")
+
+	other, _ := s.CreateTask(ctx, backends.Caller{Project: "q"}, "import", []byte(`{}`))
+	waitTask(t, s, other.ID)
+
+	tests := []struct {
+		name string
+		q    backends.TaskQuery
+		want int
+	}{
+		{"own", backends.TaskQuery{Caller: caller}, 2},
+		{"admin", backends.TaskQuery{Caller: backends.Caller{Admin: true}}, 3},
+		{"status", backends.TaskQuery{Caller: caller, Status: "failure"}, 1},
+		{"limit", backends.TaskQuery{Caller: caller, Limit: 1}, 1},
+		{"marker", backends.TaskQuery{Caller: caller, SortKey: "created_at", Marker: task.ID}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.ListTasks(ctx, &tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tt.want {
+				t.Fatalf("got %d tasks, want %d", len(got), tt.want)
+			}
+		})
+	}
+	_, err = s.ListTasks(ctx, &backends.TaskQuery{Caller: caller, Marker: "nope"})
+	wantErr(t, err, backends.ErrMarkerNotFound, "")
+}
