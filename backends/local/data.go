@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 )
@@ -128,6 +129,11 @@ func (s *Store) begin(ctx context.Context, id, status string) error {
 	if cur.Status != backends.StatusQueued {
 		return backends.Errorf(backends.ErrConflict, fmt.Sprintf("Image status transition from %s to %s is not allowed", cur.Status, status))
 	}
+	if status != backends.StatusUploading {
+		if err := formatsSet(cur); err != nil {
+			return err
+		}
+	}
 	img := cur.Clone()
 	img.Status = status
 	img.UpdatedAt = now()
@@ -136,6 +142,25 @@ func (s *Store) begin(ctx context.Context, id, status string) error {
 	}
 	s.swap(img)
 	return nil
+}
+
+// formatsSet is the check of Glance's Image.status setter: data may only
+// be saved or imported once both formats are set.
+func formatsSet(img *backends.Image) error {
+	var missing []string
+	if img.DiskFormat == nil || *img.DiskFormat == "" {
+		missing = append(missing, "disk_format")
+	}
+	if img.ContainerFormat == nil || *img.ContainerFormat == "" {
+		missing = append(missing, "container_format")
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return backends.Errorf(backends.ErrBadRequest, "Property "+missing[0]+" must be set prior to saving data.")
+	}
+	return backends.Errorf(backends.ErrBadRequest, "Properties "+strings.Join(missing, ", ")+" must be set prior to saving data.")
 }
 
 // revert puts an image that is still in status `from` back to `to`.
@@ -204,6 +229,12 @@ func (s *Store) ingest(ctx context.Context, id string, r io.Reader, capBytes, ex
 	size, algo := w.size, "sha512"
 	img.Size, img.Checksum, img.OSHashAlgo, img.OSHashValue = &size, &w.checksum, &algo, &w.sha512
 	img.Stores = []string{s.opts.StoreName}
+	// Glance's format inspector gives raw data its own size as the virtual
+	// size (and leaves an empty image's unset).
+	if img.DiskFormat != nil && *img.DiskFormat == "raw" && size > 0 && img.VirtualSize == nil {
+		vs := size
+		img.VirtualSize = &vs
+	}
 	img.UpdatedAt = now()
 	if err := s.tx(ctx, func(tx *sql.Tx) error { return writeStatus(tx, img) }); err != nil {
 		os.Remove(final)

@@ -121,9 +121,9 @@ func writeExtras(tx *sql.Tx, img *backends.Image) error {
 // writeStatus stores only what an upload changes.
 func writeStatus(tx *sql.Tx, img *backends.Image) error {
 	_, err := tx.Exec(`UPDATE images SET status=?, checksum=?, os_hash_algo=?, os_hash_value=?,
-		size=?, updated_at=?, stores=? WHERE id=?`,
+		size=?, virtual_size=?, updated_at=?, stores=? WHERE id=?`,
 		img.Status, nullStr(img.Checksum), nullStr(img.OSHashAlgo), nullStr(img.OSHashValue),
-		nullInt(img.Size), micros(img.UpdatedAt), strings.Join(img.Stores, ","), img.ID)
+		nullInt(img.Size), nullInt(img.VirtualSize), micros(img.UpdatedAt), strings.Join(img.Stores, ","), img.ID)
 	return err
 }
 
@@ -306,7 +306,9 @@ func (s *Store) DeleteImage(ctx context.Context, id string) error {
 // AddTag adds a tag; adding one the image has is a no-op.
 func (s *Store) AddTag(ctx context.Context, id, tag string) error {
 	if len(tag) > 255 {
-		return backends.Errorf(backends.ErrBadRequest, fmt.Sprintf("Provided object does not match schema 'image': '%s' is too long", tag))
+		return backends.Errorf(backends.ErrBadRequest, fmt.Sprintf("Provided object does not match schema 'image': '%[1]s' is too long\n\n"+
+			"Failed validating 'maxLength' in schema['properties']['tags']['items']:\n    {'maxLength': 255, 'type': 'string'}\n\n"+
+			"On instance['tags'][0]:\n    '%[1]s'", tag))
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -357,7 +359,7 @@ func (s *Store) DeleteTag(ctx context.Context, id, tag string) error {
 		}
 	}
 	if len(img.Tags) == len(cur.Tags) {
-		return backends.Errorf(backends.ErrNotFound, "404 Not Found")
+		return backends.ErrNotFound // Glance: webob's default explanation
 	}
 	img.UpdatedAt = now()
 	err = s.tx(ctx, func(tx *sql.Tx) error {

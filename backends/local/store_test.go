@@ -29,7 +29,8 @@ func sp(s string) *string { return &s }
 
 func create(t testing.TB, s *Store, id, owner, vis string) *backends.Image {
 	t.Helper()
-	img, err := s.CreateImage(context.Background(), &backends.Image{ID: id, Owner: sp(owner), Visibility: vis})
+	img, err := s.CreateImage(context.Background(), &backends.Image{ID: id, Owner: sp(owner), Visibility: vis,
+		DiskFormat: sp("raw"), ContainerFormat: sp("bare")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,8 +231,7 @@ func TestUpload(t *testing.T) {
 			img, err := s.UploadData(ctx, "u", bytes.NewReader(tt.data), backends.UploadOptions{ExpectedSize: tt.expected})
 			if tt.kind != nil {
 				wantErr(t, err, tt.kind, "")
-				cur, _ := s.Image(ctx, "u")
-				if got, want := cur.Status, "queued"; got != want {
+				if got, want := cur(t, s, "u").Status, "queued"; got != want {
 					t.Fatalf("status after failure %q want %q", got, want)
 				}
 				return
@@ -260,6 +260,16 @@ func TestUpload(t *testing.T) {
 		t.Fatalf("data %q", got)
 	}
 
+	if got, want := *cur(t, s, "u").VirtualSize, int64(10); got != want {
+		t.Fatalf("virtual_size %d, want %d (raw)", got, want)
+	}
+	noFormats, err := s.CreateImage(ctx, &backends.Image{ID: "nf", DiskFormat: sp("raw")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.UploadData(ctx, noFormats.ID, strings.NewReader("x"), backends.UploadOptions{ExpectedSize: -1})
+	wantErr(t, err, backends.ErrBadRequest, "Property container_format must be set prior to saving data.")
+
 	create(t, s, "empty", "p", "private")
 	_, err = s.OpenData(ctx, "empty")
 	wantErr(t, err, backends.ErrNoData, "")
@@ -272,8 +282,16 @@ func TestUpload(t *testing.T) {
 	if err == nil {
 		t.Fatal("cancelled upload succeeded")
 	}
-	cur, _ := s.Image(ctx, "empty")
-	if got, want := cur.Status, "queued"; got != want {
+	if got, want := cur(t, s, "empty").Status, "queued"; got != want {
 		t.Fatalf("status %q want %q", got, want)
 	}
+}
+
+func cur(t testing.TB, s *Store, id string) *backends.Image {
+	t.Helper()
+	img, err := s.Image(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

@@ -289,6 +289,10 @@ func (s *Store) Import(ctx context.Context, caller backends.Caller, id string, r
 		}
 		return backends.Errorf(backends.ErrConflict, fmt.Sprintf("Image %s is not in queued status, it is %s", id, cur.Status))
 	}
+	if err := formatsSet(cur); err != nil {
+		s.wmu.Unlock()
+		return err
+	}
 	img := cur.Clone()
 	img.Status = backends.StatusImporting
 	img.UpdatedAt = now()
