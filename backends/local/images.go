@@ -18,14 +18,10 @@ func (s *Store) Image(ctx context.Context, id string) (*backends.Image, error) {
 	img := s.images[id]
 	s.mu.RUnlock()
 	if img == nil {
-		return nil, errImageNotFound
+		return nil, notFound(id)
 	}
 	return img, nil
 }
-
-// errImageNotFound is preallocated so a miss on the hot path does not
-// allocate either.
-var errImageNotFound = backends.Errorf(backends.ErrNotFound, "No image found")
 
 func notFound(id string) error {
 	return backends.Errorf(backends.ErrNotFound, fmt.Sprintf("No image found with ID %s", id))

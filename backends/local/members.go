@@ -100,7 +100,7 @@ func (s *Store) UpdateMember(ctx context.Context, imageID, memberID, status stri
 	switch status {
 	case backends.MemberPending, backends.MemberAccepted, backends.MemberRejected:
 	default:
-		return nil, backends.Errorf(backends.ErrBadRequest, fmt.Sprintf("Status %s is not valid for member. Allowed values: pending, accepted, rejected", status))
+		return nil, backends.Errorf(backends.ErrBadRequest, `Incorrect request: Status must be "pending", "accepted" or "rejected".`)
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
