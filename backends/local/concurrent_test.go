@@ -1,0 +1,78 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+// TestConcurrent runs writers, uploads, listings and shows at once: under
+// -race it checks the snapshot swapping; after it, every image is in a state
+// Glance allows and listings agree with the snapshots.
+func TestConcurrent(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t, Options{})
+	const workers, each = 4, 10
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				create(t, s, id, "p", "public")
+				s.AddTag(ctx, id, "t")
+				if _, err := s.UploadData(ctx, id, strings.NewReader(id), backends.UploadOptions{ExpectedSize: -1}); err != nil {
+					t.Error(err)
+				}
+				// A racing second upload must be refused, not corrupt the first.
+				if _, err := s.UploadData(ctx, id, strings.NewReader("x"), backends.UploadOptions{ExpectedSize: -1}); !errors.Is(err, backends.ErrConflict) {
+					t.Errorf("second upload: %v", err)
+				}
+				if i%3 == 0 {
+					s.DeleteImage(ctx, id)
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range 50 {
+			imgs, err := s.ListImages(ctx, &backends.ListQuery{Caller: backends.Caller{Project: "p"}, Limit: 5,
+				Sort: []backends.SortKey{{Key: "created_at", Desc: true}, {Key: "id", Desc: true}}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for _, img := range imgs {
+				s.Image(ctx, img.ID)
+			}
+		}
+	}()
+	wg.Wait()
+	imgs, err := s.ListImages(ctx, &backends.ListQuery{Caller: backends.Caller{Admin: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(imgs), workers*(each-4); got != want {
+		t.Fatalf("%d images, want %d", got, want)
+	}
+	for _, img := range imgs {
+		d, err := s.OpenData(ctx, img.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, d.Size())
+		d.ReadAt(buf, 0)
+		d.Close()
+		if got, want := string(buf), img.ID; img.Status != "active" || got != want {
+			t.Fatalf("%s: status %s data %q", img.ID, img.Status, got)
+		}
+	}
+}
