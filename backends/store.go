@@ -23,6 +23,10 @@ type Change struct {
 	Op    PatchOp
 	Path  []string
 	Value json.RawMessage
+	// Legacy marks a change from the deprecated
+	// application/openstack-images-v2.0-json-patch media type, where "add"
+	// of an existing property is a conflict rather than a replace.
+	Legacy bool
 }
 
 // UploadOptions describe one data upload (PUT /file or PUT /stage).

@@ -40,22 +40,25 @@ func (s *Server) download(c *call, id string) {
 	}
 	size := data.Size()
 	start, end := int64(0), size-1
-	rangeHdr := c.ctx.Request.Header.Peek("Range")
-	if len(rangeHdr) == 0 {
-		rangeHdr = c.ctx.Request.Header.Peek("Content-Range")
-	}
 	partial := false
-	if len(rangeHdr) > 0 {
+	if rangeHdr := c.ctx.Request.Header.Peek("Range"); rangeHdr != nil {
 		st, en, ok, rerr := ParseRange(rangeHdr, size)
 		if rerr != nil {
 			data.Close()
-			c.ctx.Response.Header.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
 			writeError(c.ctx, rerr)
 			return
 		}
 		if ok {
 			start, end, partial = st, en, true
 		}
+	} else if cr := c.ctx.Request.Header.Peek("Content-Range"); cr != nil {
+		st, en, rerr := ParseContentRange(cr, size)
+		if rerr != nil {
+			data.Close()
+			writeError(c.ctx, rerr)
+			return
+		}
+		start, end, partial = st, en, true
 	}
 	n := end - start + 1
 	if size == 0 {
@@ -76,11 +79,6 @@ func (s *Server) download(c *call, id string) {
 		cr = append(cr, '/')
 		cr = strconv.AppendInt(cr, size, 10)
 		h.SetBytesV("Content-Range", cr)
-	}
-	if c.ctx.IsHead() {
-		h.SetContentLength(int(n))
-		data.Close()
-		return
 	}
 	if fd, ok := data.(fileData); ok {
 		f := fd.File()

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"io"
 	"net/url"
 	"strconv"
 
@@ -343,13 +344,20 @@ func (s *Server) imageTasks(c *call, id string) {
 // MaxJSONBody; such a body is refused here rather than buffered.
 func (s *Server) jsonBody(c *call) ([]byte, error) {
 	req := &c.ctx.Request
-	if req.IsBodyStream() {
-		if cl := req.Header.ContentLength(); cl > s.cfg.MaxJSONBody || cl < 0 {
-			return nil, errStatus(413, defaultExplanations[413])
-		}
+	if !req.IsBodyStream() {
 		return req.Body(), nil
 	}
-	return req.Body(), nil
+	if cl := req.Header.ContentLength(); cl > s.cfg.MaxJSONBody {
+		return nil, errStatus(413, defaultExplanations[413])
+	}
+	b, err := io.ReadAll(io.LimitReader(c.ctx.RequestBodyStream(), int64(s.cfg.MaxJSONBody)+1))
+	if err != nil {
+		return nil, backends.Errorf(backends.ErrBadRequest, "Malformed JSON in request body.")
+	}
+	if len(b) > s.cfg.MaxJSONBody {
+		return nil, errStatus(413, defaultExplanations[413])
+	}
+	return b, nil
 }
 
 // hostURL is webob's request.host_url: scheme://host[:port] of the request.

@@ -184,7 +184,7 @@ func (s *Server) routeImages(c *call, m []byte, seg [][]byte) {
 			break
 		}
 		switch string(m) {
-		case "GET", "HEAD":
+		case "GET":
 			s.download(c, id)
 		case "PUT":
 			s.upload(c, id)
