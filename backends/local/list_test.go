@@ -245,6 +245,8 @@ func randomQuery(rng *rand.Rand) *backends.ListQuery {
 		{Key: "size", Op: backends.OpGt, Values: []string{"1"}},
 		{Key: "size", Op: backends.OpLte, Values: []string{"2"}},
 		{Key: "os_distro", Property: true, Op: backends.OpEq, Values: []string{pick("a", "b")}},
+		{Key: "os_distro", Property: true, Op: backends.OpIn, Values: []string{"b", "c"}},
+		{Key: "name", Op: backends.OpIn, Values: []string{"alpha", "Beta"}},
 	}
 	for _, f := range filters {
 		if rng.Intn(6) == 0 {
@@ -253,6 +255,9 @@ func randomQuery(rng *rand.Rand) *backends.ListQuery {
 	}
 	if rng.Intn(6) == 0 {
 		q.Tags = []string{pick("t1", "t2")}
+		if rng.Intn(3) == 0 {
+			q.Tags = []string{"t1", "t2"} // AND: no image has both
+		}
 	}
 	keys := []string{"name", "status", "container_format", "disk_format", "size", "id", "created_at", "updated_at"}
 	desc := rng.Intn(2) == 0
@@ -271,13 +276,19 @@ func randomQuery(rng *rand.Rand) *backends.ListQuery {
 }
 
 func TestListMatchesModel(t *testing.T) {
+	seeds, images, queries := 3, 150, 400
+	if testing.Short() || raceEnabled {
+		seeds, images, queries = 1, 60, 100
+	}
+	for seed := range seeds {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { checkListAgainstModel(t, int64(seed), images, queries) })
+	}
+}
+
+func checkListAgainstModel(t *testing.T, seed int64, images, queries int) {
 	ctx := context.Background()
 	s, _ := open(t, Options{})
-	rng := rand.New(rand.NewSource(1))
-	images, queries := 150, 400
-	if testing.Short() || raceEnabled {
-		images, queries = 60, 100
-	}
+	rng := rand.New(rand.NewSource(seed))
 	m := populate(t, s, rng, images)
 	for i := 0; i < queries; i++ {
 		q := randomQuery(rng)
