@@ -57,10 +57,14 @@ func TestHelperProcess(t *testing.T) {
 		}
 	}
 	var r io.Reader = strings.NewReader("complete data")
-	if at == "streaming" {
+	if at == "streaming" || at == "stage-streaming" {
 		r = &stallingReader{}
 	}
-	_, err = s.UploadData(context.Background(), "img", r, backends.UploadOptions{ExpectedSize: -1})
+	if at == "stage-streaming" {
+		_, err = s.StageData(context.Background(), "img", r, backends.UploadOptions{ExpectedSize: -1})
+	} else {
+		_, err = s.UploadData(context.Background(), "img", r, backends.UploadOptions{ExpectedSize: -1})
+	}
 	fmt.Println("ERR upload finished:", err)
 	os.Exit(2)
 }
@@ -69,7 +73,7 @@ func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-	for _, at := range []string{"streaming", "renamed"} {
+	for _, at := range []string{"streaming", "renamed", "stage-streaming"} {
 		t.Run(at, func(t *testing.T) {
 			dir := t.TempDir()
 			s, err := Open(dir, Options{})
@@ -101,7 +105,7 @@ func TestCrash(t *testing.T) {
 			}()
 			select {
 			case line := <-lines:
-				if line != "AT "+at {
+				if want := strings.TrimPrefix(at, "stage-"); line != "AT "+want {
 					cmd.Process.Kill()
 					cmd.Wait()
 					t.Fatalf("child: %s", line)
@@ -116,7 +120,11 @@ func TestCrash(t *testing.T) {
 			}
 			cmd.Wait()
 
-			ents, _ := os.ReadDir(filepath.Join(dir, "images"))
+			area := "images"
+			if strings.HasPrefix(at, "stage-") {
+				area = "staging"
+			}
+			ents, _ := os.ReadDir(filepath.Join(dir, area))
 			if len(ents) == 0 {
 				t.Fatal("the crash left no file behind: the test does not test recovery")
 			}
@@ -136,7 +144,7 @@ func TestCrash(t *testing.T) {
 			if img.Size != nil || img.Checksum != nil {
 				t.Fatalf("image after crash has data fields: %+v", img)
 			}
-			if ents, _ := os.ReadDir(filepath.Join(dir, "images")); len(ents) != 0 {
+			if ents, _ := os.ReadDir(filepath.Join(dir, area)); len(ents) != 0 {
 				t.Fatalf("files left after recovery: %v", ents)
 			}
 			if _, err := s.OpenData(ctx, "img"); err != backends.ErrNoData {
