@@ -200,7 +200,7 @@ func (s *Store) UpdateImage(ctx context.Context, id string, changes []backends.C
 	if err != nil {
 		return nil, err
 	}
-	img, err := applyChanges(cur, changes)
+	img, err := backends.ApplyChanges(cur, changes)
 	if err != nil {
 		return nil, err
 	}
