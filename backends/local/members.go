@@ -46,7 +46,7 @@ func (s *Store) Member(ctx context.Context, imageID, memberID string) (*backends
 }
 
 func memberNotFound(imageID, memberID string) error {
-	return backends.Errorf(backends.ErrNotFound, fmt.Sprintf("%s is not a member of image %s", memberID, imageID))
+	return backends.Errorf(backends.ErrNotFound, fmt.Sprintf("%s not found in the member list of the image %s.", memberID, imageID))
 }
 
 // AddMember shares a shared image with a project, status pending.
