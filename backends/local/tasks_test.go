@@ -135,7 +135,9 @@ func TestTasks(t *testing.T) {
 	if done.Status != "success" || done.ExpiresAt == nil {
 		t.Fatalf("task %+v", done)
 	}
-	var res struct{ ImageID string `json:"image_id"` }
+	var res struct {
+		ImageID string `json:"image_id"`
+	}
 	if err := json.Unmarshal(done.Result, &res); err != nil {
 		t.Fatal(err)
 	}
