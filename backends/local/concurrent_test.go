@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -74,5 +77,46 @@ func TestConcurrent(t *testing.T) {
 		if got, want := string(buf), img.ID; img.Status != "active" || got != want {
 			t.Fatalf("%s: status %s data %q", img.ID, img.Status, got)
 		}
+	}
+}
+
+// TestDeleteDuringUpload: an image deleted while its data streams stays
+// deleted, and the data does not outlive it.
+func TestDeleteDuringUpload(t *testing.T) {
+	ctx := context.Background()
+	s, dir := open(t, Options{})
+	create(t, s, "d", "p", "private")
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.UploadData(ctx, "d", pr, backends.UploadOptions{ExpectedSize: -1})
+		done <- err
+	}()
+	pw.Write([]byte("part"))
+	if err := s.DeleteImage(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	pw.Write([]byte("rest"))
+	pw.Close()
+	if err := <-done; !errors.Is(err, backends.ErrNotFound) {
+		t.Fatalf("upload after delete: %v", err)
+	}
+	if _, err := s.Image(ctx, "d"); !errors.Is(err, backends.ErrNotFound) {
+		t.Fatalf("image came back: %v", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "images")); len(ents) != 0 {
+		t.Fatalf("data left behind: %v", ents)
+	}
+}
+
+func TestMemberDoesNotAllocate(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t, Options{})
+	create(t, s, "sh", "p", "shared")
+	if _, err := s.AddMember(ctx, "sh", "m"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { s.Member(ctx, "sh", "m") }); n != 0 {
+		t.Fatalf("Member allocates %v times", n)
 	}
 }
