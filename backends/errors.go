@@ -37,10 +37,19 @@ var (
 type Error struct {
 	Kind        error  // one of the sentinels above
 	Explanation string // shown to the client, as Glance words it
+	// Detail marks an explanation Glance gives as the webob "detail" (an
+	// exception raised with a positional message): the body then carries
+	// the status's default explanation followed by this text.
+	Detail bool
 }
 
 func (e *Error) Error() string { return e.Explanation }
 func (e *Error) Unwrap() error { return e.Kind }
+
+// Detailf is Errorf for an explanation Glance renders as webob's detail.
+func Detailf(kind error, detail string) error {
+	return &Error{Kind: kind, Explanation: detail, Detail: true}
+}
 
 // Errorf is shorthand for &Error{kind, explanation}.
 func Errorf(kind error, explanation string) error {

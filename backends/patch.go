@@ -45,15 +45,15 @@ func ApplyChanges(img *Image, changes []Change) (*Image, error) {
 		switch c.Op {
 		case PatchRemove:
 			if coreAttributes[root] {
-				return nil, Errorf(ErrForbidden, "Property "+root+" may not be removed.")
+				return nil, Detailf(ErrForbidden, "Property "+root+" may not be removed.")
 			}
 			if !isProp {
-				return nil, Errorf(ErrConflict, "Property "+root+" does not exist.")
+				return nil, Detailf(ErrConflict, "Property "+root+" does not exist.")
 			}
 			delete(out.Properties, root)
 		case PatchAdd, PatchReplace:
 			if c.Op == PatchAdd && c.Legacy && (coreAttributes[root] || isProp) {
-				return nil, Errorf(ErrConflict, "Property "+root+" already present.")
+				return nil, Detailf(ErrConflict, "Property "+root+" already present.")
 			}
 			if coreAttributes[root] {
 				if err := setAttribute(out, root, c.Value); err != nil {
@@ -62,7 +62,7 @@ func ApplyChanges(img *Image, changes []Change) (*Image, error) {
 				continue
 			}
 			if c.Op == PatchReplace && !isProp {
-				return nil, Errorf(ErrConflict, "Property "+root+" does not exist.")
+				return nil, Detailf(ErrConflict, "Property "+root+" does not exist.")
 			}
 			var v string
 			if err := json.Unmarshal(c.Value, &v); err != nil {

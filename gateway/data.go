@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -161,7 +162,7 @@ func (s *Server) upload(c *call, id string) {
 		writeError(c.ctx, backends.Errorf(backends.ErrBadRequest, "Store for identifier "+opts.Store+" not found"))
 		return
 	}
-	if _, err := s.cat.UploadData(c.ctx, id, s.bodyReader(c), opts); err != nil {
+	if _, err := s.cat.UploadData(context.WithoutCancel(c.ctx), id, s.bodyReader(c), opts); err != nil {
 		writeError(c.ctx, err)
 		return
 	}
@@ -193,7 +194,7 @@ func (s *Server) stage(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if _, err := s.cat.StageData(c.ctx, id, s.bodyReader(c), opts); err != nil {
+	if _, err := s.cat.StageData(context.WithoutCancel(c.ctx), id, s.bodyReader(c), opts); err != nil {
 		writeError(c.ctx, err)
 		return
 	}

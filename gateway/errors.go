@@ -53,6 +53,7 @@ var defaultExplanations = map[int]string{
 type httpError struct {
 	status      int
 	explanation string
+	detail      bool // explanation is webob's detail (see backends.Error.Detail)
 }
 
 func (e *httpError) Error() string { return e.explanation }
@@ -61,24 +62,36 @@ func errStatus(status int, explanation string) error {
 	return &httpError{status: status, explanation: explanation}
 }
 
+// errDetail is errStatus for Glance's webob exceptions raised with a
+// positional message (the "detail").
+func errDetail(status int, detail string) error {
+	return &httpError{status: status, explanation: detail, detail: true}
+}
+
 // statusOf maps every error the gateway can meet to a status code and the
 // explanation shown to the client: the one place that does so.
 func statusOf(err error) (int, string) {
+	status, explanation, _ := classify(err)
+	return status, explanation
+}
+
+// classify is statusOf that also tells whether the text is a detail.
+func classify(err error) (int, string, bool) {
 	var he *httpError
 	if errors.As(err, &he) {
-		return he.status, he.explanation
+		return he.status, he.explanation, he.detail
 	}
-	explanation := ""
+	explanation, detail := "", false
 	var be *backends.Error
 	if errors.As(err, &be) {
-		explanation = be.Explanation
+		explanation, detail = be.Explanation, be.Detail
 	}
 	status := 500
 	switch {
 	case errors.Is(err, policy.ErrUnauthenticated):
 		status = 401
 	case errors.Is(err, policy.ErrRequestIDTooLong):
-		return 431, policy.ErrRequestIDTooLong.Error()
+		return 431, policy.ErrRequestIDTooLong.Error(), false
 	case errors.Is(err, backends.ErrNotFound):
 		status = 404
 	case errors.Is(err, backends.ErrMarkerNotFound):
@@ -97,22 +110,29 @@ func statusOf(err error) (int, string) {
 		status = 503
 	}
 	if explanation == "" {
-		explanation = defaultExplanations[status]
+		explanation, detail = defaultExplanations[status], false
 	}
-	return status, explanation
+	return status, explanation, detail
 }
 
 // writeError renders err as Glance (webob) does: HTML, JSON or plain text
 // depending on the request's Accept header.
 func writeError(ctx *fasthttp.RequestCtx, err error) {
-	status, explanation := statusOf(err)
+	status, text, isDetail := classify(err)
 	if status == 500 {
 		logInternal(ctx, err)
 	}
-	writeErrorBody(ctx, status, explanation)
+	if isDetail {
+		writeErrorBody(ctx, status, defaultExplanations[status], text)
+		return
+	}
+	writeErrorBody(ctx, status, text, "")
 }
 
-func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation string) {
+// writeErrorBody renders webob's error page. webob's body is
+// explanation + "<br /><br />\n" + detail + "\n" + comment + "\n"; 405
+// has its own shorter template.
+func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation, detail string) {
 	resp := &ctx.Response
 	resp.ResetBody()
 	resp.SetStatusCode(status)
@@ -123,7 +143,15 @@ func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation string) {
 	code := strconv.Itoa(status) + " " + title
 	b := resp.BodyWriter()
 	buf := bytebuf(ctx)
-	switch webobFormat(ctx.Request.Header.Peek("Accept")) {
+	msg := explanation + "<br /><br />\n" + detail + "\n\n"
+	if status == 405 {
+		msg = explanation + "<br /><br />\n"
+	}
+	format := webobFormat(ctx.Request.Header.Peek("Accept"))
+	if ctx.IsHead() {
+		format = formatHTML
+	}
+	switch format {
 	case formatHTML:
 		resp.Header.SetContentType("text/html; charset=UTF-8")
 		*buf = append(*buf, "<html>\n <head>\n  <title>"...)
@@ -132,11 +160,18 @@ func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation string) {
 		*buf = append(*buf, code...)
 		*buf = append(*buf, "</h1>\n  "...)
 		*buf = appendHTMLEscaped(*buf, explanation)
-		*buf = append(*buf, "<br /><br />\n\n\n\n </body>\n</html>"...)
+		if status == 405 {
+			*buf = append(*buf, "<br /><br />\n"...)
+		} else {
+			*buf = append(*buf, "<br /><br />\n"...)
+			*buf = appendHTMLEscaped(*buf, detail)
+			*buf = append(*buf, "\n\n"...)
+		}
+		*buf = append(*buf, "\n </body>\n</html>"...)
 	case formatJSON:
 		resp.Header.SetContentType("application/json")
 		*buf = append(*buf, `{"message": `...)
-		*buf = appendJSONString(*buf, string(appendHTMLEscaped(nil, explanation))+"<br /><br />\n\n\n")
+		*buf = appendJSONString(*buf, msg)
 		*buf = append(*buf, `, "code": `...)
 		*buf = appendJSONString(*buf, code)
 		*buf = append(*buf, `, "title": `...)
@@ -147,7 +182,9 @@ func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation string) {
 		*buf = append(*buf, code...)
 		*buf = append(*buf, "\n\n"...)
 		*buf = append(*buf, explanation...)
-		*buf = append(*buf, "\n\n   "...)
+		*buf = append(*buf, "\n\n"...)
+		*buf = append(*buf, detail...)
+		*buf = append(*buf, "   "...)
 	}
 	b.Write(*buf)
 }
@@ -161,10 +198,6 @@ func appendHTMLEscaped(dst []byte, s string) []byte {
 			dst = append(dst, "&gt;"...)
 		case '&':
 			dst = append(dst, "&amp;"...)
-		case '"':
-			dst = append(dst, "&#34;"...)
-		case '\'':
-			dst = append(dst, "&#39;"...)
 		default:
 			dst = append(dst, c)
 		}

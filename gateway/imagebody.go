@@ -151,6 +151,13 @@ func validateImageAttr(key string, v any) error {
 		if !isInteger(v) {
 			return schemaError(pyRepr(v) + " is not of type 'integer'")
 		}
+		n, _ := v.(json.Number).Int64()
+		if n < 0 {
+			return badRequest("Invalid value '" + n2s(n) + "' for parameter '" + key + "': Cannot be a negative value")
+		}
+		if n > 2147483647 {
+			return badRequest("'" + key + "' value out of range, must not exceed 2147483647.")
+		}
 	case "tags":
 		list, ok := v.([]any)
 		if !ok {
@@ -220,9 +227,12 @@ func ParseCreateImage(body []byte) (*backends.Image, error) {
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		// Glance fails with a 500 here (AttributeError); Spyglass answers
-		// the schema's complaint instead.
-		return nil, schemaError(pyRepr(v) + " is not of type 'object'")
+		if _, isList := v.([]any); isList {
+			// Glance fails with a 500 here (AttributeError); Spyglass
+			// answers the schema's complaint instead.
+			return nil, schemaError(pyRepr(v) + " is not of type 'object'")
+		}
+		return nil, badRequest("Unexpected body type. Expected list/dict.")
 	}
 	for _, k := range createDisallowed {
 		if _, ok := obj[k]; ok {
@@ -271,8 +281,11 @@ func ParseCreateImage(body []byte) (*backends.Image, error) {
 					img.Tags = append(img.Tags, s)
 				}
 			}
-		case "checksum", "created_at", "updated_at", "status", "size", "virtual_size",
-			"os_hash_algo", "os_hash_value", "locations":
+		case "locations":
+			return nil, errStatus(403, "Attribute 'locations' is reserved.")
+		case "os_hash_algo", "os_hash_value":
+			// Glance 25's image factory ignores these on create.
+		case "checksum", "created_at", "updated_at", "status", "size", "virtual_size":
 			// Base properties Glance's create drops (the domain factory
 			// refuses some; read-only ones are ignored).
 			if k == "status" || k == "size" || k == "virtual_size" || k == "checksum" ||
@@ -284,7 +297,7 @@ func ParseCreateImage(body []byte) (*backends.Image, error) {
 				return nil, backends.Errorf(backends.ErrBadRequest, "Custom property should not be greater than 255 characters.")
 			}
 			if reservedProperties[k] || strings.HasPrefix(k, reservedNamespace) {
-				return nil, errStatus(403, "Attribute '"+k+"' is reserved.")
+				return nil, errDetail(403, "Attribute '"+k+"' is reserved.")
 			}
 			if img.Properties == nil {
 				img.Properties = map[string]string{}
@@ -302,3 +315,5 @@ func strPtr(v any) *string {
 	s := v.(string)
 	return &s
 }
+
+func n2s(n int64) string { return strconv.FormatInt(n, 10) }

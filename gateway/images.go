@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"io"
+	"strings"
 	"net/url"
 	"strconv"
 
@@ -67,7 +68,10 @@ func (s *Server) listImages(c *call) {
 		writeError(c.ctx, err)
 		return
 	}
-	imgs, err := s.cat.ListImages(c.ctx, q)
+	var imgs []*backends.Image
+	if q.Limit > 0 { // Glance answers limit=0 with an empty page
+		imgs, err = s.cat.ListImages(c.ctx, q)
+	}
 	if err != nil {
 		if errors.Is(err, backends.ErrMarkerNotFound) {
 			var be *backends.Error
@@ -197,7 +201,7 @@ func (s *Server) updateImage(c *call, id string) {
 	changes, err := ParsePatch(string(ct), body)
 	if err != nil {
 		if errors.Is(err, backends.ErrUnsupportedMedia) {
-			c.ctx.Response.Header.Set("Accept-Patch", joinComma(PatchContentTypes))
+			c.ctx.Response.Header.Set("Accept-Patch", strings.Join(PatchContentTypes, ", "))
 		}
 		writeError(c.ctx, err)
 		return
@@ -214,7 +218,7 @@ func (s *Server) updateImage(c *call, id string) {
 		switch ch.Path[0] {
 		case "owner":
 			if ch.Op == backends.PatchReplace && !c.id.IsAdmin {
-				writeError(c.ctx, errStatus(403, "Owner can't be updated by non admin."))
+				writeError(c.ctx, errDetail(403, "Owner can't be updated by non admin."))
 				return
 			}
 		case "visibility":
@@ -297,6 +301,7 @@ func (s *Server) addTag(c *call, id, tag string) {
 		return
 	}
 	c.ctx.SetStatusCode(204)
+	c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
 }
 
 func (s *Server) deleteTag(c *call, id, tag string) {
@@ -314,6 +319,7 @@ func (s *Server) deleteTag(c *call, id, tag string) {
 		return
 	}
 	c.ctx.SetStatusCode(204)
+	c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
 }
 
 func (s *Server) imageTasks(c *call, id string) {

@@ -89,6 +89,17 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	if len(c.id.RequestID) > 0 {
 		setRequestID(ctx, c.id.RequestID)
 	}
+	if len(rest) == 0 && n == 1 && path[len(path)-1] != '/' {
+		// Routes' redirect of the bare version prefix.
+		ctx.Response.Header.Set("Location", hostURL(ctx)+"/"+string(segs[0])+"/")
+		ctx.Response.Header.SetContentType("text/plain; charset=utf8")
+		ctx.SetStatusCode(302)
+		return
+	}
+	if len(rest) > 0 && path[len(path)-1] == '/' {
+		// Glance's routes are strict about trailing slashes.
+		ok = false
+	}
 	if !ok {
 		writeError(ctx, errStatus(404, defaultExplanations[404]))
 		return
@@ -282,7 +293,7 @@ func notAllowed(c *call, allow string) {
 	ctx := c.ctx
 	ctx.Response.Header.Set("Allow", allow)
 	// webob's HTTPMethodNotAllowed has its own body template.
-	writeErrorBody(ctx, 405, "The method "+string(ctx.Method())+" is not allowed for this resource. ")
+	writeErrorBody(ctx, 405, "The method "+string(ctx.Method())+" is not allowed for this resource. ", "")
 }
 
 func (s *Server) notFound(c *call) {
