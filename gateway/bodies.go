@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -28,6 +29,9 @@ func ParseMemberCreate(body []byte) (string, error) {
 		return "", badRequest("Member can't be empty")
 	}
 	s, ok := raw.(string)
+	if n, isNum := raw.(json.Number); isNum {
+		s, ok = n.String(), true // Glance stores a numeric member id as text
+	}
 	if !ok {
 		return "", badRequest(`Expected a member in the form: {"member": "image_id"}`)
 	}
@@ -60,7 +64,7 @@ func ParseMemberUpdate(body []byte) (string, error) {
 	case backends.MemberPending, backends.MemberAccepted, backends.MemberRejected:
 		return s, nil
 	}
-	return "", badRequest("Incorrect request: Status must be one of ('pending', 'accepted', 'rejected')")
+	return "", badRequest(`Incorrect request: Status must be "pending", "accepted" or "rejected".`)
 }
 
 // ParseImport parses POST /v2/images/{id}/import (_validate_import_body).
@@ -114,7 +118,7 @@ func ParseImport(body []byte) (backends.ImportRequest, error) {
 	}
 	if name == "web-download" {
 		uri, _ := method["uri"].(string)
-		if uri == "" {
+		if !importURIAllowed(uri) {
 			return req, badRequest("URI for web-download does not pass filtering: " + uri)
 		}
 		req.URI = uri
@@ -144,6 +148,9 @@ func ParseTaskCreate(body []byte) (string, json.RawMessage, error) {
 	input, ok := obj["input"].(map[string]any)
 	if !ok {
 		return "", nil, badRequest("Provided object does not match schema 'task': " + pyRepr(obj["input"]) + " is not of type 'object'")
+	}
+	if from, _ := input["import_from"].(string); !importURIAllowed(from) {
+		return "", nil, badRequest("URI for legacy import task does not pass filtering: " + from)
 	}
 	raw, _ := json.Marshal(input)
 	return typ, raw, nil
@@ -202,4 +209,18 @@ func ParseTaskQuery(args *fasthttp.Args, caller backends.Caller) (*backends.Task
 		q.Limit = min(n, maxListLimit)
 	}
 	return q, nil
+}
+
+// importURIAllowed is Glance's default import URI filtering
+// ([import_filtering_opts]: schemes http and https, ports 80 and 443).
+func importURIAllowed(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	switch u.Port() {
+	case "", "80", "443":
+		return true
+	}
+	return false
 }

@@ -33,7 +33,6 @@ func (s *Server) download(c *call, id string) {
 	if err != nil {
 		if errors.Is(err, backends.ErrNoData) {
 			c.ctx.SetStatusCode(204)
-			c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
 			return
 		}
 		writeError(c.ctx, err)
@@ -127,7 +126,7 @@ func (s *Server) requireOctetStream(c *call) error {
 	ct = bytes.TrimSpace(ct)
 	if !bytes.EqualFold(ct, ctOctetStream) {
 		got := string(c.ctx.Request.Header.ContentType())
-		return errStatus(415, "Invalid content type "+got)
+		return errStatus(415, "The request media type "+got+" is not supported by this server.")
 	}
 	return nil
 }

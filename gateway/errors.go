@@ -24,7 +24,7 @@ var statusTitles = map[int]string{
 	411: "Length Required",
 	413: "Request Entity Too Large",
 	415: "Unsupported Media Type",
-	416: "Requested Range Not Satisfiable",
+	416: "Request Range Not Satisfiable",
 	431: "Request Header Fields Too Large",
 	500: "Internal Server Error",
 	501: "Not Implemented",
@@ -144,8 +144,11 @@ func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation, detail st
 	b := resp.BodyWriter()
 	buf := bytebuf(ctx)
 	msg := explanation + "<br /><br />\n" + detail + "\n\n"
-	if status == 405 {
+	switch status {
+	case 405:
 		msg = explanation + "<br /><br />\n"
+	case 415:
+		msg = explanation + "\n<br /><br />\n"
 	}
 	format := webobFormat(ctx.Request.Header.Peek("Accept"))
 	if ctx.IsHead() {
@@ -162,6 +165,8 @@ func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation, detail st
 		*buf = appendHTMLEscaped(*buf, explanation)
 		if status == 405 {
 			*buf = append(*buf, "<br /><br />\n"...)
+		} else if status == 415 {
+			*buf = append(*buf, "\n<br /><br />\n"...)
 		} else {
 			*buf = append(*buf, "<br /><br />\n"...)
 			*buf = appendHTMLEscaped(*buf, detail)
@@ -198,6 +203,10 @@ func appendHTMLEscaped(dst []byte, s string) []byte {
 			dst = append(dst, "&gt;"...)
 		case '&':
 			dst = append(dst, "&amp;"...)
+		case '\'':
+			dst = append(dst, "&#x27;"...)
+		case '"':
+			dst = append(dst, "&quot;"...)
 		default:
 			dst = append(dst, c)
 		}

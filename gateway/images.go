@@ -263,6 +263,7 @@ func (s *Server) deleteImage(c *call, id string) {
 	}
 	s.render.forget(id)
 	c.ctx.SetStatusCode(204)
+	c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
 }
 
 func (s *Server) imageAction(c *call, id, action string) {
@@ -284,16 +285,17 @@ func (s *Server) imageAction(c *call, id, action string) {
 		return
 	}
 	c.ctx.SetStatusCode(204)
+	c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
 }
 
 func (s *Server) addTag(c *call, id, tag string) {
-	img, err := s.lookup(c, id)
+	img, err := s.memberImage(c, id) // the tags controller words its 404 so
 	if err != nil {
 		writeError(c.ctx, err)
 		return
 	}
 	if !policy.OwnsOrAdmin(&c.id, img) {
-		writeError(c.ctx, errStatus(403, "You do not own this image"))
+		writeError(c.ctx, errStatus(403, "Not allowed to update tags for image "+id+"."))
 		return
 	}
 	if err := s.cat.AddTag(c.ctx, id, tag); err != nil {
@@ -305,13 +307,13 @@ func (s *Server) addTag(c *call, id, tag string) {
 }
 
 func (s *Server) deleteTag(c *call, id, tag string) {
-	img, err := s.lookup(c, id)
+	img, err := s.memberImage(c, id) // the tags controller words its 404 so
 	if err != nil {
 		writeError(c.ctx, err)
 		return
 	}
 	if !policy.OwnsOrAdmin(&c.id, img) {
-		writeError(c.ctx, errStatus(403, "You do not own this image"))
+		writeError(c.ctx, errStatus(403, "Not allowed to delete tags for image "+id+"."))
 		return
 	}
 	if err := s.cat.DeleteTag(c.ctx, id, tag); err != nil {

@@ -37,7 +37,7 @@ func (s *Server) createTask(c *call) {
 		return
 	}
 	c.ctx.SetStatusCode(201)
-	c.ctx.Response.Header.Set("Location", "/v2/tasks/"+t.ID)
+	c.ctx.Response.Header.Set("Location", hostURL(c.ctx)+"/v2/tasks/"+t.ID)
 	buf := bytebuf(c.ctx)
 	*buf = appendTask(*buf, t, true)
 	c.ctx.Response.Header.SetContentTypeBytes(ctJSON)
