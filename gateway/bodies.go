@@ -149,7 +149,9 @@ func ParseTaskCreate(body []byte) (string, json.RawMessage, error) {
 	if !ok {
 		return "", nil, badRequest("Provided object does not match schema 'task': " + pyRepr(obj["input"]) + " is not of type 'object'")
 	}
-	if from, _ := input["import_from"].(string); !importURIAllowed(from) {
+	if from, _ := input["import_from"].(string); strings.HasPrefix(strings.ToLower(from), "file:") {
+		return "", nil, badRequest("File based imports are not allowed. Please use a non-local source of image data.")
+	} else if !importURIAllowed(from) {
 		return "", nil, badRequest("URI for legacy import task does not pass filtering: " + from)
 	}
 	raw, _ := json.Marshal(input)
@@ -172,7 +174,7 @@ func ParseTaskQuery(args *fasthttp.Args, caller backends.Caller) (*backends.Task
 	}
 	if v := args.Peek("sort_key"); v != nil {
 		if !taskSortKeys[string(v)] {
-			return nil, badRequest("Invalid sort key: " + string(v) + ".")
+			return nil, badRequest("Sort key supplied was not valid.")
 		}
 		q.SortKey = string(v)
 	}

@@ -19,10 +19,10 @@ func ParseRange(header []byte, size int64) (start, end int64, ok bool, err error
 	}
 	first, last, valid := rangeParse(header)
 	if !valid {
-		return 0, 0, false, errStatus(416, "Invalid Range header.")
+		return 0, 0, false, errDetail(416, "Invalid Range header.")
 	}
 	if first >= size {
-		return 0, 0, false, errStatus(416, "Invalid start position in Range header. Start position MUST be in the inclusive range [0, "+strconv.FormatInt(size-1, 10)+"].")
+		return 0, 0, false, errDetail(416, "Invalid start position in Range header. Start position MUST be in the inclusive range [0, "+strconv.FormatInt(size-1, 10)+"].")
 	}
 	// last is webob's exclusive stop, or -1 for "to the end"; a negative
 	// first is a suffix length.
@@ -38,7 +38,7 @@ func ParseRange(header []byte, size int64) (start, end int64, ok bool, err error
 		end = last - 1
 	}
 	if end < start {
-		return 0, 0, false, errStatus(416, "Invalid Range header.")
+		return 0, 0, false, errDetail(416, "Invalid Range header.")
 	}
 	return start, end, true, nil
 }
@@ -59,9 +59,10 @@ func rangeParse(h []byte) (start, stop int64, ok bool) {
 	a, b = bytes.TrimSpace(a), bytes.TrimSpace(b)
 	if len(a) == 0 {
 		n, err := strconv.ParseInt(string(b), 10, 64)
-		if err != nil || n <= 0 || len(b) == 0 || b[0] == '+' || b[0] == '-' {
+		if err != nil || n < 0 || len(b) == 0 || b[0] == '+' || b[0] == '-' {
 			return 0, 0, false
 		}
+		// webob reads "-0" as start 0: the whole image, as a 206.
 		return -n, -1, true
 	}
 	s, err := strconv.ParseInt(string(a), 10, 64)
@@ -84,28 +85,28 @@ func rangeParse(h []byte) (start, stop int64, ok bool) {
 func ParseContentRange(header []byte, size int64) (start, end int64, err error) {
 	h := bytes.TrimSpace(header)
 	if !bytes.HasPrefix(h, []byte("bytes ")) {
-		return 0, 0, errStatus(416, "Invalid Content-Range header.")
+		return 0, 0, errDetail(416, "Invalid Content-Range header.")
 	}
 	span, length, found := bytes.Cut(bytes.TrimSpace(h[6:]), []byte("/"))
 	if !found {
-		return 0, 0, errStatus(416, "Invalid Content-Range header.")
+		return 0, 0, errDetail(416, "Invalid Content-Range header.")
 	}
 	a, b, found := bytes.Cut(span, []byte("-"))
 	s, err1 := strconv.ParseInt(string(a), 10, 64)
 	e, err2 := strconv.ParseInt(string(b), 10, 64)
 	if !found || err1 != nil || err2 != nil || s < 0 || e < s {
-		return 0, 0, errStatus(416, "Invalid Content-Range header.")
+		return 0, 0, errDetail(416, "Invalid Content-Range header.")
 	}
 	stop := e + 1
 	if string(length) == "*" {
 		if stop > size {
-			return 0, 0, errStatus(416, "Invalid stop position in Content-Range header. The stop position MUST be in the inclusive range [0, "+strconv.FormatInt(size-1, 10)+"].")
+			return 0, 0, errDetail(416, "Invalid stop position in Content-Range header. The stop position MUST be in the inclusive range [0, "+strconv.FormatInt(size-1, 10)+"].")
 		}
 	} else if n, err := strconv.ParseInt(string(length), 10, 64); err != nil || stop > n {
-		return 0, 0, errStatus(416, "Invalid Content-Range header.")
+		return 0, 0, errDetail(416, "Invalid Content-Range header.")
 	}
 	if s >= size || stop > size {
-		return 0, 0, errStatus(416, "Invalid start position in Content-Range header. Start position MUST be in the inclusive range [0, "+strconv.FormatInt(size-1, 10)+"].")
+		return 0, 0, errDetail(416, "Invalid start position in Content-Range header. Start position MUST be in the inclusive range [0, "+strconv.FormatInt(size-1, 10)+"].")
 	}
 	return s, stop - 1, nil
 }

@@ -54,6 +54,7 @@ type httpError struct {
 	status      int
 	explanation string
 	detail      bool // explanation is webob's detail (see backends.Error.Detail)
+	bare        bool // the body is the explanation alone, without webob's template
 }
 
 func (e *httpError) Error() string { return e.explanation }
@@ -79,6 +80,9 @@ func statusOf(err error) (int, string) {
 func classify(err error) (int, string, bool) {
 	var he *httpError
 	if errors.As(err, &he) {
+		if he.bare {
+			return he.status, he.explanation, false
+		}
 		return he.status, he.explanation, he.detail
 	}
 	explanation, detail := "", false
@@ -122,6 +126,11 @@ func writeError(ctx *fasthttp.RequestCtx, err error) {
 	if status == 500 {
 		logInternal(ctx, err)
 	}
+	var he *httpError
+	if errors.As(err, &he) && he.bare {
+		writeErrorBody(ctx, status, text, bareBody)
+		return
+	}
 	if isDetail {
 		writeErrorBody(ctx, status, defaultExplanations[status], text)
 		return
@@ -144,10 +153,12 @@ func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation, detail st
 	b := resp.BodyWriter()
 	buf := bytebuf(ctx)
 	msg := explanation + "<br /><br />\n" + detail + "\n\n"
-	switch status {
-	case 405:
+	switch {
+	case detail == bareBody:
+		msg, detail = explanation, ""
+	case status == 405:
 		msg = explanation + "<br /><br />\n"
-	case 415:
+	case status == 415:
 		msg = explanation + "\n<br /><br />\n"
 	}
 	format := webobFormat(ctx.Request.Header.Peek("Accept"))
@@ -163,7 +174,9 @@ func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation, detail st
 		*buf = append(*buf, code...)
 		*buf = append(*buf, "</h1>\n  "...)
 		*buf = appendHTMLEscaped(*buf, explanation)
-		if status == 405 {
+		if msg == explanation {
+			// bare body
+		} else if status == 405 {
 			*buf = append(*buf, "<br /><br />\n"...)
 		} else if status == 415 {
 			*buf = append(*buf, "\n<br /><br />\n"...)
@@ -193,6 +206,10 @@ func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation, detail st
 	}
 	b.Write(*buf)
 }
+
+// bareBody, passed as the detail, asks writeErrorBody for the explanation
+// alone (Glance's own 405 for DELETE /v2/tasks/{id}).
+const bareBody = "\x00bare"
 
 func appendHTMLEscaped(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {

@@ -54,7 +54,7 @@ func (s *Server) getTask(c *call, id string) {
 	}
 	if err != nil {
 		if errors.Is(err, backends.ErrNotFound) {
-			err = backends.Errorf(backends.ErrNotFound, "Failed to find task "+id)
+			err = backends.Errorf(backends.ErrNotFound, "Could not find task "+id)
 		}
 		writeError(c.ctx, err)
 		return
@@ -69,7 +69,8 @@ func (s *Server) deleteTask(c *call) {
 	if !s.tasksAllowed(c) {
 		return
 	}
-	notAllowed(c, "GET")
+	c.ctx.Response.Header.Set("Allow", "GET")
+	writeError(c.ctx, &httpError{status: 405, bare: true, explanation: "This operation is currently not permitted on Glance Tasks. They are auto deleted after reaching the time based on their expires_at property."})
 }
 
 func (s *Server) listTasks(c *call) {
