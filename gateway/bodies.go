@@ -117,11 +117,8 @@ func ParseImport(body []byte) (backends.ImportRequest, error) {
 		}
 	}
 	if name == "web-download" {
-		uri, _ := method["uri"].(string)
-		if !importURIAllowed(uri) {
-			return req, badRequest("URI for web-download does not pass filtering: " + uri)
-		}
-		req.URI = uri
+		// The URI is filtered after the image's state is checked (gateway).
+		req.URI, _ = method["uri"].(string)
 	}
 	return req, nil
 }

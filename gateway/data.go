@@ -221,6 +221,14 @@ func (s *Server) importImage(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
+	if req.Method != "copy-image" && img.Status == backends.StatusActive {
+		writeError(c.ctx, backends.Errorf(backends.ErrConflict, "Image with status active cannot be target for import"))
+		return
+	}
+	if req.Method == "web-download" && !importURIAllowed(req.URI) {
+		writeError(c.ctx, backends.Errorf(backends.ErrBadRequest, "URI for web-download does not pass filtering: "+req.URI))
+		return
+	}
 	if req.Method == "copy-image" {
 		if !policy.CanCopyImage(&c.id) {
 			writeError(c.ctx, errStatus(403, "You are not authorized to complete copy_image action."))

@@ -178,7 +178,8 @@ func appendImage(dst []byte, im *backends.Image) []byte {
 	dst = append(dst, `/file"`...)
 	dst = appendKey(dst, false, "schema")
 	dst = append(dst, `"/v2/schemas/image"`...)
-	if len(im.Stores) > 0 {
+	// Glance hides a deactivated image's locations, and so its stores.
+	if len(im.Stores) > 0 && im.Status != backends.StatusDeactivated {
 		dst = appendKey(dst, false, "stores")
 		dst = appendJSONString(dst, strings.Join(im.Stores, ","))
 	}
