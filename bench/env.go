@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
+)
+
+// identity is the trusted-header caller every request uses.
+var identity = map[string]string{
+	"X-Identity-Status": "Confirmed",
+	"X-Project-Id":      "p1",
+	"X-User-Id":         "u1",
+	"X-Roles":           "member",
+}
+
+// Env is the set of running peers.
+type Env struct {
+	Dir      string
+	Glance   *glancetest.Glance
+	NginxURL string
+	SpyURL   string
+	// ShowID holds, per target, an image id to show.
+	ShowID map[string]string
+	Load   WrkOptions
+
+	procs []*exec.Cmd
+}
+
+// StartEnv starts Glance, nginx in front of it and Spyglass, and seeds each
+// origin with the same images.
+func StartEnv(ctx context.Context, images int) (*Env, error) {
+	for _, bin := range []string{"wrk", "nginx"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return nil, fmt.Errorf("%s not found: run `make deps-bench` (installs wrk and nginx-light)", bin)
+		}
+	}
+	dir, err := os.MkdirTemp("", "spyglass-bench-")
+	if err != nil {
+		return nil, err
+	}
+	env := &Env{Dir: dir, ShowID: map[string]string{}}
+	fail := func(err error) (*Env, error) { env.Close(); return nil, err }
+
+	env.Glance, err = glancetest.Start(ctx, filepath.Join(dir, "glance"))
+	if err != nil {
+		return fail(fmt.Errorf("glance: %w", err))
+	}
+	if env.NginxURL, err = env.startNginx(env.Glance.URL); err != nil {
+		return fail(fmt.Errorf("nginx: %w", err))
+	}
+	if env.SpyURL, err = env.startSpyglass(ctx); err != nil {
+		return fail(fmt.Errorf("spyglass: %w", err))
+	}
+	for _, t := range []struct{ name, url string }{{"glance", env.Glance.URL}, {"spyglass", env.SpyURL}} {
+		id, err := seed(t.url, images)
+		if err != nil {
+			return fail(fmt.Errorf("seeding %s: %w", t.name, err))
+		}
+		env.ShowID[t.name] = id
+	}
+	env.ShowID["nginx"] = env.ShowID["glance"]
+	return env, nil
+}
+
+// Describe names the running peers.
+func (e *Env) Describe() string {
+	return fmt.Sprintf("glance %s, nginx %s, spyglass %s (dir %s)", e.Glance.URL, e.NginxURL, e.SpyURL, e.Dir)
+}
+
+// Close stops every peer and removes the work directory.
+func (e *Env) Close() {
+	for _, p := range e.procs {
+		if p.Process != nil {
+			_ = syscall.Kill(-p.Process.Pid, syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { p.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				_ = syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
+			}
+		}
+	}
+	if e.Glance != nil {
+		e.Glance.Stop()
+	}
+	os.RemoveAll(e.Dir)
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (e *Env) start(name string, cmd *exec.Cmd) error {
+	logf, err := os.Create(filepath.Join(e.Dir, name+".log"))
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	e.procs = append(e.procs, cmd)
+	return nil
+}
+
+// nginxConf caches show and list responses from Glance, keyed by URI and
+// identity, ignoring Glance's (absent) caching headers.
+const nginxConf = `%s
+worker_processes 2;
+pid %[2]s/nginx.pid;
+error_log %[2]s/nginx-error.log warn;
+daemon off;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path %[2]s/body;
+  proxy_temp_path %[2]s/proxy;
+  fastcgi_temp_path %[2]s/fastcgi;
+  uwsgi_temp_path %[2]s/uwsgi;
+  scgi_temp_path %[2]s/scgi;
+  proxy_cache_path %[2]s/cache levels=1:2 keys_zone=glance:16m max_size=1g inactive=60m;
+  upstream glance { server %[3]s; keepalive 32; }
+  server {
+    listen 127.0.0.1:%[4]d;
+    location / {
+      proxy_pass http://glance;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache glance;
+      proxy_cache_key "$request_method$request_uri$http_x_project_id$http_x_roles";
+      proxy_cache_valid 200 10m;
+      proxy_ignore_headers Cache-Control Expires Set-Cookie Vary;
+      proxy_cache_lock on;
+      add_header X-Cache-Status $upstream_cache_status;
+    }
+  }
+}
+`
+
+func (e *Env) startNginx(origin string) (string, error) {
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;"
+	}
+	conf := fmt.Sprintf(nginxConf, user, e.Dir, strings.TrimPrefix(origin, "http://"), port)
+	path := filepath.Join(e.Dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		return "", err
+	}
+	if err := e.start("nginx", exec.Command("nginx", "-p", e.Dir, "-c", path)); err != nil {
+		return "", err
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	return url, waitHTTP(url+"/versions", 20*time.Second)
+}
+
+func (e *Env) startSpyglass(ctx context.Context) (string, error) {
+	bin := filepath.Join(e.Dir, "spyglass")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/spyglass")
+	build.Dir = moduleRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(bin, "serve", "--listen", addr, "--data-dir", filepath.Join(e.Dir, "spyglass-data"), "--auth", "trusted")
+	if err := e.start("spyglass", cmd); err != nil {
+		return "", err
+	}
+	return "http://" + addr, waitHTTP("http://"+addr+"/versions", 20*time.Second)
+}
+
+func moduleRoot() string {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "."
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+func waitHTTP(url string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not answer within %s", url, d)
+}
+
+func call(method, url string, body any) (*http.Response, []byte, error) {
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, v := range identity {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp, b, err
+}
+
+// seed creates n images and returns the id of one of them.
+func seed(base string, n int) (string, error) {
+	var id string
+	for i := 0; i < n; i++ {
+		resp, b, err := call("POST", base+"/v2/images", map[string]any{
+			"name": fmt.Sprintf("bench-%04d", i), "disk_format": "qcow2", "container_format": "bare",
+			"hw_disk_bus": "virtio", "tags": []string{"bench"},
+		})
+		if err != nil {
+			return "", err
+		}
+		if resp.StatusCode != 201 {
+			return "", fmt.Errorf("create: %d %s", resp.StatusCode, b)
+		}
+		var img struct{ ID string }
+		if err := json.Unmarshal(b, &img); err != nil {
+			return "", err
+		}
+		if i == n/2 || id == "" {
+			id = img.ID
+		}
+	}
+	if id == "" {
+		return "", errors.New("no image created")
+	}
+	return id, nil
+}

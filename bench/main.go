@@ -1,0 +1,112 @@
+// Command bench runs Spyglass's whole-system scenarios: it starts real peers
+// (a real Glance 25, nginx proxy_cache in front of it, and Spyglass itself)
+// on loopback, loads each with the same wrk command in the same run, and
+// reports throughput ratios. Absolute numbers drift on a shared machine;
+// the ratios measured in one run are what to read.
+//
+//	go run ./bench -scenario all -duration 10s
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Scenario is one whole-system measurement over the running peers.
+type Scenario interface {
+	Name() string
+	Run(ctx context.Context, env *Env) ([]Result, error)
+}
+
+// Result is one load run against one target.
+type Result struct {
+	Scenario string  `json:"scenario"`
+	Target   string  `json:"target"`
+	RPS      float64 `json:"requests_per_sec"`
+	P50      string  `json:"latency_p50"`
+	P99      string  `json:"latency_p99"`
+	Errors   int     `json:"non_2xx_or_errors"`
+}
+
+func main() {
+	scenario := flag.String("scenario", "all", "show, list or all")
+	duration := flag.Duration("duration", 10*time.Second, "wrk duration per target")
+	images := flag.Int("images", 200, "images seeded on each peer")
+	conns := flag.Int("conns", 16, "wrk connections")
+	threads := flag.Int("threads", 2, "wrk threads")
+	out := flag.String("out", "bench/results/latest.json", "where to write the JSON results")
+	keep := flag.Bool("keep", false, "leave the peers running until Ctrl-C (debugging)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env, err := StartEnv(ctx, *images)
+	if err != nil {
+		log.Fatalf("bench: %v", err)
+	}
+	defer env.Close()
+	env.Load = WrkOptions{Duration: *duration, Conns: *conns, Threads: *threads}
+
+	var scenarios []Scenario
+	switch *scenario {
+	case "show":
+		scenarios = []Scenario{showScenario{}}
+	case "list":
+		scenarios = []Scenario{listScenario{}}
+	case "all":
+		scenarios = []Scenario{showScenario{}, listScenario{}}
+	default:
+		log.Fatalf("bench: unknown scenario %q (show, list, all)", *scenario)
+	}
+	var all []Result
+	for _, s := range scenarios {
+		res, err := s.Run(ctx, env)
+		if err != nil {
+			log.Fatalf("bench: %s: %v", s.Name(), err)
+		}
+		all = append(all, res...)
+		printTable(s.Name(), res)
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {
+		b, _ := json.MarshalIndent(all, "", "  ")
+		if err := os.WriteFile(*out, b, 0o644); err != nil {
+			log.Printf("bench: writing %s: %v", *out, err)
+		}
+	}
+	if *keep {
+		fmt.Println("peers kept running; Ctrl-C to stop:", env.Describe())
+		<-ctx.Done()
+	}
+}
+
+func printTable(name string, res []Result) {
+	fmt.Printf("\n== %s (wrk, same run) ==\n", name)
+	fmt.Printf("%-10s %12s %10s %10s %8s\n", "target", "req/s", "p50", "p99", "errors")
+	byTarget := map[string]Result{}
+	for _, r := range res {
+		byTarget[r.Target] = r
+		fmt.Printf("%-10s %12.0f %10s %10s %8d\n", r.Target, r.RPS, r.P50, r.P99, r.Errors)
+	}
+	sp := byTarget["spyglass"]
+	for _, peer := range []string{"glance", "nginx"} {
+		if p, ok := byTarget[peer]; ok && p.RPS > 0 {
+			fmt.Printf("ratio spyglass/%s: %.2fx\n", peer, Ratio(sp.RPS, p.RPS))
+		}
+	}
+}
+
+// Ratio is a/b, 0 when b is 0.
+func Ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
