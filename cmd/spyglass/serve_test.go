@@ -243,7 +243,17 @@ func TestServeDrainsUploadOnSIGTERM(t *testing.T) {
 		uploaded <- result{code: resp.StatusCode, body: string(b)}
 	}()
 
-	time.Sleep(300 * time.Millisecond) // the request is in the handler
+	// SIGTERM only once the upload is in the handler (the image is saving):
+	// a connection still in the accept queue would be refused, rightly.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, img := do(t, "GET", base+"/v2/images/"+id, "")
+		if img["status"] == "saving" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("image not saving 5s into the upload: %v", img)
+		}
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
