@@ -80,11 +80,16 @@ func NewAuthenticator(mode string) (Authenticator, error) {
 }
 
 // noAuth is Glance's UnauthenticatedContextMiddleware: every caller is an
-// admin with no user and no project.
+// admin with no user and no project. Glance leaves that context without
+// roles, so its role-based rules (publicize_image, the Tasks API) refuse
+// even this "admin"; Spyglass gives it the admin role too, so the embedded
+// default can do everything an admin can (a deliberate difference).
 type noAuth struct{}
 
+var adminRoles = []string{"admin"}
+
 func (noAuth) Authenticate(_ context.Context, h Headers) (Identity, error) {
-	return Identity{IsAdmin: true, RequestID: requestID(h)}, nil
+	return Identity{IsAdmin: true, Roles: adminRoles, RequestID: requestID(h)}, nil
 }
 
 // trusted is Glance's ContextMiddleware without keystonemiddleware in front:
