@@ -139,6 +139,24 @@ func (s *Server) bodyReader(c *call) io.Reader {
 }
 
 func (s *Server) upload(c *call, id string) {
+	s.receiveData(c, id, s.cat.UploadData)
+}
+
+func (s *Server) stage(c *call, id string) {
+	if !contains(s.cfg.ImportMethods, "glance-direct") {
+		writeError(c.ctx, errStatus(404, "'glance-direct' method is not available at this site."))
+		return
+	}
+	s.receiveData(c, id, s.cat.StageData)
+}
+
+type receiveFunc func(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
+
+// receiveData is PUT /file and PUT /stage: the body streams into the
+// catalog. The store works on a context that the server's shutdown does not
+// cancel, so a drain lets uploads in flight finish; a client that goes away
+// still ends the upload, as reading its body fails.
+func (s *Server) receiveData(c *call, id string, receive receiveFunc) {
 	if err := s.requireOctetStream(c); err != nil {
 		writeError(c.ctx, err)
 		return
@@ -161,39 +179,7 @@ func (s *Server) upload(c *call, id string) {
 		writeError(c.ctx, backends.Errorf(backends.ErrBadRequest, "Store for identifier "+opts.Store+" not found"))
 		return
 	}
-	if _, err := s.cat.UploadData(context.WithoutCancel(c.ctx), id, s.bodyReader(c), opts); err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	s.render.forget(id)
-	c.ctx.SetStatusCode(204)
-	c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
-}
-
-func (s *Server) stage(c *call, id string) {
-	if !contains(s.cfg.ImportMethods, "glance-direct") {
-		writeError(c.ctx, errStatus(404, "'glance-direct' method is not available at this site."))
-		return
-	}
-	if err := s.requireOctetStream(c); err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	img, err := s.lookup(c, id)
-	if err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	if !policy.OwnsOrAdmin(&c.id, img) {
-		writeError(c.ctx, errStatus(403, "You do not own this image"))
-		return
-	}
-	opts, err := s.uploadOptions(c)
-	if err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	if _, err := s.cat.StageData(context.WithoutCancel(c.ctx), id, s.bodyReader(c), opts); err != nil {
+	if _, err := receive(context.WithoutCancel(c.ctx), id, s.bodyReader(c), opts); err != nil {
 		writeError(c.ctx, err)
 		return
 	}

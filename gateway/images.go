@@ -3,9 +3,9 @@ package gateway
 import (
 	"errors"
 	"io"
-	"strings"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 
@@ -90,18 +90,33 @@ func (s *Server) listImages(c *call) {
 		}
 		b = append(b, s.render.image(img)...)
 	}
-	b = append(b, `], "first": "/v2/images`...)
-	b = appendLinkQuery(b, args, "")
-	b = append(b, `", "schema": "/v2/schemas/images"`...)
+	last := ""
 	if len(imgs) > 0 && len(imgs) == q.Limit {
-		b = append(b, `, "next": "/v2/images`...)
-		b = appendLinkQuery(b, args, imgs[len(imgs)-1].ID)
-		b = append(b, '"')
+		last = imgs[len(imgs)-1].ID
 	}
-	b = append(b, '}')
+	b = appendPageLinks(b, "images", args, last)
 	*buf = b
 	c.ctx.Response.Header.SetContentTypeBytes(ctJSON)
 	c.ctx.Response.SetBodyRaw(b)
+}
+
+// appendPageLinks closes a collection page as Glance's serializers do:
+// first, schema, and next (a marker link, only after a full page, when
+// lastID is set).
+func appendPageLinks(b []byte, collection string, args *fasthttp.Args, lastID string) []byte {
+	b = append(b, `], "first": "/v2/`...)
+	b = append(b, collection...)
+	b = appendLinkQuery(b, args, "")
+	b = append(b, `", "schema": "/v2/schemas/`...)
+	b = append(b, collection...)
+	b = append(b, '"')
+	if lastID != "" {
+		b = append(b, `, "next": "/v2/`...)
+		b = append(b, collection...)
+		b = appendLinkQuery(b, args, lastID)
+		b = append(b, '"')
+	}
+	return append(b, '}')
 }
 
 // appendLinkQuery renders the first/next link query as Glance does:

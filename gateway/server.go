@@ -150,6 +150,13 @@ func setRequestID(ctx *fasthttp.RequestCtx, clientID []byte) {
 	}
 	var buf [40]byte
 	copy(buf[:4], "req-")
+	randomUUID((*[36]byte)(buf[4:]))
+	ctx.Response.Header.SetCanonical(hdrRequestID, buf[:])
+}
+
+// randomUUID writes a random version-4 UUID (math/rand/v2's generator: ids
+// need to be unique, not secret).
+func randomUUID(dst *[36]byte) {
 	a, b := rand.Uint64(), rand.Uint64()
 	var u [16]byte
 	for i := 0; i < 8; i++ {
@@ -158,8 +165,7 @@ func setRequestID(ctx *fasthttp.RequestCtx, clientID []byte) {
 	}
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
-	encodeUUID(buf[4:], &u)
-	ctx.Response.Header.SetCanonical(hdrRequestID, buf[:])
+	encodeUUID(dst[:], &u)
 }
 
 func encodeUUID(dst []byte, u *[16]byte) {
@@ -178,15 +184,7 @@ func encodeUUID(dst []byte, u *[16]byte) {
 // newUUID returns a random version-4 UUID string (image ids).
 func newUUID() string {
 	var buf [36]byte
-	a, b := rand.Uint64(), rand.Uint64()
-	var u [16]byte
-	for i := 0; i < 8; i++ {
-		u[i] = byte(a >> (8 * i))
-		u[8+i] = byte(b >> (8 * i))
-	}
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	encodeUUID(buf[:], &u)
+	randomUUID(&buf)
 	return string(buf[:])
 }
 

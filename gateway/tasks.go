@@ -96,15 +96,11 @@ func (s *Server) listTasks(c *call) {
 		}
 		b = appendTask(b, t, false)
 	}
-	b = append(b, `], "first": "/v2/tasks`...)
-	b = appendLinkQuery(b, args, "")
-	b = append(b, `", "schema": "/v2/schemas/tasks"`...)
+	last := ""
 	if len(tasks) > 0 && len(tasks) == q.Limit {
-		b = append(b, `, "next": "/v2/tasks`...)
-		b = appendLinkQuery(b, args, tasks[len(tasks)-1].ID)
-		b = append(b, '"')
+		last = tasks[len(tasks)-1].ID
 	}
-	b = append(b, '}')
+	b = appendPageLinks(b, "tasks", args, last)
 	*buf = b
 	c.ctx.Response.Header.SetContentTypeBytes(ctJSON)
 	c.ctx.Response.SetBodyRaw(b)
