@@ -125,4 +125,7 @@ type Caller struct {
 	User string
 	// Admin is true when the caller has the admin role (Glance's is_admin).
 	Admin bool
+	// RequestID is the request's x-openstack-request-id, which Glance
+	// records on the tasks a request starts; may be empty.
+	RequestID string
 }

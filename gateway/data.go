@@ -224,7 +224,7 @@ func (s *Server) importImage(c *call, id string) {
 		writeError(c.ctx, errStatus(403, "You do not own this image"))
 		return
 	}
-	if err := s.cat.Import(c.ctx, c.id.Caller(), id, req); err != nil {
+	if err := s.cat.Import(c.ctx, c.caller(), id, req); err != nil {
 		writeError(c.ctx, err)
 		return
 	}

@@ -355,7 +355,7 @@ func (s *Server) imageTasks(c *call, id string) {
 		if i > 0 {
 			b = append(b, ", "...)
 		}
-		b = appendTask(b, t, true)
+		b = appendTaskRecord(b, t)
 	}
 	b = append(b, "]}"...)
 	*buf = b

@@ -274,3 +274,49 @@ func appendRawOrNull(dst []byte, raw []byte) []byte {
 	}
 	return append(dst, raw...)
 }
+
+// dbTimeLayout is how Glance's GET /v2/images/{id}/tasks shows times: the
+// database row's datetime, microseconds and no zone.
+const dbTimeLayout = "2006-01-02T15:04:05.000000"
+
+func appendDBTime(dst []byte, t time.Time) []byte {
+	dst = append(dst, '"')
+	dst = t.UTC().AppendFormat(dst, dbTimeLayout)
+	return append(dst, '"')
+}
+
+// appendTaskRecord renders a task as GET /v2/images/{id}/tasks does: the
+// raw database record (Glance's get_task_info), not the Tasks API view.
+func appendTaskRecord(dst []byte, t *backends.Task) []byte {
+	dst = append(dst, `{"id": `...)
+	dst = appendJSONString(dst, t.ID)
+	dst = append(dst, `, "type": `...)
+	dst = appendJSONString(dst, t.Type)
+	dst = append(dst, `, "status": `...)
+	dst = appendJSONString(dst, t.Status)
+	dst = append(dst, `, "owner": `...)
+	dst = appendJSONString(dst, t.Owner)
+	dst = append(dst, `, "expires_at": `...)
+	if t.ExpiresAt != nil {
+		dst = appendDBTime(dst, *t.ExpiresAt)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `, "created_at": `...)
+	dst = appendDBTime(dst, t.CreatedAt)
+	dst = append(dst, `, "updated_at": `...)
+	dst = appendDBTime(dst, t.UpdatedAt)
+	dst = append(dst, `, "deleted_at": null, "deleted": false, "image_id": `...)
+	dst = appendJSONString(dst, t.ImageID)
+	dst = append(dst, `, "request_id": `...)
+	dst = appendJSONString(dst, t.RequestID)
+	dst = append(dst, `, "user_id": `...)
+	dst = appendJSONString(dst, t.UserID)
+	dst = append(dst, `, "input": `...)
+	dst = appendRawOrNull(dst, t.Input)
+	dst = append(dst, `, "result": `...)
+	dst = appendRawOrNull(dst, t.Result)
+	dst = append(dst, `, "message": `...)
+	dst = appendJSONString(dst, t.Message)
+	return append(dst, '}')
+}

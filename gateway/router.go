@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/policy"
 )
 
@@ -13,6 +14,14 @@ import (
 type call struct {
 	ctx *fasthttp.RequestCtx
 	id  policy.Identity
+}
+
+// caller is the identity as the catalog sees it, with the request id that
+// tasks record.
+func (c *call) caller() backends.Caller {
+	cl := c.id.Caller()
+	cl.RequestID = string(c.ctx.Response.Header.Peek("X-Openstack-Request-Id"))
+	return cl
 }
 
 const maxSegments = 8

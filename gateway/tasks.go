@@ -31,7 +31,7 @@ func (s *Server) createTask(c *call) {
 		writeError(c.ctx, err)
 		return
 	}
-	t, err := s.cat.CreateTask(c.ctx, c.id.Caller(), typ, input)
+	t, err := s.cat.CreateTask(c.ctx, c.caller(), typ, input)
 	if err != nil {
 		writeError(c.ctx, err)
 		return

@@ -267,11 +267,22 @@ func (s *Store) StageData(ctx context.Context, id string, r io.Reader, opts back
 	if err := syncDir(dir); err != nil {
 		return fail(err)
 	}
-	img, err := s.get(id)
+	// Glance records the staged size on the image.
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	cur, err := s.get(id)
 	if err != nil {
 		os.Remove(s.stagingPath(id))
 		return nil, err
 	}
+	img := cur.Clone()
+	size := w.size
+	img.Size = &size
+	img.UpdatedAt = now()
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return writeStatus(tx, img) }); err != nil {
+		return nil, err
+	}
+	s.swap(img)
 	return img, nil
 }
 
@@ -284,6 +295,11 @@ type fileData struct {
 func (d *fileData) ReadAt(p []byte, off int64) (int, error) { return d.f.ReadAt(p, off) }
 func (d *fileData) Close() error                            { return d.f.Close() }
 func (d *fileData) Size() int64                             { return d.size }
+
+// File exposes the open file, which is this Data's own: the gateway hands it
+// to fasthttp, which sends it with sendfile and closes it (closing the file
+// is closing the Data).
+func (d *fileData) File() *os.File { return d.f }
 
 // OpenData opens an image's data. An image without data (queued, saving,
 // uploading, importing) is backends.ErrNoData, which the gateway answers

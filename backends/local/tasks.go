@@ -222,7 +222,7 @@ func (s *Store) newTask(caller backends.Caller, typ, imageID string, input any) 
 	task := &backends.Task{
 		ID: uuid.NewString(), Type: typ, Status: backends.TaskPending,
 		Owner: caller.Project, UserID: caller.User, ImageID: imageID,
-		Input: raw, CreatedAt: t, UpdatedAt: t,
+		RequestID: caller.RequestID, Input: raw, CreatedAt: t, UpdatedAt: t,
 	}
 	return task, s.putTask(task)
 }
@@ -303,13 +303,18 @@ func (s *Store) Import(ctx context.Context, caller backends.Caller, id string, r
 	s.swap(img)
 	s.wmu.Unlock()
 
-	input := map[string]any{
-		"image_id": id,
-		"import_req": map[string]any{
-			"method": map[string]any{"name": req.Method, "uri": req.URI},
-		},
-		"backend": []string{s.opts.StoreName},
+	method := map[string]any{"name": req.Method}
+	if req.Method == "web-download" {
+		method["uri"] = req.URI
 	}
+	input := map[string]any{
+		"image_id":   id,
+		"import_req": map[string]any{"method": method},
+		"backend":    []string{s.opts.StoreName},
+	}
+	// Glance's import bookkeeping: the stores still to import to, and the
+	// ones that failed.
+	s.setImportProps(ctx, id, s.opts.StoreName)
 	task, err := s.newTask(caller, "api_image_import", id, input)
 	if err != nil {
 		s.revert(id, backends.StatusImporting, from)
@@ -334,6 +339,10 @@ func (s *Store) Import(ctx context.Context, caller backends.Caller, id string, r
 			return
 		}
 		os.Remove(s.stagingPath(id))
+		s.setImportProps(ctx, id, "")
+		if img, gerr := s.get(id); gerr == nil && img.Size != nil {
+			task.Message = fmt.Sprintf("Copied %d MiB", *img.Size>>20)
+		}
 		s.finishTask(task, map[string]any{"image_id": id}, nil)
 	})
 	return nil
@@ -359,7 +368,7 @@ func (s *Store) CreateTask(ctx context.Context, caller backends.Caller, typ stri
 	t := now()
 	task := &backends.Task{
 		ID: uuid.NewString(), Type: typ, Status: backends.TaskPending,
-		Owner: caller.Project, UserID: caller.User, Input: input, CreatedAt: t, UpdatedAt: t,
+		Owner: caller.Project, UserID: caller.User, RequestID: caller.RequestID, Input: input, CreatedAt: t, UpdatedAt: t,
 	}
 	if err := s.putTask(task); err != nil {
 		return nil, err
@@ -371,9 +380,8 @@ func (s *Store) CreateTask(ctx context.Context, caller backends.Caller, typ stri
 			s.finishTask(task, nil, err)
 			return
 		}
-		task2 := *task
-		task2.ImageID = img.ID
-		task = &task2
+		// Like Glance, a legacy import task names its image only in its
+		// result, not in the task's image_id.
 		r, err := s.fetch(ctx, in.ImportFrom)
 		if err == nil {
 			err = s.begin(ctx, img.ID, backends.StatusSaving)
@@ -426,4 +434,27 @@ func (s *Store) taskImage(ctx context.Context, caller backends.Caller, in import
 		}
 	}
 	return s.CreateImage(ctx, img)
+}
+
+// setImportProps records Glance's import bookkeeping properties:
+// os_glance_importing_to_stores (the stores still to do) and
+// os_glance_failed_import.
+func (s *Store) setImportProps(ctx context.Context, id, importing string) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	cur, err := s.get(id)
+	if err != nil {
+		return
+	}
+	img := cur.Clone()
+	if img.Properties == nil {
+		img.Properties = map[string]string{}
+	}
+	img.Properties["os_glance_importing_to_stores"] = importing
+	if _, ok := img.Properties["os_glance_failed_import"]; !ok {
+		img.Properties["os_glance_failed_import"] = ""
+	}
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return writeExtras(tx, img) }); err == nil {
+		s.swap(img)
+	}
 }
