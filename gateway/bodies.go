@@ -140,7 +140,12 @@ func ParseTaskCreate(body []byte) (string, json.RawMessage, error) {
 	}
 	typ, ok := obj["type"].(string)
 	if !ok || typ != "import" {
-		return "", nil, badRequest("Provided object does not match schema 'task': " + pyRepr(obj["type"]) + " is not one of ['import', 'api_image_import']")
+		if _, isStr := obj["type"].(string); !isStr {
+			return "", nil, badRequest("Provided object does not match schema 'task': " + violationReport(taskSchema,
+				pyRepr(obj["type"])+" is not of type 'string'", "type", []string{"properties", "type", "type"}, []any{"type"}, obj["type"]))
+		}
+		return "", nil, badRequest("Provided object does not match schema 'task': " + violationReport(taskSchema,
+			pyRepr(obj["type"])+" is not one of ['import', 'api_image_import']", "enum", []string{"properties", "type", "enum"}, []any{"type"}, obj["type"]))
 	}
 	input, ok := obj["input"].(map[string]any)
 	if !ok {

@@ -52,7 +52,7 @@ func pyRepr(v any) string {
 		}
 		return "False"
 	case string:
-		return "'" + strings.ReplaceAll(x, "'", `\'`) + "'"
+		return pyStrRepr(x)
 	case json.Number:
 		return x.String()
 	case []any:
@@ -96,8 +96,13 @@ func isInteger(v any) bool {
 	return err == nil
 }
 
-// validateImageAttr checks one top-level key of an image document.
+// validateImageAttr checks one top-level key of an image document against
+// the image schema, with jsonschema's full report on failure.
 func validateImageAttr(key string, v any) error {
+	prop := []string{"properties", key}
+	fail := func(msg, validator string) error {
+		return schemaViolation(msg, validator, append(prop, validator), []any{key}, v)
+	}
 	str := func(nullable bool, maxLen int) error {
 		if v == nil && nullable {
 			return nil
@@ -105,12 +110,12 @@ func validateImageAttr(key string, v any) error {
 		s, ok := v.(string)
 		if !ok {
 			if nullable {
-				return schemaError(pyRepr(v) + " is not of type 'null', 'string'")
+				return fail(pyRepr(v)+" is not of type 'null', 'string'", "type")
 			}
-			return schemaError(pyRepr(v) + " is not of type 'string'")
+			return fail(pyRepr(v)+" is not of type 'string'", "type")
 		}
 		if maxLen > 0 && len([]rune(s)) > maxLen {
-			return schemaError(pyRepr(v) + " is too long")
+			return fail(pyRepr(v)+" is too long", "maxLength")
 		}
 		return nil
 	}
@@ -125,7 +130,7 @@ func validateImageAttr(key string, v any) error {
 				}
 			}
 		}
-		return schemaError(pyRepr(v) + " is not one of " + enumRepr(nullable, values))
+		return fail(pyRepr(v)+" is not one of "+enumRepr(nullable, values), "enum")
 	}
 	switch key {
 	case "id":
@@ -133,7 +138,7 @@ func validateImageAttr(key string, v any) error {
 			return err
 		}
 		if !uuidPattern.MatchString(v.(string)) {
-			return schemaError(pyRepr(v) + " does not match '" + uuidPattern.String() + "'")
+			return fail(pyRepr(v)+" does not match "+pyStrRepr(uuidPattern.String()), "pattern")
 		}
 	case "name", "owner":
 		return str(true, 255)
@@ -145,11 +150,11 @@ func validateImageAttr(key string, v any) error {
 		return enum(true, diskFormats)
 	case "protected", "os_hidden":
 		if _, ok := v.(bool); !ok {
-			return schemaError(pyRepr(v) + " is not of type 'boolean'")
+			return fail(pyRepr(v)+" is not of type 'boolean'", "type")
 		}
 	case "min_ram", "min_disk":
 		if !isInteger(v) {
-			return schemaError(pyRepr(v) + " is not of type 'integer'")
+			return fail(pyRepr(v)+" is not of type 'integer'", "type")
 		}
 		n, _ := v.(json.Number).Int64()
 		if n < 0 {
@@ -161,15 +166,16 @@ func validateImageAttr(key string, v any) error {
 	case "tags":
 		list, ok := v.([]any)
 		if !ok {
-			return schemaError(pyRepr(v) + " is not of type 'array'")
+			return fail(pyRepr(v)+" is not of type 'array'", "type")
 		}
-		for _, t := range list {
+		items := []string{"properties", "tags", "items"}
+		for i, t := range list {
 			s, ok := t.(string)
 			if !ok {
-				return schemaError(pyRepr(t) + " is not of type 'string'")
+				return schemaViolation(pyRepr(t)+" is not of type 'string'", "type", append(items, "type"), []any{"tags", i}, t)
 			}
 			if len([]rune(s)) > 255 {
-				return schemaError(pyRepr(t) + " is too long")
+				return schemaViolation(pyRepr(t)+" is too long", "maxLength", append(items, "maxLength"), []any{"tags", i}, t)
 			}
 		}
 	case "checksum":
@@ -180,7 +186,7 @@ func validateImageAttr(key string, v any) error {
 		return str(true, 128)
 	case "size", "virtual_size":
 		if v != nil && !isInteger(v) {
-			return schemaError(pyRepr(v) + " is not of type 'null', 'integer'")
+			return fail(pyRepr(v)+" is not of type 'null', 'integer'", "type")
 		}
 	case "status":
 		return enum(false, []string{"queued", "saving", "active", "killed", "deleted", "uploading", "importing", "pending_delete", "deactivated"})
@@ -188,11 +194,11 @@ func validateImageAttr(key string, v any) error {
 		return str(false, 0)
 	case "locations":
 		if _, ok := v.([]any); !ok {
-			return schemaError(pyRepr(v) + " is not of type 'array'")
+			return fail(pyRepr(v)+" is not of type 'array'", "type")
 		}
 	default:
 		if _, ok := v.(string); !ok {
-			return schemaError(pyRepr(v) + " is not of type 'string'")
+			return schemaViolation(pyRepr(v)+" is not of type 'string'", "type", []string{"additionalProperties", "type"}, []any{key}, v)
 		}
 	}
 	return nil

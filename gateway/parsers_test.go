@@ -177,9 +177,10 @@ func TestParseCreateImage(t *testing.T) {
 		{`{"self":"x"}`, 403, "Attribute 'self' is read-only."},
 		{`{"location":"x"}`, 403, "Attribute 'location' is reserved."},
 		{`{"os_glance_x":"y"}`, 403, "Attribute 'os_glance_x' is reserved."},
-		{`{"disk_format":"bogus"}`, 400, "Provided object does not match schema 'image': 'bogus' is not one of [None, 'ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop']"},
-		{`{"min_ram":"x"}`, 400, "Provided object does not match schema 'image': 'x' is not of type 'integer'"},
-		{`{"foo":1}`, 400, "Provided object does not match schema 'image': 1 is not of type 'string'"},
+		// Verbatim from a live Glance 25.
+		{`{"disk_format":"bogus"}`, 400, "Provided object does not match schema 'image': 'bogus' is not one of [None, 'ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop']\n\nFailed validating 'enum' in schema['properties']['disk_format']:\n    {'description': 'Format of the disk',\n     'enum': [None,\n              'ami',\n              'ari',\n              'aki',\n              'vhd',\n              'vhdx',\n              'vmdk',\n              'raw',\n              'qcow2',\n              'vdi',\n              'iso',\n              'ploop'],\n     'type': ['null', 'string']}\n\nOn instance['disk_format']:\n    'bogus'"},
+		{`{"min_ram":"x"}`, 400, "Provided object does not match schema 'image': 'x' is not of type 'integer'\n\nFailed validating 'type' in schema['properties']['min_ram']:\n    {'description': 'Amount of ram (in MB) required to boot image.',\n     'type': 'integer'}\n\nOn instance['min_ram']:\n    'x'"},
+		{`{"foo":1}`, 400, "Provided object does not match schema 'image': 1 is not of type 'string'\n\nFailed validating 'type' in schema['additionalProperties']:\n    {'type': 'string'}\n\nOn instance['foo']:\n    1"},
 		{`{"id":"nope"}`, 400, ""},
 	} {
 		t.Run(tc.body, func(t *testing.T) {
