@@ -126,22 +126,69 @@ func writeError(ctx *fasthttp.RequestCtx, err error) {
 	if status == 500 {
 		logInternal(ctx, err)
 	}
+	tpl := templateFor(status)
 	var he *httpError
 	if errors.As(err, &he) && he.bare {
-		writeErrorBody(ctx, status, text, bareBody)
-		return
+		tpl = tplBare
 	}
 	if isDetail {
-		writeErrorBody(ctx, status, defaultExplanations[status], text)
+		writeErrorBody(ctx, status, defaultExplanations[status], text, tpl)
 		return
 	}
-	writeErrorBody(ctx, status, text, "")
+	writeErrorBody(ctx, status, text, "", tpl)
 }
 
-// writeErrorBody renders webob's error page. webob's body is
-// explanation + "<br /><br />\n" + detail + "\n" + comment + "\n"; 405
-// has its own shorter template.
-func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation, detail string) {
+// webobTemplate is the shape of webob's error message for a status.
+type webobTemplate uint8
+
+const (
+	// tplDefault: explanation + "<br /><br />\n" + detail + "\n" + comment + "\n".
+	tplDefault webobTemplate = iota
+	// tplMethod: 405's "explanation<br /><br />\n".
+	tplMethod
+	// tplMedia: 415's "explanation\n<br /><br />\n".
+	tplMedia
+	// tplBare: the explanation alone (Glance's own 405 for DELETE
+	// /v2/tasks/{id}).
+	tplBare
+)
+
+func templateFor(status int) webobTemplate {
+	switch status {
+	case 405:
+		return tplMethod
+	case 415:
+		return tplMedia
+	}
+	return tplDefault
+}
+
+// appendWebobMessage appends webob's message; html escapes the texts (not
+// the markup) for the HTML page.
+func appendWebobMessage(dst []byte, tpl webobTemplate, explanation, detail string, html bool) []byte {
+	text := func(dst []byte, s string) []byte {
+		if html {
+			return appendHTMLEscaped(dst, s)
+		}
+		return append(dst, s...)
+	}
+	dst = text(dst, explanation)
+	switch tpl {
+	case tplMethod:
+		dst = append(dst, "<br /><br />\n"...)
+	case tplMedia:
+		dst = append(dst, "\n<br /><br />\n"...)
+	case tplDefault:
+		dst = append(dst, "<br /><br />\n"...)
+		dst = text(dst, detail)
+		dst = append(dst, "\n\n"...)
+	}
+	return dst
+}
+
+// writeErrorBody renders webob's error page as HTML, JSON or plain text,
+// as the request's Accept header asks.
+func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation, detail string, tpl webobTemplate) {
 	resp := &ctx.Response
 	resp.ResetBody()
 	resp.SetStatusCode(status)
@@ -150,17 +197,8 @@ func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation, detail st
 		title = fasthttp.StatusMessage(status)
 	}
 	code := strconv.Itoa(status) + " " + title
-	b := resp.BodyWriter()
 	buf := bytebuf(ctx)
-	msg := explanation + "<br /><br />\n" + detail + "\n\n"
-	switch {
-	case detail == bareBody:
-		msg, detail = explanation, ""
-	case status == 405:
-		msg = explanation + "<br /><br />\n"
-	case status == 415:
-		msg = explanation + "\n<br /><br />\n"
-	}
+	b := *buf
 	format := webobFormat(ctx.Request.Header.Peek("Accept"))
 	if ctx.IsHead() {
 		format = formatHTML
@@ -168,48 +206,34 @@ func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation, detail st
 	switch format {
 	case formatHTML:
 		resp.Header.SetContentType("text/html; charset=UTF-8")
-		*buf = append(*buf, "<html>\n <head>\n  <title>"...)
-		*buf = append(*buf, code...)
-		*buf = append(*buf, "</title>\n </head>\n <body>\n  <h1>"...)
-		*buf = append(*buf, code...)
-		*buf = append(*buf, "</h1>\n  "...)
-		*buf = appendHTMLEscaped(*buf, explanation)
-		if msg == explanation {
-			// bare body
-		} else if status == 405 {
-			*buf = append(*buf, "<br /><br />\n"...)
-		} else if status == 415 {
-			*buf = append(*buf, "\n<br /><br />\n"...)
-		} else {
-			*buf = append(*buf, "<br /><br />\n"...)
-			*buf = appendHTMLEscaped(*buf, detail)
-			*buf = append(*buf, "\n\n"...)
-		}
-		*buf = append(*buf, "\n </body>\n</html>"...)
+		b = append(b, "<html>\n <head>\n  <title>"...)
+		b = append(b, code...)
+		b = append(b, "</title>\n </head>\n <body>\n  <h1>"...)
+		b = append(b, code...)
+		b = append(b, "</h1>\n  "...)
+		b = appendWebobMessage(b, tpl, explanation, detail, true)
+		b = append(b, "\n </body>\n</html>"...)
 	case formatJSON:
 		resp.Header.SetContentType("application/json")
-		*buf = append(*buf, `{"message": `...)
-		*buf = appendJSONString(*buf, msg)
-		*buf = append(*buf, `, "code": `...)
-		*buf = appendJSONString(*buf, code)
-		*buf = append(*buf, `, "title": `...)
-		*buf = appendJSONString(*buf, title)
-		*buf = append(*buf, '}')
+		b = append(b, `{"message": `...)
+		b = appendJSONString(b, string(appendWebobMessage(nil, tpl, explanation, detail, false)))
+		b = append(b, `, "code": `...)
+		b = appendJSONString(b, code)
+		b = append(b, `, "title": `...)
+		b = appendJSONString(b, title)
+		b = append(b, '}')
 	default:
 		resp.Header.SetContentType("text/plain; charset=UTF-8")
-		*buf = append(*buf, code...)
-		*buf = append(*buf, "\n\n"...)
-		*buf = append(*buf, explanation...)
-		*buf = append(*buf, "\n\n"...)
-		*buf = append(*buf, detail...)
-		*buf = append(*buf, "   "...)
+		b = append(b, code...)
+		b = append(b, "\n\n"...)
+		b = append(b, explanation...)
+		b = append(b, "\n\n"...)
+		b = append(b, detail...)
+		b = append(b, "   "...)
 	}
-	b.Write(*buf)
+	*buf = b
+	resp.SetBodyRaw(b)
 }
-
-// bareBody, passed as the detail, asks writeErrorBody for the explanation
-// alone (Glance's own 405 for DELETE /v2/tasks/{id}).
-const bareBody = "\x00bare"
 
 func appendHTMLEscaped(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {

@@ -302,7 +302,7 @@ func notAllowed(c *call, allow string) {
 	ctx := c.ctx
 	ctx.Response.Header.Set("Allow", allow)
 	// webob's HTTPMethodNotAllowed has its own body template.
-	writeErrorBody(ctx, 405, "The method "+string(ctx.Method())+" is not allowed for this resource. ", "")
+	writeErrorBody(ctx, 405, "The method "+string(ctx.Method())+" is not allowed for this resource. ", "", tplMethod)
 }
 
 func (s *Server) notFound(c *call) {
