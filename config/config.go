@@ -95,7 +95,7 @@ type Region struct {
 
 // Cache configures the caches. Not used by the embedded-only gateway yet.
 type Cache struct {
-	// Dir holds cached image data. Default ./cache.
+	// Dir holds cached image data. Default ./data/cache (not ./cache: in a checkout that is the cache package).
 	Dir string `yaml:"dir"`
 	// MaxSize bounds the image data cache on disk, e.g. 50GiB. Default
 	// 50GiB; 0 means no image data cache.
@@ -143,7 +143,7 @@ func Default() Config {
 		Auth:            Auth{Mode: AuthNoAuth},
 		Regions:         []Region{{Name: "local", Kind: KindLocal, DataDir: "./data"}},
 		DefaultRegion:   "local",
-		Cache:           Cache{Dir: "./cache", MaxSize: 50 << 30, MetadataTTL: 30 * time.Second},
+		Cache:           Cache{Dir: "./data/cache", MaxSize: 50 << 30, MetadataTTL: 30 * time.Second},
 		Telemetry:       Telemetry{Metrics: true},
 		ShutdownTimeout: 30 * time.Second,
 	}
@@ -353,7 +353,7 @@ func (c *Config) Validate() error {
 		bad("cache.max_size", "must not be negative; e.g. 50GiB")
 	}
 	if c.Cache.MaxSize > 0 && c.Cache.Dir == "" {
-		bad("cache.dir", "required when cache.max_size is not 0; e.g. ./cache")
+		bad("cache.dir", "required when cache.max_size is not 0; e.g. ./data/cache")
 	}
 	if c.Cache.MetadataTTL < 0 {
 		bad("cache.metadata_ttl", "must not be negative; e.g. 30s")
