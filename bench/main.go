@@ -76,7 +76,7 @@ func main() {
 		printTable(s.Name(), res)
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {
-		b, _ := json.MarshalIndent(all, "", "  ")
+		b, _ := json.MarshalIndent(Report{Results: all, Ratios: Ratios(all)}, "", "  ")
 		if err := os.WriteFile(*out, b, 0o644); err != nil {
 			log.Printf("bench: writing %s: %v", *out, err)
 		}
@@ -101,6 +101,31 @@ func printTable(name string, res []Result) {
 			fmt.Printf("ratio spyglass/%s: %.2fx\n", peer, Ratio(sp.RPS, p.RPS))
 		}
 	}
+}
+
+// Report is what -out holds: every load run and the Spyglass/peer ratios.
+type Report struct {
+	Results []Result `json:"results"`
+	// Ratios maps "scenario spyglass/peer" to Spyglass's req/s over the peer's.
+	Ratios map[string]float64 `json:"ratios"`
+}
+
+// Ratios computes Spyglass's throughput over each peer's, per scenario;
+// pairs with a missing or zero-throughput side are left out.
+func Ratios(res []Result) map[string]float64 {
+	sp := map[string]float64{}
+	for _, r := range res {
+		if r.Target == "spyglass" {
+			sp[r.Scenario] = r.RPS
+		}
+	}
+	out := map[string]float64{}
+	for _, r := range res {
+		if s, ok := sp[r.Scenario]; ok && r.Target != "spyglass" && r.RPS > 0 {
+			out[r.Scenario+" spyglass/"+r.Target] = Ratio(s, r.RPS)
+		}
+	}
+	return out
 }
 
 // Ratio is a/b, 0 when b is 0.

@@ -46,3 +46,27 @@ func TestRatio(t *testing.T) {
 		t.Fatalf("Ratio by zero = %v", got)
 	}
 }
+
+func TestRatios(t *testing.T) {
+	res := []Result{
+		{Scenario: "show", Target: "glance", RPS: 100},
+		{Scenario: "show", Target: "nginx", RPS: 40000},
+		{Scenario: "show", Target: "spyglass", RPS: 60000},
+		{Scenario: "list", Target: "glance", RPS: 0},
+		{Scenario: "list", Target: "spyglass", RPS: 5000},
+	}
+	got := Ratios(res)
+	for _, tc := range []struct {
+		key  string
+		want float64
+	}{{"show spyglass/glance", 600}, {"show spyglass/nginx", 1.5}} {
+		t.Run(tc.key, func(t *testing.T) {
+			if got, want := got[tc.key], tc.want; got != want {
+				t.Errorf("got %v, want %v", got, want)
+			}
+		})
+	}
+	if _, ok := got["list spyglass/glance"]; ok {
+		t.Errorf("a zero-throughput peer must give no ratio")
+	}
+}
