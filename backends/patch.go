@@ -38,6 +38,11 @@ func ApplyChanges(img *Image, changes []Change) (*Image, error) {
 		}
 		root := c.Path[0]
 		if root == "locations" {
+			// Glance checks for an empty list before anything else
+			// (images.py _do_replace: "not value").
+			if c.Op == PatchReplace && patchEmptyValue(c.Value) {
+				return nil, Detailf(ErrForbidden, "Cannot set locations to empty list.")
+			}
 			verb := map[PatchOp]string{PatchAdd: "add", PatchRemove: "remove", PatchReplace: "update"}[c.Op]
 			return nil, Errorf(ErrForbidden, "It's not allowed to "+verb+" locations if locations are invisible.")
 		}
@@ -89,13 +94,13 @@ func setAttribute(img *Image, key string, raw json.RawMessage) error {
 	var err error
 	switch key {
 	case "name":
-		err = json.Unmarshal(raw, &img.Name)
+		img.Name, err = patchString(raw)
 	case "owner":
-		err = json.Unmarshal(raw, &img.Owner)
+		img.Owner, err = patchString(raw)
 	case "container_format":
-		err = json.Unmarshal(raw, &img.ContainerFormat)
+		img.ContainerFormat, err = patchString(raw)
 	case "disk_format":
-		err = json.Unmarshal(raw, &img.DiskFormat)
+		img.DiskFormat, err = patchString(raw)
 	case "visibility":
 		err = json.Unmarshal(raw, &img.Visibility)
 	case "protected":
@@ -120,6 +125,15 @@ func setAttribute(img *Image, key string, raw json.RawMessage) error {
 	return nil
 }
 
+// patchString decodes a JSON string or null into a fresh pointer. Decoding
+// into the clone's existing pointer would write through it into the
+// snapshot the clone was made from, which other readers share.
+func patchString(raw json.RawMessage) (*string, error) {
+	var s *string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}
+
 // uniqueStrings keeps the first occurrence of each string, in order.
 func uniqueStrings(in []string) []string {
 	out := make([]string, 0, len(in))
@@ -131,4 +145,11 @@ func uniqueStrings(in []string) []string {
 		}
 	}
 	return out
+}
+
+// patchEmptyValue reports whether raw is a JSON value Python treats as false
+// in Glance's "not value" test on a locations list: null or [].
+func patchEmptyValue(raw json.RawMessage) bool {
+	var v []json.RawMessage
+	return json.Unmarshal(raw, &v) == nil && len(v) == 0
 }
