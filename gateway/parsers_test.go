@@ -230,6 +230,11 @@ func FuzzParsePatch(f *testing.F) {
 				t.Fatalf("apply: status %d: %v", st, err)
 			}
 		}
+		// Snapshots are shared between readers: applying a patch must
+		// never change the image it started from.
+		if *base.Name != "n" || len(base.Properties) != 1 || base.Properties["foo"] != "bar" || base.Tags != nil {
+			t.Fatalf("ApplyChanges modified its input: %+v", base)
+		}
 	})
 }
 
