@@ -128,4 +128,10 @@ type Caller struct {
 	// RequestID is the request's x-openstack-request-id, which Glance
 	// records on the tasks a request starts; may be empty.
 	RequestID string
+	// Roles are the caller's roles, lower-cased; a remote region is told
+	// them (X-Roles) in trusted mode.
+	Roles []string
+	// Token is the caller's Keystone token in keystone mode, forwarded to
+	// remote regions as X-Auth-Token; empty otherwise. Never log it.
+	Token string
 }

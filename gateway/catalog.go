@@ -17,14 +17,20 @@ import (
 // enforces in its domain layer (protected images cannot be deleted, members
 // only on shared images, status transitions, quotas) and returns the
 // sentinel errors of package backends.
+//
+// Every call's ctx carries the caller (backends.CallerFrom): remote regions
+// forward it (the Keystone token, or the trusted identity headers).
 type Catalog interface {
 	// CreateImage stores a new image. The gateway has filled id (if the
 	// client gave none), owner, visibility default and validated the body;
 	// the store sets status queued and the timestamps.
 	CreateImage(ctx context.Context, img *backends.Image) (*backends.Image, error)
-	// Image returns the image with this id, whatever its visibility to the
-	// caller (the gateway decides that), or ErrNotFound. Deleted images are
-	// not found.
+	// Image returns the image with this id, or ErrNotFound. The embedded
+	// store returns it whatever its visibility to the caller (the gateway
+	// decides that); a remote region, asked with the caller's identity
+	// (backends.CallerFrom(ctx)), may itself answer ErrNotFound for an image
+	// it hides from the caller, and a cache may return a record another
+	// caller fetched. Deleted images are not found.
 	Image(ctx context.Context, id string) (*backends.Image, error)
 	// ListImages evaluates a listing: filters, visibility for q.Caller,
 	// order, marker and limit. An unknown marker, or one the caller cannot

@@ -29,7 +29,7 @@ func (s *Server) download(c *call, id string) {
 		writeError(c.ctx, errStatus(403, "The requested image has been deactivated. Image data download is forbidden."))
 		return
 	}
-	data, err := s.cat.OpenData(c.ctx, id)
+	data, err := s.cat.OpenData(c, id)
 	if err != nil {
 		if errors.Is(err, backends.ErrNoData) {
 			c.ctx.SetStatusCode(204)
@@ -179,7 +179,7 @@ func (s *Server) receiveData(c *call, id string, receive receiveFunc) {
 		writeError(c.ctx, backends.Errorf(backends.ErrBadRequest, "Store for identifier "+opts.Store+" not found"))
 		return
 	}
-	if _, err := receive(context.WithoutCancel(c.ctx), id, s.bodyReader(c), opts); err != nil {
+	if _, err := receive(context.WithoutCancel(c), id, s.bodyReader(c), opts); err != nil {
 		writeError(c.ctx, err)
 		return
 	}
@@ -224,7 +224,7 @@ func (s *Server) importImage(c *call, id string) {
 		writeError(c.ctx, errStatus(403, "You do not own this image"))
 		return
 	}
-	if err := s.cat.Import(c.ctx, c.caller(), id, req); err != nil {
+	if err := s.cat.Import(c, c.caller(), id, req); err != nil {
 		writeError(c.ctx, err)
 		return
 	}

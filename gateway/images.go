@@ -19,7 +19,7 @@ func imageNotFound(id string) error {
 
 // lookup returns the image if the caller may see it, else Glance's 404.
 func (s *Server) lookup(c *call, id string) (*backends.Image, error) {
-	img, err := s.cat.Image(c.ctx, id)
+	img, err := s.cat.Image(c, id)
 	if err != nil {
 		if errors.Is(err, backends.ErrNotFound) {
 			return nil, imageNotFound(id)
@@ -37,7 +37,7 @@ func (s *Server) lookup(c *call, id string) (*backends.Image, error) {
 func (s *Server) visible(c *call, img *backends.Image) bool {
 	var m *backends.Member
 	if policy.NeedsMembership(&c.id, img) {
-		if mm, err := s.cat.Member(c.ctx, img.ID, c.id.ProjectID); err == nil {
+		if mm, err := s.cat.Member(c, img.ID, c.id.ProjectID); err == nil {
 			m = mm
 		}
 	}
@@ -70,7 +70,7 @@ func (s *Server) listImages(c *call) {
 	}
 	var imgs []*backends.Image
 	if q.Limit > 0 { // Glance answers limit=0 with an empty page
-		imgs, err = s.cat.ListImages(c.ctx, q)
+		imgs, err = s.cat.ListImages(c, q)
 	}
 	if err != nil {
 		if errors.Is(err, backends.ErrMarkerNotFound) {
@@ -185,7 +185,7 @@ func (s *Server) createImage(c *call) {
 	if img.Visibility == "" {
 		img.Visibility = backends.VisibilityShared
 	}
-	created, err := s.cat.CreateImage(c.ctx, img)
+	created, err := s.cat.CreateImage(c, img)
 	if err != nil {
 		writeError(c.ctx, err)
 		return
@@ -247,7 +247,7 @@ func (s *Server) updateImage(c *call, id string) {
 		writeError(c.ctx, errStatus(403, "You do not own this image"))
 		return
 	}
-	updated, err := s.cat.UpdateImage(c.ctx, id, changes)
+	updated, err := s.cat.UpdateImage(c, id, changes)
 	if err != nil {
 		writeError(c.ctx, err)
 		return
@@ -269,7 +269,7 @@ func (s *Server) deleteImage(c *call, id string) {
 		writeError(c.ctx, errStatus(403, "You do not own this image"))
 		return
 	}
-	if err := s.cat.DeleteImage(c.ctx, id); err != nil {
+	if err := s.cat.DeleteImage(c, id); err != nil {
 		if errors.Is(err, backends.ErrNotFound) {
 			err = backends.Errorf(backends.ErrNotFound, "Failed to find image "+id+" to delete")
 		}
@@ -295,7 +295,7 @@ func (s *Server) imageAction(c *call, id, action string) {
 	if action == "reactivate" {
 		status = backends.StatusActive
 	}
-	if _, err := s.cat.SetImageStatus(c.ctx, id, status); err != nil {
+	if _, err := s.cat.SetImageStatus(c, id, status); err != nil {
 		writeError(c.ctx, err)
 		return
 	}
@@ -313,7 +313,7 @@ func (s *Server) addTag(c *call, id, tag string) {
 		writeError(c.ctx, errStatus(403, "Not allowed to update tags for image "+id+"."))
 		return
 	}
-	if err := s.cat.AddTag(c.ctx, id, tag); err != nil {
+	if err := s.cat.AddTag(c, id, tag); err != nil {
 		writeError(c.ctx, err)
 		return
 	}
@@ -331,7 +331,7 @@ func (s *Server) deleteTag(c *call, id, tag string) {
 		writeError(c.ctx, errStatus(403, "Not allowed to delete tags for image "+id+"."))
 		return
 	}
-	if err := s.cat.DeleteTag(c.ctx, id, tag); err != nil {
+	if err := s.cat.DeleteTag(c, id, tag); err != nil {
 		writeError(c.ctx, err)
 		return
 	}
@@ -344,7 +344,7 @@ func (s *Server) imageTasks(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
-	tasks, err := s.cat.ImageTasks(c.ctx, id)
+	tasks, err := s.cat.ImageTasks(c, id)
 	if err != nil {
 		writeError(c.ctx, err)
 		return

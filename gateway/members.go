@@ -53,7 +53,7 @@ func (s *Server) listMembers(c *call, id string) {
 		writeError(c.ctx, errStatus(403, "Not allowed to list members for image "+id+": Only shared images have members."))
 		return
 	}
-	members, err := s.cat.Members(c.ctx, id)
+	members, err := s.cat.Members(c, id)
 	if err != nil {
 		writeError(c.ctx, err)
 		return
@@ -91,7 +91,7 @@ func (s *Server) getMember(c *call, id, memberID string) {
 		writeError(c.ctx, memberNotFound(memberID, id))
 		return
 	}
-	m, err := s.cat.Member(c.ctx, id, memberID)
+	m, err := s.cat.Member(c, id, memberID)
 	if err != nil {
 		if errors.Is(err, backends.ErrNotFound) {
 			err = memberNotFound(memberID, id)
@@ -122,7 +122,7 @@ func (s *Server) addMember(c *call, id string) {
 		writeError(c.ctx, errStatus(403, "Not allowed to create members for image "+id+"."))
 		return
 	}
-	m, err := s.cat.AddMember(c.ctx, id, memberID)
+	m, err := s.cat.AddMember(c, id, memberID)
 	if err != nil {
 		switch {
 		case errors.Is(err, backends.ErrConflict):
@@ -160,7 +160,7 @@ func (s *Server) updateMember(c *call, id, memberID string) {
 		writeError(c.ctx, memberNotFound(memberID, id))
 		return
 	}
-	m, err := s.cat.UpdateMember(c.ctx, id, memberID, status)
+	m, err := s.cat.UpdateMember(c, id, memberID, status)
 	if err != nil {
 		if errors.Is(err, backends.ErrNotFound) {
 			err = memberNotFound(memberID, id)
@@ -181,7 +181,7 @@ func (s *Server) deleteMember(c *call, id, memberID string) {
 		writeError(c.ctx, errStatus(403, "Not allowed to delete members for image "+id+"."))
 		return
 	}
-	if err := s.cat.DeleteMember(c.ctx, id, memberID); err != nil {
+	if err := s.cat.DeleteMember(c, id, memberID); err != nil {
 		if errors.Is(err, backends.ErrNotFound) {
 			err = memberNotFound(memberID, id)
 		}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"fmt"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -10,10 +11,34 @@ import (
 	"github.com/spyglass-gateway/spyglass/policy"
 )
 
-// call is one authenticated request on its way through a handler.
+// call is one authenticated request on its way through a handler. It is
+// the context.Context the handlers hand the catalog: the request's
+// deadline and cancellation, plus the caller (backends.CallerFrom), which a
+// remote region needs on every call. Being its own context spares a
+// context.WithValue allocation per request.
 type call struct {
 	ctx *fasthttp.RequestCtx
 	id  policy.Identity
+
+	who    backends.Caller
+	hasWho bool
+}
+
+func (c *call) Deadline() (time.Time, bool) { return c.ctx.Deadline() }
+func (c *call) Done() <-chan struct{}       { return c.ctx.Done() }
+func (c *call) Err() error                  { return c.ctx.Err() }
+
+// Value answers backends.CallerKey with the caller, built on first use
+// (handlers run on one goroutine; work they start in the background takes
+// the caller before they return).
+func (c *call) Value(key any) any {
+	if key == backends.CallerKey {
+		if !c.hasWho {
+			c.who, c.hasWho = c.caller(), true
+		}
+		return &c.who
+	}
+	return c.ctx.Value(key)
 }
 
 // caller is the identity as the catalog sees it, with the request id that
@@ -88,7 +113,7 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	}
 
 	auth := s.auth.Authenticate
-	c := call{ctx: ctx}
+	c := &call{ctx: ctx}
 	var err error
 	c.id, err = auth(ctx, &ctx.Request.Header)
 	if err != nil {
@@ -113,7 +138,7 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, errStatus(404, defaultExplanations[404]))
 		return
 	}
-	s.route(&c, rest)
+	s.route(c, rest)
 }
 
 // route dispatches a /v2 request by its segments (version removed).

@@ -22,6 +22,9 @@ type Identity struct {
 	IsAdmin bool
 	// ReadOnly marks Glance's anonymous context.
 	ReadOnly bool
+	// Token is the caller's Keystone token (keystone mode only), kept to be
+	// forwarded to remote regions. Never log it.
+	Token string
 	// RequestID is the client's X-Openstack-Request-Id, which Glance
 	// adopts as its own; empty when the client sent none.
 	RequestID []byte
@@ -29,7 +32,7 @@ type Identity struct {
 
 // Caller is the part of the identity a store needs.
 func (id *Identity) Caller() backends.Caller {
-	return backends.Caller{Project: id.ProjectID, User: id.UserID, Admin: id.IsAdmin}
+	return backends.Caller{Project: id.ProjectID, User: id.UserID, Admin: id.IsAdmin, Roles: id.Roles, Token: id.Token}
 }
 
 // HasRole reports whether the identity carries role (lower case).

@@ -1,0 +1,24 @@
+package backends
+
+import "context"
+
+// callerKey is the context key under which a request's Caller travels to
+// the stores: a remote region needs the caller's identity (token or
+// identity headers) on every call, not only on the calls that record it.
+type callerKey struct{}
+
+// CallerKey is the key CallerFrom looks up. A request type that is its own
+// context.Context (the gateway's) answers Value(CallerKey) with a *Caller,
+// which spares WithCaller's allocation on the hot path.
+var CallerKey any = callerKey{}
+
+// WithCaller returns a context carrying c.
+func WithCaller(ctx context.Context, c *Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the caller ctx carries, or nil.
+func CallerFrom(ctx context.Context) *Caller {
+	c, _ := ctx.Value(callerKey{}).(*Caller)
+	return c
+}
