@@ -91,9 +91,16 @@ type Region struct {
 	// Endpoint is a glance region's Images API URL, e.g.
 	// http://127.0.0.1:19292. Required for kind glance.
 	Endpoint string `yaml:"endpoint"`
+	// ConnectTimeout bounds connecting to a glance region; ReadTimeout
+	// bounds waiting for its answer and every stall while its data streams.
+	// Defaults 5s and 30s. A region that times out costs at most one
+	// timeout per breaker window: its circuit breaker then fails fast.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	ReadTimeout    time.Duration `yaml:"read_timeout"`
 }
 
-// Cache configures the caches. Not used by the embedded-only gateway yet.
+// Cache configures the caches of remote (glance) regions' metadata and data;
+// an embedded region needs none.
 type Cache struct {
 	// Dir holds cached image data. Default ./data/cache (not ./cache: in a checkout that is the cache package).
 	Dir string `yaml:"dir"`
@@ -103,6 +110,17 @@ type Cache struct {
 	// MetadataTTL is how long image metadata from a remote region is
 	// served from cache. Default 30s; 0 means metadata is not cached.
 	MetadataTTL time.Duration `yaml:"metadata_ttl"`
+	// StaleIfError is how long past metadata_ttl a cached record is still
+	// served while its region cannot be reached. Default 5m; 0: never.
+	StaleIfError time.Duration `yaml:"stale_if_error"`
+	// VerdictTTL is how long a membership answer from a region (is this
+	// project a member of that shared image) is remembered. Default 5s.
+	VerdictTTL time.Duration `yaml:"verdict_ttl"`
+	// HighWatermark and LowWatermark are fractions of max_size: when the
+	// image data cache grows past the high one, least recently used entries
+	// are evicted down to the low one. Defaults 0.9 and 0.8.
+	HighWatermark float64 `yaml:"high_watermark"`
+	LowWatermark  float64 `yaml:"low_watermark"`
 }
 
 // Redis is the shared cache tier. Not used yet.
@@ -139,11 +157,12 @@ const (
 // ./data.
 func Default() Config {
 	return Config{
-		Listen:          "127.0.0.1:9292",
-		Auth:            Auth{Mode: AuthNoAuth},
-		Regions:         []Region{{Name: "local", Kind: KindLocal, DataDir: "./data"}},
-		DefaultRegion:   "local",
-		Cache:           Cache{Dir: "./data/cache", MaxSize: 50 << 30, MetadataTTL: 30 * time.Second},
+		Listen:        "127.0.0.1:9292",
+		Auth:          Auth{Mode: AuthNoAuth},
+		Regions:       []Region{{Name: "local", Kind: KindLocal, DataDir: "./data"}},
+		DefaultRegion: "local",
+		Cache: Cache{Dir: "./data/cache", MaxSize: 50 << 30, MetadataTTL: 30 * time.Second,
+			StaleIfError: 5 * time.Minute, VerdictTTL: 5 * time.Second, HighWatermark: 0.9, LowWatermark: 0.8},
 		Telemetry:       Telemetry{Metrics: true},
 		ShutdownTimeout: 30 * time.Second,
 	}
@@ -237,6 +256,16 @@ func (c *Config) fillDefaults() {
 	}
 	if c.DefaultRegion == "" && len(c.Regions) == 1 {
 		c.DefaultRegion = c.Regions[0].Name
+	}
+	for i := range c.Regions {
+		if r := &c.Regions[i]; r.Kind == KindGlance {
+			if r.ConnectTimeout == 0 {
+				r.ConnectTimeout = 5 * time.Second
+			}
+			if r.ReadTimeout == 0 {
+				r.ReadTimeout = 30 * time.Second
+			}
+		}
 	}
 }
 
@@ -334,7 +363,12 @@ func (c *Config) Validate() error {
 			if r.DataDir != "" {
 				bad(key+".data_dir", "only for kind local; remove it")
 			}
-			bad(key+".kind", "glance regions are not yet supported; use kind local")
+			if r.ConnectTimeout < 0 {
+				bad(key+".connect_timeout", "must not be negative; e.g. 5s")
+			}
+			if r.ReadTimeout < 0 {
+				bad(key+".read_timeout", "must not be negative; e.g. 30s")
+			}
 		case "":
 			bad(key+".kind", "required; one of local, glance")
 		default:
@@ -357,6 +391,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Cache.MetadataTTL < 0 {
 		bad("cache.metadata_ttl", "must not be negative; e.g. 30s")
+	}
+	if c.Cache.StaleIfError < 0 {
+		bad("cache.stale_if_error", "must not be negative; e.g. 5m, or 0 to never serve stale records")
+	}
+	if c.Cache.VerdictTTL < 0 {
+		bad("cache.verdict_ttl", "must not be negative; e.g. 5s")
+	}
+	if !(c.Cache.LowWatermark > 0 && c.Cache.LowWatermark < c.Cache.HighWatermark && c.Cache.HighWatermark <= 1) {
+		bad("cache.high_watermark", "need 0 < low_watermark (%v) < high_watermark (%v) <= 1; e.g. 0.9 and 0.8", c.Cache.LowWatermark, c.Cache.HighWatermark)
 	}
 	if c.Redis.Addr != "" {
 		if err := checkHostPort(c.Redis.Addr); err != nil {

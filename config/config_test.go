@@ -50,7 +50,7 @@ shutdown_timeout: 2m
 			ProjectName: "service", UserDomainName: "Default", ProjectDomainName: "Default"}},
 		Regions:         []Region{{Name: "edge", Kind: "local", DataDir: "/var/lib/spyglass"}},
 		DefaultRegion:   "edge",
-		Cache:           Cache{Dir: "/var/cache/spyglass", MaxSize: 3 << 39, MetadataTTL: time.Minute},
+		Cache:           Cache{Dir: "/var/cache/spyglass", MaxSize: 3 << 39, MetadataTTL: time.Minute, StaleIfError: 5 * time.Minute, VerdictTTL: 5 * time.Second, HighWatermark: 0.9, LowWatermark: 0.8},
 		Redis:           Redis{Addr: "127.0.0.1:6379"},
 		Telemetry:       Telemetry{Metrics: false, TracesEndpoint: "http://127.0.0.1:4318"},
 		ImageSizeCap:    10 << 30,
@@ -153,13 +153,14 @@ func TestValidate(t *testing.T) {
 		{"local with endpoint", func(c *Config) { c.Regions[0].Endpoint = "http://x:1" }, []string{"regions[0].endpoint: only for kind glance"}},
 		{"glance without endpoint", func(c *Config) {
 			c.Regions = append(c.Regions, Region{Name: "two", Kind: "glance"})
-		}, []string{"regions[1].endpoint: required for kind glance; e.g. http://127.0.0.1:9292", "regions[1].kind: glance regions are not yet supported"}},
+		}, []string{"regions[1].endpoint: required for kind glance; e.g. http://127.0.0.1:9292"}},
 		{"glance bad endpoint", func(c *Config) {
 			c.Regions = append(c.Regions, Region{Name: "two", Kind: "glance", Endpoint: "127.0.0.1:9292"})
 		}, []string{"regions[1].endpoint:", "not an http:// or https:// URL"}},
-		{"glance is not supported yet", func(c *Config) {
-			c.Regions = append(c.Regions, Region{Name: "two", Kind: "glance", Endpoint: "http://127.0.0.1:19292"})
-		}, []string{"regions[1].kind: glance regions are not yet supported"}},
+		{"glance with a negative timeout", func(c *Config) {
+			c.Regions = append(c.Regions, Region{Name: "two", Kind: "glance", Endpoint: "http://127.0.0.1:19292", ReadTimeout: -time.Second})
+		}, []string{"regions[1].read_timeout: must not be negative"}},
+		{"watermarks upside down", func(c *Config) { c.Cache.HighWatermark, c.Cache.LowWatermark = 0.5, 0.7 }, []string{"cache.high_watermark: need 0 < low_watermark (0.7) < high_watermark (0.5) <= 1"}},
 		{"kind empty", func(c *Config) { c.Regions[0].Kind = "" }, []string{"regions[0].kind: required"}},
 		{"kind unknown", func(c *Config) { c.Regions[0].Kind = "s3" }, []string{`regions[0].kind: unknown kind "s3"`}},
 		{"default region unknown", func(c *Config) { c.DefaultRegion = "nowhere" }, []string{`default_region: "nowhere" is not the name of a region; use one of "local"`}},

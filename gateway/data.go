@@ -12,6 +12,14 @@ import (
 	"github.com/spyglass-gateway/spyglass/policy"
 )
 
+// sectionData is the optional capability of a Data whose bytes arrive over
+// time — a remote region's stream, a blob still being filled: Section
+// streams [off, off+n) as the bytes exist, where io.ReaderAt would wait to
+// fill whole buffers. Closing the reader does not close the Data.
+type sectionData interface {
+	Section(ctx context.Context, off, n int64) (io.ReadCloser, error)
+}
+
 // fileData is the optional capability of a Data backed by one open file of
 // its own: the gateway hands the file to fasthttp, which sends it with
 // sendfile and closes it (so closing the file must release the Data).
@@ -88,7 +96,32 @@ func (s *Server) download(c *call, id string) {
 			return
 		}
 	}
+	if sd, ok := data.(sectionData); ok {
+		// The stream outlives the handler: fasthttp reads it after we
+		// return, so it must not end with the request's context.
+		r, err := sd.Section(context.WithoutCancel(c), start, n)
+		if err != nil {
+			data.Close()
+			c.ctx.Response.ResetBody()
+			c.ctx.Response.Header.Del("Content-Range")
+			writeError(c.ctx, err)
+			return
+		}
+		c.ctx.Response.SetBodyStream(&dataReader{r: r, c: closeBoth{r, data}}, int(n))
+		return
+	}
 	c.ctx.Response.SetBodyStream(&dataReader{r: io.NewSectionReader(data, start, n), c: data}, int(n))
+}
+
+// closeBoth closes a section's reader, then its Data.
+type closeBoth struct{ r, d io.Closer }
+
+func (c closeBoth) Close() error {
+	err := c.r.Close()
+	if derr := c.d.Close(); err == nil {
+		err = derr
+	}
+	return err
 }
 
 // dataReader streams a Data section and closes the Data when fasthttp is

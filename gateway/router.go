@@ -183,6 +183,8 @@ func (s *Server) route(c *call, seg [][]byte) {
 		default:
 			s.notFound(c)
 		}
+	case "cache":
+		s.routeCache(c, m, seg)
 	case "info":
 		if len(seg) == 2 || (len(seg) == 3 && string(seg[1]) == "stores" && string(seg[2]) == "detail") {
 			if !method(c, m, "GET") {

@@ -26,6 +26,10 @@ type Config struct {
 	// ImportMethods are the import methods advertised and accepted; nil
 	// means glance-direct, web-download and copy-image, as Glance 25.
 	ImportMethods []string
+	// ImageCache is the image data cache /v2/cache manages; nil means this
+	// gateway caches no image data and the cache API answers Glance's 404
+	// "Caching via API is not supported at this site.".
+	ImageCache ImageCache
 	// Logger receives the access log and errors; nil means slog.Default().
 	Logger *slog.Logger
 	// ReadTimeout bounds reading a request's headers and a JSON body, and

@@ -1,0 +1,264 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/cache"
+)
+
+// Region is one image store behind the gateway: the embedded store
+// (backends/local) or a remote Glance (backends/glance). Its methods are the
+// gateway's Catalog; every ctx carries the caller (backends.CallerFrom),
+// which a remote region forwards.
+type Region interface {
+	CreateImage(ctx context.Context, img *backends.Image) (*backends.Image, error)
+	Image(ctx context.Context, id string) (*backends.Image, error)
+	ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error)
+	UpdateImage(ctx context.Context, id string, changes []backends.Change) (*backends.Image, error)
+	SetImageStatus(ctx context.Context, id, status string) (*backends.Image, error)
+	DeleteImage(ctx context.Context, id string) error
+	AddTag(ctx context.Context, id, tag string) error
+	DeleteTag(ctx context.Context, id, tag string) error
+	UploadData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
+	StageData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
+	Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error
+	OpenData(ctx context.Context, id string) (backends.Data, error)
+	Members(ctx context.Context, imageID string) ([]*backends.Member, error)
+	Member(ctx context.Context, imageID, memberID string) (*backends.Member, error)
+	AddMember(ctx context.Context, imageID, memberID string) (*backends.Member, error)
+	UpdateMember(ctx context.Context, imageID, memberID, status string) (*backends.Member, error)
+	DeleteMember(ctx context.Context, imageID, memberID string) error
+	CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error)
+	Task(ctx context.Context, id string) (*backends.Task, error)
+	ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error)
+	ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error)
+	Stores() []string
+}
+
+// Config is what a Catalog is built from.
+type Config struct {
+	// Region is the one region behind the gateway.
+	Region Region
+	// Meta caches the region's image records and membership verdicts; nil
+	// means every call goes to the region.
+	Meta *cache.Metadata
+	// Logger receives stale-if-error and cache events; nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// Catalog is the gateway's catalog over the region(s).
+type Catalog struct {
+	region Region
+	meta   *cache.Metadata
+	log    *slog.Logger
+}
+
+// New validates cfg and returns the Catalog.
+func New(cfg Config) (*Catalog, error) {
+	if cfg.Region == nil {
+		return nil, errors.New("federation: no region")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Catalog{region: cfg.Region, meta: cfg.Meta, log: cfg.Logger}, nil
+}
+
+// Image answers from the metadata cache when the record is fresh; otherwise
+// it asks the region with the caller's identity and remembers the answer.
+// A region that cannot be reached is covered by a stale record within
+// stale_if_error. The gateway applies the visibility function to whatever is
+// returned: a record another caller fetched is shown only to callers the
+// function admits.
+func (c *Catalog) Image(ctx context.Context, id string) (*backends.Image, error) {
+	if c.meta == nil {
+		return c.region.Image(ctx, id)
+	}
+	cached, fresh := c.meta.Image(id)
+	if fresh == cache.Fresh {
+		return cached, nil
+	}
+	t := c.meta.Ticket()
+	img, err := c.region.Image(ctx, id)
+	if err == nil {
+		c.remember(t, img)
+		return img, nil
+	}
+	if fresh == cache.Stale && errors.Is(err, backends.ErrUnavailable) {
+		c.log.Warn("region unavailable; serving a stale image record", "image", id, "err", err)
+		return cached, nil
+	}
+	return nil, err
+}
+
+// ListImages asks the region and remembers every record it returns, so the
+// shows that follow a listing (Nova, the CLI) are local.
+func (c *Catalog) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
+	if c.meta == nil {
+		return c.region.ListImages(ctx, q)
+	}
+	t := c.meta.Ticket()
+	imgs, err := c.region.ListImages(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for _, img := range imgs {
+		c.remember(t, img)
+	}
+	return imgs, nil
+}
+
+// Member answers the gateway's membership questions (is the caller a member
+// of this shared image; GET .../members/{id}) from remembered verdicts, or
+// asks the region with the caller's identity and remembers the verdict for
+// cache.verdict_ttl. The gateway has already decided that the caller may
+// ask about this member, so a verdict does not depend on who asked.
+func (c *Catalog) Member(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
+	if c.meta == nil {
+		return c.region.Member(ctx, imageID, memberID)
+	}
+	if m, known := c.meta.Member(imageID, memberID); known {
+		if m == nil {
+			return nil, backends.Errorf(backends.ErrNotFound, memberID+" not found in the member list of the image "+imageID+".")
+		}
+		return m, nil
+	}
+	t := c.meta.Ticket()
+	m, err := c.region.Member(ctx, imageID, memberID)
+	switch {
+	case err == nil:
+		c.meta.PutMember(t, imageID, memberID, m)
+	case errors.Is(err, backends.ErrNotFound):
+		c.meta.PutMember(t, imageID, memberID, nil)
+	}
+	return m, err
+}
+
+// written is the end of every write to an image: forget what was cached
+// about it (whatever the outcome: a failed write may have half-happened
+// remotely), then remember the region's answer if it gave the new record.
+func (c *Catalog) written(id string, img *backends.Image) {
+	if c.meta == nil {
+		return
+	}
+	c.meta.Invalidate(id)
+	if img != nil {
+		c.remember(c.meta.Ticket(), img)
+	}
+}
+
+// remember caches a record unless its status is one the region changes by
+// itself in the background (saving, importing, uploading, pending_delete):
+// a client polling an import must see it end when it ends, not a TTL later.
+func (c *Catalog) remember(t cache.Ticket, img *backends.Image) {
+	switch img.Status {
+	case backends.StatusSaving, backends.StatusImporting, backends.StatusUploading, "pending_delete":
+		return
+	}
+	c.meta.PutImage(t, img)
+}
+
+func (c *Catalog) CreateImage(ctx context.Context, img *backends.Image) (*backends.Image, error) {
+	created, err := c.region.CreateImage(ctx, img)
+	if err == nil {
+		c.written(created.ID, created)
+	}
+	return created, err
+}
+
+func (c *Catalog) UpdateImage(ctx context.Context, id string, changes []backends.Change) (*backends.Image, error) {
+	img, err := c.region.UpdateImage(ctx, id, changes)
+	c.written(id, img)
+	return img, err
+}
+
+func (c *Catalog) SetImageStatus(ctx context.Context, id, status string) (*backends.Image, error) {
+	img, err := c.region.SetImageStatus(ctx, id, status)
+	c.written(id, img)
+	return img, err
+}
+
+func (c *Catalog) DeleteImage(ctx context.Context, id string) error {
+	err := c.region.DeleteImage(ctx, id)
+	c.written(id, nil)
+	return err
+}
+
+func (c *Catalog) AddTag(ctx context.Context, id, tag string) error {
+	err := c.region.AddTag(ctx, id, tag)
+	c.written(id, nil)
+	return err
+}
+
+func (c *Catalog) DeleteTag(ctx context.Context, id, tag string) error {
+	err := c.region.DeleteTag(ctx, id, tag)
+	c.written(id, nil)
+	return err
+}
+
+func (c *Catalog) UploadData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error) {
+	img, err := c.region.UploadData(ctx, id, r, opts)
+	c.written(id, img)
+	return img, err
+}
+
+func (c *Catalog) StageData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error) {
+	img, err := c.region.StageData(ctx, id, r, opts)
+	c.written(id, img)
+	return img, err
+}
+
+func (c *Catalog) Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error {
+	err := c.region.Import(ctx, caller, id, req)
+	c.written(id, nil)
+	return err
+}
+
+func (c *Catalog) OpenData(ctx context.Context, id string) (backends.Data, error) {
+	return c.region.OpenData(ctx, id)
+}
+
+func (c *Catalog) Members(ctx context.Context, imageID string) ([]*backends.Member, error) {
+	return c.region.Members(ctx, imageID)
+}
+
+func (c *Catalog) AddMember(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
+	m, err := c.region.AddMember(ctx, imageID, memberID)
+	c.written(imageID, nil)
+	return m, err
+}
+
+func (c *Catalog) UpdateMember(ctx context.Context, imageID, memberID, status string) (*backends.Member, error) {
+	m, err := c.region.UpdateMember(ctx, imageID, memberID, status)
+	c.written(imageID, nil)
+	return m, err
+}
+
+func (c *Catalog) DeleteMember(ctx context.Context, imageID, memberID string) error {
+	err := c.region.DeleteMember(ctx, imageID, memberID)
+	c.written(imageID, nil)
+	return err
+}
+
+func (c *Catalog) CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error) {
+	return c.region.CreateTask(ctx, caller, typ, input)
+}
+
+func (c *Catalog) Task(ctx context.Context, id string) (*backends.Task, error) {
+	return c.region.Task(ctx, id)
+}
+
+func (c *Catalog) ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error) {
+	return c.region.ListTasks(ctx, q)
+}
+
+func (c *Catalog) ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error) {
+	return c.region.ImageTasks(ctx, imageID)
+}
+
+func (c *Catalog) Stores() []string { return c.region.Stores() }

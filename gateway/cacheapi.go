@@ -1,0 +1,253 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+// ImageCache is the image data cache as Glance's cache-management API
+// (/v2/cache) manages it, so `glance cache-list`, `cache-queue`,
+// `cache-delete` and `cache-clear` work unmodified.
+type ImageCache interface {
+	// CacheState lists the complete entries (by image id) and the images
+	// queued for prefetching (in the order they were queued).
+	CacheState(ctx context.Context) (cached []CachedImage, queued []string, err error)
+	// QueueImage prefetches an active image the caller can see: it is
+	// listed as queued until its fill starts.
+	QueueImage(ctx context.Context, img *backends.Image) error
+	// DeleteCachedImage drops the image's entry and queue slot; found is
+	// false when there was neither.
+	DeleteCachedImage(ctx context.Context, id string) (found bool, err error)
+	// ClearCache drops every complete entry (cache) and/or every queued
+	// image (queue), returning how many of each.
+	ClearCache(ctx context.Context, cache, queue bool) (cacheDeleted, queueDeleted int, err error)
+	// CleanCache removes invalid and stalled partial entries (2.18's
+	// POST /v2/cache/clean) and returns how many files went.
+	CleanCache(ctx context.Context) (int, error)
+	// PruneCache evicts least recently used entries down to the cache's
+	// size bound (POST /v2/cache/prune).
+	PruneCache(ctx context.Context) (files int, bytes int64, err error)
+}
+
+// CachedImage is one row of GET /v2/cache's cached_images.
+type CachedImage struct {
+	ImageID      string
+	Hits         int64
+	LastAccessed time.Time
+	LastModified time.Time
+	Size         int64
+}
+
+// routeCache dispatches /v2/cache[/...] as Glance's router does.
+func (s *Server) routeCache(c *call, m []byte, seg [][]byte) {
+	switch {
+	case len(seg) == 1:
+		switch string(m) {
+		case "GET":
+			s.cacheState(c)
+		case "DELETE":
+			s.clearCache(c)
+		default:
+			notAllowed(c, "GET, DELETE")
+		}
+	case len(seg) == 2 && (string(seg[1]) == "clean" || string(seg[1]) == "prune") && string(m) == "POST":
+		s.cleanOrPrune(c, string(seg[1]))
+	case len(seg) == 2:
+		switch string(m) {
+		case "PUT":
+			s.queueImage(c, string(seg[1]))
+		case "DELETE":
+			s.deleteCachedImage(c, string(seg[1]))
+		default:
+			notAllowed(c, "DELETE, PUT")
+		}
+	default:
+		s.notFound(c)
+	}
+}
+
+// cacheAllowed is CacheController._enforce: the rule first (manage_image_cache
+// and the rules built on it: role:admin), then whether this gateway caches
+// at all.
+func (s *Server) cacheAllowed(c *call, rule string) error {
+	if !c.id.HasRole("admin") {
+		return errStatus(403, "You are not authorized to complete "+rule+" action.")
+	}
+	if s.cfg.ImageCache == nil {
+		return errStatus(404, "Caching via API is not supported at this site.")
+	}
+	return nil
+}
+
+func (s *Server) cacheState(c *call) {
+	if err := s.cacheAllowed(c, "cache_list"); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	cached, queued, err := s.cfg.ImageCache.CacheState(c)
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	buf := bytebuf(c.ctx)
+	b := append(*buf, `{"cached_images": [`...)
+	for i, e := range cached {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, `{"image_id": `...)
+		b = appendJSONString(b, e.ImageID)
+		b = append(b, `, "hits": `...)
+		b = strconv.AppendInt(b, e.Hits, 10)
+		b = append(b, `, "last_accessed": `...)
+		b = appendPyTimestamp(b, e.LastAccessed)
+		b = append(b, `, "last_modified": `...)
+		b = appendPyTimestamp(b, e.LastModified)
+		b = append(b, `, "size": `...)
+		b = strconv.AppendInt(b, e.Size, 10)
+		b = append(b, '}')
+	}
+	b = append(b, `], "queued_images": `...)
+	b = appendStringList(b, queued)
+	b = append(b, '}')
+	*buf = b
+	c.ctx.Response.Header.SetContentTypeBytes(ctJSON)
+	c.ctx.Response.SetBodyRaw(b)
+}
+
+// appendPyTimestamp renders a time as Glance's cache does: a Unix time
+// float, printed as Python's repr (shortest round-trip digits, ".0" on
+// whole numbers).
+func appendPyTimestamp(dst []byte, t time.Time) []byte {
+	var f float64
+	if !t.IsZero() {
+		f = float64(t.UnixNano()) / 1e9
+	}
+	start := len(dst)
+	dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
+	if !strings.ContainsRune(string(dst[start:]), '.') {
+		dst = append(dst, ".0"...)
+	}
+	return dst
+}
+
+func (s *Server) clearCache(c *call) {
+	if err := s.cacheAllowed(c, "cache_delete"); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	var cache, queue bool
+	switch strings.ToLower(string(c.ctx.Request.Header.Peek("x-image-cache-clear-target"))) {
+	case "":
+		cache, queue = true, true
+	case "cache":
+		cache = true
+	case "queue":
+		queue = true
+	default:
+		writeError(c.ctx, errStatus(400, "If provided 'x-image-cache-clear-target' must be 'cache', 'queue' or empty string."))
+		return
+	}
+	if _, _, err := s.cfg.ImageCache.ClearCache(c, cache, queue); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	// Glance returns the counts, but its serializer answers a DELETE with
+	// 204 and no body.
+	c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
+	c.ctx.SetStatusCode(204)
+}
+
+// queueImage is queue_image_from_api: the image must exist for the caller
+// (404), the rule allow it (403), caching be enabled (404), and the image be
+// active (400).
+func (s *Server) queueImage(c *call, id string) {
+	img, err := s.lookup(c, id)
+	if err != nil {
+		if errors.Is(err, backends.ErrNotFound) {
+			err = errStatus(404, "Image "+id+" not found.")
+		}
+		writeError(c.ctx, err)
+		return
+	}
+	if err := s.cacheAllowed(c, "cache_image"); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	if img.Status != backends.StatusActive {
+		writeError(c.ctx, errStatus(400, "Only images with status active can be targeted for queueing"))
+		return
+	}
+	if err := s.cfg.ImageCache.QueueImage(c, img); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
+	c.ctx.SetStatusCode(202)
+}
+
+// deleteCachedImage is delete_cache_entry: an image the caller cannot see
+// (or that is gone) may still be dropped from the cache if it is there.
+func (s *Server) deleteCachedImage(c *call, id string) {
+	_, lerr := s.lookup(c, id)
+	if lerr != nil && !errors.Is(lerr, backends.ErrNotFound) {
+		writeError(c.ctx, lerr)
+		return
+	}
+	if err := s.cacheAllowed(c, "cache_delete"); err != nil {
+		if lerr != nil && s.cfg.ImageCache == nil {
+			err = errStatus(404, "Image "+id+" not found.")
+		}
+		writeError(c.ctx, err)
+		return
+	}
+	found, err := s.cfg.ImageCache.DeleteCachedImage(c, id)
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	if lerr != nil && !found {
+		writeError(c.ctx, errStatus(404, "Image "+id+" not found."))
+		return
+	}
+	c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
+	c.ctx.SetStatusCode(204)
+}
+
+// cleanOrPrune is 2.18's POST /v2/cache/clean and /v2/cache/prune.
+func (s *Server) cleanOrPrune(c *call, what string) {
+	if err := s.cacheAllowed(c, "cache_"+what); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	buf := bytebuf(c.ctx)
+	b := *buf
+	if what == "clean" {
+		n, err := s.cfg.ImageCache.CleanCache(c)
+		if err != nil {
+			writeError(c.ctx, err)
+			return
+		}
+		b = append(b, `{"total_files_cleaned": `...)
+		b = strconv.AppendInt(b, int64(n), 10)
+	} else {
+		n, bytes, err := s.cfg.ImageCache.PruneCache(c)
+		if err != nil {
+			writeError(c.ctx, err)
+			return
+		}
+		b = append(b, `{"total_files_pruned": `...)
+		b = strconv.AppendInt(b, int64(n), 10)
+		b = append(b, `, "total_bytes_pruned": `...)
+		b = strconv.AppendInt(b, bytes, 10)
+	}
+	b = append(b, '}')
+	*buf = b
+	c.ctx.Response.Header.SetContentTypeBytes(ctJSON)
+	c.ctx.Response.SetBodyRaw(b)
+}
