@@ -1,0 +1,155 @@
+package federation_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/spyglass-gateway/spyglass/backends/local"
+	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/federation"
+	"github.com/spyglass-gateway/spyglass/gateway"
+	"github.com/spyglass-gateway/spyglass/policy"
+)
+
+// serve runs a gateway in trusted mode over cat on a loopback port.
+func serve(t *testing.T, cat gateway.Catalog) string {
+	t.Helper()
+	auth, err := policy.NewAuthenticator("trusted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := gateway.New(gateway.Config{}, cat, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown(t.Context()) })
+	return "http://" + ln.Addr().String()
+}
+
+type caller struct{ project, roles string }
+
+func do(t *testing.T, base string, who caller, method, path string, body any) (int, []byte) {
+	t.Helper()
+	var r io.Reader
+	ct := "application/json"
+	switch b := body.(type) {
+	case nil:
+	case string: // a JSON patch
+		r = bytes.NewReader([]byte(b))
+		ct = "application/openstack-images-v2.1-json-patch"
+	default:
+		j, _ := json.Marshal(b)
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, base+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("X-Identity-Status", "Confirmed")
+	req.Header.Set("X-Project-Id", who.project)
+	req.Header.Set("X-User-Id", "u-"+who.project)
+	req.Header.Set("X-Roles", who.roles)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// TestCachedCatalogAnswersAsTheRegion drives one embedded store through two
+// gateways, one straight over the store and one over the federation catalog
+// with the metadata cache (TTL far longer than the test), with random
+// writes through the cached gateway and random reads by random callers
+// through both: every read must get the same status and body. A cached
+// record must never show an image to a caller the region would hide it
+// from, nor outlive a write made through Spyglass.
+func TestCachedCatalogAnswersAsTheRegion(t *testing.T) {
+	store, err := local.Open(t.TempDir(), local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	meta, err := cache.NewMetadata(cache.MetadataConfig{TTL: time.Hour, VerdictTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(meta.Close)
+	fed, err := federation.New(federation.Config{Region: store, Meta: meta})
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, cached := serve(t, store), serve(t, fed)
+
+	callers := []caller{{"p1", "member"}, {"p2", "member"}, {"p3", "member"}, {"adm", "admin,member"}}
+	owners := callers[:3]
+	visibilities := []string{"private", "shared", "public", "community"}
+	var ids []string
+	for i := 0; i < 12; i++ {
+		owner := owners[i%3]
+		code, b := do(t, cached, owner, "POST", "/v2/images", map[string]any{
+			"name": fmt.Sprintf("img-%d", i), "disk_format": "raw", "container_format": "bare",
+			"visibility": []string{"private", "shared", "community"}[i/3%3], // public: made so by an admin below
+		})
+		if code != 201 {
+			t.Fatalf("create: %d %s", code, b)
+		}
+		var img struct{ ID string }
+		json.Unmarshal(b, &img)
+		ids = append(ids, img.ID)
+	}
+	owner := func(i int) caller { return owners[i%3] }
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	reads := []func(who caller, id string) (string, string){
+		func(who caller, id string) (string, string) { return "GET", "/v2/images/" + id },
+		func(who caller, id string) (string, string) { return "GET", "/v2/images/" + id + "/members" },
+		func(who caller, id string) (string, string) { return "GET", "/v2/images/" + id + "/members/" + who.project },
+		func(who caller, id string) (string, string) { return "GET", "/v2/images?member_status=all&limit=50" },
+	}
+	for step := 0; step < 400; step++ {
+		i := rng.IntN(len(ids))
+		id := ids[i]
+		// Warm the cache as some caller, then maybe write, then compare.
+		do(t, cached, callers[rng.IntN(len(callers))], "GET", "/v2/images/"+id, nil)
+		switch rng.IntN(6) {
+		case 0:
+			v, by := visibilities[rng.IntN(4)], owner(i)
+			if v == "public" { // publicize_image is an admin's
+				by = callers[3]
+			}
+			do(t, cached, by, "PATCH", "/v2/images/"+id, fmt.Sprintf(`[{"op":"replace","path":"/visibility","value":%q}]`, v))
+		case 1:
+			do(t, cached, owner(i), "POST", "/v2/images/"+id+"/members", map[string]string{"member": owners[rng.IntN(3)].project})
+		case 2:
+			m := owners[rng.IntN(3)]
+			st := []string{"accepted", "rejected", "pending"}[rng.IntN(3)]
+			do(t, cached, m, "PUT", "/v2/images/"+id+"/members/"+m.project, map[string]string{"status": st})
+		case 3:
+			do(t, cached, owner(i), "DELETE", "/v2/images/"+id+"/members/"+owners[rng.IntN(3)].project, nil)
+		case 4:
+			do(t, cached, owner(i), "PATCH", "/v2/images/"+id, fmt.Sprintf(`[{"op":"replace","path":"/name","value":"n%d"}]`, step))
+		}
+		who := callers[rng.IntN(len(callers))]
+		method, path := reads[rng.IntN(len(reads))](who, id)
+		dc, db := do(t, direct, who, method, path, nil)
+		cc, cb := do(t, cached, who, method, path, nil)
+		if dc != cc || !bytes.Equal(db, cb) {
+			t.Fatalf("step %d: %s %s as %s:\nregion: %d %s\ncached: %d %s", step, method, path, who.project, dc, db, cc, cb)
+		}
+	}
+}
