@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
+	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/backends/local"
 	"github.com/spyglass-gateway/spyglass/cache"
 	"github.com/spyglass-gateway/spyglass/federation"
@@ -118,7 +121,9 @@ func TestCachedCatalogAnswersAsTheRegion(t *testing.T) {
 	reads := []func(who caller, id string) (string, string){
 		func(who caller, id string) (string, string) { return "GET", "/v2/images/" + id },
 		func(who caller, id string) (string, string) { return "GET", "/v2/images/" + id + "/members" },
-		func(who caller, id string) (string, string) { return "GET", "/v2/images/" + id + "/members/" + who.project },
+		func(who caller, id string) (string, string) {
+			return "GET", "/v2/images/" + id + "/members/" + who.project
+		},
 		func(who caller, id string) (string, string) { return "GET", "/v2/images?member_status=all&limit=50" },
 	}
 	for step := 0; step < 400; step++ {
@@ -152,4 +157,50 @@ func TestCachedCatalogAnswersAsTheRegion(t *testing.T) {
 			t.Fatalf("step %d: %s %s as %s:\nregion: %d %s\ncached: %d %s", step, method, path, who.project, dc, db, cc, cb)
 		}
 	}
+}
+
+// BenchmarkCachedShow is the show hot path through the federation catalog
+// with a fresh cached record (a remote region's steady state), to compare
+// with gateway.BenchmarkShow straight over the embedded store.
+func BenchmarkCachedShow(b *testing.B) {
+	store, err := local.Open(b.TempDir(), local.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	meta, err := cache.NewMetadata(cache.MetadataConfig{TTL: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer meta.Close()
+	fed, _ := federation.New(federation.Config{Region: store, Meta: meta})
+	auth, _ := policy.NewAuthenticator("trusted")
+	srv, err := gateway.New(gateway.Config{}, fed, auth)
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := "cirros"
+	img, err := store.CreateImage(b.Context(), &backends.Image{ID: "8d3e3c52-6d4e-4b5f-9c0a-1f2e3d4c5b6a", Name: &name, Owner: &[]string{"p1"}[0], Visibility: "private"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := srv.Handler()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var ctx fasthttp.RequestCtx
+		var req fasthttp.Request
+		req.SetRequestURI("/v2/images/" + img.ID)
+		req.Header.Set("X-Identity-Status", "Confirmed")
+		req.Header.Set("X-Project-Id", "p1")
+		req.Header.Set("X-User-Id", "u1")
+		req.Header.Set("X-Roles", "member")
+		ctx.Init(&req, nil, nil)
+		for pb.Next() {
+			ctx.Response.Reset()
+			h(&ctx)
+			if ctx.Response.StatusCode() != 200 {
+				b.Fatalf("status %d", ctx.Response.StatusCode())
+			}
+		}
+	})
 }
