@@ -30,6 +30,8 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// Auth says how callers are identified.
 	Auth Auth `yaml:"auth"`
+	// Policy says what callers may do.
+	Policy Policy `yaml:"policy"`
 	// Regions are the image stores behind the gateway. Empty means one
 	// embedded region {name: local, kind: local, data_dir: ./data}.
 	Regions []Region `yaml:"regions"`
@@ -63,6 +65,26 @@ type Auth struct {
 	// Keystone is used when Mode is keystone.
 	Keystone Keystone `yaml:"keystone"`
 }
+
+// Policy selects Glance's authorization rules.
+type Policy struct {
+	// Defaults is current (Glance's secure-RBAC defaults: reader, member
+	// and admin roles in the caller's project, as Glance with
+	// enforce_new_defaults, enforce_scope and enforce_secure_rbac) or legacy
+	// (a stock Glance 25's deprecated defaults: any role may read and
+	// create, the owner or an admin changes). Default current.
+	Defaults string `yaml:"defaults"`
+	// File is an oslo.policy YAML or JSON file whose rules override the
+	// defaults; empty (the default) means none. It is read and compiled at
+	// start-up: an unknown rule name or a syntax error stops the start.
+	File string `yaml:"file"`
+}
+
+// Policy default sets.
+const (
+	PolicyCurrent = "current"
+	PolicyLegacy  = "legacy"
+)
 
 // Keystone holds the service credentials used to validate tokens and read
 // the service catalog. Used only when auth.mode is keystone.
@@ -159,6 +181,7 @@ func Default() Config {
 	return Config{
 		Listen:        "127.0.0.1:9292",
 		Auth:          Auth{Mode: AuthNoAuth},
+		Policy:        Policy{Defaults: PolicyCurrent},
 		Regions:       []Region{{Name: "local", Kind: KindLocal, DataDir: "./data"}},
 		DefaultRegion: "local",
 		Cache: Cache{Dir: "./data/cache", MaxSize: 50 << 30, MetadataTTL: 30 * time.Second,
@@ -317,6 +340,21 @@ func (c *Config) Validate() error {
 
 	if err := checkHostPort(c.Listen); err != nil {
 		bad("listen", "%v; e.g. 127.0.0.1:9292", err)
+	}
+
+	switch c.Policy.Defaults {
+	case PolicyCurrent, PolicyLegacy:
+	case "":
+		bad("policy.defaults", "required; current (Glance's secure-RBAC defaults) or legacy (a stock Glance 25's)")
+	default:
+		bad("policy.defaults", "unknown rule set %q; current (Glance's secure-RBAC defaults) or legacy (a stock Glance 25's)", c.Policy.Defaults)
+	}
+	if c.Policy.File != "" {
+		if st, err := os.Stat(c.Policy.File); err != nil {
+			bad("policy.file", "%v; give the path of an oslo.policy YAML or JSON file, or leave it empty", err)
+		} else if st.IsDir() {
+			bad("policy.file", "%s is a directory; give the path of an oslo.policy YAML or JSON file", c.Policy.File)
+		}
 	}
 
 	switch c.Auth.Mode {

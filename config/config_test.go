@@ -31,6 +31,7 @@ listen: 0.0.0.0:9393
 auth:
   mode: trusted
   keystone: {auth_url: "http://k:5000/v3", username: u, password: p, project_name: service, user_domain_name: Default, project_domain_name: Default}
+policy: {defaults: legacy, file: testdata/policy.yaml}
 regions:
   - {name: edge, kind: local, data_dir: /var/lib/spyglass}
 default_region: edge
@@ -48,6 +49,7 @@ shutdown_timeout: 2m
 		Listen: "0.0.0.0:9393",
 		Auth: Auth{Mode: "trusted", Keystone: Keystone{AuthURL: "http://k:5000/v3", Username: "u", Password: "p",
 			ProjectName: "service", UserDomainName: "Default", ProjectDomainName: "Default"}},
+		Policy:          Policy{Defaults: "legacy", File: "testdata/policy.yaml"},
 		Regions:         []Region{{Name: "edge", Kind: "local", DataDir: "/var/lib/spyglass"}},
 		DefaultRegion:   "edge",
 		Cache:           Cache{Dir: "/var/cache/spyglass", MaxSize: 3 << 39, MetadataTTL: time.Minute, StaleIfError: 5 * time.Minute, VerdictTTL: 5 * time.Second, HighWatermark: 0.9, LowWatermark: 0.8},
@@ -143,6 +145,10 @@ func TestValidate(t *testing.T) {
 		{"auth keystone", func(c *Config) { c.Auth.Mode = "keystone" }, []string{"auth.mode: keystone is not yet supported"}},
 		{"auth unknown", func(c *Config) { c.Auth.Mode = "oauth" }, []string{`auth.mode: unknown mode "oauth"`, "noauth, trusted"}},
 		{"auth empty", func(c *Config) { c.Auth.Mode = "" }, []string{"auth.mode: required"}},
+		{"policy defaults unknown", func(c *Config) { c.Policy.Defaults = "new" }, []string{`policy.defaults: unknown rule set "new"`, "current", "legacy"}},
+		{"policy defaults empty", func(c *Config) { c.Policy.Defaults = "" }, []string{"policy.defaults: required"}},
+		{"policy file missing", func(c *Config) { c.Policy.File = "/nonexistent/policy.yaml" }, []string{"policy.file:", "no such file"}},
+		{"policy file a directory", func(c *Config) { c.Policy.File = "." }, []string{"policy.file: . is a directory"}},
 		{"no regions", func(c *Config) { c.Regions = nil }, []string{"regions: at least one region"}},
 		{"region without name", func(c *Config) { c.Regions[0].Name = "" }, []string{"regions[0].name: required"}},
 		{"region bad name", func(c *Config) { c.Regions[0].Name = "a b"; c.DefaultRegion = "a b" }, []string{"regions[0].name:", "letters, digits"}},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/policy"
 )
 
 // ImageCache is the image data cache as Glance's cache-management API
@@ -71,12 +72,15 @@ func (s *Server) routeCache(c *call, m []byte, seg [][]byte) {
 	}
 }
 
-// cacheAllowed is CacheController._enforce: the rule first (manage_image_cache
-// and the rules built on it: role:admin), then whether this gateway caches
-// at all.
-func (s *Server) cacheAllowed(c *call, rule string) error {
-	if !c.id.HasRole("admin") {
-		return errStatus(403, "You are not authorized to complete "+rule+" action.")
+// cacheAllowed is CacheController._enforce: the rule first (on the image
+// when there is one, else on {}), then whether this gateway caches at all.
+func (s *Server) cacheAllowed(c *call, rule policy.Rule, img *backends.Image) error {
+	t := policy.EmptyTarget()
+	if img != nil {
+		t = policy.ImageTarget(img, &c.id)
+	}
+	if !s.pol.Allowed(rule, &c.id, &t) {
+		return forbidden(rule)
 	}
 	if s.cfg.ImageCache == nil {
 		return errStatus(404, "Caching via API is not supported at this site.")
@@ -85,7 +89,7 @@ func (s *Server) cacheAllowed(c *call, rule string) error {
 }
 
 func (s *Server) cacheState(c *call) {
-	if err := s.cacheAllowed(c, "cache_list"); err != nil {
+	if err := s.cacheAllowed(c, policy.CacheList, nil); err != nil {
 		writeError(c.ctx, err)
 		return
 	}
@@ -137,7 +141,7 @@ func appendPyTimestamp(dst []byte, t time.Time) []byte {
 }
 
 func (s *Server) clearCache(c *call) {
-	if err := s.cacheAllowed(c, "cache_delete"); err != nil {
+	if err := s.cacheAllowed(c, policy.CacheDelete, nil); err != nil {
 		writeError(c.ctx, err)
 		return
 	}
@@ -175,7 +179,7 @@ func (s *Server) queueImage(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if err := s.cacheAllowed(c, "cache_image"); err != nil {
+	if err := s.cacheAllowed(c, policy.CacheImage, img); err != nil {
 		writeError(c.ctx, err)
 		return
 	}
@@ -194,12 +198,12 @@ func (s *Server) queueImage(c *call, id string) {
 // deleteCachedImage is delete_cache_entry: an image the caller cannot see
 // (or that is gone) may still be dropped from the cache if it is there.
 func (s *Server) deleteCachedImage(c *call, id string) {
-	_, lerr := s.lookup(c, id)
+	img, lerr := s.lookup(c, id)
 	if lerr != nil && !errors.Is(lerr, backends.ErrNotFound) {
 		writeError(c.ctx, lerr)
 		return
 	}
-	if err := s.cacheAllowed(c, "cache_delete"); err != nil {
+	if err := s.cacheAllowed(c, policy.CacheDelete, img); err != nil {
 		if lerr != nil && s.cfg.ImageCache == nil {
 			err = errStatus(404, "Image "+id+" not found.")
 		}
@@ -221,7 +225,13 @@ func (s *Server) deleteCachedImage(c *call, id string) {
 
 // cleanOrPrune is 2.18's POST /v2/cache/clean and /v2/cache/prune.
 func (s *Server) cleanOrPrune(c *call, what string) {
-	if err := s.cacheAllowed(c, "cache_"+what); err != nil {
+	// 2.18's clean and prune have no rule of their own in Glance 25's
+	// policies: manage_image_cache decides, the refusal names the action.
+	if !s.allowed(c, policy.ManageImageCache) {
+		writeError(c.ctx, errStatus(403, "You are not authorized to complete cache_"+what+" action."))
+		return
+	}
+	if err := s.cacheAllowed(c, policy.ManageImageCache, nil); err != nil {
 		writeError(c.ctx, err)
 		return
 	}

@@ -37,6 +37,10 @@ func (s *Server) download(c *call, id string) {
 		writeError(c.ctx, errStatus(403, "The requested image has been deactivated. Image data download is forbidden."))
 		return
 	}
+	if err := s.authorizeImage(c, policy.DownloadImage, img); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
 	data, err := s.cat.OpenData(c, id)
 	if err != nil {
 		if errors.Is(err, backends.ErrNoData) {
@@ -172,7 +176,31 @@ func (s *Server) bodyReader(c *call) io.Reader {
 }
 
 func (s *Server) upload(c *call, id string) {
-	s.receiveData(c, id, s.cat.UploadData)
+	s.receiveData(c, id, s.cat.UploadData, s.authorizeUpload)
+}
+
+// authorizeUpload is ImageData.upload: upload_image, then the ownership
+// check (legacy API and database layer), worded by the controller.
+func (s *Server) authorizeUpload(c *call, img *backends.Image) error {
+	if err := s.authorizeImage(c, policy.UploadImage, img); err != nil {
+		return err
+	}
+	if !policy.Mutable(&c.id, img) {
+		return errStatus(403, "Not allowed to upload image data for image "+img.ID)
+	}
+	return nil
+}
+
+// authorizeStage is ImageData.stage: modify_image, then in legacy mode the
+// ownership check.
+func (s *Server) authorizeStage(c *call, img *backends.Image) error {
+	if err := s.authorizeImage(c, policy.ModifyImage, img); err != nil {
+		return err
+	}
+	if !s.pol.LegacyMutable(&c.id, img) {
+		return errNotOwner
+	}
+	return nil
 }
 
 func (s *Server) stage(c *call, id string) {
@@ -180,7 +208,7 @@ func (s *Server) stage(c *call, id string) {
 		writeError(c.ctx, errStatus(404, "'glance-direct' method is not available at this site."))
 		return
 	}
-	s.receiveData(c, id, s.cat.StageData)
+	s.receiveData(c, id, s.cat.StageData, s.authorizeStage)
 }
 
 type receiveFunc func(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
@@ -189,7 +217,7 @@ type receiveFunc func(ctx context.Context, id string, r io.Reader, opts backends
 // catalog. The store works on a context that the server's shutdown does not
 // cancel, so a drain lets uploads in flight finish; a client that goes away
 // still ends the upload, as reading its body fails.
-func (s *Server) receiveData(c *call, id string, receive receiveFunc) {
+func (s *Server) receiveData(c *call, id string, receive receiveFunc, authorize func(*call, *backends.Image) error) {
 	if err := s.requireOctetStream(c); err != nil {
 		writeError(c.ctx, err)
 		return
@@ -199,8 +227,8 @@ func (s *Server) receiveData(c *call, id string, receive receiveFunc) {
 		writeError(c.ctx, err)
 		return
 	}
-	if !policy.OwnsOrAdmin(&c.id, img) {
-		writeError(c.ctx, errStatus(403, "You do not own this image"))
+	if err := authorize(c, img); err != nil {
+		writeError(c.ctx, err)
 		return
 	}
 	opts, err := s.uploadOptions(c)
@@ -248,13 +276,15 @@ func (s *Server) importImage(c *call, id string) {
 		writeError(c.ctx, backends.Errorf(backends.ErrBadRequest, "URI for web-download does not pass filtering: "+req.URI))
 		return
 	}
+	// copy-image has its own rule; any other method needs modify_image
+	// (and, in legacy mode, ownership).
 	if req.Method == "copy-image" {
-		if !policy.CanCopyImage(&c.id) {
-			writeError(c.ctx, errStatus(403, "You are not authorized to complete copy_image action."))
-			return
-		}
-	} else if !policy.OwnsOrAdmin(&c.id, img) {
-		writeError(c.ctx, errStatus(403, "You do not own this image"))
+		err = s.authorizeImage(c, policy.CopyImage, img)
+	} else if err = s.authorizeImage(c, policy.ModifyImage, img); err == nil && !s.pol.LegacyMutable(&c.id, img) {
+		err = errNotOwner
+	}
+	if err != nil {
+		writeError(c.ctx, err)
 		return
 	}
 	if err := s.cat.Import(c, c.caller(), id, req); err != nil {

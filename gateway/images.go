@@ -48,6 +48,9 @@ func (s *Server) visible(c *call, img *backends.Image) bool {
 // memoized rendering.
 func (s *Server) showImage(c *call, idb []byte) {
 	img, err := s.lookup(c, string(idb))
+	if err == nil {
+		err = s.authorizeImage(c, policy.GetImage, img)
+	}
 	if err != nil {
 		writeError(c.ctx, err)
 		return
@@ -68,6 +71,12 @@ func (s *Server) listImages(c *call) {
 		writeError(c.ctx, err)
 		return
 	}
+	// "Do you have permission to list images": get_images on the caller's
+	// project; then each image must pass get_image.
+	if pt := policy.ProjectTarget(&c.id); !s.pol.Allowed(policy.GetImages, &c.id, &pt) {
+		writeError(c.ctx, forbidden(policy.GetImages))
+		return
+	}
 	var imgs []*backends.Image
 	if q.Limit > 0 { // Glance answers limit=0 with an empty page
 		imgs, err = s.cat.ListImages(c, q)
@@ -84,15 +93,23 @@ func (s *Server) listImages(c *call) {
 	}
 	buf := bytebuf(c.ctx)
 	b := append(*buf, `{"images": [`...)
-	for i, img := range imgs {
-		if i > 0 {
+	// The next link follows a full page from the store, marked with the
+	// last image shown, as Glance's index does after its policy filter.
+	fullPage := len(imgs) == q.Limit
+	last, shown := "", 0
+	for _, img := range imgs {
+		if t := policy.ImageTarget(img, &c.id); !s.pol.Allowed(policy.GetImage, &c.id, &t) {
+			continue
+		}
+		if shown > 0 {
 			b = append(b, ", "...)
 		}
+		shown++
 		b = append(b, s.render.image(img)...)
+		last = img.ID
 	}
-	last := ""
-	if len(imgs) > 0 && len(imgs) == q.Limit {
-		last = imgs[len(imgs)-1].ID
+	if !fullPage {
+		last = ""
 	}
 	b = appendPageLinks(b, "images", args, last)
 	*buf = b
@@ -164,17 +181,13 @@ func (s *Server) createImage(c *call) {
 		writeError(c.ctx, err)
 		return
 	}
+	if err := s.authorizeCreate(c, img); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
 	owner := c.id.ProjectID
 	if img.Owner != nil {
 		owner = *img.Owner
-	}
-	if img.Visibility != "" && !policy.CanSetVisibility(&c.id, img.Visibility) {
-		writeError(c.ctx, errStatus(403, visibilityForbidden(img.Visibility)))
-		return
-	}
-	if !policy.CanCreateOwnedBy(&c.id, owner) {
-		writeError(c.ctx, errStatus(403, "You are not permitted to create images owned by '"+owner+"'."))
-		return
 	}
 	if img.ID == "" {
 		img.ID = newUUID()
@@ -199,11 +212,98 @@ func (s *Server) createImage(c *call) {
 	c.ctx.Response.SetBodyRaw(s.render.image(created))
 }
 
-func visibilityForbidden(v string) string {
-	if v == backends.VisibilityPublic {
-		return "You are not authorized to complete publicize_image action."
+// authorizeCreate is ImageAPIPolicy.add_image on the proposed image: the
+// rule (a refusal for another owner worded as such), the visibility's rule,
+// and in legacy mode check_admin_or_same_owner.
+func (s *Server) authorizeCreate(c *call, img *backends.Image) error {
+	owner := img.Owner
+	if owner == nil && c.id.ProjectID != "" {
+		owner = &c.id.ProjectID
 	}
-	return "You are not authorized to complete communitize_image action."
+	vis := img.Visibility
+	if vis == "" {
+		vis = backends.VisibilityPrivate
+	}
+	t := policy.ProposedImageTarget(owner, vis)
+	ownerText := "None"
+	if owner != nil {
+		ownerText = *owner
+	}
+	sameOwner := owner != nil && *owner == c.id.ProjectID || owner == nil && c.id.ProjectID == ""
+	if !s.pol.Allowed(policy.AddImage, &c.id, &t) {
+		if !sameOwner {
+			return errStatus(403, "You are not permitted to create images owned by '"+ownerText+"'")
+		}
+		return forbidden(policy.AddImage)
+	}
+	if err := s.authorizeVisibility(c, vis, &t); err != nil {
+		return err
+	}
+	if s.pol.Legacy() && !c.id.IsAdmin && !sameOwner {
+		return errStatus(403, "You are not permitted to create images owned by '"+ownerText+"'.")
+	}
+	return nil
+}
+
+// authorizeVisibility is _enforce_image_visibility: publicize_image or
+// communitize_image for those visibilities, refused with a plain 403.
+func (s *Server) authorizeVisibility(c *call, visibility string, t *policy.Target) error {
+	var r policy.Rule
+	switch visibility {
+	case backends.VisibilityPublic:
+		r = policy.PublicizeImage
+	case backends.VisibilityCommunity:
+		r = policy.CommunitizeImage
+	default:
+		return nil
+	}
+	if !s.pol.Allowed(r, &c.id, t) {
+		return forbidden(r)
+	}
+	return nil
+}
+
+// authorizeChange is one change of Images.update: locations have their own
+// rules; a new owner needs an admin; any other path is update_property
+// (the visibility's rule, then modify_image and, in legacy mode, the
+// ownership check).
+func (s *Server) authorizeChange(c *call, img *backends.Image, ch *backends.Change) error {
+	root := ch.Path[0]
+	if root == "locations" {
+		switch ch.Op {
+		case backends.PatchRemove:
+			if err := s.authorizeImage(c, policy.DeleteImageLocation, img); err != nil {
+				return err
+			}
+			if !s.pol.LegacyMutable(&c.id, img) {
+				return errNotOwner
+			}
+			return nil
+		case backends.PatchReplace:
+			if v := strings.TrimSpace(string(ch.Value)); v == "[]" || v == "null" {
+				return errDetail(403, "Cannot set locations to empty list.")
+			}
+		}
+		return s.authorizeImage(c, policy.SetImageLocation, img)
+	}
+	if root == "owner" && ch.Op == backends.PatchReplace && !c.id.IsAdmin {
+		return errDetail(403, "Owner can't be updated by non admin.")
+	}
+	if root == "visibility" && ch.Op != backends.PatchRemove {
+		if v, ok := jsonStringValue(ch.Value); ok {
+			t := policy.ImageTarget(img, &c.id)
+			if err := s.authorizeVisibility(c, v, &t); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.authorizeImage(c, policy.ModifyImage, img); err != nil {
+		return err
+	}
+	if !s.pol.LegacyMutable(&c.id, img) {
+		return errNotOwner
+	}
+	return nil
 }
 
 func (s *Server) updateImage(c *call, id string) {
@@ -226,28 +326,24 @@ func (s *Server) updateImage(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
-	for _, ch := range changes {
-		if len(ch.Path) == 0 {
+	for i := range changes {
+		if len(changes[i].Path) == 0 {
 			continue
 		}
-		switch ch.Path[0] {
-		case "owner":
-			if ch.Op == backends.PatchReplace && !c.id.IsAdmin {
-				writeError(c.ctx, errDetail(403, "Owner can't be updated by non admin."))
-				return
-			}
-		case "visibility":
-			if v, ok := jsonStringValue(ch.Value); ok && !policy.CanSetVisibility(&c.id, v) {
-				writeError(c.ctx, errStatus(403, visibilityForbidden(v)))
-				return
-			}
+		if err := s.authorizeChange(c, img, &changes[i]); err != nil {
+			writeError(c.ctx, err)
+			return
 		}
 	}
-	if !policy.OwnsOrAdmin(&c.id, img) {
-		writeError(c.ctx, errStatus(403, "You do not own this image"))
-		return
+	updated := img
+	if len(changes) > 0 {
+		// The database layer's own check on every write.
+		if !policy.Mutable(&c.id, img) {
+			writeError(c.ctx, errNotOwner)
+			return
+		}
+		updated, err = s.cat.UpdateImage(c, id, changes)
 	}
-	updated, err := s.cat.UpdateImage(c, id, changes)
 	if err != nil {
 		writeError(c.ctx, err)
 		return
@@ -265,8 +361,12 @@ func (s *Server) deleteImage(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if !policy.OwnsOrAdmin(&c.id, img) {
-		writeError(c.ctx, errStatus(403, "You do not own this image"))
+	if err := s.authorizeImage(c, policy.DeleteImage, img); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	if !policy.Mutable(&c.id, img) { // legacy API check and database layer alike
+		writeError(c.ctx, errNotOwner)
 		return
 	}
 	if err := s.cat.DeleteImage(c, id); err != nil {
@@ -287,8 +387,16 @@ func (s *Server) imageAction(c *call, id, action string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if !policy.OwnsOrAdmin(&c.id, img) {
-		writeError(c.ctx, errStatus(403, "You do not own this image"))
+	rule := policy.Deactivate
+	if action == "reactivate" {
+		rule = policy.Reactivate
+	}
+	if err := s.authorizeImage(c, rule, img); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	if !policy.Mutable(&c.id, img) {
+		writeError(c.ctx, errNotOwner)
 		return
 	}
 	status := backends.StatusDeactivated
@@ -309,7 +417,11 @@ func (s *Server) addTag(c *call, id, tag string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if !policy.OwnsOrAdmin(&c.id, img) {
+	if err := s.authorizeImage(c, policy.ModifyImage, img); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	if !policy.Mutable(&c.id, img) {
 		writeError(c.ctx, errStatus(403, "Not allowed to update tags for image "+id+"."))
 		return
 	}
@@ -327,7 +439,11 @@ func (s *Server) deleteTag(c *call, id, tag string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if !policy.OwnsOrAdmin(&c.id, img) {
+	if err := s.authorizeImage(c, policy.ModifyImage, img); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	if !policy.Mutable(&c.id, img) {
 		writeError(c.ctx, errStatus(403, "Not allowed to delete tags for image "+id+"."))
 		return
 	}
@@ -340,7 +456,16 @@ func (s *Server) deleteTag(c *call, id, tag string) {
 }
 
 func (s *Server) imageTasks(c *call, id string) {
-	if _, err := s.lookup(c, id); err != nil {
+	// get_task_info answers a bare 404 for a missing, hidden or
+	// unreadable image alike.
+	img, err := s.lookup(c, id)
+	if err == nil {
+		err = s.authorizeImage(c, policy.GetImage, img)
+	}
+	if err != nil {
+		if errors.Is(err, backends.ErrNotFound) || err == errHidden {
+			err = errHidden
+		}
 		writeError(c.ctx, err)
 		return
 	}

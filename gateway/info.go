@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/policy"
 )
 
 // getInfo serves the discovery API: /v2/info/import, /v2/info/stores,
@@ -34,7 +35,7 @@ func (s *Server) getInfo(c *call, seg [][]byte) {
 		}
 		b = append(b, "]}"...)
 	case len(seg) == 2:
-		if !c.id.HasRole("admin") {
+		if !s.allowed(c, policy.StoresInfoDetail) {
 			writeError(c.ctx, errStatus(403, "You are not authorized to complete stores_info_detail action."))
 			return
 		}

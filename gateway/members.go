@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/policy"
 )
 
 // The members handlers follow glance/api/v2/image_members.py, including its
@@ -32,6 +33,38 @@ func (c *call) canSeeMember(img *backends.Image, memberID string) bool {
 	return c.id.IsAdmin || c.owns(img) || (c.id.ProjectID != "" && memberID == c.id.ProjectID)
 }
 
+// authorizeMember is MemberAPIPolicy._enforce: get_image first (a bare 404
+// when refused), then the member rule on the image (its 403).
+func (s *Server) authorizeMember(c *call, r policy.Rule, img *backends.Image) error {
+	if s.pol.Image(policy.GetImage, &c.id, img) != policy.Allow {
+		return errHidden
+	}
+	t := policy.ImageTarget(img, &c.id)
+	if !s.pol.Allowed(r, &c.id, &t) {
+		return forbidden(r)
+	}
+	return nil
+}
+
+// lookupMember is _lookup_member: get_member, then the membership as the
+// database shows it to the caller.
+func (s *Server) lookupMember(c *call, img *backends.Image, memberID string) (*backends.Member, error) {
+	if err := s.authorizeMember(c, policy.GetMember, img); err != nil {
+		return nil, err
+	}
+	if !c.canSeeMember(img, memberID) {
+		return nil, memberNotFound(memberID, img.ID)
+	}
+	m, err := s.cat.Member(c, img.ID, memberID)
+	if err != nil {
+		if errors.Is(err, backends.ErrNotFound) {
+			err = memberNotFound(memberID, img.ID)
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
 func memberNotFound(memberID, imageID string) error {
 	return backends.Errorf(backends.ErrNotFound, memberID+" not found in the member list of the image "+imageID+".")
 }
@@ -53,6 +86,13 @@ func (s *Server) listMembers(c *call, id string) {
 		writeError(c.ctx, errStatus(403, "Not allowed to list members for image "+id+": Only shared images have members."))
 		return
 	}
+	if err := s.authorizeMember(c, policy.GetMembers, img); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	// Each member passes get_member on the same target: all or none.
+	t := policy.ImageTarget(img, &c.id)
+	showMembers := s.pol.Allowed(policy.GetMember, &c.id, &t)
 	members, err := s.cat.Members(c, id)
 	if err != nil {
 		writeError(c.ctx, err)
@@ -62,7 +102,7 @@ func (s *Server) listMembers(c *call, id string) {
 	b := append(*buf, `{"members": [`...)
 	first := true
 	for _, m := range members {
-		if !c.canSeeMember(img, m.MemberID) {
+		if !showMembers || !c.canSeeMember(img, m.MemberID) {
 			continue
 		}
 		if !first {
@@ -87,14 +127,11 @@ func (s *Server) getMember(c *call, id, memberID string) {
 		writeError(c.ctx, errStatus(404, "Only shared images have members."))
 		return
 	}
-	if !c.canSeeMember(img, memberID) {
-		writeError(c.ctx, memberNotFound(memberID, id))
-		return
-	}
-	m, err := s.cat.Member(c, id, memberID)
+	m, err := s.lookupMember(c, img, memberID)
 	if err != nil {
-		if errors.Is(err, backends.ErrNotFound) {
-			err = memberNotFound(memberID, id)
+		// show answers every refusal of the lookup as a 404.
+		if status, text := statusOf(err); status == 403 {
+			err = errStatus(404, text)
 		}
 		writeError(c.ctx, err)
 		return
@@ -118,8 +155,12 @@ func (s *Server) addMember(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if img.Visibility != backends.VisibilityShared || (!c.id.IsAdmin && !c.owns(img)) {
+	if img.Visibility != backends.VisibilityShared || (s.pol.Legacy() && !c.id.IsAdmin && !c.owns(img)) {
 		writeError(c.ctx, errStatus(403, "Not allowed to create members for image "+id+"."))
+		return
+	}
+	if err := s.authorizeMember(c, policy.AddMember, img); err != nil {
+		writeError(c.ctx, err)
 		return
 	}
 	m, err := s.cat.AddMember(c, id, memberID)
@@ -152,12 +193,16 @@ func (s *Server) updateMember(c *call, id, memberID string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if img.Visibility != backends.VisibilityShared || (!c.id.IsAdmin && c.owns(img)) {
+	if img.Visibility != backends.VisibilityShared || (s.pol.Legacy() && !c.id.IsAdmin && c.owns(img)) {
 		writeError(c.ctx, errStatus(403, "Not allowed to update members for image "+id+"."))
 		return
 	}
-	if !c.canSeeMember(img, memberID) {
-		writeError(c.ctx, memberNotFound(memberID, id))
+	if _, err := s.lookupMember(c, img, memberID); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	if err := s.authorizeMember(c, policy.ModifyMember, img); err != nil {
+		writeError(c.ctx, err)
 		return
 	}
 	m, err := s.cat.UpdateMember(c, id, memberID, status)
@@ -177,8 +222,16 @@ func (s *Server) deleteMember(c *call, id, memberID string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if img.Visibility != backends.VisibilityShared || (!c.id.IsAdmin && !c.owns(img)) {
+	if img.Visibility != backends.VisibilityShared || (s.pol.Legacy() && !c.id.IsAdmin && !c.owns(img)) {
 		writeError(c.ctx, errStatus(403, "Not allowed to delete members for image "+id+"."))
+		return
+	}
+	if _, err := s.lookupMember(c, img, memberID); err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	if err := s.authorizeMember(c, policy.DeleteMember, img); err != nil {
+		writeError(c.ctx, err)
 		return
 	}
 	if err := s.cat.DeleteMember(c, id, memberID); err != nil {

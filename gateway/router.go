@@ -120,6 +120,10 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, err)
 		return
 	}
+	if !c.id.IsAdmin {
+		// glance.context.RequestContext: is_admin from context_is_admin.
+		c.id.IsAdmin = s.pol.IsAdmin(&c.id)
+	}
 	if len(c.id.RequestID) > 0 {
 		setRequestID(ctx, c.id.RequestID)
 	}

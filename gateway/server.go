@@ -30,6 +30,10 @@ type Config struct {
 	// gateway caches no image data and the cache API answers Glance's 404
 	// "Caching via API is not supported at this site.".
 	ImageCache ImageCache
+	// Policy is the compiled authorization rules; nil means Glance 25's
+	// legacy defaults, which is what a Glance with no policy configuration
+	// enforces (config's `policy` section defaults to the current ones).
+	Policy *policy.Policy
 	// Logger receives the access log and errors; nil means slog.Default().
 	Logger *slog.Logger
 	// ReadTimeout bounds reading a request's headers and a JSON body, and
@@ -45,6 +49,7 @@ type Server struct {
 	cfg     Config
 	cat     Catalog
 	auth    policy.Authenticator
+	pol     *policy.Policy
 	log     *slog.Logger
 	srv     *fasthttp.Server
 	render  renderCache
@@ -74,6 +79,9 @@ func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 	if cfg.ImportMethods == nil {
 		cfg.ImportMethods = []string{"glance-direct", "web-download", "copy-image"}
 	}
+	if cfg.Policy == nil {
+		cfg.Policy = legacyPolicy
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -83,7 +91,7 @@ func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 2 * time.Minute
 	}
-	s := &Server{cfg: cfg, cat: cat, auth: auth, log: cfg.Logger}
+	s := &Server{cfg: cfg, cat: cat, auth: auth, pol: cfg.Policy, log: cfg.Logger}
 	for i, m := range cfg.ImportMethods {
 		if i > 0 {
 			s.importM += ","
@@ -109,6 +117,8 @@ func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 	}
 	return s, nil
 }
+
+var legacyPolicy = policy.MustNew(policy.Options{Defaults: policy.Legacy})
 
 // Serve accepts connections on ln until Shutdown; it returns nil after a
 // Shutdown.

@@ -10,7 +10,7 @@ import (
 // The Tasks API is admin-only by default (tasks_api_access), as in Glance
 // since Mitaka.
 func (s *Server) tasksAllowed(c *call) bool {
-	if policy.CanUseTasks(&c.id) {
+	if s.allowed(c, policy.TasksAPIAccess) {
 		return true
 	}
 	writeError(c.ctx, errStatus(403, "You are not authorized to complete tasks_api_access action."))

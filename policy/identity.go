@@ -17,8 +17,17 @@ type Identity struct {
 	ProjectID string
 	// Roles are lower-cased, as Glance's context middleware leaves them.
 	Roles []string
-	// IsAdmin is Glance's context.is_admin (the context_is_admin rule:
-	// role:admin; always true under noauth).
+	// DomainID is set for a domain-scoped caller; UserDomainID and
+	// ProjectDomainID are the domains of the user and the project;
+	// SystemScope is "all" for a system-scoped caller. Empty: none (None
+	// in Glance's credentials). Rules may compare them; under the current
+	// defaults a system- or domain-scoped caller fails every project rule.
+	DomainID, UserDomainID, ProjectDomainID, SystemScope string
+	// IsAdmin is Glance's context.is_admin. Authenticators set it only for
+	// contexts that are admin by construction (noauth); for everyone else
+	// the gateway sets it from the policy's context_is_admin rule
+	// (Policy.IsAdmin; by default role:admin), as Glance's RequestContext
+	// does.
 	IsAdmin bool
 	// ReadOnly marks Glance's anonymous context.
 	ReadOnly bool
@@ -112,6 +121,11 @@ func (trusted) Authenticate(_ context.Context, h Headers) (Identity, error) {
 		UserID:    firstHeader(h, "X-User-Id", "X-User"),
 		ProjectID: firstHeader(h, "X-Project-Id", "X-Tenant-Id", "X-Tenant"),
 		RequestID: rid,
+		// oslo.context's from_environ headers.
+		DomainID:        firstHeader(h, "X-Domain-Id"),
+		UserDomainID:    firstHeader(h, "X-User-Domain-Id"),
+		ProjectDomainID: firstHeader(h, "X-Project-Domain-Id"),
+		SystemScope:     firstHeader(h, "Openstack-System-Scope"),
 	}
 	if roles := h.Peek("X-Roles"); len(roles) > 0 {
 		for _, r := range strings.Split(string(roles), ",") {
@@ -120,7 +134,6 @@ func (trusted) Authenticate(_ context.Context, h Headers) (Identity, error) {
 			}
 		}
 	}
-	id.IsAdmin = id.HasRole("admin")
 	return id, nil
 }
 

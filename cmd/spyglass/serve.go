@@ -53,19 +53,36 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 	if err == nil {
 		err = cfg.Validate()
 	}
+	var pol *policy.Policy
+	if err == nil {
+		pol, err = buildPolicy(cfg.Policy)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "spyglass serve: invalid configuration:\n%v\n", err)
 		return 2
 	}
-	if err := serveConfig(ctx, stop, cfg, log); err != nil {
+	if err := serveConfig(ctx, stop, cfg, pol, log); err != nil {
 		log.Error("spyglass stopped", "err", err)
 		return 1
 	}
 	return 0
 }
 
+// buildPolicy compiles the authorization rules once, at start-up.
+func buildPolicy(c config.Policy) (*policy.Policy, error) {
+	opts := policy.Options{Defaults: policy.Current, File: c.File}
+	if c.Defaults == config.PolicyLegacy {
+		opts.Defaults = policy.Legacy
+	}
+	p, err := policy.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("policy.file: %w; fix the rule or remove it from the file", err)
+	}
+	return p, nil
+}
+
 // serveConfig serves cfg until ctx ends, then drains.
-func serveConfig(ctx context.Context, stop func(), cfg config.Config, log *slog.Logger) error {
+func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *policy.Policy, log *slog.Logger) error {
 	// Federation over several regions is not there yet: serve the default
 	// region alone, and say so rather than ignore the others.
 	if len(cfg.Regions) > 1 {
@@ -100,6 +117,7 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, log *slog.
 	}
 	srv, err := gateway.New(gateway.Config{
 		SizeCap: int64(cfg.ImageSizeCap),
+		Policy:  pol,
 		Logger:  log,
 	}, store, auth)
 	if err != nil {
@@ -114,7 +132,7 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, log *slog.
 		return fmt.Errorf("listen: %w", err)
 	}
 	addr := ln.Addr().String()
-	log.Info("spyglass listening", "addr", addr, "auth", cfg.Auth.Mode,
+	log.Info("spyglass listening", "addr", addr, "auth", cfg.Auth.Mode, "policy", cfg.Policy.Defaults,
 		"region", region.Name, "data_dir", region.DataDir, "version", version,
 		"try", howToTalk(addr, cfg.Auth.Mode))
 

@@ -126,7 +126,7 @@ func TestConformance(t *testing.T) {
 		g2 := glancetest.StartT(t)
 		other = newTarget("glance#2", g2.URL)
 	} else {
-		other = newTarget("spyglass", startSpyglass(t))
+		other = newTarget("spyglass", startSpyglass(t, "legacy"))
 	}
 
 	// CONFORMANCE_DUMP=file writes every request with Glance's raw answer:

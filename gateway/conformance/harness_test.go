@@ -402,7 +402,9 @@ func compact(v any) string {
 
 // startSpyglass builds cmd/spyglass and serves it on a free loopback port
 // in trusted mode with an empty data directory.
-func startSpyglass(t *testing.T) string {
+// startSpyglass builds and starts Spyglass in trusted mode with the given
+// policy defaults ("legacy" or "current").
+func startSpyglass(t *testing.T, defaults string) string {
 	t.Helper()
 	if u := os.Getenv("CONFORMANCE_SPYGLASS"); u != "" {
 		return u
@@ -430,7 +432,11 @@ func startSpyglass(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", "--listen", addr, "--data-dir", filepath.Join(tmp, "data"), "--auth", "trusted")
+	conf := filepath.Join(tmp, "spyglass.yaml")
+	if err := os.WriteFile(conf, []byte("policy: {defaults: "+defaults+"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--config", conf, "--listen", addr, "--data-dir", filepath.Join(tmp, "data"), "--auth", "trusted")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

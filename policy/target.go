@@ -1,0 +1,347 @@
+package policy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+// Target is what a rule's %(key)s interpolations read: the object of the
+// action, as Glance builds it for each check. Build one with ImageTarget,
+// ProposedImageTarget, ProjectTarget or EmptyTarget; the zero Target is
+// the empty one ({}: every %(key)s is missing, and its check fails).
+type Target struct {
+	kind targetKind
+	img  *backends.Image
+	id   *Identity
+	// Proposed images (create): the owner and visibility asked for.
+	owner      string
+	ownerNone  bool
+	visibility string
+}
+
+type targetKind uint8
+
+const (
+	targetEmpty    targetKind = iota // {} (tasks, discovery, the cache's lists)
+	targetImage                      // glance.api.policy.ImageTarget
+	targetProposed                   // add_image's dict
+	targetProject                    // get_images' {'project_id': caller}
+	targetContext                    // context_is_admin's context.to_dict()
+)
+
+// ImageTarget is Glance's ImageTarget over an image the caller found:
+// project_id and owner are the image's owner, member_id is the caller's
+// project when the image is shared and not the caller's own (Glance's
+// ImageRepo sets image.member so), visibility, id, name, status... are the
+// image's, and any other key is an extra property.
+func ImageTarget(img *backends.Image, caller *Identity) Target {
+	return Target{kind: targetImage, img: img, id: caller}
+}
+
+// ProposedImageTarget is add_image's target: {'project_id': owner, 'owner':
+// owner, 'visibility': visibility}; owner nil is Python's None.
+func ProposedImageTarget(owner *string, visibility string) Target {
+	t := Target{kind: targetProposed, visibility: visibility, ownerNone: owner == nil}
+	if owner != nil {
+		t.owner = *owner
+	}
+	return t
+}
+
+// ProjectTarget is get_images' target, {'project_id': the caller's project}.
+func ProjectTarget(caller *Identity) Target { return Target{kind: targetProject, id: caller} }
+
+// EmptyTarget is {}.
+func EmptyTarget() Target { return Target{} }
+
+// targetKey is a %(key)s the compiler resolved.
+type targetKey uint8
+
+const (
+	keyProjectID targetKey = iota
+	keyOwner
+	keyMemberID
+	keyVisibility
+	keyID
+	keyName
+	keyStatus
+	keyProtected
+	keyOSHidden
+	keyChecksum
+	keyOSHashAlgo
+	keyOSHashValue
+	keyDiskFormat
+	keyContainerFormat
+	keySize
+	keyVirtualSize
+	keyMinDisk
+	keyMinRAM
+	// context.to_dict() keys (context_is_admin's target)
+	keyUser
+	keyProject
+	keyDomain
+	keyUserDomain
+	keyProjectDomain
+	keySystemScope
+	keyIsAdmin
+	keyReadOnly
+	keyShowDeleted
+	keyIsAdminProject
+	keyProperty // any other name: an image's extra property
+)
+
+var targetKeys = map[string]targetKey{
+	"project_id": keyProjectID, "owner": keyOwner, "member_id": keyMemberID, "member": keyMemberID,
+	"visibility": keyVisibility, "id": keyID, "image_id": keyID, "name": keyName, "status": keyStatus,
+	"protected": keyProtected, "os_hidden": keyOSHidden, "checksum": keyChecksum,
+	"os_hash_algo": keyOSHashAlgo, "os_hash_value": keyOSHashValue, "disk_format": keyDiskFormat,
+	"container_format": keyContainerFormat, "size": keySize, "virtual_size": keyVirtualSize,
+	"min_disk": keyMinDisk, "min_ram": keyMinRAM,
+	"user": keyUser, "project": keyProject, "domain": keyDomain, "user_domain": keyUserDomain,
+	"project_domain": keyProjectDomain, "system_scope": keySystemScope, "is_admin": keyIsAdmin,
+	"read_only": keyReadOnly, "show_deleted": keyShowDeleted, "is_admin_project": keyIsAdminProject,
+}
+
+// unsupportedKeys are image attributes whose Python str() Spyglass does not
+// reproduce (datetimes, lists, the locations proxy).
+var unsupportedKeys = map[string]bool{
+	"created_at": true, "updated_at": true, "tags": true, "locations": true,
+	"extra_properties": true, "stores": true, "auth_token": true, "request_id": true,
+	"global_request_id": true, "resource_uuid": true, "roles": true, "user_identity": true,
+}
+
+func lookupTargetKey(name string) (targetKey, error) {
+	if k, ok := targetKeys[name]; ok {
+		return k, nil
+	}
+	if unsupportedKeys[name] || name == "" {
+		return 0, fmt.Errorf("%%(%s)s: this target key is not supported by Spyglass", name)
+	}
+	return keyProperty, nil
+}
+
+// value is one target value as Python's str() renders it.
+type value struct {
+	s    string
+	n    int64
+	kind valueKind
+}
+
+type valueKind uint8
+
+const (
+	vStr valueKind = iota
+	vInt
+)
+
+var (
+	vNone  = value{s: "None"}
+	vTrue  = value{s: "True"}
+	vFalse = value{s: "False"}
+)
+
+func strValue(s string) value { return value{s: s} }
+
+func optValue(p *string) value {
+	if p == nil {
+		return vNone
+	}
+	return value{s: *p}
+}
+
+func boolValue(b bool) value {
+	if b {
+		return vTrue
+	}
+	return vFalse
+}
+
+func intPtrValue(p *int64) value {
+	if p == nil {
+		return vNone
+	}
+	return value{n: *p, kind: vInt}
+}
+
+// projectValue is a caller's project: empty is None.
+func projectValue(s string) value {
+	if s == "" {
+		return vNone
+	}
+	return value{s: s}
+}
+
+// lookup returns the value of key; ok is false when the target has no
+// such key (Python's KeyError: the check fails).
+func (t *Target) lookup(key targetKey, prop string) (value, bool) {
+	switch t.kind {
+	case targetProposed:
+		switch key {
+		case keyProjectID, keyOwner:
+			if t.ownerNone {
+				return vNone, true
+			}
+			return strValue(t.owner), true
+		case keyVisibility:
+			return strValue(t.visibility), true
+		}
+		return value{}, false
+	case targetProject:
+		if key == keyProjectID {
+			return projectValue(t.id.ProjectID), true
+		}
+		return value{}, false
+	case targetContext:
+		id := t.id
+		switch key {
+		case keyProjectID, keyProject:
+			return projectValue(id.ProjectID), true
+		case keyUser:
+			return projectValue(id.UserID), true
+		case keyDomain:
+			return projectValue(id.DomainID), true
+		case keyUserDomain:
+			return projectValue(id.UserDomainID), true
+		case keyProjectDomain:
+			return projectValue(id.ProjectDomainID), true
+		case keySystemScope:
+			return projectValue(id.SystemScope), true
+		case keyIsAdmin:
+			return boolValue(id.IsAdmin), true
+		case keyReadOnly:
+			return boolValue(id.ReadOnly), true
+		case keyShowDeleted:
+			return vFalse, true
+		case keyIsAdminProject:
+			return vTrue, true
+		}
+		return value{}, false
+	case targetImage:
+		return imageValue(t.img, t.id, key, prop)
+	}
+	return value{}, false
+}
+
+func imageValue(img *backends.Image, caller *Identity, key targetKey, prop string) (value, bool) {
+	switch key {
+	case keyProjectID, keyOwner:
+		return optValue(img.Owner), true
+	case keyMemberID:
+		// glance.db.ImageRepo._format_image_from_db: a shared image found
+		// by a caller that does not own it was found through membership.
+		if img.Visibility == backends.VisibilityShared {
+			own := caller.ProjectID != "" && img.Owner != nil && *img.Owner == caller.ProjectID
+			none := caller.ProjectID == "" && img.Owner == nil
+			if !own && !none {
+				return projectValue(caller.ProjectID), true
+			}
+		}
+		return vNone, true
+	case keyVisibility:
+		return strValue(img.Visibility), true
+	case keyID:
+		return strValue(img.ID), true
+	case keyName:
+		return optValue(img.Name), true
+	case keyStatus:
+		return strValue(img.Status), true
+	case keyProtected:
+		return boolValue(img.Protected), true
+	case keyOSHidden:
+		return boolValue(img.OSHidden), true
+	case keyChecksum:
+		return optValue(img.Checksum), true
+	case keyOSHashAlgo:
+		return optValue(img.OSHashAlgo), true
+	case keyOSHashValue:
+		return optValue(img.OSHashValue), true
+	case keyDiskFormat:
+		return optValue(img.DiskFormat), true
+	case keyContainerFormat:
+		return optValue(img.ContainerFormat), true
+	case keySize:
+		return intPtrValue(img.Size), true
+	case keyVirtualSize:
+		return intPtrValue(img.VirtualSize), true
+	case keyMinDisk:
+		return value{n: img.MinDisk, kind: vInt}, true
+	case keyMinRAM:
+		return value{n: img.MinRAM, kind: vInt}, true
+	case keyProperty:
+		v, ok := img.Properties[prop]
+		return strValue(v), ok
+	}
+	// The context's keys are not image attributes: Glance's ImageTarget
+	// looks them up among the extra properties.
+	v, ok := img.Properties[contextKeyNames[key]]
+	return strValue(v), ok
+}
+
+var contextKeyNames = map[targetKey]string{}
+
+func init() {
+	for name, k := range targetKeys {
+		if k >= keyUser && k <= keyIsAdminProject {
+			contextKeyNames[k] = name
+		}
+	}
+}
+
+// matches reports whether the template, interpolated with t, equals s
+// (case-insensitively when fold). ok is false when a key is missing.
+func (tm *template) matches(t *Target, s string, fold bool) (eq, ok bool) {
+	off := 0
+	for i := range tm.parts {
+		p := &tm.parts[i]
+		if !p.isKey {
+			if !segmentEqual(s, off, p.lit, fold) {
+				return false, true
+			}
+			off += len(p.lit)
+			continue
+		}
+		v, ok := t.lookup(p.key, p.prop)
+		if !ok {
+			return false, false
+		}
+		if v.kind == vInt {
+			var buf [24]byte
+			b := strconv.AppendInt(buf[:0], v.n, 10)
+			if len(s)-off < len(b) || string(b) != s[off:off+len(b)] {
+				return false, true
+			}
+			off += len(b)
+			continue
+		}
+		if !segmentEqual(s, off, v.s, fold) {
+			return false, true
+		}
+		off += len(v.s)
+	}
+	return off == len(s), true
+}
+
+func segmentEqual(s string, off int, piece string, fold bool) bool {
+	if len(s)-off < len(piece) {
+		return false
+	}
+	if fold {
+		return strings.EqualFold(s[off:off+len(piece)], piece)
+	}
+	return s[off:off+len(piece)] == piece
+}
+
+// constant returns the template's text when it interpolates nothing.
+func (tm *template) constant() (string, bool) {
+	var b strings.Builder
+	for _, p := range tm.parts {
+		if p.isKey {
+			return "", false
+		}
+		b.WriteString(p.lit)
+	}
+	return b.String(), true
+}
