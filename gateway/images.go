@@ -232,7 +232,8 @@ func (s *Server) authorizeCreate(c *call, img *backends.Image) error {
 	sameOwner := owner != nil && *owner == c.id.ProjectID || owner == nil && c.id.ProjectID == ""
 	if !s.pol.Allowed(policy.AddImage, &c.id, &t) {
 		if !sameOwner {
-			return errStatus(403, "You are not permitted to create images owned by '"+ownerText+"'")
+			// Raised with a positional message: webob's detail.
+			return errDetail(403, "You are not permitted to create images owned by '"+ownerText+"'")
 		}
 		return forbidden(policy.AddImage)
 	}

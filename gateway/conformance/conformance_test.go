@@ -32,12 +32,15 @@ type step struct {
 	ignore []string
 }
 
-// callers are the identities the script uses, as trusted headers.
+// callers are the identities the script uses, as trusted headers. Their
+// roles are what Keystone tokens carry (roles imply roles there: admin →
+// member → reader), since nothing implies them in trusted mode and the
+// current defaults ask for reader to read.
 var callers = map[string]map[string]string{
-	"p1":    caller("p1", "u1", "member"),
-	"p2":    caller("p2", "u2", "member"),
-	"p3":    caller("p3", "u3", "member"),
-	"admin": caller("padmin", "uadmin", "admin,member"),
+	"p1":    caller("p1", "u1", "member,reader"),
+	"p2":    caller("p2", "u2", "member,reader"),
+	"p3":    caller("p3", "u3", "member,reader"),
+	"admin": caller("padmin", "uadmin", "admin,member,reader"),
 	"anon":  {},
 	"unconfirmed": {
 		"X-Identity-Status": "Invalid", "X-Project-Id": "p1", "X-User-Id": "u1", "X-Roles": "member",
@@ -115,18 +118,41 @@ func saving(v string, s step) step {
 	return s
 }
 
+// policyModes are the pairs the suite compares: Spyglass with
+// policy.defaults legacy against a stock Glance 25, and with current
+// against a Glance with enforce_new_defaults (and enforce_scope,
+// enforce_secure_rbac). CONFORMANCE_POLICY=legacy or current runs one.
+func policyModes(t *testing.T) []string {
+	switch m := os.Getenv("CONFORMANCE_POLICY"); m {
+	case "":
+		return []string{"legacy", "current"}
+	case "legacy", "current":
+		return []string{m}
+	default:
+		t.Fatalf("CONFORMANCE_POLICY=%q: want legacy, current or empty (both)", m)
+		return nil
+	}
+}
+
 func TestConformance(t *testing.T) {
 	if err := glancetest.Available(); err != nil {
 		t.Fatalf("the conformance suite needs a real Glance: %v", err)
 	}
-	g := glancetest.StartT(t)
+	for _, mode := range policyModes(t) {
+		t.Run(mode, func(t *testing.T) { conformance(t, mode) })
+	}
+}
+
+func conformance(t *testing.T, mode string) {
+	opts := glancetest.Options{NewDefaults: mode == "current"}
+	g := glancetest.StartTWith(t, opts)
 	glance := newTarget("glance", g.URL)
 	var other *target
 	if os.Getenv("CONFORMANCE_PEER") == "glance" {
-		g2 := glancetest.StartT(t)
+		g2 := glancetest.StartTWith(t, opts)
 		other = newTarget("glance#2", g2.URL)
 	} else {
-		other = newTarget("spyglass", startSpyglass(t, "legacy"))
+		other = newTarget("spyglass", startSpyglass(t, mode))
 	}
 
 	// CONFORMANCE_DUMP=file writes every request with Glance's raw answer:

@@ -65,7 +65,7 @@ log_file = %[1]s/api.log
 enabled_backends = local:file
 image_size_cap = 10995116277760
 image_cache_dir = %[1]s/cache
-enforce_secure_rbac = false
+enforce_secure_rbac = %[3]s
 
 [database]
 connection = sqlite:///%[1]s/glance.sqlite
@@ -90,13 +90,39 @@ config_file = %[1]s/glance-api-paste.ini
 lock_path = %[1]s/lock
 
 [oslo_policy]
-enforce_new_defaults = false
-enforce_scope = false
+enforce_new_defaults = %[3]s
+enforce_scope = %[3]s
+policy_file = %[4]s
 `
 
-func writeConfig(dir string, port int) error {
+// Options choose how the Glance Start launches enforces its policy.
+type Options struct {
+	// NewDefaults runs Glance with its secure-RBAC defaults: [oslo_policy]
+	// enforce_new_defaults and enforce_scope and [DEFAULT]
+	// enforce_secure_rbac all true (Glance refuses to start when the
+	// latter two differ). False: the stock legacy defaults.
+	NewDefaults bool
+	// PolicyFile is an oslo.policy file for Glance to load; empty means
+	// none (Glance then finds no policy.yaml and uses its defaults).
+	PolicyFile string
+}
+
+func writeConfig(dir string, port int, opts Options) error {
 	if err := os.WriteFile(filepath.Join(dir, "glance-api-paste.ini"), []byte(pasteINI), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "glance-api.conf"), []byte(fmt.Sprintf(apiConf, dir, port)), 0o644)
+	policyFile := opts.PolicyFile
+	if policyFile == "" {
+		// A name that exists nowhere: oslo.policy skips a missing file, and
+		// the default "policy.yaml" could be found through the config
+		// directories.
+		policyFile = filepath.Join(dir, "no-policy.yaml")
+	} else if abs, err := filepath.Abs(policyFile); err == nil {
+		policyFile = abs
+	}
+	flag := "false"
+	if opts.NewDefaults {
+		flag = "true"
+	}
+	return os.WriteFile(filepath.Join(dir, "glance-api.conf"), []byte(fmt.Sprintf(apiConf, dir, port, flag, policyFile)), 0o644)
 }

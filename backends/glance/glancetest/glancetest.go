@@ -69,6 +69,11 @@ func Available() error {
 // the API answers GET / or ctx ends or StartTimeout passes. On error the
 // process is stopped and the logs stay in dir.
 func Start(ctx context.Context, dir string) (*Glance, error) {
+	return StartWith(ctx, dir, Options{})
+}
+
+// StartWith is Start with a choice of policy (Options).
+func StartWith(ctx context.Context, dir string, opts Options) (*Glance, error) {
 	if err := Available(); err != nil {
 		return nil, err
 	}
@@ -86,7 +91,7 @@ func Start(ctx context.Context, dir string) (*Glance, error) {
 
 	// db_sync first: it takes seconds, and the port is picked just before the
 	// API binds it to keep the window for another process to take it small.
-	if err := writeConfig(dir, 0); err != nil {
+	if err := writeConfig(dir, 0, opts); err != nil {
 		return nil, err
 	}
 	if err := runLogged(ctx, filepath.Join(dir, "db_sync.log"), Python, "-c", pyMain("glance-manage", "glance.cmd.manage", dir, "db_sync")); err != nil {
@@ -95,7 +100,7 @@ func Start(ctx context.Context, dir string) (*Glance, error) {
 
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		g, err := launch(ctx, dir)
+		g, err := launch(ctx, dir, opts)
 		if err == nil {
 			return g, nil
 		}
@@ -108,12 +113,12 @@ func Start(ctx context.Context, dir string) (*Glance, error) {
 }
 
 // launch starts the API once on a freshly picked port.
-func launch(ctx context.Context, dir string) (*Glance, error) {
+func launch(ctx context.Context, dir string, opts Options) (*Glance, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	if err := writeConfig(dir, port); err != nil {
+	if err := writeConfig(dir, port, opts); err != nil {
 		return nil, err
 	}
 	out, err := os.OpenFile(filepath.Join(dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -177,10 +182,16 @@ func (g *Glance) Stop() error {
 // which installs it.
 func StartT(t testing.TB) *Glance {
 	t.Helper()
+	return StartTWith(t, Options{})
+}
+
+// StartTWith is StartT with a choice of policy (Options).
+func StartTWith(t testing.TB, opts Options) *Glance {
+	t.Helper()
 	if err := Available(); err != nil {
 		t.Fatalf("real Glance needed by this test is not installed: %v. Run `make test`, which installs python3-glance.", err)
 	}
-	g, err := Start(context.Background(), t.TempDir())
+	g, err := StartWith(context.Background(), t.TempDir(), opts)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
