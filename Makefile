@@ -20,7 +20,7 @@ help:
 	@echo "make run          build and serve the Images API on $(LISTEN), data in $(DATA_DIR)"
 	@echo "make test         install test dependencies (make deps), go vet, go test -race"
 	@echo "make build        bin/spyglass, version $(VERSION)"
-	@echo "make conformance  differential suite: Spyglass against a real Glance"
+	@echo "make conformance  differential suite: Spyglass against a real Glance, legacy and current policy"
 	@echo "make fuzz         every FuzzXxx for FUZZTIME=$(FUZZTIME) each"
 	@echo "make bench        go benchmarks; SYSTEM=1 adds the bench/ scenarios (make bench-system)"
 
@@ -50,8 +50,13 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
+# Both policy modes: Spyglass's legacy defaults against a stock Glance 25,
+# its current (secure-RBAC) defaults against Glance with
+# enforce_new_defaults; each runs the differential script and the
+# isolation property test.
 conformance: deps
-	$(GO) test ./gateway/conformance/ -count=1 -v -timeout $(TEST_TIMEOUT)
+	CONFORMANCE_POLICY=legacy $(GO) test ./gateway/conformance/ -count=1 -v -timeout $(TEST_TIMEOUT)
+	CONFORMANCE_POLICY=current $(GO) test ./gateway/conformance/ -count=1 -v -timeout $(TEST_TIMEOUT)
 
 # need PROBE, PACKAGE: installs PACKAGE with apt-get when PROBE (a shell
 # command) fails. Never skips: without root or apt, it stops and says what
