@@ -245,6 +245,7 @@ func compile(d Defaults, file map[string]fileRule, path string) (*Policy, error)
 	if err := p.checkCycles(names, where); err != nil {
 		return nil, err
 	}
+	p.fold()
 	for r := Rule(0); r < numRules; r++ {
 		p.root[r] = p.named[p.index[defaults[r].name]]
 	}
@@ -281,6 +282,9 @@ func (p *Policy) emit(e *expr) (int32, error) {
 	case exRole:
 		tm := e.match
 		n.match = &tm
+		if lit, ok := tm.constant(); ok {
+			n.lit, n.isLit = strings.ToLower(lit), true
+		}
 	case exGeneric:
 		tm := e.match
 		n.match, n.cred, n.lit, n.isLit = &tm, e.cred, e.literal, e.isLit
@@ -338,6 +342,66 @@ func (p *Policy) checkCycles(names []string, where map[string]string) error {
 	return nil
 }
 
+// fold replaces every subtree whose answer does not depend on the caller
+// or the target by its constant (legacy mode's "rule:default" makes most
+// rules "always"), so evaluation stops at the first node.
+func (p *Policy) fold() {
+	const unknown, no, yes, open = 0, 1, 2, 3
+	memo := make([]uint8, len(p.nodes))
+	var constant func(n int32) uint8
+	constant = func(n int32) uint8 {
+		if memo[n] != unknown {
+			return memo[n]
+		}
+		nd := &p.nodes[n]
+		v := uint8(open)
+		switch nd.op {
+		case exTrue:
+			v = yes
+		case exFalse:
+			v = no
+		case exAnd, exOr:
+			short, rest := uint8(no), uint8(yes) // And: any no → no; all yes → yes
+			if nd.op == exOr {
+				short, rest = yes, no
+			}
+			v = rest
+			for _, k := range p.kids[nd.a:nd.b] {
+				switch constant(k) {
+				case short:
+					v = short
+				case open:
+					if v != short {
+						v = open
+					}
+				}
+				if v == short {
+					break
+				}
+			}
+		case exNot:
+			switch constant(nd.a) {
+			case yes:
+				v = no
+			case no:
+				v = yes
+			}
+		case exRule:
+			v = constant(p.named[nd.a])
+		}
+		memo[n] = v
+		return v
+	}
+	for i := range p.nodes {
+		switch constant(int32(i)) {
+		case yes:
+			p.nodes[i] = node{op: exTrue}
+		case no:
+			p.nodes[i] = node{op: exFalse}
+		}
+	}
+}
+
 // eval runs a compiled check tree.
 func (p *Policy) eval(n int32, id *Identity, t *Target) bool {
 	nd := &p.nodes[n]
@@ -365,6 +429,14 @@ func (p *Policy) eval(n int32, id *Identity, t *Target) bool {
 	case exRule:
 		return p.eval(p.named[nd.a], id, t)
 	case exRole:
+		if nd.isLit { // a role named literally (almost always)
+			for _, r := range id.Roles {
+				if len(r) == len(nd.lit) && (r == nd.lit || strings.EqualFold(r, nd.lit)) {
+					return true
+				}
+			}
+			return false
+		}
 		for _, r := range id.Roles {
 			eq, ok := nd.match.matches(t, r, true)
 			if !ok {
