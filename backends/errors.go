@@ -30,6 +30,9 @@ var (
 	// ErrUnsupportedMedia: the request's Content-Type is not one this
 	// endpoint takes (415).
 	ErrUnsupportedMedia = errors.New("unsupported media type")
+	// ErrUnauthorized: a remote region refused the caller's credentials
+	// (its 401: an expired or revoked token).
+	ErrUnauthorized = errors.New("unauthorized")
 )
 
 // Error carries a client-facing explanation together with the sentinel that

@@ -92,7 +92,7 @@ func classify(err error) (int, string, bool) {
 	}
 	status := 500
 	switch {
-	case errors.Is(err, policy.ErrUnauthenticated):
+	case errors.Is(err, policy.ErrUnauthenticated), errors.Is(err, backends.ErrUnauthorized):
 		status = 401
 	case errors.Is(err, policy.ErrRequestIDTooLong):
 		return 431, policy.ErrRequestIDTooLong.Error(), false

@@ -1,0 +1,268 @@
+package glance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+// UploadData streams r to the region's PUT /file: the body is never held in
+// memory, and the region computes size and checksums.
+func (r *Region) UploadData(ctx context.Context, id string, body io.Reader, opts backends.UploadOptions) (*backends.Image, error) {
+	if err := r.put(ctx, imagePath(id)+"/file", body, opts); err != nil {
+		return nil, err
+	}
+	return r.Image(ctx, id)
+}
+
+// StageData streams r to the region's PUT /stage.
+func (r *Region) StageData(ctx context.Context, id string, body io.Reader, opts backends.UploadOptions) (*backends.Image, error) {
+	if err := r.put(ctx, imagePath(id)+"/stage", body, opts); err != nil {
+		return nil, err
+	}
+	return r.Image(ctx, id)
+}
+
+// clientReader remembers an error of the client's body, so that a client
+// that hangs up mid-upload is not counted as the region failing.
+type clientReader struct {
+	r   io.Reader
+	err error
+}
+
+func (c *clientReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err != nil && err != io.EOF {
+		c.err = err
+	}
+	return n, err
+}
+
+func (r *Region) put(ctx context.Context, path string, body io.Reader, opts backends.UploadOptions) error {
+	if opts.Store != "" && opts.Store != r.name {
+		return backends.Errorf(backends.ErrBadRequest, "Store for identifier "+opts.Store+" not found")
+	}
+	cr := &clientReader{r: body}
+	_, err := r.breaker.Execute(func() (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, "PUT", r.base+path, cr)
+		if err != nil {
+			return nil, err
+		}
+		req.ContentLength = -1
+		if opts.ExpectedSize >= 0 {
+			req.ContentLength = opts.ExpectedSize
+			if opts.ExpectedSize == 0 {
+				req.Body = http.NoBody
+			}
+		}
+		for k, v := range identity(ctx) {
+			req.Header.Set(k, v)
+		}
+		req.Header.Set("Content-Type", "application/octet-stream")
+		resp, err := r.http.Do(req)
+		if err != nil {
+			if cr.err != nil { // the client's fault, not the region's
+				return nil, nil
+			}
+			return nil, r.mapErr(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if resp.StatusCode != 204 && resp.StatusCode != 201 && resp.StatusCode != 200 {
+			return nil, remoteError(r.name, resp.StatusCode, b)
+		}
+		return resp, nil
+	})
+	if cr.err != nil {
+		return fmt.Errorf("reading the upload: %v: %w", cr.err, backends.ErrBadRequest)
+	}
+	return r.breakerErr(err)
+}
+
+// Fetch streams bytes [off, off+n) of the image's data (n < 0: to the
+// end) as they arrive, with a Range request. An origin that ignores Range
+// and answers 200 is read from its start and the first off bytes are
+// skipped. The reader returns io.ErrUnexpectedEOF, never a clean EOF, when
+// the stream ends before the range does. The caller must Close it.
+func (r *Region) Fetch(ctx context.Context, id string, off, n int64) (io.ReadCloser, error) {
+	if off < 0 || n == 0 {
+		return nil, fmt.Errorf("glance: fetch [%d, +%d): bad range", off, n)
+	}
+	req := fasthttp.AcquireRequest()
+	req.SetRequestURI(r.base + imagePath(id) + "/file")
+	for k, v := range identity(ctx) {
+		req.Header.Set(k, v)
+	}
+	if off > 0 || n > 0 {
+		rng := "bytes=" + strconv.FormatInt(off, 10) + "-"
+		if n > 0 {
+			rng += strconv.FormatInt(off+n-1, 10)
+		}
+		req.Header.Set("Range", rng)
+	}
+	resp := fasthttp.AcquireResponse()
+	release := func() {
+		resp.CloseBodyStream()
+		fasthttp.ReleaseResponse(resp)
+	}
+	_, err := r.breaker.Execute(func() (*http.Response, error) {
+		if err := r.data.Do(req, resp); err != nil {
+			return nil, fmt.Errorf("region %s: GET image data: %v: %w", r.name, err, errUnavailable)
+		}
+		if st := resp.StatusCode(); st != 200 && st != 206 {
+			body, _ := io.ReadAll(io.LimitReader(resp.BodyStream(), 1<<20))
+			if st == 204 {
+				return nil, backends.ErrNoData
+			}
+			return nil, remoteError(r.name, st, body)
+		}
+		return nil, nil
+	})
+	fasthttp.ReleaseRequest(req)
+	if err != nil {
+		release()
+		return nil, r.breakerErr(err)
+	}
+	body := resp.BodyStream()
+	total := int64(resp.Header.ContentLength()) // -1 when chunked
+	if resp.StatusCode() == 206 {
+		start, err := contentRangeStart(resp.Header.Peek("Content-Range"))
+		if err != nil || start != off {
+			release()
+			return nil, fmt.Errorf("region %s: asked for bytes from %d, got Content-Range %q: %w", r.name, off, resp.Header.Peek("Content-Range"), errUnavailable)
+		}
+	} else if off > 0 {
+		// The origin ignored Range: skip to off.
+		if _, err := io.CopyN(io.Discard, body, off); err != nil {
+			release()
+			return nil, fmt.Errorf("region %s: skipping to %d of a response that ignored Range: %v: %w", r.name, off, err, errUnavailable)
+		}
+		if total >= 0 {
+			total -= off
+		}
+	}
+	want := n
+	if want < 0 {
+		want = total // may be -1: read to the end
+	}
+	return &stream{body: body, left: want, release: release, region: r.name, ctx: ctx}, nil
+}
+
+func contentRangeStart(cr []byte) (int64, error) {
+	s := string(cr)
+	if !strings.HasPrefix(s, "bytes ") {
+		return 0, errors.New("not a bytes range")
+	}
+	s = s[len("bytes "):]
+	dash := strings.IndexByte(s, '-')
+	if dash < 0 {
+		return 0, errors.New("no dash")
+	}
+	return strconv.ParseInt(s[:dash], 10, 64)
+}
+
+// stream is one data response being read.
+type stream struct {
+	body    io.Reader
+	left    int64 // bytes still due; -1: unknown (read to EOF)
+	release func()
+	once    sync.Once
+	region  string
+	ctx     context.Context
+}
+
+func (s *stream) Read(p []byte) (int, error) {
+	if s.left == 0 {
+		return 0, io.EOF
+	}
+	if err := s.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if s.left > 0 && int64(len(p)) > s.left {
+		p = p[:s.left]
+	}
+	n, err := s.body.Read(p)
+	if s.left > 0 {
+		s.left -= int64(n)
+	}
+	if err == io.EOF {
+		if s.left > 0 {
+			return n, fmt.Errorf("region %s: data stream ended %d bytes early: %w", s.region, s.left, io.ErrUnexpectedEOF)
+		}
+		if s.left == 0 && n > 0 {
+			return n, nil
+		}
+	} else if err != nil {
+		return n, fmt.Errorf("region %s: data stream: %v: %w", s.region, err, io.ErrUnexpectedEOF)
+	}
+	return n, err
+}
+
+func (s *stream) Close() error {
+	s.once.Do(s.release)
+	return nil
+}
+
+// OpenData opens the image's data in the region: reads and sections are
+// ranged requests. Its size comes from the image record, as the caller may
+// see it.
+func (r *Region) OpenData(ctx context.Context, id string) (backends.Data, error) {
+	img, err := r.Image(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if img.Size == nil || (img.Status != backends.StatusActive && img.Status != backends.StatusDeactivated) {
+		return nil, backends.ErrNoData
+	}
+	var caller backends.Caller
+	if c := backends.CallerFrom(ctx); c != nil {
+		caller = *c
+	}
+	return &remoteData{r: r, id: id, size: *img.Size, caller: caller}, nil
+}
+
+// remoteData is an image's data in a remote region, read with ranged
+// requests as the caller who opened it.
+type remoteData struct {
+	r      *Region
+	id     string
+	size   int64
+	caller backends.Caller
+}
+
+func (d *remoteData) Size() int64 { return d.size }
+func (d *remoteData) Close() error { return nil }
+
+// Section streams [off, off+n) as it arrives from the region.
+func (d *remoteData) Section(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	if n == 0 {
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	return d.r.Fetch(backends.WithCaller(ctx, &d.caller), d.id, off, n)
+}
+
+func (d *remoteData) ReadAt(p []byte, off int64) (int, error) {
+	if off >= d.size {
+		return 0, io.EOF
+	}
+	want := min(int64(len(p)), d.size-off)
+	rc, err := d.Section(context.Background(), off, want)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	n, err := io.ReadFull(rc, p[:want])
+	if err == nil && want < int64(len(p)) {
+		err = io.EOF
+	}
+	return n, err
+}

@@ -1,0 +1,368 @@
+package glance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+func imagePath(id string) string { return "/v2/images/" + url.PathEscape(id) }
+
+func (r *Region) image(body []byte) (*backends.Image, error) {
+	img, err := decodeImage(body)
+	if err != nil {
+		return nil, fmt.Errorf("region %s: %v: %w", r.name, err, errUnavailable)
+	}
+	return img, nil
+}
+
+// CreateImage creates the image in the region with the attributes the
+// gateway validated; the region sets status and times.
+func (r *Region) CreateImage(ctx context.Context, img *backends.Image) (*backends.Image, error) {
+	doc := map[string]any{
+		"id": img.ID, "visibility": img.Visibility, "protected": img.Protected,
+		"os_hidden": img.OSHidden, "min_disk": img.MinDisk, "min_ram": img.MinRAM,
+	}
+	if img.Name != nil {
+		doc["name"] = *img.Name
+	}
+	if img.Owner != nil {
+		doc["owner"] = *img.Owner
+	}
+	if img.ContainerFormat != nil {
+		doc["container_format"] = *img.ContainerFormat
+	}
+	if img.DiskFormat != nil {
+		doc["disk_format"] = *img.DiskFormat
+	}
+	if len(img.Tags) > 0 {
+		doc["tags"] = img.Tags
+	}
+	for k, v := range img.Properties {
+		doc[k] = v
+	}
+	body, _, err := r.call(ctx, "POST", "/v2/images", doc, "", 201)
+	if err != nil {
+		return nil, err
+	}
+	return r.image(body)
+}
+
+// Image shows the image as the caller may see it.
+func (r *Region) Image(ctx context.Context, id string) (*backends.Image, error) {
+	body, _, err := r.call(ctx, "GET", imagePath(id), nil, "", 200)
+	if err != nil {
+		return nil, err
+	}
+	return r.image(body)
+}
+
+// ListImages evaluates q in the region, as many requests as Glance's
+// api_limit_max makes it take.
+func (r *Region) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
+	var out []*backends.Image
+	marker := q.Marker
+	for {
+		want := q.Limit - len(out)
+		if q.Limit == 0 {
+			want = apiLimitMax
+		}
+		ask := min(want, apiLimitMax)
+		body, _, err := r.call(ctx, "GET", "/v2/images?"+encodeListQuery(q, marker, ask), nil, "", 200)
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			Images []json.RawMessage `json:"images"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return nil, fmt.Errorf("region %s: image list: %v: %w", r.name, err, errUnavailable)
+		}
+		for _, raw := range page.Images {
+			img, err := r.image(raw)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, img)
+		}
+		if len(page.Images) < ask || (q.Limit > 0 && len(out) >= q.Limit) || len(page.Images) == 0 {
+			return out, nil
+		}
+		marker = out[len(out)-1].ID
+	}
+}
+
+// UpdateImage sends the changes as one JSON patch (the 2.1 media type).
+func (r *Region) UpdateImage(ctx context.Context, id string, changes []backends.Change) (*backends.Image, error) {
+	patch, err := encodePatch(changes)
+	if err != nil {
+		return nil, err
+	}
+	ct := "application/openstack-images-v2.1-json-patch"
+	if len(changes) > 0 && changes[0].Legacy {
+		ct = "application/openstack-images-v2.0-json-patch"
+	}
+	body, _, err := r.call(ctx, "PATCH", imagePath(id), patch, ct, 200)
+	if err != nil {
+		return nil, err
+	}
+	return r.image(body)
+}
+
+// encodePatch writes changes back as JSON patch operations.
+func encodePatch(changes []backends.Change) ([]byte, error) {
+	type op struct {
+		Op    string          `json:"op"`
+		Path  string          `json:"path"`
+		Value json.RawMessage `json:"value,omitempty"`
+	}
+	ops := make([]op, 0, len(changes))
+	for _, c := range changes {
+		o := op{Path: pointer(c.Path), Value: c.Value}
+		switch c.Op {
+		case backends.PatchAdd:
+			o.Op = "add"
+		case backends.PatchRemove:
+			o.Op = "remove"
+			o.Value = nil
+		case backends.PatchReplace:
+			o.Op = "replace"
+		default:
+			return nil, backends.Errorf(backends.ErrBadRequest, "unknown patch operation")
+		}
+		if o.Op != "remove" && o.Value == nil {
+			o.Value = json.RawMessage("null")
+		}
+		ops = append(ops, o)
+	}
+	return json.Marshal(ops)
+}
+
+// pointer encodes JSON-pointer segments (RFC 6901).
+func pointer(segs []string) string {
+	var b []byte
+	for _, s := range segs {
+		b = append(b, '/')
+		for i := 0; i < len(s); i++ {
+			switch s[i] {
+			case '~':
+				b = append(b, "~0"...)
+			case '/':
+				b = append(b, "~1"...)
+			default:
+				b = append(b, s[i])
+			}
+		}
+	}
+	return string(b)
+}
+
+// SetImageStatus deactivates or reactivates.
+func (r *Region) SetImageStatus(ctx context.Context, id, status string) (*backends.Image, error) {
+	action := ""
+	switch status {
+	case backends.StatusDeactivated:
+		action = "deactivate"
+	case backends.StatusActive:
+		action = "reactivate"
+	default:
+		return nil, backends.Errorf(backends.ErrBadRequest, "unsupported status transition to "+status)
+	}
+	if _, _, err := r.call(ctx, "POST", imagePath(id)+"/actions/"+action, nil, "", 204); err != nil {
+		return nil, err
+	}
+	return r.Image(ctx, id)
+}
+
+func (r *Region) DeleteImage(ctx context.Context, id string) error {
+	_, _, err := r.call(ctx, "DELETE", imagePath(id), nil, "", 204)
+	return err
+}
+
+func (r *Region) AddTag(ctx context.Context, id, tag string) error {
+	_, _, err := r.call(ctx, "PUT", imagePath(id)+"/tags/"+url.PathEscape(tag), nil, "", 204)
+	return err
+}
+
+func (r *Region) DeleteTag(ctx context.Context, id, tag string) error {
+	_, _, err := r.call(ctx, "DELETE", imagePath(id)+"/tags/"+url.PathEscape(tag), nil, "", 204)
+	return err
+}
+
+// Import starts an import in the region; the caller is in ctx too (the
+// argument is what the embedded store records on its task).
+func (r *Region) Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error {
+	doc := map[string]any{"method": map[string]any{"name": req.Method}}
+	if req.URI != "" {
+		doc["method"].(map[string]any)["uri"] = req.URI
+	}
+	if len(req.Stores) > 0 {
+		doc["stores"] = req.Stores
+	}
+	if req.AllStores {
+		doc["all_stores"] = true
+		doc["all_stores_must_succeed"] = req.AllStoresMustSucceed
+	}
+	_, _, err := r.call(ctx, "POST", imagePath(id)+"/import", doc, "", 202)
+	return err
+}
+
+// Members lists the image's members as the caller may see them.
+func (r *Region) Members(ctx context.Context, imageID string) ([]*backends.Member, error) {
+	body, _, err := r.call(ctx, "GET", imagePath(imageID)+"/members", nil, "", 200)
+	if err != nil {
+		return nil, err
+	}
+	var page struct {
+		Members []memberDoc `json:"members"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil {
+		return nil, fmt.Errorf("region %s: members: %v: %w", r.name, err, errUnavailable)
+	}
+	out := make([]*backends.Member, 0, len(page.Members))
+	for i := range page.Members {
+		m, err := page.Members[i].member()
+		if err != nil {
+			return nil, fmt.Errorf("region %s: %v: %w", r.name, err, errUnavailable)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (r *Region) member(body []byte) (*backends.Member, error) {
+	d, err := decodeOne[memberDoc](body)
+	if err != nil {
+		return nil, fmt.Errorf("region %s: member: %v: %w", r.name, err, errUnavailable)
+	}
+	m, err := d.member()
+	if err != nil {
+		return nil, fmt.Errorf("region %s: %v: %w", r.name, err, errUnavailable)
+	}
+	return m, nil
+}
+
+func (r *Region) Member(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
+	body, _, err := r.call(ctx, "GET", imagePath(imageID)+"/members/"+url.PathEscape(memberID), nil, "", 200)
+	if err != nil {
+		return nil, err
+	}
+	return r.member(body)
+}
+
+func (r *Region) AddMember(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
+	body, _, err := r.call(ctx, "POST", imagePath(imageID)+"/members", map[string]string{"member": memberID}, "", 200)
+	if err != nil {
+		return nil, err
+	}
+	return r.member(body)
+}
+
+func (r *Region) UpdateMember(ctx context.Context, imageID, memberID, status string) (*backends.Member, error) {
+	body, _, err := r.call(ctx, "PUT", imagePath(imageID)+"/members/"+url.PathEscape(memberID), map[string]string{"status": status}, "", 200)
+	if err != nil {
+		return nil, err
+	}
+	return r.member(body)
+}
+
+func (r *Region) DeleteMember(ctx context.Context, imageID, memberID string) error {
+	_, _, err := r.call(ctx, "DELETE", imagePath(imageID)+"/members/"+url.PathEscape(memberID), nil, "", 204)
+	return err
+}
+
+func (r *Region) task(body []byte) (*backends.Task, error) {
+	d, err := decodeOne[taskDoc](body)
+	if err != nil {
+		return nil, fmt.Errorf("region %s: task: %v: %w", r.name, err, errUnavailable)
+	}
+	t, err := d.task()
+	if err != nil {
+		return nil, fmt.Errorf("region %s: %v: %w", r.name, err, errUnavailable)
+	}
+	return t, nil
+}
+
+func (r *Region) CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error) {
+	body, _, err := r.call(ctx, "POST", "/v2/tasks", map[string]any{"type": typ, "input": input}, "", 201)
+	if err != nil {
+		return nil, err
+	}
+	return r.task(body)
+}
+
+func (r *Region) Task(ctx context.Context, id string) (*backends.Task, error) {
+	body, _, err := r.call(ctx, "GET", "/v2/tasks/"+url.PathEscape(id), nil, "", 200)
+	if err != nil {
+		return nil, err
+	}
+	return r.task(body)
+}
+
+func (r *Region) ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error) {
+	v := url.Values{}
+	if q.Status != "" {
+		v.Set("status", q.Status)
+	}
+	if q.Type != "" {
+		v.Set("type", q.Type)
+	}
+	if q.SortKey != "" {
+		v.Set("sort_key", q.SortKey)
+	}
+	if q.Desc {
+		v.Set("sort_dir", "desc")
+	} else {
+		v.Set("sort_dir", "asc")
+	}
+	if q.Limit > 0 {
+		v.Set("limit", fmt.Sprint(q.Limit))
+	}
+	if q.Marker != "" {
+		v.Set("marker", q.Marker)
+	}
+	body, _, err := r.call(ctx, "GET", "/v2/tasks?"+v.Encode(), nil, "", 200)
+	if err != nil {
+		return nil, err
+	}
+	var page struct {
+		Tasks []taskDoc `json:"tasks"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil {
+		return nil, fmt.Errorf("region %s: tasks: %v: %w", r.name, err, errUnavailable)
+	}
+	out := make([]*backends.Task, 0, len(page.Tasks))
+	for i := range page.Tasks {
+		t, err := page.Tasks[i].task()
+		if err != nil {
+			return nil, fmt.Errorf("region %s: %v: %w", r.name, err, errUnavailable)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func (r *Region) ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error) {
+	body, _, err := r.call(ctx, "GET", imagePath(imageID)+"/tasks", nil, "", 200)
+	if err != nil {
+		return nil, err
+	}
+	var page struct {
+		Tasks []taskDoc `json:"tasks"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil {
+		return nil, fmt.Errorf("region %s: image tasks: %v: %w", r.name, err, errUnavailable)
+	}
+	out := make([]*backends.Task, 0, len(page.Tasks))
+	for i := range page.Tasks {
+		t, err := page.Tasks[i].task()
+		if err != nil {
+			return nil, fmt.Errorf("region %s: %v: %w", r.name, err, errUnavailable)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}

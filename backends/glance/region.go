@@ -1,0 +1,266 @@
+// Package glance is a remote Glance v2 region behind Spyglass: metadata
+// calls through gophercloud, image data through a pooled fasthttp client
+// that streams. Every call carries the caller's identity (its Keystone token,
+// or the trusted identity headers), so the region decides what the caller
+// may see and do exactly as it would for the caller directly; a circuit
+// breaker makes a dead or hanging region cost at most one timeout per
+// breaker window.
+package glance
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/sony/gobreaker/v2"
+	"github.com/valyala/fasthttp"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+// Config describes one remote region.
+type Config struct {
+	// Name is the region's name, the store id clients see.
+	Name string
+	// Endpoint is the region's Images API URL, e.g. http://127.0.0.1:9292.
+	Endpoint string
+	// ConnectTimeout bounds connecting (default 5s). ReadTimeout bounds
+	// waiting for an answer and every stall of a stream (default 30s).
+	ConnectTimeout, ReadTimeout time.Duration
+	// BreakerOpen is how long the breaker stays open after the region
+	// failed, before one probe may pass (default 5s).
+	BreakerOpen time.Duration
+	// MaxConns bounds the connections to the region (default 512).
+	MaxConns int
+	// Logger receives breaker state changes; nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// Region is a remote Glance v2 region. It satisfies gateway.Catalog.
+type Region struct {
+	name     string
+	base     string // endpoint without a trailing slash
+	sc       *gophercloud.ServiceClient
+	http     *http.Client
+	data     *fasthttp.Client
+	breaker  *gobreaker.CircuitBreaker[*http.Response]
+	readTO   time.Duration
+	log      *slog.Logger
+}
+
+// New validates cfg and returns the region. It does not contact it.
+func New(cfg Config) (*Region, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("glance region: no name")
+	}
+	u, err := url.Parse(cfg.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("glance region %s: endpoint %q is not an http(s) URL", cfg.Name, cfg.Endpoint)
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 30 * time.Second
+	}
+	if cfg.BreakerOpen <= 0 {
+		cfg.BreakerOpen = 5 * time.Second
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 512
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	base := strings.TrimRight(cfg.Endpoint, "/")
+	dial := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+	transport := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &stallConn{Conn: c, stall: cfg.ReadTimeout}, nil
+		},
+		MaxIdleConnsPerHost:   cfg.MaxConns,
+		MaxConnsPerHost:       cfg.MaxConns,
+		ResponseHeaderTimeout: cfg.ReadTimeout,
+		IdleConnTimeout:       90 * time.Second,
+	}
+	hc := &http.Client{Transport: transport}
+	provider := &gophercloud.ProviderClient{HTTPClient: *hc}
+	r := &Region{
+		name:   cfg.Name,
+		base:   base,
+		sc:     &gophercloud.ServiceClient{ProviderClient: provider, Endpoint: base + "/v2/", Type: "image"},
+		http:   hc,
+		readTO: cfg.ReadTimeout,
+		log:    cfg.Logger.With("region", cfg.Name),
+		data: &fasthttp.Client{
+			Name:               "spyglass",
+			MaxConnsPerHost:    cfg.MaxConns,
+			StreamResponseBody: true,
+			// No overall read timeout: an image streams for as long as it
+			// takes; stallConn bounds each stall instead.
+			Dial: func(addr string) (net.Conn, error) {
+				c, err := fasthttp.DialTimeout(addr, cfg.ConnectTimeout)
+				if err != nil {
+					return nil, err
+				}
+				return &stallConn{Conn: c, stall: cfg.ReadTimeout}, nil
+			},
+			MaxIdleConnDuration:           90 * time.Second,
+			DisableHeaderNamesNormalizing: false,
+		},
+	}
+	r.breaker = gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
+		Name:        cfg.Name,
+		MaxRequests: 1,
+		Timeout:     cfg.BreakerOpen,
+		// One failure (a timeout, a refused connection, a 5xx) opens it:
+		// a dead region then costs fail-fast 503s, not a timeout each.
+		ReadyToTrip:  func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 1 },
+		IsSuccessful: func(err error) bool { return err == nil || !isUnavailable(err) },
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			r.log.Warn("region circuit breaker", "from", from.String(), "to", to.String())
+		},
+	})
+	return r, nil
+}
+
+// Name is the region's name.
+func (r *Region) Name() string { return r.name }
+
+// Stores lists the one store this region is.
+func (r *Region) Stores() []string { return []string{r.name} }
+
+// BreakerState reports the circuit breaker's state: closed, half-open or
+// open.
+func (r *Region) BreakerState() string { return r.breaker.State().String() }
+
+// stallConn bounds every read and write by the stall timeout from its
+// start, so a stream may last as long as it keeps moving.
+type stallConn struct {
+	net.Conn
+	stall time.Duration
+}
+
+func (c *stallConn) Read(p []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(c.stall))
+	return c.Conn.Read(p)
+}
+
+func (c *stallConn) Write(p []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(c.stall))
+	return c.Conn.Write(p)
+}
+
+// identity is the caller's identity as the region must see it.
+func identity(ctx context.Context) map[string]string {
+	h := map[string]string{"Accept": "application/json"}
+	c := backends.CallerFrom(ctx)
+	if c == nil {
+		return h
+	}
+	if c.RequestID != "" {
+		h["X-Openstack-Request-Id"] = c.RequestID
+	}
+	if c.Token != "" {
+		h["X-Auth-Token"] = c.Token
+		return h
+	}
+	h["X-Identity-Status"] = "Confirmed"
+	if c.User != "" {
+		h["X-User-Id"] = c.User
+	}
+	if c.Project != "" {
+		h["X-Project-Id"] = c.Project
+		h["X-Tenant-Id"] = c.Project
+	}
+	roles := c.Roles
+	if c.Admin && !contains(roles, "admin") {
+		roles = append(append([]string(nil), roles...), "admin")
+	}
+	if len(roles) > 0 {
+		h["X-Roles"] = strings.Join(roles, ",")
+	}
+	return h
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// call is one metadata request through the breaker. ok are the statuses
+// that mean success; any other status is mapped by remoteError. The
+// response body has been read into body.
+func (r *Region) call(ctx context.Context, method, path string, reqBody any, contentType string, ok ...int) (body []byte, resp *http.Response, err error) {
+	opts := &gophercloud.RequestOpts{MoreHeaders: identity(ctx), OkCodes: ok, KeepResponseBody: true}
+	switch b := reqBody.(type) {
+	case nil:
+	case []byte:
+		opts.RawBody = bytes.NewReader(b)
+		opts.MoreHeaders["Content-Type"] = contentType
+	default:
+		opts.JSONBody = b
+	}
+	resp, err = r.breaker.Execute(func() (*http.Response, error) {
+		resp, err := r.sc.Request(ctx, method, r.base+path, opts)
+		return resp, r.mapErr(err)
+	})
+	if err != nil {
+		return nil, nil, r.breakerErr(err)
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("region %s: reading the answer to %s %s: %v: %w", r.name, method, path, err, errUnavailable)
+	}
+	return body, resp, nil
+}
+
+// mapErr maps a transport or status error from gophercloud.
+func (r *Region) mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var code gophercloud.ErrUnexpectedResponseCode
+	if errors.As(err, &code) {
+		return remoteError(r.name, code.Actual, code.Body)
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("region %s: %v: %w", r.name, err, errUnavailable)
+}
+
+// breakerErr turns the breaker's own refusals into 503s.
+func (r *Region) breakerErr(err error) error {
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		return fmt.Errorf("region %s: circuit open: %w", r.name, errUnavailable)
+	}
+	return err
+}
+
+func decodeOne[T any](body []byte) (*T, error) {
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
