@@ -12,7 +12,7 @@ DATA_DIR ?= ./data
 TEST_TIMEOUT ?= 20m
 FUZZTIME ?= 15s
 
-.PHONY: all build run test vet deps deps-bench conformance fuzz bench bench-system clean help
+.PHONY: all build run test vet deps deps-bench conformance conformance-glance fuzz bench bench-system clean help
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make test         install test dependencies (make deps), go vet, go test -race"
 	@echo "make build        bin/spyglass, version $(VERSION)"
 	@echo "make conformance  differential suite: Spyglass against a real Glance, legacy and current policy"
+	@echo "make conformance-glance  the same with Spyglass in front of a second Glance"
 	@echo "make fuzz         every FuzzXxx for FUZZTIME=$(FUZZTIME) each"
 	@echo "make bench        go benchmarks; SYSTEM=1 adds the bench/ scenarios (make bench-system)"
 
@@ -57,6 +58,11 @@ test: deps
 conformance: deps
 	CONFORMANCE_POLICY=legacy $(GO) test ./gateway/conformance/ -count=1 -v -timeout $(TEST_TIMEOUT)
 	CONFORMANCE_POLICY=current $(GO) test ./gateway/conformance/ -count=1 -v -timeout $(TEST_TIMEOUT)
+
+# The same suite with Spyglass in front of a second real Glance (its one
+# region, kind glance) instead of the embedded store.
+conformance-glance: deps
+	CONFORMANCE_BACKEND=glance $(GO) test ./gateway/conformance/ -count=1 -v -timeout $(TEST_TIMEOUT)
 
 # need PROBE, PACKAGE: installs PACKAGE with apt-get when PROBE (a shell
 # command) fails. Never skips: without root or apt, it stops and says what

@@ -19,13 +19,23 @@ var imageFields = map[string]bool{
 	"file": true, "schema": true, "locations": true, "direct_url": true, "stores": true,
 }
 
-// decodeImage turns one of Glance's image documents into a record. Custom
+// decodeImage turns one of Glance's image documents into a record; stores
+// reports whether Glance said the data lives in some store. Custom
 // properties are strings in Glance's database; a non-string value is an
 // answer Spyglass cannot represent and is refused rather than mangled.
-func decodeImage(raw json.RawMessage) (*backends.Image, error) {
+func decodeImage(raw json.RawMessage) (img *backends.Image, stores bool, err error) {
+	img, err = decodeImageDoc(raw, &stores)
+	return img, stores, err
+}
+
+func decodeImageDoc(raw json.RawMessage, stores *bool) (*backends.Image, error) {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("image document: %w", err)
+	}
+	if v, ok := doc["stores"]; ok {
+		var s string
+		*stores = json.Unmarshal(v, &s) == nil && s != ""
 	}
 	img := &backends.Image{}
 	var err error

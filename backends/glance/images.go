@@ -11,10 +11,16 @@ import (
 
 func imagePath(id string) string { return "/v2/images/" + url.PathEscape(id) }
 
+// image decodes an image document. The region is the one store that holds
+// the data, whatever Glance calls its own backend: clients see regions as
+// stores.
 func (r *Region) image(body []byte) (*backends.Image, error) {
-	img, err := decodeImage(body)
+	img, hasStores, err := decodeImage(body)
 	if err != nil {
 		return nil, fmt.Errorf("region %s: %v: %w", r.name, err, errUnavailable)
+	}
+	if hasStores {
+		img.Stores = []string{r.name}
 	}
 	return img, nil
 }
@@ -97,12 +103,13 @@ func (r *Region) ListImages(ctx context.Context, q *backends.ListQuery) ([]*back
 
 // UpdateImage sends the changes as one JSON patch (the 2.1 media type).
 func (r *Region) UpdateImage(ctx context.Context, id string, changes []backends.Change) (*backends.Image, error) {
-	patch, err := encodePatch(changes)
+	legacy := len(changes) > 0 && changes[0].Legacy
+	patch, err := encodePatch(changes, legacy)
 	if err != nil {
 		return nil, err
 	}
 	ct := "application/openstack-images-v2.1-json-patch"
-	if len(changes) > 0 && changes[0].Legacy {
+	if legacy {
 		ct = "application/openstack-images-v2.0-json-patch"
 	}
 	body, _, err := r.call(ctx, "PATCH", imagePath(id), patch, ct, 200)
@@ -112,8 +119,10 @@ func (r *Region) UpdateImage(ctx context.Context, id string, changes []backends.
 	return r.image(body)
 }
 
-// encodePatch writes changes back as JSON patch operations.
-func encodePatch(changes []backends.Change) ([]byte, error) {
+// encodePatch writes changes back as JSON patch operations: RFC 6902's
+// {"op": "add", "path": ...} or, for the deprecated 2.0 media type
+// (legacy), Glance's {"add": "/path", "value": ...}.
+func encodePatch(changes []backends.Change, legacy bool) ([]byte, error) {
 	type op struct {
 		Op    string          `json:"op"`
 		Path  string          `json:"path"`
@@ -137,6 +146,16 @@ func encodePatch(changes []backends.Change) ([]byte, error) {
 			o.Value = json.RawMessage("null")
 		}
 		ops = append(ops, o)
+	}
+	if legacy {
+		old := make([]map[string]any, len(ops))
+		for i, o := range ops {
+			old[i] = map[string]any{o.Op: o.Path}
+			if o.Value != nil {
+				old[i]["value"] = o.Value
+			}
+		}
+		return json.Marshal(old)
 	}
 	return json.Marshal(ops)
 }

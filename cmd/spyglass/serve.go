@@ -12,7 +12,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spyglass-gateway/spyglass/backends/glance"
 	"github.com/spyglass-gateway/spyglass/backends/local"
+	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/federation"
 	"github.com/spyglass-gateway/spyglass/config"
 	"github.com/spyglass-gateway/spyglass/gateway"
 	"github.com/spyglass-gateway/spyglass/policy"
@@ -81,6 +84,62 @@ func buildPolicy(c config.Policy) (*policy.Policy, error) {
 	return p, nil
 }
 
+// openCatalog opens the region the gateway serves: the embedded store
+// directly (it answers from memory), or a remote Glance behind the
+// federation catalog with the metadata cache.
+func openCatalog(cfg config.Config, region *config.Region, log *slog.Logger) (gateway.Catalog, func(), error) {
+	switch region.Kind {
+	case config.KindGlance:
+		remote, err := glance.New(glance.Config{
+			Name: region.Name, Endpoint: region.Endpoint,
+			ConnectTimeout: region.ConnectTimeout, ReadTimeout: region.ReadTimeout,
+			Logger: log,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("regions[%s]: %w", region.Name, err)
+		}
+		fc := federation.Config{Region: remote, Logger: log}
+		closers := []func(){}
+		if cfg.Cache.MetadataTTL > 0 {
+			meta, err := cache.NewMetadata(cache.MetadataConfig{
+				TTL: cfg.Cache.MetadataTTL, StaleIfError: cfg.Cache.StaleIfError, VerdictTTL: cfg.Cache.VerdictTTL,
+			})
+			if err != nil {
+				return nil, nil, fmt.Errorf("cache: %w", err)
+			}
+			fc.Meta = meta
+			closers = append(closers, meta.Close)
+		}
+		cat, err := federation.New(fc)
+		if err != nil {
+			return nil, nil, err
+		}
+		return cat, func() {
+			for _, c := range closers {
+				c()
+			}
+		}, nil
+	default:
+		// The default configuration points at ./data: make "spyglass
+		// serve" work in an empty directory.
+		if err := os.MkdirAll(region.DataDir, 0o750); err != nil {
+			return nil, nil, fmt.Errorf("regions[%s].data_dir: %w", region.Name, err)
+		}
+		store, err := local.Open(region.DataDir, local.Options{
+			SizeCap:   int64(cfg.ImageSizeCap),
+			StoreName: region.Name,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("regions[%s]: open %s: %w", region.Name, region.DataDir, err)
+		}
+		return store, func() {
+			if err := store.Close(); err != nil {
+				log.Error("closing the store", "region", region.Name, "err", err)
+			}
+		}, nil
+	}
+}
+
 // serveConfig serves cfg until ctx ends, then drains.
 func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *policy.Policy, log *slog.Logger) error {
 	// Federation over several regions is not there yet: serve the default
@@ -93,23 +152,11 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		return fmt.Errorf("default_region %q: no such region", cfg.DefaultRegion)
 	}
 
-	// The default configuration points at ./data: make "spyglass serve" work
-	// in an empty directory.
-	if err := os.MkdirAll(region.DataDir, 0o750); err != nil {
-		return fmt.Errorf("regions[%s].data_dir: %w", region.Name, err)
-	}
-	store, err := local.Open(region.DataDir, local.Options{
-		SizeCap:   int64(cfg.ImageSizeCap),
-		StoreName: region.Name,
-	})
+	cat, closeCat, err := openCatalog(cfg, region, log)
 	if err != nil {
-		return fmt.Errorf("regions[%s]: open %s: %w", region.Name, region.DataDir, err)
+		return err
 	}
-	defer func() {
-		if err := store.Close(); err != nil {
-			log.Error("closing the store", "region", region.Name, "err", err)
-		}
-	}()
+	defer closeCat()
 
 	auth, err := policy.NewAuthenticator(cfg.Auth.Mode)
 	if err != nil {
@@ -119,7 +166,7 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		SizeCap: int64(cfg.ImageSizeCap),
 		Policy:  pol,
 		Logger:  log,
-	}, store, auth)
+	}, cat, auth)
 	if err != nil {
 		return err
 	}

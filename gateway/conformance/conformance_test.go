@@ -152,7 +152,7 @@ func conformance(t *testing.T, mode string) {
 		g2 := glancetest.StartTWith(t, opts)
 		other = newTarget("glance#2", g2.URL)
 	} else {
-		other = newTarget("spyglass", startSpyglass(t, mode))
+		other = newTarget("spyglass", spyglassUnderTest(t, mode, opts))
 	}
 
 	// CONFORMANCE_DUMP=file writes every request with Glance's raw answer:

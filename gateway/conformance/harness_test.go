@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
 	"io"
 	"net"
 	"net/http"
@@ -400,11 +401,27 @@ func compact(v any) string {
 	return string(b)
 }
 
+// spyglassUnderTest starts the Spyglass the suites compare with Glance: over
+// its embedded store, or (CONFORMANCE_BACKEND=glance) in front of a second
+// real Glance started with the same options as the oracle.
+func spyglassUnderTest(t *testing.T, mode string, opts glancetest.Options) string {
+	t.Helper()
+	if os.Getenv("CONFORMANCE_BACKEND") == "glance" {
+		region := glancetest.StartTWith(t, opts)
+		return startSpyglass(t, mode, region.URL)
+	}
+	return startSpyglass(t, mode, "")
+}
+
 // startSpyglass builds cmd/spyglass and serves it on a free loopback port
 // in trusted mode with an empty data directory.
 // startSpyglass builds and starts Spyglass in trusted mode with the given
 // policy defaults ("legacy" or "current").
-func startSpyglass(t *testing.T, defaults string) string {
+//
+// With regionURL set, Spyglass serves no embedded store: its one region is
+// the Glance at regionURL (CONFORMANCE_BACKEND=glance), so the suite checks
+// Spyglass in front of a Glance against that Glance's twin.
+func startSpyglass(t *testing.T, defaults, regionURL string) string {
 	t.Helper()
 	if u := os.Getenv("CONFORMANCE_SPYGLASS"); u != "" {
 		return u
@@ -433,10 +450,18 @@ func startSpyglass(t *testing.T, defaults string) string {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(tmp, "spyglass.yaml")
-	if err := os.WriteFile(conf, []byte("policy: {defaults: "+defaults+"}\n"), 0o644); err != nil {
+	yaml := "policy: {defaults: " + defaults + "}\n"
+	args := []string{"serve", "--config", conf, "--listen", addr, "--auth", "trusted"}
+	if regionURL != "" {
+		yaml += "regions: [{name: local, kind: glance, endpoint: \"" + regionURL + "\"}]\n" +
+			"cache: {dir: \"" + filepath.Join(tmp, "cache") + "\"}\n"
+	} else {
+		args = append(args, "--data-dir", filepath.Join(tmp, "data"))
+	}
+	if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", "--config", conf, "--listen", addr, "--data-dir", filepath.Join(tmp, "data"), "--auth", "trusted")
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -80,8 +80,9 @@ func (im *isoImage) visible(c isoCaller, status string) bool {
 
 func isolation(t *testing.T, mode string, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0x15014710))
-	g := glancetest.StartTWith(t, glancetest.Options{NewDefaults: mode == "current"})
-	servers := []*target{newTarget("glance", g.URL), newTarget("spyglass", startSpyglass(t, mode))}
+	opts := glancetest.Options{NewDefaults: mode == "current"}
+	g := glancetest.StartTWith(t, opts)
+	servers := []*target{newTarget("glance", g.URL), newTarget("spyglass", spyglassUnderTest(t, mode, opts))}
 
 	admin := isoCaller{"admin", "padmin", "admin,member,reader"}
 	projects := []string{"p1", "p2", "p3"}
