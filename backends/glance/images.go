@@ -57,9 +57,9 @@ func (r *Region) CreateImage(ctx context.Context, img *backends.Image) (*backend
 	return r.image(body)
 }
 
-// Image shows the image as the caller may see it.
+// Image looks the image up as visible to the caller's project.
 func (r *Region) Image(ctx context.Context, id string) (*backends.Image, error) {
-	body, _, err := r.call(ctx, "GET", imagePath(id), nil, "", 200)
+	body, _, err := r.call(lookupCtx(ctx), "GET", imagePath(id), nil, "", 200)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func (r *Region) ListImages(ctx context.Context, q *backends.ListQuery) ([]*back
 			want = apiLimitMax
 		}
 		ask := min(want, apiLimitMax)
-		body, _, err := r.call(ctx, "GET", "/v2/images?"+encodeListQuery(q, marker, ask), nil, "", 200)
+		body, _, err := r.call(lookupCtx(ctx), "GET", "/v2/images?"+encodeListQuery(q, marker, ask), nil, "", 200)
 		if err != nil {
 			return nil, err
 		}
@@ -231,7 +231,7 @@ func (r *Region) Import(ctx context.Context, caller backends.Caller, id string, 
 
 // Members lists the image's members as the caller may see them.
 func (r *Region) Members(ctx context.Context, imageID string) ([]*backends.Member, error) {
-	body, _, err := r.call(ctx, "GET", imagePath(imageID)+"/members", nil, "", 200)
+	body, _, err := r.call(lookupCtx(ctx), "GET", imagePath(imageID)+"/members", nil, "", 200)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +265,7 @@ func (r *Region) member(body []byte) (*backends.Member, error) {
 }
 
 func (r *Region) Member(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
-	body, _, err := r.call(ctx, "GET", imagePath(imageID)+"/members/"+url.PathEscape(memberID), nil, "", 200)
+	body, _, err := r.call(lookupCtx(ctx), "GET", imagePath(imageID)+"/members/"+url.PathEscape(memberID), nil, "", 200)
 	if err != nil {
 		return nil, err
 	}

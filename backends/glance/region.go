@@ -197,6 +197,25 @@ func identity(ctx context.Context) map[string]string {
 	return h
 }
 
+// lookupCtx is the context for the reads the gateway makes before it
+// decides anything itself (an image or a membership looked up for a
+// download, a patch, a visibility check): the region must filter by
+// visibility only, as Glance's own handlers do with their repository get,
+// not apply its get_image or get_member rule — the gateway applies those
+// (a caller with only the member role may still download an image its
+// project owns, though it may not show it). In trusted mode the region is
+// therefore told the caller also holds the reader role; a Keystone token is
+// forwarded as it is (Keystone's implied roles already give members reader).
+func lookupCtx(ctx context.Context) context.Context {
+	c := backends.CallerFrom(ctx)
+	if c == nil || c.Token != "" || contains(c.Roles, "reader") {
+		return ctx
+	}
+	cc := *c
+	cc.Roles = append(append(make([]string, 0, len(c.Roles)+1), c.Roles...), "reader")
+	return backends.WithCaller(ctx, &cc)
+}
+
 func contains(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {
