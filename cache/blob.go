@@ -1,0 +1,640 @@
+package cache
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+// Origin is where a blob's bytes come from: the region's data, read with
+// ranges. The consumer passes one per Open; it carries whatever identity
+// the region needs.
+type Origin interface {
+	// Fetch streams bytes [off, off+n) of the image (n < 0: to the end) as
+	// they arrive. A stream that ends early must end with an error, not a
+	// clean EOF.
+	Fetch(ctx context.Context, off, n int64) (io.ReadCloser, error)
+}
+
+// Key names a blob: an image of a region.
+type Key struct{ Region, Image string }
+
+// Expect is what the bytes must be: the image's size and checksums as its
+// region records them. An entry counts as complete only once its bytes
+// match all of them.
+type Expect struct {
+	Size      int64
+	Checksum  string // MD5, hex ("checksum")
+	HashAlgo  string // os_hash_algo: sha512, sha256, ...
+	HashValue string // os_hash_value, hex
+}
+
+// BlobsConfig sizes the blob cache.
+type BlobsConfig struct {
+	// Dir holds the entries; created if missing.
+	Dir string
+	// MaxSize bounds the bytes on disk; High and Low are the watermarks
+	// (fractions of MaxSize): past High, least recently used entries are
+	// evicted down to Low. Defaults 0.9 and 0.8.
+	MaxSize   int64
+	High, Low float64
+	// Retries is how many times in a row a fill may fail to make progress
+	// before it gives up (default 5); each retry resumes with a Range from
+	// the last byte received, after a backoff.
+	Retries int
+	// Checkpoint is how many bytes a fill writes between two durable
+	// records of its progress (default 16 MiB): after a crash, a fill
+	// resumes from its last checkpoint.
+	Checkpoint int64
+	// Logger; nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// BlobStats counts what the cache did, for metrics and tests.
+type BlobStats struct {
+	Hits, Misses, Fills, FillsFailed, Bypasses, Evictions int64
+	// OriginBytes is every byte read from origins by fills and fetches
+	// ahead; BypassBytes those streamed straight through (not cached).
+	OriginBytes, BypassBytes int64
+	// UsedBytes is the bytes the entries take on disk (a fill counts its
+	// whole expected size).
+	UsedBytes int64
+}
+
+// Blobs is the image data cache on local disk. One fill per entry however
+// many readers; readers stream the bytes as they land; an entry is served
+// as complete only once its bytes match the image's size and checksums.
+//
+// On disk, an entry is dir/<region>/<image>.data with its record in
+// <image>.json. The record says "complete" only after the data was verified
+// and synced; a record without it lists the extents a fill had durably
+// written, from which a fill resumes after a restart.
+type Blobs struct {
+	cfg BlobsConfig
+	log *slog.Logger
+
+	mu      sync.Mutex
+	entries map[Key]*entry
+	used    int64
+	queue   []queued // prefetches not started yet, in order
+	kick    chan struct{}
+	closed  bool
+	wg      sync.WaitGroup
+
+	stats struct {
+		hits, misses, fills, fillsFailed, bypasses, evictions atomic.Int64
+		originBytes, bypassBytes                              atomic.Int64
+	}
+}
+
+type queued struct {
+	key    Key
+	exp    Expect
+	origin Origin
+	at     time.Time
+}
+
+// OpenBlobs opens (or creates) the cache in cfg.Dir and indexes what a
+// previous run left: complete entries are kept; partial ones are kept to be
+// resumed by the next fill of the same image; anything else is removed.
+func OpenBlobs(cfg BlobsConfig) (*Blobs, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("cache: no blob directory")
+	}
+	if cfg.MaxSize <= 0 {
+		return nil, errors.New("cache: blob cache size must be positive")
+	}
+	if cfg.High == 0 {
+		cfg.High = 0.9
+	}
+	if cfg.Low == 0 {
+		cfg.Low = 0.8
+	}
+	if !(cfg.Low > 0 && cfg.Low < cfg.High && cfg.High <= 1) {
+		return nil, fmt.Errorf("cache: need 0 < low (%v) < high (%v) <= 1", cfg.Low, cfg.High)
+	}
+	if cfg.Retries <= 0 {
+		cfg.Retries = 5
+	}
+	if cfg.Checkpoint <= 0 {
+		cfg.Checkpoint = 16 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	b := &Blobs{cfg: cfg, log: cfg.Logger, entries: map[Key]*entry{}, kick: make(chan struct{}, 1)}
+	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+		// An unusable directory is not fatal: every read is then served
+		// straight from its origin (and says so).
+		b.log.Error("blob cache directory unusable; serving image data from the origins", "dir", cfg.Dir, "err", err)
+	} else {
+		b.scan()
+	}
+	b.wg.Add(1)
+	go b.prefetcher()
+	return b, nil
+}
+
+// Close stops the prefetcher. Fills in progress stop at their next read.
+func (b *Blobs) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	entries := make([]*entry, 0, len(b.entries))
+	for _, e := range b.entries {
+		entries = append(entries, e)
+	}
+	b.mu.Unlock()
+	for _, e := range entries {
+		e.stop()
+	}
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+	b.wg.Wait()
+	return nil
+}
+
+// Stats reports the counters.
+func (b *Blobs) Stats() BlobStats {
+	b.mu.Lock()
+	used := b.used
+	b.mu.Unlock()
+	return BlobStats{
+		Hits: b.stats.hits.Load(), Misses: b.stats.misses.Load(), Fills: b.stats.fills.Load(),
+		FillsFailed: b.stats.fillsFailed.Load(), Bypasses: b.stats.bypasses.Load(),
+		Evictions: b.stats.evictions.Load(), OriginBytes: b.stats.originBytes.Load(),
+		BypassBytes: b.stats.bypassBytes.Load(), UsedBytes: used,
+	}
+}
+
+// Open returns the image's data: from disk when the entry is complete;
+// attached to the entry's fill (started now if none runs) otherwise; or,
+// when the cache cannot hold it (no checksum to verify against, larger than
+// the cache, an unusable disk), straight from the origin.
+func (b *Blobs) Open(ctx context.Context, k Key, exp Expect, o Origin) (backends.Data, error) {
+	if !b.cacheable(exp) {
+		b.stats.bypasses.Add(1)
+		return &bypassData{b: b, exp: exp, origin: o}, nil
+	}
+	b.mu.Lock()
+	e := b.entries[k]
+	if e != nil && e.exp != exp {
+		// The region's image changed under the same id (or the record was
+		// from another image): the entry is not this image's.
+		b.dropLocked(e)
+		e = nil
+	}
+	if e != nil && e.isComplete() {
+		e.hits++
+		e.lastAccess = time.Now()
+		e.lru = time.Now()
+		b.mu.Unlock()
+		b.stats.hits.Add(1)
+		return e.completeData()
+	}
+	b.stats.misses.Add(1)
+	if e == nil {
+		var err error
+		e, err = b.newEntryLocked(k, exp)
+		if err != nil {
+			b.mu.Unlock()
+			b.log.Warn("blob cache cannot hold an image; serving it from the origin", "region", k.Region, "image", k.Image, "err", err)
+			b.stats.bypasses.Add(1)
+			return &bypassData{b: b, exp: exp, origin: o}, nil
+		}
+	}
+	e.refs++
+	e.lastAccess = time.Now()
+	e.lru = time.Now()
+	b.removeQueuedLocked(k)
+	b.startFillLocked(e, o)
+	b.mu.Unlock()
+	return &fillData{e: e, origin: o}, nil
+}
+
+// cacheable: the cache can verify and hold it.
+func (b *Blobs) cacheable(exp Expect) bool {
+	if exp.Size < 0 || (exp.Checksum == "" && exp.HashValue == "") {
+		return false
+	}
+	if exp.HashValue != "" && newHash(exp.HashAlgo) == nil {
+		return false
+	}
+	return float64(exp.Size) <= float64(b.cfg.MaxSize)*b.cfg.Low
+}
+
+// newEntryLocked creates the entry's file, making room first.
+func (b *Blobs) newEntryLocked(k Key, exp Expect) (*entry, error) {
+	if b.closed {
+		return nil, errors.New("cache closed")
+	}
+	if !validName(k.Region) || !validName(k.Image) {
+		return nil, fmt.Errorf("unusable key %q/%q", k.Region, k.Image)
+	}
+	b.makeRoomLocked(exp.Size)
+	dir := filepath.Join(b.cfg.Dir, k.Region)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	e := newEntry(b, k, exp, filepath.Join(dir, k.Image))
+	f, err := os.OpenFile(e.dataPath(), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	e.f = f
+	if err := e.writeRecordLocked(); err != nil {
+		f.Close()
+		os.Remove(e.dataPath())
+		return nil, err
+	}
+	b.entries[k] = e
+	b.used += exp.Size
+	return e, nil
+}
+
+// validName keeps keys inside the cache directory.
+func validName(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\\\x00")
+}
+
+// startFillLocked starts the entry's fill unless one runs or it is done.
+func (b *Blobs) startFillLocked(e *entry, o Origin) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.filling || e.state != stateFilling {
+		return
+	}
+	e.filling = true
+	b.stats.fills.Add(1)
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		e.fill(o)
+	}()
+}
+
+// makeRoomLocked evicts least recently used complete entries nobody reads
+// until need more bytes fit under the high watermark, down to the low one.
+func (b *Blobs) makeRoomLocked(need int64) {
+	high := int64(float64(b.cfg.MaxSize) * b.cfg.High)
+	if b.used+need <= high {
+		return
+	}
+	low := int64(float64(b.cfg.MaxSize) * b.cfg.Low)
+	b.evictLocked(low - need)
+}
+
+// evictLocked evicts LRU complete, unpinned entries until used <= target;
+// it returns what it removed.
+func (b *Blobs) evictLocked(target int64) (files int, bytes int64) {
+	var victims []*entry
+	for _, e := range b.entries {
+		if e.evictable() {
+			victims = append(victims, e)
+		}
+	}
+	sort.Slice(victims, func(i, j int) bool { return victims[i].lru.Before(victims[j].lru) })
+	for _, e := range victims {
+		if b.used <= target {
+			break
+		}
+		b.dropLocked(e)
+		files++
+		bytes += e.exp.Size
+		b.stats.evictions.Add(1)
+	}
+	return files, bytes
+}
+
+// dropLocked forgets an entry and removes its files. Readers that hold its
+// file keep reading it (the data stays until they close it); a fill in
+// progress stops.
+func (b *Blobs) dropLocked(e *entry) {
+	if b.entries[e.key] == e {
+		delete(b.entries, e.key)
+		b.used -= e.exp.Size
+	}
+	e.stop()
+	e.removeFiles()
+}
+
+// released is called when a fill ends: failed entries leave the index.
+func (b *Blobs) finished(e *entry, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ok {
+		return
+	}
+	b.stats.fillsFailed.Add(1)
+	if b.entries[e.key] == e {
+		delete(b.entries, e.key)
+		b.used -= e.exp.Size
+	}
+}
+
+// CachedBlob is one complete entry, for Glance's cache-management API.
+type CachedBlob struct {
+	Key          Key
+	Size         int64
+	Hits         int64
+	LastAccessed time.Time
+	LastModified time.Time
+}
+
+// List returns the complete entries (by key) and the prefetches not yet
+// started (in the order they were queued).
+func (b *Blobs) List() (cached []CachedBlob, queued []Key) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range b.entries {
+		if e.isComplete() {
+			cached = append(cached, CachedBlob{Key: e.key, Size: e.exp.Size, Hits: e.hits, LastAccessed: e.lastAccess, LastModified: e.modified})
+		}
+	}
+	sort.Slice(cached, func(i, j int) bool {
+		if cached[i].Key.Image != cached[j].Key.Image {
+			return cached[i].Key.Image < cached[j].Key.Image
+		}
+		return cached[i].Key.Region < cached[j].Key.Region
+	})
+	for _, q := range b.queue {
+		queued = append(queued, q.key)
+	}
+	return cached, queued
+}
+
+// Prefetch queues a fill of the image if it is neither complete nor being
+// filled; the prefetcher runs the queue one image at a time through the same
+// fill path reads use.
+func (b *Blobs) Prefetch(k Key, exp Expect, o Origin) error {
+	if !b.cacheable(exp) {
+		return fmt.Errorf("image %s cannot be cached: %w", k.Image, backends.ErrBadRequest)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e := b.entries[k]; e != nil && e.exp == exp {
+		return nil // complete, or filling already
+	}
+	for _, q := range b.queue {
+		if q.key == k {
+			return nil
+		}
+	}
+	b.queue = append(b.queue, queued{key: k, exp: exp, origin: o, at: time.Now()})
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (b *Blobs) removeQueuedLocked(k Key) bool {
+	for i, q := range b.queue {
+		if q.key == k {
+			b.queue = append(b.queue[:i], b.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// prefetcher runs queued prefetches one at a time.
+func (b *Blobs) prefetcher() {
+	defer b.wg.Done()
+	for range b.kick {
+		for {
+			b.mu.Lock()
+			if b.closed {
+				b.mu.Unlock()
+				return
+			}
+			if len(b.queue) == 0 {
+				b.mu.Unlock()
+				break
+			}
+			q := b.queue[0]
+			b.mu.Unlock()
+			d, err := b.Open(context.Background(), q.key, q.exp, q.origin)
+			b.mu.Lock()
+			b.removeQueuedLocked(q.key)
+			b.mu.Unlock()
+			if err != nil {
+				continue
+			}
+			if fd, ok := d.(*fillData); ok {
+				fd.e.wait(context.Background())
+			}
+			d.Close()
+		}
+	}
+}
+
+// Delete drops the image's entry and queue slot; found is false when there
+// was neither.
+func (b *Blobs) Delete(k Key) (found bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	found = b.removeQueuedLocked(k)
+	if e := b.entries[k]; e != nil {
+		b.dropLocked(e)
+		found = true
+	}
+	return found
+}
+
+// Clear drops every complete entry (cached) and/or every queued prefetch
+// (queue), and says how many of each.
+func (b *Blobs) Clear(cached, queue bool) (cacheDeleted, queueDeleted int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if queue {
+		queueDeleted = len(b.queue)
+		b.queue = nil
+	}
+	if cached {
+		for _, e := range b.entries {
+			if e.isComplete() {
+				b.dropLocked(e)
+				cacheDeleted++
+			}
+		}
+	}
+	return cacheDeleted, queueDeleted
+}
+
+// Clean removes partial entries no fill is working on (left by a crash, or
+// by a fill that gave up), as Glance's cache cleaner removes invalid and
+// stalled files; it returns how many it removed.
+func (b *Blobs) Clean() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, e := range b.entries {
+		if e.dormant() {
+			b.dropLocked(e)
+			n++
+		}
+	}
+	return n
+}
+
+// Prune evicts least recently used entries until the cache is within its
+// size bound, as Glance's cache pruner; it returns what it removed.
+func (b *Blobs) Prune() (files int, bytes int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used <= b.cfg.MaxSize {
+		return 0, 0
+	}
+	return b.evictLocked(b.cfg.MaxSize)
+}
+
+// blobRecord is an entry's durable state, <image>.json.
+type blobRecord struct {
+	Region     string     `json:"region"`
+	Image      string     `json:"image"`
+	Expect     Expect     `json:"expect"`
+	Complete   bool       `json:"complete"`
+	Extents    [][2]int64 `json:"extents,omitempty"`
+	Hits       int64      `json:"hits"`
+	LastAccess time.Time  `json:"last_accessed"`
+	Modified   time.Time  `json:"last_modified"`
+}
+
+// scan indexes the directory left by a previous run.
+func (b *Blobs) scan() {
+	regions, err := os.ReadDir(b.cfg.Dir)
+	if err != nil {
+		return
+	}
+	for _, rd := range regions {
+		if !rd.IsDir() {
+			continue
+		}
+		dir := filepath.Join(b.cfg.Dir, rd.Name())
+		files, _ := os.ReadDir(dir)
+		keep := map[string]bool{}
+		for _, f := range files {
+			name, ok := strings.CutSuffix(f.Name(), ".json")
+			if !ok {
+				continue
+			}
+			if e := b.load(dir, name); e != nil {
+				keep[name+".json"], keep[name+".data"] = true, true
+			}
+		}
+		for _, f := range files {
+			if !keep[f.Name()] {
+				os.Remove(filepath.Join(dir, f.Name()))
+			}
+		}
+	}
+}
+
+// load indexes one entry from its record, or returns nil when the record
+// and the data do not agree (the caller removes both).
+func (b *Blobs) load(dir, name string) *entry {
+	raw, err := os.ReadFile(filepath.Join(dir, name+".json"))
+	if err != nil {
+		return nil
+	}
+	var r blobRecord
+	if json.Unmarshal(raw, &r) != nil || r.Image != name || filepath.Base(dir) != r.Region || !b.cacheable(r.Expect) {
+		return nil
+	}
+	e := newEntry(b, Key{r.Region, r.Image}, r.Expect, filepath.Join(dir, name))
+	st, err := os.Stat(e.dataPath())
+	if err != nil {
+		return nil
+	}
+	if r.Complete {
+		if st.Size() != r.Expect.Size {
+			return nil
+		}
+		e.state = stateComplete
+	} else {
+		f, err := os.OpenFile(e.dataPath(), os.O_RDWR, 0)
+		if err != nil {
+			return nil
+		}
+		e.f = f
+		for _, x := range r.Extents {
+			if x[0] < 0 || x[1] > r.Expect.Size || x[0] >= x[1] || x[1] > st.Size() {
+				f.Close()
+				return nil
+			}
+			e.ext.add(x[0], x[1])
+		}
+		e.durable = e.ext.clone()
+	}
+	e.hits, e.lastAccess, e.modified, e.lru = r.Hits, r.LastAccess, r.Modified, r.LastAccess
+	b.entries[e.key] = e
+	b.used += r.Expect.Size
+	return e
+}
+
+// newHash returns the hash for a Glance os_hash_algo, or nil.
+func newHash(algo string) hash.Hash {
+	switch algo {
+	case "sha512":
+		return sha512.New()
+	case "sha384":
+		return sha512.New384()
+	case "sha256":
+		return sha256.New()
+	case "sha224":
+		return sha256.New224()
+	case "sha1":
+		return sha1.New()
+	case "md5":
+		return md5.New()
+	}
+	return nil
+}
+
+// verify reads the file whole and checks size and checksums.
+func verify(f *os.File, exp Expect) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() != exp.Size {
+		return fmt.Errorf("size %d, want %d", st.Size(), exp.Size)
+	}
+	sum := md5.New()
+	var w io.Writer = sum
+	var os hash.Hash
+	if exp.HashValue != "" {
+		os = newHash(exp.HashAlgo)
+		w = io.MultiWriter(sum, os)
+	}
+	if _, err := io.Copy(w, io.NewSectionReader(f, 0, exp.Size)); err != nil {
+		return err
+	}
+	if exp.Checksum != "" && !strings.EqualFold(hex.EncodeToString(sum.Sum(nil)), exp.Checksum) {
+		return fmt.Errorf("checksum %x, want %s", sum.Sum(nil), exp.Checksum)
+	}
+	if os != nil && !strings.EqualFold(hex.EncodeToString(os.Sum(nil)), exp.HashValue) {
+		return fmt.Errorf("%s %x, want %s", exp.HashAlgo, os.Sum(nil), exp.HashValue)
+	}
+	return nil
+}

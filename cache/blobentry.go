@@ -1,0 +1,533 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+	"time"
+)
+
+type entryState uint8
+
+const (
+	stateFilling entryState = iota
+	stateComplete
+	stateFailed
+)
+
+// aheadThreshold is how far beyond a stream's position a reader's offset
+// must be for the reader to fetch ahead rather than wait for the stream.
+const aheadThreshold = 4 << 20
+
+// chunk is what one read from an origin fills at most, and the unit in which
+// readers are woken.
+const chunk = 256 << 10
+
+// entry is one image's blob. Lock order: Blobs.mu, then entry.mu.
+type entry struct {
+	b    *Blobs
+	key  Key
+	exp  Expect
+	base string // path without extension
+
+	// Guarded by Blobs.mu.
+	refs       int // open Datas that read through f
+	hits       int64
+	lastAccess time.Time
+	lru        time.Time
+	modified   time.Time
+
+	mu      sync.Mutex
+	state   entryState
+	err     error
+	diskErr bool // failed because of the disk: readers fall back to the origin
+	f       *os.File
+	ext     extents   // bytes written
+	durable extents   // bytes the record says are synced
+	streams []*stream // fetches in progress (the fill, and fetches ahead)
+	filling bool
+	stopped bool
+	cancel  context.CancelFunc
+	changed chan struct{} // closed and replaced on every change
+
+	checkpointMu sync.Mutex
+}
+
+// stream is one fetch from the origin writing into the entry: [pos, end)
+// is what it still means to write.
+type stream struct{ pos, end int64 }
+
+func newEntry(b *Blobs, k Key, exp Expect, base string) *entry {
+	return &entry{b: b, key: k, exp: exp, base: base, changed: make(chan struct{})}
+}
+
+func (e *entry) dataPath() string   { return e.base + ".data" }
+func (e *entry) recordPath() string { return e.base + ".json" }
+
+// broadcastLocked wakes everyone waiting for a change.
+func (e *entry) broadcastLocked() {
+	close(e.changed)
+	e.changed = make(chan struct{})
+}
+
+func (e *entry) isComplete() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.state == stateComplete && !e.stopped
+}
+
+// evictable: complete and nobody reads through the entry's own file (a
+// complete entry's readers have files of their own, which survive the
+// unlink).
+func (e *entry) evictable() bool { return e.refs == 0 && e.isComplete() }
+
+// dormant: partial, with no fill working on it.
+func (e *entry) dormant() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.state == stateFilling && !e.filling && e.refs == 0
+}
+
+// stop makes the fill and fetches ahead end at their next read, and wakes
+// readers (who then see the entry failed, unless it was complete).
+func (e *entry) stop() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return
+	}
+	e.stopped = true
+	if e.cancel != nil {
+		e.cancel()
+	}
+	if e.state == stateFilling {
+		e.state, e.err = stateFailed, errors.New("cache entry removed")
+		e.diskErr = true // readers can still get the bytes from the origin
+	}
+	e.broadcastLocked()
+}
+
+func (e *entry) removeFiles() {
+	os.Remove(e.dataPath())
+	os.Remove(e.recordPath())
+}
+
+// writeRecord stores the entry's durable state (tmp + fsync + rename). It
+// takes Blobs.mu for the counters: callers must not hold it (see
+// writeRecordLocked).
+func (e *entry) writeRecord() error {
+	e.b.mu.Lock()
+	hits, last, mod := e.hits, e.lastAccess, e.modified
+	e.b.mu.Unlock()
+	return e.storeRecord(hits, last, mod)
+}
+
+// writeRecordLocked is writeRecord for a caller holding Blobs.mu.
+func (e *entry) writeRecordLocked() error {
+	return e.storeRecord(e.hits, e.lastAccess, e.modified)
+}
+
+func (e *entry) storeRecord(hits int64, last, mod time.Time) error {
+	e.mu.Lock()
+	r := blobRecord{Region: e.key.Region, Image: e.key.Image, Expect: e.exp, Complete: e.state == stateComplete,
+		Extents: e.durable.pairs(), Hits: hits, LastAccess: last, Modified: mod}
+	e.mu.Unlock()
+	raw, _ := json.Marshal(r)
+	tmp := e.recordPath() + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(raw); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, e.recordPath())
+}
+
+// fill runs the entry's fill to completion or failure.
+func (e *entry) fill(o Origin) {
+	ok := e.run(o)
+	e.mu.Lock()
+	e.filling = false
+	e.mu.Unlock()
+	e.b.finished(e, ok)
+}
+
+func (e *entry) run(o Origin) bool {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.mu.Lock()
+	if e.stopped {
+		e.mu.Unlock()
+		return false
+	}
+	e.cancel = cancel
+	e.mu.Unlock()
+
+	buf := make([]byte, chunk)
+	failures := 0
+	for {
+		e.mu.Lock()
+		if e.stopped {
+			e.mu.Unlock()
+			return false
+		}
+		off, end, ok := e.nextGapLocked()
+		if !ok {
+			if e.ext.covers(0, e.exp.Size) {
+				e.mu.Unlock()
+				break
+			}
+			// What is missing is being fetched ahead: wait for it.
+			ch := e.changed
+			e.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return false
+			}
+			continue
+		}
+		s := &stream{pos: off, end: end}
+		e.streams = append(e.streams, s)
+		e.mu.Unlock()
+
+		progressed, err := e.copyStream(ctx, o, s, buf)
+		if err == nil {
+			failures = 0
+			continue
+		}
+		if errors.Is(err, errDisk) {
+			e.fail(err, true)
+			return false
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if progressed {
+			failures = 0
+		}
+		failures++
+		if failures > e.b.cfg.Retries {
+			e.fail(fmt.Errorf("origin: %w", err), false)
+			return false
+		}
+		e.b.log.Warn("blob fill interrupted; resuming with a range", "region", e.key.Region, "image", e.key.Image,
+			"from", s.pos, "attempt", failures, "err", err)
+		backoff := time.Duration(50<<min(failures, 6)) * time.Millisecond
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return false
+		}
+	}
+
+	if err := e.f.Sync(); err != nil {
+		e.fail(fmt.Errorf("%w: %v", errDisk, err), true)
+		return false
+	}
+	if err := verify(e.f, e.exp); err != nil {
+		e.b.log.Error("blob fill discarded: the bytes are not the image's", "region", e.key.Region, "image", e.key.Image, "err", err)
+		e.fail(fmt.Errorf("image data from the origin failed verification: %v", err), false)
+		return false
+	}
+	e.mu.Lock()
+	if e.stopped {
+		e.mu.Unlock()
+		return false
+	}
+	e.state = stateComplete
+	e.durable = e.ext.clone()
+	e.mu.Unlock()
+	e.b.mu.Lock()
+	e.modified = time.Now()
+	e.b.mu.Unlock()
+	if err := e.writeRecord(); err != nil {
+		// Complete in memory; after a restart it will be filled again.
+		e.b.log.Warn("blob cache: recording a complete entry failed", "image", e.key.Image, "err", err)
+	}
+	e.mu.Lock()
+	e.broadcastLocked()
+	e.mu.Unlock()
+	e.b.closeIfIdle(e)
+	return true
+}
+
+var errDisk = errors.New("blob cache disk")
+
+// fail ends the entry: readers get err (or, for a disk failure, fall back to
+// the origin); its files go.
+func (e *entry) fail(err error, disk bool) {
+	e.mu.Lock()
+	if e.state == stateFilling {
+		e.state, e.err, e.diskErr = stateFailed, err, disk
+	}
+	e.broadcastLocked()
+	e.mu.Unlock()
+	e.removeFiles()
+	if disk {
+		e.b.log.Error("blob cache disk failure; serving from the origin", "image", e.key.Image, "err", err)
+	}
+}
+
+// nextGapLocked finds the first bytes neither written nor being fetched:
+// [off, end) up to the next written or fetched byte.
+func (e *entry) nextGapLocked() (off, end int64, ok bool) {
+	x := int64(0)
+	for x < e.exp.Size {
+		if y, in := e.ext.extentAt(x); in {
+			x = y
+			continue
+		}
+		moved := false
+		for _, s := range e.streams {
+			if s.pos <= x && x < s.end {
+				x, moved = s.end, true
+			}
+		}
+		if moved {
+			continue
+		}
+		end := e.exp.Size
+		if y, ok := e.ext.nextStart(x); ok && y < end {
+			end = y
+		}
+		for _, s := range e.streams {
+			if s.pos > x && s.pos < end {
+				end = s.pos
+			}
+		}
+		return x, end, true
+	}
+	return 0, 0, false
+}
+
+// copyStream fetches s from the origin into the file, chunk by chunk,
+// waking readers after each; it stops early (without error) when the bytes
+// ahead are already written or claimed by another stream.
+func (e *entry) copyStream(ctx context.Context, o Origin, s *stream, buf []byte) (progressed bool, err error) {
+	defer func() {
+		e.mu.Lock()
+		for i, x := range e.streams {
+			if x == s {
+				e.streams = append(e.streams[:i], e.streams[i+1:]...)
+				break
+			}
+		}
+		e.broadcastLocked()
+		e.mu.Unlock()
+	}()
+	e.mu.Lock()
+	start, end := s.pos, s.end
+	e.mu.Unlock()
+	rc, err := o.Fetch(ctx, start, end-start)
+	if err != nil {
+		return false, err
+	}
+	defer rc.Close()
+	for {
+		e.mu.Lock()
+		pos, end, stopped := s.pos, s.end, e.stopped
+		e.mu.Unlock()
+		if stopped {
+			return progressed, context.Canceled
+		}
+		if pos >= end {
+			return progressed, nil
+		}
+		n, rerr := io.ReadFull(rc, buf[:min(int64(len(buf)), end-pos)])
+		if n > 0 {
+			e.b.stats.originBytes.Add(int64(n))
+			if _, werr := e.f.WriteAt(buf[:n], pos); werr != nil {
+				return progressed, fmt.Errorf("%w: %v", errDisk, werr)
+			}
+			progressed = true
+			e.mu.Lock()
+			e.ext.add(pos, pos+int64(n))
+			s.pos = pos + int64(n)
+			e.broadcastLocked()
+			e.mu.Unlock()
+			e.maybeCheckpoint()
+		}
+		if rerr != nil {
+			if s.pos >= end {
+				return progressed, nil
+			}
+			if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+				rerr = fmt.Errorf("stream ended at byte %d of [%d, %d): %w", s.pos, start, end, io.ErrUnexpectedEOF)
+			}
+			return progressed, rerr
+		}
+	}
+}
+
+// maybeCheckpoint makes the written extents durable every Checkpoint bytes,
+// so that a restart resumes from there.
+func (e *entry) maybeCheckpoint() {
+	if !e.checkpointMu.TryLock() {
+		return
+	}
+	defer e.checkpointMu.Unlock()
+	e.mu.Lock()
+	written, durable := e.ext.total(), e.durable.total()
+	snap := e.ext.clone()
+	e.mu.Unlock()
+	if written-durable < e.b.cfg.Checkpoint {
+		return
+	}
+	if e.f.Sync() != nil {
+		return
+	}
+	e.mu.Lock()
+	e.durable = snap
+	e.mu.Unlock()
+	e.writeRecord()
+}
+
+// startAheadLocked fetches [off, ...) for a reader far beyond every stream:
+// up to the next written or fetched byte, at most want bytes. The stream
+// already heading there stops where this one starts.
+func (e *entry) startAheadLocked(o Origin, off, want int64) {
+	end := min(off+want, e.exp.Size)
+	if y, ok := e.ext.nextStart(off); ok && y < end {
+		end = y
+	}
+	for _, s := range e.streams {
+		if s.pos > off && s.pos < end {
+			end = s.pos
+		}
+	}
+	for _, s := range e.streams {
+		if s.pos <= off && off < s.end {
+			s.end = off // it stops here; the gap after this fetch is refilled
+		}
+	}
+	s := &stream{pos: off, end: end}
+	e.streams = append(e.streams, s)
+	e.b.wg.Add(1)
+	go func() {
+		defer e.b.wg.Done()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		e.mu.Lock()
+		stopped := e.stopped
+		e.mu.Unlock()
+		if stopped {
+			return
+		}
+		if _, err := e.copyStream(ctx, o, s, make([]byte, chunk)); err != nil {
+			// The fill covers what a failed fetch ahead left.
+			e.b.log.Debug("blob fetch ahead failed", "image", e.key.Image, "from", off, "err", err)
+		}
+	}()
+}
+
+// wait blocks until the entry is complete or failed.
+func (e *entry) wait(ctx context.Context) error {
+	for {
+		e.mu.Lock()
+		st, err, ch := e.state, e.err, e.changed
+		e.mu.Unlock()
+		switch st {
+		case stateComplete:
+			return nil
+		case stateFailed:
+			return err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// closeIfIdle closes the fill's file once the entry is complete and no
+// fill reader uses it.
+func (b *Blobs) closeIfIdle(e *entry) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e.refs == 0 {
+		e.mu.Lock()
+		if e.state != stateFilling && e.f != nil && !e.filling {
+			e.f.Close()
+			e.f = nil
+		}
+		e.mu.Unlock()
+	}
+}
+
+// completeData opens a complete entry for reading, with a file of its own.
+func (e *entry) completeData() (*fileBlob, error) {
+	f, err := os.Open(e.dataPath())
+	if err != nil {
+		return nil, err
+	}
+	return &fileBlob{f: f, size: e.exp.Size}, nil
+}
+
+// extents is a sorted set of disjoint, non-adjacent half-open intervals.
+type extents []([2]int64)
+
+func (x *extents) add(a, b int64) {
+	if a >= b {
+		return
+	}
+	s := *x
+	i := sort.Search(len(s), func(i int) bool { return s[i][1] >= a })
+	j := i
+	for j < len(s) && s[j][0] <= b {
+		a, b = min(a, s[j][0]), max(b, s[j][1])
+		j++
+	}
+	s = append(s[:i], append([][2]int64{{a, b}}, s[j:]...)...)
+	*x = s
+}
+
+// extentAt returns the end of the extent holding x.
+func (x extents) extentAt(p int64) (end int64, ok bool) {
+	i := sort.Search(len(x), func(i int) bool { return x[i][1] > p })
+	if i < len(x) && x[i][0] <= p {
+		return x[i][1], true
+	}
+	return 0, false
+}
+
+// nextStart returns the start of the first extent after p.
+func (x extents) nextStart(p int64) (int64, bool) {
+	i := sort.Search(len(x), func(i int) bool { return x[i][0] > p })
+	if i < len(x) {
+		return x[i][0], true
+	}
+	return 0, false
+}
+
+func (x extents) covers(a, b int64) bool {
+	end, ok := x.extentAt(a)
+	return a >= b || (ok && end >= b)
+}
+
+func (x extents) total() int64 {
+	var n int64
+	for _, r := range x {
+		n += r[1] - r[0]
+	}
+	return n
+}
+
+func (x extents) clone() extents { return append(extents(nil), x...) }
+
+func (x extents) pairs() [][2]int64 { return [][2]int64(x) }
