@@ -91,7 +91,8 @@ endef
 deps:
 	$(call need,/usr/bin/python3 -c 'import glance',python3-glance)
 	$(call need,command -v gcc,gcc libc6-dev)
-	@echo "deps: ok (python3-glance, gcc)"
+	$(call need,test -x /usr/bin/glance,python3-glanceclient)
+	@echo "deps: ok (python3-glance, gcc, python3-glanceclient)"
 
 deps-bench: deps
 	$(call need,command -v redis-server,redis-server)

@@ -135,3 +135,13 @@ type Caller struct {
 	// remote regions as X-Auth-Token; empty otherwise. Never log it.
 	Token string
 }
+
+// CachedImage is one image whose data a gateway's cache holds, as Glance's
+// cache-management API lists it.
+type CachedImage struct {
+	ImageID      string
+	Hits         int64
+	LastAccessed time.Time
+	LastModified time.Time
+	Size         int64
+}

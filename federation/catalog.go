@@ -47,14 +47,26 @@ type Config struct {
 	// Meta caches the region's image records and membership verdicts; nil
 	// means every call goes to the region.
 	Meta *cache.Metadata
+	// Blobs caches the image data of a region that can fetch ranges (a
+	// remote Glance); nil means downloads stream from the region.
+	Blobs *cache.Blobs
 	// Logger receives stale-if-error and cache events; nil: slog.Default().
 	Logger *slog.Logger
+}
+
+// Fetcher is the capability of a remote region the blob cache fills from:
+// ranged reads of an image's data as the caller in ctx.
+type Fetcher interface {
+	Fetch(ctx context.Context, id string, off, n int64) (io.ReadCloser, error)
 }
 
 // Catalog is the gateway's catalog over the region(s).
 type Catalog struct {
 	region Region
+	name   string // the region's store name, the blob cache's key
 	meta   *cache.Metadata
+	blobs  *cache.Blobs
+	fetch  Fetcher // nil: the region's data is not cached
 	log    *slog.Logger
 }
 
@@ -66,7 +78,14 @@ func New(cfg Config) (*Catalog, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Catalog{region: cfg.Region, meta: cfg.Meta, log: cfg.Logger}, nil
+	c := &Catalog{region: cfg.Region, meta: cfg.Meta, log: cfg.Logger}
+	if stores := cfg.Region.Stores(); len(stores) > 0 {
+		c.name = stores[0]
+	}
+	if f, ok := cfg.Region.(Fetcher); ok && cfg.Blobs != nil {
+		c.blobs, c.fetch = cfg.Blobs, f
+	}
+	return c, nil
 }
 
 // Image answers from the metadata cache when the record is fresh; otherwise
@@ -186,6 +205,9 @@ func (c *Catalog) SetImageStatus(ctx context.Context, id, status string) (*backe
 func (c *Catalog) DeleteImage(ctx context.Context, id string) error {
 	err := c.region.DeleteImage(ctx, id)
 	c.written(id, nil)
+	if err == nil && c.blobs != nil {
+		c.blobs.Delete(cache.Key{Region: c.name, Image: id})
+	}
 	return err
 }
 
@@ -219,8 +241,58 @@ func (c *Catalog) Import(ctx context.Context, caller backends.Caller, id string,
 	return err
 }
 
+// OpenData serves a remote region's image data through the blob cache:
+// from disk when complete, else attached to the one fill from the region.
+// Images the cache cannot verify (no size or checksums yet) stream from the
+// region.
 func (c *Catalog) OpenData(ctx context.Context, id string) (backends.Data, error) {
-	return c.region.OpenData(ctx, id)
+	if c.blobs == nil {
+		return c.region.OpenData(ctx, id)
+	}
+	img, err := c.Image(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	exp, ok := expect(img)
+	if !ok {
+		return c.region.OpenData(ctx, id)
+	}
+	return c.blobs.Open(ctx, cache.Key{Region: c.name, Image: id}, exp, c.origin(ctx, id))
+}
+
+// expect is what the cache verifies an image's data against.
+func expect(img *backends.Image) (cache.Expect, bool) {
+	if img.Size == nil || (img.Status != backends.StatusActive && img.Status != backends.StatusDeactivated) {
+		return cache.Expect{}, false
+	}
+	exp := cache.Expect{Size: *img.Size}
+	if img.Checksum != nil {
+		exp.Checksum = *img.Checksum
+	}
+	if img.OSHashAlgo != nil && img.OSHashValue != nil {
+		exp.HashAlgo, exp.HashValue = *img.OSHashAlgo, *img.OSHashValue
+	}
+	return exp, exp.Checksum != "" || exp.HashValue != ""
+}
+
+// origin is the region's data as the cache fills it: as the caller who
+// started the fill (a copy: the fill outlives the request).
+func (c *Catalog) origin(ctx context.Context, id string) cache.Origin {
+	o := &regionOrigin{f: c.fetch, id: id}
+	if who := backends.CallerFrom(ctx); who != nil {
+		o.caller = *who
+	}
+	return o
+}
+
+type regionOrigin struct {
+	f      Fetcher
+	id     string
+	caller backends.Caller
+}
+
+func (o *regionOrigin) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	return o.f.Fetch(backends.WithCaller(ctx, &o.caller), o.id, off, n)
 }
 
 func (c *Catalog) Members(ctx context.Context, imageID string) ([]*backends.Member, error) {

@@ -17,7 +17,7 @@ import (
 type ImageCache interface {
 	// CacheState lists the complete entries (by image id) and the images
 	// queued for prefetching (in the order they were queued).
-	CacheState(ctx context.Context) (cached []CachedImage, queued []string, err error)
+	CacheState(ctx context.Context) (cached []backends.CachedImage, queued []string, err error)
 	// QueueImage prefetches an active image the caller can see: it is
 	// listed as queued until its fill starts.
 	QueueImage(ctx context.Context, img *backends.Image) error
@@ -35,14 +35,6 @@ type ImageCache interface {
 	PruneCache(ctx context.Context) (files int, bytes int64, err error)
 }
 
-// CachedImage is one row of GET /v2/cache's cached_images.
-type CachedImage struct {
-	ImageID      string
-	Hits         int64
-	LastAccessed time.Time
-	LastModified time.Time
-	Size         int64
-}
 
 // routeCache dispatches /v2/cache[/...] as Glance's router does.
 func (s *Server) routeCache(c *call, m []byte, seg [][]byte) {

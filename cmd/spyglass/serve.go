@@ -110,6 +110,17 @@ func openCatalog(cfg config.Config, region *config.Region, log *slog.Logger) (ga
 			fc.Meta = meta
 			closers = append(closers, meta.Close)
 		}
+		if cfg.Cache.MaxSize > 0 {
+			blobs, err := cache.OpenBlobs(cache.BlobsConfig{
+				Dir: cfg.Cache.Dir, MaxSize: int64(cfg.Cache.MaxSize),
+				High: cfg.Cache.HighWatermark, Low: cfg.Cache.LowWatermark, Logger: log,
+			})
+			if err != nil {
+				return nil, nil, fmt.Errorf("cache: %w", err)
+			}
+			fc.Blobs = blobs
+			closers = append(closers, func() { blobs.Close() })
+		}
 		cat, err := federation.New(fc)
 		if err != nil {
 			return nil, nil, err
@@ -162,11 +173,18 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	if err != nil {
 		return fmt.Errorf("auth.mode: %w", err)
 	}
-	srv, err := gateway.New(gateway.Config{
+	gcfg := gateway.Config{
 		SizeCap: int64(cfg.ImageSizeCap),
 		Policy:  pol,
 		Logger:  log,
-	}, cat, auth)
+	}
+	if ic, ok := cat.(interface {
+		gateway.ImageCache
+		HasImageCache() bool
+	}); ok && ic.HasImageCache() {
+		gcfg.ImageCache = ic
+	}
+	srv, err := gateway.New(gcfg, cat, auth)
 	if err != nil {
 		return err
 	}
