@@ -35,7 +35,6 @@ type ImageCache interface {
 	PruneCache(ctx context.Context) (files int, bytes int64, err error)
 }
 
-
 // routeCache dispatches /v2/cache[/...] as Glance's router does.
 func (s *Server) routeCache(c *call, m []byte, seg [][]byte) {
 	switch {

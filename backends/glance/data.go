@@ -239,7 +239,7 @@ type remoteData struct {
 	caller backends.Caller
 }
 
-func (d *remoteData) Size() int64 { return d.size }
+func (d *remoteData) Size() int64  { return d.size }
 func (d *remoteData) Close() error { return nil }
 
 // Section streams [off, off+n) as it arrives from the region.

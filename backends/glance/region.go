@@ -48,14 +48,14 @@ type Config struct {
 
 // Region is a remote Glance v2 region. It satisfies gateway.Catalog.
 type Region struct {
-	name     string
-	base     string // endpoint without a trailing slash
-	sc       *gophercloud.ServiceClient
-	http     *http.Client
-	data     *fasthttp.Client
-	breaker  *gobreaker.CircuitBreaker[*http.Response]
-	readTO   time.Duration
-	log      *slog.Logger
+	name    string
+	base    string // endpoint without a trailing slash
+	sc      *gophercloud.ServiceClient
+	http    *http.Client
+	data    *fasthttp.Client
+	breaker *gobreaker.CircuitBreaker[*http.Response]
+	readTO  time.Duration
+	log     *slog.Logger
 }
 
 // New validates cfg and returns the region. It does not contact it.
