@@ -92,4 +92,3 @@ func TestVisible(t *testing.T) {
 		})
 	}
 }
-
