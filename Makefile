@@ -92,7 +92,8 @@ deps:
 	$(call need,/usr/bin/python3 -c 'import glance',python3-glance)
 	$(call need,command -v gcc,gcc libc6-dev)
 	$(call need,test -x /usr/bin/glance,python3-glanceclient)
-	@echo "deps: ok (python3-glance, gcc, python3-glanceclient)"
+	$(call need,command -v nginx,nginx-light)
+	@echo "deps: ok (python3-glance, gcc, python3-glanceclient, nginx-light)"
 
 deps-bench: deps
 	$(call need,command -v redis-server,redis-server)

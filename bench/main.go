@@ -16,6 +16,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -37,17 +39,50 @@ type Result struct {
 }
 
 func main() {
-	scenario := flag.String("scenario", "all", "show, list or all")
+	scenario := flag.String("scenario", "all", "show, list, all, or bootstorm")
 	duration := flag.Duration("duration", 10*time.Second, "wrk duration per target")
 	images := flag.Int("images", 200, "images seeded on each peer")
 	conns := flag.Int("conns", 16, "wrk connections")
 	threads := flag.Int("threads", 2, "wrk threads")
 	out := flag.String("out", "bench/results/latest.json", "where to write the JSON results")
 	keep := flag.Bool("keep", false, "leave the peers running until Ctrl-C (debugging)")
+	imageMiB := flag.Int64("image-mib", 512, "bootstorm: image size, MiB")
+	ns := flag.String("n", "1,20,100,500", "bootstorm: concurrent downloads, comma-separated")
+	directMax := flag.Int("direct-max-n", 100, "bootstorm: largest N also run straight against Glance")
+	originRate := flag.Int64("origin-rate-mib", 0, "bootstorm: per-connection origin rate limit, MiB/s (0: none)")
+	quick := flag.Bool("quick", false, "bootstorm: 64 MiB, N=1,20,100")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *scenario == "bootstorm" {
+		opts := StormOptions{ImageSize: *imageMiB << 20, DirectMaxN: *directMax, OriginRate: *originRate << 20}
+		if *quick {
+			opts.ImageSize, *ns = 64<<20, "1,20,100"
+		}
+		for _, f := range strings.Split(*ns, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				log.Fatalf("bench: -n %q: want positive integers", *ns)
+			}
+			opts.Ns = append(opts.Ns, n)
+		}
+		se, err := StartStormEnv(ctx, opts)
+		if err != nil {
+			log.Fatalf("bench: %v", err)
+		}
+		res, err := RunStorm(se, opts)
+		se.Close()
+		if err != nil {
+			log.Fatalf("bench: bootstorm: %v", err)
+		}
+		printStorm(res)
+		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {
+			b, _ := json.MarshalIndent(map[string]any{"bootstorm": res, "ratios": StormRatios(res)}, "", "  ")
+			os.WriteFile(*out, b, 0o644)
+		}
+		return
+	}
 	env, err := StartEnv(ctx, *images)
 	if err != nil {
 		log.Fatalf("bench: %v", err)

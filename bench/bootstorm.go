@@ -1,0 +1,504 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
+)
+
+// StormOptions configure the boot storm: N concurrent downloads of one
+// image, as Nova does when hundreds of hosts boot it at once.
+type StormOptions struct {
+	ImageSize int64
+	Ns        []int
+	// DirectMaxN bounds N for downloads straight from Glance (each is a full
+	// transfer through Python: N=500 of 512 MiB would take many minutes).
+	DirectMaxN int
+	// OriginRate limits each origin connection (bytes/s; 0: unlimited), a
+	// WAN link between the site and its region.
+	OriginRate int64
+}
+
+// StormResult is one storm against one target.
+type StormResult struct {
+	Target      string  `json:"target"` // glance, nginx-cold, nginx-warm, spyglass-cold, spyglass-warm
+	N           int     `json:"n"`
+	ImageMiB    float64 `json:"image_mib"`
+	OriginRatio float64 `json:"origin_bytes_per_image"`
+	WallS       float64 `json:"wall_s"`
+	TTFBP50     float64 `json:"ttfb_p50_s"`
+	TTFBP99     float64 `json:"ttfb_p99_s"`
+	DoneP50     float64 `json:"completion_p50_s"`
+	DoneP99     float64 `json:"completion_p99_s"`
+	MiBps       float64 `json:"aggregate_mib_per_s"`
+	// OriginFirstByte is when the origin sent its first body byte, from the
+	// storm's start; waiters' first bytes are compared with it.
+	OriginFirstByteS float64 `json:"origin_first_byte_s"`
+	SpyglassRSSMiB   float64 `json:"spyglass_peak_rss_mib,omitempty"`
+	Errors           int     `json:"errors"`
+}
+
+// StormEnv is a real Glance behind a byte-counting link, with nginx
+// proxy_cache (proxy_cache_lock on) and Spyglass (a glance region with the
+// blob cache) in front of that link.
+type StormEnv struct {
+	Dir      string
+	Glance   *glancetest.Glance
+	Link     *countingLink
+	NginxURL string
+	SpyURL   string
+	spy      *exec.Cmd
+	procs    []*exec.Cmd
+	env      *Env // for its process helpers
+}
+
+var adminIdentity = map[string]string{
+	"X-Identity-Status": "Confirmed", "X-Project-Id": "ops", "X-User-Id": "u-ops", "X-Roles": "admin,member,reader",
+}
+
+// StartStormEnv starts the peers.
+func StartStormEnv(ctx context.Context, opts StormOptions) (*StormEnv, error) {
+	if _, err := exec.LookPath("nginx"); err != nil {
+		return nil, fmt.Errorf("nginx not found: run `make deps-bench` (installs nginx-light)")
+	}
+	dir, err := os.MkdirTemp("", "spyglass-storm-")
+	if err != nil {
+		return nil, err
+	}
+	se := &StormEnv{Dir: dir, env: &Env{Dir: dir}}
+	fail := func(err error) (*StormEnv, error) { se.Close(); return nil, err }
+	if se.Glance, err = glancetest.Start(ctx, filepath.Join(dir, "glance")); err != nil {
+		return fail(fmt.Errorf("glance: %w", err))
+	}
+	if se.Link, err = startLink(strings.TrimPrefix(se.Glance.URL, "http://"), opts.OriginRate); err != nil {
+		return fail(err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return fail(err)
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;"
+	}
+	conf := fmt.Sprintf(stormNginxConf, user, dir, se.Link.Addr(), port)
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		return fail(err)
+	}
+	if err := se.env.start("nginx", exec.Command("nginx", "-p", dir, "-c", path)); err != nil {
+		return fail(err)
+	}
+	se.NginxURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	if err := waitHTTP(se.NginxURL+"/versions", 20*time.Second); err != nil {
+		return fail(fmt.Errorf("nginx: %w", err))
+	}
+	if err := se.startSpyglass(ctx); err != nil {
+		return fail(fmt.Errorf("spyglass: %w", err))
+	}
+	return se, nil
+}
+
+// stormNginxConf caches image data for everyone (the bytes do not depend
+// on the caller) with proxy_cache_lock, nginx's answer to a thundering herd.
+const stormNginxConf = `%s
+worker_processes 2;
+pid %[2]s/nginx.pid;
+error_log %[2]s/nginx-error.log warn;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %[2]s/body;
+  proxy_temp_path %[2]s/proxy;
+  fastcgi_temp_path %[2]s/fastcgi;
+  uwsgi_temp_path %[2]s/uwsgi;
+  scgi_temp_path %[2]s/scgi;
+  proxy_cache_path %[2]s/cache levels=1:2 keys_zone=img:16m max_size=20g inactive=60m use_temp_path=off;
+  upstream glance { server %[3]s; keepalive 64; }
+  server {
+    listen 127.0.0.1:%[4]d;
+    location / {
+      proxy_pass http://glance;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache img;
+      proxy_cache_key "$request_uri";
+      proxy_cache_valid 200 60m;
+      proxy_ignore_headers Cache-Control Expires Set-Cookie Vary;
+      proxy_cache_lock on;
+      proxy_read_timeout 600s;
+      add_header X-Cache-Status $upstream_cache_status;
+    }
+  }
+}
+`
+
+func (se *StormEnv) startSpyglass(ctx context.Context) error {
+	bin := filepath.Join(se.Dir, "spyglass")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/spyglass")
+	build.Dir = moduleRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := fmt.Sprintf("listen: %s\nauth: {mode: trusted}\nregions:\n  - {name: origin, kind: glance, endpoint: \"http://%s\"}\ncache: {dir: %q, max_size: 40GiB}\n",
+		addr, se.Link.Addr(), filepath.Join(se.Dir, "spyglass-cache"))
+	path := filepath.Join(se.Dir, "spyglass.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		return err
+	}
+	se.spy = exec.Command(bin, "serve", "--config", path)
+	if err := se.env.start("spyglass", se.spy); err != nil {
+		return err
+	}
+	se.SpyURL = "http://" + addr
+	return waitHTTP(se.SpyURL+"/versions", 20*time.Second)
+}
+
+// Close stops everything and removes the directory.
+func (se *StormEnv) Close() {
+	if se.env != nil {
+		se.env.Glance = se.Glance
+		se.env.Close()
+	}
+	if se.Link != nil {
+		se.Link.Close()
+	}
+}
+
+// spyRSS is Spyglass's peak resident set (VmHWM), MiB.
+func (se *StormEnv) spyRSS() float64 {
+	if se.spy == nil || se.spy.Process == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", se.spy.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// stormImage is one uploaded image and its bytes, kept to check every
+// download byte for byte.
+type stormImage struct {
+	id   string
+	data []byte
+	md5  string
+}
+
+// uploadImage creates a public image of size bytes in Glance, directly.
+func (se *StormEnv) uploadImage(size int64, seed uint64) (*stormImage, error) {
+	data := make([]byte, size)
+	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
+	for i := 0; i+8 <= len(data); i += 8 {
+		v := rng.Uint64()
+		for j := 0; j < 8; j++ {
+			data[i+j] = byte(v >> (8 * j))
+		}
+	}
+	resp, body, err := callAs("POST", se.Glance.URL+"/v2/images",
+		[]byte(`{"name": "boot", "disk_format": "raw", "container_format": "bare", "visibility": "public"}`), "application/json")
+	if err != nil || resp.StatusCode != 201 {
+		return nil, fmt.Errorf("create: %v %s", err, body)
+	}
+	var img struct{ ID string }
+	json.Unmarshal(body, &img)
+	resp, body, err = callAs("PUT", se.Glance.URL+"/v2/images/"+img.ID+"/file", data, "application/octet-stream")
+	if err != nil || resp.StatusCode != 204 {
+		return nil, fmt.Errorf("upload: %v %s", err, body)
+	}
+	sum := md5.Sum(data)
+	return &stormImage{id: img.ID, data: data, md5: hex.EncodeToString(sum[:])}, nil
+}
+
+func callAs(method, url string, body []byte, ct string) (*http.Response, []byte, error) {
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, v := range adminIdentity {
+		req.Header.Set(k, v)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp, b, err
+}
+
+// storm runs n concurrent downloads of img from base and measures them.
+// Every body is compared with the image byte for byte: a wrong or missing
+// byte is an error of the run, not a statistic.
+func (se *StormEnv) storm(target, base string, img *stormImage, n int) StormResult {
+	tr := &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: 0, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	beforeOrigin := se.Link.Sent()
+	se.Link.ResetFirstByte()
+	start := time.Now()
+	ttfb := make([]float64, n)
+	done := make([]float64, n)
+	var errs atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			req, _ := http.NewRequest("GET", base+"/v2/images/"+img.id+"/file", nil)
+			for k, v := range adminIdentity {
+				req.Header.Set(k, v)
+			}
+			var first time.Time
+			req = req.WithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+				GotFirstResponseByte: func() { first = time.Now() },
+			}))
+			resp, err := client.Do(req)
+			if err != nil {
+				errs.Add(1)
+				return
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != 200 {
+				errs.Add(1)
+				return
+			}
+			buf := make([]byte, 256<<10)
+			var off int64
+			for {
+				k, err := resp.Body.Read(buf)
+				if k > 0 {
+					if off+int64(k) > int64(len(img.data)) || !bytes.Equal(buf[:k], img.data[off:off+int64(k)]) {
+						errs.Add(1)
+						return
+					}
+					off += int64(k)
+				}
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					errs.Add(1)
+					return
+				}
+			}
+			if off != int64(len(img.data)) {
+				errs.Add(1)
+				return
+			}
+			ttfb[i] = first.Sub(start).Seconds()
+			done[i] = time.Since(start).Seconds()
+		}(i)
+	}
+	wg.Wait()
+	wall := time.Since(start).Seconds()
+	size := float64(len(img.data))
+	r := StormResult{Target: target, N: n, ImageMiB: size / (1 << 20), WallS: wall, Errors: int(errs.Load()),
+		OriginRatio: float64(se.Link.Sent()-beforeOrigin) / size,
+		MiBps:       float64(n) * size / (1 << 20) / wall}
+	if fb := se.Link.FirstByte(); !fb.IsZero() {
+		r.OriginFirstByteS = fb.Sub(start).Seconds()
+	}
+	r.TTFBP50, r.TTFBP99 = percentile(ttfb, 0.5), percentile(ttfb, 0.99)
+	r.DoneP50, r.DoneP99 = percentile(done, 0.5), percentile(done, 0.99)
+	if strings.HasPrefix(target, "spyglass") {
+		r.SpyglassRSSMiB = se.spyRSS()
+	}
+	return r
+}
+
+func percentile(xs []float64, p float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
+
+// RunStorm runs every N against every target, cold then warm, each N on a
+// fresh image (so "cold" is cold for nginx and Spyglass alike).
+func RunStorm(se *StormEnv, opts StormOptions) ([]StormResult, error) {
+	var out []StormResult
+	for i, n := range opts.Ns {
+		img, err := se.uploadImage(opts.ImageSize, uint64(i+1))
+		if err != nil {
+			return out, err
+		}
+		if n <= opts.DirectMaxN {
+			out = append(out, se.storm("glance", "http://"+se.Link.Addr(), img, n))
+		}
+		out = append(out, se.storm("nginx-cold", se.NginxURL, img, n))
+		out = append(out, se.storm("nginx-warm", se.NginxURL, img, n))
+		out = append(out, se.storm("spyglass-cold", se.SpyURL, img, n))
+		out = append(out, se.storm("spyglass-warm", se.SpyURL, img, n))
+	}
+	return out, nil
+}
+
+// StormRatios are the comparisons the issue asks for, per N.
+func StormRatios(res []StormResult) map[string]float64 {
+	by := map[string]StormResult{}
+	for _, r := range res {
+		by[fmt.Sprintf("%s/%d", r.Target, r.N)] = r
+	}
+	out := map[string]float64{}
+	for _, r := range res {
+		if r.Target != "spyglass-cold" {
+			continue
+		}
+		n := r.N
+		warm, okw := by[fmt.Sprintf("spyglass-warm/%d", n)]
+		nw, okn := by[fmt.Sprintf("nginx-warm/%d", n)]
+		out[fmt.Sprintf("N=%d origin bytes per image, spyglass cold", n)] = r.OriginRatio
+		if okw && warm.WallS > 0 {
+			out[fmt.Sprintf("N=%d spyglass cold wall / warm wall", n)] = r.WallS / warm.WallS
+		}
+		if okw && okn && nw.MiBps > 0 {
+			out[fmt.Sprintf("N=%d spyglass warm MiB/s / nginx warm", n)] = warm.MiBps / nw.MiBps
+		}
+		out[fmt.Sprintf("N=%d spyglass cold p99 first byte - origin first byte (s)", n)] = r.TTFBP99 - r.OriginFirstByteS
+		if nc, ok := by[fmt.Sprintf("nginx-cold/%d", n)]; ok {
+			out[fmt.Sprintf("N=%d nginx cold p99 first byte - origin first byte (s)", n)] = nc.TTFBP99 - nc.OriginFirstByteS
+		}
+	}
+	return out
+}
+
+func printStorm(res []StormResult) {
+	fmt.Printf("\n== boot storm (same run) ==\n")
+	fmt.Printf("%-14s %5s %8s %7s %8s %8s %8s %8s %9s %8s %6s\n", "target", "N", "origin×", "wall s", "ttfb50", "ttfb99", "done50", "done99", "MiB/s", "rssMiB", "errors")
+	for _, r := range res {
+		fmt.Printf("%-14s %5d %8.2f %7.2f %8.3f %8.3f %8.2f %8.2f %9.0f %8.0f %6d\n", r.Target, r.N, r.OriginRatio, r.WallS,
+			r.TTFBP50, r.TTFBP99, r.DoneP50, r.DoneP99, r.MiBps, r.SpyglassRSSMiB, r.Errors)
+	}
+	keys := []string{}
+	ratios := StormRatios(res)
+	for k := range ratios {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Printf("%-66s %8.3f\n", k, ratios[k])
+	}
+}
+
+// countingLink is a TCP proxy between the origin's clients and Glance: it
+// counts the bytes the origin sends (the origin's cost) and can limit each
+// connection's rate, like a WAN link. It never alters a byte.
+type countingLink struct {
+	ln        net.Listener
+	target    string
+	rate      int64
+	sent      atomic.Int64
+	mu        sync.Mutex
+	firstByte time.Time
+	wantFirst bool
+}
+
+func startLink(target string, rate int64) (*countingLink, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	l := &countingLink{ln: ln, target: target, rate: rate}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go l.serve(c)
+		}
+	}()
+	return l, nil
+}
+
+func (l *countingLink) Addr() string { return l.ln.Addr().String() }
+func (l *countingLink) Close()       { l.ln.Close() }
+func (l *countingLink) Sent() int64  { return l.sent.Load() }
+
+func (l *countingLink) ResetFirstByte() {
+	l.mu.Lock()
+	l.firstByte, l.wantFirst = time.Time{}, true
+	l.mu.Unlock()
+}
+
+func (l *countingLink) FirstByte() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.firstByte
+}
+
+func (l *countingLink) serve(c net.Conn) {
+	defer c.Close()
+	o, err := net.Dial("tcp", l.target)
+	if err != nil {
+		return
+	}
+	defer o.Close()
+	go func() { io.Copy(o, c); o.(*net.TCPConn).CloseWrite() }()
+	buf := make([]byte, 64<<10)
+	start := time.Now()
+	var total int64
+	for {
+		n, err := o.Read(buf)
+		if n > 0 {
+			if n > 4096 { // a body, not just headers: the origin's first byte
+				l.mu.Lock()
+				if l.wantFirst {
+					l.firstByte, l.wantFirst = time.Now(), false
+				}
+				l.mu.Unlock()
+			}
+			l.sent.Add(int64(n))
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+			total += int64(n)
+			if l.rate > 0 {
+				due := start.Add(time.Duration(float64(total) / float64(l.rate) * float64(time.Second)))
+				if d := time.Until(due); d > 0 {
+					time.Sleep(d)
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}

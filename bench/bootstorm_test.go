@@ -1,0 +1,41 @@
+package main
+
+import (
+	"testing"
+)
+
+// TestBootstormQuick runs a small storm end to end against real Glance,
+// nginx and Spyglass: every download must be the image byte for byte, and
+// Spyglass must cost the origin the image once however many hosts ask.
+// Times are reported, never asserted (the machine is shared).
+func TestBootstormQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Glance, nginx and Spyglass")
+	}
+	opts := StormOptions{ImageSize: 16 << 20, Ns: []int{1, 20}, DirectMaxN: 20}
+	se, err := StartStormEnv(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer se.Close()
+	res, err := RunStorm(se, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		t.Logf("%-14s N=%-3d origin×%.2f wall %.2fs ttfb p99 %.3fs %.0f MiB/s", r.Target, r.N, r.OriginRatio, r.WallS, r.TTFBP99, r.MiBps)
+		if r.Errors > 0 {
+			t.Errorf("%s N=%d: %d downloads failed or had wrong bytes", r.Target, r.N, r.Errors)
+		}
+		switch r.Target {
+		case "spyglass-cold":
+			if r.OriginRatio > 1.02 {
+				t.Errorf("spyglass cold N=%d cost the origin %.2f× the image", r.N, r.OriginRatio)
+			}
+		case "spyglass-warm":
+			if r.OriginRatio > 0.02 {
+				t.Errorf("spyglass warm N=%d cost the origin %.2f× the image", r.N, r.OriginRatio)
+			}
+		}
+	}
+}
