@@ -158,7 +158,7 @@ func originFor(t testing.TB, o *origin, readTimeout time.Duration) cache.Origin 
 
 func openBlobs(t testing.TB, dir string, max int64) *cache.Blobs {
 	t.Helper()
-	b, err := cache.OpenBlobs(cache.BlobsConfig{Dir: dir, MaxSize: max, Checkpoint: 1 << 20})
+	b, err := cache.OpenBlobs(cache.BlobsConfig{Dir: dir, MaxSize: max, Checkpoint: 1 << 20, CheckpointInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

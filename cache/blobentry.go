@@ -2,12 +2,16 @@ package cache
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -55,7 +59,8 @@ type entry struct {
 	cancel  context.CancelFunc
 	changed chan struct{} // closed and replaced on every change
 
-	checkpointMu sync.Mutex
+	checkpointMu   sync.Mutex
+	lastCheckpoint time.Time // guarded by checkpointMu
 }
 
 // stream is one fetch from the origin writing into the entry: [pos, end)
@@ -177,6 +182,7 @@ func (e *entry) run(o Origin) bool {
 	e.cancel = cancel
 	e.mu.Unlock()
 
+	verdict := e.startVerifiers(ctx)
 	buf := make([]byte, chunk)
 	failures := 0
 	for {
@@ -239,7 +245,11 @@ func (e *entry) run(o Origin) bool {
 		e.fail(fmt.Errorf("%w: %v", errDisk, err), true)
 		return false
 	}
-	if err := verify(e.f, e.exp); err != nil {
+	if err := verdict(); err != nil {
+		if errors.Is(err, errDisk) {
+			e.fail(err, true)
+			return false
+		}
 		e.b.log.Error("blob fill discarded: the bytes are not the image's", "region", e.key.Region, "image", e.key.Image, "err", err)
 		e.fail(fmt.Errorf("image data from the origin failed verification: %v", err), false)
 		return false
@@ -385,9 +395,12 @@ func (e *entry) maybeCheckpoint() {
 	written, durable := e.ext.total(), e.durable.total()
 	snap := e.ext.clone()
 	e.mu.Unlock()
-	if written-durable < e.b.cfg.Checkpoint {
+	// A checkpoint costs an fsync: take one every Checkpoint bytes, but not
+	// more often than CheckpointInterval.
+	if written-durable < e.b.cfg.Checkpoint || time.Since(e.lastCheckpoint) < e.b.cfg.CheckpointInterval {
 		return
 	}
+	e.lastCheckpoint = time.Now()
 	if e.f.Sync() != nil {
 		return
 	}
@@ -531,3 +544,68 @@ func (x extents) total() int64 {
 func (x extents) clone() extents { return append(extents(nil), x...) }
 
 func (x extents) pairs() [][2]int64 { return [][2]int64(x) }
+
+// startVerifiers hashes the entry's bytes while they land: one goroutine
+// per checksum, each following the written extent from byte 0 through the
+// page cache, so that when the last byte is written only the tail is left
+// to hash (not the whole image, read again). The returned function waits for
+// them and says whether the bytes are the image's.
+func (e *entry) startVerifiers(ctx context.Context) func() error {
+	type check struct {
+		name, want string
+		h          hash.Hash
+	}
+	var checks []check
+	if e.exp.Checksum != "" {
+		checks = append(checks, check{"checksum", e.exp.Checksum, md5.New()})
+	}
+	if e.exp.HashValue != "" {
+		checks = append(checks, check{e.exp.HashAlgo, e.exp.HashValue, newHash(e.exp.HashAlgo)})
+	}
+	results := make(chan error, len(checks))
+	for _, c := range checks {
+		go func() { results <- e.follow(ctx, c.name, c.want, c.h) }()
+	}
+	return func() error {
+		var first error
+		for range checks {
+			if err := <-results; err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+}
+
+// follow feeds h the entry's bytes in order as they are written.
+func (e *entry) follow(ctx context.Context, name, want string, h hash.Hash) error {
+	buf := make([]byte, 1<<20)
+	var off int64
+	for off < e.exp.Size {
+		e.mu.Lock()
+		end, ok := e.ext.extentAt(off)
+		f, stopped, ch := e.f, e.stopped, e.changed
+		e.mu.Unlock()
+		if stopped {
+			return errors.New("cache entry removed")
+		}
+		if !ok {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
+		n := min(end-off, int64(len(buf)))
+		if _, err := f.ReadAt(buf[:n], off); err != nil {
+			return fmt.Errorf("%w: %v", errDisk, err)
+		}
+		h.Write(buf[:n])
+		off += n
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, want) {
+		return fmt.Errorf("%s %s, want %s", name, got, want)
+	}
+	return nil
+}
