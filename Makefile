@@ -93,7 +93,11 @@ deps:
 	$(call need,command -v gcc,gcc libc6-dev)
 	$(call need,test -x /usr/bin/glance,python3-glanceclient)
 	$(call need,command -v nginx,nginx-light)
-	@echo "deps: ok (python3-glance, gcc, python3-glanceclient, nginx-light)"
+	$(call need,/usr/bin/python3 -c 'import keystone',python3-keystone)
+	$(call need,test -x /usr/bin/uwsgi-core,uwsgi-core)
+	$(call need,test -f /usr/lib/uwsgi/plugins/python3_plugin.so,uwsgi-plugin-python3)
+	$(call need,test -x /usr/bin/openstack,python3-openstackclient)
+	@echo "deps: ok (python3-glance, gcc, python3-glanceclient, nginx-light, python3-keystone, uwsgi-core, uwsgi-plugin-python3, python3-openstackclient)"
 
 deps-bench: deps
 	$(call need,command -v redis-server,redis-server)
