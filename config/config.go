@@ -59,8 +59,9 @@ type Auth struct {
 	// Glance's auth strategy "noauth"), trusted (the identity comes from
 	// X-Identity-Status, X-User-Id, X-Project-Id and X-Roles headers set by
 	// a trusted proxy, like keystonemiddleware's delay_auth_decision
-	// output), keystone (tokens validated against Keystone; not supported
-	// yet). Default noauth. Env SPYGLASS_AUTH; flag --auth.
+	// output), keystone (X-Auth-Token validated against Keystone v3 with
+	// the service credentials of auth.keystone, verdicts cached). Default
+	// noauth. Env SPYGLASS_AUTH; flag --auth.
 	Mode string `yaml:"mode"`
 	// Keystone is used when Mode is keystone.
 	Keystone Keystone `yaml:"keystone"`
@@ -86,15 +87,42 @@ const (
 	PolicyLegacy  = "legacy"
 )
 
-// Keystone holds the service credentials used to validate tokens and read
-// the service catalog. Used only when auth.mode is keystone.
+// Keystone holds the service credentials used to validate tokens (when
+// auth.mode is keystone) and to read the service catalog (for a glance
+// region given by region_name).
 type Keystone struct {
-	AuthURL           string `yaml:"auth_url"`
-	Username          string `yaml:"username"`
-	Password          string `yaml:"password"`
-	ProjectName       string `yaml:"project_name"`
+	// AuthURL is Keystone's v3 URL, e.g. http://127.0.0.1:5000/v3.
+	AuthURL string `yaml:"auth_url"`
+	// Username and Password are the gateway's service user's; it needs the
+	// admin (or service) role on ProjectName to validate other users'
+	// tokens.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// ProjectName is the service user's project.
+	ProjectName string `yaml:"project_name"`
+	// UserDomainName and ProjectDomainName are the domains of the user and
+	// of the project. Default "Default".
 	UserDomainName    string `yaml:"user_domain_name"`
 	ProjectDomainName string `yaml:"project_domain_name"`
+	// TokenCacheTTL is how long a validated token is believed without
+	// asking Keystone again (role changes and revocations are seen after at
+	// most this long); never past the token's expiry. Default 5m.
+	TokenCacheTTL time.Duration `yaml:"token_cache_ttl"`
+	// InvalidTokenTTL is how long a token Keystone rejected is rejected
+	// without asking again. Default 5s.
+	InvalidTokenTTL time.Duration `yaml:"invalid_token_ttl"`
+	// Timeout bounds one call to Keystone. Default 5s. After a failure the
+	// circuit breaker answers new tokens 503 at once for a few seconds;
+	// tokens validated before keep working until they expire.
+	Timeout time.Duration `yaml:"timeout"`
+	// WWWAuthenticateURI is sent in 401s as WWW-Authenticate: Keystone
+	// uri="..." (keystonemiddleware's www_authenticate_uri). Empty (the
+	// default) means auth_url.
+	WWWAuthenticateURI string `yaml:"www_authenticate_uri"`
+	// Interface is the catalog interface glance regions given by
+	// region_name are looked up with: public, internal or admin. Default
+	// public.
+	Interface string `yaml:"interface"`
 }
 
 // Region is one image store behind the gateway.
@@ -111,8 +139,17 @@ type Region struct {
 	// default region.
 	DataDir string `yaml:"data_dir"`
 	// Endpoint is a glance region's Images API URL, e.g.
-	// http://127.0.0.1:19292. Required for kind glance.
+	// http://127.0.0.1:19292. For kind glance, endpoint or region_name is
+	// required.
 	Endpoint string `yaml:"endpoint"`
+	// RegionName is, for a glance region without endpoint, the Keystone
+	// region whose image endpoint (in the service catalog read with
+	// auth.keystone's credentials) is the region's Images API, e.g.
+	// RegionOne.
+	RegionName string `yaml:"region_name"`
+	// Interface is the catalog interface for region_name: public,
+	// internal or admin. Empty (the default) means auth.keystone.interface.
+	Interface string `yaml:"interface"`
 	// ConnectTimeout bounds connecting to a glance region; ReadTimeout
 	// bounds waiting for its answer and every stall while its data streams.
 	// Defaults 5s and 30s. A region that times out costs at most one
@@ -167,6 +204,13 @@ const (
 	KindGlance = "glance"
 )
 
+// Keystone catalog interfaces.
+const (
+	InterfacePublic   = "public"
+	InterfaceInternal = "internal"
+	InterfaceAdmin    = "admin"
+)
+
 // Auth modes.
 const (
 	AuthNoAuth   = "noauth"
@@ -180,7 +224,11 @@ const (
 func Default() Config {
 	return Config{
 		Listen:        "127.0.0.1:9292",
-		Auth:          Auth{Mode: AuthNoAuth},
+		Auth: Auth{Mode: AuthNoAuth, Keystone: Keystone{
+			UserDomainName: "Default", ProjectDomainName: "Default",
+			TokenCacheTTL: 5 * time.Minute, InvalidTokenTTL: 5 * time.Second, Timeout: 5 * time.Second,
+			Interface: InterfacePublic,
+		}},
 		Policy:        Policy{Defaults: PolicyCurrent},
 		Regions:       []Region{{Name: "local", Kind: KindLocal, DataDir: "./data"}},
 		DefaultRegion: "local",
@@ -360,12 +408,13 @@ func (c *Config) Validate() error {
 	switch c.Auth.Mode {
 	case AuthNoAuth, AuthTrusted:
 	case AuthKeystone:
-		bad("auth.mode", "keystone is not yet supported; use noauth or trusted (behind a proxy that validates tokens and sets X-Identity-Status, X-Project-Id and X-Roles)")
+		c.Auth.Keystone.validateCredentials("auth.mode is keystone", bad)
 	case "":
-		bad("auth.mode", "required; one of noauth, trusted")
+		bad("auth.mode", "required; one of noauth, trusted, keystone")
 	default:
-		bad("auth.mode", "unknown mode %q; one of noauth, trusted", c.Auth.Mode)
+		bad("auth.mode", "unknown mode %q; one of noauth, trusted, keystone", c.Auth.Mode)
 	}
+	c.Auth.Keystone.validateSettings(bad)
 
 	if len(c.Regions) == 0 {
 		bad("regions", "at least one region is required; e.g. - {name: local, kind: local, data_dir: ./data}")
@@ -392,11 +441,27 @@ func (c *Config) Validate() error {
 			if r.Endpoint != "" {
 				bad(key+".endpoint", "only for kind glance; remove it, a local region keeps its images in data_dir")
 			}
+			if r.RegionName != "" || r.Interface != "" {
+				bad(key+".region_name", "only for kind glance; remove region_name and interface")
+			}
 		case KindGlance:
-			if r.Endpoint == "" {
-				bad(key+".endpoint", "required for kind glance; e.g. http://127.0.0.1:9292")
-			} else if err := checkURL(r.Endpoint); err != nil {
-				bad(key+".endpoint", "%v; e.g. http://127.0.0.1:9292", err)
+			switch {
+			case r.Endpoint != "" && r.RegionName != "":
+				bad(key+".region_name", "set endpoint or region_name, not both; remove region_name to use the endpoint as given")
+			case r.Endpoint == "" && r.RegionName == "":
+				bad(key+".endpoint", "required for kind glance (or region_name, to find it in the Keystone catalog); e.g. http://127.0.0.1:9292")
+			case r.Endpoint != "":
+				if err := checkURL(r.Endpoint); err != nil {
+					bad(key+".endpoint", "%v; e.g. http://127.0.0.1:9292", err)
+				}
+			default:
+				c.Auth.Keystone.validateCredentials(key+".region_name is set", bad)
+			}
+			if r.Interface != "" && !validInterface(r.Interface) {
+				bad(key+".interface", "unknown interface %q; one of public, internal, admin", r.Interface)
+			}
+			if r.Interface != "" && r.RegionName == "" {
+				bad(key+".interface", "only with region_name; remove it")
 			}
 			if r.DataDir != "" {
 				bad(key+".data_dir", "only for kind local; remove it")
@@ -488,4 +553,48 @@ func checkURL(s string) error {
 		return fmt.Errorf("%q is not an http:// or https:// URL", s)
 	}
 	return nil
+}
+
+// validateCredentials checks what logging in to Keystone needs; why says
+// which setting needs it.
+func (k *Keystone) validateCredentials(why string, bad func(key, format string, args ...any)) {
+	if k.AuthURL == "" {
+		bad("auth.keystone.auth_url", "required when %s; Keystone's v3 URL, e.g. http://127.0.0.1:5000/v3", why)
+	} else if err := checkURL(k.AuthURL); err != nil {
+		bad("auth.keystone.auth_url", "%v; Keystone's v3 URL, e.g. http://127.0.0.1:5000/v3", err)
+	}
+	if k.Username == "" {
+		bad("auth.keystone.username", "required when %s; the gateway's service user, e.g. glance", why)
+	}
+	if k.Password == "" {
+		bad("auth.keystone.password", "required when %s; the service user's password", why)
+	}
+	if k.ProjectName == "" {
+		bad("auth.keystone.project_name", "required when %s; the service user's project, e.g. service", why)
+	}
+}
+
+// validateSettings checks the keys that have defaults, whatever the mode.
+func (k *Keystone) validateSettings(bad func(key, format string, args ...any)) {
+	if k.TokenCacheTTL <= 0 {
+		bad("auth.keystone.token_cache_ttl", "must be positive; e.g. 5m")
+	}
+	if k.InvalidTokenTTL <= 0 {
+		bad("auth.keystone.invalid_token_ttl", "must be positive; e.g. 5s")
+	}
+	if k.Timeout <= 0 {
+		bad("auth.keystone.timeout", "must be positive; e.g. 5s")
+	}
+	if k.WWWAuthenticateURI != "" {
+		if err := checkURL(k.WWWAuthenticateURI); err != nil {
+			bad("auth.keystone.www_authenticate_uri", "%v; Keystone's public URL clients should get tokens from, or empty for auth_url", err)
+		}
+	}
+	if !validInterface(k.Interface) {
+		bad("auth.keystone.interface", "unknown interface %q; one of public, internal, admin", k.Interface)
+	}
+}
+
+func validInterface(s string) bool {
+	return s == InterfacePublic || s == InterfaceInternal || s == InterfaceAdmin
 }

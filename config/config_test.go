@@ -48,7 +48,8 @@ shutdown_timeout: 2m
 	want := Config{
 		Listen: "0.0.0.0:9393",
 		Auth: Auth{Mode: "trusted", Keystone: Keystone{AuthURL: "http://k:5000/v3", Username: "u", Password: "p",
-			ProjectName: "service", UserDomainName: "Default", ProjectDomainName: "Default"}},
+			ProjectName: "service", UserDomainName: "Default", ProjectDomainName: "Default",
+			TokenCacheTTL: 5 * time.Minute, InvalidTokenTTL: 5 * time.Second, Timeout: 5 * time.Second, Interface: "public"}},
 		Policy:          Policy{Defaults: "legacy", File: "testdata/policy.yaml"},
 		Regions:         []Region{{Name: "edge", Kind: "local", DataDir: "/var/lib/spyglass"}},
 		DefaultRegion:   "edge",
@@ -135,6 +136,11 @@ func TestValidate(t *testing.T) {
 	}{
 		{"default", func(*Config) {}, nil},
 		{"trusted", func(c *Config) { c.Auth.Mode = "trusted" }, nil},
+		{"keystone", func(c *Config) { c.Auth.Mode = "keystone"; withServiceUser(c) }, nil},
+		{"glance from the catalog", func(c *Config) {
+			withServiceUser(c)
+			c.Regions = append(c.Regions, Region{Name: "two", Kind: "glance", RegionName: "RegionTwo", Interface: "internal"})
+		}, nil},
 		{"port zero", func(c *Config) { c.Listen = "127.0.0.1:0" }, nil},
 		{"all interfaces", func(c *Config) { c.Listen = ":9292" }, nil},
 		{"ipv6", func(c *Config) { c.Listen = "[::1]:9292" }, nil},
@@ -142,7 +148,32 @@ func TestValidate(t *testing.T) {
 		{"listen no port", func(c *Config) { c.Listen = "127.0.0.1" }, []string{"listen:", "host:port", "e.g. 127.0.0.1:9292"}},
 		{"listen named port", func(c *Config) { c.Listen = "127.0.0.1:http" }, []string{"listen:", "port must be a number"}},
 		{"listen port too big", func(c *Config) { c.Listen = "127.0.0.1:65536" }, []string{"listen:", "port must be a number"}},
-		{"auth keystone", func(c *Config) { c.Auth.Mode = "keystone" }, []string{"auth.mode: keystone is not yet supported"}},
+		{"auth keystone without credentials", func(c *Config) { c.Auth.Mode = "keystone" }, []string{
+			"auth.keystone.auth_url: required when auth.mode is keystone", "auth.keystone.username: required",
+			"auth.keystone.password: required", "auth.keystone.project_name: required"}},
+		{"auth keystone bad settings", func(c *Config) {
+			c.Auth.Keystone.TokenCacheTTL, c.Auth.Keystone.InvalidTokenTTL, c.Auth.Keystone.Timeout = 0, -time.Second, 0
+			c.Auth.Keystone.WWWAuthenticateURI, c.Auth.Keystone.Interface = "keystone:5000", "private"
+		}, []string{"auth.keystone.token_cache_ttl: must be positive", "auth.keystone.invalid_token_ttl: must be positive",
+			"auth.keystone.timeout: must be positive", "auth.keystone.www_authenticate_uri:", `auth.keystone.interface: unknown interface "private"`}},
+		{"auth keystone bad auth_url", func(c *Config) {
+			c.Auth.Mode = "keystone"
+			c.Auth.Keystone = Default().Auth.Keystone
+			c.Auth.Keystone.AuthURL, c.Auth.Keystone.Username, c.Auth.Keystone.Password, c.Auth.Keystone.ProjectName = "keystone:5000", "u", "p", "service"
+		}, []string{"auth.keystone.auth_url:", "not an http:// or https:// URL"}},
+		{"glance region_name without credentials", func(c *Config) {
+			c.Regions = append(c.Regions, Region{Name: "two", Kind: "glance", RegionName: "RegionTwo", Interface: "internal"})
+		}, []string{"auth.keystone.auth_url: required when regions[1].region_name is set"}},
+		{"glance endpoint and region_name", func(c *Config) {
+			c.Regions = append(c.Regions, Region{Name: "two", Kind: "glance", Endpoint: "http://127.0.0.1:9292", RegionName: "RegionTwo"})
+		}, []string{"regions[1].region_name: set endpoint or region_name, not both"}},
+		{"glance interface without region_name", func(c *Config) {
+			c.Regions = append(c.Regions, Region{Name: "two", Kind: "glance", Endpoint: "http://127.0.0.1:9292", Interface: "admin"})
+		}, []string{"regions[1].interface: only with region_name"}},
+		{"glance bad interface", func(c *Config) {
+			c.Regions = append(c.Regions, Region{Name: "two", Kind: "glance", RegionName: "RegionTwo", Interface: "private"})
+		}, []string{`regions[1].interface: unknown interface "private"`}},
+		{"local with region_name", func(c *Config) { c.Regions[0].RegionName = "RegionOne" }, []string{"regions[0].region_name: only for kind glance"}},
 		{"auth unknown", func(c *Config) { c.Auth.Mode = "oauth" }, []string{`auth.mode: unknown mode "oauth"`, "noauth, trusted"}},
 		{"auth empty", func(c *Config) { c.Auth.Mode = "" }, []string{"auth.mode: required"}},
 		{"policy defaults unknown", func(c *Config) { c.Policy.Defaults = "new" }, []string{`policy.defaults: unknown rule set "new"`, "current", "legacy"}},
@@ -159,7 +190,7 @@ func TestValidate(t *testing.T) {
 		{"local with endpoint", func(c *Config) { c.Regions[0].Endpoint = "http://x:1" }, []string{"regions[0].endpoint: only for kind glance"}},
 		{"glance without endpoint", func(c *Config) {
 			c.Regions = append(c.Regions, Region{Name: "two", Kind: "glance"})
-		}, []string{"regions[1].endpoint: required for kind glance; e.g. http://127.0.0.1:9292"}},
+		}, []string{"regions[1].endpoint: required for kind glance (or region_name"}},
 		{"glance bad endpoint", func(c *Config) {
 			c.Regions = append(c.Regions, Region{Name: "two", Kind: "glance", Endpoint: "127.0.0.1:9292"})
 		}, []string{"regions[1].endpoint:", "not an http:// or https:// URL"}},
@@ -266,8 +297,8 @@ func TestLoad(t *testing.T) {
 	t.Run("invalid environment", func(t *testing.T) {
 		t.Setenv(EnvAuth, "keystone")
 		_, err := Load(path)
-		if err == nil || !strings.Contains(err.Error(), "auth.mode: keystone is not yet supported") {
-			t.Errorf("Load error = %v, want auth.mode not yet supported", err)
+		if err == nil || !strings.Contains(err.Error(), "auth.keystone.auth_url: required when auth.mode is keystone") {
+			t.Errorf("Load error = %v, want auth.keystone.auth_url required", err)
 		}
 	})
 }
@@ -346,4 +377,10 @@ func TestREADMEExampleIsDefault(t *testing.T) {
 	if want := Default(); !reflect.DeepEqual(got, want) {
 		t.Errorf("README example parses to\n %+v\nwant Default()\n %+v", got, want)
 	}
+}
+
+// withServiceUser sets complete Keystone service credentials.
+func withServiceUser(c *Config) {
+	k := &c.Auth.Keystone
+	k.AuthURL, k.Username, k.Password, k.ProjectName = "http://127.0.0.1:5000/v3", "glance", "secret", "service"
 }

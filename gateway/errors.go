@@ -96,6 +96,9 @@ func classify(err error) (int, string, bool) {
 		status = 401
 	case errors.Is(err, policy.ErrRequestIDTooLong):
 		return 431, policy.ErrRequestIDTooLong.Error(), false
+	case errors.Is(err, policy.ErrKeystoneUnavailable):
+		// keystonemiddleware's HTTPServiceUnavailable(detail).
+		return 503, policy.ErrKeystoneUnavailable.Error(), true
 	case errors.Is(err, backends.ErrNotFound):
 		status = 404
 	case errors.Is(err, backends.ErrMarkerNotFound):
@@ -122,6 +125,17 @@ func classify(err error) (int, string, bool) {
 // writeError renders err as Glance (webob) does: HTML, JSON or plain text
 // depending on the request's Accept header.
 func writeError(ctx *fasthttp.RequestCtx, err error) {
+	var challenge *policy.KeystoneChallenge
+	if errors.As(err, &challenge) {
+		// keystonemiddleware's 401: its own JSON body whatever the Accept
+		// header, and where to get a token.
+		ctx.Response.ResetBody()
+		ctx.Response.SetStatusCode(401)
+		ctx.Response.Header.Set("WWW-Authenticate", challenge.WWWAuthenticate)
+		ctx.Response.Header.SetContentType("application/json")
+		ctx.Response.SetBodyString(policy.KeystoneUnauthorizedBody)
+		return
+	}
 	status, text, isDetail := classify(err)
 	if status == 500 {
 		logInternal(ctx, err)

@@ -76,18 +76,23 @@ var ErrRequestIDTooLong = errors.New("x-openstack-request-id is too long, max si
 // maxRequestIDLength is Glance's max_request_id_length default.
 const maxRequestIDLength = 64
 
-// NewAuthenticator returns the authenticator for an auth mode: "noauth" or
-// "trusted".
-func NewAuthenticator(mode string) (Authenticator, error) {
+// NewAuthenticator returns the authenticator for an auth mode: "noauth",
+// "trusted" or "keystone". Keystone mode is built from the one
+// KeystoneConfig it needs (the service credentials; see NewKeystone); the
+// other modes take none.
+func NewAuthenticator(mode string, keystone ...KeystoneConfig) (Authenticator, error) {
 	switch mode {
 	case "noauth", "":
 		return noAuth{}, nil
 	case "trusted":
 		return trusted{}, nil
 	case "keystone":
-		return nil, fmt.Errorf("auth mode %q is not supported yet; use noauth or trusted", mode)
+		if len(keystone) != 1 {
+			return nil, errors.New("auth mode keystone needs the service credentials (auth.keystone)")
+		}
+		return NewKeystone(keystone[0])
 	default:
-		return nil, fmt.Errorf("unknown auth mode %q; use noauth or trusted", mode)
+		return nil, fmt.Errorf("unknown auth mode %q; use noauth, trusted or keystone", mode)
 	}
 }
 

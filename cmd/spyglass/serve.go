@@ -28,7 +28,7 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 		path    = fs.String("config", "", "configuration `file` (YAML); none: the built-in defaults")
 		listen  = fs.String("listen", "", "`address` to serve on, host:port (overrides listen, "+config.EnvListen+")")
 		dataDir = fs.String("data-dir", "", "`directory` of the default local region (overrides its data_dir, "+config.EnvDataDir+")")
-		auth    = fs.String("auth", "", "auth `mode`: noauth or trusted (overrides auth.mode, "+config.EnvAuth+")")
+		auth    = fs.String("auth", "", "auth `mode`: noauth, trusted or keystone (overrides auth.mode, "+config.EnvAuth+")")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: spyglass serve [flags]\n\nFlags override the configuration file and the environment.\n\n")
@@ -90,8 +90,12 @@ func buildPolicy(c config.Policy) (*policy.Policy, error) {
 func openCatalog(cfg config.Config, region *config.Region, log *slog.Logger) (gateway.Catalog, func(), error) {
 	switch region.Kind {
 	case config.KindGlance:
+		endpoint, err := regionEndpoint(context.Background(), cfg, region, log)
+		if err != nil {
+			return nil, nil, err
+		}
 		remote, err := glance.New(glance.Config{
-			Name: region.Name, Endpoint: region.Endpoint,
+			Name: region.Name, Endpoint: endpoint,
 			ConnectTimeout: region.ConnectTimeout, ReadTimeout: region.ReadTimeout,
 			Logger: log,
 		})
@@ -169,9 +173,12 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	}
 	defer closeCat()
 
-	auth, err := policy.NewAuthenticator(cfg.Auth.Mode)
+	auth, err := policy.NewAuthenticator(cfg.Auth.Mode, keystoneConfig(cfg.Auth.Keystone, log))
 	if err != nil {
 		return fmt.Errorf("auth.mode: %w", err)
+	}
+	if c, ok := auth.(interface{ Close() }); ok {
+		defer c.Close()
 	}
 	gcfg := gateway.Config{
 		SizeCap: int64(cfg.ImageSizeCap),
@@ -231,6 +238,9 @@ func howToTalk(addr, mode string) string {
 	host, port, _ := net.SplitHostPort(addr)
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	if mode == config.AuthKeystone {
+		return fmt.Sprintf("curl -H \"X-Auth-Token: $(openstack token issue -f value -c id)\" http://%s/v2/images", addr)
 	}
 	if mode == config.AuthTrusted {
 		return fmt.Sprintf("curl -H 'X-Identity-Status: Confirmed' -H 'X-Project-Id: demo' -H 'X-Roles: admin,member' http://%s/v2/images", addr)
