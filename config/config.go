@@ -223,7 +223,7 @@ const (
 // ./data.
 func Default() Config {
 	return Config{
-		Listen:        "127.0.0.1:9292",
+		Listen: "127.0.0.1:9292",
 		Auth: Auth{Mode: AuthNoAuth, Keystone: Keystone{
 			UserDomainName: "Default", ProjectDomainName: "Default",
 			TokenCacheTTL: 5 * time.Minute, InvalidTokenTTL: 5 * time.Second, Timeout: 5 * time.Second,

@@ -25,7 +25,8 @@ func TestRunUsage(t *testing.T) {
 		{"serve bad flag prints usage", []string{"serve", "--bogus"}, 2, "", "usage: spyglass serve"},
 		{"serve -h", []string{"serve", "-h"}, 0, "", "-data-dir"},
 		{"serve extra argument", []string{"serve", "now"}, 2, "", `unexpected argument "now"`},
-		{"serve bad auth", []string{"serve", "--auth", "keystone"}, 2, "", "auth.mode: keystone is not yet supported"},
+		{"serve keystone without credentials", []string{"serve", "--auth", "keystone"}, 2, "", "auth.keystone.auth_url: required when auth.mode is keystone"},
+		{"serve bad auth", []string{"serve", "--auth", "kerberos"}, 2, "", `auth.mode: unknown mode "kerberos"`},
 		{"serve bad listen", []string{"serve", "--listen", "nowhere"}, 2, "", "listen:"},
 		{"serve missing config", []string{"serve", "--config", "/nonexistent/spyglass.yaml"}, 2, "", "/nonexistent/spyglass.yaml"},
 	}
