@@ -262,6 +262,9 @@ func (k *Keystone) identity(v *verdict, h Headers) (Identity, error) {
 // requests carry it. stale is the expired-fresh verdict of a token
 // validated before, served while Keystone cannot be reached.
 func (k *Keystone) revalidate(tok []byte, key uint64, stale *verdict) (*verdict, error) {
+	if !plausibleToken(tok) {
+		return nil, k.challenge
+	}
 	token := string(tok)
 	res, err, _ := k.flights.Do(token, func() (any, error) {
 		// Another flight may have answered while this one was queued.
@@ -313,10 +316,6 @@ var errTokenRejected = errors.New("keystone rejected the token")
 // fetch validates token with GET /v3/auth/tokens, logging the service user
 // in first if needed.
 func (k *Keystone) fetch(ctx context.Context, token string) (*tokenInfo, error) {
-	if !validHeaderValue(token) {
-		// Keystone could not be asked about it: no such token exists.
-		return nil, errTokenRejected
-	}
 	if err := k.serviceLogin(ctx); err != nil {
 		return nil, err
 	}
@@ -371,11 +370,12 @@ func (k *Keystone) serviceLogin(ctx context.Context) error {
 	return nil
 }
 
-// validHeaderValue reports whether s can be sent as a header value; a
-// token that cannot is no token Keystone issued.
-func validHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f {
+// plausibleToken reports whether tok could be a token Keystone issued:
+// fernet and JWS tokens are printable ASCII without spaces. Anything else
+// is refused without asking Keystone (and could not be sent as a header).
+func plausibleToken(tok []byte) bool {
+	for _, c := range tok {
+		if c <= ' ' || c >= 0x7f {
 			return false
 		}
 	}

@@ -70,7 +70,7 @@ func countValidations(t *testing.T, target string) *tokenCounter {
 
 // service is the gateway's service user: admin on project service, as a
 // Glance's keystone_authtoken user is.
-func serviceUser(t *testing.T, ks *keystonetest.Keystone) policy.KeystoneConfig {
+func serviceUser(t testing.TB, ks *keystonetest.Keystone) policy.KeystoneConfig {
 	t.Helper()
 	ctx := context.Background()
 	pid, err := ks.CreateProject(ctx, "service")
