@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/spyglass-gateway/spyglass/backends/local"
 	"github.com/spyglass-gateway/spyglass/gateway"
 	"github.com/spyglass-gateway/spyglass/policy"
@@ -255,6 +257,15 @@ func TestKeystone(t *testing.T) {
 		}
 		if got := counter.validation.Load(); got != 1 {
 			t.Errorf("%d Keystone validations for 132 requests with one token, want 1", got)
+		}
+		// The hot path: a known token costs no allocation.
+		if !keystoneRace {
+			var h fasthttp.RequestHeader
+			h.Set("X-Auth-Token", tok)
+			var err error
+			if n := testing.AllocsPerRun(100, func() { _, err = k.Authenticate(ctx, &h) }); n != 0 || err != nil {
+				t.Errorf("cached Authenticate: %v allocations per call (err %v), want 0", n, err)
+			}
 		}
 		// Rejections are cached too, briefly.
 		for range 5 {
@@ -596,5 +607,46 @@ func testGateway(t *testing.T, ks *keystonetest.Keystone, fx *keystonetest.Fixtu
 	}
 	if _, body := do("GET", "/v2/images", tokB, ""); bytes.Contains(body, []byte(img.ID)) {
 		t.Errorf("B's list shows A's private image: %s", body)
+	}
+}
+
+// With Keystone unreachable a new token gets keystonemiddleware's 503
+// (webob's page with its detail), not a 500 and not a 401.
+func TestKeystoneUnreachableGateway503(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // connection refused from now on
+	k := newKeystone(t, policy.KeystoneConfig{AuthURL: "http://" + addr + "/v3", Username: "u", Password: "p", ProjectName: "service"})
+	store, err := local.Open(t.TempDir(), local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	srv, err := gateway.New(gateway.Config{Policy: policy.MustNew(policy.Options{})}, store, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(gl)
+	defer srv.Shutdown(context.Background())
+	req, _ := http.NewRequest("GET", "http://"+gl.Addr().String()+"/v2/images", nil)
+	req.Header.Set("X-Auth-Token", "gAAAAABsometoken")
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// What keystonemiddleware (Debian's, in front of any WSGI app) answers.
+	want := `{"message": "The server is currently unavailable. Please try again at a later time.<br /><br />\nThe Keystone service is temporarily unavailable.\n\n", "code": "503 Service Unavailable", "title": "Service Unavailable"}`
+	if resp.StatusCode != 503 || string(body) != want {
+		t.Fatalf("%d %s\nwant 503 %s", resp.StatusCode, body, want)
 	}
 }
