@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/md5"
 	"encoding/hex"
@@ -238,11 +239,12 @@ func BenchmarkShow(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		var ctx fasthttp.RequestCtx
 		var req fasthttp.Request
-		req.SetRequestURI("/v2/images/" + id)
-		req.Header.Set("X-Identity-Status", "Confirmed")
-		req.Header.Set("X-Project-Id", "p1")
-		req.Header.Set("X-User-Id", "u1")
-		req.Header.Set("X-Roles", "member")
+		// Parsed from the wire, as the server sees requests.
+		raw := "GET /v2/images/" + id + " HTTP/1.1\r\nHost: spyglass\r\nX-Identity-Status: Confirmed\r\n" +
+			"X-Project-Id: p1\r\nX-User-Id: u1\r\nX-Roles: member\r\n\r\n"
+		if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+			b.Fatal(err)
+		}
 		ctx.Init(&req, nil, nil)
 		for pb.Next() {
 			ctx.Response.Reset()

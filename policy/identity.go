@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 )
@@ -115,31 +116,183 @@ func (noAuth) Authenticate(_ context.Context, h Headers) (Identity, error) {
 type trusted struct{}
 
 func (trusted) Authenticate(_ context.Context, h Headers) (Identity, error) {
-	if !bytes.Equal(h.Peek("X-Identity-Status"), []byte("Confirmed")) {
+	var th trustedHeaders
+	if r, ok := h.(interface{ RawHeaders() []byte }); ok && th.scan(r.RawHeaders()) {
+		// one pass over the request's header block
+	} else {
+		th.peek(h)
+	}
+	if !bytes.Equal(th.v[hStatus], []byte("Confirmed")) {
 		return Identity{}, ErrUnauthenticated
 	}
-	rid := h.Peek("X-Openstack-Request-Id")
+	rid := th.v[hRequestID]
 	if len(rid) > maxRequestIDLength {
 		return Identity{}, ErrRequestIDTooLong
 	}
-	id := Identity{
-		UserID:    firstHeader(h, "X-User-Id", "X-User"),
-		ProjectID: firstHeader(h, "X-Project-Id", "X-Tenant-Id", "X-Tenant"),
-		RequestID: rid,
-		// oslo.context's from_environ headers.
-		DomainID:        firstHeader(h, "X-Domain-Id"),
-		UserDomainID:    firstHeader(h, "X-User-Domain-Id"),
-		ProjectDomainID: firstHeader(h, "X-Project-Domain-Id"),
-		SystemScope:     firstHeader(h, "Openstack-System-Scope"),
+	// The first of the alternatives that is not empty.
+	user := th.v[hUserID]
+	if len(user) == 0 {
+		user = th.v[hUser]
 	}
-	if roles := h.Peek("X-Roles"); len(roles) > 0 {
-		for _, r := range strings.Split(string(roles), ",") {
-			if r = strings.ToLower(strings.TrimSpace(r)); r != "" {
-				id.Roles = append(id.Roles, r)
+	project := th.v[hProjectID]
+	if len(project) == 0 {
+		project = th.v[hTenantID]
+	}
+	if len(project) == 0 {
+		project = th.v[hTenant]
+	}
+	return Identity{
+		UserID:    interned(user),
+		ProjectID: interned(project),
+		RequestID: rid,
+		Roles:     parsedRoles(th.v[hRoles]),
+		// oslo.context's from_environ headers.
+		DomainID:        interned(th.v[hDomainID]),
+		UserDomainID:    interned(th.v[hUserDomainID]),
+		ProjectDomainID: interned(th.v[hProjectDomainID]),
+		SystemScope:     interned(th.v[hSystemScope]),
+	}, nil
+}
+
+// The headers Glance's context middleware (oslo.context's from_environ)
+// reads, in trustedNames' order.
+const (
+	hStatus = iota
+	hRequestID
+	hUserID
+	hUser
+	hProjectID
+	hTenantID
+	hTenant
+	hRoles
+	hDomainID
+	hUserDomainID
+	hProjectDomainID
+	hSystemScope
+	hCount
+)
+
+var trustedNames = [hCount]string{
+	"X-Identity-Status", "X-Openstack-Request-Id", "X-User-Id", "X-User", "X-Project-Id",
+	"X-Tenant-Id", "X-Tenant", "X-Roles", "X-Domain-Id", "X-User-Domain-Id",
+	"X-Project-Domain-Id", "Openstack-System-Scope",
+}
+
+// trustedHeaders holds the values of trustedNames (nil: absent).
+type trustedHeaders struct{ v [hCount][]byte }
+
+// peek reads each header by name.
+func (t *trustedHeaders) peek(h Headers) {
+	for i, n := range trustedNames {
+		t.v[i] = h.Peek(n)
+	}
+}
+
+// scan reads them all in one pass over a raw header block (the request
+// line first), as HTTP compares names: ignoring case, first occurrence
+// wins, value trimmed. Each Peek would scan and normalize the whole block
+// again; this is the show hot path. It returns false when there is no raw
+// block (headers set in code), for peek to do it.
+func (t *trustedHeaders) scan(raw []byte) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	var found [hCount]bool
+	*t = trustedHeaders{}
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			return false // a folded header: leave the unfolding to fasthttp
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			continue
+		}
+		key := line[:colon]
+		for i, n := range trustedNames {
+			if len(key) == len(n) && !found[i] && bytes.EqualFold(key, []byte(n)) {
+				// As Peek: the first occurrence (empty or not).
+				found[i] = true
+				t.v[i] = bytes.TrimSpace(line[colon+1:])
+				break
 			}
 		}
 	}
-	return id, nil
+	return true
+}
+
+func firstHeaderBytes(h Headers, names ...string) []byte {
+	for _, n := range names {
+		if v := h.Peek(n); v != nil {
+			return v
+		}
+	}
+	return nil
+}
+
+// The identity strings of trusted headers repeat from request to request
+// (a site has few projects and role sets): they are parsed once and shared,
+// so the show hot path does not allocate for them. The tables are bounded:
+// when full they start again.
+const internMax = 4096
+
+var (
+	internMu    sync.RWMutex
+	internStrs  = map[string]string{}
+	internRoles = map[string][]string{}
+)
+
+// interned returns b as a shared string.
+func interned(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	internMu.RLock()
+	s, ok := internStrs[string(b)]
+	internMu.RUnlock()
+	if ok {
+		return s
+	}
+	s = string(b)
+	internMu.Lock()
+	if len(internStrs) >= internMax {
+		internStrs = map[string]string{}
+	}
+	internStrs[s] = s
+	internMu.Unlock()
+	return s
+}
+
+// parsedRoles is X-Roles as Glance's context middleware reads it: split on
+// commas, trimmed, lower-cased. The slice is shared: callers must not
+// modify it.
+func parsedRoles(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	internMu.RLock()
+	r, ok := internRoles[string(b)]
+	internMu.RUnlock()
+	if ok {
+		return r
+	}
+	for _, x := range strings.Split(string(b), ",") {
+		if x = strings.ToLower(strings.TrimSpace(x)); x != "" {
+			r = append(r, x)
+		}
+	}
+	internMu.Lock()
+	if len(internRoles) >= internMax {
+		internRoles = map[string][]string{}
+	}
+	internRoles[string(b)] = r
+	internMu.Unlock()
+	return r
 }
 
 func requestID(h Headers) []byte {
