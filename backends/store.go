@@ -1,6 +1,7 @@
 package backends
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 )
@@ -69,4 +70,29 @@ type TaskQuery struct {
 	Desc    bool
 	Limit   int
 	Marker  string
+}
+
+// Sectioner is a Data whose bytes stream by section (a remote region, a
+// blob being filled): Section streams [off, off+n) as the bytes arrive.
+type Sectioner interface {
+	Section(ctx context.Context, off, n int64) (io.ReadCloser, error)
+}
+
+// ReadAtSection is io.ReaderAt for a Sectioner of size bytes: it reads one
+// section and waits until p is full or the data ends.
+func ReadAtSection(s Sectioner, size int64, p []byte, off int64) (int, error) {
+	if off >= size {
+		return 0, io.EOF
+	}
+	want := min(int64(len(p)), size-off)
+	rc, err := s.Section(context.Background(), off, want)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	n, err := io.ReadFull(rc, p[:want])
+	if err == nil && want < int64(len(p)) {
+		err = io.EOF
+	}
+	return n, err
 }

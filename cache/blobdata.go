@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/spyglass-gateway/spyglass/backends"
 )
 
 // fileBlob is a complete entry opened for reading: a file of its own, so
@@ -59,20 +61,7 @@ func (d *fillData) Close() error {
 // ReadAt fills p as io.ReaderAt must: it waits until len(p) bytes (or the
 // end of the image) are there.
 func (d *fillData) ReadAt(p []byte, off int64) (int, error) {
-	if off >= d.e.exp.Size {
-		return 0, io.EOF
-	}
-	want := min(int64(len(p)), d.e.exp.Size-off)
-	r, err := d.Section(context.Background(), off, want)
-	if err != nil {
-		return 0, err
-	}
-	defer r.Close()
-	n, err := io.ReadFull(r, p[:want])
-	if err == nil && want < int64(len(p)) {
-		err = io.EOF
-	}
-	return n, err
+	return backends.ReadAtSection(d, d.e.exp.Size, p, off)
 }
 
 // Section streams [off, off+n) as the bytes land. Its last byte is held
@@ -196,20 +185,7 @@ func (d *bypassData) Section(ctx context.Context, off, n int64) (io.ReadCloser, 
 }
 
 func (d *bypassData) ReadAt(p []byte, off int64) (int, error) {
-	if off >= d.exp.Size {
-		return 0, io.EOF
-	}
-	want := min(int64(len(p)), d.exp.Size-off)
-	rc, err := d.Section(context.Background(), off, want)
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	n, err := io.ReadFull(rc, p[:want])
-	if err == nil && want < int64(len(p)) {
-		err = io.EOF
-	}
-	return n, err
+	return backends.ReadAtSection(d, d.exp.Size, p, off)
 }
 
 type countingReader struct {

@@ -251,18 +251,5 @@ func (d *remoteData) Section(ctx context.Context, off, n int64) (io.ReadCloser, 
 }
 
 func (d *remoteData) ReadAt(p []byte, off int64) (int, error) {
-	if off >= d.size {
-		return 0, io.EOF
-	}
-	want := min(int64(len(p)), d.size-off)
-	rc, err := d.Section(context.Background(), off, want)
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	n, err := io.ReadFull(rc, p[:want])
-	if err == nil && want < int64(len(p)) {
-		err = io.EOF
-	}
-	return n, err
+	return backends.ReadAtSection(d, d.size, p, off)
 }

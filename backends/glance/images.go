@@ -347,21 +347,7 @@ func (r *Region) ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backe
 	if err != nil {
 		return nil, err
 	}
-	var page struct {
-		Tasks []taskDoc `json:"tasks"`
-	}
-	if err := json.Unmarshal(body, &page); err != nil {
-		return nil, fmt.Errorf("region %s: tasks: %v: %w", r.name, err, errUnavailable)
-	}
-	out := make([]*backends.Task, 0, len(page.Tasks))
-	for i := range page.Tasks {
-		t, err := page.Tasks[i].task()
-		if err != nil {
-			return nil, fmt.Errorf("region %s: %v: %w", r.name, err, errUnavailable)
-		}
-		out = append(out, t)
-	}
-	return out, nil
+	return r.taskList(body)
 }
 
 func (r *Region) ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error) {
@@ -369,11 +355,16 @@ func (r *Region) ImageTasks(ctx context.Context, imageID string) ([]*backends.Ta
 	if err != nil {
 		return nil, err
 	}
+	return r.taskList(body)
+}
+
+// taskList decodes {"tasks": [...]}, both of Glance's task renderings.
+func (r *Region) taskList(body []byte) ([]*backends.Task, error) {
 	var page struct {
 		Tasks []taskDoc `json:"tasks"`
 	}
 	if err := json.Unmarshal(body, &page); err != nil {
-		return nil, fmt.Errorf("region %s: image tasks: %v: %w", r.name, err, errUnavailable)
+		return nil, fmt.Errorf("region %s: tasks: %v: %w", r.name, err, errUnavailable)
 	}
 	out := make([]*backends.Task, 0, len(page.Tasks))
 	for i := range page.Tasks {

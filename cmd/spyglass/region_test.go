@@ -24,11 +24,18 @@ import (
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
 )
 
-// startWithConfig starts the binary with a configuration file and waits
-// until it answers; unlike startServe it leaves everything to the file.
+// startWithConfig starts the binary with a configuration file; unlike
+// startServe it leaves everything to the file.
 func startWithConfig(t *testing.T, bin, cfgPath string) *process {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	return startArgs(t, bin, "serve", "--config", cfgPath)
+}
+
+// startArgs runs the binary with args and returns once it has logged the
+// address it listens on.
+func startArgs(t *testing.T, bin string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "SPYGLASS_LISTEN=", "SPYGLASS_AUTH=", "SPYGLASS_DATA_DIR=")
 	pipe, err := cmd.StderrPipe()
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/md5"
 	"encoding/hex"
@@ -83,56 +82,7 @@ func (p *process) log() string {
 // GET /versions answers.
 func startServe(t *testing.T, bin, dataDir string) *process {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--auth", "noauth")
-	cmd.Env = append(os.Environ(), "SPYGLASS_LISTEN=", "SPYGLASS_AUTH=", "SPYGLASS_DATA_DIR=")
-	pipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &process{cmd: cmd, done: make(chan error, 1)}
-	addrc := make(chan string, 1)
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.stderr.WriteString(line + "\n")
-			p.mu.Unlock()
-			if i := strings.Index(line, " addr="); i >= 0 && strings.Contains(line, "listening") {
-				select {
-				case addrc <- strings.Fields(line[i+len(" addr="):])[0]:
-				default:
-				}
-			}
-		}
-	}()
-	go func() {
-		<-copied // Wait closes the pipe; read all of it first
-		p.done <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("spyglass stderr:\n%s", p.log())
-		}
-	})
-
-	select {
-	case p.addr = <-addrc:
-	case err := <-p.done:
-		p.done <- err
-		t.Fatalf("spyglass exited before listening: %v\n%s", err, p.log())
-	case <-time.After(10 * time.Second):
-		t.Fatalf("spyglass did not log its address within 10s:\n%s", p.log())
-	}
+	p := startArgs(t, bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--auth", "noauth")
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		resp, err := http.Get("http://" + p.addr + "/versions")
