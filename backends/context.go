@@ -22,3 +22,20 @@ func CallerFrom(ctx context.Context) *Caller {
 	c, _ := ctx.Value(callerKey{}).(*Caller)
 	return c
 }
+
+// Notes is how a catalog tells the response what it could not say in its
+// return values: the regions a listing was answered without.
+type Notes interface {
+	MissingRegions(names []string)
+}
+
+type notesKey struct{}
+
+// NotesKey is the key NotesFrom looks up; the gateway's request answers it.
+var NotesKey any = notesKey{}
+
+// NotesFrom returns the Notes ctx carries, or nil.
+func NotesFrom(ctx context.Context) Notes {
+	n, _ := ctx.Value(notesKey{}).(Notes)
+	return n
+}

@@ -39,7 +39,7 @@ type Result struct {
 }
 
 func main() {
-	scenario := flag.String("scenario", "all", "show, list, all, or bootstorm")
+	scenario := flag.String("scenario", "all", "show, list, all, bootstorm or fedwalk")
 	duration := flag.Duration("duration", 10*time.Second, "wrk duration per target")
 	images := flag.Int("images", 200, "images seeded on each peer")
 	conns := flag.Int("conns", 16, "wrk connections")
@@ -51,6 +51,10 @@ func main() {
 	directMax := flag.Int("direct-max-n", 100, "bootstorm: largest N also run straight against Glance")
 	originRate := flag.Int64("origin-rate-mib", 0, "bootstorm: per-connection origin rate limit, MiB/s (0: none)")
 	quick := flag.Bool("quick", false, "bootstorm: 64 MiB, N=1,20,100")
+	fedImages := flag.Int("fed-images", 5000, "fedwalk: images seeded in each region")
+	fedRegions := flag.Int("fed-regions", 3, "fedwalk: Glance regions")
+	fedLimit := flag.Int("fed-limit", 1000, "fedwalk: page size")
+	fedRounds := flag.Int("fed-rounds", 5, "fedwalk: walks of each kind (medians reported)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -79,6 +83,26 @@ func main() {
 		printStorm(res)
 		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {
 			b, _ := json.MarshalIndent(map[string]any{"bootstorm": res, "ratios": StormRatios(res)}, "", "  ")
+			os.WriteFile(*out, b, 0o644)
+		}
+		return
+	}
+	if *scenario == "fedwalk" {
+		opts := FedWalkOptions{Regions: *fedRegions, PerRegion: *fedImages, Limit: *fedLimit, Rounds: *fedRounds}
+		start := time.Now()
+		fe, err := StartFedWalkEnv(ctx, opts)
+		if err != nil {
+			log.Fatalf("bench: %v", err)
+		}
+		log.Printf("fedwalk: %d regions seeded with %d images each in %v", opts.Regions, opts.PerRegion, time.Since(start).Round(time.Second))
+		res, err := RunFedWalk(fe, opts)
+		fe.Close()
+		if err != nil {
+			log.Fatalf("bench: fedwalk: %v", err)
+		}
+		printFedWalk(res)
+		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {
+			b, _ := json.MarshalIndent(map[string]any{"fedwalk": res, "ratios": FedWalkRatios(res)}, "", "  ")
 			os.WriteFile(*out, b, 0o644)
 		}
 		return

@@ -38,6 +38,12 @@ type Config struct {
 	// DefaultRegion names the region new images are created in. Empty means
 	// the only region when there is exactly one.
 	DefaultRegion string `yaml:"default_region"`
+	// ProjectRegions maps a project id to the region its new images are
+	// created in, instead of default_region. Empty (the default) means
+	// none.
+	ProjectRegions map[string]string `yaml:"project_regions"`
+	// Federation configures how several regions are served as one.
+	Federation Federation `yaml:"federation"`
 	// Cache configures the metadata cache and the image data cache.
 	Cache Cache `yaml:"cache"`
 	// Redis is the shared cache tier between gateway instances.
@@ -125,13 +131,24 @@ type Keystone struct {
 	Interface string `yaml:"interface"`
 }
 
+// Federation configures how several regions are served as one.
+type Federation struct {
+	// OnRegionFailure is what a listing does when a region cannot be
+	// reached: answer (the default: from the other regions, naming the
+	// missing ones in an X-Spyglass-Missing-Regions header) or fail (503).
+	OnRegionFailure string `yaml:"on_region_failure"`
+	// CursorTTL is how long a listing walk's position in each region is
+	// remembered after a page; a later page without it is still right,
+	// only slower. Default 10m.
+	CursorTTL time.Duration `yaml:"cursor_ttl"`
+}
+
 // Region is one image store behind the gateway.
 type Region struct {
 	// Name identifies the region in the API (GET /v2/info/stores, an
 	// image's stores). Required; letters, digits, '.', '_' and '-'.
 	Name string `yaml:"name"`
-	// Kind is local (the embedded store) or glance (a remote Glance v2;
-	// not supported yet).
+	// Kind is local (the embedded store) or glance (a remote Glance v2).
 	Kind string `yaml:"kind"`
 	// DataDir is where a local region keeps its database and image data;
 	// relative paths are relative to the working directory. Required for
@@ -156,6 +173,17 @@ type Region struct {
 	// timeout per breaker window: its circuit breaker then fails fast.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	ReadTimeout    time.Duration `yaml:"read_timeout"`
+	// Nulls is where the region's database sorts NULL values ascending:
+	// first (SQLite, MySQL, the embedded store; the default) or last
+	// (PostgreSQL). Collation is how it orders strings: binary (SQLite,
+	// the embedded store, PostgreSQL's C collation; the default) or
+	// nocase (MySQL's *_ci collations). Merged listings need every region
+	// to order alike; a mix is a start-up error.
+	Nulls     string `yaml:"nulls"`
+	Collation string `yaml:"collation"`
+	// MaxPage is the most images one listing request to the region
+	// returns: the region's api_limit_max. Default 1000 (Glance's).
+	MaxPage int `yaml:"max_page"`
 }
 
 // Cache configures the caches of remote (glance) regions' metadata and data;
@@ -232,6 +260,7 @@ func Default() Config {
 		Policy:        Policy{Defaults: PolicyCurrent},
 		Regions:       []Region{{Name: "local", Kind: KindLocal, DataDir: "./data"}},
 		DefaultRegion: "local",
+		Federation:    Federation{OnRegionFailure: "answer", CursorTTL: 10 * time.Minute},
 		Cache: Cache{Dir: "./data/cache", MaxSize: 50 << 30, MetadataTTL: 30 * time.Second,
 			StaleIfError: 5 * time.Minute, VerdictTTL: 5 * time.Second, HighWatermark: 0.9, LowWatermark: 0.8},
 		Telemetry:       Telemetry{Metrics: true},
@@ -479,6 +508,43 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	order := ""
+	for i, r := range c.Regions {
+		key := fmt.Sprintf("regions[%d]", i)
+		switch r.Nulls {
+		case "", "first", "last":
+		default:
+			bad(key+".nulls", "unknown %q; first (SQLite, MySQL) or last (PostgreSQL)", r.Nulls)
+		}
+		switch r.Collation {
+		case "", "binary", "nocase":
+		default:
+			bad(key+".collation", "unknown %q; binary (SQLite, PostgreSQL C) or nocase (MySQL *_ci)", r.Collation)
+		}
+		if r.MaxPage < 0 {
+			bad(key+".max_page", "must not be negative; e.g. 1000, Glance's api_limit_max")
+		}
+		o := orDefault(r.Nulls, "first") + "/" + orDefault(r.Collation, "binary")
+		if i == 0 {
+			order = o
+		} else if o != order {
+			bad(key+".nulls", "regions order listings differently (%s vs %s for %s): a merged listing needs one order; set nulls and collation alike", o, order, c.Regions[0].Name)
+		}
+	}
+	for p, name := range c.ProjectRegions {
+		if c.Region(name) == nil {
+			bad("project_regions."+p, "%q is not the name of a region; use one of %s", name, regionNames(c.Regions))
+		}
+	}
+	switch c.Federation.OnRegionFailure {
+	case "answer", "fail":
+	default:
+		bad("federation.on_region_failure", "unknown %q; answer or fail", c.Federation.OnRegionFailure)
+	}
+	if c.Federation.CursorTTL <= 0 {
+		bad("federation.cursor_ttl", "must be positive; e.g. 10m")
+	}
+
 	switch {
 	case c.DefaultRegion == "" && len(c.Regions) > 1:
 		bad("default_region", "required when there is more than one region; name one of regions[].name")
@@ -521,6 +587,13 @@ func (c *Config) Validate() error {
 		bad("shutdown_timeout", "must not be negative; e.g. 30s")
 	}
 	return errors.Join(errs...)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func regionNames(rs []Region) string {

@@ -35,6 +35,8 @@ policy: {defaults: legacy, file: testdata/policy.yaml}
 regions:
   - {name: edge, kind: local, data_dir: /var/lib/spyglass}
 default_region: edge
+project_regions: {p1: edge}
+federation: {on_region_failure: fail, cursor_ttl: 1m}
 cache: {dir: /var/cache/spyglass, max_size: 1.5TiB, metadata_ttl: 1m}
 redis: {addr: "127.0.0.1:6379"}
 telemetry: {metrics: false, traces_endpoint: "http://127.0.0.1:4318"}
@@ -53,6 +55,8 @@ shutdown_timeout: 2m
 		Policy:          Policy{Defaults: "legacy", File: "testdata/policy.yaml"},
 		Regions:         []Region{{Name: "edge", Kind: "local", DataDir: "/var/lib/spyglass"}},
 		DefaultRegion:   "edge",
+		ProjectRegions:  map[string]string{"p1": "edge"},
+		Federation:      Federation{OnRegionFailure: "fail", CursorTTL: time.Minute},
 		Cache:           Cache{Dir: "/var/cache/spyglass", MaxSize: 3 << 39, MetadataTTL: time.Minute, StaleIfError: 5 * time.Minute, VerdictTTL: 5 * time.Second, HighWatermark: 0.9, LowWatermark: 0.8},
 		Redis:           Redis{Addr: "127.0.0.1:6379"},
 		Telemetry:       Telemetry{Metrics: false, TracesEndpoint: "http://127.0.0.1:4318"},

@@ -4,333 +4,622 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/cache"
 )
 
-// Region is one image store behind the gateway: the embedded store
-// (backends/local) or a remote Glance (backends/glance). Its methods are the
-// gateway's Catalog; every ctx carries the caller (backends.CallerFrom),
-// which a remote region forwards.
-type Region interface {
-	CreateImage(ctx context.Context, img *backends.Image) (*backends.Image, error)
-	Image(ctx context.Context, id string) (*backends.Image, error)
-	ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error)
-	UpdateImage(ctx context.Context, id string, changes []backends.Change) (*backends.Image, error)
-	SetImageStatus(ctx context.Context, id, status string) (*backends.Image, error)
-	DeleteImage(ctx context.Context, id string) error
-	AddTag(ctx context.Context, id, tag string) error
-	DeleteTag(ctx context.Context, id, tag string) error
-	UploadData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
-	StageData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
-	Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error
-	OpenData(ctx context.Context, id string) (backends.Data, error)
-	Members(ctx context.Context, imageID string) ([]*backends.Member, error)
-	Member(ctx context.Context, imageID, memberID string) (*backends.Member, error)
-	AddMember(ctx context.Context, imageID, memberID string) (*backends.Member, error)
-	UpdateMember(ctx context.Context, imageID, memberID, status string) (*backends.Member, error)
-	DeleteMember(ctx context.Context, imageID, memberID string) error
-	CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error)
-	Task(ctx context.Context, id string) (*backends.Task, error)
-	ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error)
-	ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error)
-	Stores() []string
-}
-
 // Config is what a Catalog is built from.
 type Config struct {
-	// Region is the one region behind the gateway.
+	// Regions behind the gateway, in order: the first holding an image is
+	// its primary copy. Region and Meta are the shorthand for one.
+	Regions []RegionConfig
+	Region  Region
+	Meta    *cache.Metadata
+	// Default names the region creates go to; "" is the first region.
+	Default string
+	// ProjectRegions maps a project id to the region its creates go to.
+	ProjectRegions map[string]string
+	// Blobs caches the image data of regions that can fetch ranges (a
+	// remote Glance); nil means downloads stream from the region.
+	Blobs *cache.Blobs
+	// FailListings: a listing that cannot reach a region fails (503);
+	// false: it answers from the others and names the missing regions.
+	FailListings bool
+	// CursorTTL is how long a listing walk's region positions are kept;
+	// 0 means 10 minutes.
+	CursorTTL time.Duration
+	// ReadAheadTTL is how long the images a listing page read from a
+	// region beyond what it returned may serve the walk's next page, when
+	// no write went through the catalog in between (cache.metadata_ttl:
+	// the staleness a cached record may have anyway); 0: every page
+	// re-reads them from the regions.
+	ReadAheadTTL time.Duration
+	// Logger receives stale-if-error, cache and region events; nil:
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// RegionConfig is one region behind the catalog.
+type RegionConfig struct {
+	// Name is the region's store name; "" takes Region.Stores()[0].
+	Name   string
 	Region Region
 	// Meta caches the region's image records and membership verdicts; nil
 	// means every call goes to the region.
 	Meta *cache.Metadata
-	// Blobs caches the image data of a region that can fetch ranges (a
-	// remote Glance); nil means downloads stream from the region.
-	Blobs *cache.Blobs
-	// Logger receives stale-if-error and cache events; nil: slog.Default().
-	Logger *slog.Logger
+	// Order is how the region's database orders listings. Every region
+	// must order alike for the merge to be Glance's order.
+	Order Order
+	// MaxPage is the most images one listing request to the region
+	// returns (Glance's api_limit_max); 0 means 1000.
+	MaxPage int
 }
 
-// Fetcher is the capability of a remote region the blob cache fills from:
-// ranged reads of an image's data as the caller in ctx.
-type Fetcher interface {
-	Fetch(ctx context.Context, id string, off, n int64) (io.ReadCloser, error)
+type region struct {
+	cached  *cachedRegion
+	maxPage int
 }
 
-// Catalog is the gateway's catalog over the region(s).
+// Catalog is the gateway's catalog over the regions: one logical Glance.
 type Catalog struct {
-	region Region
-	name   string // the region's store name, the blob cache's key
-	meta   *cache.Metadata
-	blobs  *cache.Blobs
-	fetch  Fetcher // nil: the region's data is not cached
-	log    *slog.Logger
+	regions   []region
+	names     []string // store names, the default first (Stores)
+	byName    map[string]int
+	def       int
+	projects  map[string]int
+	order     Order
+	failFast  bool
+	loc       *locations
+	cursors   *cursors
+	readAhead time.Duration
+	writes    atomic.Uint64 // writes through the catalog (cachedRegion.written)
+	blobs     *cache.Blobs
+	log       *slog.Logger
+
+	copies copyTasks
 }
 
 // New validates cfg and returns the Catalog.
 func New(cfg Config) (*Catalog, error) {
-	if cfg.Region == nil {
+	if cfg.Region != nil {
+		cfg.Regions = append([]RegionConfig{{Region: cfg.Region, Meta: cfg.Meta}}, cfg.Regions...)
+	}
+	if len(cfg.Regions) == 0 {
 		return nil, errors.New("federation: no region")
+	}
+	if len(cfg.Regions) > 64 {
+		return nil, fmt.Errorf("federation: %d regions; at most 64", len(cfg.Regions))
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c := &Catalog{region: cfg.Region, meta: cfg.Meta, log: cfg.Logger}
-	if stores := cfg.Region.Stores(); len(stores) > 0 {
-		c.name = stores[0]
+	if cfg.CursorTTL <= 0 {
+		cfg.CursorTTL = 10 * time.Minute
 	}
-	if f, ok := cfg.Region.(Fetcher); ok && cfg.Blobs != nil {
-		c.blobs, c.fetch = cfg.Blobs, f
+	c := &Catalog{byName: map[string]int{}, projects: map[string]int{}, failFast: cfg.FailListings,
+		loc: newLocations(1 << 20), blobs: cfg.Blobs, log: cfg.Logger, readAhead: cfg.ReadAheadTTL}
+	for i, rc := range cfg.Regions {
+		if rc.Region == nil {
+			return nil, fmt.Errorf("federation: region %d: no region", i)
+		}
+		name := rc.Name
+		if name == "" {
+			if st := rc.Region.Stores(); len(st) > 0 {
+				name = st[0]
+			}
+		}
+		if _, dup := c.byName[name]; dup {
+			return nil, fmt.Errorf("federation: two regions named %q", name)
+		}
+		if err := rc.Order.Validate(); err != nil {
+			return nil, fmt.Errorf("federation: region %s: %w", name, err)
+		}
+		if i == 0 {
+			c.order = rc.Order
+		} else if normal(rc.Order) != normal(c.order) {
+			return nil, fmt.Errorf("federation: region %s orders listings unlike region %s (%+v vs %+v): a merged listing needs one order",
+				name, c.regions[0].cached.name, rc.Order, c.order)
+		}
+		if rc.MaxPage <= 0 {
+			rc.MaxPage = 1000
+		}
+		c.byName[name] = i
+		cr := newCachedRegion(name, rc.Region, rc.Meta, cfg.Blobs, cfg.Logger)
+		cr.writes = &c.writes
+		c.regions = append(c.regions, region{cached: cr, maxPage: rc.MaxPage})
+	}
+	if cfg.Default != "" {
+		i, ok := c.byName[cfg.Default]
+		if !ok {
+			return nil, fmt.Errorf("federation: default region %q is not a region", cfg.Default)
+		}
+		c.def = i
+	}
+	for p, name := range cfg.ProjectRegions {
+		i, ok := c.byName[name]
+		if !ok {
+			return nil, fmt.Errorf("federation: project %s: region %q is not a region", p, name)
+		}
+		c.projects[p] = i
+	}
+	c.names = append(c.names, c.regions[c.def].cached.name)
+	for i, r := range c.regions {
+		if i != c.def {
+			c.names = append(c.names, r.cached.name)
+		}
+	}
+	if len(c.regions) > 1 {
+		cur, err := newCursors(1<<17, cfg.CursorTTL)
+		if err != nil {
+			return nil, err
+		}
+		c.cursors = cur
 	}
 	return c, nil
 }
 
-// Image answers from the metadata cache when the record is fresh; otherwise
-// it asks the region with the caller's identity and remembers the answer.
-// A region that cannot be reached is covered by a stale record within
-// stale_if_error. The gateway applies the visibility function to whatever is
-// returned: a record another caller fetched is shown only to callers the
-// function admits.
-func (c *Catalog) Image(ctx context.Context, id string) (*backends.Image, error) {
-	if c.meta == nil {
-		return c.region.Image(ctx, id)
-	}
-	cached, fresh := c.meta.Image(id)
-	if fresh == cache.Fresh {
-		return cached, nil
-	}
-	t := c.meta.Ticket()
-	img, err := c.region.Image(ctx, id)
-	if err == nil {
-		c.remember(t, img)
-		return img, nil
-	}
-	if fresh == cache.Stale && errors.Is(err, backends.ErrUnavailable) {
-		c.log.Warn("region unavailable; serving a stale image record", "image", id, "err", err)
-		return cached, nil
-	}
-	return nil, err
-}
-
-// ListImages asks the region and remembers every record it returns, so the
-// shows that follow a listing (Nova, the CLI) are local.
-func (c *Catalog) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
-	if c.meta == nil {
-		return c.region.ListImages(ctx, q)
-	}
-	t := c.meta.Ticket()
-	imgs, err := c.region.ListImages(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	for _, img := range imgs {
-		c.remember(t, img)
-	}
-	return imgs, nil
-}
-
-// Member answers the gateway's membership questions (is the caller a member
-// of this shared image; GET .../members/{id}) from remembered verdicts, or
-// asks the region with the caller's identity and remembers the verdict for
-// cache.verdict_ttl. The gateway has already decided that the caller may
-// ask about this member, so a verdict does not depend on who asked.
-func (c *Catalog) Member(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
-	if c.meta == nil {
-		return c.region.Member(ctx, imageID, memberID)
-	}
-	if m, known := c.meta.Member(imageID, memberID); known {
-		if m == nil {
-			return nil, backends.Errorf(backends.ErrNotFound, memberID+" not found in the member list of the image "+imageID+".")
-		}
-		return m, nil
-	}
-	t := c.meta.Ticket()
-	m, err := c.region.Member(ctx, imageID, memberID)
-	switch {
-	case err == nil:
-		c.meta.PutMember(t, imageID, memberID, m)
-	case errors.Is(err, backends.ErrNotFound):
-		c.meta.PutMember(t, imageID, memberID, nil)
-	}
-	return m, err
-}
-
-// written is the end of every write to an image: forget what was cached
-// about it (whatever the outcome: a failed write may have half-happened
-// remotely), then remember the region's answer if it gave the new record.
-func (c *Catalog) written(id string, img *backends.Image) {
-	if c.meta == nil {
-		return
-	}
-	c.meta.Invalidate(id)
-	if img != nil {
-		c.remember(c.meta.Ticket(), img)
-	}
-}
-
-// remember caches a record unless its status is one the region changes by
-// itself in the background (saving, importing, uploading, pending_delete):
-// a client polling an import must see it end when it ends, not a TTL later.
-func (c *Catalog) remember(t cache.Ticket, img *backends.Image) {
-	switch img.Status {
-	case backends.StatusSaving, backends.StatusImporting, backends.StatusUploading, "pending_delete":
-		return
-	}
-	c.meta.PutImage(t, img)
-}
-
-func (c *Catalog) CreateImage(ctx context.Context, img *backends.Image) (*backends.Image, error) {
-	created, err := c.region.CreateImage(ctx, img)
-	if err == nil {
-		c.written(created.ID, created)
-	}
-	return created, err
-}
-
-func (c *Catalog) UpdateImage(ctx context.Context, id string, changes []backends.Change) (*backends.Image, error) {
-	img, err := c.region.UpdateImage(ctx, id, changes)
-	c.written(id, img)
-	return img, err
-}
-
-func (c *Catalog) SetImageStatus(ctx context.Context, id, status string) (*backends.Image, error) {
-	img, err := c.region.SetImageStatus(ctx, id, status)
-	c.written(id, img)
-	return img, err
-}
-
-func (c *Catalog) DeleteImage(ctx context.Context, id string) error {
-	err := c.region.DeleteImage(ctx, id)
-	c.written(id, nil)
-	if err == nil && c.blobs != nil {
-		c.blobs.Delete(cache.Key{Region: c.name, Image: id})
-	}
-	return err
-}
-
-func (c *Catalog) AddTag(ctx context.Context, id, tag string) error {
-	err := c.region.AddTag(ctx, id, tag)
-	c.written(id, nil)
-	return err
-}
-
-func (c *Catalog) DeleteTag(ctx context.Context, id, tag string) error {
-	err := c.region.DeleteTag(ctx, id, tag)
-	c.written(id, nil)
-	return err
-}
-
-func (c *Catalog) UploadData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error) {
-	img, err := c.region.UploadData(ctx, id, r, opts)
-	c.written(id, img)
-	return img, err
-}
-
-func (c *Catalog) StageData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error) {
-	img, err := c.region.StageData(ctx, id, r, opts)
-	c.written(id, img)
-	return img, err
-}
-
-func (c *Catalog) Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error {
-	err := c.region.Import(ctx, caller, id, req)
-	c.written(id, nil)
-	return err
-}
-
-// OpenData serves a remote region's image data through the blob cache:
-// from disk when complete, else attached to the one fill from the region.
-// Images the cache cannot verify (no size or checksums yet) stream from the
-// region.
-func (c *Catalog) OpenData(ctx context.Context, id string) (backends.Data, error) {
-	if c.blobs == nil {
-		return c.region.OpenData(ctx, id)
-	}
-	img, err := c.Image(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	exp, ok := expect(img)
-	if !ok {
-		return c.region.OpenData(ctx, id)
-	}
-	return c.blobs.Open(ctx, cache.Key{Region: c.name, Image: id}, exp, c.origin(ctx, id))
-}
-
-// expect is what the cache verifies an image's data against.
-func expect(img *backends.Image) (cache.Expect, bool) {
-	if img.Size == nil || (img.Status != backends.StatusActive && img.Status != backends.StatusDeactivated) {
-		return cache.Expect{}, false
-	}
-	exp := cache.Expect{Size: *img.Size}
-	if img.Checksum != nil {
-		exp.Checksum = *img.Checksum
-	}
-	if img.OSHashAlgo != nil && img.OSHashValue != nil {
-		exp.HashAlgo, exp.HashValue = *img.OSHashAlgo, *img.OSHashValue
-	}
-	return exp, exp.Checksum != "" || exp.HashValue != ""
-}
-
-// origin is the region's data as the cache fills it: as the caller who
-// started the fill (a copy: the fill outlives the request).
-func (c *Catalog) origin(ctx context.Context, id string) cache.Origin {
-	o := &regionOrigin{f: c.fetch, id: id}
-	if who := backends.CallerFrom(ctx); who != nil {
-		o.caller = *who
+func normal(o Order) Order {
+	if o.Collation == "" {
+		o.Collation = "binary"
 	}
 	return o
 }
 
-type regionOrigin struct {
-	f      Fetcher
-	id     string
-	caller backends.Caller
+// Close releases the catalog's in-process caches.
+func (c *Catalog) Close() {
+	if c.cursors != nil {
+		c.cursors.close()
+	}
 }
 
-func (o *regionOrigin) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
-	return o.f.Fetch(backends.WithCaller(ctx, &o.caller), o.id, off, n)
+func (c *Catalog) single() bool { return len(c.regions) == 1 }
+
+// Stores lists the regions as Glance lists its stores: the default first.
+func (c *Catalog) Stores() []string { return c.names }
+
+// withStores gives an image held by several regions a stores field naming
+// every one of them.
+func (c *Catalog) withStores(img *backends.Image, holders regionSet) *backends.Image {
+	if holders.count() < 2 || len(img.Stores) == 0 {
+		return img
+	}
+	out := img.Clone()
+	out.Stores = out.Stores[:0]
+	for i, r := range c.regions {
+		if holders.has(i) {
+			out.Stores = append(out.Stores, r.cached.name)
+		}
+	}
+	return out
 }
 
-func (c *Catalog) Members(ctx context.Context, imageID string) ([]*backends.Member, error) {
-	return c.region.Members(ctx, imageID)
+// locate returns the regions holding id: from the location index, or by
+// asking every region at once; the first that has it answers, the others
+// teach the index in the background.
+func (c *Catalog) locate(ctx context.Context, id string) (regionSet, *backends.Image, error) {
+	if s := c.loc.get(id); s != 0 {
+		return s, nil, nil
+	}
+	if c.single() {
+		return one(0), nil, nil
+	}
+	type answer struct {
+		i   int
+		img *backends.Image
+		err error
+	}
+	// The lookups outlive this request when one region is slow: they take
+	// a copy of the caller, not the request.
+	var who backends.Caller
+	if p := backends.CallerFrom(ctx); p != nil {
+		who = *p
+	}
+	lctx, cancel := context.WithTimeout(backends.WithCaller(context.Background(), &who), time.Minute)
+	answers := make(chan answer, len(c.regions))
+	for i, r := range c.regions {
+		go func() {
+			img, err := r.cached.Image(lctx, id)
+			if err == nil {
+				c.loc.add(id, i)
+			}
+			answers <- answer{i, img, err}
+		}()
+	}
+	var firstErr error
+	for range c.regions {
+		a := <-answers
+		if a.err == nil {
+			go func() { // let the rest finish teaching the index
+				for range len(c.regions) - 1 {
+					<-answers
+				}
+				cancel()
+			}()
+			return c.loc.get(id) | one(a.i), a.img, nil
+		}
+		if !errors.Is(a.err, backends.ErrNotFound) && (firstErr == nil || errors.Is(firstErr, backends.ErrNotFound)) {
+			firstErr = a.err
+		} else if firstErr == nil {
+			firstErr = a.err
+		}
+	}
+	cancel()
+	return 0, nil, firstErr
 }
 
-func (c *Catalog) AddMember(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
-	m, err := c.region.AddMember(ctx, imageID, memberID)
-	c.written(imageID, nil)
-	return m, err
+// image returns the image with this id from its primary region, and the
+// regions holding it.
+func (c *Catalog) image(ctx context.Context, id string) (*backends.Image, regionSet, error) {
+	for attempt := 0; ; attempt++ {
+		holders, img, err := c.locate(ctx, id)
+		if err != nil {
+			return nil, 0, err
+		}
+		p := holders.primary()
+		if img == nil {
+			img, err = c.regions[p].cached.Image(ctx, id)
+		}
+		if err == nil {
+			return c.withStores(img, holders), holders, nil
+		}
+		if errors.Is(err, backends.ErrNotFound) && attempt == 0 && !c.single() {
+			// The index was out of date (deleted behind our back, or the
+			// caller cannot see that copy): forget and look again.
+			c.loc.remove(id, p)
+			continue
+		}
+		return nil, 0, err
+	}
 }
 
-func (c *Catalog) UpdateMember(ctx context.Context, imageID, memberID, status string) (*backends.Member, error) {
-	m, err := c.region.UpdateMember(ctx, imageID, memberID, status)
-	c.written(imageID, nil)
-	return m, err
+// Image answers a show from the image's primary region (through its
+// metadata cache).
+func (c *Catalog) Image(ctx context.Context, id string) (*backends.Image, error) {
+	if c.single() {
+		return c.regions[0].cached.Image(ctx, id)
+	}
+	img, _, err := c.image(ctx, id)
+	return img, err
 }
 
-func (c *Catalog) DeleteMember(ctx context.Context, imageID, memberID string) error {
-	err := c.region.DeleteMember(ctx, imageID, memberID)
-	c.written(imageID, nil)
+// ListImages merges the regions' listings; one region is asked directly.
+func (c *Catalog) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
+	if c.single() {
+		return c.regions[0].cached.ListImages(ctx, q)
+	}
+	return c.listMerged(ctx, q)
+}
+
+// home is the region a create goes to: the caller's project's, else the
+// default.
+func (c *Catalog) home(ctx context.Context) int {
+	if who := backends.CallerFrom(ctx); who != nil {
+		if i, ok := c.projects[who.Project]; ok {
+			return i
+		}
+	}
+	return c.def
+}
+
+func (c *Catalog) CreateImage(ctx context.Context, img *backends.Image) (*backends.Image, error) {
+	i := c.home(ctx)
+	created, err := c.regions[i].cached.CreateImage(ctx, img)
+	if err == nil {
+		c.loc.add(created.ID, i)
+	}
+	return created, err
+}
+
+// holders returns the regions holding id, for a write.
+func (c *Catalog) holders(ctx context.Context, id string) (regionSet, error) {
+	if c.single() {
+		return one(0), nil
+	}
+	_, s, err := c.image(ctx, id)
+	return s, err
+}
+
+// eachHolder applies a write to every copy of the image, the primary
+// first; the primary's answer is the answer.
+func eachHolder[T any](c *Catalog, ctx context.Context, id string, write func(r *cachedRegion) (T, error)) (T, error) {
+	var zero T
+	s, err := c.holders(ctx, id)
+	if err != nil {
+		return zero, err
+	}
+	var out T
+	first := true
+	for i, r := range c.regions {
+		if !s.has(i) {
+			continue
+		}
+		v, err := write(r.cached)
+		if first {
+			if err != nil {
+				return zero, err
+			}
+			out, first = v, false
+		} else if err != nil {
+			c.log.Warn("a write reached the image's primary copy but not a copy", "image", id, "region", r.cached.name, "err", err)
+		}
+	}
+	return out, nil
+}
+
+func (c *Catalog) UpdateImage(ctx context.Context, id string, changes []backends.Change) (*backends.Image, error) {
+	return eachHolder(c, ctx, id, func(r *cachedRegion) (*backends.Image, error) { return r.UpdateImage(ctx, id, changes) })
+}
+
+func (c *Catalog) SetImageStatus(ctx context.Context, id, status string) (*backends.Image, error) {
+	return eachHolder(c, ctx, id, func(r *cachedRegion) (*backends.Image, error) { return r.SetImageStatus(ctx, id, status) })
+}
+
+func (c *Catalog) DeleteImage(ctx context.Context, id string) error {
+	_, err := eachHolder(c, ctx, id, func(r *cachedRegion) (struct{}, error) {
+		err := r.DeleteImage(ctx, id)
+		if err == nil {
+			c.loc.remove(id, c.byName[r.name])
+		}
+		return struct{}{}, err
+	})
 	return err
 }
 
+func (c *Catalog) AddTag(ctx context.Context, id, tag string) error {
+	_, err := eachHolder(c, ctx, id, func(r *cachedRegion) (struct{}, error) { return struct{}{}, r.AddTag(ctx, id, tag) })
+	return err
+}
+
+func (c *Catalog) DeleteTag(ctx context.Context, id, tag string) error {
+	_, err := eachHolder(c, ctx, id, func(r *cachedRegion) (struct{}, error) { return struct{}{}, r.DeleteTag(ctx, id, tag) })
+	return err
+}
+
+func (c *Catalog) AddMember(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
+	return eachHolder(c, ctx, imageID, func(r *cachedRegion) (*backends.Member, error) { return r.AddMember(ctx, imageID, memberID) })
+}
+
+func (c *Catalog) UpdateMember(ctx context.Context, imageID, memberID, status string) (*backends.Member, error) {
+	return eachHolder(c, ctx, imageID, func(r *cachedRegion) (*backends.Member, error) {
+		return r.UpdateMember(ctx, imageID, memberID, status)
+	})
+}
+
+func (c *Catalog) DeleteMember(ctx context.Context, imageID, memberID string) error {
+	_, err := eachHolder(c, ctx, imageID, func(r *cachedRegion) (struct{}, error) {
+		return struct{}{}, r.DeleteMember(ctx, imageID, memberID)
+	})
+	return err
+}
+
+// primary returns the region serving the image's reads.
+func (c *Catalog) primary(ctx context.Context, id string) (*cachedRegion, error) {
+	s, err := c.holders(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return c.regions[s.primary()].cached, nil
+}
+
+func (c *Catalog) Members(ctx context.Context, imageID string) ([]*backends.Member, error) {
+	r, err := c.primary(ctx, imageID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Members(ctx, imageID)
+}
+
+func (c *Catalog) Member(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
+	r, err := c.primary(ctx, imageID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Member(ctx, imageID, memberID)
+}
+
+func (c *Catalog) OpenData(ctx context.Context, id string) (backends.Data, error) {
+	r, err := c.primary(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.OpenData(ctx, id)
+}
+
+// target is the region data goes to: the store the client named, or the
+// image's own. A queued image whose data is sent to another region moves
+// there first, keeping its id.
+func (c *Catalog) target(ctx context.Context, id, store string) (*cachedRegion, error) {
+	s, err := c.holders(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if store == "" {
+		return c.regions[s.primary()].cached, nil
+	}
+	i, ok := c.byName[store]
+	if !ok {
+		return nil, backends.Errorf(backends.ErrBadRequest, "Store for identifier "+store+" not found")
+	}
+	if s.has(i) {
+		return c.regions[i].cached, nil
+	}
+	if err := c.move(ctx, id, s.primary(), i); err != nil {
+		return nil, err
+	}
+	return c.regions[i].cached, nil
+}
+
+// move re-creates a queued image in another region under the same id (its
+// attributes, tags and members) and deletes it from where it was.
+func (c *Catalog) move(ctx context.Context, id string, from, to int) error {
+	src, dst := c.regions[from].cached, c.regions[to].cached
+	img, err := src.Image(ctx, id)
+	if err != nil {
+		return err
+	}
+	if img.Status != backends.StatusQueued {
+		return backends.Errorf(backends.ErrConflict, fmt.Sprintf(
+			"Image %s is in store %s with status %s; only a queued image can move to store %s", id, src.name, img.Status, dst.name))
+	}
+	members, err := src.Members(ctx, id)
+	if err != nil && !errors.Is(err, backends.ErrForbidden) && !errors.Is(err, backends.ErrNotFound) {
+		return err
+	}
+	if _, err := dst.CreateImage(ctx, img); err != nil {
+		return err
+	}
+	c.loc.add(id, to)
+	for _, m := range members {
+		if _, err := dst.AddMember(ctx, id, m.MemberID); err != nil {
+			c.log.Warn("moving an image: a member was not added", "image", id, "member", m.MemberID, "err", err)
+		}
+	}
+	if err := src.DeleteImage(ctx, id); err != nil {
+		c.log.Warn("moving an image: the old copy was not deleted", "image", id, "region", src.name, "err", err)
+		return nil
+	}
+	c.loc.remove(id, from)
+	// The image lives on elsewhere: where the region allows it (the
+	// embedded store), free its id there for a copy-image back. A Glance
+	// keeps deleted ids, so a copy back to it fails ("already exists").
+	if f, ok := src.region.(idForgetter); ok {
+		if err := f.ForgetDeleted(ctx, id); err != nil {
+			c.log.Warn("moving an image: its id stays taken in the old region", "image", id, "region", src.name, "err", err)
+		}
+	}
+	return nil
+}
+
+// idForgetter is a region that can let a deleted image's id be created
+// again (local.Store).
+type idForgetter interface {
+	ForgetDeleted(ctx context.Context, id string) error
+}
+
+func (c *Catalog) UploadData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error) {
+	dst, err := c.target(ctx, id, opts.Store)
+	if err != nil {
+		return nil, err
+	}
+	opts.Store = "" // the region has one store, itself
+	return dst.UploadData(ctx, id, r, opts)
+}
+
+func (c *Catalog) StageData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error) {
+	dst, err := c.target(ctx, id, opts.Store)
+	if err != nil {
+		return nil, err
+	}
+	opts.Store = ""
+	return dst.StageData(ctx, id, r, opts)
+}
+
+// Import runs glance-direct and web-download in the region chosen by
+// stores (moving a queued image there), and copy-image across regions.
+func (c *Catalog) Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error {
+	if req.Method == "copy-image" && !c.single() {
+		return c.copyImage(ctx, caller, id, req)
+	}
+	store := ""
+	if len(req.Stores) == 1 {
+		store = req.Stores[0]
+	} else if len(req.Stores) > 1 || (req.AllStores && !c.single()) {
+		return backends.Errorf(backends.ErrBadRequest, "Spyglass imports into one store (region); copy-image copies to others")
+	}
+	dst, err := c.target(ctx, id, store)
+	if err != nil {
+		return err
+	}
+	req.Stores, req.AllStores = nil, false
+	return dst.Import(ctx, caller, id, req)
+}
+
+// CreateTask creates a task (the v2 tasks API) in the caller's home region.
 func (c *Catalog) CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error) {
-	return c.region.CreateTask(ctx, caller, typ, input)
+	return c.regions[c.home(ctx)].cached.CreateTask(ctx, caller, typ, input)
 }
 
+// Task finds a task in whichever region (or copy job) has it.
 func (c *Catalog) Task(ctx context.Context, id string) (*backends.Task, error) {
-	return c.region.Task(ctx, id)
+	if t, ok := c.copies.get(id); ok {
+		return t, nil
+	}
+	var firstErr error
+	for _, r := range c.regions {
+		t, err := r.cached.Task(ctx, id)
+		if err == nil {
+			return t, nil
+		}
+		if firstErr == nil || errors.Is(firstErr, backends.ErrNotFound) {
+			firstErr = err
+		}
+	}
+	return nil, firstErr
 }
 
+// ListTasks lists the tasks of every region, newest first as Glance's
+// default; filters, sort and markers are the default region's when there is
+// one region.
 func (c *Catalog) ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error) {
-	return c.region.ListTasks(ctx, q)
+	if c.single() {
+		return c.regions[0].cached.ListTasks(ctx, q)
+	}
+	backends.CallerFrom(ctx) // built now, not by the goroutines below at once
+	var all []*backends.Task
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr error
+	for _, r := range c.regions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ts, err := r.cached.ListTasks(ctx, q)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			all = append(all, ts...)
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil && len(all) == 0 {
+		return nil, firstErr
+	}
+	sort.SliceStable(all, func(a, b int) bool {
+		if !all[a].CreatedAt.Equal(all[b].CreatedAt) {
+			return all[a].CreatedAt.After(all[b].CreatedAt)
+		}
+		return all[a].ID > all[b].ID
+	})
+	if q.Limit > 0 && len(all) > q.Limit {
+		all = all[:q.Limit]
+	}
+	return all, nil
 }
 
+// ImageTasks lists an image's tasks: its primary region's and the copy
+// jobs Spyglass ran for it.
 func (c *Catalog) ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error) {
-	return c.region.ImageTasks(ctx, imageID)
+	r, err := c.primary(ctx, imageID)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := r.ImageTasks(ctx, imageID)
+	if err != nil {
+		return nil, err
+	}
+	return append(slices.Clip(ts), c.copies.forImage(imageID)...), nil
 }
-
-func (c *Catalog) Stores() []string { return c.region.Stores() }

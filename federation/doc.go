@@ -1,15 +1,37 @@
-// Package federation provides the Catalog the gateway calls, over the
-// regions behind Spyglass.
+// Package federation provides the Catalog the gateway calls: one logical
+// Glance over the regions behind Spyglass.
 //
-// Today it fronts one region. For a remote region (a Glance behind the
-// gateway) it adds the metadata cache: a show is answered from cache.Metadata
-// when its record is fresh, and the gateway's visibility function decides
-// who may see it; membership verdicts are remembered briefly; a write
-// invalidates before it answers; when the region cannot be reached, a
-// record within cache.stale_if_error is served. Several regions — fan-out
-// listing with a k-way merge in Glance's order, a cursor store, a location
-// index and routed writes — are issue 5 (see DESIGN.md).
+// Every region is wrapped in a cachedRegion. For a remote region (a Glance
+// behind the gateway) that adds the metadata cache: a show is answered from
+// cache.Metadata when its record is fresh, and the gateway's visibility
+// function decides who may see it; membership verdicts are remembered
+// briefly; a write invalidates before it answers; when the region cannot be
+// reached, a record within cache.stale_if_error is served.
 //
-// The embedded region needs none of this (its store answers from memory),
-// so cmd/spyglass hands the gateway that store directly when it is alone.
+// Over several regions the Catalog adds:
+//
+//   - Merged listings (merge.go): every region is asked in parallel with the
+//     caller's query and a position of its own, and the pages are k-way
+//     merged with the comparator the regions' databases use (order.go:
+//     Glance's sort keys, then created_at and id; NULL placement and string
+//     collation from the configuration, the same in every region). An image
+//     held by several regions appears once. The position each region
+//     reached behind a page's next marker is remembered (cursors.go), so
+//     the next page costs one request per region; a marker with nothing
+//     remembered is resolved to its sort values and every region is
+//     positioned from there. A region is never handed a marker whose sort
+//     values contain NULL, ” or 0 in a nullable key: Glance's paging skips
+//     or repeats images from such a marker, so the region's page is re-read
+//     from the nearest safe image before it instead.
+//   - Routing (catalog.go): a location index (locate.go) learned from every
+//     listing and show, or on a miss an id lookup across the regions in
+//     parallel, sends shows, writes, members, tags, actions and data to the
+//     region(s) holding the image. Creates go to the project's region or
+//     the default; a queued image whose upload or import names another
+//     region (a store, to clients) moves there under the same id.
+//   - copy-image (copy.go): an image copied to other regions under the same
+//     id, streamed region to region, followed as a Glance task.
+//
+// The embedded region alone needs none of this (its store answers from
+// memory), so cmd/spyglass hands the gateway that store directly.
 package federation

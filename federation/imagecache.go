@@ -35,11 +35,26 @@ func (c *Catalog) QueueImage(ctx context.Context, img *backends.Image) error {
 	if !ok {
 		return backends.Errorf(backends.ErrBadRequest, "Only images with status active can be targeted for queueing")
 	}
-	return c.blobs.Prefetch(cache.Key{Region: c.name, Image: img.ID}, exp, c.origin(ctx, img.ID))
+	r, err := c.primary(ctx, img.ID)
+	if err != nil {
+		return err
+	}
+	if r.fetch == nil {
+		return backends.Errorf(backends.ErrBadRequest, "Image "+img.ID+" is in store "+r.name+", whose data is local: there is nothing to cache")
+	}
+	return c.blobs.Prefetch(cache.Key{Region: r.name, Image: img.ID}, exp, r.origin(ctx, img.ID))
 }
 
+// DeleteCachedImage drops the image's data from the cache, whichever
+// regions it was cached from.
 func (c *Catalog) DeleteCachedImage(_ context.Context, id string) (bool, error) {
-	return c.blobs.Delete(cache.Key{Region: c.name, Image: id}), nil
+	deleted := false
+	for _, r := range c.regions {
+		if r.cached.fetch != nil && c.blobs.Delete(cache.Key{Region: r.cached.name, Image: id}) {
+			deleted = true
+		}
+	}
+	return deleted, nil
 }
 
 func (c *Catalog) ClearCache(_ context.Context, cached, queue bool) (int, int, error) {

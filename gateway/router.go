@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -29,8 +30,9 @@ func (c *call) Done() <-chan struct{}       { return c.ctx.Done() }
 func (c *call) Err() error                  { return c.ctx.Err() }
 
 // Value answers backends.CallerKey with the caller, built on first use
-// (handlers run on one goroutine; work they start in the background takes
-// the caller before they return).
+// (handlers run on one goroutine; a catalog that asks regions from several
+// goroutines looks the caller up once before it starts them, and work that
+// outlives the request takes a copy).
 func (c *call) Value(key any) any {
 	if key == backends.CallerKey {
 		if !c.hasWho {
@@ -38,7 +40,19 @@ func (c *call) Value(key any) any {
 		}
 		return &c.who
 	}
-	return c.ctx.Value(key)
+	if key == backends.NotesKey {
+		return c
+	}
+	// Nothing else: fasthttp's Value reads the request's user values,
+	// which the handler writes while a region call's transport may be
+	// asking this context for its cancel parent from another goroutine.
+	return nil
+}
+
+// MissingRegions names, in the response, the regions a listing was
+// answered without (federation.on_region_failure: answer).
+func (c *call) MissingRegions(names []string) {
+	c.ctx.Response.Header.Set("X-Spyglass-Missing-Regions", strings.Join(names, ","))
 }
 
 // caller is the identity as the catalog sees it, with the request id that

@@ -261,6 +261,19 @@ func (s *Store) SetImageStatus(ctx context.Context, id, status string) (*backend
 
 // DeleteImage deletes an image, its data, members, tags and properties;
 // its id stays taken. Protected images are ErrForbidden.
+// ForgetDeleted lets a deleted image's id be created again, which Glance
+// never allows (it keeps deleted rows until they are purged). A federation
+// uses it when an image it moved to another region leaves this one: the
+// image has not ended, and may be copied back under its id.
+func (s *Store) ForgetDeleted(ctx context.Context, id string) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`DELETE FROM deleted_images WHERE id=?`, id)
+		return err
+	})
+}
+
 func (s *Store) DeleteImage(ctx context.Context, id string) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()

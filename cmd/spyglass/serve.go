@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -84,90 +85,124 @@ func buildPolicy(c config.Policy) (*policy.Policy, error) {
 	return p, nil
 }
 
-// openCatalog opens the region the gateway serves: the embedded store
-// directly (it answers from memory), or a remote Glance behind the
-// federation catalog with the metadata cache.
-func openCatalog(cfg config.Config, region *config.Region, log *slog.Logger) (gateway.Catalog, func(), error) {
-	switch region.Kind {
-	case config.KindGlance:
-		endpoint, err := regionEndpoint(context.Background(), cfg, region, log)
-		if err != nil {
-			return nil, nil, err
+// openCatalog opens the regions the gateway serves: one embedded store
+// directly (it answers from memory), otherwise the federation catalog over
+// every region, remote ones behind the metadata cache and the blob cache.
+func openCatalog(cfg config.Config, log *slog.Logger) (gateway.Catalog, func(), error) {
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
 		}
-		remote, err := glance.New(glance.Config{
-			Name: region.Name, Endpoint: endpoint,
-			ConnectTimeout: region.ConnectTimeout, ReadTimeout: region.ReadTimeout,
-			Logger: log,
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("regions[%s]: %w", region.Name, err)
-		}
-		fc := federation.Config{Region: remote, Logger: log}
-		closers := []func(){}
-		if cfg.Cache.MetadataTTL > 0 {
-			meta, err := cache.NewMetadata(cache.MetadataConfig{
-				TTL: cfg.Cache.MetadataTTL, StaleIfError: cfg.Cache.StaleIfError, VerdictTTL: cfg.Cache.VerdictTTL,
-			})
-			if err != nil {
-				return nil, nil, fmt.Errorf("cache: %w", err)
-			}
-			fc.Meta = meta
-			closers = append(closers, meta.Close)
-		}
-		if cfg.Cache.MaxSize > 0 {
-			blobs, err := cache.OpenBlobs(cache.BlobsConfig{
-				Dir: cfg.Cache.Dir, MaxSize: int64(cfg.Cache.MaxSize),
-				High: cfg.Cache.HighWatermark, Low: cfg.Cache.LowWatermark, Logger: log,
-			})
-			if err != nil {
-				return nil, nil, fmt.Errorf("cache: %w", err)
-			}
-			fc.Blobs = blobs
-			closers = append(closers, func() { blobs.Close() })
-		}
-		cat, err := federation.New(fc)
-		if err != nil {
-			return nil, nil, err
-		}
-		return cat, func() {
-			for _, c := range closers {
-				c()
-			}
-		}, nil
-	default:
-		// The default configuration points at ./data: make "spyglass
-		// serve" work in an empty directory.
-		if err := os.MkdirAll(region.DataDir, 0o750); err != nil {
-			return nil, nil, fmt.Errorf("regions[%s].data_dir: %w", region.Name, err)
-		}
-		store, err := local.Open(region.DataDir, local.Options{
-			SizeCap:   int64(cfg.ImageSizeCap),
-			StoreName: region.Name,
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("regions[%s]: open %s: %w", region.Name, region.DataDir, err)
-		}
-		return store, func() {
-			if err := store.Close(); err != nil {
-				log.Error("closing the store", "region", region.Name, "err", err)
-			}
-		}, nil
 	}
+	if len(cfg.Regions) == 1 && cfg.Regions[0].Kind != config.KindGlance {
+		store, closeStore, err := openLocal(cfg, &cfg.Regions[0], log)
+		if err != nil {
+			return nil, nil, err
+		}
+		return store, closeStore, nil
+	}
+	fc := federation.Config{
+		Default: cfg.DefaultRegion, ProjectRegions: cfg.ProjectRegions,
+		FailListings: cfg.Federation.OnRegionFailure == "fail", CursorTTL: cfg.Federation.CursorTTL,
+		ReadAheadTTL: cfg.Cache.MetadataTTL, Logger: log,
+	}
+	for i := range cfg.Regions {
+		region := &cfg.Regions[i]
+		rc := federation.RegionConfig{
+			Name:    region.Name,
+			Order:   federation.Order{NullsLast: region.Nulls == "last", Collation: region.Collation},
+			MaxPage: region.MaxPage,
+		}
+		switch region.Kind {
+		case config.KindGlance:
+			endpoint, err := regionEndpoint(context.Background(), cfg, region, log)
+			if err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+			remote, err := glance.New(glance.Config{
+				Name: region.Name, Endpoint: endpoint,
+				ConnectTimeout: region.ConnectTimeout, ReadTimeout: region.ReadTimeout,
+				Logger: log,
+			})
+			if err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("regions[%s]: %w", region.Name, err)
+			}
+			rc.Region = remote
+			if cfg.Cache.MetadataTTL > 0 {
+				meta, err := cache.NewMetadata(cache.MetadataConfig{
+					TTL: cfg.Cache.MetadataTTL, StaleIfError: cfg.Cache.StaleIfError, VerdictTTL: cfg.Cache.VerdictTTL,
+				})
+				if err != nil {
+					closeAll()
+					return nil, nil, fmt.Errorf("cache: %w", err)
+				}
+				rc.Meta = meta
+				closers = append(closers, meta.Close)
+			}
+			if cfg.Cache.MaxSize > 0 && fc.Blobs == nil {
+				blobs, err := cache.OpenBlobs(cache.BlobsConfig{
+					Dir: cfg.Cache.Dir, MaxSize: int64(cfg.Cache.MaxSize),
+					High: cfg.Cache.HighWatermark, Low: cfg.Cache.LowWatermark, Logger: log,
+				})
+				if err != nil {
+					closeAll()
+					return nil, nil, fmt.Errorf("cache: %w", err)
+				}
+				fc.Blobs = blobs
+				closers = append(closers, func() { blobs.Close() })
+			}
+		default:
+			store, closeStore, err := openLocal(cfg, region, log)
+			if err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+			rc.Region = store
+			closers = append(closers, closeStore)
+		}
+		fc.Regions = append(fc.Regions, rc)
+	}
+	cat, err := federation.New(fc)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	closers = append(closers, cat.Close)
+	return cat, closeAll, nil
+}
+
+// openLocal opens an embedded region.
+func openLocal(cfg config.Config, region *config.Region, log *slog.Logger) (*local.Store, func(), error) {
+	// The default configuration points at ./data: make "spyglass
+	// serve" work in an empty directory.
+	if err := os.MkdirAll(region.DataDir, 0o750); err != nil {
+		return nil, nil, fmt.Errorf("regions[%s].data_dir: %w", region.Name, err)
+	}
+	store, err := local.Open(region.DataDir, local.Options{
+		SizeCap:   int64(cfg.ImageSizeCap),
+		StoreName: region.Name,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("regions[%s]: open %s: %w", region.Name, region.DataDir, err)
+	}
+	return store, func() {
+		if err := store.Close(); err != nil {
+			log.Error("closing the store", "region", region.Name, "err", err)
+		}
+	}, nil
 }
 
 // serveConfig serves cfg until ctx ends, then drains.
 func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *policy.Policy, log *slog.Logger) error {
-	// Federation over several regions is not there yet: serve the default
-	// region alone, and say so rather than ignore the others.
-	if len(cfg.Regions) > 1 {
-		return fmt.Errorf("regions: %d regions configured; serving more than one region is not yet supported", len(cfg.Regions))
-	}
 	region := cfg.Region(cfg.DefaultRegion)
 	if region == nil { // Validate rules this out
 		return fmt.Errorf("default_region %q: no such region", cfg.DefaultRegion)
 	}
 
-	cat, closeCat, err := openCatalog(cfg, region, log)
+	cat, closeCat, err := openCatalog(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -205,7 +240,7 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	}
 	addr := ln.Addr().String()
 	log.Info("spyglass listening", "addr", addr, "auth", cfg.Auth.Mode, "policy", cfg.Policy.Defaults,
-		"region", region.Name, "data_dir", region.DataDir, "version", version,
+		"regions", regionNames(cfg.Regions), "default_region", region.Name, "data_dir", region.DataDir, "version", version,
 		"try", howToTalk(addr, cfg.Auth.Mode))
 
 	served := make(chan error, 1)
@@ -246,4 +281,12 @@ func howToTalk(addr, mode string) string {
 		return fmt.Sprintf("curl -H 'X-Identity-Status: Confirmed' -H 'X-Project-Id: demo' -H 'X-Roles: admin,member' http://%s/v2/images", addr)
 	}
 	return fmt.Sprintf("curl http://%s/v2/images ; openstack --os-auth-type none --os-endpoint http://%s image list", addr, addr)
+}
+
+func regionNames(rs []config.Region) string {
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = r.Name
+	}
+	return strings.Join(names, ",")
 }

@@ -1,0 +1,328 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/cache"
+)
+
+// Region is one image store behind the gateway: the embedded store
+// (backends/local) or a remote Glance (backends/glance). Its methods are the
+// gateway's Catalog; every ctx carries the caller (backends.CallerFrom),
+// which a remote region forwards.
+type Region interface {
+	CreateImage(ctx context.Context, img *backends.Image) (*backends.Image, error)
+	Image(ctx context.Context, id string) (*backends.Image, error)
+	ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error)
+	UpdateImage(ctx context.Context, id string, changes []backends.Change) (*backends.Image, error)
+	SetImageStatus(ctx context.Context, id, status string) (*backends.Image, error)
+	DeleteImage(ctx context.Context, id string) error
+	AddTag(ctx context.Context, id, tag string) error
+	DeleteTag(ctx context.Context, id, tag string) error
+	UploadData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
+	StageData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
+	Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error
+	OpenData(ctx context.Context, id string) (backends.Data, error)
+	Members(ctx context.Context, imageID string) ([]*backends.Member, error)
+	Member(ctx context.Context, imageID, memberID string) (*backends.Member, error)
+	AddMember(ctx context.Context, imageID, memberID string) (*backends.Member, error)
+	UpdateMember(ctx context.Context, imageID, memberID, status string) (*backends.Member, error)
+	DeleteMember(ctx context.Context, imageID, memberID string) error
+	CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error)
+	Task(ctx context.Context, id string) (*backends.Task, error)
+	ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error)
+	ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error)
+	Stores() []string
+}
+
+// Fetcher is the capability of a remote region the blob cache fills from:
+// ranged reads of an image's data as the caller in ctx.
+type Fetcher interface {
+	Fetch(ctx context.Context, id string, off, n int64) (io.ReadCloser, error)
+}
+
+// cachedRegion is one region behind its caches: image records and
+// membership verdicts in a cache.Metadata, image data in the blob cache.
+// Its methods are the Region's, answered from the caches where they can be.
+type cachedRegion struct {
+	region Region
+	name   string // the region's store name, the blob cache's key
+	meta   *cache.Metadata
+	blobs  *cache.Blobs
+	fetch  Fetcher // nil: the region's data is not cached
+	log    *slog.Logger
+	// writes counts the writes through the catalog (shared by its
+	// regions): images a listing read ahead are reused for the next page
+	// only when none happened in between.
+	writes *atomic.Uint64
+}
+
+func newCachedRegion(name string, region Region, meta *cache.Metadata, blobs *cache.Blobs, log *slog.Logger) *cachedRegion {
+	c := &cachedRegion{region: region, name: name, meta: meta, log: log}
+	if f, ok := region.(Fetcher); ok && blobs != nil {
+		c.blobs, c.fetch = blobs, f
+	}
+	return c
+}
+
+// Image answers from the metadata cache when the record is fresh; otherwise
+// it asks the region with the caller's identity and remembers the answer.
+// A region that cannot be reached is covered by a stale record within
+// stale_if_error. The gateway applies the visibility function to whatever is
+// returned: a record another caller fetched is shown only to callers the
+// function admits.
+func (c *cachedRegion) Image(ctx context.Context, id string) (*backends.Image, error) {
+	if c.meta == nil {
+		return c.region.Image(ctx, id)
+	}
+	cached, fresh := c.meta.Image(id)
+	if fresh == cache.Fresh {
+		return cached, nil
+	}
+	t := c.meta.Ticket()
+	img, err := c.region.Image(ctx, id)
+	if err == nil {
+		c.remember(t, img)
+		return img, nil
+	}
+	if fresh == cache.Stale && errors.Is(err, backends.ErrUnavailable) {
+		c.log.Warn("region unavailable; serving a stale image record", "image", id, "err", err)
+		return cached, nil
+	}
+	return nil, err
+}
+
+// ListImages asks the region and remembers every record it returns, so the
+// shows that follow a listing (Nova, the CLI) are local.
+func (c *cachedRegion) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
+	if c.meta == nil {
+		return c.region.ListImages(ctx, q)
+	}
+	t := c.meta.Ticket()
+	imgs, err := c.region.ListImages(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for _, img := range imgs {
+		c.remember(t, img)
+	}
+	return imgs, nil
+}
+
+// Member answers the gateway's membership questions (is the caller a member
+// of this shared image; GET .../members/{id}) from remembered verdicts, or
+// asks the region with the caller's identity and remembers the verdict for
+// cache.verdict_ttl. The gateway has already decided that the caller may
+// ask about this member, so a verdict does not depend on who asked.
+func (c *cachedRegion) Member(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
+	if c.meta == nil {
+		return c.region.Member(ctx, imageID, memberID)
+	}
+	if m, known := c.meta.Member(imageID, memberID); known {
+		if m == nil {
+			return nil, backends.Errorf(backends.ErrNotFound, memberID+" not found in the member list of the image "+imageID+".")
+		}
+		return m, nil
+	}
+	t := c.meta.Ticket()
+	m, err := c.region.Member(ctx, imageID, memberID)
+	switch {
+	case err == nil:
+		c.meta.PutMember(t, imageID, memberID, m)
+	case errors.Is(err, backends.ErrNotFound):
+		c.meta.PutMember(t, imageID, memberID, nil)
+	}
+	return m, err
+}
+
+// written is the end of every write to an image: forget what was cached
+// about it (whatever the outcome: a failed write may have half-happened
+// remotely), then remember the region's answer if it gave the new record.
+func (c *cachedRegion) written(id string, img *backends.Image) {
+	if c.writes != nil {
+		c.writes.Add(1)
+	}
+	if c.meta == nil {
+		return
+	}
+	c.meta.Invalidate(id)
+	if img != nil {
+		c.remember(c.meta.Ticket(), img)
+	}
+}
+
+// remember caches a record unless its status is one the region changes by
+// itself in the background (saving, importing, uploading, pending_delete):
+// a client polling an import must see it end when it ends, not a TTL later.
+func (c *cachedRegion) remember(t cache.Ticket, img *backends.Image) {
+	if !changesByItself(img.Status) {
+		c.meta.PutImage(t, img)
+	}
+}
+
+// changesByItself reports whether an image in this status is one its region
+// moves on in the background, without a write through the gateway.
+func changesByItself(status string) bool {
+	switch status {
+	case backends.StatusSaving, backends.StatusImporting, backends.StatusUploading, "pending_delete":
+		return true
+	}
+	return false
+}
+
+func (c *cachedRegion) CreateImage(ctx context.Context, img *backends.Image) (*backends.Image, error) {
+	created, err := c.region.CreateImage(ctx, img)
+	if err == nil {
+		c.written(created.ID, created)
+	}
+	return created, err
+}
+
+func (c *cachedRegion) UpdateImage(ctx context.Context, id string, changes []backends.Change) (*backends.Image, error) {
+	img, err := c.region.UpdateImage(ctx, id, changes)
+	c.written(id, img)
+	return img, err
+}
+
+func (c *cachedRegion) SetImageStatus(ctx context.Context, id, status string) (*backends.Image, error) {
+	img, err := c.region.SetImageStatus(ctx, id, status)
+	c.written(id, img)
+	return img, err
+}
+
+func (c *cachedRegion) DeleteImage(ctx context.Context, id string) error {
+	err := c.region.DeleteImage(ctx, id)
+	c.written(id, nil)
+	if err == nil && c.blobs != nil {
+		c.blobs.Delete(cache.Key{Region: c.name, Image: id})
+	}
+	return err
+}
+
+func (c *cachedRegion) AddTag(ctx context.Context, id, tag string) error {
+	err := c.region.AddTag(ctx, id, tag)
+	c.written(id, nil)
+	return err
+}
+
+func (c *cachedRegion) DeleteTag(ctx context.Context, id, tag string) error {
+	err := c.region.DeleteTag(ctx, id, tag)
+	c.written(id, nil)
+	return err
+}
+
+func (c *cachedRegion) UploadData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error) {
+	img, err := c.region.UploadData(ctx, id, r, opts)
+	c.written(id, img)
+	return img, err
+}
+
+func (c *cachedRegion) StageData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error) {
+	img, err := c.region.StageData(ctx, id, r, opts)
+	c.written(id, img)
+	return img, err
+}
+
+func (c *cachedRegion) Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error {
+	err := c.region.Import(ctx, caller, id, req)
+	c.written(id, nil)
+	return err
+}
+
+// OpenData serves a remote region's image data through the blob cache:
+// from disk when complete, else attached to the one fill from the region.
+// Images the cache cannot verify (no size or checksums yet) stream from the
+// region.
+func (c *cachedRegion) OpenData(ctx context.Context, id string) (backends.Data, error) {
+	if c.blobs == nil {
+		return c.region.OpenData(ctx, id)
+	}
+	img, err := c.Image(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	exp, ok := expect(img)
+	if !ok {
+		return c.region.OpenData(ctx, id)
+	}
+	return c.blobs.Open(ctx, cache.Key{Region: c.name, Image: id}, exp, c.origin(ctx, id))
+}
+
+// expect is what the cache verifies an image's data against.
+func expect(img *backends.Image) (cache.Expect, bool) {
+	if img.Size == nil || (img.Status != backends.StatusActive && img.Status != backends.StatusDeactivated) {
+		return cache.Expect{}, false
+	}
+	exp := cache.Expect{Size: *img.Size}
+	if img.Checksum != nil {
+		exp.Checksum = *img.Checksum
+	}
+	if img.OSHashAlgo != nil && img.OSHashValue != nil {
+		exp.HashAlgo, exp.HashValue = *img.OSHashAlgo, *img.OSHashValue
+	}
+	return exp, exp.Checksum != "" || exp.HashValue != ""
+}
+
+// origin is the region's data as the cache fills it: as the caller who
+// started the fill (a copy: the fill outlives the request).
+func (c *cachedRegion) origin(ctx context.Context, id string) cache.Origin {
+	o := &regionOrigin{f: c.fetch, id: id}
+	if who := backends.CallerFrom(ctx); who != nil {
+		o.caller = *who
+	}
+	return o
+}
+
+type regionOrigin struct {
+	f      Fetcher
+	id     string
+	caller backends.Caller
+}
+
+func (o *regionOrigin) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	return o.f.Fetch(backends.WithCaller(ctx, &o.caller), o.id, off, n)
+}
+
+func (c *cachedRegion) Members(ctx context.Context, imageID string) ([]*backends.Member, error) {
+	return c.region.Members(ctx, imageID)
+}
+
+func (c *cachedRegion) AddMember(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
+	m, err := c.region.AddMember(ctx, imageID, memberID)
+	c.written(imageID, nil)
+	return m, err
+}
+
+func (c *cachedRegion) UpdateMember(ctx context.Context, imageID, memberID, status string) (*backends.Member, error) {
+	m, err := c.region.UpdateMember(ctx, imageID, memberID, status)
+	c.written(imageID, nil)
+	return m, err
+}
+
+func (c *cachedRegion) DeleteMember(ctx context.Context, imageID, memberID string) error {
+	err := c.region.DeleteMember(ctx, imageID, memberID)
+	c.written(imageID, nil)
+	return err
+}
+
+func (c *cachedRegion) CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error) {
+	return c.region.CreateTask(ctx, caller, typ, input)
+}
+
+func (c *cachedRegion) Task(ctx context.Context, id string) (*backends.Task, error) {
+	return c.region.Task(ctx, id)
+}
+
+func (c *cachedRegion) ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error) {
+	return c.region.ListTasks(ctx, q)
+}
+
+func (c *cachedRegion) ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error) {
+	return c.region.ImageTasks(ctx, imageID)
+}

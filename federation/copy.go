@@ -1,0 +1,238 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+// copyTasks are the copy-image jobs this gateway ran, as Glance's
+// api_image_import tasks: GET /v2/images/{id}/tasks and /v2/tasks/{id}
+// follow them. Kept in process for a day, as Glance's task_time_to_live.
+type copyTasks struct {
+	mu    sync.Mutex
+	tasks map[string]*backends.Task
+}
+
+func (t *copyTasks) put(task *backends.Task) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tasks == nil {
+		t.tasks = map[string]*backends.Task{}
+	}
+	now := time.Now()
+	for id, old := range t.tasks {
+		if old.ExpiresAt != nil && old.ExpiresAt.Before(now) {
+			delete(t.tasks, id)
+		}
+	}
+	t.tasks[task.ID] = task
+}
+
+func (t *copyTasks) get(id string) (*backends.Task, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	task, ok := t.tasks[id]
+	return task, ok
+}
+
+func (t *copyTasks) forImage(imageID string) []*backends.Task {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []*backends.Task
+	for _, task := range t.tasks {
+		if task.ImageID == imageID {
+			out = append(out, task)
+		}
+	}
+	return out
+}
+
+// update replaces the task's record with a new snapshot (records handed
+// out are never modified).
+func (t *copyTasks) update(task *backends.Task, status, message string) *backends.Task {
+	n := *task
+	n.Status, n.Message, n.UpdatedAt = status, message, time.Now().UTC()
+	if status == backends.TaskSuccess || status == backends.TaskFailure {
+		exp := n.UpdatedAt.Add(24 * time.Hour)
+		n.ExpiresAt = &exp
+	}
+	t.put(&n)
+	return &n
+}
+
+// copyImage is the copy-image import: the active image is created under
+// the same id in each target region and its data streamed there from the
+// region serving it (through the blob cache when that region is remote),
+// never held in memory. It runs as a task and returns at once.
+func (c *Catalog) copyImage(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error {
+	img, holders, err := c.image(ctx, id)
+	if err != nil {
+		return err
+	}
+	if img.Status != backends.StatusActive {
+		return backends.Errorf(backends.ErrConflict, "Only images with status active can be targeted for copying")
+	}
+	var targets []int
+	if req.AllStores {
+		for i := range c.regions {
+			if !holders.has(i) {
+				targets = append(targets, i)
+			}
+		}
+		if len(targets) == 0 {
+			return nil // Glance: "available in all configured stores", 202
+		}
+	} else {
+		if len(req.Stores) == 0 {
+			return backends.Errorf(backends.ErrBadRequest, "Image "+id+" is already present in all the available stores.")
+		}
+		for _, name := range req.Stores {
+			i, ok := c.byName[name]
+			if !ok {
+				return backends.Errorf(backends.ErrBadRequest, "Store for identifier "+name+" not found")
+			}
+			if holders.has(i) {
+				return backends.Errorf(backends.ErrBadRequest, "Image is already present at store '"+name+"'")
+			}
+			targets = append(targets, i)
+		}
+	}
+	names := make([]string, len(targets))
+	for k, i := range targets {
+		names[k] = c.regions[i].cached.name
+	}
+	input, _ := json.Marshal(map[string]any{
+		"image_id": id,
+		"import_req": map[string]any{
+			"method": map[string]any{"name": "copy-image"}, "stores": names,
+			"all_stores_must_succeed": req.AllStoresMustSucceed,
+		},
+		"backend": names,
+	})
+	now := time.Now().UTC()
+	task := &backends.Task{
+		ID: uuid.NewString(), Type: "api_image_import", Status: backends.TaskProcessing,
+		Owner: caller.Project, UserID: caller.User, RequestID: caller.RequestID, ImageID: id,
+		Input: input, CreatedAt: now, UpdatedAt: now,
+	}
+	c.copies.put(task)
+
+	// The copy outlives the request: it runs as the admin who asked, with
+	// a context of its own.
+	who := caller
+	bg := backends.WithCaller(context.Background(), &who)
+	src := c.regions[holders.primary()].cached
+	go func() {
+		var failed []string
+		for _, i := range targets {
+			dst := c.regions[i].cached
+			if err := c.copyTo(bg, src, dst, i, img); err != nil {
+				c.log.Error("copy-image failed", "image", id, "from", src.name, "to", dst.name, "err", err)
+				failed = append(failed, dst.name+": "+err.Error())
+				if req.AllStoresMustSucceed {
+					break
+				}
+				continue
+			}
+			c.log.Info("copy-image done", "image", id, "from", src.name, "to", dst.name)
+		}
+		if len(failed) > 0 {
+			c.copies.update(task, backends.TaskFailure, "Copy failed: "+strings.Join(failed, "; "))
+			return
+		}
+		c.copies.update(task, backends.TaskSuccess, "")
+	}()
+	return nil
+}
+
+// copyTo creates img in dst (same id, owner, attributes, tags) and streams
+// its data from src.
+func (c *Catalog) copyTo(ctx context.Context, src, dst *cachedRegion, i int, img *backends.Image) error {
+	n := img.Clone()
+	n.Stores = nil
+	for k := range n.Properties {
+		if strings.HasPrefix(k, "os_glance") {
+			delete(n.Properties, k)
+		}
+	}
+	// Protected only once complete: an incomplete copy must be deletable.
+	// Listings show the image once, from its primary copy, as soon as the
+	// location index knows of the copy.
+	n.Protected = false
+	if _, err := dst.CreateImage(ctx, n); err != nil {
+		return fmt.Errorf("creating the copy: %w", err)
+	}
+	c.loc.add(img.ID, i)
+	data, err := src.OpenData(ctx, img.ID)
+	if err != nil {
+		return c.abandon(ctx, dst, i, img.ID, fmt.Errorf("reading the image: %w", err))
+	}
+	defer data.Close()
+	// One stream from the source region, not a request per read.
+	var r io.Reader = io.NewSectionReader(data, 0, data.Size())
+	if sec, ok := data.(backends.Sectioner); ok {
+		rc, err := sec.Section(ctx, 0, data.Size())
+		if err != nil {
+			return c.abandon(ctx, dst, i, img.ID, fmt.Errorf("reading the image: %w", err))
+		}
+		defer rc.Close()
+		r = rc
+	}
+	copied, err := dst.UploadData(ctx, img.ID, r, backends.UploadOptions{ExpectedSize: data.Size()})
+	if err != nil {
+		return c.abandon(ctx, dst, i, img.ID, fmt.Errorf("writing the copy: %w", err))
+	}
+	if !sameData(img, copied) {
+		return c.abandon(ctx, dst, i, img.ID, fmt.Errorf("the copy's size and checksums (%s) differ from the image's (%s)", dataString(copied), dataString(img)))
+	}
+	if img.Protected {
+		ch := backends.Change{Op: backends.PatchReplace, Path: []string{"protected"}, Value: json.RawMessage("true")}
+		if _, err := dst.UpdateImage(ctx, img.ID, []backends.Change{ch}); err != nil {
+			c.log.Warn("copy-image: the copy is not protected", "image", img.ID, "region", dst.name, "err", err)
+		}
+	}
+	return nil
+}
+
+// sameData reports whether a copy's size and checksums are the image's.
+func sameData(a, b *backends.Image) bool {
+	eq := func(x, y *string) bool { return x == nil || y == nil || *x == *y }
+	return b != nil && a.Size != nil && b.Size != nil && *a.Size == *b.Size &&
+		eq(a.Checksum, b.Checksum) && eq(a.OSHashValue, b.OSHashValue)
+}
+
+// abandon deletes a copy that did not complete.
+func (c *Catalog) abandon(ctx context.Context, dst *cachedRegion, i int, id string, cause error) error {
+	if err := dst.DeleteImage(ctx, id); err != nil {
+		c.log.Warn("copy-image: the incomplete copy was not deleted", "image", id, "region", dst.name, "err", err)
+	} else {
+		c.loc.remove(id, i)
+	}
+	return cause
+}
+
+func dataString(img *backends.Image) string {
+	if img == nil {
+		return "no image"
+	}
+	s := func(p *string) string {
+		if p == nil {
+			return "null"
+		}
+		return *p
+	}
+	size := "null"
+	if img.Size != nil {
+		size = fmt.Sprint(*img.Size)
+	}
+	return "size " + size + ", checksum " + s(img.Checksum) + ", " + s(img.OSHashAlgo) + " " + s(img.OSHashValue)
+}

@@ -1,0 +1,520 @@
+package federation
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+// point is where a walk stands in one region: just after anchor, reached by
+// listing the region after safe. It is what the cursor store keeps per
+// region for a marker, and what a stream advances as it reads.
+type point struct {
+	// safe is the region marker the walk reads from: an image of the region
+	// at or before the anchor that Glance pages correctly after (pagesFrom),
+	// or "" for the region's start.
+	safe string
+	// anchor is the last image passed; nil: nothing past safe yet.
+	anchor *backends.Image
+	// foreign: the anchor is not (known to be) one of the region's own
+	// listing (a marker from another region, or the last image of a page
+	// the region was missing from), so it is passed by comparison rather
+	// than found by id; owner is the region that listed it, which decides
+	// ties the regions' rendered values cannot (see Order.compare).
+	foreign bool
+	owner   int
+	// since counts the images the region lists after safe up to and
+	// including the anchor; -1 when unknown.
+	since int
+	// from narrows the region's listing to where the anchor is (a range
+	// filter Glance has: created_at, updated_at, size); nil: none.
+	from *backends.Filter
+}
+
+// pass returns the point just after img, the next image the region listed.
+func (p point) pass(img *backends.Image, keys []backends.SortKey) point {
+	if pagesFrom(img, keys) {
+		return point{safe: img.ID, anchor: img, since: 0, from: p.from}
+	}
+	since := -1
+	if p.since >= 0 && !p.foreign {
+		since = p.since + 1
+	}
+	return point{safe: p.safe, anchor: img, since: since, from: p.from}
+}
+
+// stream reads one region's listing in order, from a point on.
+type stream struct {
+	i     int
+	r     *cachedRegion
+	q     backends.ListQuery // the caller's query; Marker and Limit are the stream's
+	order Order
+	max   int // the most images one listing request returns (api_limit_max)
+
+	read point // just after the last image buffered
+	took point // just after the last image the merge took
+	buf  []*backends.Image
+	done bool // the region has nothing after buf
+	err  error
+}
+
+// fill reads until want images are buffered or the region has no more.
+func (s *stream) fill(ctx context.Context, want int) error {
+	keys := s.q.Sort
+	for len(s.buf) < want && !s.done {
+		p := s.read
+		q := s.q
+		q.Marker = p.safe
+		if p.from != nil {
+			q.Filters = append(q.Filters[:len(q.Filters):len(q.Filters)], *p.from)
+		}
+		ask := s.max
+		if p.since >= 0 {
+			ask = min(s.max, p.since+want-len(s.buf))
+		}
+		q.Limit = ask
+		imgs, err := s.r.ListImages(ctx, &q)
+		if err != nil {
+			return err
+		}
+		short := len(imgs) < ask
+		start, found := s.past(imgs, p, short)
+		// What lies at or before the anchor was read on an earlier page
+		// (or belongs before a hand-built marker): skip it, but read on
+		// from the last safe image in it.
+		np := p
+		for j := start - 1; j >= 0; j-- {
+			if pagesFrom(imgs[j], keys) {
+				np.safe = imgs[j].ID
+				np.since = -1
+				if found {
+					np.since = start - 1 - j
+				}
+				break
+			}
+		}
+		for _, img := range imgs[start:] {
+			s.buf = append(s.buf, img)
+			np = np.pass(img, keys)
+		}
+		s.done = short
+		if start == len(imgs) && !short && np.safe == p.safe {
+			// A whole page of images at or before the anchor and not one
+			// Glance can page after: no marker gets past them.
+			return fmt.Errorf("region %s: more than %d images in a row with an empty or NULL sort value: %w",
+				s.r.name, s.max, backends.ErrUnavailable)
+		}
+		s.read = np
+	}
+	return nil
+}
+
+// past returns the index of the first image in imgs that lies after p's
+// anchor, and whether the anchor itself was found there.
+func (s *stream) past(imgs []*backends.Image, p point, short bool) (int, bool) {
+	if p.anchor == nil || p.anchor.ID == p.safe {
+		return 0, false
+	}
+	if !p.foreign {
+		for j, img := range imgs {
+			if img.ID == p.anchor.ID {
+				return j + 1, true
+			}
+		}
+		if !short {
+			return len(imgs), false // the anchor is further on
+		}
+		// Not there at all: deleted since. Place it by comparison.
+	}
+	owner := s.i
+	if p.foreign {
+		owner = p.owner
+	}
+	for j, img := range imgs {
+		if s.order.compare(img, s.i, p.anchor, owner, s.q.Sort) > 0 {
+			return j, false
+		}
+	}
+	return len(imgs), false
+}
+
+// cursor is what the cursor store keeps for a marker: where every region's
+// stream stands after the page, and the images it had read ahead.
+type cursor struct {
+	starts []start
+	at     time.Time // when the page was read
+	writes uint64    // Catalog.writes before it was read
+	// ahead, when not nil, is closed once a background read has topped up
+	// the regions' read-ahead images for the next page; starts is not to be
+	// read before.
+	ahead chan struct{}
+}
+
+// start is where a region's stream begins a page: after took, with buf
+// (images after took the region listed earlier, in order) already read up to
+// read, and done when the region listed nothing after them.
+type start struct {
+	took, read point
+	buf        []*backends.Image
+	done       bool
+}
+
+// fresh reports whether a cursor's read-ahead images may serve this page:
+// read recently enough and no write through the catalog since.
+func (c *Catalog) fresh(cur *cursor) bool {
+	return c.readAhead > 0 && time.Since(cur.at) < c.readAhead && c.writes.Load() == cur.writes
+}
+
+// keep is what a stream leaves for the next page: its read-ahead images,
+// cut at the first one whose status the region changes by itself (an import
+// finishing must show on the next page) or that could not be carried.
+func (s *stream) keep(keys []backends.SortKey) start {
+	j := slices.IndexFunc(s.buf, func(img *backends.Image) bool { return changesByItself(img.Status) })
+	if j < 0 {
+		return start{took: s.took, read: s.read, buf: slices.Clip(s.buf), done: s.done}
+	}
+	buf := s.buf[:j:j]
+	read := s.took
+	for _, img := range buf {
+		read = read.pass(img, keys)
+	}
+	return start{took: s.took, read: read, buf: buf}
+}
+
+// cursorKey names a walk: the caller and the query without marker and limit
+// (a walk may change its page size), hashed; the marker appended.
+func cursorKey(q *backends.ListQuery, marker string) string {
+	h := sha256.New()
+	w := func(s string) {
+		var n [4]byte
+		binary.LittleEndian.PutUint32(n[:], uint32(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	c := &q.Caller
+	w(c.Project)
+	w(strconv.FormatBool(c.Admin))
+	for _, r := range c.Roles {
+		w(r)
+	}
+	w("|")
+	w(q.Visibility)
+	w(q.MemberStatus)
+	for _, t := range q.Tags {
+		w(t)
+	}
+	w("|")
+	for _, f := range q.Filters {
+		w(f.Key)
+		w(strconv.FormatBool(f.Property))
+		w(strconv.Itoa(int(f.Op)))
+		for _, v := range f.Values {
+			w(v)
+		}
+		w(f.Time.UTC().Format(time.RFC3339Nano))
+	}
+	w("|")
+	for _, k := range q.Sort {
+		w(k.Key)
+		w(strconv.FormatBool(k.Desc))
+	}
+	return string(h.Sum(nil)) + marker
+}
+
+// listMerged answers a listing over several regions: each region is read
+// from its point in parallel, the streams are merged in the regions' order,
+// an image several regions hold appears once, and the points after the
+// page's last image are remembered for the next page.
+func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
+	// The gateway builds the caller on first use: do it here, before the
+	// regions are asked from goroutines of their own.
+	backends.CallerFrom(ctx)
+	writes, at := c.writes.Load(), time.Now()
+	starts, err := c.starts(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	base := *q
+	base.Marker, base.Limit = "", 0
+	streams := make([]*stream, len(c.regions))
+	for i, r := range c.regions {
+		st := starts[i]
+		streams[i] = &stream{i: i, r: r.cached, q: base, order: c.order, max: r.maxPage,
+			read: st.read, took: st.took, buf: st.buf, done: st.done}
+	}
+
+	// Every region's first read in parallel: a page costs the slowest
+	// region's latency, not the sum.
+	var wg sync.WaitGroup
+	for _, s := range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.err = s.fill(ctx, q.Limit)
+		}()
+	}
+	wg.Wait()
+	var missing []string
+	for _, s := range streams {
+		if s.err != nil {
+			if err := c.regionFailed(s); err != nil {
+				return nil, err
+			}
+			missing = append(missing, s.r.name)
+		}
+	}
+
+	out := make([]*backends.Image, 0, q.Limit)
+	seen := make(map[string]struct{}, q.Limit)
+	lastRegion := 0 // the region that listed the last image taken
+	for len(out) < q.Limit {
+		var next *stream
+		for _, s := range streams {
+			if s.err != nil {
+				continue
+			}
+			if len(s.buf) == 0 && !s.done {
+				// Only images skipped as duplicates run a stream dry
+				// before the page is full.
+				if s.err = s.fill(ctx, q.Limit-len(out)); s.err != nil {
+					if err := c.regionFailed(s); err != nil {
+						return nil, err
+					}
+					missing = append(missing, s.r.name)
+					continue
+				}
+			}
+			if len(s.buf) == 0 {
+				continue
+			}
+			if next == nil || c.order.compare(s.buf[0], s.i, next.buf[0], next.i, q.Sort) < 0 {
+				next = s
+			}
+		}
+		if next == nil {
+			break
+		}
+		img := next.buf[0]
+		next.buf = next.buf[1:]
+		next.took = next.took.pass(img, q.Sort)
+		lastRegion = next.i
+		c.loc.add(img.ID, next.i)
+		if _, dup := seen[img.ID]; dup {
+			continue
+		}
+		// An image several regions hold is listed from its primary copy
+		// (the first configured region holding it) when that region is
+		// answering; copies elsewhere are passed over.
+		holders := c.loc.get(img.ID)
+		if p := holders.primary(); p != next.i && streams[p].err == nil {
+			continue
+		}
+		seen[img.ID] = struct{}{}
+		out = append(out, c.withStores(img, holders))
+	}
+
+	if len(missing) > 0 {
+		if n := backends.NotesFrom(ctx); n != nil {
+			n.MissingRegions(missing)
+		}
+	}
+	if len(out) == q.Limit {
+		last := out[len(out)-1]
+		cur := &cursor{starts: make([]start, len(streams)), at: at, writes: writes}
+		ahead := 0
+		for i, s := range streams {
+			if s.err != nil {
+				// Keep the region's place for when it comes back: after
+				// this page's last image, whatever it missed on the way.
+				p := s.took
+				p = point{safe: p.safe, anchor: last, foreign: true, owner: lastRegion, since: -1, from: p.from}
+				cur.starts[i] = start{took: p, read: p}
+				continue
+			}
+			cur.starts[i] = s.keep(q.Sort)
+			ahead += len(cur.starts[i].buf)
+		}
+		if q.Marker != "" && c.readAhead > 0 {
+			// A walk past its first page (a client reading them all, not
+			// a single page shown) gets its next page read while it
+			// handles this one: the regions work while the gateway
+			// renders and the client parses.
+			if who := backends.CallerFrom(ctx); who != nil {
+				cur.ahead = make(chan struct{})
+				ahead = len(streams) * q.Limit
+				go c.readNext(cur, streams, *who, q.Limit)
+			}
+		}
+		c.cursors.put(cursorKey(q, last.ID), cur, 1+int64(ahead))
+	}
+	return out, nil
+}
+
+// readNext tops up, in the background, every answering region's read-ahead
+// images to a page's worth, then releases cur to the next page. The caller
+// is copied: the request that started it is gone by then. A region that
+// fails here is left as it was; the next page asks it again.
+func (c *Catalog) readNext(cur *cursor, streams []*stream, who backends.Caller, limit int) {
+	defer close(cur.ahead)
+	ctx, cancel := context.WithTimeout(backends.WithCaller(context.Background(), &who), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, s := range streams {
+		if s.err != nil || s.done || len(s.buf) >= limit || cur.starts[i].done != s.done || len(cur.starts[i].buf) != len(s.buf) {
+			// Failed, finished, full, or its read-ahead was cut (an image
+			// that changes by itself): nothing to add.
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.fill(ctx, limit); err == nil || len(s.buf) > len(cur.starts[i].buf) {
+				cur.starts[i] = s.keep(s.q.Sort)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// regionFailed decides what a region that could not be listed means for
+// the listing: an error (federation.on_region_failure: fail) or nil (the
+// listing answers from the others).
+func (c *Catalog) regionFailed(s *stream) error {
+	c.log.Warn("region failed during a listing", "region", s.r.name, "err", s.err)
+	if c.failFast {
+		if errors.Is(s.err, backends.ErrUnavailable) {
+			return s.err
+		}
+		return fmt.Errorf("region %s: %v: %w", s.r.name, s.err, backends.ErrUnavailable)
+	}
+	if !errors.Is(s.err, backends.ErrUnavailable) {
+		// A 4xx from a region (a filter it refuses) is an answer, not an
+		// outage: the client gets it.
+		return s.err
+	}
+	return nil
+}
+
+// starts is where each region is read from for this page: the remembered
+// cursor of the marker (with the images read ahead, while fresh), or, with
+// none (an expired entry, a link from another gateway, a hand-built
+// marker), a position computed from the marker image's sort values.
+func (c *Catalog) starts(ctx context.Context, q *backends.ListQuery) ([]start, error) {
+	starts := make([]start, len(c.regions))
+	if q.Marker != "" {
+		key := cursorKey(q, q.Marker)
+		if cur, ok := c.cursors.get(key); ok && len(cur.starts) == len(starts) {
+			if cur.ahead != nil {
+				select {
+				case <-cur.ahead:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+			copy(starts, cur.starts)
+			positions := &cursor{starts: make([]start, len(starts))}
+			for i, st := range starts {
+				positions.starts[i] = start{took: st.took, read: st.took}
+			}
+			if !c.fresh(cur) {
+				copy(starts, positions.starts)
+			} else if cur.ahead != nil || slices.ContainsFunc(starts, func(st start) bool { return len(st.buf) > 0 }) {
+				// The read-ahead images are this page's now: the entry
+				// keeps only the positions (for a retry of this page), so
+				// a walk holds the images of one page ahead, not of every
+				// page it took.
+				c.cursors.put(key, positions, 1)
+			}
+			return starts, nil
+		}
+	}
+	points, err := c.startPoints(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range points {
+		starts[i] = start{took: p, read: p}
+	}
+	return starts, nil
+}
+
+// startPoints positions every region for a page without a remembered
+// cursor: from its start, or from the marker image's sort values.
+func (c *Catalog) startPoints(ctx context.Context, q *backends.ListQuery) ([]point, error) {
+	points := make([]point, len(c.regions))
+	if q.Marker == "" {
+		for i := range points {
+			points[i].since = 0
+		}
+		return points, nil
+	}
+	m, holders, err := c.image(ctx, q.Marker)
+	if err != nil {
+		if errors.Is(err, backends.ErrNotFound) {
+			return nil, backends.Errorf(backends.ErrMarkerNotFound, "No image found with ID "+q.Marker)
+		}
+		return nil, err
+	}
+	// The marker's place is its primary copy's (the one listings show);
+	// a copy elsewhere may sit at another place in its region's order
+	// (its own created_at), so other holders are placed by comparison.
+	from := c.rangeFrom(q, m)
+	owner := holders.primary()
+	for i := range points {
+		switch {
+		case i == owner && pagesFrom(m, q.Sort):
+			points[i] = point{safe: m.ID, anchor: m, since: 0}
+		case i == owner:
+			points[i] = point{anchor: m, since: -1}
+		default:
+			points[i] = point{anchor: m, foreign: true, owner: owner, since: -1, from: from}
+		}
+	}
+	return points, nil
+}
+
+// rangeFrom narrows a region's listing to the images from the marker's
+// position on, with the range filters Glance has, when the leading sort key
+// has one and the query does not filter that key already; nil otherwise
+// (the region is then read from its start, a page at a time).
+func (c *Catalog) rangeFrom(q *backends.ListQuery, m *backends.Image) *backends.Filter {
+	if len(q.Sort) == 0 {
+		return nil
+	}
+	k := q.Sort[0]
+	if slices.ContainsFunc(q.Filters, func(f backends.Filter) bool { return !f.Property && f.Key == k.Key }) {
+		return nil
+	}
+	var t time.Time
+	switch k.Key {
+	case "created_at":
+		t = m.CreatedAt
+	case "updated_at":
+		t = m.UpdatedAt
+	case "size":
+		// NULL sizes sort before every size ascending (NULLs first) and
+		// are excluded by size_min, as they should be; descending they
+		// come after the marker and size_max would lose them.
+		if m.Size == nil || k.Desc || c.order.NullsLast {
+			return nil
+		}
+		return &backends.Filter{Key: "size", Op: backends.OpGte, Values: []string{strconv.FormatInt(*m.Size, 10)}}
+	default:
+		return nil
+	}
+	// A record's times may be rounded to the second (Glance renders them
+	// so) while the region orders by its own precision: widen by a second.
+	t = t.UTC().Truncate(time.Second)
+	if k.Desc {
+		return &backends.Filter{Key: k.Key, Op: backends.OpLte, Time: t.Add(time.Second)}
+	}
+	return &backends.Filter{Key: k.Key, Op: backends.OpGte, Time: t}
+}
