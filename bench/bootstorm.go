@@ -154,17 +154,10 @@ http {
 `
 
 func (se *StormEnv) startSpyglass(ctx context.Context) error {
-	bin := filepath.Join(se.Dir, "spyglass")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/spyglass")
-	build.Dir = moduleRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	port, err := freePort()
+	bin, addr, err := buildSpyglass(ctx, se.Dir)
 	if err != nil {
 		return err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cfg := fmt.Sprintf("listen: %s\nauth: {mode: trusted}\nregions:\n  - {name: origin, kind: glance, endpoint: \"http://%s\"}\ncache: {dir: %q, max_size: 40GiB}\n",
 		addr, se.Link.Addr(), filepath.Join(se.Dir, "spyglass-cache"))
 	path := filepath.Join(se.Dir, "spyglass.yaml")

@@ -179,18 +179,27 @@ func (e *Env) startNginx(origin string) (string, error) {
 	return url, waitHTTP(url+"/versions", 20*time.Second)
 }
 
-func (e *Env) startSpyglass(ctx context.Context) (string, error) {
-	bin := filepath.Join(e.Dir, "spyglass")
+// buildSpyglass builds this checkout's binary into dir and picks a free
+// loopback address for it to listen on.
+func buildSpyglass(ctx context.Context, dir string) (bin, addr string, err error) {
+	bin = filepath.Join(dir, "spyglass")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/spyglass")
 	build.Dir = moduleRoot()
 	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	port, err := freePort()
 	if err != nil {
+		return "", "", err
+	}
+	return bin, fmt.Sprintf("127.0.0.1:%d", port), nil
+}
+
+func (e *Env) startSpyglass(ctx context.Context) (string, error) {
+	bin, addr, err := buildSpyglass(ctx, e.Dir)
+	if err != nil {
 		return "", err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(bin, "serve", "--listen", addr, "--data-dir", filepath.Join(e.Dir, "spyglass-data"), "--auth", "trusted")
 	if err := e.start("spyglass", cmd); err != nil {
 		return "", err

@@ -109,17 +109,10 @@ feed:
 }
 
 func (fe *FedWalkEnv) startSpyglass(ctx context.Context) error {
-	bin := filepath.Join(fe.Dir, "spyglass")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/spyglass")
-	build.Dir = moduleRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	port, err := freePort()
+	bin, addr, err := buildSpyglass(ctx, fe.Dir)
 	if err != nil {
 		return err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "listen: %s\nauth: {mode: trusted}\ndefault_region: g0\ncache: {dir: %q}\nregions:\n", addr, filepath.Join(fe.Dir, "cache"))
 	for i, g := range fe.Glances {

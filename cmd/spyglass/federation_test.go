@@ -39,21 +39,7 @@ default_region: east
 	p := startWithConfig(t, bin, cfgPath)
 	base := "http://" + p.addr
 
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(cli, append([]string{"--os-image-url", base, "--os-auth-token", "x"}, args...)...)
-		// A fresh $HOME: glanceclient 4.1 caches the image schema there
-		// and then fails on Glance 25's (see TestGlanceCLICacheCommands).
-		cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-		for _, k := range []string{"OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_CLOUD"} {
-			cmd.Env = append(cmd.Env, k+"=")
-		}
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("glance %s: %v\n%s\nspyglass log:\n%s", strings.Join(args, " "), err, out, p.log())
-		}
-		return string(out)
-	}
+	run := glanceCLI(t, cli, base, p)
 	field := func(table, name string) string {
 		for _, line := range strings.Split(table, "\n") {
 			f := strings.Split(line, "|")

@@ -316,23 +316,7 @@ cache: {dir: %q, max_size: 1GiB}
 		t.Fatalf("upload: %v %v", err, resp)
 	}
 
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(cli, append([]string{"--os-image-url", base, "--os-auth-token", "x"}, args...)...)
-		// A fresh $HOME each time: Debian's glanceclient 4.1 caches the
-		// image schema there, and once it has Glance 25's (which has
-		// "stores") every later command fails with "--stores: conflicting
-		// option string" — against a real Glance just the same.
-		cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-		for _, k := range []string{"OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_CLOUD"} {
-			cmd.Env = append(cmd.Env, k+"=")
-		}
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("glance %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
+	run := glanceCLI(t, cli, base, p)
 	if out := run("cache-list"); strings.Contains(out, id) {
 		t.Fatalf("cache-list before anything was cached:\n%s", out)
 	}
@@ -367,5 +351,28 @@ cache: {dir: %q, max_size: 1GiB}
 	run("cache-clear")
 	if cachedIDs(t, base)[id] {
 		t.Fatal("cache-clear left the image cached")
+	}
+}
+
+// glanceCLI returns a runner of the unmodified glance client against base
+// (noauth), failing the test with the output and p's log when a command
+// fails.
+func glanceCLI(t *testing.T, cli, base string, p *process) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(cli, append([]string{"--os-image-url", base, "--os-auth-token", "x"}, args...)...)
+		// A fresh $HOME each time: Debian's glanceclient 4.1 caches the
+		// image schema there, and once it has Glance 25's (which has
+		// "stores") every later command fails with "--stores: conflicting
+		// option string" — against a real Glance just the same.
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+		for _, k := range []string{"OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_CLOUD"} {
+			cmd.Env = append(cmd.Env, k+"=")
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("glance %s: %v\n%s\nspyglass log:\n%s", strings.Join(args, " "), err, out, p.log())
+		}
+		return string(out)
 	}
 }
