@@ -32,7 +32,10 @@ type FedWalkEnv struct {
 	Dir     string
 	Glances []*glancetest.Glance
 	SpyURL  string
-	env     *Env
+	// NoAheadURL is a second Spyglass over the same regions with
+	// read-ahead off (cache.metadata_ttl: 0): every page asks the regions.
+	NoAheadURL string
+	env        *Env
 }
 
 // StartFedWalkEnv starts the Glances, seeds them and starts Spyglass over
@@ -60,7 +63,10 @@ func StartFedWalkEnv(ctx context.Context, opts FedWalkOptions) (*FedWalkEnv, err
 	if err := errors.Join(errs...); err != nil {
 		return fail(err)
 	}
-	if err := fe.startSpyglass(ctx); err != nil {
+	if fe.SpyURL, err = fe.startSpyglass(ctx, "spyglass", "30s"); err != nil {
+		return fail(fmt.Errorf("spyglass: %w", err))
+	}
+	if fe.NoAheadURL, err = fe.startSpyglass(ctx, "spyglass-noahead", "0s"); err != nil {
 		return fail(fmt.Errorf("spyglass: %w", err))
 	}
 	return fe, nil
@@ -108,25 +114,29 @@ feed:
 	return err
 }
 
-func (fe *FedWalkEnv) startSpyglass(ctx context.Context) error {
-	bin, addr, err := buildSpyglass(ctx, fe.Dir)
+func (fe *FedWalkEnv) startSpyglass(ctx context.Context, name, metadataTTL string) (string, error) {
+	dir := filepath.Join(fe.Dir, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	bin, addr, err := buildSpyglass(ctx, dir)
 	if err != nil {
-		return err
+		return "", err
 	}
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "listen: %s\nauth: {mode: trusted}\ndefault_region: g0\ncache: {dir: %q}\nregions:\n", addr, filepath.Join(fe.Dir, "cache"))
+	fmt.Fprintf(&cfg, "listen: %s\nauth: {mode: trusted}\ndefault_region: g0\ncache: {dir: %q, metadata_ttl: %s}\nregions:\n",
+		addr, filepath.Join(fe.Dir, name+"-cache"), metadataTTL)
 	for i, g := range fe.Glances {
 		fmt.Fprintf(&cfg, "  - {name: g%d, kind: glance, endpoint: %q}\n", i, g.URL)
 	}
-	path := filepath.Join(fe.Dir, "spyglass.yaml")
+	path := filepath.Join(fe.Dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg.String()), 0o644); err != nil {
-		return err
+		return "", err
 	}
-	if err := fe.env.start("spyglass", exec.Command(bin, "serve", "--config", path)); err != nil {
-		return err
+	if err := fe.env.start(name, exec.Command(bin, "serve", "--config", path)); err != nil {
+		return "", err
 	}
-	fe.SpyURL = "http://" + addr
-	return waitHTTP(fe.SpyURL+"/versions", 20*time.Second)
+	return "http://" + addr, waitHTTP("http://"+addr+"/versions", 20*time.Second)
 }
 
 // Close stops everything and removes the directory.
@@ -194,8 +204,9 @@ func walkAll(client *http.Client, base string, limit int) (walked, error) {
 type FedWalkResult struct {
 	Images int `json:"images"`
 	Limit  int `json:"limit"`
-	// Spyglass's merged walk, every page.
-	SpyglassWalk time.Duration `json:"spyglass_walk"`
+	// Spyglass's merged walk, every page; and with read-ahead off.
+	SpyglassWalk        time.Duration `json:"spyglass_walk"`
+	SpyglassWalkNoAhead time.Duration `json:"spyglass_walk_no_read_ahead"`
 	// Each region walked directly, alone (sequential) and all at once
 	// (parallel), and the parallel run's wall time.
 	RegionWalks         []time.Duration `json:"region_walks_sequential"`
@@ -203,8 +214,9 @@ type FedWalkResult struct {
 	ParallelWall        time.Duration   `json:"parallel_wall"`
 	// Page latencies, p50: Spyglass's pages after the first (their
 	// positions come from the cursor store) and the slowest region's.
-	SpyglassCursorPageP50 time.Duration `json:"spyglass_cursor_page_p50"`
-	SlowestRegionPageP50  time.Duration `json:"slowest_region_page_p50"`
+	SpyglassCursorPageP50        time.Duration `json:"spyglass_cursor_page_p50"`
+	SpyglassCursorPageP50NoAhead time.Duration `json:"spyglass_cursor_page_p50_no_read_ahead"`
+	SlowestRegionPageP50         time.Duration `json:"slowest_region_page_p50"`
 }
 
 // RunFedWalk walks the whole catalog through Spyglass and each region
@@ -215,7 +227,7 @@ func RunFedWalk(fe *FedWalkEnv, opts FedWalkOptions) (FedWalkResult, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	n := len(fe.Glances)
 	var spy, wall []time.Duration
-	var spyPages []time.Duration
+	var spyPages, noAhead, noAheadPages []time.Duration
 	seq := make([][]time.Duration, n)
 	par := make([][]time.Duration, n)
 	regionPages := make([][]time.Duration, n)
@@ -227,6 +239,12 @@ func RunFedWalk(fe *FedWalkEnv, opts FedWalkOptions) (FedWalkResult, error) {
 		}
 		spy = append(spy, s.total)
 		spyPages = append(spyPages, s.pages[1:]...)
+		na, err := walkAll(client, fe.NoAheadURL, opts.Limit)
+		if err != nil {
+			return res, fmt.Errorf("spyglass without read-ahead: %w", err)
+		}
+		noAhead = append(noAhead, na.total)
+		noAheadPages = append(noAheadPages, na.pages[1:]...)
 
 		var union []walkedImage
 		for i, g := range fe.Glances {
@@ -240,6 +258,9 @@ func RunFedWalk(fe *FedWalkEnv, opts FedWalkOptions) (FedWalkResult, error) {
 		}
 		if err := sameWalk(s.imgs, union); err != nil {
 			return res, err
+		}
+		if err := sameWalk(na.imgs, union); err != nil {
+			return res, fmt.Errorf("without read-ahead: %w", err)
 		}
 		res.Images = len(union)
 
@@ -262,6 +283,8 @@ func RunFedWalk(fe *FedWalkEnv, opts FedWalkOptions) (FedWalkResult, error) {
 		}
 	}
 	res.SpyglassWalk = median(spy)
+	res.SpyglassWalkNoAhead = median(noAhead)
+	res.SpyglassCursorPageP50NoAhead = median(noAheadPages)
 	res.ParallelWall = median(wall)
 	slowest := 0
 	for i := range fe.Glances {
@@ -310,10 +333,13 @@ func FedWalkRatios(r FedWalkResult) map[string]float64 {
 	slowest := slices.Max(r.RegionWalks)
 	slowestPar := slices.Max(r.RegionWalksParallel)
 	return map[string]float64{
-		"merged walk / slowest region walk (each alone)":        Ratio(float64(r.SpyglassWalk), float64(slowest)),
-		"merged walk / slowest region walk (all three at once)": Ratio(float64(r.SpyglassWalk), float64(slowestPar)),
-		"merged walk / sum of region walks":                     Ratio(float64(r.SpyglassWalk), float64(sum(r.RegionWalks))),
-		"cursor page p50 / slowest region page p50":             Ratio(float64(r.SpyglassCursorPageP50), float64(r.SlowestRegionPageP50)),
+		"merged walk / slowest region walk (each alone)":                       Ratio(float64(r.SpyglassWalk), float64(slowest)),
+		"merged walk / slowest region walk (all three at once)":                Ratio(float64(r.SpyglassWalk), float64(slowestPar)),
+		"merged walk / sum of region walks":                                    Ratio(float64(r.SpyglassWalk), float64(sum(r.RegionWalks))),
+		"cursor page p50 / slowest region page p50":                            Ratio(float64(r.SpyglassCursorPageP50), float64(r.SlowestRegionPageP50)),
+		"no read-ahead: merged walk / slowest region walk (each alone)":        Ratio(float64(r.SpyglassWalkNoAhead), float64(slowest)),
+		"no read-ahead: merged walk / slowest region walk (all three at once)": Ratio(float64(r.SpyglassWalkNoAhead), float64(slowestPar)),
+		"no read-ahead: cursor page p50 / slowest region page p50":             Ratio(float64(r.SpyglassCursorPageP50NoAhead), float64(r.SlowestRegionPageP50)),
 	}
 }
 
@@ -328,6 +354,7 @@ func sum(ds []time.Duration) time.Duration {
 func printFedWalk(r FedWalkResult) {
 	fmt.Printf("\n== fedwalk: %d images, limit=%d (medians, same run) ==\n", r.Images, r.Limit)
 	fmt.Printf("spyglass merged walk     %v (cursor page p50 %v)\n", r.SpyglassWalk.Round(time.Millisecond), r.SpyglassCursorPageP50.Round(time.Millisecond))
+	fmt.Printf("  without read-ahead     %v (cursor page p50 %v)\n", r.SpyglassWalkNoAhead.Round(time.Millisecond), r.SpyglassCursorPageP50NoAhead.Round(time.Millisecond))
 	for i := range r.RegionWalks {
 		fmt.Printf("g%d alone / in parallel   %v / %v\n", i, r.RegionWalks[i].Round(time.Millisecond), r.RegionWalksParallel[i].Round(time.Millisecond))
 	}
