@@ -129,7 +129,7 @@ func envInt(name string, def int) int {
 // marker. Then a region fails mid-walk (500s, then a hang) and comes back;
 // then copy-image copies an image between regions.
 func TestFederationOverGlanceRegions(t *testing.T) {
-	perRegion := envInt("FEDERATION_IMAGES", 300)
+	perRegion := envInt("FEDERATION_IMAGES", 600)
 	seed := uint64(time.Now().UnixNano())
 	if s, err := strconv.ParseUint(os.Getenv("FEDERATION_SEED"), 10, 64); err == nil {
 		seed = s
@@ -235,7 +235,7 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 	})
 
 	t.Run("randomized walks", func(t *testing.T) {
-		checkWalks(t, f, rng, envInt("FEDERATION_WALKS", 80))
+		checkWalks(t, f, rng, envInt("FEDERATION_WALKS", 60))
 	})
 
 	t.Run("region outage mid-walk and recovery", func(t *testing.T) {
