@@ -97,7 +97,8 @@ deps:
 	$(call need,test -x /usr/bin/uwsgi-core,uwsgi-core)
 	$(call need,test -f /usr/lib/uwsgi/plugins/python3_plugin.so,uwsgi-plugin-python3)
 	$(call need,test -x /usr/bin/openstack,python3-openstackclient)
-	@echo "deps: ok (python3-glance, gcc, python3-glanceclient, nginx-light, python3-keystone, uwsgi-core, uwsgi-plugin-python3, python3-openstackclient)"
+	$(call need,command -v redis-server,redis-server)
+	@echo "deps: ok (python3-glance, gcc, python3-glanceclient, nginx-light, python3-keystone, uwsgi-core, uwsgi-plugin-python3, python3-openstackclient, redis-server)"
 
 deps-bench: deps
 	$(call need,command -v redis-server,redis-server)

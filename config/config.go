@@ -210,11 +210,15 @@ type Cache struct {
 	LowWatermark  float64 `yaml:"low_watermark"`
 }
 
-// Redis is the shared cache tier. Not used yet.
+// Redis is the tier shared between gateway instances.
 type Redis struct {
 	// Addr is host:port of a Redis server. Empty (the default) means no
 	// shared tier: each gateway instance caches alone.
 	Addr string `yaml:"addr"`
+	// Timeout bounds every Redis call; a slow or dead Redis is a miss,
+	// never an error, and a circuit breaker stops asking it for a while.
+	// Default 100ms.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Telemetry configures metrics and traces. Not used yet.
@@ -263,6 +267,7 @@ func Default() Config {
 		Federation:    Federation{OnRegionFailure: "answer", CursorTTL: 10 * time.Minute},
 		Cache: Cache{Dir: "./data/cache", MaxSize: 50 << 30, MetadataTTL: 30 * time.Second,
 			StaleIfError: 5 * time.Minute, VerdictTTL: 5 * time.Second, HighWatermark: 0.9, LowWatermark: 0.8},
+		Redis:           Redis{Timeout: 100 * time.Millisecond},
 		Telemetry:       Telemetry{Metrics: true},
 		ShutdownTimeout: 30 * time.Second,
 	}
@@ -574,6 +579,9 @@ func (c *Config) Validate() error {
 		if err := checkHostPort(c.Redis.Addr); err != nil {
 			bad("redis.addr", "%v; e.g. 127.0.0.1:6379, or empty for no shared tier", err)
 		}
+	}
+	if c.Redis.Timeout <= 0 {
+		bad("redis.timeout", "must be positive; e.g. 100ms")
 	}
 	if c.Telemetry.TracesEndpoint != "" {
 		if err := checkURL(c.Telemetry.TracesEndpoint); err != nil {

@@ -58,7 +58,7 @@ shutdown_timeout: 2m
 		ProjectRegions:  map[string]string{"p1": "edge"},
 		Federation:      Federation{OnRegionFailure: "fail", CursorTTL: time.Minute},
 		Cache:           Cache{Dir: "/var/cache/spyglass", MaxSize: 3 << 39, MetadataTTL: time.Minute, StaleIfError: 5 * time.Minute, VerdictTTL: 5 * time.Second, HighWatermark: 0.9, LowWatermark: 0.8},
-		Redis:           Redis{Addr: "127.0.0.1:6379"},
+		Redis:           Redis{Addr: "127.0.0.1:6379", Timeout: 100 * time.Millisecond},
 		Telemetry:       Telemetry{Metrics: false, TracesEndpoint: "http://127.0.0.1:4318"},
 		ImageSizeCap:    10 << 30,
 		ShutdownTimeout: 2 * time.Minute,

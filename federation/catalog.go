@@ -43,6 +43,10 @@ type Config struct {
 	// the staleness a cached record may have anyway); 0: every page
 	// re-reads them from the regions.
 	ReadAheadTTL time.Duration
+	// Shared is the tier shared with other gateway instances (a Redis):
+	// listing positions go there too, so a walk continues exactly on any
+	// instance; nil: each instance keeps its own.
+	Shared SharedStore
 	// Logger receives stale-if-error, cache and region events; nil:
 	// slog.Default().
 	Logger *slog.Logger
@@ -158,7 +162,7 @@ func New(cfg Config) (*Catalog, error) {
 		}
 	}
 	if len(c.regions) > 1 {
-		cur, err := newCursors(1<<17, cfg.CursorTTL)
+		cur, err := newCursors(1<<17, cfg.CursorTTL, cfg.Shared)
 		if err != nil {
 			return nil, err
 		}

@@ -1,38 +1,151 @@
 package federation
 
 import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
+
+	"github.com/spyglass-gateway/spyglass/backends"
 )
 
-// cursors is the cursor store: for a listing walk and the marker of its
-// last page, where each region stands (in process; the shared Redis tier
-// comes with issue 6). Losing an entry costs the next page a positioning
-// from the marker's sort values, never a wrong page.
-type cursors struct {
-	c   *ristretto.Cache[string, *cursor]
-	ttl time.Duration
+// SharedStore is the tier gateway instances share (cache.Shared, a Redis):
+// a miss or a dropped write is never an error, only slower.
+type SharedStore interface {
+	Get(ctx context.Context, key string) ([]byte, bool)
+	Set(ctx context.Context, key string, val []byte, ttl time.Duration)
 }
 
-func newCursors(max int64, ttl time.Duration) (*cursors, error) {
+// cursors is the cursor store: for a listing walk and the marker of its
+// last page, where each region stands. The first level is in process (with
+// the images read ahead); the shared tier, when there is one, holds the
+// positions alone, so a walk continues on another gateway instance without
+// re-resolving its marker. Losing an entry costs the next page a
+// positioning from the marker's sort values, never a wrong page.
+type cursors struct {
+	c      *ristretto.Cache[string, *cursor]
+	ttl    time.Duration
+	shared SharedStore // nil: none
+}
+
+func newCursors(max int64, ttl time.Duration, shared SharedStore) (*cursors, error) {
 	c, err := ristretto.NewCache(&ristretto.Config[string, *cursor]{
 		NumCounters: max * 10, MaxCost: max, BufferItems: 64,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &cursors{c: c, ttl: ttl}, nil
+	return &cursors{c: c, ttl: ttl, shared: shared}, nil
 }
 
-func (s *cursors) get(key string) (*cursor, bool) { return s.c.Get(key) }
+func (s *cursors) get(ctx context.Context, key string) (*cursor, bool) {
+	if cur, ok := s.c.Get(key); ok {
+		return cur, true
+	}
+	if s.shared == nil {
+		return nil, false
+	}
+	b, ok := s.shared.Get(ctx, sharedKey(key))
+	if !ok {
+		return nil, false
+	}
+	cur, err := decodeCursor(b)
+	if err != nil {
+		return nil, false // another version's entry: resolve the marker
+	}
+	return cur, true
+}
 
 // put remembers cur under key; cost is 1 plus the images it holds, so the
-// store bounds the images kept read ahead, not just the walks.
-func (s *cursors) put(key string, cur *cursor, cost int64) {
+// first level bounds the images kept read ahead, not just the walks.
+// share: also write its positions to the shared tier (once per page, not
+// again when a page's read-ahead is taken).
+func (s *cursors) put(ctx context.Context, key string, cur *cursor, cost int64, share bool) {
+	if share && s.shared != nil {
+		if b, err := encodeCursor(cur); err == nil {
+			s.shared.Set(ctx, sharedKey(key), b, s.ttl)
+		}
+	}
 	// Wait: the client asks for the next page as soon as it has this one.
 	s.c.SetWithTTL(key, cur, cost, s.ttl)
 	s.c.Wait()
 }
 
 func (s *cursors) close() { s.c.Close() }
+
+// sharedKey is a cursor's key in the shared tier: the walk's hash in hex,
+// then the marker.
+func sharedKey(key string) string {
+	const n = 32 // sha256
+	if len(key) < n {
+		return "cursor:" + hex.EncodeToString([]byte(key))
+	}
+	return "cursor:" + hex.EncodeToString([]byte(key[:n])) + ":" + key[n:]
+}
+
+// wirePoint is a point as the shared tier keeps it. The anchor keeps only
+// what ordering and paging read: its id and sort values.
+type wirePoint struct {
+	Safe    string           `json:"s,omitempty"`
+	Anchor  *backends.Image  `json:"a,omitempty"`
+	Foreign bool             `json:"f,omitempty"`
+	Owner   int              `json:"o,omitempty"`
+	Since   int              `json:"n"`
+	From    *backends.Filter `json:"r,omitempty"`
+}
+
+// wireVersion changes whenever wirePoint's meaning does: an instance never
+// reads another version's entry (it resolves the marker instead).
+const wireVersion = 1
+
+func encodeCursor(cur *cursor) ([]byte, error) {
+	w := struct {
+		V      int         `json:"v"`
+		Points []wirePoint `json:"p"`
+	}{V: wireVersion, Points: make([]wirePoint, len(cur.starts))}
+	for i, st := range cur.starts {
+		p := st.took
+		w.Points[i] = wirePoint{Safe: p.safe, Anchor: sortValues(p.anchor), Foreign: p.foreign, Owner: p.owner, Since: p.since, From: p.from}
+	}
+	return json.Marshal(w)
+}
+
+func decodeCursor(b []byte) (*cursor, error) {
+	var w struct {
+		V      int         `json:"v"`
+		Points []wirePoint `json:"p"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, err
+	}
+	if w.V != wireVersion {
+		return nil, errWireVersion
+	}
+	cur := &cursor{starts: make([]start, len(w.Points))}
+	for i, wp := range w.Points {
+		p := point{safe: wp.Safe, anchor: wp.Anchor, foreign: wp.Foreign, owner: wp.Owner, since: wp.Since, from: wp.From}
+		cur.starts[i] = start{took: p, read: p}
+	}
+	return cur, nil
+}
+
+type wireError string
+
+func (e wireError) Error() string { return string(e) }
+
+const errWireVersion = wireError("federation: a cursor of another version")
+
+// sortValues is the part of an image a position needs.
+func sortValues(img *backends.Image) *backends.Image {
+	if img == nil {
+		return nil
+	}
+	return &backends.Image{
+		ID: img.ID, Name: img.Name, Status: img.Status, Visibility: img.Visibility,
+		ContainerFormat: img.ContainerFormat, DiskFormat: img.DiskFormat,
+		Size: img.Size, VirtualSize: img.VirtualSize, MinDisk: img.MinDisk, MinRAM: img.MinRAM,
+		CreatedAt: img.CreatedAt, UpdatedAt: img.UpdatedAt,
+	}
+}

@@ -350,10 +350,13 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 			if who := backends.CallerFrom(ctx); who != nil {
 				cur.ahead = make(chan struct{})
 				ahead = len(streams) * q.Limit
+				// Stored (and shared) before the read starts changing it.
+				c.cursors.put(ctx, cursorKey(q, last.ID), cur, 1+int64(ahead), true)
 				go c.readNext(cur, streams, *who, q.Limit)
+				return out, nil
 			}
 		}
-		c.cursors.put(cursorKey(q, last.ID), cur, 1+int64(ahead))
+		c.cursors.put(ctx, cursorKey(q, last.ID), cur, 1+int64(ahead), true)
 	}
 	return out, nil
 }
@@ -411,7 +414,7 @@ func (c *Catalog) starts(ctx context.Context, q *backends.ListQuery) ([]start, e
 	starts := make([]start, len(c.regions))
 	if q.Marker != "" {
 		key := cursorKey(q, q.Marker)
-		if cur, ok := c.cursors.get(key); ok && len(cur.starts) == len(starts) {
+		if cur, ok := c.cursors.get(ctx, key); ok && len(cur.starts) == len(starts) {
 			if cur.ahead != nil {
 				select {
 				case <-cur.ahead:
@@ -431,7 +434,7 @@ func (c *Catalog) starts(ctx context.Context, q *backends.ListQuery) ([]start, e
 				// keeps only the positions (for a retry of this page), so
 				// a walk holds the images of one page ahead, not of every
 				// page it took.
-				c.cursors.put(key, positions, 1)
+				c.cursors.put(ctx, key, positions, 1, false)
 			}
 			return starts, nil
 		}

@@ -107,6 +107,14 @@ func openCatalog(cfg config.Config, log *slog.Logger) (gateway.Catalog, func(), 
 		FailListings: cfg.Federation.OnRegionFailure == "fail", CursorTTL: cfg.Federation.CursorTTL,
 		ReadAheadTTL: cfg.Cache.MetadataTTL, Logger: log,
 	}
+	if cfg.Redis.Addr != "" {
+		shared, err := cache.NewShared(cache.SharedConfig{Addr: cfg.Redis.Addr, Timeout: cfg.Redis.Timeout, Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		closers = append(closers, func() { shared.Close() })
+		fc.Shared = shared
+	}
 	for i := range cfg.Regions {
 		region := &cfg.Regions[i]
 		rc := federation.RegionConfig{

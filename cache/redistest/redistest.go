@@ -1,0 +1,70 @@
+// Package redistest runs a real redis-server on a free loopback port for
+// tests: no persistence, its own directory, stopped at the test's end.
+package redistest
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Redis is a running redis-server.
+type Redis struct {
+	Addr string
+	cmd  *exec.Cmd
+	dir  string
+	port int
+}
+
+// StartT starts a redis-server for t, or fails t saying how to install it
+// (make deps does); it is stopped when t ends.
+func StartT(t testing.TB) *Redis {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server is needed (apt-get install redis-server; make deps installs it): %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	r := &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port), dir: t.TempDir(), port: port}
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// Start (re)starts the server on its address; it returns once the server
+// accepts connections.
+func (r *Redis) Start() error {
+	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", r.dir, "--protected-mode", "no")
+	if err := r.cmd.Start(); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", r.Addr); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.Stop()
+	return fmt.Errorf("redis-server on %s did not start within 10s", r.Addr)
+}
+
+// Stop kills the server (as a crash would: nothing is saved).
+func (r *Redis) Stop() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+		r.cmd = nil
+	}
+}

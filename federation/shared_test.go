@@ -1,0 +1,117 @@
+package federation_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/backends/local"
+	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/redistest"
+	"github.com/spyglass-gateway/spyglass/federation"
+)
+
+// lookupCounter counts the image lookups a catalog makes in its region:
+// resolving a marker nobody remembered costs them, a shared cursor not.
+type lookupCounter struct {
+	federation.Region
+	lookups atomic.Int64
+}
+
+func (r *lookupCounter) Image(ctx context.Context, id string) (*backends.Image, error) {
+	r.lookups.Add(1)
+	return r.Region.Image(ctx, id)
+}
+
+// TestWalkAcrossInstancesSharesCursorsThroughRedis: two gateway instances
+// over the same three regions and one real redis-server. A walk that hops
+// from instance to instance page by page is exact and never resolves a
+// marker (the other instance's positions come from Redis); with Redis
+// killed mid-walk it is still exact (markers resolved), and after Redis
+// comes back positions are shared again.
+func TestWalkAcrossInstancesSharesCursorsThroughRedis(t *testing.T) {
+	admin := caller{"adm", "admin,member,reader"}
+	var regions []*lookupCounter
+	var rcs []federation.RegionConfig
+	for i := range 3 {
+		store, err := local.Open(t.TempDir(), local.Options{StoreName: fmt.Sprintf("r%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		u := serve(t, store)
+		for j := range 20 {
+			body := map[string]any{"name": fmt.Sprintf("img-%02d", (j*7+i)%13)}
+			if j%4 == 0 {
+				delete(body, "name") // NULL names: markers no region may be handed
+			}
+			if code, b := do(t, u, admin, "POST", "/v2/images", body); code != 201 {
+				t.Fatalf("create: %d %s", code, b)
+			}
+		}
+		r := &lookupCounter{Region: store}
+		regions = append(regions, r)
+		rcs = append(rcs, federation.RegionConfig{Region: r})
+	}
+	lookups := func() int64 {
+		var n int64
+		for _, r := range regions {
+			n += r.lookups.Load()
+		}
+		return n
+	}
+	redis := redistest.StartT(t)
+	var spy []string
+	for range 2 {
+		shared, err := cache.NewShared(cache.SharedConfig{Addr: redis.Addr, Timeout: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { shared.Close() })
+		cat, err := federation.New(federation.Config{Regions: rcs, Shared: shared, ReadAheadTTL: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cat.Close)
+		spy = append(spy, serve(t, cat))
+	}
+	const qs = "sort=name:asc&limit=4"
+	want := walk(t, spy[:1], admin, qs, false)
+	if len(want) != 60 {
+		t.Fatalf("one instance walked %d images, want 60", len(want))
+	}
+
+	before := lookups()
+	if got := walk(t, spy, admin, qs, true); !slices.Equal(got, want) {
+		t.Fatalf("walk hopping instances: %s", firstDiff(got, want))
+	}
+	if n := lookups() - before; n != 0 {
+		t.Errorf("a walk hopping instances looked up %d marker images; with shared positions it needs none", n)
+	}
+
+	redis.Stop()
+	before = lookups()
+	if got := walk(t, spy, admin, qs, true); !slices.Equal(got, want) {
+		t.Fatalf("walk hopping instances, Redis down: %s", firstDiff(got, want))
+	}
+	if n := lookups() - before; n == 0 {
+		t.Errorf("with Redis down the instances cannot share positions, yet no marker was resolved")
+	}
+
+	if err := redis.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // the breaker's open window
+	walk(t, spy, admin, qs, true)       // half-open → closed
+	before = lookups()
+	if got := walk(t, spy, admin, qs, true); !slices.Equal(got, want) {
+		t.Fatalf("walk hopping instances, Redis back: %s", firstDiff(got, want))
+	}
+	if n := lookups() - before; n != 0 {
+		t.Errorf("Redis is back, yet a walk hopping instances looked up %d marker images", n)
+	}
+}
