@@ -2,6 +2,7 @@
 // embedded store.
 //
 //	spyglass serve [--config FILE] [--listen ADDR] [--data-dir DIR] [--auth noauth|trusted]
+//	spyglass config check FILE
 //	spyglass version
 package main
 
@@ -14,6 +15,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/spyglass-gateway/spyglass/config"
 )
 
 // version is set at build time: -ldflags "-X main.version=$(git describe)".
@@ -23,6 +26,9 @@ const usage = `usage: spyglass <command> [flags]
 
 commands:
   serve     serve the Images API (run "spyglass serve -h" for its flags)
+  config check FILE
+            validate a configuration file as serve would read it
+            (SPYGLASS_* environment included): every bad key named with its fix
   version   print the version and the Go version it was built with
   help      print this help
 `
@@ -45,6 +51,8 @@ func run(ctx context.Context, stop func(), args []string, stdout, stderr io.Writ
 	switch args[0] {
 	case "serve":
 		return serve(ctx, stop, args[1:], stdout, stderr)
+	case "config":
+		return configCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		if len(args) > 1 {
 			fmt.Fprintf(stderr, "spyglass version: takes no arguments\n")
@@ -87,4 +95,21 @@ func versionString() string {
 		}
 	}
 	return fmt.Sprintf("spyglass %s %s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// configCommand runs "spyglass config check FILE": 0 when the file is a
+// valid configuration, 1 (each problem on a line of its own, naming the key
+// and the fix) when it is not, 2 on a usage error.
+func configCommand(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 2 || args[0] != "check" {
+		fmt.Fprintf(stderr, "usage: spyglass config check FILE\n")
+		return 2
+	}
+	path := args[1]
+	if _, err := config.Load(path); err != nil {
+		fmt.Fprintf(stderr, "%s: invalid configuration:\n%v\n", path, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", path)
+	return 0
 }

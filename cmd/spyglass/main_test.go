@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 )
@@ -53,5 +54,57 @@ func TestHowToTalk(t *testing.T) {
 	}
 	if got := howToTalk("127.0.0.1:9292", "trusted"); !strings.Contains(got, "X-Identity-Status: Confirmed") {
 		t.Errorf("howToTalk(trusted) = %q, want the trusted headers", got)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	t.Setenv("SPYGLASS_LISTEN", "")
+	t.Setenv("SPYGLASS_AUTH", "")
+	t.Setenv("SPYGLASS_DATA_DIR", "")
+	good := write("good.yaml", "listen: 127.0.0.1:9393\nregions:\n  - {name: a, kind: local, data_dir: /tmp/a}\n  - {name: b, kind: glance, endpoint: http://127.0.0.1:9292}\ndefault_region: a\n")
+	bad := write("bad.yaml", "listen: nowhere\nregions:\n  - {name: a, kind: local, data_dir: /tmp/a}\n  - {name: b, kind: glance}\nfederation: {on_region_failure: maybe}\n")
+	unknown := write("unknown.yaml", "listen: 127.0.0.1:9393\ncahce: {dir: /tmp}\n")
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr []string
+	}{
+		{"valid", []string{"config", "check", good}, 0, good + ": ok", nil},
+		{"every bad key, with its fix", []string{"config", "check", bad}, 1, "", []string{
+			"listen: \"nowhere\" is not host:port; e.g. 127.0.0.1:9292",
+			"regions[1].endpoint: required for kind glance",
+			`federation.on_region_failure: unknown "maybe"; answer or fail`,
+			"default_region: required when there is more than one region",
+		}},
+		{"unknown key", []string{"config", "check", unknown}, 1, "", []string{`line 2: unknown key "cahce"`}},
+		{"missing file", []string{"config", "check", dir + "/none.yaml"}, 1, "", []string{"none.yaml"}},
+		{"no file", []string{"config", "check"}, 2, "", []string{"usage: spyglass config check FILE"}},
+		{"no subcommand", []string{"config"}, 2, "", []string{"usage: spyglass config check FILE"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(context.Background(), func() {}, tt.args, &stdout, &stderr); code != tt.wantCode {
+				t.Errorf("exit code = %d, want %d; stderr:\n%s", code, tt.wantCode, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.wantStdout) {
+				t.Errorf("stdout %q does not contain %q", stdout.String(), tt.wantStdout)
+			}
+			for _, w := range tt.wantStderr {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr %q does not contain %q", stderr.String(), w)
+				}
+			}
+		})
 	}
 }
