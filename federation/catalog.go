@@ -332,11 +332,48 @@ func (c *Catalog) holders(ctx context.Context, id string) (regionSet, error) {
 	return s, err
 }
 
+// allHolders asks every region at once whether it holds id. A write must
+// reach every copy, including copies this instance never saw made (another
+// instance's copy-image, a copy made behind the gateway), which the
+// location index may not know yet; the answers correct the index. Regions
+// that cannot answer are left out. Nobody holding it: the index's answer
+// (and its error, in Glance's words).
+func (c *Catalog) allHolders(ctx context.Context, id string) (regionSet, error) {
+	if c.single() {
+		return one(0), nil
+	}
+	backends.CallerFrom(ctx) // built now, not by the goroutines below at once
+	errs := make([]error, len(c.regions))
+	var wg sync.WaitGroup
+	for i, r := range c.regions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = r.cached.Image(ctx, id)
+		}()
+	}
+	wg.Wait()
+	var s regionSet
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			s |= one(i)
+			c.loc.add(id, i)
+		case errors.Is(err, backends.ErrNotFound):
+			c.loc.remove(id, i)
+		}
+	}
+	if s == 0 {
+		return c.holders(ctx, id)
+	}
+	return s, nil
+}
+
 // eachHolder applies a write to every copy of the image, the primary
 // first; the primary's answer is the answer.
 func eachHolder[T any](c *Catalog, ctx context.Context, id string, write func(r *cachedRegion) (T, error)) (T, error) {
 	var zero T
-	s, err := c.holders(ctx, id)
+	s, err := c.allHolders(ctx, id)
 	if err != nil {
 		return zero, err
 	}

@@ -2,8 +2,10 @@ package federation_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -113,5 +115,61 @@ func TestWalkAcrossInstancesSharesCursorsThroughRedis(t *testing.T) {
 	}
 	if n := lookups() - before; n != 0 {
 		t.Errorf("Redis is back, yet a walk hopping instances looked up %d marker images", n)
+	}
+}
+
+// TestWritesReachCopiesTheIndexNeverSaw: an image the catalog created (its
+// index says: region 0) gets a copy in region 1 behind the catalog's back
+// (another gateway instance's copy-image, an operator). An update and a
+// delete through the catalog reach that copy too: it never resurfaces.
+func TestWritesReachCopiesTheIndexNeverSaw(t *testing.T) {
+	admin := caller{"adm", "admin,member,reader"}
+	var rcs []federation.RegionConfig
+	var urls []string
+	for i := range 2 {
+		store, err := local.Open(t.TempDir(), local.Options{StoreName: fmt.Sprintf("r%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		urls = append(urls, serve(t, store))
+		rcs = append(rcs, federation.RegionConfig{Region: store})
+	}
+	cat, err := federation.New(federation.Config{Regions: rcs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cat.Close)
+	spy := serve(t, cat)
+
+	code, b := do(t, spy, admin, "POST", "/v2/images", map[string]any{"name": "twin"})
+	if code != 201 {
+		t.Fatalf("create: %d %s", code, b)
+	}
+	var img struct{ ID string }
+	json.Unmarshal(b, &img)
+	if code, b := do(t, spy, admin, "GET", "/v2/images/"+img.ID, nil); code != 200 {
+		t.Fatalf("show: %d %s", code, b)
+	}
+	if code, b := do(t, urls[1], admin, "POST", "/v2/images", map[string]any{"id": img.ID, "name": "twin"}); code != 201 {
+		t.Fatalf("the copy behind the catalog's back: %d %s", code, b)
+	}
+
+	if code, b := do(t, spy, admin, "PATCH", "/v2/images/"+img.ID, `[{"op": "replace", "path": "/name", "value": "renamed"}]`); code != 200 {
+		t.Fatalf("update: %d %s", code, b)
+	}
+	if code, b := do(t, urls[1], admin, "GET", "/v2/images/"+img.ID, nil); code != 200 || !strings.Contains(string(b), `"name": "renamed"`) {
+		t.Fatalf("the copy missed the update: %d %s", code, b)
+	}
+	if code, b := do(t, spy, admin, "DELETE", "/v2/images/"+img.ID, nil); code != 204 {
+		t.Fatalf("delete: %d %s", code, b)
+	}
+	for i, u := range urls {
+		if code, _ := do(t, u, admin, "GET", "/v2/images/"+img.ID, nil); code != 404 {
+			t.Errorf("region r%d still holds the deleted image (%d)", i, code)
+		}
+	}
+	if code, _ := do(t, spy, admin, "GET", "/v2/images/"+img.ID, nil); code != 404 {
+		t.Errorf("the deleted image resurfaced through the catalog (%d)", code)
 	}
 }
