@@ -56,11 +56,21 @@ func do(t *testing.T, base string, who caller, method, path string, body any) (i
 		j, _ := json.Marshal(b)
 		r = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, base+path, r)
+	resp, b := send(t, base, who, method, path, r, map[string]string{"Content-Type": ct})
+	return resp.StatusCode, b
+}
+
+// send makes one request as who with the given headers and returns the
+// response (its body read and closed) and the body.
+func send(t *testing.T, base string, who caller, method, path string, body io.Reader, header map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", ct)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
 	req.Header.Set("X-Identity-Status", "Confirmed")
 	req.Header.Set("X-Project-Id", who.project)
 	req.Header.Set("X-User-Id", "u-"+who.project)
@@ -71,7 +81,7 @@ func do(t *testing.T, base string, who caller, method, path string, body any) (i
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return resp, b
 }
 
 // TestCachedCatalogAnswersAsTheRegion drives one embedded store through two

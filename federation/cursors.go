@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
@@ -131,11 +132,7 @@ func decodeCursor(b []byte) (*cursor, error) {
 	return cur, nil
 }
 
-type wireError string
-
-func (e wireError) Error() string { return string(e) }
-
-const errWireVersion = wireError("federation: a cursor of another version")
+var errWireVersion = errors.New("federation: a cursor of another version")
 
 // sortValues is the part of an image a position needs.
 func sortValues(img *backends.Image) *backends.Image {

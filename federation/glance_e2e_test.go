@@ -257,20 +257,12 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 				// One instance: a cold one asked for a marker whose image
 				// lives in the failed region cannot place it (503) until
 				// cursors are shared (issue 6).
-				req, _ := http.NewRequest("GET", f.spy[0]+path, nil)
-				req.Header.Set("X-Identity-Status", "Confirmed")
-				req.Header.Set("X-Project-Id", who.project)
-				req.Header.Set("X-Roles", who.roles)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
+				resp, b := send(t, f.spy[0], who, "GET", path, nil, nil)
 				var body struct {
 					Images []struct{ ID string }
 					Next   string
 				}
-				json.NewDecoder(resp.Body).Decode(&body)
-				resp.Body.Close()
+				json.Unmarshal(b, &body)
 				if resp.StatusCode != 200 {
 					t.Fatalf("page %d: %d", page, resp.StatusCode)
 				}
@@ -338,17 +330,8 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 		if _, err := store.Image(context.Background(), img.ID); err != nil {
 			t.Fatalf("created image not in the default region: %v", err)
 		}
-		req, _ := http.NewRequest("PUT", f.spy[0]+"/v2/images/"+img.ID+"/file", strings.NewReader("routed data"))
-		req.Header.Set("Content-Type", "application/octet-stream")
-		req.Header.Set("X-Image-Meta-Store", "g1")
-		req.Header.Set("X-Identity-Status", "Confirmed")
-		req.Header.Set("X-Project-Id", admin.project)
-		req.Header.Set("X-Roles", admin.roles)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp, _ := send(t, f.spy[0], admin, "PUT", "/v2/images/"+img.ID+"/file", strings.NewReader("routed data"),
+			map[string]string{"Content-Type": "application/octet-stream", "X-Image-Meta-Store": "g1"})
 		if resp.StatusCode != 204 {
 			t.Fatalf("upload to store g1: %d", resp.StatusCode)
 		}

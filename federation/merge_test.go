@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -77,16 +76,8 @@ func seedRegion(t *testing.T, base string, n int, rng *rand.Rand, tag string) {
 			if len(data) == 0 {
 				data = "y"
 			}
-			req, _ := http.NewRequest("PUT", base+"/v2/images/"+img.ID+"/file", strings.NewReader(data))
-			req.Header.Set("Content-Type", "application/octet-stream")
-			req.Header.Set("X-Identity-Status", "Confirmed")
-			req.Header.Set("X-Project-Id", by.project)
-			req.Header.Set("X-Roles", by.roles)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			resp, _ := send(t, base, by, "PUT", "/v2/images/"+img.ID+"/file", strings.NewReader(data),
+				map[string]string{"Content-Type": "application/octet-stream"})
 			if resp.StatusCode != 204 {
 				t.Fatalf("upload: %d", resp.StatusCode)
 			}
@@ -343,21 +334,28 @@ func firstDiff(got, want []string) string {
 	return fmt.Sprintf("one is a prefix of the other (got %d, want %d)", len(got), len(want))
 }
 
+// localRegion opens embedded region r<i> for the test and serves its own
+// API (for seeding and for looking at it directly).
+func localRegion(t *testing.T, i int) (*local.Store, string) {
+	t.Helper()
+	store, err := local.Open(t.TempDir(), local.Options{StoreName: fmt.Sprintf("r%d", i)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store, serve(t, store)
+}
+
 // newLocalFederation builds n embedded regions and two catalogs over them.
 func newLocalFederation(t *testing.T, n int) *fedUnderTest {
 	t.Helper()
 	f := &fedUnderTest{}
 	var rcs []federation.RegionConfig
 	for i := 0; i < n; i++ {
-		name := fmt.Sprintf("r%d", i)
-		store, err := local.Open(t.TempDir(), local.Options{StoreName: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { store.Close() })
-		f.names = append(f.names, name)
+		store, u := localRegion(t, i)
+		f.names = append(f.names, store.Stores()[0])
 		f.regions = append(f.regions, store)
-		f.urls = append(f.urls, serve(t, store))
+		f.urls = append(f.urls, u)
 		rcs = append(rcs, federation.RegionConfig{Region: store})
 	}
 	// The first instance serves a walk's next page from the images its
@@ -407,12 +405,7 @@ func TestReadAheadServesTheNextPageUntilAWrite(t *testing.T) {
 	var regions []*countingRegion
 	var rcs []federation.RegionConfig
 	for i := range 2 {
-		store, err := local.Open(t.TempDir(), local.Options{StoreName: fmt.Sprintf("r%d", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { store.Close() })
-		u := serve(t, store)
+		store, u := localRegion(t, i)
 		for j := range 10 {
 			if code, b := do(t, u, admin, "POST", "/v2/images", map[string]any{"name": fmt.Sprintf("r%d-%02d", i, j)}); code != 201 {
 				t.Fatalf("create: %d %s", code, b)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
-	"github.com/spyglass-gateway/spyglass/backends/local"
 	"github.com/spyglass-gateway/spyglass/cache"
 	"github.com/spyglass-gateway/spyglass/cache/redistest"
 	"github.com/spyglass-gateway/spyglass/federation"
@@ -40,12 +39,7 @@ func TestWalkAcrossInstancesSharesCursorsThroughRedis(t *testing.T) {
 	var regions []*lookupCounter
 	var rcs []federation.RegionConfig
 	for i := range 3 {
-		store, err := local.Open(t.TempDir(), local.Options{StoreName: fmt.Sprintf("r%d", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { store.Close() })
-		u := serve(t, store)
+		store, u := localRegion(t, i)
 		for j := range 20 {
 			body := map[string]any{"name": fmt.Sprintf("img-%02d", (j*7+i)%13)}
 			if j%4 == 0 {
@@ -127,12 +121,8 @@ func TestWritesReachCopiesTheIndexNeverSaw(t *testing.T) {
 	var rcs []federation.RegionConfig
 	var urls []string
 	for i := range 2 {
-		store, err := local.Open(t.TempDir(), local.Options{StoreName: fmt.Sprintf("r%d", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { store.Close() })
-		urls = append(urls, serve(t, store))
+		store, u := localRegion(t, i)
+		urls = append(urls, u)
 		rcs = append(rcs, federation.RegionConfig{Region: store})
 	}
 	cat, err := federation.New(federation.Config{Regions: rcs})
