@@ -164,7 +164,7 @@ func (se *StormEnv) startSpyglass(ctx context.Context) error {
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return err
 	}
-	se.spy = exec.Command(bin, "serve", "--config", path)
+	se.spy = exec.Command(bin, "serve", "--config", path, "--admin-listen", "127.0.0.1:0")
 	if err := se.env.start("spyglass", se.spy); err != nil {
 		return err
 	}

@@ -200,7 +200,7 @@ func (e *Env) startSpyglass(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.Command(bin, "serve", "--listen", addr, "--data-dir", filepath.Join(e.Dir, "spyglass-data"), "--auth", "trusted")
+	cmd := exec.Command(bin, "serve", "--listen", addr, "--admin-listen", "127.0.0.1:0", "--data-dir", filepath.Join(e.Dir, "spyglass-data"), "--auth", "trusted")
 	if err := e.start("spyglass", cmd); err != nil {
 		return "", err
 	}

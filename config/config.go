@@ -50,6 +50,9 @@ type Config struct {
 	Redis Redis `yaml:"redis"`
 	// Telemetry configures metrics and traces.
 	Telemetry Telemetry `yaml:"telemetry"`
+	// Admin is the operators' listener: metrics, readiness, the image data
+	// cache's controls and the peer endpoint other instances fill from.
+	Admin Admin `yaml:"admin"`
 	// ImageSizeCap is the largest image accepted on upload, Glance's
 	// image_size_cap. 0 means Glance's default, 1 TiB.
 	ImageSizeCap Size `yaml:"image_size_cap"`
@@ -230,6 +233,18 @@ type Telemetry struct {
 	TracesEndpoint string `yaml:"traces_endpoint"`
 }
 
+// Admin is the operators' listener, separate from the Images API so that
+// it can stay on a private address.
+type Admin struct {
+	// Listen is its TCP address, host:port. Default 127.0.0.1:9293; port 0
+	// picks a free port; "off" means no admin listener.
+	// Env SPYGLASS_ADMIN_LISTEN; flag --admin-listen.
+	Listen string `yaml:"listen"`
+}
+
+// AdminOff is the admin.listen value that turns the admin listener off.
+const AdminOff = "off"
+
 // Kinds of region.
 const (
 	KindLocal  = "local"
@@ -269,15 +284,17 @@ func Default() Config {
 			StaleIfError: 5 * time.Minute, VerdictTTL: 5 * time.Second, HighWatermark: 0.9, LowWatermark: 0.8},
 		Redis:           Redis{Timeout: 100 * time.Millisecond},
 		Telemetry:       Telemetry{Metrics: true},
+		Admin:           Admin{Listen: "127.0.0.1:9293"},
 		ShutdownTimeout: 30 * time.Second,
 	}
 }
 
 // Environment variables read by Read and Load, applied over the file.
 const (
-	EnvListen  = "SPYGLASS_LISTEN"   // listen
-	EnvAuth    = "SPYGLASS_AUTH"     // auth.mode
-	EnvDataDir = "SPYGLASS_DATA_DIR" // data_dir of the default region
+	EnvListen  = "SPYGLASS_LISTEN"       // listen
+	EnvAuth    = "SPYGLASS_AUTH"         // auth.mode
+	EnvDataDir = "SPYGLASS_DATA_DIR"     // data_dir of the default region
+	EnvAdmin   = "SPYGLASS_ADMIN_LISTEN" // admin.listen
 )
 
 // Load reads the file at path (empty path: no file, defaults only), applies
@@ -308,6 +325,7 @@ func Read(path string) (Config, error) {
 		Listen:  os.Getenv(EnvListen),
 		Auth:    os.Getenv(EnvAuth),
 		DataDir: os.Getenv(EnvDataDir),
+		Admin:   os.Getenv(EnvAdmin),
 	})
 	if err != nil {
 		return c, fmt.Errorf("environment: %w", err)
@@ -380,6 +398,7 @@ type Overrides struct {
 	Listen  string // listen
 	Auth    string // auth.mode
 	DataDir string // data_dir of the default region, which must be local
+	Admin   string // admin.listen
 }
 
 // Apply sets the non-empty fields of o.
@@ -389,6 +408,9 @@ func (c *Config) Apply(o Overrides) error {
 	}
 	if o.Auth != "" {
 		c.Auth.Mode = o.Auth
+	}
+	if o.Admin != "" {
+		c.Admin.Listen = o.Admin
 	}
 	if o.DataDir != "" {
 		r := c.Region(c.DefaultRegion)
@@ -422,6 +444,13 @@ func (c *Config) Validate() error {
 
 	if err := checkHostPort(c.Listen); err != nil {
 		bad("listen", "%v; e.g. 127.0.0.1:9292", err)
+	}
+	if c.Admin.Listen != AdminOff {
+		if err := checkHostPort(c.Admin.Listen); err != nil {
+			bad("admin.listen", "%v; e.g. 127.0.0.1:9293, or off", err)
+		} else if c.Admin.Listen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+			bad("admin.listen", "the same address as listen; give the admin listener its own port, e.g. 127.0.0.1:9293, or off")
+		}
 	}
 
 	switch c.Policy.Defaults {

@@ -60,6 +60,7 @@ shutdown_timeout: 2m
 		Cache:           Cache{Dir: "/var/cache/spyglass", MaxSize: 3 << 39, MetadataTTL: time.Minute, StaleIfError: 5 * time.Minute, VerdictTTL: 5 * time.Second, HighWatermark: 0.9, LowWatermark: 0.8},
 		Redis:           Redis{Addr: "127.0.0.1:6379", Timeout: 100 * time.Millisecond},
 		Telemetry:       Telemetry{Metrics: false, TracesEndpoint: "http://127.0.0.1:4318"},
+		Admin:           Admin{Listen: "127.0.0.1:9293"},
 		ImageSizeCap:    10 << 30,
 		ShutdownTimeout: 2 * time.Minute,
 	}
@@ -150,6 +151,8 @@ func TestValidate(t *testing.T) {
 		{"ipv6", func(c *Config) { c.Listen = "[::1]:9292" }, nil},
 		{"listen empty", func(c *Config) { c.Listen = "" }, []string{"listen: required"}},
 		{"listen no port", func(c *Config) { c.Listen = "127.0.0.1" }, []string{"listen:", "host:port", "e.g. 127.0.0.1:9292"}},
+		{"admin listen no port", func(c *Config) { c.Admin.Listen = "localhost" }, []string{"admin.listen:", "host:port", "or off"}},
+		{"admin listen on the API's address", func(c *Config) { c.Admin.Listen = c.Listen }, []string{"admin.listen: the same address as listen"}},
 		{"listen named port", func(c *Config) { c.Listen = "127.0.0.1:http" }, []string{"listen:", "port must be a number"}},
 		{"listen port too big", func(c *Config) { c.Listen = "127.0.0.1:65536" }, []string{"listen:", "port must be a number"}},
 		{"auth keystone without credentials", func(c *Config) { c.Auth.Mode = "keystone" }, []string{
@@ -284,9 +287,13 @@ func TestLoad(t *testing.T) {
 		t.Setenv(EnvListen, "127.0.0.1:2000")
 		t.Setenv(EnvAuth, "noauth")
 		t.Setenv(EnvDataDir, "/srv/images")
+		t.Setenv(EnvAdmin, "off")
 		c, err := Load(path)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if got, want := c.Admin.Listen, "off"; got != want {
+			t.Errorf("Admin.Listen = %q, want %q", got, want)
 		}
 		if got, want := c.Listen, "127.0.0.1:2000"; got != want {
 			t.Errorf("Listen = %q, want %q", got, want)

@@ -1,7 +1,7 @@
 // Command spyglass serves the OpenStack Images API (Glance v2) from an
 // embedded store.
 //
-//	spyglass serve [--config FILE] [--listen ADDR] [--data-dir DIR] [--auth noauth|trusted]
+//	spyglass serve [--config FILE] [--listen ADDR] [--admin-listen ADDR] [--data-dir DIR] [--auth noauth|trusted]
 //	spyglass config check FILE
 //	spyglass version
 package main

@@ -31,12 +31,22 @@ func startWithConfig(t *testing.T, bin, cfgPath string) *process {
 	return startArgs(t, bin, "serve", "--config", cfgPath)
 }
 
+// logField is the value of key=value in a text log line ("" if absent).
+func logField(line, key string) string {
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 // startArgs runs the binary with args and returns once it has logged the
 // address it listens on.
 func startArgs(t *testing.T, bin string, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "SPYGLASS_LISTEN=", "SPYGLASS_AUTH=", "SPYGLASS_DATA_DIR=")
+	cmd.Env = append(os.Environ(), "SPYGLASS_LISTEN=", "SPYGLASS_AUTH=", "SPYGLASS_DATA_DIR=", "SPYGLASS_ADMIN_LISTEN=127.0.0.1:0")
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +55,7 @@ func startArgs(t *testing.T, bin string, args ...string) *process {
 		t.Fatal(err)
 	}
 	p := &process{cmd: cmd, done: make(chan error, 1)}
-	addrc := make(chan string, 1)
+	addrc := make(chan [2]string, 1)
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
@@ -57,7 +67,7 @@ func startArgs(t *testing.T, bin string, args ...string) *process {
 			p.mu.Unlock()
 			if i := strings.Index(line, " addr="); i >= 0 && strings.Contains(line, "listening") {
 				select {
-				case addrc <- strings.Fields(line[i+len(" addr="):])[0]:
+				case addrc <- [2]string{strings.Fields(line[i+len(" addr="):])[0], logField(line, "admin")}:
 				default:
 				}
 			}
@@ -77,7 +87,8 @@ func startArgs(t *testing.T, bin string, args ...string) *process {
 		}
 	})
 	select {
-	case p.addr = <-addrc:
+	case a := <-addrc:
+		p.addr, p.admin = a[0], a[1]
 	case err := <-p.done:
 		p.done <- err
 		t.Fatalf("spyglass exited before listening: %v\n%s", err, p.log())

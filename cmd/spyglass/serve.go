@@ -30,6 +30,7 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 		listen  = fs.String("listen", "", "`address` to serve on, host:port (overrides listen, "+config.EnvListen+")")
 		dataDir = fs.String("data-dir", "", "`directory` of the default local region (overrides its data_dir, "+config.EnvDataDir+")")
 		auth    = fs.String("auth", "", "auth `mode`: noauth, trusted or keystone (overrides auth.mode, "+config.EnvAuth+")")
+		admin   = fs.String("admin-listen", "", "`address` of the admin listener (metrics, readiness, cache controls), host:port or off (overrides admin.listen, "+config.EnvAdmin+")")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: spyglass serve [flags]\n\nFlags override the configuration file and the environment.\n\n")
@@ -52,7 +53,7 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 
 	cfg, err := config.Read(*path)
 	if err == nil {
-		err = cfg.Apply(config.Overrides{Listen: *listen, Auth: *auth, DataDir: *dataDir})
+		err = cfg.Apply(config.Overrides{Listen: *listen, Auth: *auth, DataDir: *dataDir, Admin: *admin})
 	}
 	if err == nil {
 		err = cfg.Validate()
@@ -247,7 +248,20 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		return fmt.Errorf("listen: %w", err)
 	}
 	addr := ln.Addr().String()
-	log.Info("spyglass listening", "addr", addr, "auth", cfg.Auth.Mode, "policy", cfg.Policy.Defaults,
+
+	var admin *adminServer
+	adminAddr := config.AdminOff
+	adminServed := make(<-chan error) // never ready when there is no admin listener
+	if cfg.Admin.Listen != config.AdminOff {
+		admin = newAdmin()
+		if adminAddr, err = admin.listen(cfg.Admin.Listen); err != nil {
+			ln.Close()
+			return err
+		}
+		adminServed = admin.serve()
+	}
+
+	log.Info("spyglass listening", "addr", addr, "admin", adminAddr, "auth", cfg.Auth.Mode, "policy", cfg.Policy.Defaults,
 		"regions", regionNames(cfg.Regions), "default_region", region.Name, "data_dir", region.DataDir, "version", version,
 		"try", howToTalk(addr, cfg.Auth.Mode))
 
@@ -257,7 +271,11 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	select {
 	case err := <-served:
 		// The listener failed on its own; nothing is left to drain.
+		admin.shutdown(context.Background())
 		return fmt.Errorf("serve: %w", err)
+	case err := <-adminServed:
+		ln.Close()
+		return fmt.Errorf("admin: %w", err)
 	case <-ctx.Done():
 	}
 	stop() // a second signal now kills the process
@@ -266,6 +284,9 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	start := time.Now()
+	// The admin listener stays up while the API drains (metrics and
+	// readiness are most wanted then), and goes with it.
+	defer admin.shutdown(drainCtx)
 	if err := srv.Shutdown(drainCtx); err != nil {
 		return fmt.Errorf("shutdown after %v: requests in flight were cut off: %w", cfg.ShutdownTimeout, err)
 	}

@@ -64,9 +64,10 @@ func buildBinary(t *testing.T) string {
 
 // process is a running "spyglass serve".
 type process struct {
-	cmd  *exec.Cmd
-	addr string
-	done chan error // the result of Wait
+	cmd   *exec.Cmd
+	addr  string
+	admin string     // the admin listener's address, "off" when there is none
+	done  chan error // the result of Wait
 
 	mu     sync.Mutex
 	stderr bytes.Buffer
@@ -272,5 +273,38 @@ func TestVersionLdflags(t *testing.T) {
 	}
 	if got, want := string(out), fmt.Sprintf("spyglass test-1 %s ", runtime.Version()); !strings.HasPrefix(got, want) {
 		t.Errorf("version = %q, want prefix %q", got, want)
+	}
+}
+
+// The admin listener is on by default (its own port), answers while the API
+// does, can be turned off, and a port already taken stops the start with a
+// message naming the key.
+func TestAdminListener(t *testing.T) {
+	bin := buildBinary(t)
+	p := startServe(t, bin, t.TempDir())
+	if p.admin == "" || p.admin == "off" || p.admin == p.addr {
+		t.Fatalf("admin listener address %q (API %q), want one of its own", p.admin, p.addr)
+	}
+	resp, err := http.Get("http://" + p.admin + "/healthcheck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "OK" {
+		t.Errorf("admin GET /healthcheck = %d %q, want 200 OK", resp.StatusCode, body)
+	}
+
+	off := startArgs(t, bin, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "off", "--data-dir", t.TempDir())
+	if off.admin != "off" {
+		t.Errorf("--admin-listen off: admin=%q in the start-up log, want off", off.admin)
+	}
+
+	taken := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--admin-listen", p.admin, "--data-dir", t.TempDir())
+	taken.Env = append(os.Environ(), "SPYGLASS_ADMIN_LISTEN=")
+	out, err := taken.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "admin.listen:") || !strings.Contains(string(out), "--admin-listen") {
+		t.Errorf("a taken admin port: err %v, output:\n%s\nwant exit 1 naming admin.listen and the flag", err, out)
 	}
 }

@@ -451,7 +451,7 @@ func startSpyglass(t *testing.T, defaults, regionURL string) string {
 	}
 	conf := filepath.Join(tmp, "spyglass.yaml")
 	yaml := "policy: {defaults: " + defaults + "}\n"
-	args := []string{"serve", "--config", conf, "--listen", addr, "--auth", "trusted"}
+	args := []string{"serve", "--config", conf, "--listen", addr, "--admin-listen", "127.0.0.1:0", "--auth", "trusted"}
 	if regionURL != "" {
 		yaml += "regions: [{name: local, kind: glance, endpoint: \"" + regionURL + "\"}]\n" +
 			"cache: {dir: \"" + filepath.Join(tmp, "cache") + "\"}\n"
