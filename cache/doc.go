@@ -1,9 +1,24 @@
-// Package cache will hold Spyglass's caches: the metadata cache (ristretto in
-// process, Redis as the shared tier between gateway instances) and the blob
-// cache (image data on local disk, filled once and range-streamed to every
-// waiter).
+// Package cache holds Spyglass's caches: the metadata cache (meta.go:
+// ristretto in process, per region), the shared tier between gateway
+// instances (shared.go: Redis through go-redis) and the blob cache (image
+// data on local disk, filled once and range-streamed to every waiter).
 //
-// Nothing lives here yet: with only the embedded region (issue 2) the store
-// itself answers from memory, and the gateway memoizes renderings. The caches
-// arrive with the remote Glance region (issue 4); see DESIGN.md.
+// The shared tier is one Redis server, a Redis Cluster or a master found
+// through Redis Sentinel, whichever SharedConfig names (exactly one); the
+// client is a go-redis UniversalClient, so the rest of the package does not
+// care which. Every call is bounded by SharedConfig.Timeout and goes
+// through a circuit breaker; Shared never fails its caller (a slow or dead
+// Redis is a miss):
+//
+//	shared, err := cache.NewShared(cache.SharedConfig{
+//		Cluster: []string{"10.0.0.1:6379", "10.0.0.2:6379"}, // or Addr, or SentinelMaster+SentinelAddrs
+//		Timeout: 100 * time.Millisecond,
+//	})
+//	if err != nil { ... } // only a configuration error
+//	shared.Set(ctx, "cursor:abc", b, 10*time.Minute)
+//	b, ok := shared.Get(ctx, "cursor:abc")
+//
+// Tests run against real servers: cache/redistest starts a redis-server
+// (StartT), a 3-master Redis Cluster (StartClusterT) or a Sentinel watching
+// a master (StartSentinelT) on free loopback ports.
 package cache

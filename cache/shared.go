@@ -5,16 +5,32 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
 )
 
-// SharedConfig is what a Shared is built from.
+// SharedConfig is what a Shared is built from: exactly one of Addr,
+// Cluster and SentinelAddrs (with SentinelMaster).
 type SharedConfig struct {
-	// Addr is the Redis host:port.
+	// Addr is the host:port of a single Redis server.
 	Addr string
+	// Cluster lists host:port seed nodes of a Redis Cluster; the client
+	// learns the rest of the cluster from them.
+	Cluster []string
+	// SentinelMaster and SentinelAddrs find the master through Redis
+	// Sentinel (and follow it across failovers); SentinelPassword is the
+	// sentinels' own, "" for none.
+	SentinelMaster   string
+	SentinelAddrs    []string
+	SentinelPassword string
+	// Password authenticates to the Redis server(s); "" means no AUTH.
+	Password string
+	// DB is the database selected after connecting (not with Cluster);
+	// 0 is the default database.
+	DB int
 	// Timeout bounds every call (connecting included); 0 means 100ms.
 	Timeout time.Duration
 	// Prefix is put before every key, so several deployments can share a
@@ -24,13 +40,27 @@ type SharedConfig struct {
 	Logger *slog.Logger
 }
 
-// Shared is the tier gateway instances share: a Redis (go-redis), every call
+// describe names the Redis in logs and the breaker: "127.0.0.1:6379",
+// "cluster 10.0.0.1:6379,…", "sentinel mymaster@10.0.0.1:26379,…".
+func (c SharedConfig) describe() string {
+	switch {
+	case len(c.Cluster) > 0:
+		return "cluster " + strings.Join(c.Cluster, ",")
+	case c.SentinelMaster != "":
+		return "sentinel " + c.SentinelMaster + "@" + strings.Join(c.SentinelAddrs, ",")
+	default:
+		return c.Addr
+	}
+}
+
+// Shared is the tier gateway instances share: a Redis (go-redis; one
+// server, a Redis Cluster or a Sentinel-managed master), every call
 // bounded by a timeout and behind a circuit breaker. It never fails its
 // caller: a Redis that is slow, down or open-circuited is a miss on Get and
 // a dropped Set, so an instance keeps serving from its own first level and
 // the regions; the breaker makes a dead Redis cost one timeout per window.
 type Shared struct {
-	client  *redis.Client
+	client  redis.UniversalClient
 	timeout time.Duration
 	prefix  string
 	breaker *gobreaker.CircuitBreaker[[]byte]
@@ -39,8 +69,26 @@ type Shared struct {
 // NewShared validates cfg and returns the Shared tier. It does not connect:
 // a Redis that is not there yet is an outage like any other.
 func NewShared(cfg SharedConfig) (*Shared, error) {
-	if cfg.Addr == "" {
-		return nil, errors.New("cache: shared tier without a Redis address")
+	n := 0
+	if cfg.Addr != "" {
+		n++
+	}
+	if len(cfg.Cluster) > 0 {
+		n++
+	}
+	if cfg.SentinelMaster != "" || len(cfg.SentinelAddrs) > 0 {
+		n++
+		if cfg.SentinelMaster == "" || len(cfg.SentinelAddrs) == 0 {
+			return nil, errors.New("cache: a sentinel shared tier needs both the master name and the sentinels' addresses")
+		}
+	}
+	switch {
+	case n == 0:
+		return nil, errors.New("cache: shared tier without a Redis address, cluster or sentinel")
+	case n > 1:
+		return nil, errors.New("cache: shared tier with more than one of a Redis address, a cluster and a sentinel")
+	case len(cfg.Cluster) > 0 && cfg.DB != 0:
+		return nil, errors.New("cache: a Redis Cluster has only database 0")
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 100 * time.Millisecond
@@ -51,20 +99,34 @@ func NewShared(cfg SharedConfig) (*Shared, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	opts := &redis.UniversalOptions{
+		Password: cfg.Password, DB: cfg.DB,
+		DialTimeout: cfg.Timeout, ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout,
+		PoolTimeout: cfg.Timeout, MaxRetries: -1, DialerRetries: 1, ContextTimeoutEnabled: true,
+	}
+	switch {
+	case len(cfg.Cluster) > 0:
+		// IsClusterMode: a single seed node is still a cluster. Redirects
+		// (MOVED/ASK, the default 3) stay on: they are how a cluster
+		// answers while its slots move; the context still bounds them.
+		opts.Addrs, opts.IsClusterMode = cfg.Cluster, true
+	case cfg.SentinelMaster != "":
+		opts.Addrs, opts.MasterName, opts.SentinelPassword = cfg.SentinelAddrs, cfg.SentinelMaster, cfg.SentinelPassword
+	default:
+		opts.Addrs = []string{cfg.Addr}
+	}
+	name := cfg.describe()
 	s := &Shared{
-		client: redis.NewClient(&redis.Options{
-			Addr: cfg.Addr, DialTimeout: cfg.Timeout, ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout,
-			PoolTimeout: cfg.Timeout, MaxRetries: -1, DialerRetries: 1, ContextTimeoutEnabled: true,
-		}),
+		client:  redis.NewUniversalClient(opts),
 		timeout: cfg.Timeout,
 		prefix:  cfg.Prefix,
 	}
 	s.breaker = gobreaker.NewCircuitBreaker[[]byte](gobreaker.Settings{
-		Name:        "redis " + cfg.Addr,
+		Name:        "redis " + name,
 		Timeout:     2 * time.Second, // open → half-open
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 3 },
-		OnStateChange: func(name string, from, to gobreaker.State) {
-			cfg.Logger.Warn("redis circuit breaker", "redis", cfg.Addr, "from", from.String(), "to", to.String())
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			cfg.Logger.Warn("redis circuit breaker", "redis", name, "from", from.String(), "to", to.String())
 		},
 	})
 	return s, nil

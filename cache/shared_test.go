@@ -2,10 +2,12 @@ package cache_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spyglass-gateway/spyglass/cache"
 	"github.com/spyglass-gateway/spyglass/cache/redistest"
 )
@@ -91,5 +93,85 @@ func TestSharedHangingRedis(t *testing.T) {
 	}
 	if slow > 3 {
 		t.Errorf("%d of 20 Gets waited for the timeout; the breaker should answer after 3", slow)
+	}
+}
+
+// TestSharedAgainstARedisCluster: through a real 3-master Redis Cluster,
+// keys spread over every master are written and read back. A client that
+// did not speak the cluster protocol would get MOVED for about two keys in
+// three and count them as misses.
+func TestSharedAgainstARedisCluster(t *testing.T) {
+	c := redistest.StartClusterT(t, 3)
+	// One seed is enough: the client learns the other nodes from it.
+	s, err := cache.NewShared(cache.SharedConfig{Cluster: c.Addrs[:1], Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	const n = 60
+	for i := range n {
+		s.Set(ctx, fmt.Sprintf("k%d", i), []byte(fmt.Sprintf("v%d", i)), time.Minute)
+	}
+	for i := range n {
+		if v, ok := s.Get(ctx, fmt.Sprintf("k%d", i)); !ok || string(v) != fmt.Sprintf("v%d", i) {
+			t.Errorf("Get(k%d) = %q, %v; want v%d", i, v, ok, i)
+		}
+	}
+	// The keys really are spread: every master holds some.
+	for _, addr := range c.Addrs {
+		node := redis.NewClient(&redis.Options{Addr: addr})
+		keys, err := node.DBSize(ctx).Result()
+		node.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys == 0 {
+			t.Errorf("master %s holds none of %d keys", addr, n)
+		}
+	}
+}
+
+// TestSharedThroughSentinel: the master is found through a real Sentinel,
+// and what Shared writes lands on that master.
+func TestSharedThroughSentinel(t *testing.T) {
+	master := redistest.StartT(t)
+	sentinel := redistest.StartSentinelT(t, master)
+	s, err := cache.NewShared(cache.SharedConfig{SentinelMaster: sentinel.MasterName, SentinelAddrs: []string{sentinel.Addr}, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	s.Set(ctx, "k", []byte("v"), time.Minute)
+	if v, ok := s.Get(ctx, "k"); !ok || string(v) != "v" {
+		t.Fatalf("Get = %q, %v; want v", v, ok)
+	}
+	direct := redis.NewClient(&redis.Options{Addr: master.Addr})
+	defer direct.Close()
+	if v, err := direct.Get(ctx, "spyglass:k").Result(); err != nil || v != "v" {
+		t.Errorf("on the master: %q, %v; want v", v, err)
+	}
+}
+
+func TestNewSharedNeedsExactlyOneRedis(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  cache.SharedConfig
+	}{
+		{"none", cache.SharedConfig{}},
+		{"addr and cluster", cache.SharedConfig{Addr: "127.0.0.1:1", Cluster: []string{"127.0.0.1:2"}}},
+		{"addr and sentinel", cache.SharedConfig{Addr: "127.0.0.1:1", SentinelMaster: "m", SentinelAddrs: []string{"127.0.0.1:2"}}},
+		{"sentinel without addrs", cache.SharedConfig{SentinelMaster: "m"}},
+		{"sentinel without master", cache.SharedConfig{SentinelAddrs: []string{"127.0.0.1:2"}}},
+		{"cluster with a db", cache.SharedConfig{Cluster: []string{"127.0.0.1:2"}, DB: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if s, err := cache.NewShared(tt.cfg); err == nil {
+				s.Close()
+				t.Fatal("NewShared succeeded, want an error")
+			}
+		})
 	}
 }

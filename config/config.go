@@ -213,15 +213,60 @@ type Cache struct {
 	LowWatermark  float64 `yaml:"low_watermark"`
 }
 
-// Redis is the tier shared between gateway instances.
+// Redis is the tier shared between gateway instances: one Redis server
+// (addr), a Redis Cluster (cluster) or a Sentinel-managed master
+// (sentinel); at most one of the three.
 type Redis struct {
-	// Addr is host:port of a Redis server. Empty (the default) means no
-	// shared tier: each gateway instance caches alone.
+	// Addr is host:port of a single Redis server, e.g. 127.0.0.1:6379.
+	// Empty (the default), with cluster and sentinel empty too, means no
+	// shared tier: each gateway instance caches alone. Today it shares
+	// the positions of listing walks across several regions (a walk
+	// continues exactly on any instance without resolving its marker
+	// again); image records, verdicts, the location index and fills come
+	// with the rest of the shared tier.
 	Addr string `yaml:"addr"`
-	// Timeout bounds every Redis call; a slow or dead Redis is a miss,
-	// never an error, and a circuit breaker stops asking it for a while.
-	// Default 100ms.
+	// Cluster lists host:port seed nodes of a Redis Cluster, e.g.
+	// [10.0.0.1:6379, 10.0.0.2:6379]; the client learns the other nodes
+	// and the slot map from them and follows MOVED/ASK redirects. Empty
+	// (the default): not a cluster.
+	Cluster []string `yaml:"cluster"`
+	// Sentinel finds the Redis master through Redis Sentinel and follows
+	// it across failovers.
+	Sentinel Sentinel `yaml:"sentinel"`
+	// Password authenticates to the Redis server(s) (AUTH; to every node
+	// of a cluster, to the master under sentinel). Empty (the default):
+	// no AUTH.
+	Password string `yaml:"password"`
+	// DB is the database number selected after connecting, for addr and
+	// sentinel (a cluster has only database 0). Default 0.
+	DB int `yaml:"db"`
+	// Timeout bounds every Redis call, connecting included. A slow or
+	// unreachable Redis is a miss, never an error (the instance serves
+	// from its own caches and the regions); after three failures in a row
+	// a circuit breaker stops asking it for 2s. Default 100ms.
 	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Sentinel says where Redis Sentinel is and which master it watches.
+type Sentinel struct {
+	// MasterName is the name the sentinels monitor the master under (the
+	// name in their "sentinel monitor" line), e.g. mymaster. Required with
+	// addrs.
+	MasterName string `yaml:"master_name"`
+	// Addrs lists host:port of the sentinels, e.g. [10.0.0.1:26379,
+	// 10.0.0.2:26379]; any one answering is enough. Empty (the default):
+	// no sentinel.
+	Addrs []string `yaml:"addrs"`
+	// Password authenticates to the sentinels themselves (their
+	// requirepass), which may differ from redis.password. Empty (the
+	// default): no AUTH.
+	Password string `yaml:"password"`
+}
+
+// Enabled reports whether a shared tier is configured: addr, cluster or
+// sentinel.
+func (r Redis) Enabled() bool {
+	return r.Addr != "" || len(r.Cluster) > 0 || r.Sentinel.MasterName != "" || len(r.Sentinel.Addrs) > 0
 }
 
 // Telemetry configures metrics and traces. Not used yet.
@@ -604,14 +649,7 @@ func (c *Config) Validate() error {
 	if !(c.Cache.LowWatermark > 0 && c.Cache.LowWatermark < c.Cache.HighWatermark && c.Cache.HighWatermark <= 1) {
 		bad("cache.high_watermark", "need 0 < low_watermark (%v) < high_watermark (%v) <= 1; e.g. 0.9 and 0.8", c.Cache.LowWatermark, c.Cache.HighWatermark)
 	}
-	if c.Redis.Addr != "" {
-		if err := checkHostPort(c.Redis.Addr); err != nil {
-			bad("redis.addr", "%v; e.g. 127.0.0.1:6379, or empty for no shared tier", err)
-		}
-	}
-	if c.Redis.Timeout <= 0 {
-		bad("redis.timeout", "must be positive; e.g. 100ms")
-	}
+	c.Redis.validate(bad)
 	if c.Telemetry.TracesEndpoint != "" {
 		if err := checkURL(c.Telemetry.TracesEndpoint); err != nil {
 			bad("telemetry.traces_endpoint", "%v; e.g. http://127.0.0.1:4318, or empty for no traces", err)
@@ -702,6 +740,51 @@ func (k *Keystone) validateSettings(bad func(key, format string, args ...any)) {
 	}
 	if !validInterface(k.Interface) {
 		bad("auth.keystone.interface", "unknown interface %q; one of public, internal, admin", k.Interface)
+	}
+}
+
+func (r *Redis) validate(bad func(key, format string, args ...any)) {
+	var set []string
+	if r.Addr != "" {
+		set = append(set, "redis.addr")
+		if err := checkHostPort(r.Addr); err != nil {
+			bad("redis.addr", "%v; e.g. 127.0.0.1:6379, or empty for no shared tier", err)
+		}
+	}
+	if len(r.Cluster) > 0 {
+		set = append(set, "redis.cluster")
+		for i, a := range r.Cluster {
+			if err := checkHostPort(a); err != nil {
+				bad(fmt.Sprintf("redis.cluster[%d]", i), "%v; a seed node of the cluster, e.g. 10.0.0.1:6379", err)
+			}
+		}
+		if r.DB != 0 {
+			bad("redis.db", "a Redis Cluster has only database 0; remove redis.db")
+		}
+	}
+	s := r.Sentinel
+	if s.MasterName != "" || len(s.Addrs) > 0 || s.Password != "" {
+		set = append(set, "redis.sentinel")
+		if s.MasterName == "" {
+			bad("redis.sentinel.master_name", "required with redis.sentinel; the name the sentinels monitor the master under, e.g. mymaster")
+		}
+		if len(s.Addrs) == 0 {
+			bad("redis.sentinel.addrs", "required with redis.sentinel; host:port of each sentinel, e.g. [10.0.0.1:26379, 10.0.0.2:26379]")
+		}
+		for i, a := range s.Addrs {
+			if err := checkHostPort(a); err != nil {
+				bad(fmt.Sprintf("redis.sentinel.addrs[%d]", i), "%v; a sentinel, e.g. 10.0.0.1:26379", err)
+			}
+		}
+	}
+	if len(set) > 1 {
+		bad(set[1], "%s and %s are both set; a shared tier is one of redis.addr (one server), redis.cluster (a Redis Cluster) or redis.sentinel (a master found through Sentinel): keep one", set[0], set[1])
+	}
+	if r.DB < 0 {
+		bad("redis.db", "must not be negative; e.g. 0")
+	}
+	if r.Timeout <= 0 {
+		bad("redis.timeout", "must be positive; e.g. 100ms")
 	}
 }
 

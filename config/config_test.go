@@ -38,7 +38,7 @@ default_region: edge
 project_regions: {p1: edge}
 federation: {on_region_failure: fail, cursor_ttl: 1m}
 cache: {dir: /var/cache/spyglass, max_size: 1.5TiB, metadata_ttl: 1m}
-redis: {addr: "127.0.0.1:6379"}
+redis: {addr: "127.0.0.1:6379", password: pw, db: 2}
 telemetry: {metrics: false, traces_endpoint: "http://127.0.0.1:4318"}
 image_size_cap: 10GiB
 shutdown_timeout: 2m
@@ -58,7 +58,7 @@ shutdown_timeout: 2m
 		ProjectRegions:  map[string]string{"p1": "edge"},
 		Federation:      Federation{OnRegionFailure: "fail", CursorTTL: time.Minute},
 		Cache:           Cache{Dir: "/var/cache/spyglass", MaxSize: 3 << 39, MetadataTTL: time.Minute, StaleIfError: 5 * time.Minute, VerdictTTL: 5 * time.Second, HighWatermark: 0.9, LowWatermark: 0.8},
-		Redis:           Redis{Addr: "127.0.0.1:6379", Timeout: 100 * time.Millisecond},
+		Redis:           Redis{Addr: "127.0.0.1:6379", Password: "pw", DB: 2, Timeout: 100 * time.Millisecond},
 		Telemetry:       Telemetry{Metrics: false, TracesEndpoint: "http://127.0.0.1:4318"},
 		Admin:           Admin{Listen: "127.0.0.1:9293"},
 		ImageSizeCap:    10 << 30,
@@ -88,6 +88,10 @@ func TestParsePartial(t *testing.T) {
 			c.DefaultRegion = "a"
 		}},
 		{"byte count", "image_size_cap: 1024\n", func(c *Config) { c.ImageSizeCap = 1024 }},
+		{"redis sentinel", "redis: {sentinel: {master_name: m, addrs: [10.0.0.1:26379, 10.0.0.2:26379]}}\n", func(c *Config) {
+			c.Redis.Sentinel = Sentinel{MasterName: "m", Addrs: []string{"10.0.0.1:26379", "10.0.0.2:26379"}}
+		}},
+		{"redis cluster", "redis: {cluster: [10.0.0.1:6379]}\n", func(c *Config) { c.Redis.Cluster = []string{"10.0.0.1:6379"} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -221,6 +225,25 @@ func TestValidate(t *testing.T) {
 		{"negative ttl", func(c *Config) { c.Cache.MetadataTTL = -time.Second }, []string{"cache.metadata_ttl: must not be negative"}},
 		{"redis", func(c *Config) { c.Redis.Addr = "127.0.0.1:6379" }, nil},
 		{"redis bad", func(c *Config) { c.Redis.Addr = "localhost" }, []string{"redis.addr:", "e.g. 127.0.0.1:6379"}},
+		{"redis cluster", func(c *Config) { c.Redis.Cluster = []string{"10.0.0.1:6379", "10.0.0.2:6379"}; c.Redis.Password = "p" }, nil},
+		{"redis cluster bad node", func(c *Config) { c.Redis.Cluster = []string{"10.0.0.1:6379", "10.0.0.2"} }, []string{"redis.cluster[1]:", "host:port"}},
+		{"redis cluster with a db", func(c *Config) { c.Redis.Cluster = []string{"10.0.0.1:6379"}; c.Redis.DB = 2 }, []string{"redis.db: a Redis Cluster has only database 0"}},
+		{"redis sentinel", func(c *Config) {
+			c.Redis.Sentinel = Sentinel{MasterName: "mymaster", Addrs: []string{"10.0.0.1:26379"}, Password: "s"}
+			c.Redis.DB = 3
+		}, nil},
+		{"redis sentinel without master", func(c *Config) { c.Redis.Sentinel.Addrs = []string{"10.0.0.1:26379"} }, []string{"redis.sentinel.master_name: required"}},
+		{"redis sentinel without addrs", func(c *Config) { c.Redis.Sentinel.MasterName = "mymaster" }, []string{"redis.sentinel.addrs: required"}},
+		{"redis sentinel bad addr", func(c *Config) {
+			c.Redis.Sentinel = Sentinel{MasterName: "m", Addrs: []string{"x"}}
+		}, []string{"redis.sentinel.addrs[0]:", "host:port"}},
+		{"redis addr and cluster", func(c *Config) { c.Redis.Addr = "127.0.0.1:6379"; c.Redis.Cluster = []string{"10.0.0.1:6379"} }, []string{
+			"redis.cluster: redis.addr and redis.cluster are both set", "keep one"}},
+		{"redis cluster and sentinel", func(c *Config) {
+			c.Redis.Cluster = []string{"10.0.0.1:6379"}
+			c.Redis.Sentinel = Sentinel{MasterName: "m", Addrs: []string{"10.0.0.1:26379"}}
+		}, []string{"redis.sentinel: redis.cluster and redis.sentinel are both set"}},
+		{"redis negative db", func(c *Config) { c.Redis.Addr = "127.0.0.1:6379"; c.Redis.DB = -1 }, []string{"redis.db: must not be negative"}},
 		{"traces bad", func(c *Config) { c.Telemetry.TracesEndpoint = "localhost:4318" }, []string{"telemetry.traces_endpoint:"}},
 		{"negative size cap", func(c *Config) { c.ImageSizeCap = -1 }, []string{"image_size_cap: must not be negative"}},
 		{"negative shutdown", func(c *Config) { c.ShutdownTimeout = -1 }, []string{"shutdown_timeout: must not be negative"}},

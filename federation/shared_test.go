@@ -36,45 +36,8 @@ func (r *lookupCounter) Image(ctx context.Context, id string) (*backends.Image, 
 // comes back positions are shared again.
 func TestWalkAcrossInstancesSharesCursorsThroughRedis(t *testing.T) {
 	admin := caller{"adm", "admin,member,reader"}
-	var regions []*lookupCounter
-	var rcs []federation.RegionConfig
-	for i := range 3 {
-		store, u := localRegion(t, i)
-		for j := range 20 {
-			body := map[string]any{"name": fmt.Sprintf("img-%02d", (j*7+i)%13)}
-			if j%4 == 0 {
-				delete(body, "name") // NULL names: markers no region may be handed
-			}
-			if code, b := do(t, u, admin, "POST", "/v2/images", body); code != 201 {
-				t.Fatalf("create: %d %s", code, b)
-			}
-		}
-		r := &lookupCounter{Region: store}
-		regions = append(regions, r)
-		rcs = append(rcs, federation.RegionConfig{Region: r})
-	}
-	lookups := func() int64 {
-		var n int64
-		for _, r := range regions {
-			n += r.lookups.Load()
-		}
-		return n
-	}
 	redis := redistest.StartT(t)
-	var spy []string
-	for range 2 {
-		shared, err := cache.NewShared(cache.SharedConfig{Addr: redis.Addr, Timeout: 200 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { shared.Close() })
-		cat, err := federation.New(federation.Config{Regions: rcs, Shared: shared, ReadAheadTTL: time.Minute})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(cat.Close)
-		spy = append(spy, serve(t, cat))
-	}
+	spy, lookups := instancesSharing(t, cache.SharedConfig{Addr: redis.Addr, Timeout: 200 * time.Millisecond})
 	const qs = "sort=name:asc&limit=4"
 	want := walk(t, spy[:1], admin, qs, false)
 	if len(want) != 60 {
@@ -109,6 +72,73 @@ func TestWalkAcrossInstancesSharesCursorsThroughRedis(t *testing.T) {
 	}
 	if n := lookups() - before; n != 0 {
 		t.Errorf("Redis is back, yet a walk hopping instances looked up %d marker images", n)
+	}
+}
+
+// instancesSharing starts two gateway instances over the same three local
+// regions (20 images each, some with NULL names), each with its own
+// cache.Shared built from cfg; it returns their URLs and a count of the
+// image lookups (marker resolutions) made in the regions so far.
+func instancesSharing(t *testing.T, cfg cache.SharedConfig) (spy []string, lookups func() int64) {
+	t.Helper()
+	admin := caller{"adm", "admin,member,reader"}
+	var regions []*lookupCounter
+	var rcs []federation.RegionConfig
+	for i := range 3 {
+		store, u := localRegion(t, i)
+		for j := range 20 {
+			body := map[string]any{"name": fmt.Sprintf("img-%02d", (j*7+i)%13)}
+			if j%4 == 0 {
+				delete(body, "name") // NULL names: markers no region may be handed
+			}
+			if code, b := do(t, u, admin, "POST", "/v2/images", body); code != 201 {
+				t.Fatalf("create: %d %s", code, b)
+			}
+		}
+		r := &lookupCounter{Region: store}
+		regions = append(regions, r)
+		rcs = append(rcs, federation.RegionConfig{Region: r})
+	}
+	for range 2 {
+		shared, err := cache.NewShared(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { shared.Close() })
+		cat, err := federation.New(federation.Config{Regions: rcs, Shared: shared, ReadAheadTTL: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cat.Close)
+		spy = append(spy, serve(t, cat))
+	}
+	return spy, func() int64 {
+		var n int64
+		for _, r := range regions {
+			n += r.lookups.Load()
+		}
+		return n
+	}
+}
+
+// TestWalkAcrossInstancesSharesCursorsThroughARedisCluster: the same walk,
+// hopping between two instances page by page, with positions shared
+// through a real 3-master Redis Cluster: exact, and no marker resolved.
+func TestWalkAcrossInstancesSharesCursorsThroughARedisCluster(t *testing.T) {
+	admin := caller{"adm", "admin,member,reader"}
+	cluster := redistest.StartClusterT(t, 3)
+	spy, lookups := instancesSharing(t, cache.SharedConfig{Cluster: cluster.Addrs, Timeout: 2 * time.Second})
+	const qs = "sort=name:asc&limit=4"
+	want := walk(t, spy[:1], admin, qs, false)
+	if len(want) != 60 {
+		t.Fatalf("one instance walked %d images, want 60", len(want))
+	}
+	before := lookups()
+	if got := walk(t, spy, admin, qs, true); !slices.Equal(got, want) {
+		t.Fatalf("walk hopping instances: %s", firstDiff(got, want))
+	}
+	if n := lookups() - before; n != 0 {
+		t.Errorf("a walk hopping instances looked up %d marker images; with positions shared through the cluster it needs none", n)
 	}
 }
 

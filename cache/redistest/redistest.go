@@ -1,5 +1,8 @@
 // Package redistest runs a real redis-server on a free loopback port for
 // tests: no persistence, its own directory, stopped at the test's end.
+// StartClusterT forms a real Redis Cluster of such servers (cluster-enabled,
+// slots assigned, nodes met), and StartSentinelT a real Sentinel
+// (redis-server --sentinel) watching one.
 package redistest
 
 import (
@@ -17,22 +20,24 @@ type Redis struct {
 	cmd  *exec.Cmd
 	dir  string
 	port int
+	args []string // after the defaults (a sentinel: its whole command line)
 }
 
 // StartT starts a redis-server for t, or fails t saying how to install it
 // (make deps does); it is stopped when t ends.
 func StartT(t testing.TB) *Redis {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server is needed (apt-get install redis-server; make deps installs it): %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	return newT(t)
+}
+
+// newT starts a redis-server for t with extra arguments.
+func newT(t testing.TB, extra ...string) *Redis {
+	t.Helper()
+	needServer(t)
+	port := freePort(t)
 	r := &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port), dir: t.TempDir(), port: port}
+	r.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", r.dir, "--protected-mode", "no"}, extra...)
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -40,11 +45,18 @@ func StartT(t testing.TB) *Redis {
 	return r
 }
 
+func needServer(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server is needed (apt-get install redis-server; make deps installs it): %v", err)
+	}
+}
+
 // Start (re)starts the server on its address; it returns once the server
 // accepts connections.
 func (r *Redis) Start() error {
-	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir, "--protected-mode", "no")
+	r.cmd = exec.Command("redis-server", r.args...)
+	r.cmd.Dir = r.dir
 	if err := r.cmd.Start(); err != nil {
 		return err
 	}

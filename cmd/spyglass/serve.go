@@ -108,8 +108,12 @@ func openCatalog(cfg config.Config, log *slog.Logger) (gateway.Catalog, func(), 
 		FailListings: cfg.Federation.OnRegionFailure == "fail", CursorTTL: cfg.Federation.CursorTTL,
 		ReadAheadTTL: cfg.Cache.MetadataTTL, Logger: log,
 	}
-	if cfg.Redis.Addr != "" {
-		shared, err := cache.NewShared(cache.SharedConfig{Addr: cfg.Redis.Addr, Timeout: cfg.Redis.Timeout, Logger: log})
+	if r := cfg.Redis; r.Enabled() {
+		shared, err := cache.NewShared(cache.SharedConfig{
+			Addr: r.Addr, Cluster: r.Cluster,
+			SentinelMaster: r.Sentinel.MasterName, SentinelAddrs: r.Sentinel.Addrs, SentinelPassword: r.Sentinel.Password,
+			Password: r.Password, DB: r.DB, Timeout: r.Timeout, Logger: log,
+		})
 		if err != nil {
 			return nil, nil, err
 		}
