@@ -20,27 +20,33 @@ import (
 // SPYGLASS_* environment variables, then command-line flags. The zero value
 // is not valid; start from Default (Read and Load do).
 //
-// The field comments are the reference the README's configuration section
-// is written from; keep the two in step (TestREADMEDocumentsEveryKey checks
-// that every key is at least mentioned).
+// The field comments are the configuration reference: docs/config.md and
+// the README's configuration table are generated from them and from
+// Default() by `go generate ./config` (see reference.go). Every field needs
+// one; write it for an operator: what the key is, its default, what zero or
+// empty means, and "Env SPYGLASS_X; flag --x." where there is one.
 type Config struct {
-	// Listen is the TCP address the Images API is served on, host:port.
-	// Default 127.0.0.1:9292 (Glance's port). Port 0 picks a free port.
-	// Env SPYGLASS_LISTEN; flag --listen.
+	// Listen is the TCP address (host:port) of the Images API. Port 0
+	// picks a free port. Env SPYGLASS_LISTEN; flag --listen.
 	Listen string `yaml:"listen"`
 	// Auth says how callers are identified.
 	Auth Auth `yaml:"auth"`
 	// Policy says what callers may do.
 	Policy Policy `yaml:"policy"`
-	// Regions are the image stores behind the gateway. Empty means one
-	// embedded region {name: local, kind: local, data_dir: ./data}.
+	// Regions are the image stores behind the gateway, exposed to clients
+	// as Glance stores. Empty or absent: the default, one embedded region.
+	// With several (any mix of kinds) they are served as one catalog:
+	// listings merged in Glance's exact order and paging, writes routed to
+	// the region(s) holding the image, regions offered as stores (see the
+	// README's "Several regions").
 	Regions []Region `yaml:"regions"`
-	// DefaultRegion names the region new images are created in. Empty means
-	// the only region when there is exactly one.
+	// DefaultRegion is the region new images are created in when the
+	// client names no store. Defaults to the only region; required with
+	// more than one region.
 	DefaultRegion string `yaml:"default_region"`
-	// ProjectRegions maps a project id to the region its new images are
-	// created in, instead of default_region. Empty (the default) means
-	// none.
+	// ProjectRegions maps a project id to a region name: where that
+	// project's new images are created when the client names no store,
+	// instead of `default_region`.
 	ProjectRegions map[string]string `yaml:"project_regions"`
 	// Federation configures how several regions are served as one.
 	Federation Federation `yaml:"federation"`
@@ -54,39 +60,60 @@ type Config struct {
 	// cache's controls and the peer endpoint other instances fill from.
 	Admin Admin `yaml:"admin"`
 	// ImageSizeCap is the largest image accepted on upload, Glance's
-	// image_size_cap. 0 means Glance's default, 1 TiB.
+	// `image_size_cap`; larger uploads get 413. A size (`1TiB`); `0`:
+	// Glance's default, 1 TiB.
 	ImageSizeCap Size `yaml:"image_size_cap"`
-	// ShutdownTimeout is how long serve waits, after SIGTERM or SIGINT, for
-	// requests in flight (uploads included) to finish before it exits.
-	// Default 30s; 0 means do not wait.
+	// ShutdownTimeout is, on SIGTERM or SIGINT, how long to wait for
+	// requests in flight (uploads included) to finish before exiting; `0`:
+	// do not wait.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
 
 // Auth says how callers are identified.
 type Auth struct {
-	// Mode is one of: noauth (every caller is an admin with no project, like
-	// Glance's auth strategy "noauth"), trusted (the identity comes from
-	// X-Identity-Status, X-User-Id, X-Project-Id and X-Roles headers set by
-	// a trusted proxy, like keystonemiddleware's delay_auth_decision
-	// output), keystone (X-Auth-Token validated against Keystone v3 with
-	// the service credentials of auth.keystone, verdicts cached). Default
-	// noauth. Env SPYGLASS_AUTH; flag --auth.
+	// Mode is `noauth`: every caller is an admin with no project (Glance's
+	// noauth). `trusted`: identity from `X-Identity-Status`, `X-User-Id`,
+	// `X-Project-Id`, `X-Roles` set by a trusted proxy. `keystone`:
+	// validate `X-Auth-Token` (or `X-Storage-Token`) with Keystone v3
+	// using the service credentials of `auth.keystone`, as
+	// keystonemiddleware does: a missing or rejected token gets 401 with
+	// `WWW-Authenticate: Keystone uri="..."`, and a new token while
+	// Keystone cannot be reached gets 503. Verdicts are cached in memory
+	// (keyed by a hash of the token), so a known token costs no Keystone
+	// call. Env SPYGLASS_AUTH; flag --auth.
 	Mode string `yaml:"mode"`
-	// Keystone is used when Mode is keystone.
+	// Keystone holds the service credentials used to validate tokens (when
+	// `auth.mode` is `keystone`) and to read the service catalog (for a
+	// glance region given by `region_name`).
 	Keystone Keystone `yaml:"keystone"`
 }
 
 // Policy selects Glance's authorization rules.
 type Policy struct {
-	// Defaults is current (Glance's secure-RBAC defaults: reader, member
-	// and admin roles in the caller's project, as Glance with
-	// enforce_new_defaults, enforce_scope and enforce_secure_rbac) or legacy
-	// (a stock Glance 25's deprecated defaults: any role may read and
-	// create, the owner or an admin changes). Default current.
+	// Defaults is the set of Glance's authorization rules to start from.
+	// `current`: Glance's secure-RBAC defaults (`reader`, `member`, `admin`
+	// roles in the caller's project; what Glance does with
+	// `[oslo_policy] enforce_new_defaults`, `enforce_scope` and
+	// `[DEFAULT] enforce_secure_rbac` all true). Roles are not implied:
+	// behind a trusted proxy, send every role the caller has
+	// (`admin,member,reader`), as Keystone tokens carry them. `legacy`: a
+	// stock Glance 25 (deprecated defaults: any role may read and create,
+	// only the owner or an admin changes an image, publicizing and the
+	// Tasks API need `admin`).
 	Defaults string `yaml:"defaults"`
-	// File is an oslo.policy YAML or JSON file whose rules override the
-	// defaults; empty (the default) means none. It is read and compiled at
-	// start-up: an unknown rule name or a syntax error stops the start.
+	// File is an oslo.policy YAML or JSON file (Glance's `policy.yaml`)
+	// whose rules override the defaults, e.g.
+	// `"publicize_image": "role:admin or role:image_publisher"`. Syntax:
+	// `role:x`, `rule:name`, `project_id:%(owner)s` (a credential —
+	// `user_id`, `project_id`, `roles`, `domain_id`… — against the target
+	// image: `owner`/`project_id`, `member_id`, `visibility`, `id`,
+	// `name`, `status`, … or an extra property),
+	// `'literal':%(visibility)s`, `and`/`or`/`not`, parentheses, `@` or
+	// `""` (always), `!` (never). As in Glance 25, `is_admin:True` never
+	// matches (oslo.policy's credentials have no `is_admin`): use
+	// `role:admin` or `rule:context_is_admin`. Compiled once at start-up;
+	// a syntax error, a `rule:` naming no rule, or a cycle stops the start
+	// with the file and line. Empty: no file.
 	File string `yaml:"file"`
 }
 
@@ -100,166 +127,183 @@ const (
 // auth.mode is keystone) and to read the service catalog (for a glance
 // region given by region_name).
 type Keystone struct {
-	// AuthURL is Keystone's v3 URL, e.g. http://127.0.0.1:5000/v3.
+	// AuthURL is Keystone's v3 URL, e.g. `http://127.0.0.1:5000/v3`.
+	// Required in `keystone` mode and for regions given by `region_name`.
 	AuthURL string `yaml:"auth_url"`
-	// Username and Password are the gateway's service user's; it needs the
-	// admin (or service) role on ProjectName to validate other users'
-	// tokens.
+	// Username is the gateway's service user. It validates other users'
+	// tokens, so it needs the `admin` (or `service`) role on its project.
+	// Required with `auth_url`.
 	Username string `yaml:"username"`
+	// Password is the service user's password. Required with `auth_url`.
 	Password string `yaml:"password"`
-	// ProjectName is the service user's project.
+	// ProjectName is the service user's project, e.g. `service`. Required
+	// with `auth_url`.
 	ProjectName string `yaml:"project_name"`
-	// UserDomainName and ProjectDomainName are the domains of the user and
-	// of the project. Default "Default".
-	UserDomainName    string `yaml:"user_domain_name"`
+	// UserDomainName is the service user's domain.
+	UserDomainName string `yaml:"user_domain_name"`
+	// ProjectDomainName is the domain of the service user's project.
 	ProjectDomainName string `yaml:"project_domain_name"`
 	// TokenCacheTTL is how long a validated token is believed without
-	// asking Keystone again (role changes and revocations are seen after at
-	// most this long); never past the token's expiry. Default 5m.
+	// asking Keystone again: role changes and revocations are seen after
+	// at most this long. Never past the token's expiry: an expired token
+	// is refused even while cached.
 	TokenCacheTTL time.Duration `yaml:"token_cache_ttl"`
-	// InvalidTokenTTL is how long a token Keystone rejected is rejected
-	// without asking again. Default 5s.
+	// InvalidTokenTTL is how long a token Keystone rejected is refused
+	// without asking again.
 	InvalidTokenTTL time.Duration `yaml:"invalid_token_ttl"`
-	// Timeout bounds one call to Keystone. Default 5s. After a failure the
-	// circuit breaker answers new tokens 503 at once for a few seconds;
-	// tokens validated before keep working until they expire.
+	// Timeout bounds one call to Keystone. After a failure a circuit
+	// breaker answers new tokens 503 at once for a few seconds; tokens
+	// validated before keep working until they expire.
 	Timeout time.Duration `yaml:"timeout"`
-	// WWWAuthenticateURI is sent in 401s as WWW-Authenticate: Keystone
-	// uri="..." (keystonemiddleware's www_authenticate_uri). Empty (the
-	// default) means auth_url.
+	// WWWAuthenticateURI is where 401s tell clients to get a token
+	// (`WWW-Authenticate: Keystone uri="..."`), keystonemiddleware's
+	// `www_authenticate_uri`. Empty: `auth_url`.
 	WWWAuthenticateURI string `yaml:"www_authenticate_uri"`
-	// Interface is the catalog interface glance regions given by
-	// region_name are looked up with: public, internal or admin. Default
-	// public.
+	// Interface is the catalog interface used for regions given by
+	// `region_name`: `public`, `internal` or `admin`.
 	Interface string `yaml:"interface"`
 }
 
 // Federation configures how several regions are served as one.
 type Federation struct {
-	// OnRegionFailure is what a listing does when a region cannot be
-	// reached: answer (the default: from the other regions, naming the
-	// missing ones in an X-Spyglass-Missing-Regions header) or fail (503).
+	// OnRegionFailure is, with several regions, what a listing does when a
+	// region cannot be reached (error, timeout, open breaker): `answer`
+	// from the other regions and name the missing ones in the
+	// `X-Spyglass-Missing-Regions` response header, or `fail` with 503.
+	// Either way the next links stay exact for when the region is back.
 	OnRegionFailure string `yaml:"on_region_failure"`
-	// CursorTTL is how long a listing walk's position in each region is
-	// remembered after a page; a later page without it is still right,
-	// only slower. Default 10m.
+	// CursorTTL is how long each region's position behind a listing page's
+	// `next` marker is remembered, so the next page costs one request per
+	// region. A marker with nothing remembered (expired, from another
+	// instance, hand-built) still gives the exact page, with a few more
+	// requests.
 	CursorTTL time.Duration `yaml:"cursor_ttl"`
 }
 
-// Region is one image store behind the gateway.
+// Region is one image store behind the gateway: an element of the
+// `regions` list.
 type Region struct {
-	// Name identifies the region in the API (GET /v2/info/stores, an
-	// image's stores). Required; letters, digits, '.', '_' and '-'.
+	// Name is the store id clients see (`GET /v2/info/stores`, an image's
+	// `stores`). Required, unique; letters, digits, `.`, `_`, `-`.
 	Name string `yaml:"name"`
-	// Kind is local (the embedded store) or glance (a remote Glance v2).
+	// Kind is required. `local`: the embedded store. `glance`: a remote
+	// Glance v2, its metadata cached (`cache.metadata_ttl`) and its image
+	// data cached on disk (`cache.dir`).
 	Kind string `yaml:"kind"`
-	// DataDir is where a local region keeps its database and image data;
-	// relative paths are relative to the working directory. Required for
-	// kind local. Env SPYGLASS_DATA_DIR and flag --data-dir set it for the
-	// default region.
+	// DataDir is, for `local` (required), the directory of the store's
+	// database and image data, created if missing. Env SPYGLASS_DATA_DIR
+	// and flag --data-dir set it for the default region.
 	DataDir string `yaml:"data_dir"`
-	// Endpoint is a glance region's Images API URL, e.g.
-	// http://127.0.0.1:19292. For kind glance, endpoint or region_name is
-	// required.
+	// Endpoint is, for `glance` (this or `region_name` is required), the
+	// region's Images API URL, e.g. `http://127.0.0.1:19292`.
 	Endpoint string `yaml:"endpoint"`
-	// RegionName is, for a glance region without endpoint, the Keystone
-	// region whose image endpoint (in the service catalog read with
-	// auth.keystone's credentials) is the region's Images API, e.g.
-	// RegionOne.
+	// RegionName is, for `glance` without `endpoint`, the Keystone region
+	// whose `image` endpoint in the service catalog is the region's Images
+	// API, e.g. `RegionOne`; read at start-up with the `auth.keystone`
+	// credentials.
 	RegionName string `yaml:"region_name"`
-	// Interface is the catalog interface for region_name: public,
-	// internal or admin. Empty (the default) means auth.keystone.interface.
-	Interface string `yaml:"interface"`
-	// ConnectTimeout bounds connecting to a glance region; ReadTimeout
-	// bounds waiting for its answer and every stall while its data streams.
-	// Defaults 5s and 30s. A region that times out costs at most one
-	// timeout per breaker window: its circuit breaker then fails fast.
-	ConnectTimeout time.Duration `yaml:"connect_timeout"`
-	ReadTimeout    time.Duration `yaml:"read_timeout"`
-	// Nulls is where the region's database sorts NULL values ascending:
-	// first (SQLite, MySQL, the embedded store; the default) or last
-	// (PostgreSQL). Collation is how it orders strings: binary (SQLite,
-	// the embedded store, PostgreSQL's C collation; the default) or
-	// nocase (MySQL's *_ci collations). Merged listings need every region
-	// to order alike; a mix is a start-up error.
-	Nulls     string `yaml:"nulls"`
-	Collation string `yaml:"collation"`
-	// MaxPage is the most images one listing request to the region
-	// returns: the region's api_limit_max. Default 1000 (Glance's).
-	MaxPage int `yaml:"max_page"`
+	// Interface is, with `region_name`, the catalog interface: `public`,
+	// `internal` or `admin`. Empty: `auth.keystone.interface`.
+	Interface string `yaml:"interface" default:"auth.keystone.interface"`
+	// ConnectTimeout is, for `glance`, the bound on connecting to the
+	// region.
+	ConnectTimeout time.Duration `yaml:"connect_timeout" default:"5s"`
+	// ReadTimeout is, for `glance`, the bound on waiting for an answer and
+	// on every stall of a data stream. After repeated failures the
+	// region's circuit breaker opens and calls fail fast (503) until it
+	// half-opens again.
+	ReadTimeout time.Duration `yaml:"read_timeout" default:"30s"`
+	// Nulls is where the region's database sorts NULL ascending: `first`
+	// (SQLite, MySQL, the embedded store) or `last` (PostgreSQL). Merged
+	// listings need every region to order alike: a mix is a start-up
+	// error.
+	Nulls string `yaml:"nulls" default:"first"`
+	// Collation is how the region's database orders strings: `binary`
+	// (SQLite, the embedded store, PostgreSQL with the C collation) or
+	// `nocase` (MySQL's `*_ci` collations). Must be the same in every
+	// region.
+	Collation string `yaml:"collation" default:"binary"`
+	// MaxPage is the region's `api_limit_max`: the most images one listing
+	// request to it returns.
+	MaxPage int `yaml:"max_page" default:"1000"`
 }
 
 // Cache configures the caches of remote (glance) regions' metadata and data;
 // an embedded region needs none.
 type Cache struct {
-	// Dir holds cached image data. Default ./data/cache (not ./cache: in a checkout that is the cache package).
+	// Dir is the directory of the image data cache (remote regions). The
+	// default is not ./cache: in a checkout that is the cache package.
 	Dir string `yaml:"dir"`
-	// MaxSize bounds the image data cache on disk, e.g. 50GiB. Default
-	// 50GiB; 0 means no image data cache.
+	// MaxSize bounds the image data cache on disk; `0` disables it. A size:
+	// bytes or a number with a unit, `KiB`, `MiB`, `GiB`, `TiB`, `PiB`
+	// (×1024; also `K`, `M`, `G`…) or `kB`, `MB`, `GB`, `TB`, `PB` (×1000).
 	MaxSize Size `yaml:"max_size"`
-	// MetadataTTL is how long image metadata from a remote region is
-	// served from cache. Default 30s; 0 means metadata is not cached.
+	// MetadataTTL is how long remote image metadata is served from cache;
+	// `0` disables it. Every write through Spyglass invalidates the image's
+	// record before it answers. With several regions, also how long images
+	// a listing page read ahead may serve the walk's next page (`0`: every
+	// page re-reads the regions).
 	MetadataTTL time.Duration `yaml:"metadata_ttl"`
-	// StaleIfError is how long past metadata_ttl a cached record is still
-	// served while its region cannot be reached. Default 5m; 0: never.
+	// StaleIfError is how long past `metadata_ttl` a cached record is still
+	// served while its region cannot be reached; `0`: never.
 	StaleIfError time.Duration `yaml:"stale_if_error"`
-	// VerdictTTL is how long a membership answer from a region (is this
-	// project a member of that shared image) is remembered. Default 5s.
+	// VerdictTTL is how long a region's answer to "is this project a
+	// member of that shared image" is remembered.
 	VerdictTTL time.Duration `yaml:"verdict_ttl"`
-	// HighWatermark and LowWatermark are fractions of max_size: when the
-	// image data cache grows past the high one, least recently used entries
-	// are evicted down to the low one. Defaults 0.9 and 0.8.
+	// HighWatermark is the fraction of `max_size` past which least recently
+	// used image data is evicted …
 	HighWatermark float64 `yaml:"high_watermark"`
-	LowWatermark  float64 `yaml:"low_watermark"`
+	// LowWatermark is … the fraction of `max_size` eviction goes down to.
+	// Entries being read or filled are never evicted.
+	LowWatermark float64 `yaml:"low_watermark"`
 }
 
 // Redis is the tier shared between gateway instances: one Redis server
-// (addr), a Redis Cluster (cluster) or a Sentinel-managed master
-// (sentinel); at most one of the three.
+// (`addr`), a Redis Cluster (`cluster`) or a master found through Redis
+// Sentinel (`sentinel`); at most one of the three.
 type Redis struct {
-	// Addr is host:port of a single Redis server, e.g. 127.0.0.1:6379.
-	// Empty (the default), with cluster and sentinel empty too, means no
-	// shared tier: each gateway instance caches alone. Today it shares
-	// the positions of listing walks across several regions (a walk
-	// continues exactly on any instance without resolving its marker
-	// again); image records, verdicts, the location index and fills come
-	// with the rest of the shared tier.
+	// Addr is the host:port of a single Redis server shared between gateway
+	// instances, e.g. `127.0.0.1:6379`. Empty, with `cluster` and
+	// `sentinel` empty too: each instance caches alone. Today it shares the
+	// positions of listing walks across several regions (a walk continues
+	// exactly on any instance without resolving its marker again); image
+	// records, verdicts, the location index and fills come with the rest of
+	// the shared tier.
 	Addr string `yaml:"addr"`
-	// Cluster lists host:port seed nodes of a Redis Cluster, e.g.
-	// [10.0.0.1:6379, 10.0.0.2:6379]; the client learns the other nodes
-	// and the slot map from them and follows MOVED/ASK redirects. Empty
-	// (the default): not a cluster.
+	// Cluster lists the host:port seed nodes of a Redis Cluster, e.g.
+	// `[10.0.0.1:6379, 10.0.0.2:6379]`, instead of `addr`: the client
+	// learns the other nodes and the slot map from them and follows the
+	// cluster's MOVED/ASK redirects.
 	Cluster []string `yaml:"cluster"`
-	// Sentinel finds the Redis master through Redis Sentinel and follows
-	// it across failovers.
+	// Sentinel finds the Redis master through Redis Sentinel, instead of
+	// `addr`, and follows it across failovers.
 	Sentinel Sentinel `yaml:"sentinel"`
-	// Password authenticates to the Redis server(s) (AUTH; to every node
-	// of a cluster, to the master under sentinel). Empty (the default):
-	// no AUTH.
+	// Password authenticates to the Redis server(s): every node of a
+	// cluster, the master under sentinel. Empty: no AUTH.
 	Password string `yaml:"password"`
-	// DB is the database number selected after connecting, for addr and
-	// sentinel (a cluster has only database 0). Default 0.
+	// DB is the database selected after connecting, with `addr` or
+	// `sentinel` (a cluster has only database 0).
 	DB int `yaml:"db"`
 	// Timeout bounds every Redis call, connecting included. A slow or
 	// unreachable Redis is a miss, never an error (the instance serves
 	// from its own caches and the regions); after three failures in a row
-	// a circuit breaker stops asking it for 2s. Default 100ms.
+	// a circuit breaker stops asking it for 2 s.
 	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Sentinel says where Redis Sentinel is and which master it watches.
 type Sentinel struct {
 	// MasterName is the name the sentinels monitor the master under (the
-	// name in their "sentinel monitor" line), e.g. mymaster. Required with
-	// addrs.
+	// name in their `sentinel monitor` line), e.g. `mymaster`. Required
+	// with `addrs`.
 	MasterName string `yaml:"master_name"`
-	// Addrs lists host:port of the sentinels, e.g. [10.0.0.1:26379,
-	// 10.0.0.2:26379]; any one answering is enough. Empty (the default):
-	// no sentinel.
+	// Addrs lists the host:port of each sentinel, e.g. `[10.0.0.1:26379,
+	// 10.0.0.2:26379]`; any one answering is enough. Required with
+	// `master_name`.
 	Addrs []string `yaml:"addrs"`
 	// Password authenticates to the sentinels themselves (their
-	// requirepass), which may differ from redis.password. Empty (the
-	// default): no AUTH.
+	// `requirepass`), which may differ from `redis.password`. Empty: no
+	// AUTH.
 	Password string `yaml:"password"`
 }
 
@@ -271,19 +315,22 @@ func (r Redis) Enabled() bool {
 
 // Telemetry configures metrics and traces. Not used yet.
 type Telemetry struct {
-	// Metrics enables Prometheus metrics. Default true.
+	// Metrics enables Prometheus metrics. Not used yet.
 	Metrics bool `yaml:"metrics"`
-	// TracesEndpoint is an OTLP/HTTP endpoint URL for traces. Empty (the
-	// default) means no tracing.
+	// TracesEndpoint is an OTLP/HTTP URL for traces; empty: no traces. Not
+	// used yet.
 	TracesEndpoint string `yaml:"traces_endpoint"`
 }
 
 // Admin is the operators' listener, separate from the Images API so that
 // it can stay on a private address.
 type Admin struct {
-	// Listen is its TCP address, host:port. Default 127.0.0.1:9293; port 0
-	// picks a free port; "off" means no admin listener.
-	// Env SPYGLASS_ADMIN_LISTEN; flag --admin-listen.
+	// Listen is the TCP address (host:port) of the operators' listener,
+	// separate from the Images API so it can stay private: `GET
+	// /healthcheck` today; metrics, readiness and the cache controls come
+	// with it. Port 0 picks a free port; `off`: none. Two instances on one
+	// host need two admin ports. Env SPYGLASS_ADMIN_LISTEN; flag
+	// --admin-listen.
 	Listen string `yaml:"listen"`
 }
 

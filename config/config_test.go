@@ -347,45 +347,6 @@ func TestApplyDataDirNeedsLocalDefault(t *testing.T) {
 	}
 }
 
-// TestREADMEDocumentsEveryKey keeps the README's configuration reference
-// from silently missing a key when one is added here.
-func TestREADMEDocumentsEveryKey(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Skipf("no README: %v", err)
-	}
-	readme := string(b)
-	for _, key := range yamlKeys(reflect.TypeOf(Config{}), "") {
-		if !strings.Contains(readme, "`"+key+"`") {
-			t.Errorf("README.md does not document `%s`", key)
-		}
-	}
-}
-
-// yamlKeys lists the dotted key paths of t, e.g. cache.max_size and
-// regions[].data_dir.
-func yamlKeys(t reflect.Type, prefix string) []string {
-	var keys []string
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name := strings.Split(f.Tag.Get("yaml"), ",")[0]
-		if name == "" || name == "-" {
-			continue
-		}
-		key := prefix + name
-		ft := f.Type
-		switch {
-		case ft.Kind() == reflect.Struct && ft.PkgPath() == t.PkgPath():
-			keys = append(keys, yamlKeys(ft, key+".")...)
-		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
-			keys = append(keys, yamlKeys(ft.Elem(), key+"[].")...)
-		default:
-			keys = append(keys, key)
-		}
-	}
-	return keys
-}
-
 // TestREADMEExampleIsDefault checks that the configuration example in the
 // README, which shows every key with its default, parses to Default().
 func TestREADMEExampleIsDefault(t *testing.T) {

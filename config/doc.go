@@ -12,4 +12,16 @@
 //		// every problem, one per line, each naming the key and the fix:
 //		// regions[1].endpoint: required for kind glance; e.g. http://127.0.0.1:9292
 //	}
+//
+// The configuration reference (docs/config.md, the README's configuration
+// table, "spyglass config reference") is generated from the doc comments
+// on Config's fields and from Default(); after adding or changing a key,
+// regenerate it from the repository root with
+//
+//	go generate ./config
+//
+// TestReferenceIsCurrent fails when the committed files differ, and
+// Reference fails when a key has no doc comment.
 package config
+
+//go:generate go run ./internal/refgen -root ..

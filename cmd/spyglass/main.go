@@ -3,6 +3,7 @@
 //
 //	spyglass serve [--config FILE] [--listen ADDR] [--admin-listen ADDR] [--data-dir DIR] [--auth noauth|trusted]
 //	spyglass config check FILE
+//	spyglass config reference
 //	spyglass version
 package main
 
@@ -29,6 +30,9 @@ commands:
   config check FILE
             validate a configuration file as serve would read it
             (SPYGLASS_* environment included): every bad key named with its fix
+  config reference
+            print every configuration key with its type, default and meaning
+            (Markdown; the same as docs/config.md)
   version   print the version and the Go version it was built with
   help      print this help
 `
@@ -97,12 +101,26 @@ func versionString() string {
 	return fmt.Sprintf("spyglass %s %s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
+// configUsage is printed on a usage error of "spyglass config".
+const configUsage = "usage: spyglass config check FILE\n       spyglass config reference\n"
+
 // configCommand runs "spyglass config check FILE": 0 when the file is a
 // valid configuration, 1 (each problem on a line of its own, naming the key
-// and the fix) when it is not, 2 on a usage error.
+// and the fix) when it is not, 2 on a usage error; and "spyglass config
+// reference", which prints the configuration reference (docs/config.md) as
+// Markdown.
 func configCommand(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 2 || args[0] != "check" {
-		fmt.Fprintf(stderr, "usage: spyglass config check FILE\n")
+	switch {
+	case len(args) == 1 && args[0] == "reference":
+		ref, err := config.ReferenceMarkdown()
+		if err != nil {
+			fmt.Fprintf(stderr, "spyglass config reference: %v\n", err)
+			return 1
+		}
+		stdout.Write(ref)
+		return 0
+	case len(args) != 2 || args[0] != "check":
+		fmt.Fprint(stderr, configUsage)
 		return 2
 	}
 	path := args[1]

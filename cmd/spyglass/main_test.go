@@ -89,7 +89,9 @@ func TestConfigCheck(t *testing.T) {
 		{"unknown key", []string{"config", "check", unknown}, 1, "", []string{`line 2: unknown key "cahce"`}},
 		{"missing file", []string{"config", "check", dir + "/none.yaml"}, 1, "", []string{"none.yaml"}},
 		{"no file", []string{"config", "check"}, 2, "", []string{"usage: spyglass config check FILE"}},
-		{"no subcommand", []string{"config"}, 2, "", []string{"usage: spyglass config check FILE"}},
+		{"no subcommand", []string{"config"}, 2, "", []string{"usage: spyglass config check FILE", "spyglass config reference"}},
+		{"reference", []string{"config", "reference"}, 0, "| `redis.sentinel.master_name` | string |", nil},
+		{"reference takes no argument", []string{"config", "reference", "x"}, 2, "", []string{"usage:"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
