@@ -175,3 +175,63 @@ func TestNewSharedNeedsExactlyOneRedis(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedFollowsASentinelFailover: the master dies, the sentinel
+// promotes its replica, and Shared, told by the sentinel, writes and reads
+// on the new master without a restart. Meanwhile it never fails its
+// caller.
+func TestSharedFollowsASentinelFailover(t *testing.T) {
+	master := redistest.StartT(t)
+	replica := redistest.StartReplicaT(t, master)
+	sentinel := redistest.StartSentinelT(t, master)
+	ctx := context.Background()
+	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinel.Addr})
+	defer sc.Close()
+	// The sentinel learns the replica from the master's INFO (every 10s).
+	waitFor(t, 60*time.Second, "the sentinel to know the replica", func() bool {
+		rs, err := sc.Replicas(ctx, sentinel.MasterName).Result()
+		return err == nil && len(rs) == 1
+	})
+
+	s, err := cache.NewShared(cache.SharedConfig{SentinelMaster: sentinel.MasterName, SentinelAddrs: []string{sentinel.Addr}, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Set(ctx, "before", []byte("1"), time.Minute)
+	if v, ok := s.Get(ctx, "before"); !ok || string(v) != "1" {
+		t.Fatalf("Get(before) = %q, %v; want 1", v, ok)
+	}
+
+	master.Stop()
+	waitFor(t, 60*time.Second, "the sentinel to promote the replica", func() bool {
+		addr, err := sc.GetMasterAddrByName(ctx, sentinel.MasterName).Result()
+		return err == nil && len(addr) == 2 && net.JoinHostPort(addr[0], addr[1]) == replica.Addr
+	})
+	waitFor(t, 60*time.Second, "Shared to write and read on the new master", func() bool {
+		s.Set(ctx, "after", []byte("2"), time.Minute)
+		v, ok := s.Get(ctx, "after")
+		return ok && string(v) == "2"
+	})
+	direct := redis.NewClient(&redis.Options{Addr: replica.Addr})
+	defer direct.Close()
+	if v, err := direct.Get(ctx, "spyglass:after").Result(); err != nil || v != "2" {
+		t.Errorf("on the promoted replica: %q, %v; want 2", v, err)
+	}
+	// What was written before the failover was replicated.
+	if v, ok := s.Get(ctx, "before"); !ok || string(v) != "1" {
+		t.Errorf("Get(before) after the failover = %q, %v; want 1", v, ok)
+	}
+}
+
+// waitFor polls cond until it holds, failing t after limit.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", limit, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -459,7 +459,7 @@ var notFoundRe = regexp.MustCompile(`line (\d+): field (\S+) not found in type c
 // unknownKey rewrites yaml.v3's "field x not found in type config.Region"
 // into words a user of the file understands.
 func unknownKey(err error) error {
-	msg := notFoundRe.ReplaceAllString(err.Error(), "line $1: unknown key \"$2\" (in $3); check the spelling against the README's configuration section")
+	msg := notFoundRe.ReplaceAllString(err.Error(), "line $1: unknown key \"$2\" (in $3); check the spelling against docs/config.md or spyglass config reference")
 	msg = strings.ReplaceAll(msg, "yaml: unmarshal errors:\n  ", "")
 	return errors.New(msg)
 }

@@ -154,3 +154,25 @@ func freePort(t testing.TB) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// StartReplicaT starts a redis-server for t replicating master, and
+// returns once the replication link is up; it is stopped when t ends.
+func StartReplicaT(t testing.TB, master *Redis) *Redis {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(master.Addr)
+	r := newT(t, "--replicaof", host, port)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := r.client()
+	defer c.Close()
+	for {
+		info, err := c.Info(ctx, "replication").Result()
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			return r
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("redistest: replica %s of %s: link never up (%q, %v)", r.Addr, master.Addr, info, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
