@@ -232,7 +232,7 @@ type Region struct {
 // an embedded region needs none.
 type Cache struct {
 	// Dir is the directory of the image data cache (remote regions). The
-	// default is not ./cache: in a checkout that is the cache package.
+	// default is not `./cache`: in a checkout that is the cache package.
 	Dir string `yaml:"dir"`
 	// MaxSize bounds the image data cache on disk; `0` disables it. A size:
 	// bytes or a number with a unit, `KiB`, `MiB`, `GiB`, `TiB`, `PiB`

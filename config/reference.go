@@ -156,6 +156,8 @@ func typeName(t reflect.Type) string {
 		return "size"
 	}
 	switch t.Kind() {
+	case reflect.Pointer:
+		return typeName(t.Elem())
 	case reflect.String:
 		return "string"
 	case reflect.Bool:
@@ -193,6 +195,11 @@ func formatYAML(v reflect.Value) string {
 		return Size(v.Int()).String()
 	}
 	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return `""`
+		}
+		return formatYAML(v.Elem())
 	case reflect.String:
 		if v.String() == "" {
 			return `""`
@@ -335,10 +342,7 @@ func ReadmeTable() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("| key | default | meaning |\n|---|---|---|\n")
 	for _, k := range keys {
-		doc := overrideRe.ReplaceAllStringFunc(k.Doc, func(m string) string {
-			return envRe.ReplaceAllString(flagRe.ReplaceAllString(m, "flag `$1`"), "Env `$1`")
-		})
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", k.Key, code(k.Default), cell(doc))
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", k.Key, code(k.Default), cell(codeNames(k.Doc)))
 	}
 	return b.Bytes(), nil
 }
@@ -382,7 +386,7 @@ func ReferenceMarkdown() ([]byte, error) {
 			if k.Flag != "" {
 				over = append(over, "`"+k.Flag+"`")
 			}
-			doc := overrideRe.ReplaceAllString(k.Doc, "")
+			doc := codeNames(overrideRe.ReplaceAllString(k.Doc, ""))
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", k.Key, k.Type, code(k.Default), strings.Join(over, ", "), cell(doc))
 		}
 	}
@@ -424,5 +428,11 @@ func code(s string) string {
 	}
 	return "`" + strings.ReplaceAll(s, "|", `\|`) + "`"
 }
+
+// codeNames sets environment variables and flags in a comment as code:
+// SPYGLASS_LISTEN → `SPYGLASS_LISTEN`, --listen → `--listen`.
+func codeNames(s string) string { return bareNameRe.ReplaceAllString(s, "$1`$2`") }
+
+var bareNameRe = regexp.MustCompile("(^|[^`\\w-])(SPYGLASS_[A-Z0-9_]+|--[a-z][a-z0-9-]*)")
 
 func cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }

@@ -184,6 +184,8 @@ func TestFormatValue(t *testing.T) {
 		{[]string{"a:1", "b:2"}, "[a:1, b:2]"},
 		{map[string]string{"p2": "b", "p1": "a"}, "{p1: a, p2: b}"},
 		{0.8, "0.8"},
+		{(*bool)(nil), "empty"},
+		{new(int), "0"},
 		{true, "true"},
 	} {
 		if got := formatValue(reflect.ValueOf(tt.v)); got != tt.want {
@@ -207,6 +209,19 @@ func TestDropSubject(t *testing.T) {
 	} {
 		if got := dropSubject(tt.doc, tt.name); got != tt.want {
 			t.Errorf("dropSubject(%q) = %q, want %q", tt.doc, got, tt.want)
+		}
+	}
+}
+
+func TestCodeNames(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"Env SPYGLASS_LISTEN; flag --listen.", "Env `SPYGLASS_LISTEN`; flag `--listen`."},
+		{"Env `SPYGLASS_LISTEN`, flag `--listen`.", "Env `SPYGLASS_LISTEN`, flag `--listen`."},
+		{"SPYGLASS_DATA_DIR and --data-dir set it", "`SPYGLASS_DATA_DIR` and `--data-dir` set it"},
+		{"read-only --- not a flag, x--y neither", "read-only --- not a flag, x--y neither"},
+	} {
+		if got := codeNames(tt.in); got != tt.want {
+			t.Errorf("codeNames(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
