@@ -203,6 +203,15 @@ func TestSharedFollowsASentinelFailover(t *testing.T) {
 		t.Fatalf("Get(before) = %q, %v; want 1", v, ok)
 	}
 
+	// Replication is asynchronous: kill the master only once the replica
+	// has the key, or the failover may rightly lose it.
+	onReplica := redis.NewClient(&redis.Options{Addr: replica.Addr})
+	defer onReplica.Close()
+	waitFor(t, 30*time.Second, "the write to reach the replica", func() bool {
+		v, err := onReplica.Get(ctx, "spyglass:before").Result()
+		return err == nil && v == "1"
+	})
+
 	master.Stop()
 	waitFor(t, 60*time.Second, "the sentinel to promote the replica", func() bool {
 		addr, err := sc.GetMasterAddrByName(ctx, sentinel.MasterName).Result()
@@ -213,9 +222,7 @@ func TestSharedFollowsASentinelFailover(t *testing.T) {
 		v, ok := s.Get(ctx, "after")
 		return ok && string(v) == "2"
 	})
-	direct := redis.NewClient(&redis.Options{Addr: replica.Addr})
-	defer direct.Close()
-	if v, err := direct.Get(ctx, "spyglass:after").Result(); err != nil || v != "2" {
+	if v, err := onReplica.Get(ctx, "spyglass:after").Result(); err != nil || v != "2" {
 		t.Errorf("on the promoted replica: %q, %v; want 2", v, err)
 	}
 	// What was written before the failover was replicated.

@@ -20,7 +20,7 @@ type Redis struct {
 	cmd  *exec.Cmd
 	dir  string
 	port int
-	args []string // after the defaults (a sentinel: its whole command line)
+	args []string // the command line after "redis-server"
 }
 
 // StartT starts a redis-server for t, or fails t saying how to install it
