@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/spyglass-gateway/spyglass/policy"
 )
@@ -36,6 +37,9 @@ type Config struct {
 	Policy *policy.Policy
 	// Logger receives the access log and errors; nil means slog.Default().
 	Logger *slog.Logger
+	// Meter receives the request metrics (MetricRequestDuration,
+	// MetricImageBytesSent); nil means none are recorded, at no cost.
+	Meter metric.Meter
 	// ReadTimeout bounds reading a request's headers and a JSON body, and
 	// IdleTimeout keep-alive idleness; 0 means 5 minutes and 2 minutes.
 	// Uploads stream and are not bounded by ReadTimeout.
@@ -53,7 +57,8 @@ type Server struct {
 	log     *slog.Logger
 	srv     *fasthttp.Server
 	render  renderCache
-	importM string // comma-joined ImportMethods, for the header
+	importM string          // comma-joined ImportMethods, for the header
+	metrics *requestMetrics // nil: Config.Meter was nil
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -92,6 +97,13 @@ func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 		cfg.IdleTimeout = 2 * time.Minute
 	}
 	s := &Server{cfg: cfg, cat: cat, auth: auth, pol: cfg.Policy, log: cfg.Logger}
+	if cfg.Meter != nil {
+		m, err := newRequestMetrics(cfg.Meter)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: metrics: %w", err)
+		}
+		s.metrics = m
+	}
 	for i, m := range cfg.ImportMethods {
 		if i > 0 {
 			s.importM += ","
