@@ -226,7 +226,9 @@ type Redis struct {
 
 // Telemetry configures metrics and traces. Not used yet.
 type Telemetry struct {
-	// Metrics enables Prometheus metrics. Default true.
+	// Metrics serves metrics (OpenTelemetry, Prometheus text format) at
+	// GET /metrics on the admin listener; with admin.listen off there are
+	// none. Default true; false: no /metrics and nothing recorded.
 	Metrics bool `yaml:"metrics"`
 	// TracesEndpoint is an OTLP/HTTP endpoint URL for traces. Empty (the
 	// default) means no tracing.
