@@ -2,26 +2,51 @@ package gateway
 
 import (
 	"context"
+	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	"go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
-// requestMetrics records every request's route, method, status and
-// duration, and the image bytes sent, on OpenTelemetry instruments. The
-// request path pays no allocation for it: each (route, method, status)
-// gets its attribute set built once, on first use, and kept in a table.
-type requestMetrics struct {
-	duration metric.Float64Histogram
-	sent     metric.Int64Counter
+// RequestMetrics counts every request by route template, method and status
+// with its duration, and the image bytes sent, and hands them to the
+// OpenTelemetry SDK as a metric.Producer (give it to the reader:
+// sdkmetric.WithProducer, or the Prometheus exporter's WithProducer).
+//
+// The request path pays a few atomic adds and no allocation: each (route,
+// method, status) series is created once, on first use, with its attribute
+// set, and kept in a table. (The SDK's own synchronous histogram costs
+// several times more per request: it re-normalizes the attribute set and
+// takes a lock on every Record.)
+type RequestMetrics struct {
+	start  time.Time
+	series [numRoutes][numMethods][len(knownStatuses)]atomic.Pointer[requestSeries]
 
-	sets           [numRoutes][numMethods][len(knownStatuses)]atomic.Pointer[[]metric.RecordOption]
-	fromCache      []metric.AddOption
-	fromOrigin     []metric.AddOption
-	statusSlotByID [600]uint8 // status code → index in knownStatuses + 1; 0: not known
+	mu    sync.Mutex // guards other
+	other map[seriesKey]*requestSeries
+
+	sentCache, sentOrigin atomic.Int64
+	cacheAttrs            attribute.Set
+	originAttrs           attribute.Set
+}
+
+type seriesKey struct {
+	rt     route
+	mt     httpMethod
+	status int
+}
+
+// requestSeries is one (route, method, status): a cumulative histogram.
+type requestSeries struct {
+	attrs    attribute.Set
+	sumNanos atomic.Int64
+	buckets  [len(requestBuckets) + 1]atomic.Uint64 // the last: above every bound
 }
 
 // Metric names (the Prometheus exporter turns the dots into underscores and
@@ -33,57 +58,60 @@ const (
 
 // requestBuckets are the histogram's bounds in seconds: a cached show
 // answers in well under a millisecond, a cold one in a region's time.
-var requestBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+var requestBuckets = [...]float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-func newRequestMetrics(m metric.Meter) (*requestMetrics, error) {
-	duration, err := m.Float64Histogram(MetricRequestDuration,
-		metric.WithUnit("s"),
-		metric.WithDescription("Images API requests by route template, method and status: time until the response's headers are ready (an image body streams after)."),
-		metric.WithExplicitBucketBoundaries(requestBuckets...))
-	if err != nil {
-		return nil, err
-	}
-	sent, err := m.Int64Counter(MetricImageBytesSent,
-		metric.WithUnit("By"),
-		metric.WithDescription("Image data bytes answered to clients (the lengths of the responses), by source: cache (the image data cache on disk) or origin (a region: the embedded store, or a remote region streamed straight through)."))
-	if err != nil {
-		return nil, err
-	}
-	rm := &requestMetrics{duration: duration, sent: sent}
-	rm.fromCache = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("source", "cache")))}
-	rm.fromOrigin = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("source", "origin")))}
+// statusSlot maps a status code to its index in knownStatuses + 1; 0: not
+// a known one.
+var statusSlot = func() (t [600]uint8) {
 	for i, code := range knownStatuses {
-		rm.statusSlotByID[code] = uint8(i + 1)
+		t[code] = uint8(i + 1)
 	}
-	return rm, nil
+	return t
+}()
+
+// NewRequestMetrics returns empty counters.
+func NewRequestMetrics() *RequestMetrics {
+	return &RequestMetrics{
+		start:       time.Now(),
+		other:       map[seriesKey]*requestSeries{},
+		cacheAttrs:  attribute.NewSet(attribute.String("source", "cache")),
+		originAttrs: attribute.NewSet(attribute.String("source", "origin")),
+	}
 }
 
 // observe records one finished request (its handler returned).
-func (rm *requestMetrics) observe(ctx *fasthttp.RequestCtx, start time.Time) {
-	elapsed := time.Since(start).Seconds()
-	rt := routeOf(ctx.Path(), ctx.Request.Header.Peek("Accept"))
-	mt := methodOf(ctx.Method())
-	status := ctx.Response.StatusCode()
-	rm.duration.Record(context.Background(), elapsed, rm.options(rt, mt, status)...)
+func (rm *RequestMetrics) observe(ctx *fasthttp.RequestCtx, start time.Time) {
+	elapsed := time.Since(start)
+	s := rm.seriesFor(routeOf(ctx.Path(), &ctx.Request.Header), methodOf(ctx.Method()), ctx.Response.StatusCode())
+	s.sumNanos.Add(int64(elapsed))
+	// Bucket i holds (bounds[i-1], bounds[i]], as OpenTelemetry's explicit
+	// bucket histogram; the last one everything above.
+	s.buckets[sort.SearchFloat64s(requestBuckets[:], elapsed.Seconds())].Add(1)
 }
 
-// options returns the attribute set of (route, method, status), built
-// once. A status outside knownStatuses gets a set built for the request.
-func (rm *requestMetrics) options(rt route, mt httpMethod, status int) []metric.RecordOption {
+// seriesFor returns the series of (route, method, status), created once.
+func (rm *RequestMetrics) seriesFor(rt route, mt httpMethod, status int) *requestSeries {
 	slot := 0
-	if status > 0 && status < len(rm.statusSlotByID) {
-		slot = int(rm.statusSlotByID[status])
+	if status > 0 && status < len(statusSlot) {
+		slot = int(statusSlot[status])
 	}
 	if slot == 0 {
-		return []metric.RecordOption{metric.WithAttributeSet(requestAttributes(rt, mt, status))}
+		rm.mu.Lock()
+		defer rm.mu.Unlock()
+		k := seriesKey{rt, mt, status}
+		s := rm.other[k]
+		if s == nil {
+			s = &requestSeries{attrs: requestAttributes(rt, mt, status)}
+			rm.other[k] = s
+		}
+		return s
 	}
-	p := &rm.sets[rt][mt][slot-1]
-	if opts := p.Load(); opts != nil {
-		return *opts
+	p := &rm.series[rt][mt][slot-1]
+	if s := p.Load(); s != nil {
+		return s
 	}
-	opts := []metric.RecordOption{metric.WithAttributeSet(requestAttributes(rt, mt, status))}
-	p.CompareAndSwap(nil, &opts)
-	return *p.Load()
+	p.CompareAndSwap(nil, &requestSeries{attrs: requestAttributes(rt, mt, status)})
+	return p.Load()
 }
 
 func requestAttributes(rt route, mt httpMethod, status int) attribute.Set {
@@ -96,16 +124,73 @@ func requestAttributes(rt route, mt httpMethod, status int) attribute.Set {
 
 // dataSent counts the n bytes of image data a download answers, by where
 // they come from: the cache says so of its Data (FromCache).
-func (rm *requestMetrics) dataSent(data any, n int64) {
+func (rm *RequestMetrics) dataSent(data any, n int64) {
 	if rm == nil || n <= 0 {
 		return
 	}
 	if c, ok := data.(interface{ FromCache() bool }); ok && c.FromCache() {
-		rm.sent.Add(context.Background(), n, rm.fromCache...)
+		rm.sentCache.Add(n)
 		return
 	}
-	rm.sent.Add(context.Background(), n, rm.fromOrigin...)
+	rm.sentOrigin.Add(n)
 }
+
+// Produce is metric.Producer's: the counters as they are now.
+func (rm *RequestMetrics) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
+	now := time.Now()
+	var points []metricdata.HistogramDataPoint[float64]
+	add := func(s *requestSeries) {
+		counts := make([]uint64, len(s.buckets))
+		var count uint64
+		for i := range s.buckets {
+			counts[i] = s.buckets[i].Load()
+			count += counts[i]
+		}
+		points = append(points, metricdata.HistogramDataPoint[float64]{
+			Attributes: s.attrs, StartTime: rm.start, Time: now,
+			Count: count, Bounds: requestBuckets[:], BucketCounts: counts,
+			Sum: time.Duration(s.sumNanos.Load()).Seconds(),
+		})
+	}
+	for rt := range rm.series {
+		for mt := range rm.series[rt] {
+			for i := range rm.series[rt][mt] {
+				if s := rm.series[rt][mt][i].Load(); s != nil {
+					add(s)
+				}
+			}
+		}
+	}
+	rm.mu.Lock()
+	for _, s := range rm.other {
+		add(s)
+	}
+	rm.mu.Unlock()
+	sent := func(attrs attribute.Set, v int64) metricdata.DataPoint[int64] {
+		return metricdata.DataPoint[int64]{Attributes: attrs, StartTime: rm.start, Time: now, Value: v}
+	}
+	return []metricdata.ScopeMetrics{{
+		Scope: instrumentation.Scope{Name: "github.com/spyglass-gateway/spyglass/gateway"},
+		Metrics: []metricdata.Metrics{
+			{
+				Name:        MetricRequestDuration,
+				Description: "Images API requests by route template, method and status: time until the response's headers are ready (an image body streams after).",
+				Unit:        "s",
+				Data:        metricdata.Histogram[float64]{Temporality: metricdata.CumulativeTemporality, DataPoints: points},
+			},
+			{
+				Name:        MetricImageBytesSent,
+				Description: "Image data bytes answered to clients (the lengths of the responses), by source: cache (the image data cache on disk) or origin (a region: the embedded store, or a remote region streamed straight through).",
+				Unit:        "By",
+				Data: metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true, DataPoints: []metricdata.DataPoint[int64]{
+					sent(rm.cacheAttrs, rm.sentCache.Load()), sent(rm.originAttrs, rm.sentOrigin.Load()),
+				}},
+			},
+		},
+	}}, nil
+}
+
+var _ metric.Producer = (*RequestMetrics)(nil)
 
 // knownStatuses are the statuses the gateway answers; each gets its
 // attribute sets built once.
@@ -195,8 +280,11 @@ var routeNames = [numRoutes]string{
 
 // routeOf names the route template a request's path matches, by the same
 // shapes serveHTTP and route dispatch on (version prefix or Accept
-// version, then the segments); any API version is reported as /v2.
-func routeOf(path, accept []byte) route {
+// version, then the segments); any API version is reported as /v2. The
+// Accept header is read only when the path names no version (reading a
+// header costs more than the rest): a vnd Accept header with a versioned
+// path is a 404 either way, reported under the path's route.
+func routeOf(path []byte, h *fasthttp.RequestHeader) route {
 	if string(path) == "/healthcheck" {
 		return routeHealthcheck
 	}
@@ -210,7 +298,9 @@ func routeOf(path, accept []byte) route {
 	}
 	rest := segs[:n]
 	var version []byte
-	if len(accept) > len(vndPrefix) && string(accept[:len(vndPrefix)]) == vndPrefix {
+	if n > 0 && knownVersion(segs[0]) {
+		version, rest = segs[0], segs[1:n]
+	} else if accept := h.Peek("Accept"); len(accept) > len(vndPrefix) && string(accept[:len(vndPrefix)]) == vndPrefix {
 		version = accept[len(vndPrefix):]
 	} else if n > 0 {
 		version, rest = segs[0], segs[1:n]

@@ -19,8 +19,9 @@ import (
 )
 
 // startMetered runs the gateway over a real embedded store with request
-// metrics read by reader (nil: metrics off).
-func startMetered(t testing.TB, reader sdkmetric.Reader) *testServer {
+// metrics and returns the SDK reader that collects them; with on false,
+// without metrics (and a nil reader).
+func startMetered(t testing.TB, on bool) (*testServer, *sdkmetric.ManualReader) {
 	t.Helper()
 	store, err := local.Open(t.TempDir(), local.Options{})
 	if err != nil {
@@ -31,10 +32,12 @@ func startMetered(t testing.TB, reader sdkmetric.Reader) *testServer {
 		t.Fatal(err)
 	}
 	var cfg gateway.Config
-	if reader != nil {
+	var reader *sdkmetric.ManualReader
+	if on {
+		cfg.Metrics = gateway.NewRequestMetrics()
+		reader = sdkmetric.NewManualReader(sdkmetric.WithProducer(cfg.Metrics))
 		provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 		t.Cleanup(func() { provider.Shutdown(context.Background()) })
-		cfg.Meter = provider.Meter("spyglass/gateway")
 	}
 	srv, err := gateway.New(cfg, store, auth)
 	if err != nil {
@@ -49,7 +52,7 @@ func startMetered(t testing.TB, reader sdkmetric.Reader) *testServer {
 		srv.Shutdown(context.Background())
 		store.Close()
 	})
-	return &testServer{url: "http://" + ln.Addr().String(), srv: srv, store: store}
+	return &testServer{url: "http://" + ln.Addr().String(), srv: srv, store: store}, reader
 }
 
 // requestCount is how many requests the histogram counted with exactly
@@ -102,8 +105,7 @@ func bytesSent(rm *metricdata.ResourceMetrics, source string) int64 {
 }
 
 func TestRequestMetrics(t *testing.T) {
-	reader := sdkmetric.NewManualReader()
-	ts := startMetered(t, reader)
+	ts, reader := startMetered(t, true)
 	img := ts.json(t, p1, "POST", "/v2/images", map[string]any{"name": "cirros", "disk_format": "qcow2", "container_format": "bare"}, 201)
 	id := img["id"].(string)
 	ts.json(t, p1, "GET", "/v2/images/"+id, nil, 200)
@@ -170,7 +172,7 @@ func showRequest(b testing.TB, id string) *fasthttp.Request {
 }
 
 // BenchmarkShowMetrics compares the show path with request metrics off and
-// on (an SDK MeterProvider with a reader, as serve builds it).
+// on (read by an SDK reader, as serve builds it).
 func BenchmarkShowMetrics(b *testing.B) {
 	for _, on := range []bool{false, true} {
 		name := "off"
@@ -178,11 +180,7 @@ func BenchmarkShowMetrics(b *testing.B) {
 			name = "on"
 		}
 		b.Run(name, func(b *testing.B) {
-			var reader sdkmetric.Reader
-			if on {
-				reader = sdkmetric.NewManualReader()
-			}
-			ts := startMetered(b, reader)
+			ts, _ := startMetered(b, on)
 			img := ts.json(b, p1, "POST", "/v2/images", map[string]any{"name": "cirros", "disk_format": "qcow2", "container_format": "bare"}, 201)
 			h := ts.srv.Handler()
 			b.ReportAllocs()

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-	"go.opentelemetry.io/otel/metric"
 
 	"github.com/spyglass-gateway/spyglass/policy"
 )
@@ -37,9 +36,10 @@ type Config struct {
 	Policy *policy.Policy
 	// Logger receives the access log and errors; nil means slog.Default().
 	Logger *slog.Logger
-	// Meter receives the request metrics (MetricRequestDuration,
-	// MetricImageBytesSent); nil means none are recorded, at no cost.
-	Meter metric.Meter
+	// Metrics counts the requests (MetricRequestDuration,
+	// MetricImageBytesSent) for an OpenTelemetry reader; nil means none
+	// are recorded, at no cost.
+	Metrics *RequestMetrics
 	// ReadTimeout bounds reading a request's headers and a JSON body, and
 	// IdleTimeout keep-alive idleness; 0 means 5 minutes and 2 minutes.
 	// Uploads stream and are not bounded by ReadTimeout.
@@ -58,7 +58,7 @@ type Server struct {
 	srv     *fasthttp.Server
 	render  renderCache
 	importM string          // comma-joined ImportMethods, for the header
-	metrics *requestMetrics // nil: Config.Meter was nil
+	metrics *RequestMetrics // nil: none recorded
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -96,14 +96,7 @@ func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 2 * time.Minute
 	}
-	s := &Server{cfg: cfg, cat: cat, auth: auth, pol: cfg.Policy, log: cfg.Logger}
-	if cfg.Meter != nil {
-		m, err := newRequestMetrics(cfg.Meter)
-		if err != nil {
-			return nil, fmt.Errorf("gateway: metrics: %w", err)
-		}
-		s.metrics = m
-	}
+	s := &Server{cfg: cfg, cat: cat, auth: auth, pol: cfg.Policy, log: cfg.Logger, metrics: cfg.Metrics}
 	for i, m := range cfg.ImportMethods {
 		if i > 0 {
 			s.importM += ","

@@ -16,14 +16,14 @@ import (
 
 // serveMetrics (telemetry.metrics) builds the OpenTelemetry meter provider
 // whose reader is a Prometheus exporter, serves it at GET /metrics on mux,
-// and registers the instruments that read inst's counters when scraped.
-// The returned meter is the gateway's, for the request path.
-func serveMetrics(mux *http.ServeMux, inst *instance) (metric.Meter, func(), error) {
+// and registers the instruments that read inst's counters when scraped;
+// requests come from the gateway's counters, a metric.Producer.
+func serveMetrics(mux *http.ServeMux, inst *instance, requests sdkmetric.Producer) (func(), error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	exporter, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
+	exporter, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(), otelprom.WithProducer(requests))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	provider := sdkmetric.NewMeterProvider(
 		sdkmetric.WithReader(exporter),
@@ -31,10 +31,10 @@ func serveMetrics(mux *http.ServeMux, inst *instance) (metric.Meter, func(), err
 	)
 	if err := observeInstance(provider.Meter("github.com/spyglass-gateway/spyglass"), inst); err != nil {
 		provider.Shutdown(context.Background())
-		return nil, nil, err
+		return nil, err
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return provider.Meter("github.com/spyglass-gateway/spyglass/gateway"), func() { provider.Shutdown(context.Background()) }, nil
+	return func() { provider.Shutdown(context.Background()) }, nil
 }
 
 // Breaker states as the spyglass.breaker.state gauge reports them.

@@ -245,12 +245,12 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		admin = newAdmin()
 		admin.mux.Handle("GET /ready", readyHandler(inst))
 		if cfg.Telemetry.Metrics {
-			meter, shutdownMetrics, err := serveMetrics(admin.mux, inst)
+			gcfg.Metrics = gateway.NewRequestMetrics()
+			shutdownMetrics, err := serveMetrics(admin.mux, inst, gcfg.Metrics)
 			if err != nil {
 				return fmt.Errorf("telemetry.metrics: %w", err)
 			}
 			defer shutdownMetrics()
-			gcfg.Meter = meter
 		}
 	}
 	if ic, ok := cat.(interface {
