@@ -77,8 +77,12 @@ type BlobStats struct {
 	// ahead; BypassBytes those streamed straight through (not cached).
 	OriginBytes, BypassBytes int64
 	// UsedBytes is the bytes the entries take on disk (a fill counts its
-	// whole expected size).
-	UsedBytes int64
+	// whole expected size); MaxBytes, HighBytes and LowBytes are the bound
+	// and the watermarks it is evicted between.
+	UsedBytes, MaxBytes, HighBytes, LowBytes int64
+	// FillsInFlight is the fills running now; FillWaiters the readers
+	// attached to them (waiters per fill = FillWaiters / FillsInFlight).
+	FillsInFlight, FillWaiters int64
 }
 
 // Blobs is the image data cache on local disk. One fill per entry however
@@ -180,10 +184,22 @@ func (b *Blobs) Close() error {
 
 // Stats reports the counters.
 func (b *Blobs) Stats() BlobStats {
+	var fills, waiters int64
 	b.mu.Lock()
 	used := b.used
+	for _, e := range b.entries {
+		e.mu.Lock()
+		if e.filling {
+			fills++
+			waiters += int64(e.refs)
+		}
+		e.mu.Unlock()
+	}
 	b.mu.Unlock()
+	max := b.cfg.MaxSize
 	return BlobStats{
+		MaxBytes: max, HighBytes: int64(float64(max) * b.cfg.High), LowBytes: int64(float64(max) * b.cfg.Low),
+		FillsInFlight: fills, FillWaiters: waiters,
 		Hits: b.stats.hits.Load(), Misses: b.stats.misses.Load(), Fills: b.stats.fills.Load(),
 		FillsFailed: b.stats.fillsFailed.Load(), Bypasses: b.stats.bypasses.Load(),
 		Evictions: b.stats.evictions.Load(), OriginBytes: b.stats.originBytes.Load(),

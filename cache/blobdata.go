@@ -22,6 +22,10 @@ type fileBlob struct {
 func (d *fileBlob) Size() int64                             { return d.size }
 func (d *fileBlob) ReadAt(p []byte, off int64) (int, error) { return d.f.ReadAt(p, off) }
 
+// FromCache: the bytes come from the cache's disk (metrics tell them from
+// bytes streamed from the origin).
+func (d *fileBlob) FromCache() bool { return true }
+
 // File hands the open file over: closing it is the caller's, and releases
 // the Data.
 func (d *fileBlob) File() *os.File { return d.f }
@@ -46,6 +50,10 @@ type fillData struct {
 }
 
 func (d *fillData) Size() int64 { return d.e.exp.Size }
+
+// FromCache: the bytes are read from the entry on disk as the fill writes
+// them (unless the disk fails mid-way and the rest comes from the origin).
+func (d *fillData) FromCache() bool { return true }
 
 func (d *fillData) Close() error {
 	d.once.Do(func() {

@@ -46,6 +46,17 @@ type Metadata struct {
 	invalidated sync.Map // id → invalidation, for tickets still in flight
 	sweepMu     sync.Mutex
 	lastSweep   time.Time
+
+	hits, misses atomic.Int64 // Image lookups, for metrics
+}
+
+// MetadataStats counts image lookups: a hit found a fresh record; a miss
+// found none, or a stale one (the region is asked).
+type MetadataStats struct{ Hits, Misses int64 }
+
+// Stats reports the counters.
+func (m *Metadata) Stats() MetadataStats {
+	return MetadataStats{Hits: m.hits.Load(), Misses: m.misses.Load()}
 }
 
 type record struct {
@@ -129,6 +140,16 @@ const (
 
 // Image returns the cached record for id and how fresh it is.
 func (m *Metadata) Image(id string) (*backends.Image, Freshness) {
+	img, f := m.image(id)
+	if f == Fresh {
+		m.hits.Add(1)
+	} else {
+		m.misses.Add(1)
+	}
+	return img, f
+}
+
+func (m *Metadata) image(id string) (*backends.Image, Freshness) {
 	r, ok := m.images.Get(id)
 	if !ok || !m.valid(r.ticket, id) {
 		return nil, Missing

@@ -100,3 +100,17 @@ func TestMetadataVerdicts(t *testing.T) {
 		t.Fatal("verdict outlived VerdictTTL")
 	}
 }
+
+func TestMetadataStats(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1e9, 0)}
+	m := newMeta(t, clk)
+	m.Image("a") // miss
+	m.PutImage(m.Ticket(), &backends.Image{ID: "a"})
+	m.Image("a") // hit
+	m.Image("a") // hit
+	clk.Add(31 * time.Second)
+	m.Image("a") // stale: the region is asked, a miss
+	if got, want := m.Stats(), (MetadataStats{Hits: 2, Misses: 2}); got != want {
+		t.Errorf("Stats() = %+v, want %+v", got, want)
+	}
+}

@@ -168,3 +168,7 @@ func (s *Shared) Ping(ctx context.Context) error {
 
 // Close releases the connections.
 func (s *Shared) Close() error { return s.client.Close() }
+
+// BreakerState reports the circuit breaker's state: closed, half-open or
+// open (Redis is not being asked).
+func (s *Shared) BreakerState() string { return s.breaker.State().String() }

@@ -313,9 +313,11 @@ func (r Redis) Enabled() bool {
 	return r.Addr != "" || len(r.Cluster) > 0 || r.Sentinel.MasterName != "" || len(r.Sentinel.Addrs) > 0
 }
 
-// Telemetry configures metrics and traces. Not used yet.
+// Telemetry configures metrics and traces.
 type Telemetry struct {
-	// Metrics enables Prometheus metrics. Not used yet.
+	// Metrics serves metrics (OpenTelemetry, Prometheus text format) at
+	// GET /metrics on the admin listener; with admin.listen off there are
+	// none. Default true; false: no /metrics and nothing recorded.
 	Metrics bool `yaml:"metrics"`
 	// TracesEndpoint is an OTLP/HTTP URL for traces; empty: no traces. Not
 	// used yet.

@@ -92,6 +92,7 @@ func (s *Server) download(c *call, id string) {
 		cr = strconv.AppendInt(cr, size, 10)
 		h.SetBytesV("Content-Range", cr)
 	}
+	s.metrics.dataSent(data, n)
 	if fd, ok := data.(fileData); ok {
 		f := fd.File()
 		if _, err := f.Seek(start, io.SeekStart); err == nil {

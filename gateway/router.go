@@ -90,6 +90,10 @@ func segments(path []byte, out *[maxSegments][]byte) (n int, ok bool) {
 const vndPrefix = "application/vnd.openstack.images-"
 
 func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
+	if s.metrics != nil {
+		// First deferred, so it runs last: after a panic's 500 is written.
+		defer s.metrics.observe(ctx, time.Now())
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("panic in handler", "method", string(ctx.Method()), "path", string(ctx.Path()), "panic", fmt.Sprint(r))

@@ -36,6 +36,10 @@ type Config struct {
 	Policy *policy.Policy
 	// Logger receives the access log and errors; nil means slog.Default().
 	Logger *slog.Logger
+	// Metrics counts the requests (MetricRequestDuration,
+	// MetricImageBytesSent) for an OpenTelemetry reader; nil means none
+	// are recorded, at no cost.
+	Metrics *RequestMetrics
 	// ReadTimeout bounds reading a request's headers and a JSON body, and
 	// IdleTimeout keep-alive idleness; 0 means 5 minutes and 2 minutes.
 	// Uploads stream and are not bounded by ReadTimeout.
@@ -53,7 +57,8 @@ type Server struct {
 	log     *slog.Logger
 	srv     *fasthttp.Server
 	render  renderCache
-	importM string // comma-joined ImportMethods, for the header
+	importM string          // comma-joined ImportMethods, for the header
+	metrics *RequestMetrics // nil: none recorded
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -91,7 +96,7 @@ func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 2 * time.Minute
 	}
-	s := &Server{cfg: cfg, cat: cat, auth: auth, pol: cfg.Policy, log: cfg.Logger}
+	s := &Server{cfg: cfg, cat: cat, auth: auth, pol: cfg.Policy, log: cfg.Logger, metrics: cfg.Metrics}
 	for i, m := range cfg.ImportMethods {
 		if i > 0 {
 			s.importM += ","

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
@@ -112,6 +113,20 @@ type Keystone struct {
 	// than a mutex so waiting for it respects the validation's deadline.
 	login  chan struct{}
 	authed bool // guarded by login
+
+	// lookups counts tokens looked up in the cache; misses those that had
+	// to be validated with Keystone (TokenCacheStats).
+	lookups, misses atomic.Int64
+}
+
+// TokenCacheStats counts token lookups: a hit was answered from the
+// cache (fresh, rejected, or expired); a miss asked Keystone.
+type TokenCacheStats struct{ Hits, Misses int64 }
+
+// TokenCacheStats reports the counters.
+func (k *Keystone) TokenCacheStats() TokenCacheStats {
+	misses := k.misses.Load()
+	return TokenCacheStats{Hits: k.lookups.Load() - misses, Misses: misses}
 }
 
 // verdict is one cached answer from Keystone.
@@ -224,6 +239,7 @@ func (k *Keystone) Authenticate(ctx context.Context, h Headers) (Identity, error
 	}
 	key := maphash.Bytes(k.seed, tok)
 	now := time.Now()
+	k.lookups.Add(1)
 	v, ok := k.verdicts.Get(key)
 	if ok && v.token == string(tok) {
 		switch {
@@ -238,6 +254,7 @@ func (k *Keystone) Authenticate(ctx context.Context, h Headers) (Identity, error
 	} else {
 		v = nil
 	}
+	k.misses.Add(1)
 	v, err := k.revalidate(tok, key, v)
 	if err != nil {
 		return Identity{}, err

@@ -275,6 +275,16 @@ func TestKeystone(t *testing.T) {
 		if got := counter.validation.Load(); got != 2 {
 			t.Errorf("%d Keystone validations after 5 requests with one bad token, want 2", got)
 		}
+		// The token cache's counters: every lookup is a hit or a miss; the
+		// misses are the concurrent first calls (which waited for the one
+		// validation) and the bad token's first.
+		lookups := int64(32 + 100 + 5)
+		if !keystoneRace {
+			lookups += 101 // AllocsPerRun's warm-up and runs
+		}
+		if s := k.TokenCacheStats(); s.Hits+s.Misses != lookups || s.Misses < 2 || s.Misses > 33 {
+			t.Errorf("TokenCacheStats() = %+v after %d lookups of two tokens", s, lookups)
+		}
 	})
 
 	t.Run("revoked token", func(t *testing.T) {

@@ -89,7 +89,8 @@ func buildPolicy(c config.Policy) (*policy.Policy, error) {
 // openCatalog opens the regions the gateway serves: one embedded store
 // directly (it answers from memory), otherwise the federation catalog over
 // every region, remote ones behind the metadata cache and the blob cache.
-func openCatalog(cfg config.Config, log *slog.Logger) (gateway.Catalog, func(), error) {
+// It records the parts it opens in inst.
+func openCatalog(cfg config.Config, log *slog.Logger, inst *instance) (gateway.Catalog, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -101,6 +102,7 @@ func openCatalog(cfg config.Config, log *slog.Logger) (gateway.Catalog, func(), 
 		if err != nil {
 			return nil, nil, err
 		}
+		inst.regions = []regionPart{{name: cfg.Regions[0].Name, kind: cfg.Regions[0].Kind}}
 		return store, closeStore, nil
 	}
 	fc := federation.Config{
@@ -119,6 +121,7 @@ func openCatalog(cfg config.Config, log *slog.Logger) (gateway.Catalog, func(), 
 		}
 		closers = append(closers, func() { shared.Close() })
 		fc.Shared = shared
+		inst.shared = shared
 	}
 	for i := range cfg.Regions {
 		region := &cfg.Regions[i]
@@ -144,6 +147,7 @@ func openCatalog(cfg config.Config, log *slog.Logger) (gateway.Catalog, func(), 
 				return nil, nil, fmt.Errorf("regions[%s]: %w", region.Name, err)
 			}
 			rc.Region = remote
+			inst.regions = append(inst.regions, regionPart{name: region.Name, kind: region.Kind, breaker: remote})
 			if cfg.Cache.MetadataTTL > 0 {
 				meta, err := cache.NewMetadata(cache.MetadataConfig{
 					TTL: cfg.Cache.MetadataTTL, StaleIfError: cfg.Cache.StaleIfError, VerdictTTL: cfg.Cache.VerdictTTL,
@@ -153,6 +157,7 @@ func openCatalog(cfg config.Config, log *slog.Logger) (gateway.Catalog, func(), 
 					return nil, nil, fmt.Errorf("cache: %w", err)
 				}
 				rc.Meta = meta
+				inst.metas = append(inst.metas, meta)
 				closers = append(closers, meta.Close)
 			}
 			if cfg.Cache.MaxSize > 0 && fc.Blobs == nil {
@@ -165,6 +170,7 @@ func openCatalog(cfg config.Config, log *slog.Logger) (gateway.Catalog, func(), 
 					return nil, nil, fmt.Errorf("cache: %w", err)
 				}
 				fc.Blobs = blobs
+				inst.blobs = blobs
 				closers = append(closers, func() { blobs.Close() })
 			}
 		default:
@@ -175,6 +181,7 @@ func openCatalog(cfg config.Config, log *slog.Logger) (gateway.Catalog, func(), 
 			}
 			rc.Region = store
 			closers = append(closers, closeStore)
+			inst.regions = append(inst.regions, regionPart{name: region.Name, kind: region.Kind})
 		}
 		fc.Regions = append(fc.Regions, rc)
 	}
@@ -215,7 +222,8 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		return fmt.Errorf("default_region %q: no such region", cfg.DefaultRegion)
 	}
 
-	cat, closeCat, err := openCatalog(cfg, log)
+	inst := &instance{}
+	cat, closeCat, err := openCatalog(cfg, log, inst)
 	if err != nil {
 		return err
 	}
@@ -228,10 +236,26 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	if c, ok := auth.(interface{ Close() }); ok {
 		defer c.Close()
 	}
+	if k, ok := auth.(*policy.Keystone); ok {
+		inst.keystone = k
+	}
 	gcfg := gateway.Config{
 		SizeCap: int64(cfg.ImageSizeCap),
 		Policy:  pol,
 		Logger:  log,
+	}
+	var admin *adminServer
+	if cfg.Admin.Listen != config.AdminOff {
+		admin = newAdmin()
+		admin.mux.Handle("GET /ready", readyHandler(inst))
+		if cfg.Telemetry.Metrics {
+			gcfg.Metrics = gateway.NewRequestMetrics()
+			shutdownMetrics, err := serveMetrics(admin.mux, inst, gcfg.Metrics)
+			if err != nil {
+				return fmt.Errorf("telemetry.metrics: %w", err)
+			}
+			defer shutdownMetrics()
+		}
 	}
 	if ic, ok := cat.(interface {
 		gateway.ImageCache
@@ -253,11 +277,9 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	}
 	addr := ln.Addr().String()
 
-	var admin *adminServer
 	adminAddr := config.AdminOff
 	adminServed := make(<-chan error) // never ready when there is no admin listener
-	if cfg.Admin.Listen != config.AdminOff {
-		admin = newAdmin()
+	if admin != nil {
 		if adminAddr, err = admin.listen(cfg.Admin.Listen); err != nil {
 			ln.Close()
 			return err
@@ -283,6 +305,7 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	case <-ctx.Done():
 	}
 	stop() // a second signal now kills the process
+	inst.draining.Store(true)
 
 	log.Info("shutting down: no new connections; waiting for requests in flight", "timeout", cfg.ShutdownTimeout)
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)

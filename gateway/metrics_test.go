@@ -1,0 +1,200 @@
+package gateway_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/spyglass-gateway/spyglass/backends/local"
+	"github.com/spyglass-gateway/spyglass/gateway"
+	"github.com/spyglass-gateway/spyglass/policy"
+)
+
+// startMetered runs the gateway over a real embedded store with request
+// metrics and returns the SDK reader that collects them; with on false,
+// without metrics (and a nil reader).
+func startMetered(t testing.TB, on bool) (*testServer, *sdkmetric.ManualReader) {
+	t.Helper()
+	store, err := local.Open(t.TempDir(), local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := policy.NewAuthenticator("trusted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg gateway.Config
+	var reader *sdkmetric.ManualReader
+	if on {
+		cfg.Metrics = gateway.NewRequestMetrics()
+		reader = sdkmetric.NewManualReader(sdkmetric.WithProducer(cfg.Metrics))
+		provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+		t.Cleanup(func() { provider.Shutdown(context.Background()) })
+	}
+	srv, err := gateway.New(cfg, store, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		srv.Shutdown(context.Background())
+		store.Close()
+	})
+	return &testServer{url: "http://" + ln.Addr().String(), srv: srv, store: store}, reader
+}
+
+// requestCount is how many requests the histogram counted with exactly
+// these route, method and status.
+func requestCount(t *testing.T, rm *metricdata.ResourceMetrics, route, method string, status int) uint64 {
+	t.Helper()
+	want := attribute.NewSet(
+		attribute.String("http.route", route),
+		attribute.String("http.request.method", method),
+		attribute.Int("http.response.status_code", status),
+	)
+	var n uint64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != gateway.MetricRequestDuration {
+				continue
+			}
+			h, ok := m.Data.(metricdata.Histogram[float64])
+			if !ok {
+				t.Fatalf("%s is %T, want a float64 histogram", m.Name, m.Data)
+			}
+			for _, dp := range h.DataPoints {
+				if dp.Attributes.Equals(&want) {
+					n += dp.Count
+				}
+				if v, ok := dp.Attributes.Value("http.route"); ok && strings.Contains(v.AsString(), "-") {
+					t.Errorf("route label %q holds a raw path", v.AsString())
+				}
+			}
+		}
+	}
+	return n
+}
+
+func bytesSent(rm *metricdata.ResourceMetrics, source string) int64 {
+	want := attribute.NewSet(attribute.String("source", source))
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != gateway.MetricImageBytesSent {
+				continue
+			}
+			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				if dp.Attributes.Equals(&want) {
+					return dp.Value
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func TestRequestMetrics(t *testing.T) {
+	ts, reader := startMetered(t, true)
+	img := ts.json(t, p1, "POST", "/v2/images", map[string]any{"name": "cirros", "disk_format": "qcow2", "container_format": "bare"}, 201)
+	id := img["id"].(string)
+	ts.json(t, p1, "GET", "/v2/images/"+id, nil, 200)
+	ts.json(t, p1, "GET", "/v2/images/"+id, nil, 200)
+	data := bytes.Repeat([]byte("spyglass"), 1000)
+	resp, body := ts.do(t, p1, "PUT", "/v2/images/"+id+"/file", bytes.NewReader(data), "Content-Type", "application/octet-stream")
+	if resp.StatusCode != 204 {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	resp, body = ts.do(t, p1, "GET", "/v2/images/"+id+"/file", nil)
+	if resp.StatusCode != 200 || !bytes.Equal(body, data) {
+		t.Fatalf("download: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	resp, _ = ts.do(t, p1, "GET", "/v2/images/"+id+"/file", nil, "Range", "bytes=0-99")
+	if resp.StatusCode != 206 {
+		t.Fatalf("ranged download: %d", resp.StatusCode)
+	}
+	ts.do(t, p1, "GET", "/v2/images/00000000-0000-4000-8000-000000000000", nil)
+	ts.do(t, p1, "GET", "/no/such/path", nil)
+	ts.do(t, p1, "PUT", "/v2/images", nil)
+	ts.do(t, as{}, "GET", "/v2/images", nil) // no identity: 401
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		route, method string
+		status        int
+		want          uint64
+	}{
+		{"/v2/images", "POST", 201, 1},
+		{"/v2/images/{image_id}", "GET", 200, 2},
+		{"/v2/images/{image_id}/file", "PUT", 204, 1},
+		{"/v2/images/{image_id}/file", "GET", 200, 1},
+		{"/v2/images/{image_id}/file", "GET", 206, 1},
+		{"/v2/images/{image_id}", "GET", 404, 1},
+		{"other", "GET", 300, 1},
+		{"/v2/images", "PUT", 405, 1},
+		{"/v2/images", "GET", 401, 1},
+		{"/v2/images", "GET", 200, 0},
+	} {
+		if got := requestCount(t, &rm, c.route, c.method, c.status); got != c.want {
+			t.Errorf("%s %s → %d: counted %d, want %d", c.method, c.route, c.status, got, c.want)
+		}
+	}
+	if got, want := bytesSent(&rm, "origin"), int64(len(data)+100); got != want {
+		t.Errorf("image bytes sent from the origin: %d, want %d", got, want)
+	}
+	if got := bytesSent(&rm, "cache"); got != 0 {
+		t.Errorf("image bytes sent from the cache: %d, want 0 (an embedded store has no cache)", got)
+	}
+}
+
+// showRequest is a show as the server reads it from the wire.
+func showRequest(b testing.TB, id string) *fasthttp.Request {
+	var req fasthttp.Request
+	raw := "GET /v2/images/" + id + " HTTP/1.1\r\nHost: spyglass\r\nX-Identity-Status: Confirmed\r\n" +
+		"X-Project-Id: p1\r\nX-User-Id: u1\r\nX-Roles: member\r\n\r\n"
+	if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+		b.Fatal(err)
+	}
+	return &req
+}
+
+// BenchmarkShowMetrics compares the show path with request metrics off and
+// on (read by an SDK reader, as serve builds it).
+func BenchmarkShowMetrics(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := "off"
+		if on {
+			name = "on"
+		}
+		b.Run(name, func(b *testing.B) {
+			ts, _ := startMetered(b, on)
+			img := ts.json(b, p1, "POST", "/v2/images", map[string]any{"name": "cirros", "disk_format": "qcow2", "container_format": "bare"}, 201)
+			h := ts.srv.Handler()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				var ctx fasthttp.RequestCtx
+				ctx.Init(showRequest(b, img["id"].(string)), nil, nil)
+				for pb.Next() {
+					ctx.Response.Reset()
+					h(&ctx)
+					if ctx.Response.StatusCode() != 200 {
+						b.Fatalf("status %d", ctx.Response.StatusCode())
+					}
+				}
+			})
+		})
+	}
+}
