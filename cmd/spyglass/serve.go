@@ -108,8 +108,10 @@ func openCatalog(cfg config.Config, log *slog.Logger) (gateway.Catalog, func(), 
 		FailListings: cfg.Federation.OnRegionFailure == "fail", CursorTTL: cfg.Federation.CursorTTL,
 		ReadAheadTTL: cfg.Cache.MetadataTTL, Logger: log,
 	}
+	var shared *cache.Shared
 	if cfg.Redis.Addr != "" {
-		shared, err := cache.NewShared(cache.SharedConfig{Addr: cfg.Redis.Addr, Timeout: cfg.Redis.Timeout, Logger: log})
+		var err error
+		shared, err = cache.NewShared(cache.SharedConfig{Addr: cfg.Redis.Addr, Timeout: cfg.Redis.Timeout, Logger: log})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -141,9 +143,14 @@ func openCatalog(cfg config.Config, log *slog.Logger) (gateway.Catalog, func(), 
 			}
 			rc.Region = remote
 			if cfg.Cache.MetadataTTL > 0 {
-				meta, err := cache.NewMetadata(cache.MetadataConfig{
+				mc := cache.MetadataConfig{
 					TTL: cfg.Cache.MetadataTTL, StaleIfError: cfg.Cache.StaleIfError, VerdictTTL: cfg.Cache.VerdictTTL,
-				})
+					Name: region.Name,
+				}
+				if shared != nil {
+					mc.Shared = shared // records and verdicts shared; invalidations published
+				}
+				meta, err := cache.NewMetadata(mc)
 				if err != nil {
 					closeAll()
 					return nil, nil, fmt.Errorf("cache: %w", err)
