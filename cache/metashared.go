@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
@@ -38,6 +39,8 @@ type sharedLevel struct {
 	pendMu   sync.Mutex
 	pending  map[string]struct{} // invalidations Redis has not taken yet
 	pendWake chan struct{}
+	// subscriptions counts the times the subscription was established.
+	subscriptions atomic.Int64
 }
 
 // maxPending bounds the invalidations kept for retry while Redis is away;
@@ -198,6 +201,9 @@ func (s *sharedLevel) received(msg string) {
 
 // resubscribed: invalidations published while the subscription was down
 // are lost, so nothing the first level holds can be believed any more.
-func (s *sharedLevel) resubscribed() { s.m.InvalidateAll() }
+func (s *sharedLevel) resubscribed() {
+	s.m.InvalidateAll()
+	s.subscriptions.Add(1)
+}
 
 var _ VersionedStore = (*Shared)(nil)

@@ -24,7 +24,8 @@ import (
 var bumpScript = redis.NewScript(`
 local v
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  v = tostring(redis.call('INCR', KEYS[1]))
+  redis.call('INCR', KEYS[1])
+  v = redis.call('GET', KEYS[1]) -- its decimal text, as GetVersioned reads it
 else
   local t = redis.call('TIME')
   v = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
