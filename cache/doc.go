@@ -18,6 +18,24 @@
 //	shared.Set(ctx, "cursor:abc", b, 10*time.Minute)
 //	b, ok := shared.Get(ctx, "cursor:abc")
 //
+// With a shared tier, the metadata cache is two levels (metashared.go):
+// a first-level miss asks Redis before the region, and what a region
+// answered is stored there under the image's version
+// (sharedversioned.go), which every invalidation bumps — so a read that
+// began before a write on any instance can put its answer neither in Redis
+// nor in its own memory. Invalidations are published; every instance drops
+// the image from its first level on receipt, and drops its whole first
+// level whenever its subscription is (re-)established, since it may have
+// missed some.
+//
+//	meta, _ := cache.NewMetadata(cache.MetadataConfig{TTL: 30 * time.Second, Shared: shared, Name: "west"})
+//	img, fresh, t := meta.Image(ctx, id)
+//	if fresh != cache.Fresh {
+//		img, err = region.Image(ctx, id)
+//		meta.PutImage(ctx, t, img)
+//	}
+//	// after a write: meta.Invalidate(ctx, id)
+//
 // Tests run against real servers: cache/redistest starts a redis-server
 // (StartT), a 3-master Redis Cluster (StartClusterT) or a Sentinel watching
 // a master (StartSentinelT) on free loopback ports.

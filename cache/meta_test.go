@@ -1,12 +1,15 @@
 package cache
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 )
+
+var ctx = context.Background()
 
 type fakeClock struct {
 	mu sync.Mutex
@@ -34,19 +37,19 @@ func TestMetadataFreshStaleMissing(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1e9, 0)}
 	m := newMeta(t, clk)
 	img := &backends.Image{ID: "a"}
-	if _, f := m.Image("a"); f != Missing {
+	if _, f, _ := m.Image(ctx, "a"); f != Missing {
 		t.Fatalf("empty cache: %v", f)
 	}
-	m.PutImage(m.Ticket(), img)
-	if got, f := m.Image("a"); f != Fresh || got != img {
+	m.PutImage(ctx, m.Ticket(), img)
+	if got, f, _ := m.Image(ctx, "a"); f != Fresh || got != img {
 		t.Fatalf("after put: %v %v", got, f)
 	}
 	clk.Add(31 * time.Second)
-	if got, f := m.Image("a"); f != Stale || got != img {
+	if got, f, _ := m.Image(ctx, "a"); f != Stale || got != img {
 		t.Fatalf("past TTL: %v %v", got, f)
 	}
 	clk.Add(time.Minute)
-	if _, f := m.Image("a"); f != Missing {
+	if _, f, _ := m.Image(ctx, "a"); f != Missing {
 		t.Fatalf("past TTL+stale: %v", f)
 	}
 }
@@ -57,20 +60,20 @@ func TestMetadataInvalidateBeatsSlowRead(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1e9, 0)}
 	m := newMeta(t, clk)
 	old := &backends.Image{ID: "a"}
-	m.PutImage(m.Ticket(), old)
+	m.PutImage(ctx, m.Ticket(), old)
 
-	slow := m.Ticket() // a read starts
-	m.Invalidate("a")  // a write lands and invalidates
-	if _, f := m.Image("a"); f != Missing {
+	slow := m.Ticket()     // a read starts
+	m.Invalidate(ctx, "a") // a write lands and invalidates
+	if _, f, _ := m.Image(ctx, "a"); f != Missing {
 		t.Fatalf("after invalidate: %v", f)
 	}
-	m.PutImage(slow, old) // the slow read answers with the old record
-	if _, f := m.Image("a"); f != Missing {
+	m.PutImage(ctx, slow, old) // the slow read answers with the old record
+	if _, f, _ := m.Image(ctx, "a"); f != Missing {
 		t.Fatal("a read older than the invalidation put its record back")
 	}
 	fresh := &backends.Image{ID: "a", Name: new(string)}
-	m.PutImage(m.Ticket(), fresh)
-	if got, f := m.Image("a"); f != Fresh || got != fresh {
+	m.PutImage(ctx, m.Ticket(), fresh)
+	if got, f, _ := m.Image(ctx, "a"); f != Fresh || got != fresh {
 		t.Fatalf("a read after the invalidation was refused: %v %v", got, f)
 	}
 }
@@ -79,24 +82,24 @@ func TestMetadataVerdicts(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1e9, 0)}
 	m := newMeta(t, clk)
 	mem := &backends.Member{ImageID: "a", MemberID: "p2", Status: "accepted"}
-	if _, known := m.Member("a", "p2"); known {
+	if _, known, _ := m.Member(ctx, "a", "p2"); known {
 		t.Fatal("verdict known in an empty cache")
 	}
-	m.PutMember(m.Ticket(), "a", "p2", mem)
-	m.PutMember(m.Ticket(), "a", "p3", nil)
-	if got, known := m.Member("a", "p2"); !known || got != mem {
+	m.PutMember(ctx, m.Ticket(), "a", "p2", mem)
+	m.PutMember(ctx, m.Ticket(), "a", "p3", nil)
+	if got, known, _ := m.Member(ctx, "a", "p2"); !known || got != mem {
 		t.Fatalf("p2: %v %v", got, known)
 	}
-	if got, known := m.Member("a", "p3"); !known || got != nil {
+	if got, known, _ := m.Member(ctx, "a", "p3"); !known || got != nil {
 		t.Fatalf("p3 (not a member): %v %v", got, known)
 	}
-	m.Invalidate("a")
-	if _, known := m.Member("a", "p2"); known {
+	m.Invalidate(ctx, "a")
+	if _, known, _ := m.Member(ctx, "a", "p2"); known {
 		t.Fatal("verdict survived the image's invalidation")
 	}
-	m.PutMember(m.Ticket(), "a", "p2", mem)
+	m.PutMember(ctx, m.Ticket(), "a", "p2", mem)
 	clk.Add(6 * time.Second)
-	if _, known := m.Member("a", "p2"); known {
+	if _, known, _ := m.Member(ctx, "a", "p2"); known {
 		t.Fatal("verdict outlived VerdictTTL")
 	}
 }
@@ -104,12 +107,13 @@ func TestMetadataVerdicts(t *testing.T) {
 func TestMetadataStats(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1e9, 0)}
 	m := newMeta(t, clk)
-	m.Image("a") // miss
-	m.PutImage(m.Ticket(), &backends.Image{ID: "a"})
-	m.Image("a") // hit
-	m.Image("a") // hit
+	ctx := context.Background()
+	m.Image(ctx, "a") // miss
+	m.PutImage(ctx, m.Ticket(), &backends.Image{ID: "a"})
+	m.Image(ctx, "a") // hit
+	m.Image(ctx, "a") // hit
 	clk.Add(31 * time.Second)
-	m.Image("a") // stale: the region is asked, a miss
+	m.Image(ctx, "a") // stale: the region is asked, a miss
 	if got, want := m.Stats(), (MetadataStats{Hits: 2, Misses: 2}); got != want {
 		t.Errorf("Stats() = %+v, want %+v", got, want)
 	}

@@ -264,11 +264,19 @@ type Cache struct {
 type Redis struct {
 	// Addr is the host:port of a single Redis server shared between gateway
 	// instances, e.g. `127.0.0.1:6379`. Empty, with `cluster` and
-	// `sentinel` empty too: each instance caches alone. Today it shares the
-	// positions of listing walks across several regions (a walk continues
-	// exactly on any instance without resolving its marker again); image
-	// records, verdicts, the location index and fills come with the rest of
-	// the shared tier.
+	// `sentinel` empty too: each instance caches alone. With it, instances
+	// act as one cache: remote regions' image records and membership
+	// verdicts, the location index (which regions hold an image) and the
+	// positions of listing walks are kept in Redis as a second level behind
+	// each instance's memory. A write through any instance invalidates the
+	// image in Redis and in its own memory before it answers, and in every
+	// other instance's memory within a few ms (pub/sub; measured p99 under
+	// Status); versioned keys keep a slow read that began before a write
+	// from putting the old record back on any instance. Instances must name
+	// their regions alike. Redis down: each instance serves from its own
+	// memory and the regions, and another instance's writes reach it within
+	// `cache.metadata_ttl`; when the subscription comes back, each instance
+	// drops what it had cached.
 	Addr string `yaml:"addr"`
 	// Cluster lists the host:port seed nodes of a Redis Cluster, e.g.
 	// `[10.0.0.1:6379, 10.0.0.2:6379]`, instead of `addr`: the client

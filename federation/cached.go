@@ -81,14 +81,13 @@ func (c *cachedRegion) Image(ctx context.Context, id string) (*backends.Image, e
 	if c.meta == nil {
 		return c.region.Image(ctx, id)
 	}
-	cached, fresh := c.meta.Image(id)
+	cached, fresh, t := c.meta.Image(ctx, id)
 	if fresh == cache.Fresh {
 		return cached, nil
 	}
-	t := c.meta.Ticket()
 	img, err := c.region.Image(ctx, id)
 	if err == nil {
-		c.remember(t, img)
+		c.remember(ctx, t, img)
 		return img, nil
 	}
 	if fresh == cache.Stale && errors.Is(err, backends.ErrUnavailable) {
@@ -110,7 +109,7 @@ func (c *cachedRegion) ListImages(ctx context.Context, q *backends.ListQuery) ([
 		return nil, err
 	}
 	for _, img := range imgs {
-		c.remember(t, img)
+		c.remember(ctx, t, img)
 	}
 	return imgs, nil
 }
@@ -124,19 +123,19 @@ func (c *cachedRegion) Member(ctx context.Context, imageID, memberID string) (*b
 	if c.meta == nil {
 		return c.region.Member(ctx, imageID, memberID)
 	}
-	if m, known := c.meta.Member(imageID, memberID); known {
+	m, known, t := c.meta.Member(ctx, imageID, memberID)
+	if known {
 		if m == nil {
 			return nil, backends.Errorf(backends.ErrNotFound, memberID+" not found in the member list of the image "+imageID+".")
 		}
 		return m, nil
 	}
-	t := c.meta.Ticket()
 	m, err := c.region.Member(ctx, imageID, memberID)
 	switch {
 	case err == nil:
-		c.meta.PutMember(t, imageID, memberID, m)
+		c.meta.PutMember(ctx, t, imageID, memberID, m)
 	case errors.Is(err, backends.ErrNotFound):
-		c.meta.PutMember(t, imageID, memberID, nil)
+		c.meta.PutMember(ctx, t, imageID, memberID, nil)
 	}
 	return m, err
 }
@@ -144,25 +143,26 @@ func (c *cachedRegion) Member(ctx context.Context, imageID, memberID string) (*b
 // written is the end of every write to an image: forget what was cached
 // about it (whatever the outcome: a failed write may have half-happened
 // remotely), then remember the region's answer if it gave the new record.
-func (c *cachedRegion) written(id string, img *backends.Image) {
+// With a shared tier this invalidates the record on every instance too.
+func (c *cachedRegion) written(ctx context.Context, id string, img *backends.Image) {
 	if c.writes != nil {
 		c.writes.Add(1)
 	}
 	if c.meta == nil {
 		return
 	}
-	c.meta.Invalidate(id)
+	t := c.meta.Invalidate(ctx, id)
 	if img != nil {
-		c.remember(c.meta.Ticket(), img)
+		c.remember(ctx, t, img)
 	}
 }
 
 // remember caches a record unless its status is one the region changes by
 // itself in the background (saving, importing, uploading, pending_delete):
 // a client polling an import must see it end when it ends, not a TTL later.
-func (c *cachedRegion) remember(t cache.Ticket, img *backends.Image) {
+func (c *cachedRegion) remember(ctx context.Context, t cache.Ticket, img *backends.Image) {
 	if !changesByItself(img.Status) {
-		c.meta.PutImage(t, img)
+		c.meta.PutImage(ctx, t, img)
 	}
 }
 
@@ -179,26 +179,26 @@ func changesByItself(status string) bool {
 func (c *cachedRegion) CreateImage(ctx context.Context, img *backends.Image) (*backends.Image, error) {
 	created, err := c.region.CreateImage(ctx, img)
 	if err == nil {
-		c.written(created.ID, created)
+		c.written(ctx, created.ID, created)
 	}
 	return created, err
 }
 
 func (c *cachedRegion) UpdateImage(ctx context.Context, id string, changes []backends.Change) (*backends.Image, error) {
 	img, err := c.region.UpdateImage(ctx, id, changes)
-	c.written(id, img)
+	c.written(ctx, id, img)
 	return img, err
 }
 
 func (c *cachedRegion) SetImageStatus(ctx context.Context, id, status string) (*backends.Image, error) {
 	img, err := c.region.SetImageStatus(ctx, id, status)
-	c.written(id, img)
+	c.written(ctx, id, img)
 	return img, err
 }
 
 func (c *cachedRegion) DeleteImage(ctx context.Context, id string) error {
 	err := c.region.DeleteImage(ctx, id)
-	c.written(id, nil)
+	c.written(ctx, id, nil)
 	if err == nil && c.blobs != nil {
 		c.blobs.Delete(cache.Key{Region: c.name, Image: id})
 	}
@@ -207,31 +207,31 @@ func (c *cachedRegion) DeleteImage(ctx context.Context, id string) error {
 
 func (c *cachedRegion) AddTag(ctx context.Context, id, tag string) error {
 	err := c.region.AddTag(ctx, id, tag)
-	c.written(id, nil)
+	c.written(ctx, id, nil)
 	return err
 }
 
 func (c *cachedRegion) DeleteTag(ctx context.Context, id, tag string) error {
 	err := c.region.DeleteTag(ctx, id, tag)
-	c.written(id, nil)
+	c.written(ctx, id, nil)
 	return err
 }
 
 func (c *cachedRegion) UploadData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error) {
 	img, err := c.region.UploadData(ctx, id, r, opts)
-	c.written(id, img)
+	c.written(ctx, id, img)
 	return img, err
 }
 
 func (c *cachedRegion) StageData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error) {
 	img, err := c.region.StageData(ctx, id, r, opts)
-	c.written(id, img)
+	c.written(ctx, id, img)
 	return img, err
 }
 
 func (c *cachedRegion) Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error {
 	err := c.region.Import(ctx, caller, id, req)
-	c.written(id, nil)
+	c.written(ctx, id, nil)
 	return err
 }
 
@@ -295,19 +295,19 @@ func (c *cachedRegion) Members(ctx context.Context, imageID string) ([]*backends
 
 func (c *cachedRegion) AddMember(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
 	m, err := c.region.AddMember(ctx, imageID, memberID)
-	c.written(imageID, nil)
+	c.written(ctx, imageID, nil)
 	return m, err
 }
 
 func (c *cachedRegion) UpdateMember(ctx context.Context, imageID, memberID, status string) (*backends.Member, error) {
 	m, err := c.region.UpdateMember(ctx, imageID, memberID, status)
-	c.written(imageID, nil)
+	c.written(ctx, imageID, nil)
 	return m, err
 }
 
 func (c *cachedRegion) DeleteMember(ctx context.Context, imageID, memberID string) error {
 	err := c.region.DeleteMember(ctx, imageID, memberID)
-	c.written(imageID, nil)
+	c.written(ctx, imageID, nil)
 	return err
 }
 

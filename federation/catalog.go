@@ -45,7 +45,9 @@ type Config struct {
 	ReadAheadTTL time.Duration
 	// Shared is the tier shared with other gateway instances (a Redis):
 	// listing positions go there too, so a walk continues exactly on any
-	// instance; nil: each instance keeps its own.
+	// instance, and so does the location index when Shared is also
+	// SharedSets (cache.Shared is); nil: each instance keeps its own.
+	// (Image records and verdicts are shared by each region's Meta.)
 	Shared SharedStore
 	// Logger receives stale-if-error, cache and region events; nil:
 	// slog.Default().
@@ -161,6 +163,15 @@ func New(cfg Config) (*Catalog, error) {
 			c.names = append(c.names, r.cached.name)
 		}
 	}
+	if cfg.Shared != nil {
+		if sets, ok := cfg.Shared.(SharedSets); ok && len(c.regions) > 1 {
+			names := make([]string, len(c.regions))
+			for i, r := range c.regions {
+				names[i] = r.cached.name
+			}
+			c.loc.share(sets, names)
+		}
+	}
 	if len(c.regions) > 1 {
 		cur, err := newCursors(1<<17, cfg.CursorTTL, cfg.Shared)
 		if err != nil {
@@ -180,6 +191,7 @@ func normal(o Order) Order {
 
 // Close releases the catalog's in-process caches.
 func (c *Catalog) Close() {
+	c.loc.close()
 	if c.cursors != nil {
 		c.cursors.close()
 	}
@@ -210,7 +222,7 @@ func (c *Catalog) withStores(img *backends.Image, holders regionSet) *backends.I
 // asking every region at once; the first that has it answers, the others
 // teach the index in the background.
 func (c *Catalog) locate(ctx context.Context, id string) (regionSet, *backends.Image, error) {
-	if s := c.loc.get(id); s != 0 {
+	if s := c.loc.get(ctx, id); s != 0 {
 		return s, nil, nil
 	}
 	if c.single() {
@@ -233,7 +245,7 @@ func (c *Catalog) locate(ctx context.Context, id string) (regionSet, *backends.I
 		go func() {
 			img, err := r.cached.Image(lctx, id)
 			if err == nil {
-				c.loc.add(id, i)
+				c.loc.add(lctx, id, i)
 			}
 			answers <- answer{i, img, err}
 		}()
@@ -248,7 +260,7 @@ func (c *Catalog) locate(ctx context.Context, id string) (regionSet, *backends.I
 				}
 				cancel()
 			}()
-			return c.loc.get(id) | one(a.i), a.img, nil
+			return c.loc.get(ctx, id) | one(a.i), a.img, nil
 		}
 		if !errors.Is(a.err, backends.ErrNotFound) && (firstErr == nil || errors.Is(firstErr, backends.ErrNotFound)) {
 			firstErr = a.err
@@ -278,7 +290,7 @@ func (c *Catalog) image(ctx context.Context, id string) (*backends.Image, region
 		if errors.Is(err, backends.ErrNotFound) && attempt == 0 && !c.single() {
 			// The index was out of date (deleted behind our back, or the
 			// caller cannot see that copy): forget and look again.
-			c.loc.remove(id, p)
+			c.loc.remove(ctx, id, p)
 			continue
 		}
 		return nil, 0, err
@@ -318,7 +330,7 @@ func (c *Catalog) CreateImage(ctx context.Context, img *backends.Image) (*backen
 	i := c.home(ctx)
 	created, err := c.regions[i].cached.CreateImage(ctx, img)
 	if err == nil {
-		c.loc.add(created.ID, i)
+		c.loc.add(ctx, created.ID, i)
 	}
 	return created, err
 }
@@ -358,9 +370,9 @@ func (c *Catalog) allHolders(ctx context.Context, id string) (regionSet, error) 
 		switch {
 		case err == nil:
 			s |= one(i)
-			c.loc.add(id, i)
+			c.loc.add(ctx, id, i)
 		case errors.Is(err, backends.ErrNotFound):
-			c.loc.remove(id, i)
+			c.loc.remove(ctx, id, i)
 		}
 	}
 	if s == 0 {
@@ -408,7 +420,7 @@ func (c *Catalog) DeleteImage(ctx context.Context, id string) error {
 	_, err := eachHolder(c, ctx, id, func(r *cachedRegion) (struct{}, error) {
 		err := r.DeleteImage(ctx, id)
 		if err == nil {
-			c.loc.remove(id, c.byName[r.name])
+			c.loc.remove(ctx, id, c.byName[r.name])
 		}
 		return struct{}{}, err
 	})
@@ -518,7 +530,7 @@ func (c *Catalog) move(ctx context.Context, id string, from, to int) error {
 	if _, err := dst.CreateImage(ctx, img); err != nil {
 		return err
 	}
-	c.loc.add(id, to)
+	c.loc.add(ctx, id, to)
 	for _, m := range members {
 		if _, err := dst.AddMember(ctx, id, m.MemberID); err != nil {
 			c.log.Warn("moving an image: a member was not added", "image", id, "member", m.MemberID, "err", err)
@@ -528,7 +540,7 @@ func (c *Catalog) move(ctx context.Context, id string, from, to int) error {
 		c.log.Warn("moving an image: the old copy was not deleted", "image", id, "region", src.name, "err", err)
 		return nil
 	}
-	c.loc.remove(id, from)
+	c.loc.remove(ctx, id, from)
 	// The image lives on elsewhere: where the region allows it (the
 	// embedded store), free its id there for a copy-image back. A Glance
 	// keeps deleted ids, so a copy back to it fails ("already exists").

@@ -22,7 +22,7 @@ import (
 )
 
 // serve runs a gateway in trusted mode over cat on a loopback port.
-func serve(t *testing.T, cat gateway.Catalog) string {
+func serve(t testing.TB, cat gateway.Catalog) string {
 	t.Helper()
 	auth, err := policy.NewAuthenticator("trusted")
 	if err != nil {

@@ -171,7 +171,7 @@ func (c *Catalog) copyTo(ctx context.Context, src, dst *cachedRegion, i int, img
 	if _, err := dst.CreateImage(ctx, n); err != nil {
 		return fmt.Errorf("creating the copy: %w", err)
 	}
-	c.loc.add(img.ID, i)
+	c.loc.add(ctx, img.ID, i)
 	data, err := src.OpenData(ctx, img.ID)
 	if err != nil {
 		return c.abandon(ctx, dst, i, img.ID, fmt.Errorf("reading the image: %w", err))
@@ -215,7 +215,7 @@ func (c *Catalog) abandon(ctx context.Context, dst *cachedRegion, i int, id stri
 	if err := dst.DeleteImage(ctx, id); err != nil {
 		c.log.Warn("copy-image: the incomplete copy was not deleted", "image", id, "region", dst.name, "err", err)
 	} else {
-		c.loc.remove(id, i)
+		c.loc.remove(ctx, id, i)
 	}
 	return cause
 }

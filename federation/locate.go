@@ -1,8 +1,12 @@
 package federation
 
 import (
+	"context"
 	"math/bits"
 	"sync"
+	"time"
+
+	"github.com/spyglass-gateway/spyglass/cache"
 )
 
 // regionSet is a set of regions by their index in the catalog (at most 64
@@ -19,36 +23,131 @@ func (s regionSet) count() int { return bits.OnesCount64(uint64(s)) }
 
 func one(i int) regionSet { return 1 << uint(i) }
 
+// SharedSets is what the location index needs from the shared tier
+// (cache.Shared): a set of region names per image. Like SharedStore it
+// never fails, only misses.
+type SharedSets interface {
+	SetAdd(ctx context.Context, key, member string, ttl time.Duration)
+	SetRemove(ctx context.Context, key, member string)
+	SetMembers(ctx context.Context, key string) ([]string, bool)
+}
+
 // locations is the location index: which regions hold an image id, learned
 // from every listing, show, create and copy. It is a bounded map rather
 // than a cache with admission policies because a miss costs a lookup across
 // every region: whatever was learned is kept until the bound, then an
 // arbitrary tenth is dropped.
+//
+// With a shared tier the map is the first level and Redis the second: a
+// miss asks Redis before the regions, and what an instance learns is added
+// there in the background (a listing learns hundreds of ids at once). Redis
+// knows regions by name, so instances must name their regions alike. An
+// entry that is wrong (a copy deleted behind the gateway, a learning that
+// raced a delete) costs what it costs today: the region answers not found,
+// the entry is dropped and the image looked up again.
 type locations struct {
 	mu  sync.RWMutex
 	ids map[string]regionSet
 	max int
+
+	shared  SharedSets // nil: none
+	names   []string   // region index → name, for the shared tier
+	learned chan learnedLocation
+	stop    context.CancelFunc
 }
+
+type learnedLocation struct {
+	id     string
+	region int
+}
+
+// locationTTL is how long Redis keeps an image's locations without anyone
+// learning them again.
+const locationTTL = 24 * time.Hour
 
 func newLocations(max int) *locations {
 	return &locations{ids: make(map[string]regionSet), max: max}
 }
 
-func (l *locations) get(id string) regionSet {
+// share makes Redis the index's second level.
+func (l *locations) share(shared SharedSets, names []string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	l.shared, l.names, l.stop = shared, names, cancel
+	l.learned = make(chan learnedLocation, 4096)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case a := <-l.learned:
+				l.shared.SetAdd(ctx, locationKey(a.id), l.names[a.region], locationTTL)
+			}
+		}
+	}()
+}
+
+func (l *locations) close() {
+	if l.stop != nil {
+		l.stop()
+	}
+}
+
+func locationKey(id string) string { return "loc:{" + id + "}" }
+
+func (l *locations) get(ctx context.Context, id string) regionSet {
 	l.mu.RLock()
 	s := l.ids[id]
 	l.mu.RUnlock()
+	if s != 0 || l.shared == nil {
+		return s
+	}
+	names, _ := l.shared.SetMembers(ctx, locationKey(id))
+	for _, name := range names {
+		for i, n := range l.names {
+			if n == name {
+				s |= one(i)
+				l.set(id, one(i))
+			}
+		}
+	}
 	return s
 }
 
-// add records that region i holds id.
-func (l *locations) add(id string, i int) {
+// add records that region i holds id (in Redis too, before it returns:
+// a show or write learned it, and the next instance asked should know).
+func (l *locations) add(ctx context.Context, id string, i int) {
+	if l.known(id, i) {
+		return
+	}
+	l.set(id, one(i))
+	if l.shared != nil {
+		l.shared.SetAdd(ctx, locationKey(id), l.names[i], locationTTL)
+	}
+}
+
+// listed records that a listing found id in region i; Redis learns it in
+// the background (a page teaches hundreds of ids at once).
+func (l *locations) listed(id string, i int) {
+	if l.known(id, i) {
+		return
+	}
+	l.set(id, one(i))
+	if l.shared != nil {
+		select {
+		case l.learned <- learnedLocation{id, i}:
+		default: // Redis is behind: a show will teach it
+		}
+	}
+}
+
+func (l *locations) known(id string, i int) bool {
 	l.mu.RLock()
 	s, ok := l.ids[id]
 	l.mu.RUnlock()
-	if ok && s.has(i) {
-		return
-	}
+	return ok && s.has(i)
+}
+
+func (l *locations) set(id string, add regionSet) {
 	l.mu.Lock()
 	if len(l.ids) >= l.max {
 		drop := l.max / 10
@@ -60,12 +159,12 @@ func (l *locations) add(id string, i int) {
 			drop--
 		}
 	}
-	l.ids[id] |= one(i)
+	l.ids[id] |= add
 	l.mu.Unlock()
 }
 
 // remove records that region i no longer holds id.
-func (l *locations) remove(id string, i int) {
+func (l *locations) remove(ctx context.Context, id string, i int) {
 	l.mu.Lock()
 	if s := l.ids[id] &^ one(i); s == 0 {
 		delete(l.ids, id)
@@ -73,4 +172,9 @@ func (l *locations) remove(id string, i int) {
 		l.ids[id] = s
 	}
 	l.mu.Unlock()
+	if l.shared != nil {
+		l.shared.SetRemove(ctx, locationKey(id), l.names[i])
+	}
 }
+
+var _ SharedSets = (*cache.Shared)(nil)

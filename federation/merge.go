@@ -306,14 +306,14 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 		next.buf = next.buf[1:]
 		next.took = next.took.pass(img, q.Sort)
 		lastRegion = next.i
-		c.loc.add(img.ID, next.i)
+		c.loc.listed(img.ID, next.i)
 		if _, dup := seen[img.ID]; dup {
 			continue
 		}
 		// An image several regions hold is listed from its primary copy
 		// (the first configured region holding it) when that region is
 		// answering; copies elsewhere are passed over.
-		holders := c.loc.get(img.ID)
+		holders := c.loc.get(ctx, img.ID)
 		if p := holders.primary(); p != next.i && streams[p].err == nil {
 			continue
 		}

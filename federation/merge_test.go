@@ -336,7 +336,7 @@ func firstDiff(got, want []string) string {
 
 // localRegion opens embedded region r<i> for the test and serves its own
 // API (for seeding and for looking at it directly).
-func localRegion(t *testing.T, i int) (*local.Store, string) {
+func localRegion(t testing.TB, i int) (*local.Store, string) {
 	t.Helper()
 	store, err := local.Open(t.TempDir(), local.Options{StoreName: fmt.Sprintf("r%d", i)})
 	if err != nil {

@@ -59,7 +59,7 @@ func TestStaleIfErrorWhenTheRegionIsDown(t *testing.T) {
 	strict, _ := cache.NewMetadata(cache.MetadataConfig{TTL: 100 * time.Millisecond})
 	defer strict.Close()
 	cat2, _ := federation.New(federation.Config{Region: region, Meta: strict})
-	strict.PutImage(strict.Ticket(), img)
+	strict.PutImage(ctx, strict.Ticket(), img)
 	time.Sleep(150 * time.Millisecond)
 	if _, err := cat2.Image(ctx, id); !errors.Is(err, backends.ErrUnavailable) {
 		t.Fatalf("stale_if_error 0: %v, want ErrUnavailable", err)

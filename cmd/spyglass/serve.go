@@ -110,8 +110,10 @@ func openCatalog(cfg config.Config, log *slog.Logger, inst *instance) (gateway.C
 		FailListings: cfg.Federation.OnRegionFailure == "fail", CursorTTL: cfg.Federation.CursorTTL,
 		ReadAheadTTL: cfg.Cache.MetadataTTL, Logger: log,
 	}
+	var shared *cache.Shared
 	if r := cfg.Redis; r.Enabled() {
-		shared, err := cache.NewShared(cache.SharedConfig{
+		var err error
+		shared, err = cache.NewShared(cache.SharedConfig{
 			Addr: r.Addr, Cluster: r.Cluster,
 			SentinelMaster: r.Sentinel.MasterName, SentinelAddrs: r.Sentinel.Addrs, SentinelPassword: r.Sentinel.Password,
 			Password: r.Password, DB: r.DB, Timeout: r.Timeout, Logger: log,
@@ -149,9 +151,14 @@ func openCatalog(cfg config.Config, log *slog.Logger, inst *instance) (gateway.C
 			rc.Region = remote
 			inst.regions = append(inst.regions, regionPart{name: region.Name, kind: region.Kind, breaker: remote})
 			if cfg.Cache.MetadataTTL > 0 {
-				meta, err := cache.NewMetadata(cache.MetadataConfig{
+				mc := cache.MetadataConfig{
 					TTL: cfg.Cache.MetadataTTL, StaleIfError: cfg.Cache.StaleIfError, VerdictTTL: cfg.Cache.VerdictTTL,
-				})
+					Name: region.Name,
+				}
+				if shared != nil {
+					mc.Shared = shared // records and verdicts shared; invalidations published
+				}
+				meta, err := cache.NewMetadata(mc)
 				if err != nil {
 					closeAll()
 					return nil, nil, fmt.Errorf("cache: %w", err)
