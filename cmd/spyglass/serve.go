@@ -108,8 +108,10 @@ func openCatalog(cfg config.Config, log *slog.Logger) (gateway.Catalog, func(), 
 		FailListings: cfg.Federation.OnRegionFailure == "fail", CursorTTL: cfg.Federation.CursorTTL,
 		ReadAheadTTL: cfg.Cache.MetadataTTL, Logger: log,
 	}
+	var shared *cache.Shared
 	if cfg.Redis.Addr != "" {
-		shared, err := cache.NewShared(cache.SharedConfig{Addr: cfg.Redis.Addr, Timeout: cfg.Redis.Timeout, Logger: log})
+		var err error
+		shared, err = cache.NewShared(cache.SharedConfig{Addr: cfg.Redis.Addr, Timeout: cfg.Redis.Timeout, Logger: log})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -155,7 +157,9 @@ func openCatalog(cfg config.Config, log *slog.Logger) (gateway.Catalog, func(), 
 				blobs, err := cache.OpenBlobs(cache.BlobsConfig{
 					Dir: cfg.Cache.Dir, MaxSize: int64(cfg.Cache.MaxSize),
 					High: cfg.Cache.HighWatermark, Low: cfg.Cache.LowWatermark, Logger: log,
+					Leases: fillLeases(shared),
 				})
+
 				if err != nil {
 					closeAll()
 					return nil, nil, fmt.Errorf("cache: %w", err)
@@ -259,6 +263,9 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 			return err
 		}
 		adminServed = admin.serve()
+	}
+	if cfg.Redis.Addr != "" {
+		servePeerFills(cat, admin, cfg.Admin, adminAddr, log)
 	}
 
 	log.Info("spyglass listening", "addr", addr, "admin", adminAddr, "auth", cfg.Auth.Mode, "policy", cfg.Policy.Defaults,
