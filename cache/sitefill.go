@@ -105,6 +105,7 @@ type siteFill struct {
 
 	mu       sync.Mutex
 	mine     string        // the lease value this instance holds, "" if none
+	ended    bool          // the fill is over: a late fetch ahead takes no lease
 	refresh  chan struct{} // closed to stop the refresher
 	peerUsed map[string]bool
 	failed   map[string]bool // holders whose stream broke during this fill
@@ -125,9 +126,9 @@ func (s *siteFill) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, erro
 	var giveUp time.Time
 	for {
 		s.mu.Lock()
-		mine := s.mine
+		mine, ended := s.mine, s.ended
 		s.mu.Unlock()
-		if mine != "" {
+		if mine != "" || ended {
 			return s.origin.Fetch(ctx, off, n)
 		}
 		me := s.b.self.Load()
@@ -224,8 +225,8 @@ func (s *siteFill) steal(ctx context.Context, cur, want string) bool {
 func (s *siteFill) took(val string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mine != "" {
-		return
+	if s.mine != "" || s.ended {
+		return // an unrefreshed lease taken after the end expires by itself
 	}
 	s.mine = val
 	s.refresh = make(chan struct{})
@@ -261,6 +262,7 @@ func (s *siteFill) took(val string) {
 func (s *siteFill) done(complete, badBytes bool) {
 	s.mu.Lock()
 	mine := s.mine
+	s.ended = true
 	if s.refresh != nil {
 		close(s.refresh)
 		s.refresh = nil
