@@ -136,8 +136,7 @@ func TestSiteOneFillAcrossThreeInstances(t *testing.T) {
 	id1, data1 := uploadToGlance(t, g, "storm", size)
 	id2, data2 := uploadToGlance(t, g, "killed", size)
 
-	var site []*process
-	for i := range 3 {
+	siteConfig := func() string {
 		dir := t.TempDir()
 		cfgPath := filepath.Join(dir, "spyglass.yaml")
 		os.WriteFile(cfgPath, []byte(fmt.Sprintf(`listen: 127.0.0.1:0
@@ -147,7 +146,11 @@ regions:
 cache: {dir: %q, max_size: 1GiB}
 redis: {addr: %q, timeout: 1s}
 `, proxy.url, filepath.Join(dir, "cache"), r.Addr)), 0o600)
-		p := startWithConfig(t, bin, cfgPath)
+		return cfgPath
+	}
+	var site []*process
+	for i := range 3 {
+		p := startWithConfig(t, bin, siteConfig())
 		if !strings.Contains(p.log(), "serving image fills to the site's other instances") {
 			t.Fatalf("instance %d does not serve fills to its peers:\n%s", i, p.log())
 		}
@@ -192,6 +195,20 @@ redis: {addr: %q, timeout: 1s}
 		t.Fatalf("the region sent %d image bytes for a %d-byte image through three instances (%.2f×)", got, size, float64(got)/size)
 	}
 	t.Logf("storm: the region sent %.3f× the image", float64(proxy.dataBytes.Load())/size)
+
+	// An instance without an admin listener says once that it serves no
+	// peers, and still gets the image from the site, not the region.
+	quiet := startArgs(t, bin, "serve", "--config", siteConfig(), "--admin-listen", "off")
+	if n := strings.Count(quiet.log(), "serves no image fills"); n != 1 {
+		t.Fatalf("an instance without admin listener logged %d times that it serves no peers:\n%s", n, quiet.log())
+	}
+	stormBytes := proxy.dataBytes.Load()
+	if got, err := fetchImage(t, "http://"+quiet.addr, id1, ""); err != nil || !bytes.Equal(got, data1) {
+		t.Fatalf("through the instance without admin listener: %d bytes, %v", len(got), err)
+	}
+	if d := proxy.dataBytes.Load() - stormBytes; d != 0 {
+		t.Fatalf("an instance joining after the storm made the region send %d bytes", d)
+	}
 
 	// 2. The filler killed mid-fill.
 	proxy.rate.Store(2 << 20) // a 6 s fill
