@@ -141,8 +141,8 @@ func (r *sectionReader) Read(p []byte) (int, error) {
 		}
 		if !askedAhead && e.state == stateFilling && !e.stopped && r.farAheadLocked() {
 			src := r.d.origin
-			if e.source != nil {
-				src = e.source // through the site's lease, not around it
+			if site, ok := e.source.(*siteFill); ok {
+				src = site // through the site's lease, not around it
 			}
 			e.startAheadLocked(src, r.pos, r.end-r.pos)
 			askedAhead = true

@@ -159,7 +159,6 @@ func openCatalog(cfg config.Config, log *slog.Logger) (gateway.Catalog, func(), 
 					High: cfg.Cache.HighWatermark, Low: cfg.Cache.LowWatermark, Logger: log,
 					Leases: fillLeases(shared),
 				})
-
 				if err != nil {
 					closeAll()
 					return nil, nil, fmt.Errorf("cache: %w", err)
