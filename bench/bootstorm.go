@@ -36,11 +36,15 @@ type StormOptions struct {
 	// OriginRate limits each origin connection (bytes/s; 0: unlimited), a
 	// WAN link between the site and its region.
 	OriginRate int64
+	// SiteInstances, when > 1, adds the site variant: that many Spyglass
+	// instances sharing a Redis behind a round-robin front (targets
+	// site-cold, site-warm).
+	SiteInstances int
 }
 
 // StormResult is one storm against one target.
 type StormResult struct {
-	Target      string  `json:"target"` // glance, nginx-cold, nginx-warm, spyglass-cold, spyglass-warm
+	Target      string  `json:"target"` // glance, nginx-cold, nginx-warm, spyglass-cold, spyglass-warm, site-cold, site-warm
 	N           int     `json:"n"`
 	ImageMiB    float64 `json:"image_mib"`
 	OriginRatio float64 `json:"origin_bytes_per_image"`
@@ -61,14 +65,16 @@ type StormResult struct {
 // proxy_cache (proxy_cache_lock on) and Spyglass (a glance region with the
 // blob cache) in front of that link.
 type StormEnv struct {
-	Dir      string
-	Glance   *glancetest.Glance
-	Link     *countingLink
-	NginxURL string
-	SpyURL   string
-	spy      *exec.Cmd
-	procs    []*exec.Cmd
-	env      *Env // for its process helpers
+	Dir       string
+	Glance    *glancetest.Glance
+	Link      *countingLink
+	NginxURL  string
+	SpyURL    string
+	SiteURL   string // the site variant's round-robin front; "" without it
+	spy       *exec.Cmd
+	siteFront *http.Server
+	procs     []*exec.Cmd
+	env       *Env // for its process helpers
 }
 
 var adminIdentity = map[string]string{
@@ -114,6 +120,11 @@ func StartStormEnv(ctx context.Context, opts StormOptions) (*StormEnv, error) {
 	}
 	if err := se.startSpyglass(ctx); err != nil {
 		return fail(fmt.Errorf("spyglass: %w", err))
+	}
+	if opts.SiteInstances > 1 {
+		if err := se.startSite(ctx, opts.SiteInstances); err != nil {
+			return fail(fmt.Errorf("site: %w", err))
+		}
 	}
 	return se, nil
 }
@@ -174,6 +185,9 @@ func (se *StormEnv) startSpyglass(ctx context.Context) error {
 
 // Close stops everything and removes the directory.
 func (se *StormEnv) Close() {
+	if se.siteFront != nil {
+		se.siteFront.Close()
+	}
 	if se.env != nil {
 		se.env.Glance = se.Glance
 		se.env.Close()
@@ -359,6 +373,15 @@ func RunStorm(se *StormEnv, opts StormOptions) ([]StormResult, error) {
 		out = append(out, se.storm("nginx-warm", se.NginxURL, img, n))
 		out = append(out, se.storm("spyglass-cold", se.SpyURL, img, n))
 		out = append(out, se.storm("spyglass-warm", se.SpyURL, img, n))
+		if se.SiteURL != "" {
+			// A fresh image: cold for the site's instances too.
+			img, err := se.uploadImage(opts.ImageSize, uint64(1000+i))
+			if err != nil {
+				return out, err
+			}
+			out = append(out, se.storm("site-cold", se.SiteURL, img, n))
+			out = append(out, se.storm("site-warm", se.SiteURL, img, n))
+		}
 	}
 	return out, nil
 }
@@ -385,6 +408,12 @@ func StormRatios(res []StormResult) map[string]float64 {
 			out[fmt.Sprintf("N=%d spyglass warm MiB/s / nginx warm", n)] = warm.MiBps / nw.MiBps
 		}
 		out[fmt.Sprintf("N=%d spyglass cold p99 first byte - origin first byte (s)", n)] = r.TTFBP99 - r.OriginFirstByteS
+		if sc, ok := by[fmt.Sprintf("site-cold/%d", n)]; ok {
+			out[fmt.Sprintf("N=%d origin bytes per image, site of instances behind round-robin, cold", n)] = sc.OriginRatio
+			if sw, ok := by[fmt.Sprintf("site-warm/%d", n)]; ok && sw.WallS > 0 {
+				out[fmt.Sprintf("N=%d site cold wall / warm wall", n)] = sc.WallS / sw.WallS
+			}
+		}
 		if nc, ok := by[fmt.Sprintf("nginx-cold/%d", n)]; ok {
 			out[fmt.Sprintf("N=%d nginx cold p99 first byte - origin first byte (s)", n)] = nc.TTFBP99 - nc.OriginFirstByteS
 		}

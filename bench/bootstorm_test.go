@@ -12,7 +12,7 @@ func TestBootstormQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Glance, nginx and Spyglass")
 	}
-	opts := StormOptions{ImageSize: 16 << 20, Ns: []int{1, 20}, DirectMaxN: 20}
+	opts := StormOptions{ImageSize: 16 << 20, Ns: []int{1, 20}, DirectMaxN: 20, SiteInstances: 3}
 	se, err := StartStormEnv(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -28,11 +28,11 @@ func TestBootstormQuick(t *testing.T) {
 			t.Errorf("%s N=%d: %d downloads failed or had wrong bytes", r.Target, r.N, r.Errors)
 		}
 		switch r.Target {
-		case "spyglass-cold":
+		case "spyglass-cold", "site-cold":
 			if r.OriginRatio > 1.02 {
 				t.Errorf("spyglass cold N=%d cost the origin %.2f× the image", r.N, r.OriginRatio)
 			}
-		case "spyglass-warm":
+		case "spyglass-warm", "site-warm":
 			if r.OriginRatio > 0.02 {
 				t.Errorf("spyglass warm N=%d cost the origin %.2f× the image", r.N, r.OriginRatio)
 			}

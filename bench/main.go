@@ -51,6 +51,7 @@ func main() {
 	directMax := flag.Int("direct-max-n", 100, "bootstorm: largest N also run straight against Glance")
 	originRate := flag.Int64("origin-rate-mib", 0, "bootstorm: per-connection origin rate limit, MiB/s (0: none)")
 	quick := flag.Bool("quick", false, "bootstorm: 64 MiB, N=1,20,100")
+	siteN := flag.Int("site-instances", 3, "bootstorm: Spyglass instances sharing a Redis behind a round-robin front (0: no site variant)")
 	fedImages := flag.Int("fed-images", 5000, "fedwalk: images seeded in each region")
 	fedRegions := flag.Int("fed-regions", 3, "fedwalk: Glance regions")
 	fedLimit := flag.Int("fed-limit", 1000, "fedwalk: page size")
@@ -60,7 +61,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *scenario == "bootstorm" {
-		opts := StormOptions{ImageSize: *imageMiB << 20, DirectMaxN: *directMax, OriginRate: *originRate << 20}
+		opts := StormOptions{ImageSize: *imageMiB << 20, DirectMaxN: *directMax, OriginRate: *originRate << 20, SiteInstances: *siteN}
 		if *quick {
 			opts.ImageSize, *ns = 64<<20, "1,20,100"
 		}

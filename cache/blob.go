@@ -68,6 +68,15 @@ type BlobsConfig struct {
 	CheckpointInterval time.Duration
 	// Logger; nil: slog.Default().
 	Logger *slog.Logger
+
+	// Leases, when set, makes the gateway instances that share it fill
+	// each image once between them: the instance holding an image's lease
+	// reads the region, the others stream from it (see PeerRoute and
+	// Advertise). nil: each instance fills from the region.
+	Leases Leases
+	// LeaseTTL is how long a fill lease outlives its last refresh (default
+	// 5s): how long the site may wait on a filler that died.
+	LeaseTTL time.Duration
 }
 
 // BlobStats counts what the cache did, for metrics and tests.
@@ -76,6 +85,9 @@ type BlobStats struct {
 	// OriginBytes is every byte read from origins by fills and fetches
 	// ahead; BypassBytes those streamed straight through (not cached).
 	OriginBytes, BypassBytes int64
+	// PeerBytes is what fills streamed from the site's other instances;
+	// PeerServedBytes what this instance streamed to them.
+	PeerBytes, PeerServedBytes int64
 	// UsedBytes is the bytes the entries take on disk (a fill counts its
 	// whole expected size); MaxBytes, HighBytes and LowBytes are the bound
 	// and the watermarks it is evicted between.
@@ -105,9 +117,16 @@ type Blobs struct {
 	closed  bool
 	wg      sync.WaitGroup
 
+	// Site fills: instance is this process's id in leases; self is set by
+	// Advertise; badPeers are lease values whose bytes failed verification
+	// here (guarded by mu).
+	instance string
+	self     atomic.Pointer[self]
+	badPeers map[string]time.Time
+
 	stats struct {
 		hits, misses, fills, fillsFailed, bypasses, evictions atomic.Int64
-		originBytes, bypassBytes                              atomic.Int64
+		originBytes, bypassBytes, peerBytes, peerServedBytes  atomic.Int64
 	}
 }
 
@@ -149,7 +168,11 @@ func OpenBlobs(cfg BlobsConfig) (*Blobs, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	b := &Blobs{cfg: cfg, log: cfg.Logger, entries: map[Key]*entry{}, kick: make(chan struct{}, 1)}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = defaultLeaseTTL
+	}
+	b := &Blobs{cfg: cfg, log: cfg.Logger, entries: map[Key]*entry{}, kick: make(chan struct{}, 1),
+		instance: newInstanceID(), badPeers: map[string]time.Time{}}
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		// An unusable directory is not fatal: every read is then served
 		// straight from its origin (and says so).
@@ -204,6 +227,7 @@ func (b *Blobs) Stats() BlobStats {
 		FillsFailed: b.stats.fillsFailed.Load(), Bypasses: b.stats.bypasses.Load(),
 		Evictions: b.stats.evictions.Load(), OriginBytes: b.stats.originBytes.Load(),
 		BypassBytes: b.stats.bypassBytes.Load(), UsedBytes: used,
+		PeerBytes: b.stats.peerBytes.Load(), PeerServedBytes: b.stats.peerServedBytes.Load(),
 	}
 }
 
@@ -305,11 +329,17 @@ func (b *Blobs) startFillLocked(e *entry, o Origin) {
 		return
 	}
 	e.filling = true
+	var site *siteFill
+	if b.cfg.Leases != nil {
+		site = newSiteFill(e, o)
+		o = site
+	}
+	e.source = o
 	b.stats.fills.Add(1)
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		e.fill(o)
+		e.fill(o, site)
 	}()
 }
 

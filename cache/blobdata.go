@@ -148,7 +148,11 @@ func (r *sectionReader) Read(p []byte) (int, error) {
 			return n, err
 		}
 		if !askedAhead && e.state == stateFilling && !e.stopped && r.farAheadLocked() {
-			e.startAheadLocked(r.d.origin, r.pos, r.end-r.pos)
+			src := r.d.origin
+			if site, ok := e.source.(*siteFill); ok {
+				src = site // through the site's lease, not around it
+			}
+			e.startAheadLocked(src, r.pos, r.end-r.pos)
 			askedAhead = true
 		}
 		ch := e.changed

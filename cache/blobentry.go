@@ -55,6 +55,8 @@ type entry struct {
 	durable extents   // bytes the record says are synced
 	streams []*stream // fetches in progress (the fill, and fetches ahead)
 	filling bool
+	source  Origin // the running fill's (the site's when instances coordinate)
+	badData bool   // the fill's bytes failed verification
 	stopped bool
 	cancel  context.CancelFunc
 	changed chan struct{} // closed and replaced on every change
@@ -162,12 +164,17 @@ func (e *entry) storeRecord(hits int64, last, mod time.Time) error {
 	return os.Rename(tmp, e.recordPath())
 }
 
-// fill runs the entry's fill to completion or failure.
-func (e *entry) fill(o Origin) {
+// fill runs the entry's fill to completion or failure; site, when
+// instances coordinate, learns the outcome.
+func (e *entry) fill(o Origin, site *siteFill) {
 	ok := e.run(o)
 	e.mu.Lock()
 	e.filling = false
+	bad := e.badData
 	e.mu.Unlock()
+	if site != nil {
+		site.done(ok, bad)
+	}
 	e.b.finished(e, ok)
 }
 
@@ -251,6 +258,9 @@ func (e *entry) run(o Origin) bool {
 			return false
 		}
 		e.b.log.Error("blob fill discarded: the bytes are not the image's", "region", e.key.Region, "image", e.key.Image, "err", err)
+		e.mu.Lock()
+		e.badData = true
+		e.mu.Unlock()
 		e.fail(fmt.Errorf("image data from the origin failed verification: %v", err), false)
 		return false
 	}
@@ -348,6 +358,10 @@ func (e *entry) copyStream(ctx context.Context, o Origin, s *stream, buf []byte)
 		return false, err
 	}
 	defer rc.Close()
+	counter := &e.b.stats.originBytes
+	if _, ok := rc.(fromPeerBytes); ok {
+		counter = &e.b.stats.peerBytes
+	}
 	for {
 		e.mu.Lock()
 		pos, end, stopped := s.pos, s.end, e.stopped
@@ -360,7 +374,7 @@ func (e *entry) copyStream(ctx context.Context, o Origin, s *stream, buf []byte)
 		}
 		n, rerr := io.ReadFull(rc, buf[:min(int64(len(buf)), end-pos)])
 		if n > 0 {
-			e.b.stats.originBytes.Add(int64(n))
+			counter.Add(int64(n))
 			if _, werr := e.f.WriteAt(buf[:n], pos); werr != nil {
 				return progressed, fmt.Errorf("%w: %v", errDisk, werr)
 			}

@@ -342,6 +342,13 @@ type Admin struct {
 	// host need two admin ports. Env SPYGLASS_ADMIN_LISTEN; flag
 	// --admin-listen.
 	Listen string `yaml:"listen"`
+	// Advertise is the host:port the site's other instances reach this
+	// admin listener at, to stream an image this instance fills (with a
+	// shared tier: redis.addr, redis.cluster or redis.sentinel), e.g.
+	// `10.0.0.5:9293`. Empty (the default) means the address the listener
+	// is bound to, unless it binds every address (0.0.0.0, [::]): then the
+	// instance serves no fills to the others until this is set.
+	Advertise string `yaml:"advertise"`
 }
 
 // AdminOff is the admin.listen value that turns the admin listener off.
@@ -554,6 +561,13 @@ func (c *Config) Validate() error {
 			bad("admin.listen", "the same address as listen; give the admin listener its own port, e.g. 127.0.0.1:9293, or off")
 		}
 	}
+	if c.Admin.Advertise != "" {
+		if err := checkAdvertise(c.Admin.Advertise); err != nil {
+			bad("admin.advertise", "%v; the host:port the other instances reach this one's admin listener at, e.g. 10.0.0.5:9293", err)
+		} else if c.Admin.Listen == AdminOff {
+			bad("admin.advertise", "set while admin.listen is off; remove it, or give admin.listen an address")
+		}
+	}
 
 	switch c.Policy.Defaults {
 	case PolicyCurrent, PolicyLegacy:
@@ -748,6 +762,22 @@ func checkHostPort(addr string) error {
 	// depend on /etc/services; ask for a number.
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return fmt.Errorf("%q: port must be a number 0-65535", addr)
+	}
+	return nil
+}
+
+// checkAdvertise checks an address other hosts can dial: a host (not one
+// meaning "every address") and a real port.
+func checkAdvertise(addr string) error {
+	if err := checkHostPort(addr); err != nil {
+		return err
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return fmt.Errorf("%q names no host to dial", addr)
+	}
+	if port == "0" {
+		return fmt.Errorf("%q: port 0 cannot be dialled", addr)
 	}
 	return nil
 }

@@ -157,6 +157,13 @@ func TestValidate(t *testing.T) {
 		{"listen no port", func(c *Config) { c.Listen = "127.0.0.1" }, []string{"listen:", "host:port", "e.g. 127.0.0.1:9292"}},
 		{"admin listen no port", func(c *Config) { c.Admin.Listen = "localhost" }, []string{"admin.listen:", "host:port", "or off"}},
 		{"admin listen on the API's address", func(c *Config) { c.Admin.Listen = c.Listen }, []string{"admin.listen: the same address as listen"}},
+		{"admin advertise", func(c *Config) { c.Admin.Listen, c.Admin.Advertise = "0.0.0.0:9293", "10.0.0.5:9293" }, nil},
+		{"admin advertise a name", func(c *Config) { c.Admin.Advertise = "gw1.site.example:9293" }, nil},
+		{"admin advertise every address", func(c *Config) { c.Admin.Advertise = "0.0.0.0:9293" }, []string{"admin.advertise:", "names no host", "e.g. 10.0.0.5:9293"}},
+		{"admin advertise no host", func(c *Config) { c.Admin.Advertise = ":9293" }, []string{"admin.advertise:", "names no host"}},
+		{"admin advertise port 0", func(c *Config) { c.Admin.Advertise = "10.0.0.5:0" }, []string{"admin.advertise:", "port 0"}},
+		{"admin advertise no port", func(c *Config) { c.Admin.Advertise = "10.0.0.5" }, []string{"admin.advertise:", "host:port"}},
+		{"admin advertise with admin off", func(c *Config) { c.Admin.Listen, c.Admin.Advertise = "off", "10.0.0.5:9293" }, []string{"admin.advertise: set while admin.listen is off"}},
 		{"listen named port", func(c *Config) { c.Listen = "127.0.0.1:http" }, []string{"listen:", "port must be a number"}},
 		{"listen port too big", func(c *Config) { c.Listen = "127.0.0.1:65536" }, []string{"listen:", "port must be a number"}},
 		{"auth keystone without credentials", func(c *Config) { c.Auth.Mode = "keystone" }, []string{

@@ -13,6 +13,9 @@ import (
 // HasImageCache reports whether this catalog caches image data.
 func (c *Catalog) HasImageCache() bool { return c.blobs != nil }
 
+// Blobs is the image data cache; nil when there is none.
+func (c *Catalog) Blobs() *cache.Blobs { return c.blobs }
+
 // CacheState lists the complete entries and the queued prefetches.
 func (c *Catalog) CacheState(context.Context) ([]backends.CachedImage, []string, error) {
 	cached, queued := c.blobs.List()

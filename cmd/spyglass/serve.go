@@ -171,6 +171,7 @@ func openCatalog(cfg config.Config, log *slog.Logger, inst *instance) (gateway.C
 				blobs, err := cache.OpenBlobs(cache.BlobsConfig{
 					Dir: cfg.Cache.Dir, MaxSize: int64(cfg.Cache.MaxSize),
 					High: cfg.Cache.HighWatermark, Low: cfg.Cache.LowWatermark, Logger: log,
+					Leases: fillLeases(shared),
 				})
 				if err != nil {
 					closeAll()
@@ -292,6 +293,9 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 			return err
 		}
 		adminServed = admin.serve()
+	}
+	if cfg.Redis.Enabled() {
+		servePeerFills(cat, admin, cfg.Admin, adminAddr, log)
 	}
 
 	log.Info("spyglass listening", "addr", addr, "admin", adminAddr, "auth", cfg.Auth.Mode, "policy", cfg.Policy.Defaults,

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// startSite starts the boot storm's site variant: n Spyglass instances in
+// front of the same link to Glance, sharing a redis-server (one origin fill
+// per site), behind a round-robin front — a load balancer's view of a
+// compute site. Its URL is se.SiteURL.
+func (se *StormEnv) startSite(ctx context.Context, n int) error {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		return fmt.Errorf("redis-server not found: run `make deps-bench`")
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	redisAddr := "127.0.0.1:" + strconv.Itoa(port)
+	redisDir := filepath.Join(se.Dir, "redis")
+	os.MkdirAll(redisDir, 0o755)
+	if err := se.env.start("redis", exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", redisDir)); err != nil {
+		return err
+	}
+	if err := waitTCP(redisAddr, 10*time.Second); err != nil {
+		return fmt.Errorf("redis-server: %w", err)
+	}
+	bin, _, err := buildSpyglass(ctx, se.Dir)
+	if err != nil {
+		return err
+	}
+	var backends []*url.URL
+	for i := range n {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		cfg := fmt.Sprintf("listen: %s\nauth: {mode: trusted}\nregions:\n  - {name: origin, kind: glance, endpoint: \"http://%s\"}\ncache: {dir: %q, max_size: 40GiB}\nredis: {addr: %q}\n",
+			addr, se.Link.Addr(), filepath.Join(se.Dir, fmt.Sprintf("site-cache-%d", i)), redisAddr)
+		path := filepath.Join(se.Dir, fmt.Sprintf("site-%d.yaml", i))
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			return err
+		}
+		if err := se.env.start(fmt.Sprintf("site-%d", i), exec.Command(bin, "serve", "--config", path, "--admin-listen", "127.0.0.1:0")); err != nil {
+			return err
+		}
+		if err := waitHTTP("http://"+addr+"/versions", 20*time.Second); err != nil {
+			return err
+		}
+		backends = append(backends, &url.URL{Scheme: "http", Host: addr})
+	}
+	var next atomic.Uint64
+	front := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(backends[next.Add(1)%uint64(len(backends))])
+			r.Out.Host = r.In.Host
+		},
+		FlushInterval: -1,
+		Transport:     &http.Transport{MaxIdleConnsPerHost: 1024},
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: front}
+	go srv.Serve(ln)
+	se.siteFront = srv
+	se.SiteURL = "http://" + ln.Addr().String()
+	return nil
+}
+
+func waitTCP(addr string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not accept connections within %s", addr, d)
+}

@@ -1,0 +1,264 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+// The peer protocol: how an instance streams an image's bytes from the
+// instance filling it (or holding it whole).
+//
+//	GET {peer URL}/peer/v1/blobs/{region}/{image}
+//	Range: bytes=OFF-LAST                    (optional; one range)
+//	Spyglass-Peer-Instance: <instance id>    (from the lease; required)
+//	Spyglass-Expect-Size: <bytes>            (required)
+//	Spyglass-Expect-Checksum: <md5 hex>      (one of checksum or hash value)
+//	Spyglass-Expect-Hash-Algo: <os_hash_algo>
+//	Spyglass-Expect-Hash-Value: <os_hash_value hex>
+//
+// The peer answers only from an entry with exactly these expectations that
+// is complete or being filled (it never starts a fill for a peer): 206 with
+// Content-Range (200 without Range) and the bytes as they land; 404 when it
+// has no such entry; 421 when it is not the instance named (an address
+// reused by another process, or an instance's own stale lease); 400 for a
+// malformed request; 416 for a range outside the image. As for any reader,
+// the image's last byte is sent only once the peer has verified the whole
+// entry; a verification failure or a fill that fails cuts the stream
+// (the requester sees a short body). The requester verifies the bytes again
+// itself before its own entry counts.
+const (
+	// PeerRoute is the pattern to mount PeerHandler at on the admin
+	// listener's http.ServeMux.
+	PeerRoute = "GET /peer/v1/blobs/{region}/{image}"
+
+	hdrPeerInstance = "Spyglass-Peer-Instance"
+	hdrExpectSize   = "Spyglass-Expect-Size"
+	hdrExpectMD5    = "Spyglass-Expect-Checksum"
+	hdrExpectAlgo   = "Spyglass-Expect-Hash-Algo"
+	hdrExpectHash   = "Spyglass-Expect-Hash-Value"
+)
+
+// peerPath is the request path for k.
+func peerPath(k Key) string {
+	return "/peer/v1/blobs/" + url.PathEscape(k.Region) + "/" + url.PathEscape(k.Image)
+}
+
+// PeerHandler serves this instance's entries to the site's other instances
+// (see PeerRoute). Mount it only on a private listener: it hands out image
+// data without asking who is calling.
+func (b *Blobs) PeerHandler() http.Handler {
+	return http.HandlerFunc(b.servePeer)
+}
+
+func (b *Blobs) servePeer(w http.ResponseWriter, r *http.Request) {
+	k := Key{Region: r.PathValue("region"), Image: r.PathValue("image")}
+	if got := r.Header.Get(hdrPeerInstance); got != b.instance {
+		if got == "" {
+			http.Error(w, hdrPeerInstance+" is required", http.StatusBadRequest)
+			return
+		}
+		http.Error(w, "this is instance "+b.instance+", not "+got, http.StatusMisdirectedRequest)
+		return
+	}
+	exp, err := parsePeerExpect(r.Header)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	d, err := b.attach(k, exp)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	defer d.Close()
+	off, n, ranged, err := parsePeerRange(r.Header.Get("Range"), exp.Size)
+	if err != nil {
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", exp.Size))
+		http.Error(w, err.Error(), http.StatusRequestedRangeNotSatisfiable)
+		return
+	}
+	// A section to the image's end: a reader holds back the last byte of
+	// its section until the entry is verified, which the peer's range need
+	// not wait for unless it ends the image (the peer verifies again).
+	rc, err := d.Section(r.Context(), off, exp.Size-off)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	defer rc.Close()
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Length", strconv.FormatInt(n, 10))
+	status := http.StatusOK
+	if ranged {
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, exp.Size))
+		status = http.StatusPartialContent
+	}
+	w.WriteHeader(status)
+	flush := http.NewResponseController(w)
+	buf := make([]byte, chunk)
+	for sent := int64(0); sent < n; {
+		m, rerr := rc.Read(buf[:min(int64(len(buf)), n-sent)])
+		if m > 0 {
+			if _, werr := w.Write(buf[:m]); werr != nil {
+				return
+			}
+			sent += int64(m)
+			b.stats.peerServedBytes.Add(int64(m))
+			flush.Flush() // bytes go out as they land
+		}
+		if rerr != nil && sent < n {
+			// The entry failed (or its verification did): cut the stream
+			// so the peer sees a short body, never a clean end.
+			b.log.Warn("peer fill stream cut", "region", k.Region, "image", k.Image, "at", off+sent, "err", rerr)
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+// attach opens an entry for a peer: complete, or with a fill running here.
+// It never starts a fill.
+func (b *Blobs) attach(k Key, exp Expect) (peerData, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.entries[k]
+	if e == nil || e.exp != exp {
+		return nil, errors.New("no entry for this image with these expectations")
+	}
+	if e.isComplete() {
+		e.lastAccess = time.Now()
+		e.lru = time.Now()
+		return e.completeData()
+	}
+	e.mu.Lock()
+	filling, src := e.filling && e.state == stateFilling && !e.stopped, e.source
+	e.mu.Unlock()
+	if !filling {
+		return nil, errors.New("no fill of this image runs here")
+	}
+	e.refs++
+	return &fillData{e: e, origin: src}, nil
+}
+
+// parsePeerExpect reads the expectations a peer request carries.
+func parsePeerExpect(h http.Header) (Expect, error) {
+	size, err := strconv.ParseInt(h.Get(hdrExpectSize), 10, 64)
+	if err != nil || size < 0 {
+		return Expect{}, fmt.Errorf("%s: want a byte count", hdrExpectSize)
+	}
+	exp := Expect{Size: size, Checksum: h.Get(hdrExpectMD5), HashAlgo: h.Get(hdrExpectAlgo), HashValue: h.Get(hdrExpectHash)}
+	if exp.Checksum == "" && exp.HashValue == "" {
+		return Expect{}, fmt.Errorf("%s or %s is required", hdrExpectMD5, hdrExpectHash)
+	}
+	if exp.Checksum != "" && !isHex(exp.Checksum, 32) {
+		return Expect{}, fmt.Errorf("%s: want 32 hex digits", hdrExpectMD5)
+	}
+	if exp.HashValue != "" && (newHash(exp.HashAlgo) == nil || !isHex(exp.HashValue, newHash(exp.HashAlgo).Size()*2)) {
+		return Expect{}, fmt.Errorf("%s and %s: want a known algorithm and its digest in hex", hdrExpectAlgo, hdrExpectHash)
+	}
+	return exp, nil
+}
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// parsePeerRange reads "bytes=OFF-LAST" or "bytes=OFF-" against size; ""
+// is the whole image (ranged false).
+func parsePeerRange(h string, size int64) (off, n int64, ranged bool, err error) {
+	if h == "" {
+		return 0, size, false, nil
+	}
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	first, last, ok2 := strings.Cut(spec, "-")
+	if !ok || !ok2 {
+		return 0, 0, false, errors.New("want Range: bytes=OFF-LAST or bytes=OFF-")
+	}
+	off, err = strconv.ParseInt(first, 10, 64)
+	if err != nil || off < 0 || off >= size {
+		return 0, 0, false, errors.New("range start outside the image")
+	}
+	end := size
+	if last != "" {
+		l, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || l < off {
+			return 0, 0, false, errors.New("want Range: bytes=OFF-LAST with LAST >= OFF")
+		}
+		end = min(l+1, size)
+	}
+	return off, end - off, true, nil
+}
+
+// peerClient streams from peers: bounded connects and waits for headers (a
+// peer answers at once), no bound on the stream (the watchdog watches it).
+var peerClient = &http.Client{Transport: &http.Transport{
+	DialContext:           (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+	ResponseHeaderTimeout: 10 * time.Second,
+	MaxIdleConnsPerHost:   4,
+}}
+
+// fromPeer opens [off, off+n) of the entry's image at the instance holding
+// the lease cur.
+func (s *siteFill) fromPeer(ctx context.Context, l lease, cur string, off, n int64) (io.ReadCloser, error) {
+	k, exp := s.e.key, s.e.exp
+	if n < 0 {
+		n = exp.Size - off
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.url+peerPath(k), nil)
+	if err != nil {
+		return nil, err
+	}
+	h := req.Header
+	h.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+	h.Set(hdrPeerInstance, l.instance)
+	h.Set(hdrExpectSize, strconv.FormatInt(exp.Size, 10))
+	if exp.Checksum != "" {
+		h.Set(hdrExpectMD5, exp.Checksum)
+	}
+	if exp.HashValue != "" {
+		h.Set(hdrExpectAlgo, exp.HashAlgo)
+		h.Set(hdrExpectHash, exp.HashValue)
+	}
+	resp, err := peerClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	wantRange := fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, exp.Size)
+	if resp.StatusCode != http.StatusPartialContent || resp.Header.Get("Content-Range") != wantRange || resp.ContentLength != n {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		return nil, fmt.Errorf("peer answered %s (Content-Range %q, want %q): %s", resp.Status,
+			resp.Header.Get("Content-Range"), wantRange, strings.TrimSpace(string(msg)))
+	}
+	p := &peerStream{body: resp.Body, closed: make(chan struct{})}
+	s.mu.Lock()
+	s.peerUsed[cur] = true
+	s.mu.Unlock()
+	s.watch(p, cur)
+	return p, nil
+}
+
+// peerData is what attach returns: a fileBlob or a fillData.
+type peerData interface {
+	backends.Sectioner
+	Close() error
+}

@@ -1,0 +1,374 @@
+package cache
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Leases is the shared store a site's gateway instances coordinate fills
+// through (Shared, on Redis): one compare-and-swap on a key with a TTL.
+type Leases interface {
+	// SwapLease sets key to new for ttl ("" deletes it) if it holds old
+	// ("" means absent) and returns what it holds afterwards; ok is false
+	// when the store did not answer.
+	SwapLease(ctx context.Context, key, old, new string, ttl time.Duration) (cur string, ok bool)
+}
+
+// Default lease times. A filler refreshes its lease every third of
+// LeaseTTL, so a dead filler is noticed within LeaseTTL; a finished one
+// keeps pointing the site at its complete entry for haveTTL.
+const (
+	defaultLeaseTTL = 5 * time.Second
+	haveTTL         = 10 * time.Minute
+)
+
+// A lease value says who fills an image for the site, or who has it whole:
+// "fill <instance> <peer URL>" or "have <instance> <peer URL>". The instance
+// id (random per process) tells a peer that answers on a reused address
+// from the one that took the lease.
+type lease struct {
+	have     bool
+	instance string
+	url      string
+}
+
+func (l lease) String() string {
+	state := "fill"
+	if l.have {
+		state = "have"
+	}
+	return state + " " + l.instance + " " + l.url
+}
+
+// parseLease reads a lease value; ok is false for anything else (the key
+// was written by something that is not a Spyglass of this version).
+func parseLease(s string) (l lease, ok bool) {
+	f := strings.Fields(s)
+	if len(f) != 3 || (f[0] != "fill" && f[0] != "have") {
+		return lease{}, false
+	}
+	if !strings.HasPrefix(f[2], "http://") && !strings.HasPrefix(f[2], "https://") {
+		return lease{}, false
+	}
+	l = lease{have: f[0] == "have", instance: f[1], url: f[2]}
+	return l, l.String() == s // canonical: what String wrote
+}
+
+// self is how this instance appears in leases: nil until Advertise.
+type self struct{ instance, url string }
+
+// Advertise makes this instance serve its fills to the site's other
+// instances at peerURL (the base URL of its admin listener, e.g.
+// http://10.0.0.5:9293, where PeerHandler is mounted at PeerRoute) and take
+// fill leases. Until it is called (or with ""), the instance takes no lease
+// and serves no peer, but still streams from the instance that fills.
+func (b *Blobs) Advertise(peerURL string) {
+	if peerURL == "" {
+		b.self.Store(nil)
+		return
+	}
+	b.self.Store(&self{instance: b.instance, url: strings.TrimRight(peerURL, "/")})
+}
+
+func newInstanceID() string {
+	var r [8]byte
+	rand.Read(r[:])
+	return hex.EncodeToString(r[:])
+}
+
+// leaseKey names an image's fill lease: the expectations are part of it, so
+// instances that disagree about an image's bytes never wait on each other.
+func leaseKey(k Key, exp Expect) string {
+	sum := exp.HashValue
+	if sum == "" {
+		sum = exp.Checksum
+	}
+	return "fill:" + k.Region + "/" + k.Image + ":" + strconv.FormatInt(exp.Size, 10) + ":" + strings.ToLower(sum)
+}
+
+// siteFill is the origin of a fill when instances coordinate: the region
+// while this instance holds the image's lease, the holder's peer stream
+// while another does. One per fill; the fill and its fetches ahead call
+// Fetch concurrently.
+type siteFill struct {
+	b      *Blobs
+	e      *entry
+	origin Origin
+	key    string
+
+	mu       sync.Mutex
+	mine     string        // the lease value this instance holds, "" if none
+	ended    bool          // the fill is over: a late fetch ahead takes no lease
+	refresh  chan struct{} // closed to stop the refresher
+	peerUsed map[string]bool
+	failed   map[string]bool // holders whose stream broke during this fill
+}
+
+func newSiteFill(e *entry, o Origin) *siteFill {
+	return &siteFill{b: e.b, e: e, origin: o, key: leaseKey(e.key, e.exp),
+		peerUsed: map[string]bool{}, failed: map[string]bool{}}
+}
+
+// Fetch is Origin.Fetch for the site: take the lease and read the region,
+// or stream from the instance that holds it. A holder that cannot be
+// streamed from (dead, unreachable, without the entry) is waited for until
+// its lease changes (a dead one expires within LeaseTTL); then this
+// instance takes the lease and reads the region from off.
+func (s *siteFill) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	ttl := s.b.cfg.LeaseTTL
+	var giveUp time.Time
+	for {
+		s.mu.Lock()
+		mine, ended := s.mine, s.ended
+		s.mu.Unlock()
+		if mine != "" || ended {
+			return s.origin.Fetch(ctx, off, n)
+		}
+		me := s.b.self.Load()
+		want := ""
+		if me != nil {
+			want = lease{instance: me.instance, url: me.url}.String()
+		}
+		cur, ok := s.b.cfg.Leases.SwapLease(ctx, s.key, "", want, ttl)
+		if !ok {
+			// Redis did not answer: every instance fills alone.
+			return s.origin.Fetch(ctx, off, n)
+		}
+		if cur == "" {
+			return s.origin.Fetch(ctx, off, n) // nobody fills, and this instance serves no peers
+		}
+		if cur == want {
+			s.took(want)
+			continue
+		}
+		l, valid := parseLease(cur)
+		switch {
+		case !valid:
+			s.b.log.Warn("unreadable fill lease; filling from the origin", "key", s.key, "lease", cur)
+			return s.origin.Fetch(ctx, off, n)
+		case me != nil && l.instance == me.instance:
+			// This instance had it whole once (and lost it since): fill again.
+			if s.steal(ctx, cur, want) {
+				continue
+			}
+			return s.origin.Fetch(ctx, off, n)
+		}
+		if !s.distrusted(cur) {
+			rc, err := s.fromPeer(ctx, l, cur, off, n)
+			if err == nil {
+				return rc, nil
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			s.b.log.Warn("cannot stream a fill from the instance that holds its lease", "region", s.e.key.Region,
+				"image", s.e.key.Image, "peer", l.url, "err", err)
+			s.mu.Lock()
+			s.failed[cur] = true
+			s.mu.Unlock()
+		}
+		if me == nil {
+			return s.origin.Fetch(ctx, off, n)
+		}
+		now := time.Now()
+		if giveUp.IsZero() {
+			giveUp = now.Add(ttl + ttl/2)
+		}
+		if l.have || now.After(giveUp) {
+			// A finished filler that lost the entry, or a live filler this
+			// instance cannot reach: this instance fills for the site now.
+			if s.steal(ctx, cur, want) {
+				continue
+			}
+			if now.After(giveUp) {
+				return s.origin.Fetch(ctx, off, n)
+			}
+		}
+		select {
+		case <-time.After(ttl / 5):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// distrusted: the holder's stream broke during this fill, or its bytes once
+// failed verification here.
+func (s *siteFill) distrusted(cur string) bool {
+	s.mu.Lock()
+	failed := s.failed[cur]
+	s.mu.Unlock()
+	return failed || s.b.distrusted(cur)
+}
+
+// steal replaces the lease value cur by want; true when this instance holds
+// the lease now.
+func (s *siteFill) steal(ctx context.Context, cur, want string) bool {
+	got, ok := s.b.cfg.Leases.SwapLease(ctx, s.key, cur, want, s.b.cfg.LeaseTTL)
+	if ok && got == want {
+		s.b.log.Info("took over a fill lease", "region", s.e.key.Region, "image", s.e.key.Image, "from", cur)
+		s.took(want)
+		return true
+	}
+	return false
+}
+
+// took records that this instance holds the lease and keeps it alive until
+// the fill ends.
+func (s *siteFill) took(val string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mine != "" || s.ended {
+		return // an unrefreshed lease taken after the end expires by itself
+	}
+	s.mine = val
+	s.refresh = make(chan struct{})
+	stop := s.refresh
+	ttl := s.b.cfg.LeaseTTL
+	s.b.wg.Add(1)
+	go func() {
+		defer s.b.wg.Done()
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			cur, ok := s.b.cfg.Leases.SwapLease(context.Background(), s.key, val, val, ttl)
+			if ok && cur != val {
+				// Another instance took it (this one looked dead): both
+				// fill from the region now, which costs one more transfer.
+				s.b.log.Warn("lost a fill lease; still filling from the origin", "region", s.e.key.Region,
+					"image", s.e.key.Image, "holder", cur)
+				return
+			}
+		}
+	}()
+}
+
+// done ends the fill: a complete entry is advertised to the site (the
+// others stream it from here rather than the region), a failed one frees
+// the lease. Bytes a peer sent that failed verification make that peer
+// distrusted by later fills.
+func (s *siteFill) done(complete, badBytes bool) {
+	s.mu.Lock()
+	mine := s.mine
+	s.ended = true
+	if s.refresh != nil {
+		close(s.refresh)
+		s.refresh = nil
+	}
+	used := make([]string, 0, len(s.peerUsed))
+	for p := range s.peerUsed {
+		used = append(used, p)
+	}
+	s.mu.Unlock()
+	if badBytes {
+		for _, p := range used {
+			s.b.distrust(p)
+		}
+	}
+	if mine == "" {
+		return
+	}
+	ctx := context.Background()
+	if complete {
+		l, _ := parseLease(mine)
+		l.have = true
+		s.b.cfg.Leases.SwapLease(ctx, s.key, mine, l.String(), haveTTL)
+		return
+	}
+	s.b.cfg.Leases.SwapLease(ctx, s.key, mine, "", 0)
+}
+
+// distrust remembers a lease value whose bytes failed verification: fills
+// do not stream from it again until it changes (or an hour passes).
+func (b *Blobs) distrust(leaseValue string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	for k, t := range b.badPeers {
+		if now.Sub(t) > time.Hour {
+			delete(b.badPeers, k)
+		}
+	}
+	b.badPeers[leaseValue] = now
+}
+
+func (b *Blobs) distrusted(leaseValue string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t, ok := b.badPeers[leaseValue]
+	return ok && time.Since(t) <= time.Hour
+}
+
+// peerStream is a fill's stream from the instance holding the lease. A
+// watchdog ends it when it stalls while the holder no longer holds the
+// lease (a filler that hangs or died): a live filler refreshes its lease,
+// however slow its region.
+type peerStream struct {
+	body   io.ReadCloser
+	read   atomic.Int64
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (p *peerStream) fromPeer() {}
+
+func (p *peerStream) Read(b []byte) (int, error) {
+	n, err := p.body.Read(b)
+	p.read.Add(int64(n))
+	return n, err
+}
+
+func (p *peerStream) Close() error {
+	p.once.Do(func() { close(p.closed) })
+	return p.body.Close()
+}
+
+func (s *siteFill) watch(p *peerStream, holder string) {
+	ttl := s.b.cfg.LeaseTTL
+	s.b.wg.Add(1)
+	go func() {
+		defer s.b.wg.Done()
+		t := time.NewTicker(ttl / 2)
+		defer t.Stop()
+		last := int64(-1)
+		for {
+			select {
+			case <-p.closed:
+				return
+			case <-t.C:
+			}
+			n := p.read.Load()
+			if n != last {
+				last = n
+				continue
+			}
+			if cur, ok := s.b.cfg.Leases.SwapLease(context.Background(), s.key, "", "", ttl); !ok || cur != holder {
+				s.b.log.Warn("peer fill stream stalled and its lease is gone; leaving it", "region", s.e.key.Region,
+					"image", s.e.key.Image, "holder", holder)
+				p.body.Close()
+				return
+			}
+		}
+	}()
+}
+
+// fromPeerBytes marks a stream whose bytes come from a peer, not a region
+// (for the counters).
+type fromPeerBytes interface{ fromPeer() }
+
+var (
+	_ Origin        = (*siteFill)(nil)
+	_ fromPeerBytes = (*peerStream)(nil)
+)

@@ -1,0 +1,434 @@
+package cache_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/redistest"
+)
+
+const testLeaseTTL = time.Second
+
+// siteInstance is one gateway instance of a site: its blob cache, and its
+// peer endpoint on a loopback listener as the admin listener mounts it.
+type siteInstance struct {
+	b   *cache.Blobs
+	url string
+}
+
+func newShared(t *testing.T, addr string) *cache.Shared {
+	t.Helper()
+	s, err := cache.NewShared(cache.SharedConfig{Addr: addr, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func startSiteInstance(t *testing.T, leases cache.Leases, serve bool) *siteInstance {
+	t.Helper()
+	b, err := cache.OpenBlobs(cache.BlobsConfig{Dir: t.TempDir(), MaxSize: 1 << 30, Leases: leases, LeaseTTL: testLeaseTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	si := &siteInstance{b: b}
+	if serve {
+		mux := http.NewServeMux()
+		mux.Handle(cache.PeerRoute, b.PeerHandler())
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: mux}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		si.url = "http://" + ln.Addr().String()
+		b.Advertise(si.url)
+	}
+	return si
+}
+
+// sectioner is the cache's Data as the gateway reads it.
+type sectioner interface {
+	Section(ctx context.Context, off, n int64) (io.ReadCloser, error)
+}
+
+// download reads [off, off+n) of the image through b (n < 0: to the end).
+func download(b *cache.Blobs, exp cache.Expect, src cache.Origin, off, n int64) ([]byte, error) {
+	d, err := b.Open(context.Background(), key, exp, src)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	if n < 0 {
+		n = d.Size() - off
+	}
+	r, err := d.(sectioner).Section(context.Background(), off, n)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+// Three instances, one Redis, readers on each at once: the origin sends the
+// image once; the instances that did not fill it got it from the one that
+// did; every reader gets exactly the image.
+func TestSiteOneOriginFillAcrossInstances(t *testing.T) {
+	r := redistest.StartT(t)
+	o := newOrigin(t, 8<<20)
+	o.bytesPerS.Store(8 << 20) // a 1 s fill: the others arrive while it runs
+	src := originFor(t, o, 5*time.Second)
+	var site []*siteInstance
+	for range 3 {
+		site = append(site, startSiteInstance(t, newShared(t, r.Addr), true))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 30)
+	for i := range 15 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := download(site[i%3].b, o.expect(), src, 0, -1)
+			if err != nil || !bytes.Equal(got, o.data) {
+				errs <- fmt.Errorf("reader %d on instance %d: %d bytes, %v", i, i%3, len(got), err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if sent := o.sent.Load(); sent != int64(len(o.data)) {
+		t.Fatalf("origin sent %d bytes for a %d-byte image (%.2f×)", sent, len(o.data), float64(sent)/float64(len(o.data)))
+	}
+	var fromPeers, served int64
+	for i, s := range site {
+		st := s.b.Stats()
+		fromPeers += st.PeerBytes
+		served += st.PeerServedBytes
+		if !isCached(s.b, key) {
+			t.Errorf("instance %d did not keep the image", i)
+		}
+	}
+	if fromPeers < 2*int64(len(o.data)) || served != fromPeers {
+		t.Fatalf("peers: %d bytes received, %d served; want ≥ %d and equal", fromPeers, served, 2*len(o.data))
+	}
+
+	// Later, on a fourth instance: the image comes from the one that has
+	// it whole, not the region.
+	late := startSiteInstance(t, newShared(t, r.Addr), true)
+	got, err := download(late.b, o.expect(), src, 0, -1)
+	if err != nil || !bytes.Equal(got, o.data) {
+		t.Fatalf("late instance: %v", err)
+	}
+	if sent := o.sent.Load(); sent != int64(len(o.data)) {
+		t.Fatalf("a late instance went to the origin: %d bytes sent", sent)
+	}
+}
+
+// Range requests on an instance filling from a peer: a range far ahead of
+// the filler's stream is fetched ahead at the filler (through the lease,
+// so still one transfer for the site) and does not wait for the stream to
+// get there; a near one streams as the bytes land.
+func TestSiteRangeWhileFillingFromPeer(t *testing.T) {
+	r := redistest.StartT(t)
+	o := newOrigin(t, 32<<20)
+	o.bytesPerS.Store(8 << 20) // the fill would take 4 s to reach the end
+	src := originFor(t, o, 5*time.Second)
+	filler := startSiteInstance(t, newShared(t, r.Addr), true)
+	other := startSiteInstance(t, newShared(t, r.Addr), true)
+	d, err := filler.b.Open(context.Background(), key, o.expect(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	<-o.firstByte
+	near, err := other.b.Open(context.Background(), key, o.expect(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer near.Close()
+	off := int64(len(o.data)) - 2<<20
+	rd, _ := near.(sectioner).Section(context.Background(), off, 1<<20)
+	defer rd.Close()
+	buf := make([]byte, 1<<20-1) // all but the last byte, held back until verified
+	if _, err := io.ReadFull(rd, buf); err != nil {
+		t.Fatal(err)
+	}
+	if sent := o.sent.Load(); sent > int64(len(o.data))/2+4<<20 {
+		t.Fatalf("the range reader waited for the fill (%d bytes sent)", sent)
+	}
+	if !bytes.Equal(buf, o.data[off:off+int64(len(buf))]) {
+		t.Fatal("range ahead through a peer: wrong bytes")
+	}
+	if rest, err := io.ReadAll(rd); err != nil || len(rest) != 1 || rest[0] != o.data[off+int64(len(buf))] {
+		t.Fatalf("last byte: %v %d", err, len(rest))
+	}
+	got, err := download(other.b, o.expect(), src, 12345, 1<<20)
+	if err != nil || !bytes.Equal(got, o.data[12345:12345+1<<20]) {
+		t.Fatalf("near range: %v", err)
+	}
+	got, err = download(other.b, o.expect(), src, 0, -1)
+	if err != nil || !bytes.Equal(got, o.data) {
+		t.Fatalf("whole image: %v", err)
+	}
+	// A stream cut short where a fetch ahead starts has a little more in
+	// flight; nothing is fetched twice.
+	if sent := o.sent.Load(); sent > int64(len(o.data))+2<<20 {
+		t.Fatalf("origin sent %d bytes for %d", sent, len(o.data))
+	}
+	if other.b.Stats().OriginBytes != 0 {
+		t.Fatalf("the instance without the lease read %d bytes from the origin", other.b.Stats().OriginBytes)
+	}
+}
+
+// fakePeer holds an image's lease in Redis and answers the peer protocol
+// the way a real instance cannot be made to: it cuts its stream after cutAt
+// bytes (then refuses connections, as a killed process), or sends one
+// wrong byte. It never refreshes its lease, so it expires as a dead
+// filler's does.
+type fakePeer struct {
+	data    []byte
+	cutAt   int64
+	corrupt bool
+	sent    atomic.Int64
+	ln      net.Listener
+	srv     *http.Server
+}
+
+func startFakePeer(t *testing.T, s *cache.Shared, exp cache.Expect, data []byte, cutAt int64, corrupt bool) *fakePeer {
+	t.Helper()
+	p := &fakePeer{data: data, cutAt: cutAt, corrupt: corrupt}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ln = ln
+	p.srv = &http.Server{Handler: http.HandlerFunc(p.serve)}
+	go p.srv.Serve(ln)
+	t.Cleanup(func() { p.srv.Close() })
+	leaseKey := "fill:" + key.Region + "/" + key.Image + ":" + strconv.FormatInt(exp.Size, 10) + ":" + exp.HashValue
+	val := "fill fa4e http://" + ln.Addr().String()
+	if cur, ok := s.SwapLease(context.Background(), leaseKey, "", val, testLeaseTTL); !ok || cur != val {
+		t.Fatalf("fake peer could not take the lease: %q %v", cur, ok)
+	}
+	return p
+}
+
+func (p *fakePeer) serve(w http.ResponseWriter, r *http.Request) {
+	spec := strings.TrimPrefix(r.Header.Get("Range"), "bytes=")
+	a, b, _ := strings.Cut(spec, "-")
+	off, _ := strconv.ParseInt(a, 10, 64)
+	last, _ := strconv.ParseInt(b, 10, 64)
+	body := append([]byte(nil), p.data[off:last+1]...)
+	if p.corrupt && len(body) > 0 {
+		body[len(body)/2] ^= 0xff
+	}
+	w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, last, len(p.data)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusPartialContent)
+	if p.cutAt > 0 && int64(len(body)) > p.cutAt {
+		w.Write(body[:p.cutAt])
+		p.sent.Add(p.cutAt)
+		w.(http.Flusher).Flush()
+		// Dies: the connection and the listener go.
+		go p.srv.Close()
+		panic(http.ErrAbortHandler)
+	}
+	w.Write(body)
+	p.sent.Add(int64(len(body)))
+}
+
+// The filler dies mid-fill (its stream cut, its address refusing, its lease
+// not refreshed): the instance streaming from it never counts the partial
+// stream as the image, waits for the lease to expire, takes it and goes on
+// from the region from where the peer stopped.
+func TestSiteFillerDiesMidFill(t *testing.T) {
+	r := redistest.StartT(t)
+	o := newOrigin(t, 4<<20)
+	shared := newShared(t, r.Addr)
+	peer := startFakePeer(t, shared, o.expect(), o.data, 1<<20+777, false)
+	si := startSiteInstance(t, shared, true)
+	got, err := download(si.b, o.expect(), originFor(t, o, 5*time.Second), 0, -1)
+	if err != nil || !bytes.Equal(got, o.data) {
+		t.Fatalf("after the filler died: %d bytes, %v", len(got), err)
+	}
+	if peer.sent.Load() != 1<<20+777 {
+		t.Fatalf("the fake filler sent %d bytes", peer.sent.Load())
+	}
+	if sent, want := o.sent.Load(), int64(len(o.data))-(1<<20+777); sent > want {
+		t.Fatalf("origin sent %d bytes; the rest after the peer's part is %d", sent, want)
+	}
+	if st := si.b.Stats(); st.PeerBytes != 1<<20+777 {
+		t.Fatalf("PeerBytes = %d", st.PeerBytes)
+	}
+}
+
+// A peer that sends one wrong byte: the entry never counts, its reader
+// gets an error rather than a clean end, and the next fill does not trust
+// that peer again (it takes the lease when it is free, or after waiting out
+// its holder, and fills from the region).
+func TestSitePeerWithWrongBytesIsNeverAccepted(t *testing.T) {
+	r := redistest.StartT(t)
+	o := newOrigin(t, 2<<20)
+	shared := newShared(t, r.Addr)
+	startFakePeer(t, shared, o.expect(), o.data, 0, true)
+	si := startSiteInstance(t, shared, true)
+	src := originFor(t, o, 5*time.Second)
+	got, err := download(si.b, o.expect(), src, 0, -1)
+	if err == nil {
+		t.Fatalf("a reader of a fill from a corrupting peer got a clean end (%d bytes)", len(got))
+	}
+	if isCached(si.b, key) {
+		t.Fatal("bytes from a corrupting peer are listed as cached")
+	}
+	if o.sent.Load() != 0 {
+		t.Fatalf("origin sent %d bytes while a peer held the lease", o.sent.Load())
+	}
+	got, err = download(si.b, o.expect(), src, 0, -1)
+	if err != nil || !bytes.Equal(got, o.data) {
+		t.Fatalf("second download: %d bytes, %v", len(got), err)
+	}
+	if !isCached(si.b, key) {
+		t.Fatal("the image is not cached after a good fill")
+	}
+}
+
+// Redis down: each instance fills from the region as without a site, and
+// no fill waits on Redis beyond its timeout.
+func TestSiteRedisDownFillsFromOrigin(t *testing.T) {
+	r := redistest.StartT(t)
+	shared := newShared(t, r.Addr)
+	r.Stop()
+	o := newOrigin(t, 1<<20)
+	si := startSiteInstance(t, shared, true)
+	got, err := download(si.b, o.expect(), originFor(t, o, 5*time.Second), 0, -1)
+	if err != nil || !bytes.Equal(got, o.data) {
+		t.Fatalf("Redis down: %d bytes, %v", len(got), err)
+	}
+	if o.sent.Load() != int64(len(o.data)) {
+		t.Fatalf("origin sent %d bytes", o.sent.Load())
+	}
+}
+
+// An instance that serves no peers (admin listener off) takes no lease but
+// streams from the instance that fills.
+func TestSiteInstanceWithoutPeerEndpointStreamsFromFiller(t *testing.T) {
+	r := redistest.StartT(t)
+	o := newOrigin(t, 4<<20)
+	o.bytesPerS.Store(4 << 20)
+	src := originFor(t, o, 5*time.Second)
+	filler := startSiteInstance(t, newShared(t, r.Addr), true)
+	quiet := startSiteInstance(t, newShared(t, r.Addr), false)
+	d, err := filler.b.Open(context.Background(), key, o.expect(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	<-o.firstByte
+	got, err := download(quiet.b, o.expect(), src, 0, -1)
+	if err != nil || !bytes.Equal(got, o.data) {
+		t.Fatalf("instance without peer endpoint: %v", err)
+	}
+	if o.sent.Load() != int64(len(o.data)) || quiet.b.Stats().PeerBytes != int64(len(o.data)) {
+		t.Fatalf("origin sent %d, peer %d", o.sent.Load(), quiet.b.Stats().PeerBytes)
+	}
+}
+
+// The peer endpoint answers malformed or misdirected requests with a 4xx
+// and never starts a fill.
+func TestPeerHandlerRefusals(t *testing.T) {
+	r := redistest.StartT(t)
+	o := newOrigin(t, 1<<20)
+	si := startSiteInstance(t, newShared(t, r.Addr), true)
+	exp := o.expect()
+	// The instance id, as a lease names it: read from the lease of a fill.
+	if _, err := download(si.b, exp, originFor(t, o, 5*time.Second), 0, -1); err != nil {
+		t.Fatal(err)
+	}
+	shared := newShared(t, r.Addr)
+	lk := "fill:" + key.Region + "/" + key.Image + ":" + strconv.FormatInt(exp.Size, 10) + ":" + exp.HashValue
+	cur, _ := shared.SwapLease(context.Background(), lk, "", "", 0)
+	f := strings.Fields(cur)
+	if len(f) != 3 || f[0] != "have" || f[2] != si.url {
+		t.Fatalf("lease after a complete fill = %q, want have <id> %s", cur, si.url)
+	}
+	id := f[1]
+	good := map[string]string{"Spyglass-Peer-Instance": id, "Spyglass-Expect-Size": strconv.FormatInt(exp.Size, 10),
+		"Spyglass-Expect-Checksum": exp.Checksum, "Spyglass-Expect-Hash-Algo": "sha512", "Spyglass-Expect-Hash-Value": exp.HashValue}
+	with := func(k, v string) map[string]string {
+		h := map[string]string{}
+		for a, b := range good {
+			h[a] = b
+		}
+		if v == "" {
+			delete(h, k)
+		} else {
+			h[k] = v
+		}
+		return h
+	}
+	sum := md5.Sum([]byte("other"))
+	tests := []struct {
+		name  string
+		path  string
+		hdr   map[string]string
+		code  int
+		check func([]byte) bool
+	}{
+		{"whole", "/peer/v1/blobs/r1/img", good, 200, func(b []byte) bool { return bytes.Equal(b, o.data) }},
+		{"range", "/peer/v1/blobs/r1/img", with("Range", "bytes=10-19"), 206, func(b []byte) bool { return bytes.Equal(b, o.data[10:20]) }},
+		{"open range", "/peer/v1/blobs/r1/img", with("Range", "bytes=1048570-"), 206, func(b []byte) bool { return bytes.Equal(b, o.data[1048570:]) }},
+		{"no instance", "/peer/v1/blobs/r1/img", with("Spyglass-Peer-Instance", ""), 400, nil},
+		{"another instance", "/peer/v1/blobs/r1/img", with("Spyglass-Peer-Instance", "0123"), 421, nil},
+		{"no size", "/peer/v1/blobs/r1/img", with("Spyglass-Expect-Size", ""), 400, nil},
+		{"bad size", "/peer/v1/blobs/r1/img", with("Spyglass-Expect-Size", "-1"), 400, nil},
+		{"bad checksum", "/peer/v1/blobs/r1/img", with("Spyglass-Expect-Checksum", "xyz"), 400, nil},
+		{"unknown algo", "/peer/v1/blobs/r1/img", with("Spyglass-Expect-Hash-Algo", "crc32"), 400, nil},
+		{"other checksum", "/peer/v1/blobs/r1/img", with("Spyglass-Expect-Checksum", hex.EncodeToString(sum[:])), 404, nil},
+		{"unknown image", "/peer/v1/blobs/r1/nope", good, 404, nil},
+		{"range past the end", "/peer/v1/blobs/r1/img", with("Range", "bytes=1048576-"), 416, nil},
+		{"bad range", "/peer/v1/blobs/r1/img", with("Range", "bytes=5-1"), 416, nil},
+		{"multi range", "/peer/v1/blobs/r1/img", with("Range", "bytes=0-1,5-6"), 416, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", si.url+tc.path, nil)
+			for k, v := range tc.hdr {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if got, want := resp.StatusCode, tc.code; got != want {
+				t.Fatalf("status %d, want %d: %s", got, want, body)
+			}
+			if tc.check != nil && !tc.check(body) {
+				t.Fatal("wrong bytes")
+			}
+		})
+	}
+	if o.requests.Load() != 1 {
+		t.Fatalf("peer requests made the origin answer %d requests, want the 1 of the fill", o.requests.Load())
+	}
+}
