@@ -211,6 +211,18 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		return fmt.Errorf("default_region %q: no such region", cfg.DefaultRegion)
 	}
 
+	// Traces are flushed last, after the drain and after the catalog
+	// closed (fills end their spans then).
+	tp, flushTraces, err := startTracing(cfg.Telemetry, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
+		defer cancel()
+		flushTraces(ctx)
+	}()
+
 	cat, closeCat, err := openCatalog(cfg, log)
 	if err != nil {
 		return err
@@ -228,6 +240,9 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		SizeCap: int64(cfg.ImageSizeCap),
 		Policy:  pol,
 		Logger:  log,
+	}
+	if tp != nil {
+		gcfg.Tracing = tp
 	}
 	if ic, ok := cat.(interface {
 		gateway.ImageCache
