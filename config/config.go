@@ -228,8 +228,9 @@ type Redis struct {
 type Telemetry struct {
 	// Metrics enables Prometheus metrics. Default true.
 	Metrics bool `yaml:"metrics"`
-	// TracesEndpoint is an OTLP/HTTP endpoint URL for traces. Empty (the
-	// default) means no tracing.
+	// TracesEndpoint is the OTLP/HTTP (protobuf) URL spans are exported
+	// to; with no path, /v1/traces under it. Empty (the default) means no
+	// tracing: no tracer provider, no spans, no cost.
 	TracesEndpoint string `yaml:"traces_endpoint"`
 }
 
@@ -614,7 +615,7 @@ func (c *Config) Validate() error {
 	}
 	if c.Telemetry.TracesEndpoint != "" {
 		if err := checkURL(c.Telemetry.TracesEndpoint); err != nil {
-			bad("telemetry.traces_endpoint", "%v; e.g. http://127.0.0.1:4318, or empty for no traces", err)
+			bad("telemetry.traces_endpoint", "%v; the collector's OTLP/HTTP URL (gRPC is not supported), e.g. http://127.0.0.1:4318, or empty for no traces", err)
 		}
 	}
 	if c.ImageSizeCap < 0 {

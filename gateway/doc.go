@@ -6,7 +6,9 @@
 // they may do, calls a Catalog for the records and data, and renders
 // Glance-shaped JSON, headers and errors (render.go, errors.go). Errors from
 // every layer are mapped to status codes and webob-shaped bodies in one
-// place: errors.go.
+// place: errors.go. With Config.Tracing set, each request is a server span
+// named by its route template (tracing.go), continuing the client's W3C
+// traceparent; with it nil the request path is unchanged.
 //
 //	srv, err := gateway.New(gateway.Config{}, store, auth)
 //	go srv.Serve(ln)

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -26,8 +25,9 @@ type call struct {
 	hasWho bool
 
 	// trace carries the request's span (tracing.go); nil when tracing is
-	// off.
-	trace context.Context
+	// off. A pointer, not the context itself: call stays in its
+	// allocation size class, so tracing off costs no byte.
+	trace *requestTrace
 }
 
 func (c *call) Deadline() (time.Time, bool) { return c.ctx.Deadline() }
@@ -53,7 +53,7 @@ func (c *call) Value(key any) any {
 	// asking this context for its cancel parent from another goroutine.
 	// The request's span lives in an immutable context of its own.
 	if c.trace != nil {
-		return c.trace.Value(key)
+		return c.trace.ctx.Value(key)
 	}
 	return nil
 }
@@ -102,7 +102,7 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) { s.serve(ctx, nil) }
 
 // serve answers the request; trace is the context carrying its span, nil
 // when tracing is off.
-func (s *Server) serve(ctx *fasthttp.RequestCtx, trace context.Context) {
+func (s *Server) serve(ctx *fasthttp.RequestCtx, trace *requestTrace) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("panic in handler", "method", string(ctx.Method()), "path", string(ctx.Path()), "panic", fmt.Sprint(r))
@@ -143,7 +143,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, trace context.Context) {
 	c := &call{ctx: ctx, trace: trace}
 	var err error
 	if trace != nil {
-		c.id, err = auth(authContext{ctx, trace}, &ctx.Request.Header)
+		c.id, err = auth(authContext{ctx, trace.ctx}, &ctx.Request.Header)
 	} else {
 		c.id, err = auth(ctx, &ctx.Request.Header)
 	}

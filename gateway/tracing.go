@@ -26,7 +26,7 @@ func (s *Server) serveTraced(ctx *fasthttp.RequestCtx) {
 		name += " " + route
 	}
 	tctx, span := s.tracer.Start(parent, name, trace.WithSpanKind(trace.SpanKindServer))
-	s.serve(ctx, tctx)
+	s.serve(ctx, &requestTrace{tctx})
 	status := ctx.Response.StatusCode()
 	if span.IsRecording() {
 		attrs := []attribute.KeyValue{
@@ -44,6 +44,10 @@ func (s *Server) serveTraced(ctx *fasthttp.RequestCtx) {
 	}
 	span.End()
 }
+
+// requestTrace is the context carrying a request's server span: immutable,
+// so region calls on other goroutines may read it.
+type requestTrace struct{ ctx context.Context }
 
 // authContext is the request's context for the authenticator when tracing
 // is on: the request's deadline and cancellation, and its span (a Keystone
