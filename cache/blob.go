@@ -246,7 +246,9 @@ func (b *Blobs) Open(ctx context.Context, k Key, exp Expect, o Origin) (_ backen
 	e.lastAccess = time.Now()
 	e.lru = time.Now()
 	b.removeQueuedLocked(k)
-	b.startFillLocked(tracing.Detach(ctx), e, o)
+	if !b.startFillLocked(tracing.Detach(ctx), e, o) {
+		result = "attach"
+	}
 	b.mu.Unlock()
 	return &fillData{e: e, origin: o}, nil
 }
@@ -299,11 +301,11 @@ func validName(s string) bool {
 // startFillLocked starts the entry's fill unless one runs or it is done.
 // trace carries the span of the request that starts it (tracing.Detach):
 // the fill's span is that request's child, however many others wait on it.
-func (b *Blobs) startFillLocked(trace context.Context, e *entry, o Origin) {
+func (b *Blobs) startFillLocked(trace context.Context, e *entry, o Origin) (started bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.filling || e.state != stateFilling {
-		return
+		return false
 	}
 	e.filling = true
 	b.stats.fills.Add(1)
@@ -312,6 +314,7 @@ func (b *Blobs) startFillLocked(trace context.Context, e *entry, o Origin) {
 		defer b.wg.Done()
 		e.fill(trace, o)
 	}()
+	return true
 }
 
 // makeRoomLocked evicts least recently used complete entries nobody reads
