@@ -43,7 +43,7 @@ type Config struct {
 	// Uploads stream and are not bounded by ReadTimeout.
 	ReadTimeout, IdleTimeout time.Duration
 	// Tracing makes a server span per request (tracing.go); nil means no
-	// tracing: no spans, and the request path does not change at all.
+	// tracing: no spans, and nothing allocated for them.
 	Tracing trace.TracerProvider
 }
 
