@@ -1,7 +1,7 @@
 // Package tracing is how Spyglass's packages make OpenTelemetry spans
 // without paying for them when tracing is off.
 //
-// A span is made only under a recording parent: the gateway starts a
+// A span is made only under a sampled parent: the gateway starts a
 // server span per request when it was given a TracerProvider, and every
 // other package starts children from the context it was handed. With no
 // provider there is no parent, Start returns the context as it is and a

@@ -11,12 +11,12 @@ import (
 // Scope is the instrumentation scope of every span Spyglass makes.
 const Scope = "github.com/spyglass-gateway/spyglass"
 
-// Start starts an internal span named name under ctx's span. When ctx's
-// span is not recording (tracing off, or a client's trace not sampled) it
-// returns ctx and that span unchanged: ending it is a no-op.
+// Start starts an internal span named name under ctx's span. When ctx
+// carries no sampled span (tracing off, or a client's trace not sampled)
+// it returns ctx and ctx's span unchanged: ending that is a no-op.
 func Start(ctx context.Context, name string) (context.Context, trace.Span) {
-	parent := trace.SpanFromContext(ctx)
-	if !parent.IsRecording() {
+	parent, ok := sampledParent(ctx)
+	if !ok {
 		return ctx, parent
 	}
 	return parent.TracerProvider().Tracer(Scope).Start(ctx, name)
@@ -25,20 +25,31 @@ func Start(ctx context.Context, name string) (context.Context, trace.Span) {
 // StartClient is Start for a span around a call to another service (a
 // region, Keystone): kind client.
 func StartClient(ctx context.Context, name string) (context.Context, trace.Span) {
-	parent := trace.SpanFromContext(ctx)
-	if !parent.IsRecording() {
+	parent, ok := sampledParent(ctx)
+	if !ok {
 		return ctx, parent
 	}
 	return parent.TracerProvider().Tracer(Scope).Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
 }
 
+// sampledParent is ctx's span and whether children are to be made under
+// it: it is sampled. Not whether it still records: work the request
+// started (a fill, a stream fasthttp sends after the handler returned) may
+// begin its span after the request's span has ended, and is still part of
+// the request's trace.
+func sampledParent(ctx context.Context) (trace.Span, bool) {
+	parent := trace.SpanFromContext(ctx)
+	sc := parent.SpanContext()
+	return parent, sc.IsValid() && sc.IsSampled()
+}
+
 // Detach is the context for work that outlives the request that starts it
 // (an image fill serving many waiters): context.Background, carrying ctx's
-// span when it records, so the work's own span is that request's child
+// span when it is sampled, so the work's own span is that request's child
 // without inheriting its cancellation.
 func Detach(ctx context.Context) context.Context {
-	span := trace.SpanFromContext(ctx)
-	if !span.IsRecording() {
+	span, ok := sampledParent(ctx)
+	if !ok {
 		return context.Background()
 	}
 	return trace.ContextWithSpan(context.Background(), span)

@@ -89,4 +89,17 @@ func TestPropagation(t *testing.T) {
 		spans[0].SpanKind != trace.SpanKindClient {
 		t.Errorf("spans: %v", spans)
 	}
+
+	// Work the request started may begin after the request's span ended
+	// (a fill's goroutine, a stream sent after the handler returned): it
+	// is still the request's child.
+	_, late := tracing.Start(tracing.Detach(ctx), "late")
+	if !late.IsRecording() {
+		t.Fatal("a span started under an ended parent does not record")
+	}
+	late.End()
+	spans = exp.GetSpans()
+	if last := spans[len(spans)-1]; last.Name != "late" || last.Parent.SpanID() != root.SpanContext().SpanID() {
+		t.Errorf("late span %q under %s, want under the root %s", last.Name, last.Parent.SpanID(), root.SpanContext().SpanID())
+	}
 }
