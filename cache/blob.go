@@ -20,7 +20,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/tracing"
 )
 
 // Origin is where a blob's bytes come from: the region's data, read with
@@ -235,8 +238,18 @@ func (b *Blobs) Stats() BlobStats {
 // attached to the entry's fill (started now if none runs) otherwise; or,
 // when the cache cannot hold it (no checksum to verify against, larger than
 // the cache, an unusable disk), straight from the origin.
-func (b *Blobs) Open(ctx context.Context, k Key, exp Expect, o Origin) (backends.Data, error) {
+func (b *Blobs) Open(ctx context.Context, k Key, exp Expect, o Origin) (_ backends.Data, err error) {
+	_, span := tracing.Start(ctx, "cache.blobs")
+	result := "fill"
+	defer func() {
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("spyglass.cache.result", result))
+			tracing.Fail(span, err)
+		}
+		span.End()
+	}()
 	if !b.cacheable(exp) {
+		result = "bypass"
 		b.stats.bypasses.Add(1)
 		return &bypassData{b: b, exp: exp, origin: o}, nil
 	}
@@ -254,6 +267,7 @@ func (b *Blobs) Open(ctx context.Context, k Key, exp Expect, o Origin) (backends
 		e.lru = time.Now()
 		b.mu.Unlock()
 		b.stats.hits.Add(1)
+		result = "hit"
 		return e.completeData()
 	}
 	b.stats.misses.Add(1)
@@ -264,6 +278,7 @@ func (b *Blobs) Open(ctx context.Context, k Key, exp Expect, o Origin) (backends
 			b.mu.Unlock()
 			b.log.Warn("blob cache cannot hold an image; serving it from the origin", "region", k.Region, "image", k.Image, "err", err)
 			b.stats.bypasses.Add(1)
+			result = "bypass"
 			return &bypassData{b: b, exp: exp, origin: o}, nil
 		}
 	}
@@ -271,7 +286,9 @@ func (b *Blobs) Open(ctx context.Context, k Key, exp Expect, o Origin) (backends
 	e.lastAccess = time.Now()
 	e.lru = time.Now()
 	b.removeQueuedLocked(k)
-	b.startFillLocked(e, o)
+	if !b.startFillLocked(tracing.Detach(ctx), e, o) {
+		result = "attach"
+	}
 	b.mu.Unlock()
 	return &fillData{e: e, origin: o}, nil
 }
@@ -322,11 +339,13 @@ func validName(s string) bool {
 }
 
 // startFillLocked starts the entry's fill unless one runs or it is done.
-func (b *Blobs) startFillLocked(e *entry, o Origin) {
+// trace carries the span of the request that starts it (tracing.Detach):
+// the fill's span is that request's child, however many others wait on it.
+func (b *Blobs) startFillLocked(trace context.Context, e *entry, o Origin) (started bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.filling || e.state != stateFilling {
-		return
+		return false
 	}
 	e.filling = true
 	var site *siteFill
@@ -339,8 +358,9 @@ func (b *Blobs) startFillLocked(e *entry, o Origin) {
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		e.fill(o, site)
+		e.fill(trace, o, site)
 	}()
+	return true
 }
 
 // makeRoomLocked evicts least recently used complete entries nobody reads

@@ -14,6 +14,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/spyglass-gateway/spyglass/tracing"
 )
 
 type entryState uint8
@@ -165,21 +169,34 @@ func (e *entry) storeRecord(hits int64, last, mod time.Time) error {
 }
 
 // fill runs the entry's fill to completion or failure; site, when
-// instances coordinate, learns the outcome.
-func (e *entry) fill(o Origin, site *siteFill) {
-	ok := e.run(o)
+// instances coordinate, learns the outcome. trace carries the span of the
+// request that started it, if any: the fill is one span, its child, with
+// the origin fetches (and their resumptions) as its children.
+func (e *entry) fill(trace context.Context, o Origin, site *siteFill) {
+	trace, span := tracing.Start(trace, "cache.blobs.fill")
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("spyglass.region", e.key.Region),
+			attribute.String("spyglass.image_id", e.key.Image), attribute.Int64("spyglass.image_size", e.exp.Size))
+	}
+	ok := e.run(trace, o)
 	e.mu.Lock()
 	e.filling = false
 	bad := e.badData
+	err := e.err
 	e.mu.Unlock()
 	if site != nil {
 		site.done(ok, bad)
 	}
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Bool("spyglass.fill.complete", ok))
+		tracing.Fail(span, err)
+	}
+	span.End()
 	e.b.finished(e, ok)
 }
 
-func (e *entry) run(o Origin) bool {
-	ctx, cancel := context.WithCancel(context.Background())
+func (e *entry) run(trace context.Context, o Origin) bool {
+	ctx, cancel := context.WithCancel(trace)
 	defer cancel()
 	e.mu.Lock()
 	if e.stopped {

@@ -327,8 +327,11 @@ type Telemetry struct {
 	// GET /metrics on the admin listener; with admin.listen off there are
 	// none. Default true; false: no /metrics and nothing recorded.
 	Metrics bool `yaml:"metrics"`
-	// TracesEndpoint is an OTLP/HTTP URL for traces; empty: no traces. Not
-	// used yet.
+	// TracesEndpoint is the OTLP/HTTP (protobuf) URL spans are exported
+	// to, e.g. `http://127.0.0.1:4318` (no path: `/v1/traces` is added; a
+	// path is used as given); `http` or `https` with a host. Empty (the
+	// default): no tracing at all — no tracer, no spans, no `traceparent`
+	// sent on, nothing allocated. See "Traces" in the README.
 	TracesEndpoint string `yaml:"traces_endpoint"`
 }
 
@@ -723,7 +726,7 @@ func (c *Config) Validate() error {
 	c.Redis.validate(bad)
 	if c.Telemetry.TracesEndpoint != "" {
 		if err := checkURL(c.Telemetry.TracesEndpoint); err != nil {
-			bad("telemetry.traces_endpoint", "%v; e.g. http://127.0.0.1:4318, or empty for no traces", err)
+			bad("telemetry.traces_endpoint", "%v; the collector's OTLP/HTTP URL (gRPC is not supported), e.g. http://127.0.0.1:4318, or empty for no traces", err)
 		}
 	}
 	if c.ImageSizeCap < 0 {

@@ -8,8 +8,12 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/tracing"
 )
 
 // Region is one image store behind the gateway: the embedded store
@@ -81,7 +85,9 @@ func (c *cachedRegion) Image(ctx context.Context, id string) (*backends.Image, e
 	if c.meta == nil {
 		return c.region.Image(ctx, id)
 	}
-	cached, fresh, t := c.meta.Image(ctx, id)
+	lookup, span := tracing.Start(ctx, "cache.metadata")
+	cached, fresh, t := c.meta.Image(lookup, id)
+	endLookup(span, "image", freshness[fresh])
 	if fresh == cache.Fresh {
 		return cached, nil
 	}
@@ -123,7 +129,13 @@ func (c *cachedRegion) Member(ctx context.Context, imageID, memberID string) (*b
 	if c.meta == nil {
 		return c.region.Member(ctx, imageID, memberID)
 	}
-	m, known, t := c.meta.Member(ctx, imageID, memberID)
+	lookup, span := tracing.Start(ctx, "cache.metadata")
+	m, known, t := c.meta.Member(lookup, imageID, memberID)
+	result := "miss"
+	if known {
+		result = "fresh"
+	}
+	endLookup(span, "member", result)
 	if known {
 		if m == nil {
 			return nil, backends.Errorf(backends.ErrNotFound, memberID+" not found in the member list of the image "+imageID+".")
@@ -325,4 +337,16 @@ func (c *cachedRegion) ListTasks(ctx context.Context, q *backends.TaskQuery) ([]
 
 func (c *cachedRegion) ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error) {
 	return c.region.ImageTasks(ctx, imageID)
+}
+
+// freshness names cache.Freshness values for spans.
+var freshness = [...]string{cache.Missing: "miss", cache.Fresh: "fresh", cache.Stale: "stale"}
+
+// endLookup ends a metadata cache lookup's span: what was looked up
+// (image, member) and what the cache had (fresh, stale, miss).
+func endLookup(span trace.Span, kind, result string) {
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("spyglass.cache.kind", kind), attribute.String("spyglass.cache.result", result))
+	}
+	span.End()
 }

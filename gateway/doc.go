@@ -8,7 +8,10 @@
 // every layer are mapped to status codes and webob-shaped bodies in one
 // place: errors.go. With Config.Metrics set, every request is counted by
 // route template, method and status (metrics.go: atomic counters, no
-// allocation, read by the OpenTelemetry SDK as a metric.Producer).
+// allocation, read by the OpenTelemetry SDK as a metric.Producer). With
+// Config.Tracing set, each request is a server span named by its route
+// template (tracing.go), continuing the client's W3C traceparent; with it
+// nil the request path is unchanged.
 //
 //	srv, err := gateway.New(gateway.Config{}, store, auth)
 //	go srv.Serve(ln)

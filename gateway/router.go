@@ -23,6 +23,11 @@ type call struct {
 
 	who    backends.Caller
 	hasWho bool
+
+	// trace carries the request's span (tracing.go); nil when tracing is
+	// off. A pointer, not the context itself: call stays in its
+	// allocation size class, so tracing off costs no byte.
+	trace *requestTrace
 }
 
 func (c *call) Deadline() (time.Time, bool) { return c.ctx.Deadline() }
@@ -46,6 +51,10 @@ func (c *call) Value(key any) any {
 	// Nothing else: fasthttp's Value reads the request's user values,
 	// which the handler writes while a region call's transport may be
 	// asking this context for its cancel parent from another goroutine.
+	// The request's span lives in an immutable context of its own.
+	if c.trace != nil {
+		return c.trace.ctx.Value(key)
+	}
 	return nil
 }
 
@@ -89,7 +98,11 @@ func segments(path []byte, out *[maxSegments][]byte) (n int, ok bool) {
 
 const vndPrefix = "application/vnd.openstack.images-"
 
-func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
+func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) { s.serve(ctx, nil) }
+
+// serve answers the request; trace is the context carrying its span, nil
+// when tracing is off.
+func (s *Server) serve(ctx *fasthttp.RequestCtx, trace *requestTrace) {
 	if s.metrics != nil {
 		// First deferred, so it runs last: after a panic's 500 is written.
 		defer s.metrics.observe(ctx, time.Now())
@@ -131,9 +144,13 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	}
 
 	auth := s.auth.Authenticate
-	c := &call{ctx: ctx}
+	c := &call{ctx: ctx, trace: trace}
 	var err error
-	c.id, err = auth(ctx, &ctx.Request.Header)
+	if trace != nil {
+		c.id, err = auth(authContext{ctx, trace.ctx}, &ctx.Request.Header)
+	} else {
+		c.id, err = auth(ctx, &ctx.Request.Header)
+	}
 	if err != nil {
 		writeError(ctx, err)
 		return

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/spyglass-gateway/spyglass/policy"
+	"github.com/spyglass-gateway/spyglass/tracing"
 )
 
 // Config holds the gateway's settings. The zero value is valid.
@@ -44,6 +46,9 @@ type Config struct {
 	// IdleTimeout keep-alive idleness; 0 means 5 minutes and 2 minutes.
 	// Uploads stream and are not bounded by ReadTimeout.
 	ReadTimeout, IdleTimeout time.Duration
+	// Tracing makes a server span per request (tracing.go); nil means no
+	// tracing: no spans, and nothing allocated for them.
+	Tracing trace.TracerProvider
 }
 
 const defaultSizeCap = 1 << 40
@@ -59,6 +64,7 @@ type Server struct {
 	render  renderCache
 	importM string          // comma-joined ImportMethods, for the header
 	metrics *RequestMetrics // nil: none recorded
+	tracer  trace.Tracer    // nil: tracing off
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -104,8 +110,13 @@ func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 		s.importM += m
 	}
 	s.render.init()
+	handler := s.serveHTTP
+	if cfg.Tracing != nil {
+		s.tracer = cfg.Tracing.Tracer(tracing.Scope)
+		handler = s.serveTraced
+	}
 	s.srv = &fasthttp.Server{
-		Handler:                       s.serveHTTP,
+		Handler:                       handler,
 		Name:                          "",
 		NoDefaultServerHeader:         true,
 		NoDefaultContentType:          true,
@@ -143,7 +154,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Handler exposes the request handler, for tests and benchmarks that drive
 // the server in memory.
-func (s *Server) Handler() fasthttp.RequestHandler { return s.serveHTTP }
+func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
 
 func isClosed(err error) bool {
 	return errors.Is(err, net.ErrClosed)

@@ -18,7 +18,10 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/spyglass-gateway/spyglass/tracing"
 )
 
 // KeystoneConfig configures keystone mode: the gateway's own service
@@ -229,7 +232,16 @@ func (k *Keystone) BreakerState() string { return k.breaker.State().String() }
 // (401); a token that cannot be validated because Keystone is unreachable
 // is ErrKeystoneUnavailable (503), unless it was validated before and has
 // not expired. A cached token costs no allocation.
-func (k *Keystone) Authenticate(ctx context.Context, h Headers) (Identity, error) {
+func (k *Keystone) Authenticate(ctx context.Context, h Headers) (id Identity, err error) {
+	_, span := tracing.Start(ctx, "keystone.validate_token")
+	cached := true
+	defer func() {
+		if span.IsRecording() {
+			span.SetAttributes(attribute.Bool("spyglass.cache.hit", cached))
+			tracing.Fail(span, err)
+		}
+		span.End()
+	}()
 	tok := h.Peek("X-Auth-Token")
 	if len(tok) == 0 {
 		tok = h.Peek("X-Storage-Token")
@@ -254,8 +266,9 @@ func (k *Keystone) Authenticate(ctx context.Context, h Headers) (Identity, error
 	} else {
 		v = nil
 	}
+	cached = false
 	k.misses.Add(1)
-	v, err := k.revalidate(tok, key, v)
+	v, err = k.revalidate(tok, key, v)
 	if err != nil {
 		return Identity{}, err
 	}

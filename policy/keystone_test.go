@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/spyglass-gateway/spyglass/backends/local"
 	"github.com/spyglass-gateway/spyglass/gateway"
@@ -227,6 +229,41 @@ func TestKeystone(t *testing.T) {
 		cfg.WWWAuthenticateURI = "https://keystone.example.com/v3"
 		_, err := newKeystone(t, cfg).Authenticate(ctx, hdr{})
 		wantChallenge(t, err, cfg.WWWAuthenticateURI)
+	})
+
+	t.Run("token validation spans", func(t *testing.T) {
+		exp := tracetest.NewInMemoryExporter()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+		reqCtx, req := tp.Tracer("test").Start(ctx, "request")
+		cfg := svc
+		cfg.Timeout = time.Minute // a loaded machine's first login is slow; this test is not about timeouts
+		k := newKeystone(t, cfg)
+		tok := ks.ProjectTokenT(t, fx.MemberB, fx.ProjectB)
+		for range 2 {
+			if _, err := k.Authenticate(reqCtx, tokenHdr(tok)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Without a span in the context: no span.
+		mustAuth(t, k, tok)
+		req.End()
+		var hits []string
+		for _, s := range exp.GetSpans() {
+			if s.Name != "keystone.validate_token" {
+				continue
+			}
+			if s.Parent.SpanID() != req.SpanContext().SpanID() {
+				t.Errorf("validation span's parent %s, want the request's %s", s.Parent.SpanID(), req.SpanContext().SpanID())
+			}
+			for _, kv := range s.Attributes {
+				if kv.Key == "spyglass.cache.hit" {
+					hits = append(hits, kv.Value.Emit())
+				}
+			}
+		}
+		if got, want := strings.Join(hits, ","), "false,true"; got != want {
+			t.Errorf("validation spans' spyglass.cache.hit: %q, want %q (a Keystone call, then the cached verdict)", got, want)
+		}
 	})
 
 	t.Run("one validation per token", func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/tracing"
 )
 
 // UploadData streams r to the region's PUT /file: the body is never held in
@@ -51,6 +52,8 @@ func (r *Region) put(ctx context.Context, path string, body io.Reader, opts back
 	if opts.Store != "" && opts.Store != r.name {
 		return backends.Errorf(backends.ErrBadRequest, "Store for identifier "+opts.Store+" not found")
 	}
+	ctx, span := r.startSpan(ctx, "region.upload", "PUT", path)
+	status := 0
 	cr := &clientReader{r: body}
 	_, err := r.breaker.Execute(func() (*http.Response, error) {
 		req, err := http.NewRequestWithContext(ctx, "PUT", r.base+path, cr)
@@ -76,6 +79,7 @@ func (r *Region) put(ctx context.Context, path string, body io.Reader, opts back
 			return nil, r.mapErr(err)
 		}
 		defer resp.Body.Close()
+		status = resp.StatusCode
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if resp.StatusCode != 204 && resp.StatusCode != 201 && resp.StatusCode != 200 {
 			return nil, remoteError(r.name, resp.StatusCode, b)
@@ -83,9 +87,13 @@ func (r *Region) put(ctx context.Context, path string, body io.Reader, opts back
 		return resp, nil
 	})
 	if cr.err != nil {
-		return fmt.Errorf("reading the upload: %v: %w", cr.err, backends.ErrBadRequest)
+		err = fmt.Errorf("reading the upload: %v: %w", cr.err, backends.ErrBadRequest)
+		endSpan(span, status, err)
+		return err
 	}
-	return r.breakerErr(err)
+	err = r.breakerErr(err)
+	endSpan(span, status, err)
+	return err
 }
 
 // Fetch streams bytes [off, off+n) of the image's data (n < 0: to the
@@ -97,11 +105,14 @@ func (r *Region) Fetch(ctx context.Context, id string, off, n int64) (io.ReadClo
 	if off < 0 || n == 0 {
 		return nil, fmt.Errorf("glance: fetch [%d, +%d): bad range", off, n)
 	}
+	path := imagePath(id) + "/file"
+	ctx, span := r.startSpan(ctx, "region.data", "GET", path)
 	req := fasthttp.AcquireRequest()
-	req.SetRequestURI(r.base + imagePath(id) + "/file")
+	req.SetRequestURI(r.base + path)
 	for k, v := range identity(ctx) {
 		req.Header.Set(k, v)
 	}
+	tracing.InjectFastHTTP(ctx, &req.Header)
 	if off > 0 || n > 0 {
 		rng := "bytes=" + strconv.FormatInt(off, 10) + "-"
 		if n > 0 {
@@ -110,7 +121,11 @@ func (r *Region) Fetch(ctx context.Context, id string, off, n int64) (io.ReadClo
 		req.Header.Set("Range", rng)
 	}
 	resp := fasthttp.AcquireResponse()
+	// The span lasts until the stream is closed: the transfer is the call.
+	var failure error
+	status := 0
 	release := func() {
+		endSpan(span, status, failure)
 		resp.CloseBodyStream()
 		fasthttp.ReleaseResponse(resp)
 	}
@@ -118,6 +133,7 @@ func (r *Region) Fetch(ctx context.Context, id string, off, n int64) (io.ReadClo
 		if err := r.data.Do(req, resp); err != nil {
 			return nil, fmt.Errorf("region %s: GET image data: %v: %w", r.name, err, errUnavailable)
 		}
+		status = resp.StatusCode()
 		if st := resp.StatusCode(); st != 200 && st != 206 {
 			body, _ := io.ReadAll(io.LimitReader(resp.BodyStream(), 1<<20))
 			if st == 204 {
@@ -129,22 +145,25 @@ func (r *Region) Fetch(ctx context.Context, id string, off, n int64) (io.ReadClo
 	})
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
+		failure = r.breakerErr(err)
 		release()
-		return nil, r.breakerErr(err)
+		return nil, failure
 	}
 	body := resp.BodyStream()
 	total := int64(resp.Header.ContentLength()) // -1 when chunked
 	if resp.StatusCode() == 206 {
 		start, err := contentRangeStart(resp.Header.Peek("Content-Range"))
 		if err != nil || start != off {
+			failure = fmt.Errorf("region %s: asked for bytes from %d, got Content-Range %q: %w", r.name, off, resp.Header.Peek("Content-Range"), errUnavailable)
 			release()
-			return nil, fmt.Errorf("region %s: asked for bytes from %d, got Content-Range %q: %w", r.name, off, resp.Header.Peek("Content-Range"), errUnavailable)
+			return nil, failure
 		}
 	} else if off > 0 {
 		// The origin ignored Range: skip to off.
 		if _, err := io.CopyN(io.Discard, body, off); err != nil {
+			failure = fmt.Errorf("region %s: skipping to %d of a response that ignored Range: %v: %w", r.name, off, err, errUnavailable)
 			release()
-			return nil, fmt.Errorf("region %s: skipping to %d of a response that ignored Range: %v: %w", r.name, off, err, errUnavailable)
+			return nil, failure
 		}
 		if total >= 0 {
 			total -= off

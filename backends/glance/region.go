@@ -26,6 +26,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/tracing"
 )
 
 // Config describes one remote region.
@@ -97,7 +98,9 @@ func New(cfg Config) (*Region, error) {
 		ResponseHeaderTimeout: cfg.ReadTimeout,
 		IdleConnTimeout:       90 * time.Second,
 	}
-	hc := &http.Client{Transport: transport}
+	// Every metadata call and upload carries the caller's trace context
+	// (traceparent), so the region's own spans join the trace.
+	hc := &http.Client{Transport: &tracing.Transport{Base: transport}}
 	provider := &gophercloud.ProviderClient{HTTPClient: *hc}
 	r := &Region{
 		name:   cfg.Name,
@@ -229,6 +232,14 @@ func contains(list []string, s string) bool {
 // that mean success; any other status is mapped by remoteError. The
 // response body has been read into body.
 func (r *Region) call(ctx context.Context, method, path string, reqBody any, contentType string, ok ...int) (body []byte, resp *http.Response, err error) {
+	ctx, span := r.startSpan(ctx, "region.metadata", method, path)
+	defer func() {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		endSpan(span, status, err)
+	}()
 	opts := &gophercloud.RequestOpts{MoreHeaders: identity(ctx), OkCodes: ok, KeepResponseBody: true}
 	switch b := reqBody.(type) {
 	case nil:

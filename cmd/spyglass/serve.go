@@ -230,6 +230,18 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		return fmt.Errorf("default_region %q: no such region", cfg.DefaultRegion)
 	}
 
+	// Traces are flushed last, after the drain and after the catalog
+	// closed (fills end their spans then).
+	tp, flushTraces, err := startTracing(cfg.Telemetry, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
+		defer cancel()
+		flushTraces(ctx)
+	}()
+
 	inst := &instance{}
 	cat, closeCat, err := openCatalog(cfg, log, inst)
 	if err != nil {
@@ -264,6 +276,9 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 			}
 			defer shutdownMetrics()
 		}
+	}
+	if tp != nil {
+		gcfg.Tracing = tp
 	}
 	if ic, ok := cat.(interface {
 		gateway.ImageCache

@@ -1,0 +1,165 @@
+package gateway_test
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/spyglass-gateway/spyglass/backends/local"
+	"github.com/spyglass-gateway/spyglass/gateway"
+	"github.com/spyglass-gateway/spyglass/policy"
+)
+
+// startTracedServer is startServer with tracing on, spans going to exp.
+func startTracedServer(t testing.TB, tp trace.TracerProvider) *testServer {
+	t.Helper()
+	store, err := local.Open(t.TempDir(), local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := policy.NewAuthenticator("trusted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := gateway.New(gateway.Config{Tracing: tp}, store, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		srv.Shutdown(context.Background())
+		store.Close()
+	})
+	return &testServer{url: "http://" + ln.Addr().String(), srv: srv, store: store}
+}
+
+// TestServerSpans: one server span per request, named by the route
+// template, continuing a well-formed client traceparent and starting a new
+// trace for a malformed one.
+func TestServerSpans(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	ts := startTracedServer(t, tp)
+	img := ts.json(t, p1, "POST", "/v2/images", map[string]any{"name": "cirros", "disk_format": "qcow2", "container_format": "bare"}, 201)
+	id := img["id"].(string)
+
+	const traceID, spanID = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+	cases := []struct {
+		method, path, traceparent string
+		name                      string
+		status                    int
+		continues                 bool
+	}{
+		{"GET", "/v2/images/" + id, "00-" + traceID + "-" + spanID + "-01", "GET /v2/images/{image_id}", 200, true},
+		{"GET", "/v2/images/" + id + "/members/p2", "", "GET /v2/images/{image_id}/members/{member_id}", 404, false},
+		{"DELETE", "/v2/images/" + id + "/tags/a-tag", "00-" + traceID + "-zzzz-01", "DELETE /v2/images/{image_id}/tags/{tag_value}", 404, false},
+		{"GET", "/v2.1/schemas/image", "", "GET /v2.1/schemas/{schema}", 200, false},
+		{"GET", "/v2/no/such/thing", "", "GET", 404, false},
+		{"GET", "/versions", "", "GET /versions", 200, false},
+	}
+	for _, c := range cases {
+		exp.Reset()
+		req, _ := http.NewRequest(c.method, ts.url+c.path, nil)
+		req.Header.Set("X-Identity-Status", "Confirmed")
+		req.Header.Set("X-Project-Id", "p1")
+		req.Header.Set("X-Roles", "member")
+		if c.traceparent != "" {
+			req.Header.Set("Traceparent", c.traceparent)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, resp.StatusCode, c.status)
+		}
+		spans := exp.GetSpans()
+		if len(spans) != 1 {
+			t.Fatalf("%s %s: %d spans, want 1", c.method, c.path, len(spans))
+		}
+		s := spans[0]
+		if got, want := s.Name, c.name; got != want {
+			t.Errorf("%s %s: span %q, want %q", c.method, c.path, got, want)
+		}
+		if got, want := s.SpanKind, trace.SpanKindServer; got != want {
+			t.Errorf("%s %s: kind %v, want %v", c.method, c.path, got, want)
+		}
+		continues := s.SpanContext.TraceID().String() == traceID && s.Parent.SpanID().String() == spanID && s.Parent.IsRemote()
+		if continues != c.continues {
+			t.Errorf("%s %s: trace %s parent %s; continues the client's trace: %v, want %v",
+				c.method, c.path, s.SpanContext.TraceID(), s.Parent.SpanID(), continues, c.continues)
+		}
+		attrs := map[string]string{}
+		for _, kv := range s.Attributes {
+			attrs[string(kv.Key)] = kv.Value.Emit()
+		}
+		if attrs["http.response.status_code"] != itoa(c.status) || attrs["http.request.method"] != c.method ||
+			attrs["spyglass.request_id"] != resp.Header.Get("X-Openstack-Request-Id") {
+			t.Errorf("%s %s: attributes %v", c.method, c.path, attrs)
+		}
+	}
+}
+
+func itoa(n int) string {
+	var b [8]byte
+	i := len(b)
+	for n > 0 || i == len(b) {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// BenchmarkShowTracing is BenchmarkShow with tracing off (as before tracing
+// existed: the allocations per request must be the same) and on (every
+// request sampled, spans batched to an exporter that drops them).
+func BenchmarkShowTracing(b *testing.B) {
+	for _, mode := range []string{"off", "on"} {
+		b.Run(mode, func(b *testing.B) {
+			var tp trace.TracerProvider
+			if mode == "on" {
+				p := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+				b.Cleanup(func() { p.Shutdown(context.Background()) })
+				tp = p
+			}
+			ts := startTracedServer(b, tp)
+			img := ts.json(b, p1, "POST", "/v2/images", map[string]any{"name": "cirros", "disk_format": "qcow2", "container_format": "bare"}, 201)
+			id := img["id"].(string)
+			h := ts.srv.Handler()
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				var ctx fasthttp.RequestCtx
+				var req fasthttp.Request
+				raw := "GET /v2/images/" + id + " HTTP/1.1\r\nHost: spyglass\r\nX-Identity-Status: Confirmed\r\n" +
+					"X-Project-Id: p1\r\nX-User-Id: u1\r\nX-Roles: member\r\n" +
+					"Traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n"
+				if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+					b.Fatal(err)
+				}
+				ctx.Init(&req, nil, nil)
+				for pb.Next() {
+					ctx.Response.Reset()
+					h(&ctx)
+					if ctx.Response.StatusCode() != 200 {
+						b.Fatalf("status %d", ctx.Response.StatusCode())
+					}
+				}
+			})
+		})
+	}
+}
