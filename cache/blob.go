@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/logctx"
 )
 
 // Origin is where a blob's bytes come from: the region's data, read with
@@ -93,6 +94,8 @@ type Blobs struct {
 	cfg BlobsConfig
 	log *slog.Logger
 
+	bounds atomic.Pointer[blobBounds] // written under mu
+
 	mu      sync.Mutex
 	entries map[Key]*entry
 	used    int64
@@ -108,6 +111,7 @@ type Blobs struct {
 }
 
 type queued struct {
+	reqID  string // of the request that queued it, for the fill's log lines
 	key    Key
 	exp    Expect
 	origin Origin
@@ -121,17 +125,9 @@ func OpenBlobs(cfg BlobsConfig) (*Blobs, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("cache: no blob directory")
 	}
-	if cfg.MaxSize <= 0 {
-		return nil, errors.New("cache: blob cache size must be positive")
-	}
-	if cfg.High == 0 {
-		cfg.High = 0.9
-	}
-	if cfg.Low == 0 {
-		cfg.Low = 0.8
-	}
-	if !(cfg.Low > 0 && cfg.Low < cfg.High && cfg.High <= 1) {
-		return nil, fmt.Errorf("cache: need 0 < low (%v) < high (%v) <= 1", cfg.Low, cfg.High)
+	bounds, err := newBounds(cfg.MaxSize, cfg.High, cfg.Low)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Retries <= 0 {
 		cfg.Retries = 5
@@ -146,6 +142,7 @@ func OpenBlobs(cfg BlobsConfig) (*Blobs, error) {
 		cfg.Logger = slog.Default()
 	}
 	b := &Blobs{cfg: cfg, log: cfg.Logger, entries: map[Key]*entry{}, kick: make(chan struct{}, 1)}
+	b.bounds.Store(bounds)
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		// An unusable directory is not fatal: every read is then served
 		// straight from its origin (and says so).
@@ -156,6 +153,45 @@ func OpenBlobs(cfg BlobsConfig) (*Blobs, error) {
 	b.wg.Add(1)
 	go b.prefetcher()
 	return b, nil
+}
+
+// blobBounds are the size bound and watermarks, replaced whole by
+// SetBounds.
+type blobBounds struct {
+	max       int64
+	high, low float64
+}
+
+func newBounds(max int64, high, low float64) (*blobBounds, error) {
+	if max <= 0 {
+		return nil, errors.New("cache: blob cache size must be positive")
+	}
+	if high == 0 {
+		high = 0.9
+	}
+	if low == 0 {
+		low = 0.8
+	}
+	if !(low > 0 && low < high && high <= 1) {
+		return nil, fmt.Errorf("cache: need 0 < low (%v) < high (%v) <= 1", low, high)
+	}
+	return &blobBounds{max: max, high: high, low: low}, nil
+}
+
+// SetBounds changes the size bound and the watermarks (0: the defaults) of
+// a running cache, e.g. on a configuration reload. A smaller bound evicts
+// least recently used entries nobody reads at once, down to the new low
+// watermark; fills in progress finish.
+func (b *Blobs) SetBounds(maxSize int64, high, low float64) error {
+	nb, err := newBounds(maxSize, high, low)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.bounds.Store(nb)
+	b.makeRoomLocked(0)
+	return nil
 }
 
 // Close stops the prefetcher. Fills in progress stop at their next read.
@@ -222,7 +258,7 @@ func (b *Blobs) Open(ctx context.Context, k Key, exp Expect, o Origin) (backends
 		e, err = b.newEntryLocked(k, exp)
 		if err != nil {
 			b.mu.Unlock()
-			b.log.Warn("blob cache cannot hold an image; serving it from the origin", "region", k.Region, "image", k.Image, "err", err)
+			b.log.WarnContext(ctx, "blob cache cannot hold an image; serving it from the origin", "region", k.Region, "image", k.Image, "err", err)
 			b.stats.bypasses.Add(1)
 			return &bypassData{b: b, exp: exp, origin: o}, nil
 		}
@@ -231,7 +267,7 @@ func (b *Blobs) Open(ctx context.Context, k Key, exp Expect, o Origin) (backends
 	e.lastAccess = time.Now()
 	e.lru = time.Now()
 	b.removeQueuedLocked(k)
-	b.startFillLocked(e, o)
+	b.startFillLocked(ctx, e, o)
 	b.mu.Unlock()
 	return &fillData{e: e, origin: o}, nil
 }
@@ -244,7 +280,8 @@ func (b *Blobs) cacheable(exp Expect) bool {
 	if exp.HashValue != "" && newHash(exp.HashAlgo) == nil {
 		return false
 	}
-	return float64(exp.Size) <= float64(b.cfg.MaxSize)*b.cfg.Low
+	bd := b.bounds.Load()
+	return float64(exp.Size) <= float64(bd.max)*bd.low
 }
 
 // newEntryLocked creates the entry's file, making room first.
@@ -281,30 +318,33 @@ func validName(s string) bool {
 	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\\\x00")
 }
 
-// startFillLocked starts the entry's fill unless one runs or it is done.
-func (b *Blobs) startFillLocked(e *entry, o Origin) {
+// startFillLocked starts the entry's fill unless one runs or it is done;
+// the fill's log lines carry the request id ctx has.
+func (b *Blobs) startFillLocked(ctx context.Context, e *entry, o Origin) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.filling || e.state != stateFilling {
 		return
 	}
 	e.filling = true
+	e.fillID = logctx.RequestID(ctx)
 	b.stats.fills.Add(1)
 	b.wg.Add(1)
-	go func() {
+	go func(id string) {
 		defer b.wg.Done()
-		e.fill(o)
-	}()
+		e.fill(o, id)
+	}(e.fillID)
 }
 
 // makeRoomLocked evicts least recently used complete entries nobody reads
 // until need more bytes fit under the high watermark, down to the low one.
 func (b *Blobs) makeRoomLocked(need int64) {
-	high := int64(float64(b.cfg.MaxSize) * b.cfg.High)
+	bd := b.bounds.Load()
+	high := int64(float64(bd.max) * bd.high)
 	if b.used+need <= high {
 		return
 	}
-	low := int64(float64(b.cfg.MaxSize) * b.cfg.Low)
+	low := int64(float64(bd.max) * bd.low)
 	b.evictLocked(low - need)
 }
 
@@ -389,8 +429,9 @@ func (b *Blobs) List() (cached []CachedBlob, queued []Key) {
 
 // Prefetch queues a fill of the image if it is neither complete nor being
 // filled; the prefetcher runs the queue one image at a time through the same
-// fill path reads use.
-func (b *Blobs) Prefetch(k Key, exp Expect, o Origin) error {
+// fill path reads use. ctx is only for the request id of the fill's log
+// lines: the fill outlives the request.
+func (b *Blobs) Prefetch(ctx context.Context, k Key, exp Expect, o Origin) error {
 	if !b.cacheable(exp) {
 		return fmt.Errorf("image %s cannot be cached: %w", k.Image, backends.ErrBadRequest)
 	}
@@ -404,7 +445,7 @@ func (b *Blobs) Prefetch(k Key, exp Expect, o Origin) error {
 			return nil
 		}
 	}
-	b.queue = append(b.queue, queued{key: k, exp: exp, origin: o, at: time.Now()})
+	b.queue = append(b.queue, queued{reqID: logctx.RequestID(ctx), key: k, exp: exp, origin: o, at: time.Now()})
 	select {
 	case b.kick <- struct{}{}:
 	default:
@@ -438,7 +479,7 @@ func (b *Blobs) prefetcher() {
 			}
 			q := b.queue[0]
 			b.mu.Unlock()
-			d, err := b.Open(context.Background(), q.key, q.exp, q.origin)
+			d, err := b.Open(logctx.WithRequestID(context.Background(), q.reqID), q.key, q.exp, q.origin)
 			b.mu.Lock()
 			b.removeQueuedLocked(q.key)
 			b.mu.Unlock()
@@ -507,10 +548,11 @@ func (b *Blobs) Clean() int {
 func (b *Blobs) Prune() (files int, bytes int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.used <= b.cfg.MaxSize {
+	max := b.bounds.Load().max
+	if b.used <= max {
 		return 0, 0
 	}
-	return b.evictLocked(b.cfg.MaxSize)
+	return b.evictLocked(max)
 }
 
 // blobRecord is an entry's durable state, <image>.json.

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/spyglass-gateway/spyglass/logctx"
 )
 
 type entryState uint8
@@ -55,6 +57,7 @@ type entry struct {
 	durable extents   // bytes the record says are synced
 	streams []*stream // fetches in progress (the fill, and fetches ahead)
 	filling bool
+	fillID  string // request id of the request that started the fill, for its log lines
 	stopped bool
 	cancel  context.CancelFunc
 	changed chan struct{} // closed and replaced on every change
@@ -162,17 +165,18 @@ func (e *entry) storeRecord(hits int64, last, mod time.Time) error {
 	return os.Rename(tmp, e.recordPath())
 }
 
-// fill runs the entry's fill to completion or failure.
-func (e *entry) fill(o Origin) {
-	ok := e.run(o)
+// fill runs the entry's fill to completion or failure. Its log lines carry
+// the id of the request that started it (reqID).
+func (e *entry) fill(o Origin, reqID string) {
+	ok := e.run(logctx.WithRequestID(context.Background(), reqID), o)
 	e.mu.Lock()
 	e.filling = false
 	e.mu.Unlock()
 	e.b.finished(e, ok)
 }
 
-func (e *entry) run(o Origin) bool {
-	ctx, cancel := context.WithCancel(context.Background())
+func (e *entry) run(ctx context.Context, o Origin) bool {
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	e.mu.Lock()
 	if e.stopped {
@@ -217,7 +221,7 @@ func (e *entry) run(o Origin) bool {
 			continue
 		}
 		if errors.Is(err, errDisk) {
-			e.fail(err, true)
+			e.fail(ctx, err, true)
 			return false
 		}
 		if ctx.Err() != nil {
@@ -228,10 +232,10 @@ func (e *entry) run(o Origin) bool {
 		}
 		failures++
 		if failures > e.b.cfg.Retries {
-			e.fail(fmt.Errorf("origin: %w", err), false)
+			e.fail(ctx, fmt.Errorf("origin: %w", err), false)
 			return false
 		}
-		e.b.log.Warn("blob fill interrupted; resuming with a range", "region", e.key.Region, "image", e.key.Image,
+		e.b.log.WarnContext(ctx, "blob fill interrupted; resuming with a range", "region", e.key.Region, "image", e.key.Image,
 			"from", s.pos, "attempt", failures, "err", err)
 		backoff := time.Duration(50<<min(failures, 6)) * time.Millisecond
 		select {
@@ -242,16 +246,16 @@ func (e *entry) run(o Origin) bool {
 	}
 
 	if err := e.f.Sync(); err != nil {
-		e.fail(fmt.Errorf("%w: %v", errDisk, err), true)
+		e.fail(ctx, fmt.Errorf("%w: %v", errDisk, err), true)
 		return false
 	}
 	if err := verdict(); err != nil {
 		if errors.Is(err, errDisk) {
-			e.fail(err, true)
+			e.fail(ctx, err, true)
 			return false
 		}
-		e.b.log.Error("blob fill discarded: the bytes are not the image's", "region", e.key.Region, "image", e.key.Image, "err", err)
-		e.fail(fmt.Errorf("image data from the origin failed verification: %v", err), false)
+		e.b.log.ErrorContext(ctx, "blob fill discarded: the bytes are not the image's", "region", e.key.Region, "image", e.key.Image, "err", err)
+		e.fail(ctx, fmt.Errorf("image data from the origin failed verification: %v", err), false)
 		return false
 	}
 	e.mu.Lock()
@@ -267,7 +271,7 @@ func (e *entry) run(o Origin) bool {
 	e.b.mu.Unlock()
 	if err := e.writeRecord(); err != nil {
 		// Complete in memory; after a restart it will be filled again.
-		e.b.log.Warn("blob cache: recording a complete entry failed", "image", e.key.Image, "err", err)
+		e.b.log.WarnContext(ctx, "blob cache: recording a complete entry failed", "image", e.key.Image, "err", err)
 	}
 	e.mu.Lock()
 	e.broadcastLocked()
@@ -280,7 +284,7 @@ var errDisk = errors.New("blob cache disk")
 
 // fail ends the entry: readers get err (or, for a disk failure, fall back to
 // the origin); its files go.
-func (e *entry) fail(err error, disk bool) {
+func (e *entry) fail(ctx context.Context, err error, disk bool) {
 	e.mu.Lock()
 	if e.state == stateFilling {
 		e.state, e.err, e.diskErr = stateFailed, err, disk
@@ -289,7 +293,7 @@ func (e *entry) fail(err error, disk bool) {
 	e.mu.Unlock()
 	e.removeFiles()
 	if disk {
-		e.b.log.Error("blob cache disk failure; serving from the origin", "image", e.key.Image, "err", err)
+		e.b.log.ErrorContext(ctx, "blob cache disk failure; serving from the origin", "image", e.key.Image, "err", err)
 	}
 }
 
@@ -431,9 +435,10 @@ func (e *entry) startAheadLocked(o Origin, off, want int64) {
 	s := &stream{pos: off, end: end}
 	e.streams = append(e.streams, s)
 	e.b.wg.Add(1)
+	fillID := e.fillID
 	go func() {
 		defer e.b.wg.Done()
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(logctx.WithRequestID(context.Background(), fillID))
 		defer cancel()
 		e.mu.Lock()
 		stopped := e.stopped
@@ -443,7 +448,7 @@ func (e *entry) startAheadLocked(o Origin, off, want int64) {
 		}
 		if _, err := e.copyStream(ctx, o, s, make([]byte, chunk)); err != nil {
 			// The fill covers what a failed fetch ahead left.
-			e.b.log.Debug("blob fetch ahead failed", "image", e.key.Image, "from", off, "err", err)
+			e.b.log.DebugContext(ctx, "blob fetch ahead failed", "image", e.key.Image, "from", off, "err", err)
 		}
 	}()
 }

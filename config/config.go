@@ -56,6 +56,8 @@ type Config struct {
 	// ImageSizeCap is the largest image accepted on upload, Glance's
 	// image_size_cap. 0 means Glance's default, 1 TiB.
 	ImageSizeCap Size `yaml:"image_size_cap"`
+	// Log configures the process's log (stderr).
+	Log Log `yaml:"log"`
 	// ShutdownTimeout is how long serve waits, after SIGTERM or SIGINT, for
 	// requests in flight (uploads included) to finish before it exits.
 	// Default 30s; 0 means do not wait.
@@ -242,6 +244,31 @@ type Admin struct {
 	Listen string `yaml:"listen"`
 }
 
+// Log configures the process's log, written to stderr with log/slog. Every
+// line about a request carries its request_id (the x-openstack-request-id
+// the client got).
+type Log struct {
+	// Format is text (logfmt-style key=value, the default) or json (one
+	// object per line).
+	// Env SPYGLASS_LOG_FORMAT; flag --log-format.
+	Format string `yaml:"format"`
+	// Level is the least severe level written: debug (also one access log
+	// line per request), info (the default), warn or error. SIGHUP applies
+	// a changed level without a restart.
+	// Env SPYGLASS_LOG_LEVEL; flag --log-level.
+	Level string `yaml:"level"`
+}
+
+// Log formats and levels.
+const (
+	LogText  = "text"
+	LogJSON  = "json"
+	LogDebug = "debug"
+	LogInfo  = "info"
+	LogWarn  = "warn"
+	LogError = "error"
+)
+
 // AdminOff is the admin.listen value that turns the admin listener off.
 const AdminOff = "off"
 
@@ -285,16 +312,19 @@ func Default() Config {
 		Redis:           Redis{Timeout: 100 * time.Millisecond},
 		Telemetry:       Telemetry{Metrics: true},
 		Admin:           Admin{Listen: "127.0.0.1:9293"},
+		Log:             Log{Format: LogText, Level: LogInfo},
 		ShutdownTimeout: 30 * time.Second,
 	}
 }
 
 // Environment variables read by Read and Load, applied over the file.
 const (
-	EnvListen  = "SPYGLASS_LISTEN"       // listen
-	EnvAuth    = "SPYGLASS_AUTH"         // auth.mode
-	EnvDataDir = "SPYGLASS_DATA_DIR"     // data_dir of the default region
-	EnvAdmin   = "SPYGLASS_ADMIN_LISTEN" // admin.listen
+	EnvListen    = "SPYGLASS_LISTEN"       // listen
+	EnvAuth      = "SPYGLASS_AUTH"         // auth.mode
+	EnvDataDir   = "SPYGLASS_DATA_DIR"     // data_dir of the default region
+	EnvAdmin     = "SPYGLASS_ADMIN_LISTEN" // admin.listen
+	EnvLogLevel  = "SPYGLASS_LOG_LEVEL"    // log.level
+	EnvLogFormat = "SPYGLASS_LOG_FORMAT"   // log.format
 )
 
 // Load reads the file at path (empty path: no file, defaults only), applies
@@ -322,10 +352,12 @@ func Read(path string) (Config, error) {
 	}
 	c.fillDefaults()
 	err := c.Apply(Overrides{
-		Listen:  os.Getenv(EnvListen),
-		Auth:    os.Getenv(EnvAuth),
-		DataDir: os.Getenv(EnvDataDir),
-		Admin:   os.Getenv(EnvAdmin),
+		Listen:    os.Getenv(EnvListen),
+		Auth:      os.Getenv(EnvAuth),
+		DataDir:   os.Getenv(EnvDataDir),
+		Admin:     os.Getenv(EnvAdmin),
+		LogLevel:  os.Getenv(EnvLogLevel),
+		LogFormat: os.Getenv(EnvLogFormat),
 	})
 	if err != nil {
 		return c, fmt.Errorf("environment: %w", err)
@@ -395,10 +427,12 @@ func (c *Config) fillDefaults() {
 // Overrides are values given on the command line or in the environment;
 // empty fields leave the configuration alone.
 type Overrides struct {
-	Listen  string // listen
-	Auth    string // auth.mode
-	DataDir string // data_dir of the default region, which must be local
-	Admin   string // admin.listen
+	Listen    string // listen
+	Auth      string // auth.mode
+	DataDir   string // data_dir of the default region, which must be local
+	Admin     string // admin.listen
+	LogLevel  string // log.level
+	LogFormat string // log.format
 }
 
 // Apply sets the non-empty fields of o.
@@ -411,6 +445,12 @@ func (c *Config) Apply(o Overrides) error {
 	}
 	if o.Admin != "" {
 		c.Admin.Listen = o.Admin
+	}
+	if o.LogLevel != "" {
+		c.Log.Level = o.LogLevel
+	}
+	if o.LogFormat != "" {
+		c.Log.Format = o.LogFormat
 	}
 	if o.DataDir != "" {
 		r := c.Region(c.DefaultRegion)
@@ -619,6 +659,16 @@ func (c *Config) Validate() error {
 	}
 	if c.ImageSizeCap < 0 {
 		bad("image_size_cap", "must not be negative; e.g. 1TiB, or 0 for Glance's default")
+	}
+	switch c.Log.Format {
+	case LogText, LogJSON:
+	default:
+		bad("log.format", "unknown format %q; text or json", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case LogDebug, LogInfo, LogWarn, LogError:
+	default:
+		bad("log.level", "unknown level %q; debug, info, warn or error", c.Log.Level)
 	}
 	if c.ShutdownTimeout < 0 {
 		bad("shutdown_timeout", "must not be negative; e.g. 30s")

@@ -42,7 +42,7 @@ func (c *Catalog) QueueImage(ctx context.Context, img *backends.Image) error {
 	if r.fetch == nil {
 		return backends.Errorf(backends.ErrBadRequest, "Image "+img.ID+" is in store "+r.name+", whose data is local: there is nothing to cache")
 	}
-	return c.blobs.Prefetch(cache.Key{Region: r.name, Image: img.ID}, exp, r.origin(ctx, img.ID))
+	return c.blobs.Prefetch(ctx, cache.Key{Region: r.name, Image: img.ID}, exp, r.origin(ctx, img.ID))
 }
 
 // DeleteCachedImage drops the image's data from the cache, whichever

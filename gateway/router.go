@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/logctx"
 	"github.com/spyglass-gateway/spyglass/policy"
 )
 
@@ -20,6 +21,7 @@ import (
 type call struct {
 	ctx *fasthttp.RequestCtx
 	id  policy.Identity
+	pol *policy.Policy // the rules when the request came in (SetPolicy swaps them)
 
 	who    backends.Caller
 	hasWho bool
@@ -40,7 +42,7 @@ func (c *call) Value(key any) any {
 		}
 		return &c.who
 	}
-	if key == backends.NotesKey {
+	if key == backends.NotesKey || key == logctx.Key {
 		return c
 	}
 	// Nothing else: fasthttp's Value reads the request's user values,
@@ -53,6 +55,12 @@ func (c *call) Value(key any) any {
 // answered without (federation.on_region_failure: answer).
 func (c *call) MissingRegions(names []string) {
 	c.ctx.Response.Header.Set("X-Spyglass-Missing-Regions", strings.Join(names, ","))
+}
+
+// RequestID is the request's id for log lines (logctx.IDer), asked only
+// when a line is written.
+func (c *call) RequestID() string {
+	return string(c.ctx.Response.Header.PeekBytes(hdrRequestID))
 }
 
 // caller is the identity as the catalog sees it, with the request id that
@@ -92,11 +100,16 @@ const vndPrefix = "application/vnd.openstack.images-"
 func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("panic in handler", "method", string(ctx.Method()), "path", string(ctx.Path()), "panic", fmt.Sprint(r))
+			s.log.Error("panic in handler", "method", string(ctx.Method()), "path", string(ctx.Path()), "panic", fmt.Sprint(r),
+				logctx.Attr, string(ctx.Response.Header.PeekBytes(hdrRequestID)))
 			writeError(ctx, errStatus(500, defaultExplanations[500]))
 		}
+		s.logAccess(ctx)
 	}()
-	setRequestID(ctx, nil)
+	// The id is final before anything can log: the client's own when it
+	// sent one (every authenticator takes it from this header), else a new
+	// one.
+	setRequestID(ctx, clientRequestID(&ctx.Request.Header))
 	path := ctx.Path()
 	if bytes.Equal(path, []byte("/healthcheck")) {
 		ctx.SetContentType("text/plain; charset=UTF-8")
@@ -127,19 +140,16 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	}
 
 	auth := s.auth.Authenticate
-	c := &call{ctx: ctx}
+	c := &call{ctx: ctx, pol: s.pol.Load()}
 	var err error
-	c.id, err = auth(ctx, &ctx.Request.Header)
+	c.id, err = auth(c, &ctx.Request.Header)
 	if err != nil {
 		writeError(ctx, err)
 		return
 	}
 	if !c.id.IsAdmin {
 		// glance.context.RequestContext: is_admin from context_is_admin.
-		c.id.IsAdmin = s.pol.IsAdmin(&c.id)
-	}
-	if len(c.id.RequestID) > 0 {
-		setRequestID(ctx, c.id.RequestID)
+		c.id.IsAdmin = c.pol.IsAdmin(&c.id)
 	}
 	if len(rest) == 0 && n == 1 && path[len(path)-1] != '/' {
 		// Routes' redirect of the bare version prefix.

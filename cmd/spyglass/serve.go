@@ -31,6 +31,8 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 		dataDir = fs.String("data-dir", "", "`directory` of the default local region (overrides its data_dir, "+config.EnvDataDir+")")
 		auth    = fs.String("auth", "", "auth `mode`: noauth, trusted or keystone (overrides auth.mode, "+config.EnvAuth+")")
 		admin   = fs.String("admin-listen", "", "`address` of the admin listener (metrics, readiness, cache controls), host:port or off (overrides admin.listen, "+config.EnvAdmin+")")
+		logLvl  = fs.String("log-level", "", "`level`: debug, info, warn or error (overrides log.level, "+config.EnvLogLevel+")")
+		logFmt  = fs.String("log-format", "", "`format` of the log on stderr: text or json (overrides log.format, "+config.EnvLogFormat+")")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: spyglass serve [flags]\n\nFlags override the configuration file and the environment.\n\n")
@@ -48,16 +50,8 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 		return 2
 	}
 
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	slog.SetDefault(log)
-
-	cfg, err := config.Read(*path)
-	if err == nil {
-		err = cfg.Apply(config.Overrides{Listen: *listen, Auth: *auth, DataDir: *dataDir, Admin: *admin})
-	}
-	if err == nil {
-		err = cfg.Validate()
-	}
+	overrides := config.Overrides{Listen: *listen, Auth: *auth, DataDir: *dataDir, Admin: *admin, LogLevel: *logLvl, LogFormat: *logFmt}
+	cfg, err := readConfig(*path, overrides)
 	var pol *policy.Policy
 	if err == nil {
 		pol, err = buildPolicy(cfg.Policy)
@@ -66,11 +60,27 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "spyglass serve: invalid configuration:\n%v\n", err)
 		return 2
 	}
+	level := new(slog.LevelVar)
+	log := newLogger(stderr, cfg.Log, level)
+	slog.SetDefault(log)
 	if err := serveConfig(ctx, stop, cfg, pol, log); err != nil {
 		log.Error("spyglass stopped", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// readConfig reads, overrides and validates the configuration: at start and
+// again, identically, on SIGHUP.
+func readConfig(path string, o config.Overrides) (config.Config, error) {
+	cfg, err := config.Read(path)
+	if err == nil {
+		err = cfg.Apply(o)
+	}
+	if err == nil {
+		err = cfg.Validate()
+	}
+	return cfg, err
 }
 
 // buildPolicy compiles the authorization rules once, at start-up.
