@@ -68,3 +68,7 @@ func (c *Catalog) PruneCache(context.Context) (int, int64, error) {
 	n, b := c.blobs.Prune()
 	return n, b, nil
 }
+
+// Blobs is the image data cache; nil when the catalog caches no image data.
+// For the operator's controls on it (its bounds, changed on a reload).
+func (c *Catalog) Blobs() *cache.Blobs { return c.blobs }

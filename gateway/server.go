@@ -179,10 +179,19 @@ func (s *Server) logAccess(ctx *fasthttp.RequestCtx) {
 		slog.String("method", string(ctx.Method())),
 		slog.String("path", string(ctx.RequestURI())),
 		slog.Int("status", ctx.Response.StatusCode()),
-		slog.Int("bytes", ctx.Response.Header.ContentLength()),
+		slog.Int("bytes", bodySize(&ctx.Response)),
 		slog.Duration("duration", time.Since(ctx.Time())),
 		slog.String("remote", ctx.RemoteIP().String()),
 		slog.String(logctx.Attr, string(ctx.Response.Header.PeekBytes(hdrRequestID))))
+}
+
+// bodySize is the response body's length: a streamed body's declared
+// Content-Length (-1: chunked).
+func bodySize(r *fasthttp.Response) int {
+	if r.IsBodyStream() {
+		return r.Header.ContentLength()
+	}
+	return len(r.Body())
 }
 
 // clientRequestID is the client's X-Openstack-Request-Id when Glance would

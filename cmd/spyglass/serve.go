@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -63,7 +64,8 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 	level := new(slog.LevelVar)
 	log := newLogger(stderr, cfg.Log, level)
 	slog.SetDefault(log)
-	if err := serveConfig(ctx, stop, cfg, pol, log); err != nil {
+	rl := &reloader{path: *path, overrides: overrides, level: level, log: log}
+	if err := serveConfig(ctx, stop, cfg, pol, log, rl); err != nil {
 		log.Error("spyglass stopped", "err", err)
 		return 1
 	}
@@ -214,8 +216,9 @@ func openLocal(cfg config.Config, region *config.Region, log *slog.Logger) (*loc
 	}, nil
 }
 
-// serveConfig serves cfg until ctx ends, then drains.
-func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *policy.Policy, log *slog.Logger) error {
+// serveConfig serves cfg until ctx ends, then drains. On SIGHUP, reload
+// (when not nil) applies what can change without a restart.
+func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *policy.Policy, log *slog.Logger, reload *reloader) error {
 	region := cfg.Region(cfg.DefaultRegion)
 	if region == nil { // Validate rules this out
 		return fmt.Errorf("default_region %q: no such region", cfg.DefaultRegion)
@@ -271,6 +274,16 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		adminServed = admin.serve()
 	}
 
+	hup := make(chan os.Signal, 1)
+	if reload != nil {
+		reload.cur, reload.srv = cfg, srv
+		if fc, ok := cat.(*federation.Catalog); ok {
+			reload.blobs = fc.Blobs()
+		}
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
+
 	log.Info("spyglass listening", "addr", addr, "admin", adminAddr, "auth", cfg.Auth.Mode, "policy", cfg.Policy.Defaults,
 		"regions", regionNames(cfg.Regions), "default_region", region.Name, "data_dir", region.DataDir, "version", version,
 		"try", howToTalk(addr, cfg.Auth.Mode))
@@ -278,15 +291,21 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
-	select {
-	case err := <-served:
-		// The listener failed on its own; nothing is left to drain.
-		admin.shutdown(context.Background())
-		return fmt.Errorf("serve: %w", err)
-	case err := <-adminServed:
-		ln.Close()
-		return fmt.Errorf("admin: %w", err)
-	case <-ctx.Done():
+wait:
+	for {
+		select {
+		case err := <-served:
+			// The listener failed on its own; nothing is left to drain.
+			admin.shutdown(context.Background())
+			return fmt.Errorf("serve: %w", err)
+		case err := <-adminServed:
+			ln.Close()
+			return fmt.Errorf("admin: %w", err)
+		case <-hup:
+			reload.reload()
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	stop() // a second signal now kills the process
 
