@@ -427,6 +427,36 @@ func (b *Blobs) List() (cached []CachedBlob, queued []Key) {
 	return cached, queued
 }
 
+// PartialBlob is an entry not complete yet: being filled (Filling), or left
+// by a fill that stopped, to be resumed by the next read.
+type PartialBlob struct {
+	Key     Key
+	Size    int64 // the image's
+	Have    int64 // bytes written so far
+	Filling bool
+}
+
+// Partial lists the entries that are not complete, by key.
+func (b *Blobs) Partial() []PartialBlob {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []PartialBlob
+	for _, e := range b.entries {
+		e.mu.Lock()
+		if e.state == stateFilling && !e.stopped {
+			out = append(out, PartialBlob{Key: e.key, Size: e.exp.Size, Have: e.ext.total(), Filling: e.filling})
+		}
+		e.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Key.Image != out[j].Key.Image {
+			return out[i].Key.Image < out[j].Key.Image
+		}
+		return out[i].Key.Region < out[j].Key.Region
+	})
+	return out
+}
+
 // Prefetch queues a fill of the image if it is neither complete nor being
 // filled; the prefetcher runs the queue one image at a time through the same
 // fill path reads use. ctx is only for the request id of the fill's log

@@ -242,11 +242,15 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		Policy:  pol,
 		Logger:  log,
 	}
+	var blobs *cache.Blobs // the image data cache, for the admin controls and reloads
 	if ic, ok := cat.(interface {
 		gateway.ImageCache
 		HasImageCache() bool
 	}); ok && ic.HasImageCache() {
 		gcfg.ImageCache = ic
+	}
+	if fc, ok := cat.(*federation.Catalog); ok {
+		blobs = fc.Blobs()
 	}
 	srv, err := gateway.New(gcfg, cat, auth)
 	if err != nil {
@@ -267,6 +271,11 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	adminServed := make(<-chan error) // never ready when there is no admin listener
 	if cfg.Admin.Listen != config.AdminOff {
 		admin = newAdmin()
+		ca := &cacheAdmin{cat: cat, blobs: blobs, regions: cfg.Regions, def: cfg.DefaultRegion, log: log}
+		if blobs != nil {
+			ca.ic = gcfg.ImageCache
+		}
+		ca.register(admin.mux)
 		if adminAddr, err = admin.listen(cfg.Admin.Listen); err != nil {
 			ln.Close()
 			return err
@@ -276,10 +285,7 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 
 	hup := make(chan os.Signal, 1)
 	if reload != nil {
-		reload.cur, reload.srv = cfg, srv
-		if fc, ok := cat.(*federation.Catalog); ok {
-			reload.blobs = fc.Blobs()
-		}
+		reload.cur, reload.srv, reload.blobs = cfg, srv, blobs
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
 	}
