@@ -88,7 +88,8 @@ type Policy struct {
 	Defaults string `yaml:"defaults"`
 	// File is an oslo.policy YAML or JSON file whose rules override the
 	// defaults; empty (the default) means none. It is read and compiled at
-	// start-up: an unknown rule name or a syntax error stops the start.
+	// start-up (an unknown rule name or a syntax error stops the start) and
+	// again on SIGHUP (where an error keeps the rules in force).
 	File string `yaml:"file"`
 }
 
@@ -197,7 +198,8 @@ type Cache struct {
 	// Dir holds cached image data. Default ./data/cache (not ./cache: in a checkout that is the cache package).
 	Dir string `yaml:"dir"`
 	// MaxSize bounds the image data cache on disk, e.g. 50GiB. Default
-	// 50GiB; 0 means no image data cache.
+	// 50GiB; 0 means no image data cache. SIGHUP applies a new bound (and
+	// new watermarks) to a running cache.
 	MaxSize Size `yaml:"max_size"`
 	// MetadataTTL is how long image metadata from a remote region is
 	// served from cache. Default 30s; 0 means metadata is not cached.
