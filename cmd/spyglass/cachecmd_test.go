@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -136,6 +137,30 @@ cache: {dir: %q, max_size: 1GiB}
 	if _, errOut := cli(1, "evict", id); !strings.Contains(errOut, "is not cached") || !strings.Contains(errOut, "404") {
 		t.Errorf("evict of an image not cached: %s", errOut)
 	}
+	// SIGHUP with a smaller cache.max_size evicts at once (the image, 1 MiB,
+	// is over the new low watermark).
+	cli(0, "prefetch", id)
+	for deadline := time.Now().Add(30 * time.Second); state() != "complete"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("prefetched image not complete within 30s:\n%s", p.log())
+		}
+	}
+	cfg, _ := os.ReadFile(cfgPath)
+	os.WriteFile(cfgPath, bytes.Replace(cfg, []byte("max_size: 1GiB"), []byte("max_size: 1MiB"), 1), 0o600)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); state() != ""; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("cache.max_size 1MiB reloaded, the 1 MiB image still cached:\n%s", p.log())
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(p.log(), "cache_max_size=\"1MiB (0.8-0.9)\""); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload log line giving the new bound:\n%s", p.log())
+		}
+	}
+
 	const unknown = "9d2cbb1e-0a6b-4fd5-8f3c-000000000000"
 	if _, errOut := cli(1, "prefetch", unknown); !strings.Contains(errOut, "Image "+unknown+" not found.") {
 		t.Errorf("prefetch of an unknown image: %s", errOut)
