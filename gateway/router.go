@@ -23,6 +23,11 @@ type call struct {
 	id  policy.Identity
 	pol *policy.Policy // the rules when the request came in (SetPolicy swaps them)
 
+	// rid is the request id, copied once it is final: log lines may be
+	// written from the catalog's goroutines while the handler sets headers.
+	rid    [maxRequestIDLength + 4]byte
+	ridLen uint8
+
 	who    backends.Caller
 	hasWho bool
 }
@@ -60,7 +65,7 @@ func (c *call) MissingRegions(names []string) {
 // RequestID is the request's id for log lines (logctx.IDer), asked only
 // when a line is written.
 func (c *call) RequestID() string {
-	return string(c.ctx.Response.Header.PeekBytes(hdrRequestID))
+	return string(c.rid[:c.ridLen])
 }
 
 // caller is the identity as the catalog sees it, with the request id that
@@ -141,6 +146,7 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 
 	auth := s.auth.Authenticate
 	c := &call{ctx: ctx, pol: s.pol.Load()}
+	c.ridLen = uint8(copy(c.rid[:], ctx.Response.Header.PeekBytes(hdrRequestID)))
 	var err error
 	c.id, err = auth(c, &ctx.Request.Header)
 	if err != nil {
