@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"reflect"
 	"strings"
 
@@ -22,6 +23,7 @@ type reloader struct {
 	overrides config.Overrides
 	level     *slog.LevelVar
 	log       *slog.Logger
+	hup       <-chan os.Signal // SIGHUP, registered before start-up so that an early one is not fatal
 
 	// Set by serveConfig once they exist.
 	cur   config.Config // what runs: the start-up configuration plus the reloads applied

@@ -51,6 +51,11 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 		return 2
 	}
 
+	// SIGHUP from now on reloads (once serving) rather than kills.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	overrides := config.Overrides{Listen: *listen, Auth: *auth, DataDir: *dataDir, Admin: *admin, LogLevel: *logLvl, LogFormat: *logFmt}
 	cfg, err := readConfig(*path, overrides)
 	var pol *policy.Policy
@@ -64,7 +69,7 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 	level := new(slog.LevelVar)
 	log := newLogger(stderr, cfg.Log, level)
 	slog.SetDefault(log)
-	rl := &reloader{path: *path, overrides: overrides, level: level, log: log}
+	rl := &reloader{path: *path, overrides: overrides, level: level, log: log, hup: hup}
 	if err := serveConfig(ctx, stop, cfg, pol, log, rl); err != nil {
 		log.Error("spyglass stopped", "err", err)
 		return 1
@@ -283,11 +288,10 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		adminServed = admin.serve()
 	}
 
-	hup := make(chan os.Signal, 1)
+	var hup <-chan os.Signal // nil: never ready
 	if reload != nil {
 		reload.cur, reload.srv, reload.blobs = cfg, srv, blobs
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
+		hup = reload.hup
 	}
 
 	log.Info("spyglass listening", "addr", addr, "admin", adminAddr, "auth", cfg.Auth.Mode, "policy", cfg.Policy.Defaults,
