@@ -24,6 +24,7 @@ import (
 
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/tracing"
+	"github.com/spyglass-gateway/spyglass/logctx"
 )
 
 // Origin is where a blob's bytes come from: the region's data, read with
@@ -112,6 +113,8 @@ type Blobs struct {
 	cfg BlobsConfig
 	log *slog.Logger
 
+	bounds atomic.Pointer[blobBounds] // written under mu
+
 	mu      sync.Mutex
 	entries map[Key]*entry
 	used    int64
@@ -134,6 +137,7 @@ type Blobs struct {
 }
 
 type queued struct {
+	reqID  string // of the request that queued it, for the fill's log lines
 	key    Key
 	exp    Expect
 	origin Origin
@@ -147,17 +151,9 @@ func OpenBlobs(cfg BlobsConfig) (*Blobs, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("cache: no blob directory")
 	}
-	if cfg.MaxSize <= 0 {
-		return nil, errors.New("cache: blob cache size must be positive")
-	}
-	if cfg.High == 0 {
-		cfg.High = 0.9
-	}
-	if cfg.Low == 0 {
-		cfg.Low = 0.8
-	}
-	if !(cfg.Low > 0 && cfg.Low < cfg.High && cfg.High <= 1) {
-		return nil, fmt.Errorf("cache: need 0 < low (%v) < high (%v) <= 1", cfg.Low, cfg.High)
+	bounds, err := newBounds(cfg.MaxSize, cfg.High, cfg.Low)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Retries <= 0 {
 		cfg.Retries = 5
@@ -176,6 +172,7 @@ func OpenBlobs(cfg BlobsConfig) (*Blobs, error) {
 	}
 	b := &Blobs{cfg: cfg, log: cfg.Logger, entries: map[Key]*entry{}, kick: make(chan struct{}, 1),
 		instance: newInstanceID(), badPeers: map[string]time.Time{}}
+	b.bounds.Store(bounds)
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		// An unusable directory is not fatal: every read is then served
 		// straight from its origin (and says so).
@@ -186,6 +183,45 @@ func OpenBlobs(cfg BlobsConfig) (*Blobs, error) {
 	b.wg.Add(1)
 	go b.prefetcher()
 	return b, nil
+}
+
+// blobBounds are the size bound and watermarks, replaced whole by
+// SetBounds.
+type blobBounds struct {
+	max       int64
+	high, low float64
+}
+
+func newBounds(max int64, high, low float64) (*blobBounds, error) {
+	if max <= 0 {
+		return nil, errors.New("cache: blob cache size must be positive")
+	}
+	if high == 0 {
+		high = 0.9
+	}
+	if low == 0 {
+		low = 0.8
+	}
+	if !(low > 0 && low < high && high <= 1) {
+		return nil, fmt.Errorf("cache: need 0 < low (%v) < high (%v) <= 1", low, high)
+	}
+	return &blobBounds{max: max, high: high, low: low}, nil
+}
+
+// SetBounds changes the size bound and the watermarks (0: the defaults) of
+// a running cache, e.g. on a configuration reload. A smaller bound evicts
+// least recently used entries nobody reads at once, down to the new low
+// watermark; fills in progress finish.
+func (b *Blobs) SetBounds(maxSize int64, high, low float64) error {
+	nb, err := newBounds(maxSize, high, low)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.bounds.Store(nb)
+	b.makeRoomLocked(0)
+	return nil
 }
 
 // Close stops the prefetcher. Fills in progress stop at their next read.
@@ -276,7 +312,7 @@ func (b *Blobs) Open(ctx context.Context, k Key, exp Expect, o Origin) (_ backen
 		e, err = b.newEntryLocked(k, exp)
 		if err != nil {
 			b.mu.Unlock()
-			b.log.Warn("blob cache cannot hold an image; serving it from the origin", "region", k.Region, "image", k.Image, "err", err)
+			b.log.WarnContext(ctx, "blob cache cannot hold an image; serving it from the origin", "region", k.Region, "image", k.Image, "err", err)
 			b.stats.bypasses.Add(1)
 			result = "bypass"
 			return &bypassData{b: b, exp: exp, origin: o}, nil
@@ -286,7 +322,7 @@ func (b *Blobs) Open(ctx context.Context, k Key, exp Expect, o Origin) (_ backen
 	e.lastAccess = time.Now()
 	e.lru = time.Now()
 	b.removeQueuedLocked(k)
-	if !b.startFillLocked(tracing.Detach(ctx), e, o) {
+	if !b.startFillLocked(ctx, e, o) {
 		result = "attach"
 	}
 	b.mu.Unlock()
@@ -301,7 +337,8 @@ func (b *Blobs) cacheable(exp Expect) bool {
 	if exp.HashValue != "" && newHash(exp.HashAlgo) == nil {
 		return false
 	}
-	return float64(exp.Size) <= float64(b.cfg.MaxSize)*b.cfg.Low
+	bd := b.bounds.Load()
+	return float64(exp.Size) <= float64(bd.max)*bd.low
 }
 
 // newEntryLocked creates the entry's file, making room first.
@@ -339,9 +376,9 @@ func validName(s string) bool {
 }
 
 // startFillLocked starts the entry's fill unless one runs or it is done.
-// trace carries the span of the request that starts it (tracing.Detach):
-// the fill's span is that request's child, however many others wait on it.
-func (b *Blobs) startFillLocked(trace context.Context, e *entry, o Origin) (started bool) {
+// The fill's log lines carry the request id ctx has, and its span is the
+// child of ctx's (tracing.Detach), however many others wait on it.
+func (b *Blobs) startFillLocked(ctx context.Context, e *entry, o Origin) (started bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.filling || e.state != stateFilling {
@@ -354,6 +391,8 @@ func (b *Blobs) startFillLocked(trace context.Context, e *entry, o Origin) (star
 		o = site
 	}
 	e.source = o
+	e.fillID = logctx.RequestID(ctx)
+	trace := logctx.WithRequestID(tracing.Detach(ctx), e.fillID)
 	b.stats.fills.Add(1)
 	b.wg.Add(1)
 	go func() {
@@ -366,11 +405,12 @@ func (b *Blobs) startFillLocked(trace context.Context, e *entry, o Origin) (star
 // makeRoomLocked evicts least recently used complete entries nobody reads
 // until need more bytes fit under the high watermark, down to the low one.
 func (b *Blobs) makeRoomLocked(need int64) {
-	high := int64(float64(b.cfg.MaxSize) * b.cfg.High)
+	bd := b.bounds.Load()
+	high := int64(float64(bd.max) * bd.high)
 	if b.used+need <= high {
 		return
 	}
-	low := int64(float64(b.cfg.MaxSize) * b.cfg.Low)
+	low := int64(float64(bd.max) * bd.low)
 	b.evictLocked(low - need)
 }
 
@@ -453,10 +493,41 @@ func (b *Blobs) List() (cached []CachedBlob, queued []Key) {
 	return cached, queued
 }
 
+// PartialBlob is an entry not complete yet: being filled (Filling), or left
+// by a fill that stopped, to be resumed by the next read.
+type PartialBlob struct {
+	Key     Key
+	Size    int64 // the image's
+	Have    int64 // bytes written so far
+	Filling bool
+}
+
+// Partial lists the entries that are not complete, by key.
+func (b *Blobs) Partial() []PartialBlob {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []PartialBlob
+	for _, e := range b.entries {
+		e.mu.Lock()
+		if e.state == stateFilling && !e.stopped {
+			out = append(out, PartialBlob{Key: e.key, Size: e.exp.Size, Have: e.ext.total(), Filling: e.filling})
+		}
+		e.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Key.Image != out[j].Key.Image {
+			return out[i].Key.Image < out[j].Key.Image
+		}
+		return out[i].Key.Region < out[j].Key.Region
+	})
+	return out
+}
+
 // Prefetch queues a fill of the image if it is neither complete nor being
 // filled; the prefetcher runs the queue one image at a time through the same
-// fill path reads use.
-func (b *Blobs) Prefetch(k Key, exp Expect, o Origin) error {
+// fill path reads use. ctx is only for the request id of the fill's log
+// lines: the fill outlives the request.
+func (b *Blobs) Prefetch(ctx context.Context, k Key, exp Expect, o Origin) error {
 	if !b.cacheable(exp) {
 		return fmt.Errorf("image %s cannot be cached: %w", k.Image, backends.ErrBadRequest)
 	}
@@ -470,7 +541,7 @@ func (b *Blobs) Prefetch(k Key, exp Expect, o Origin) error {
 			return nil
 		}
 	}
-	b.queue = append(b.queue, queued{key: k, exp: exp, origin: o, at: time.Now()})
+	b.queue = append(b.queue, queued{reqID: logctx.RequestID(ctx), key: k, exp: exp, origin: o, at: time.Now()})
 	select {
 	case b.kick <- struct{}{}:
 	default:
@@ -504,7 +575,7 @@ func (b *Blobs) prefetcher() {
 			}
 			q := b.queue[0]
 			b.mu.Unlock()
-			d, err := b.Open(context.Background(), q.key, q.exp, q.origin)
+			d, err := b.Open(logctx.WithRequestID(context.Background(), q.reqID), q.key, q.exp, q.origin)
 			b.mu.Lock()
 			b.removeQueuedLocked(q.key)
 			b.mu.Unlock()
@@ -573,10 +644,11 @@ func (b *Blobs) Clean() int {
 func (b *Blobs) Prune() (files int, bytes int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.used <= b.cfg.MaxSize {
+	max := b.bounds.Load().max
+	if b.used <= max {
 		return 0, 0
 	}
-	return b.evictLocked(b.cfg.MaxSize)
+	return b.evictLocked(max)
 }
 
 // blobRecord is an entry's durable state, <image>.json.

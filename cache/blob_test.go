@@ -557,3 +557,53 @@ func TestBlobUnwritableDirBypasses(t *testing.T) {
 		t.Fatal("the bypass is not counted")
 	}
 }
+
+// SetBounds on a running cache: a smaller bound evicts least recently used
+// entries down to the new low watermark at once; a bad bound changes
+// nothing; a larger one lets images in that did not fit.
+func TestBlobSetBounds(t *testing.T) {
+	b := openBlobs(t, t.TempDir(), 10<<20)
+	defer b.Close()
+	var keys []cache.Key
+	for i := 0; i < 2; i++ {
+		o := newOrigin(t, 3<<20)
+		k := cache.Key{Region: "r1", Image: fmt.Sprintf("img%d", i)}
+		keys = append(keys, k)
+		d, err := b.Open(context.Background(), k, o.expect(), originFor(t, o, 5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readAll(t, d); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+	}
+	if err := b.SetBounds(4<<20, 0.9, 0.95); err == nil {
+		t.Fatal("SetBounds with low > high succeeded")
+	}
+	if !isCached(b, keys[0]) || !isCached(b, keys[1]) {
+		t.Fatal("a refused SetBounds evicted entries")
+	}
+	// 6 MiB cached; bound 5 MiB (high 4.5, low 4): img0 (LRU) goes.
+	if err := b.SetBounds(5<<20, 0.9, 0.8); err != nil {
+		t.Fatal(err)
+	}
+	if isCached(b, keys[0]) || !isCached(b, keys[1]) {
+		t.Fatal("shrinking did not evict the least recently used entry only")
+	}
+	if used := b.Stats().UsedBytes; used > 4<<20 {
+		t.Fatalf("used %d bytes after shrinking to a 4 MiB low watermark", used)
+	}
+	// A 6 MiB image is over 0.8×5 MiB: not cacheable, until the bound grows.
+	big := newOrigin(t, 6<<20)
+	kb := cache.Key{Region: "r1", Image: "big"}
+	if err := b.Prefetch(context.Background(), kb, big.expect(), originFor(t, big, 5*time.Second)); err == nil {
+		t.Fatal("prefetch of an image larger than the cache's low watermark succeeded")
+	}
+	if err := b.SetBounds(100<<20, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Prefetch(context.Background(), kb, big.expect(), originFor(t, big, 5*time.Second)); err != nil {
+		t.Fatalf("prefetch after growing the cache: %v", err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/spyglass-gateway/spyglass/tracing"
+	"github.com/spyglass-gateway/spyglass/logctx"
 )
 
 type entryState uint8
@@ -61,6 +62,7 @@ type entry struct {
 	filling bool
 	source  Origin // the running fill's (the site's when instances coordinate)
 	badData bool   // the fill's bytes failed verification
+	fillID  string // request id of the request that started the fill, for its log lines
 	stopped bool
 	cancel  context.CancelFunc
 	changed chan struct{} // closed and replaced on every change
@@ -171,7 +173,8 @@ func (e *entry) storeRecord(hits int64, last, mod time.Time) error {
 // fill runs the entry's fill to completion or failure; site, when
 // instances coordinate, learns the outcome. trace carries the span of the
 // request that started it, if any: the fill is one span, its child, with
-// the origin fetches (and their resumptions) as its children.
+// the origin fetches (and their resumptions) as its children; it also
+// carries that request's id for the fill's log lines.
 func (e *entry) fill(trace context.Context, o Origin, site *siteFill) {
 	trace, span := tracing.Start(trace, "cache.blobs.fill")
 	if span.IsRecording() {
@@ -241,7 +244,7 @@ func (e *entry) run(trace context.Context, o Origin) bool {
 			continue
 		}
 		if errors.Is(err, errDisk) {
-			e.fail(err, true)
+			e.fail(ctx, err, true)
 			return false
 		}
 		if ctx.Err() != nil {
@@ -252,10 +255,10 @@ func (e *entry) run(trace context.Context, o Origin) bool {
 		}
 		failures++
 		if failures > e.b.cfg.Retries {
-			e.fail(fmt.Errorf("origin: %w", err), false)
+			e.fail(ctx, fmt.Errorf("origin: %w", err), false)
 			return false
 		}
-		e.b.log.Warn("blob fill interrupted; resuming with a range", "region", e.key.Region, "image", e.key.Image,
+		e.b.log.WarnContext(ctx, "blob fill interrupted; resuming with a range", "region", e.key.Region, "image", e.key.Image,
 			"from", s.pos, "attempt", failures, "err", err)
 		backoff := time.Duration(50<<min(failures, 6)) * time.Millisecond
 		select {
@@ -266,19 +269,19 @@ func (e *entry) run(trace context.Context, o Origin) bool {
 	}
 
 	if err := e.f.Sync(); err != nil {
-		e.fail(fmt.Errorf("%w: %v", errDisk, err), true)
+		e.fail(ctx, fmt.Errorf("%w: %v", errDisk, err), true)
 		return false
 	}
 	if err := verdict(); err != nil {
 		if errors.Is(err, errDisk) {
-			e.fail(err, true)
+			e.fail(ctx, err, true)
 			return false
 		}
-		e.b.log.Error("blob fill discarded: the bytes are not the image's", "region", e.key.Region, "image", e.key.Image, "err", err)
+		e.b.log.ErrorContext(ctx, "blob fill discarded: the bytes are not the image's", "region", e.key.Region, "image", e.key.Image, "err", err)
 		e.mu.Lock()
 		e.badData = true
 		e.mu.Unlock()
-		e.fail(fmt.Errorf("image data from the origin failed verification: %v", err), false)
+		e.fail(ctx, fmt.Errorf("image data from the origin failed verification: %v", err), false)
 		return false
 	}
 	e.mu.Lock()
@@ -294,7 +297,7 @@ func (e *entry) run(trace context.Context, o Origin) bool {
 	e.b.mu.Unlock()
 	if err := e.writeRecord(); err != nil {
 		// Complete in memory; after a restart it will be filled again.
-		e.b.log.Warn("blob cache: recording a complete entry failed", "image", e.key.Image, "err", err)
+		e.b.log.WarnContext(ctx, "blob cache: recording a complete entry failed", "image", e.key.Image, "err", err)
 	}
 	e.mu.Lock()
 	e.broadcastLocked()
@@ -307,7 +310,7 @@ var errDisk = errors.New("blob cache disk")
 
 // fail ends the entry: readers get err (or, for a disk failure, fall back to
 // the origin); its files go.
-func (e *entry) fail(err error, disk bool) {
+func (e *entry) fail(ctx context.Context, err error, disk bool) {
 	e.mu.Lock()
 	if e.state == stateFilling {
 		e.state, e.err, e.diskErr = stateFailed, err, disk
@@ -316,7 +319,7 @@ func (e *entry) fail(err error, disk bool) {
 	e.mu.Unlock()
 	e.removeFiles()
 	if disk {
-		e.b.log.Error("blob cache disk failure; serving from the origin", "image", e.key.Image, "err", err)
+		e.b.log.ErrorContext(ctx, "blob cache disk failure; serving from the origin", "image", e.key.Image, "err", err)
 	}
 }
 
@@ -462,9 +465,10 @@ func (e *entry) startAheadLocked(o Origin, off, want int64) {
 	s := &stream{pos: off, end: end}
 	e.streams = append(e.streams, s)
 	e.b.wg.Add(1)
+	fillID := e.fillID
 	go func() {
 		defer e.b.wg.Done()
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(logctx.WithRequestID(context.Background(), fillID))
 		defer cancel()
 		e.mu.Lock()
 		stopped := e.stopped
@@ -474,7 +478,7 @@ func (e *entry) startAheadLocked(o Origin, off, want int64) {
 		}
 		if _, err := e.copyStream(ctx, o, s, make([]byte, chunk)); err != nil {
 			// The fill covers what a failed fetch ahead left.
-			e.b.log.Debug("blob fetch ahead failed", "image", e.key.Image, "from", off, "err", err)
+			e.b.log.DebugContext(ctx, "blob fetch ahead failed", "image", e.key.Image, "from", off, "err", err)
 		}
 	}()
 }

@@ -63,6 +63,8 @@ type Config struct {
 	// `image_size_cap`; larger uploads get 413. A size (`1TiB`); `0`:
 	// Glance's default, 1 TiB.
 	ImageSizeCap Size `yaml:"image_size_cap"`
+	// Log configures the process's log (stderr).
+	Log Log `yaml:"log"`
 	// ShutdownTimeout is, on SIGTERM or SIGINT, how long to wait for
 	// requests in flight (uploads included) to finish before exiting; `0`:
 	// do not wait.
@@ -113,7 +115,8 @@ type Policy struct {
 	// matches (oslo.policy's credentials have no `is_admin`): use
 	// `role:admin` or `rule:context_is_admin`. Compiled once at start-up;
 	// a syntax error, a `rule:` naming no rule, or a cycle stops the start
-	// with the file and line. Empty: no file.
+	// with the file and line; on SIGHUP it is read again, and an error
+	// there keeps the rules in force. Empty: no file.
 	File string `yaml:"file"`
 }
 
@@ -237,6 +240,7 @@ type Cache struct {
 	// MaxSize bounds the image data cache on disk; `0` disables it. A size:
 	// bytes or a number with a unit, `KiB`, `MiB`, `GiB`, `TiB`, `PiB`
 	// (×1024; also `K`, `M`, `G`…) or `kB`, `MB`, `GB`, `TB`, `PB` (×1000).
+	// SIGHUP applies a new bound (and new watermarks) to a running cache.
 	MaxSize Size `yaml:"max_size"`
 	// MetadataTTL is how long remote image metadata is served from cache;
 	// `0` disables it. Every write through Spyglass invalidates the image's
@@ -340,10 +344,12 @@ type Telemetry struct {
 type Admin struct {
 	// Listen is the TCP address (host:port) of the operators' listener,
 	// separate from the Images API so it can stay private: `GET
-	// /healthcheck` today; metrics, readiness and the cache controls come
-	// with it. Port 0 picks a free port; `off`: none. Two instances on one
-	// host need two admin ports. Env SPYGLASS_ADMIN_LISTEN; flag
-	// --admin-listen.
+	// /healthcheck`, `GET /ready`, `GET /metrics`, the image data cache's
+	// controls (`/cache`, used by `spyglass cache`) and the peer protocol
+	// the site's instances stream fills over (`/peer/v1/`). Port 0 picks a
+	// free port; `off`: none (no metrics, no cache controls, and this
+	// instance is never a site's filler). Two instances on one host need
+	// two admin ports. Env SPYGLASS_ADMIN_LISTEN; flag --admin-listen.
 	Listen string `yaml:"listen"`
 	// Advertise is the host:port the site's other instances reach this
 	// admin listener at, to stream an image this instance fills (with a
@@ -353,6 +359,34 @@ type Admin struct {
 	// instance serves no fills to the others until this is set.
 	Advertise string `yaml:"advertise"`
 }
+
+// Log configures the process's log, written to stderr with log/slog. Every
+// line about a request carries its request_id (the x-openstack-request-id
+// the client got).
+type Log struct {
+	// Format is text (logfmt-style key=value, the default) or json (one
+	// object per line). Every line written while handling a request
+	// carries its `request_id` — the `x-openstack-request-id` the client
+	// got (its own when it sent one), also on lines from region calls,
+	// fills, copies and Keystone.
+	// Env SPYGLASS_LOG_FORMAT; flag --log-format.
+	Format string `yaml:"format"`
+	// Level is the least severe level written: debug (also one access log
+	// line per request), info (the default), warn or error. SIGHUP applies
+	// a changed level without a restart.
+	// Env SPYGLASS_LOG_LEVEL; flag --log-level.
+	Level string `yaml:"level"`
+}
+
+// Log formats and levels.
+const (
+	LogText  = "text"
+	LogJSON  = "json"
+	LogDebug = "debug"
+	LogInfo  = "info"
+	LogWarn  = "warn"
+	LogError = "error"
+)
 
 // AdminOff is the admin.listen value that turns the admin listener off.
 const AdminOff = "off"
@@ -397,16 +431,19 @@ func Default() Config {
 		Redis:           Redis{Timeout: 100 * time.Millisecond},
 		Telemetry:       Telemetry{Metrics: true},
 		Admin:           Admin{Listen: "127.0.0.1:9293"},
+		Log:             Log{Format: LogText, Level: LogInfo},
 		ShutdownTimeout: 30 * time.Second,
 	}
 }
 
 // Environment variables read by Read and Load, applied over the file.
 const (
-	EnvListen  = "SPYGLASS_LISTEN"       // listen
-	EnvAuth    = "SPYGLASS_AUTH"         // auth.mode
-	EnvDataDir = "SPYGLASS_DATA_DIR"     // data_dir of the default region
-	EnvAdmin   = "SPYGLASS_ADMIN_LISTEN" // admin.listen
+	EnvListen    = "SPYGLASS_LISTEN"       // listen
+	EnvAuth      = "SPYGLASS_AUTH"         // auth.mode
+	EnvDataDir   = "SPYGLASS_DATA_DIR"     // data_dir of the default region
+	EnvAdmin     = "SPYGLASS_ADMIN_LISTEN" // admin.listen
+	EnvLogLevel  = "SPYGLASS_LOG_LEVEL"    // log.level
+	EnvLogFormat = "SPYGLASS_LOG_FORMAT"   // log.format
 )
 
 // Load reads the file at path (empty path: no file, defaults only), applies
@@ -434,10 +471,12 @@ func Read(path string) (Config, error) {
 	}
 	c.fillDefaults()
 	err := c.Apply(Overrides{
-		Listen:  os.Getenv(EnvListen),
-		Auth:    os.Getenv(EnvAuth),
-		DataDir: os.Getenv(EnvDataDir),
-		Admin:   os.Getenv(EnvAdmin),
+		Listen:    os.Getenv(EnvListen),
+		Auth:      os.Getenv(EnvAuth),
+		DataDir:   os.Getenv(EnvDataDir),
+		Admin:     os.Getenv(EnvAdmin),
+		LogLevel:  os.Getenv(EnvLogLevel),
+		LogFormat: os.Getenv(EnvLogFormat),
 	})
 	if err != nil {
 		return c, fmt.Errorf("environment: %w", err)
@@ -507,10 +546,12 @@ func (c *Config) fillDefaults() {
 // Overrides are values given on the command line or in the environment;
 // empty fields leave the configuration alone.
 type Overrides struct {
-	Listen  string // listen
-	Auth    string // auth.mode
-	DataDir string // data_dir of the default region, which must be local
-	Admin   string // admin.listen
+	Listen    string // listen
+	Auth      string // auth.mode
+	DataDir   string // data_dir of the default region, which must be local
+	Admin     string // admin.listen
+	LogLevel  string // log.level
+	LogFormat string // log.format
 }
 
 // Apply sets the non-empty fields of o.
@@ -523,6 +564,12 @@ func (c *Config) Apply(o Overrides) error {
 	}
 	if o.Admin != "" {
 		c.Admin.Listen = o.Admin
+	}
+	if o.LogLevel != "" {
+		c.Log.Level = o.LogLevel
+	}
+	if o.LogFormat != "" {
+		c.Log.Format = o.LogFormat
 	}
 	if o.DataDir != "" {
 		r := c.Region(c.DefaultRegion)
@@ -731,6 +778,16 @@ func (c *Config) Validate() error {
 	}
 	if c.ImageSizeCap < 0 {
 		bad("image_size_cap", "must not be negative; e.g. 1TiB, or 0 for Glance's default")
+	}
+	switch c.Log.Format {
+	case LogText, LogJSON:
+	default:
+		bad("log.format", "unknown format %q; text or json", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case LogDebug, LogInfo, LogWarn, LogError:
+	default:
+		bad("log.level", "unknown level %q; debug, info, warn or error", c.Log.Level)
 	}
 	if c.ShutdownTimeout < 0 {
 		bad("shutdown_timeout", "must not be negative; e.g. 30s")

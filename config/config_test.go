@@ -40,6 +40,7 @@ federation: {on_region_failure: fail, cursor_ttl: 1m}
 cache: {dir: /var/cache/spyglass, max_size: 1.5TiB, metadata_ttl: 1m}
 redis: {addr: "127.0.0.1:6379", password: pw, db: 2}
 telemetry: {metrics: false, traces_endpoint: "http://127.0.0.1:4318"}
+log: {format: json, level: warn}
 image_size_cap: 10GiB
 shutdown_timeout: 2m
 `
@@ -61,6 +62,7 @@ shutdown_timeout: 2m
 		Redis:           Redis{Addr: "127.0.0.1:6379", Password: "pw", DB: 2, Timeout: 100 * time.Millisecond},
 		Telemetry:       Telemetry{Metrics: false, TracesEndpoint: "http://127.0.0.1:4318"},
 		Admin:           Admin{Listen: "127.0.0.1:9293"},
+		Log:             Log{Format: "json", Level: "warn"},
 		ImageSizeCap:    10 << 30,
 		ShutdownTimeout: 2 * time.Minute,
 	}
@@ -259,6 +261,10 @@ func TestValidate(t *testing.T) {
 			[]string{"telemetry.traces_endpoint:", "OTLP/HTTP", "e.g. http://127.0.0.1:4318"}},
 		{"negative size cap", func(c *Config) { c.ImageSizeCap = -1 }, []string{"image_size_cap: must not be negative"}},
 		{"negative shutdown", func(c *Config) { c.ShutdownTimeout = -1 }, []string{"shutdown_timeout: must not be negative"}},
+		{"log json debug", func(c *Config) { c.Log.Format, c.Log.Level = "json", "debug" }, nil},
+		{"log format unknown", func(c *Config) { c.Log.Format = "yaml" }, []string{`log.format: unknown format "yaml"; text or json`}},
+		{"log level unknown", func(c *Config) { c.Log.Level = "trace" }, []string{`log.level: unknown level "trace"; debug, info, warn or error`}},
+		{"log level empty", func(c *Config) { c.Log.Level = "" }, []string{`log.level: unknown level ""`}},
 		{"every error reported", func(c *Config) { c.Listen = ""; c.Auth.Mode = "x" }, []string{"listen:", "auth.mode:"}},
 	}
 	for _, tt := range tests {
@@ -323,9 +329,14 @@ func TestLoad(t *testing.T) {
 		t.Setenv(EnvAuth, "noauth")
 		t.Setenv(EnvDataDir, "/srv/images")
 		t.Setenv(EnvAdmin, "off")
+		t.Setenv(EnvLogLevel, "debug")
+		t.Setenv(EnvLogFormat, "json")
 		c, err := Load(path)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if got, want := c.Log, (Log{Format: "json", Level: "debug"}); got != want {
+			t.Errorf("Log = %+v, want %+v", got, want)
 		}
 		if got, want := c.Admin.Listen, "off"; got != want {
 			t.Errorf("Admin.Listen = %q, want %q", got, want)

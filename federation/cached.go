@@ -97,7 +97,7 @@ func (c *cachedRegion) Image(ctx context.Context, id string) (*backends.Image, e
 		return img, nil
 	}
 	if fresh == cache.Stale && errors.Is(err, backends.ErrUnavailable) {
-		c.log.Warn("region unavailable; serving a stale image record", "image", id, "err", err)
+		c.log.WarnContext(ctx, "region unavailable; serving a stale image record", "image", id, "err", err)
 		return cached, nil
 	}
 	return nil, err

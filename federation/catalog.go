@@ -402,7 +402,7 @@ func eachHolder[T any](c *Catalog, ctx context.Context, id string, write func(r 
 			}
 			out, first = v, false
 		} else if err != nil {
-			c.log.Warn("a write reached the image's primary copy but not a copy", "image", id, "region", r.cached.name, "err", err)
+			c.log.WarnContext(ctx, "a write reached the image's primary copy but not a copy", "image", id, "region", r.cached.name, "err", err)
 		}
 	}
 	return out, nil
@@ -533,11 +533,11 @@ func (c *Catalog) move(ctx context.Context, id string, from, to int) error {
 	c.loc.add(ctx, id, to)
 	for _, m := range members {
 		if _, err := dst.AddMember(ctx, id, m.MemberID); err != nil {
-			c.log.Warn("moving an image: a member was not added", "image", id, "member", m.MemberID, "err", err)
+			c.log.WarnContext(ctx, "moving an image: a member was not added", "image", id, "member", m.MemberID, "err", err)
 		}
 	}
 	if err := src.DeleteImage(ctx, id); err != nil {
-		c.log.Warn("moving an image: the old copy was not deleted", "image", id, "region", src.name, "err", err)
+		c.log.WarnContext(ctx, "moving an image: the old copy was not deleted", "image", id, "region", src.name, "err", err)
 		return nil
 	}
 	c.loc.remove(ctx, id, from)
@@ -546,7 +546,7 @@ func (c *Catalog) move(ctx context.Context, id string, from, to int) error {
 	// keeps deleted ids, so a copy back to it fails ("already exists").
 	if f, ok := src.region.(idForgetter); ok {
 		if err := f.ForgetDeleted(ctx, id); err != nil {
-			c.log.Warn("moving an image: its id stays taken in the old region", "image", id, "region", src.name, "err", err)
+			c.log.WarnContext(ctx, "moving an image: its id stays taken in the old region", "image", id, "region", src.name, "err", err)
 		}
 	}
 	return nil

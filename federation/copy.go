@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/logctx"
 )
 
 // copyTasks are the copy-image jobs this gateway ran, as Glance's
@@ -129,21 +130,21 @@ func (c *Catalog) copyImage(ctx context.Context, caller backends.Caller, id stri
 	// The copy outlives the request: it runs as the admin who asked, with
 	// a context of its own.
 	who := caller
-	bg := backends.WithCaller(context.Background(), &who)
+	bg := logctx.WithRequestID(backends.WithCaller(context.Background(), &who), caller.RequestID)
 	src := c.regions[holders.primary()].cached
 	go func() {
 		var failed []string
 		for _, i := range targets {
 			dst := c.regions[i].cached
 			if err := c.copyTo(bg, src, dst, i, img); err != nil {
-				c.log.Error("copy-image failed", "image", id, "from", src.name, "to", dst.name, "err", err)
+				c.log.ErrorContext(bg, "copy-image failed", "image", id, "from", src.name, "to", dst.name, "err", err)
 				failed = append(failed, dst.name+": "+err.Error())
 				if req.AllStoresMustSucceed {
 					break
 				}
 				continue
 			}
-			c.log.Info("copy-image done", "image", id, "from", src.name, "to", dst.name)
+			c.log.InfoContext(bg, "copy-image done", "image", id, "from", src.name, "to", dst.name)
 		}
 		if len(failed) > 0 {
 			c.copies.update(task, backends.TaskFailure, "Copy failed: "+strings.Join(failed, "; "))
@@ -197,7 +198,7 @@ func (c *Catalog) copyTo(ctx context.Context, src, dst *cachedRegion, i int, img
 	if img.Protected {
 		ch := backends.Change{Op: backends.PatchReplace, Path: []string{"protected"}, Value: json.RawMessage("true")}
 		if _, err := dst.UpdateImage(ctx, img.ID, []backends.Change{ch}); err != nil {
-			c.log.Warn("copy-image: the copy is not protected", "image", img.ID, "region", dst.name, "err", err)
+			c.log.WarnContext(ctx, "copy-image: the copy is not protected", "image", img.ID, "region", dst.name, "err", err)
 		}
 	}
 	return nil
@@ -213,7 +214,7 @@ func sameData(a, b *backends.Image) bool {
 // abandon deletes a copy that did not complete.
 func (c *Catalog) abandon(ctx context.Context, dst *cachedRegion, i int, id string, cause error) error {
 	if err := dst.DeleteImage(ctx, id); err != nil {
-		c.log.Warn("copy-image: the incomplete copy was not deleted", "image", id, "region", dst.name, "err", err)
+		c.log.WarnContext(ctx, "copy-image: the incomplete copy was not deleted", "image", id, "region", dst.name, "err", err)
 	} else {
 		c.loc.remove(ctx, id, i)
 	}

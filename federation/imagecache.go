@@ -13,7 +13,9 @@ import (
 // HasImageCache reports whether this catalog caches image data.
 func (c *Catalog) HasImageCache() bool { return c.blobs != nil }
 
-// Blobs is the image data cache; nil when there is none.
+// Blobs is the image data cache; nil when there is none. For the peer
+// protocol and the operator's controls on it (its bounds, changed on a
+// reload).
 func (c *Catalog) Blobs() *cache.Blobs { return c.blobs }
 
 // CacheState lists the complete entries and the queued prefetches.
@@ -45,7 +47,7 @@ func (c *Catalog) QueueImage(ctx context.Context, img *backends.Image) error {
 	if r.fetch == nil {
 		return backends.Errorf(backends.ErrBadRequest, "Image "+img.ID+" is in store "+r.name+", whose data is local: there is nothing to cache")
 	}
-	return c.blobs.Prefetch(cache.Key{Region: r.name, Image: img.ID}, exp, r.origin(ctx, img.ID))
+	return c.blobs.Prefetch(ctx, cache.Key{Region: r.name, Image: img.ID}, exp, r.origin(ctx, img.ID))
 }
 
 // DeleteCachedImage drops the image's data from the cache, whichever

@@ -265,7 +265,7 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 	var missing []string
 	for _, s := range streams {
 		if s.err != nil {
-			if err := c.regionFailed(s); err != nil {
+			if err := c.regionFailed(ctx, s); err != nil {
 				return nil, err
 			}
 			missing = append(missing, s.r.name)
@@ -285,7 +285,7 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 				// Only images skipped as duplicates run a stream dry
 				// before the page is full.
 				if s.err = s.fill(ctx, q.Limit-len(out)); s.err != nil {
-					if err := c.regionFailed(s); err != nil {
+					if err := c.regionFailed(ctx, s); err != nil {
 						return nil, err
 					}
 					missing = append(missing, s.r.name)
@@ -390,8 +390,8 @@ func (c *Catalog) readNext(cur *cursor, streams []*stream, who backends.Caller, 
 // regionFailed decides what a region that could not be listed means for
 // the listing: an error (federation.on_region_failure: fail) or nil (the
 // listing answers from the others).
-func (c *Catalog) regionFailed(s *stream) error {
-	c.log.Warn("region failed during a listing", "region", s.r.name, "err", s.err)
+func (c *Catalog) regionFailed(ctx context.Context, s *stream) error {
+	c.log.WarnContext(ctx, "region failed during a listing", "region", s.r.name, "err", s.err)
 	if c.failFast {
 		if errors.Is(s.err, backends.ErrUnavailable) {
 			return s.err

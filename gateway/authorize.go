@@ -22,13 +22,13 @@ var errHidden = errStatus(404, defaultExplanations[404])
 // allowed evaluates a rule that has no image (tasks, discovery, caches).
 func (s *Server) allowed(c *call, r policy.Rule) bool {
 	t := policy.EmptyTarget()
-	return s.pol.Allowed(r, &c.id, &t)
+	return c.pol.Allowed(r, &c.id, &t)
 }
 
 // authorizeImage is ImageAPIPolicy._enforce: nil, the bare 404 for an image
 // the caller may not even get, or the rule's 403.
 func (s *Server) authorizeImage(c *call, r policy.Rule, img *backends.Image) error {
-	switch s.pol.Image(r, &c.id, img) {
+	switch c.pol.Image(r, &c.id, img) {
 	case policy.Allow:
 		return nil
 	case policy.Hide:

@@ -70,7 +70,7 @@ func (s *Server) cacheAllowed(c *call, rule policy.Rule, img *backends.Image) er
 	if img != nil {
 		t = policy.ImageTarget(img, &c.id)
 	}
-	if !s.pol.Allowed(rule, &c.id, &t) {
+	if !c.pol.Allowed(rule, &c.id, &t) {
 		return forbidden(rule)
 	}
 	if s.cfg.ImageCache == nil {

@@ -198,7 +198,7 @@ func (s *Server) authorizeStage(c *call, img *backends.Image) error {
 	if err := s.authorizeImage(c, policy.ModifyImage, img); err != nil {
 		return err
 	}
-	if !s.pol.LegacyMutable(&c.id, img) {
+	if !c.pol.LegacyMutable(&c.id, img) {
 		return errNotOwner
 	}
 	return nil
@@ -281,7 +281,7 @@ func (s *Server) importImage(c *call, id string) {
 	// (and, in legacy mode, ownership).
 	if req.Method == "copy-image" {
 		err = s.authorizeImage(c, policy.CopyImage, img)
-	} else if err = s.authorizeImage(c, policy.ModifyImage, img); err == nil && !s.pol.LegacyMutable(&c.id, img) {
+	} else if err = s.authorizeImage(c, policy.ModifyImage, img); err == nil && !c.pol.LegacyMutable(&c.id, img) {
 		err = errNotOwner
 	}
 	if err != nil {

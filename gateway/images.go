@@ -73,7 +73,7 @@ func (s *Server) listImages(c *call) {
 	}
 	// "Do you have permission to list images": get_images on the caller's
 	// project; then each image must pass get_image.
-	if pt := policy.ProjectTarget(&c.id); !s.pol.Allowed(policy.GetImages, &c.id, &pt) {
+	if pt := policy.ProjectTarget(&c.id); !c.pol.Allowed(policy.GetImages, &c.id, &pt) {
 		writeError(c.ctx, forbidden(policy.GetImages))
 		return
 	}
@@ -98,7 +98,7 @@ func (s *Server) listImages(c *call) {
 	fullPage := len(imgs) == q.Limit
 	last, shown := "", 0
 	for _, img := range imgs {
-		if t := policy.ImageTarget(img, &c.id); !s.pol.Allowed(policy.GetImage, &c.id, &t) {
+		if t := policy.ImageTarget(img, &c.id); !c.pol.Allowed(policy.GetImage, &c.id, &t) {
 			continue
 		}
 		if shown > 0 {
@@ -230,7 +230,7 @@ func (s *Server) authorizeCreate(c *call, img *backends.Image) error {
 		ownerText = *owner
 	}
 	sameOwner := owner != nil && *owner == c.id.ProjectID || owner == nil && c.id.ProjectID == ""
-	if !s.pol.Allowed(policy.AddImage, &c.id, &t) {
+	if !c.pol.Allowed(policy.AddImage, &c.id, &t) {
 		if !sameOwner {
 			// Raised with a positional message: webob's detail.
 			return errDetail(403, "You are not permitted to create images owned by '"+ownerText+"'")
@@ -240,7 +240,7 @@ func (s *Server) authorizeCreate(c *call, img *backends.Image) error {
 	if err := s.authorizeVisibility(c, vis, &t); err != nil {
 		return err
 	}
-	if s.pol.Legacy() && !c.id.IsAdmin && !sameOwner {
+	if c.pol.Legacy() && !c.id.IsAdmin && !sameOwner {
 		return errStatus(403, "You are not permitted to create images owned by '"+ownerText+"'.")
 	}
 	return nil
@@ -258,7 +258,7 @@ func (s *Server) authorizeVisibility(c *call, visibility string, t *policy.Targe
 	default:
 		return nil
 	}
-	if !s.pol.Allowed(r, &c.id, t) {
+	if !c.pol.Allowed(r, &c.id, t) {
 		return forbidden(r)
 	}
 	return nil
@@ -276,7 +276,7 @@ func (s *Server) authorizeChange(c *call, img *backends.Image, ch *backends.Chan
 			if err := s.authorizeImage(c, policy.DeleteImageLocation, img); err != nil {
 				return err
 			}
-			if !s.pol.LegacyMutable(&c.id, img) {
+			if !c.pol.LegacyMutable(&c.id, img) {
 				return errNotOwner
 			}
 			return nil
@@ -301,7 +301,7 @@ func (s *Server) authorizeChange(c *call, img *backends.Image, ch *backends.Chan
 	if err := s.authorizeImage(c, policy.ModifyImage, img); err != nil {
 		return err
 	}
-	if !s.pol.LegacyMutable(&c.id, img) {
+	if !c.pol.LegacyMutable(&c.id, img) {
 		return errNotOwner
 	}
 	return nil

@@ -36,11 +36,11 @@ func (c *call) canSeeMember(img *backends.Image, memberID string) bool {
 // authorizeMember is MemberAPIPolicy._enforce: get_image first (a bare 404
 // when refused), then the member rule on the image (its 403).
 func (s *Server) authorizeMember(c *call, r policy.Rule, img *backends.Image) error {
-	if s.pol.Image(policy.GetImage, &c.id, img) != policy.Allow {
+	if c.pol.Image(policy.GetImage, &c.id, img) != policy.Allow {
 		return errHidden
 	}
 	t := policy.ImageTarget(img, &c.id)
-	if !s.pol.Allowed(r, &c.id, &t) {
+	if !c.pol.Allowed(r, &c.id, &t) {
 		return forbidden(r)
 	}
 	return nil
@@ -92,7 +92,7 @@ func (s *Server) listMembers(c *call, id string) {
 	}
 	// Each member passes get_member on the same target: all or none.
 	t := policy.ImageTarget(img, &c.id)
-	showMembers := s.pol.Allowed(policy.GetMember, &c.id, &t)
+	showMembers := c.pol.Allowed(policy.GetMember, &c.id, &t)
 	members, err := s.cat.Members(c, id)
 	if err != nil {
 		writeError(c.ctx, err)
@@ -155,7 +155,7 @@ func (s *Server) addMember(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if img.Visibility != backends.VisibilityShared || (s.pol.Legacy() && !c.id.IsAdmin && !c.owns(img)) {
+	if img.Visibility != backends.VisibilityShared || (c.pol.Legacy() && !c.id.IsAdmin && !c.owns(img)) {
 		writeError(c.ctx, errStatus(403, "Not allowed to create members for image "+id+"."))
 		return
 	}
@@ -193,7 +193,7 @@ func (s *Server) updateMember(c *call, id, memberID string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if img.Visibility != backends.VisibilityShared || (s.pol.Legacy() && !c.id.IsAdmin && c.owns(img)) {
+	if img.Visibility != backends.VisibilityShared || (c.pol.Legacy() && !c.id.IsAdmin && c.owns(img)) {
 		writeError(c.ctx, errStatus(403, "Not allowed to update members for image "+id+"."))
 		return
 	}
@@ -222,7 +222,7 @@ func (s *Server) deleteMember(c *call, id, memberID string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if img.Visibility != backends.VisibilityShared || (s.pol.Legacy() && !c.id.IsAdmin && !c.owns(img)) {
+	if img.Visibility != backends.VisibilityShared || (c.pol.Legacy() && !c.id.IsAdmin && !c.owns(img)) {
 		writeError(c.ctx, errStatus(403, "Not allowed to delete members for image "+id+"."))
 		return
 	}

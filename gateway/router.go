@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/logctx"
 	"github.com/spyglass-gateway/spyglass/policy"
 )
 
@@ -20,6 +21,12 @@ import (
 type call struct {
 	ctx *fasthttp.RequestCtx
 	id  policy.Identity
+	pol *policy.Policy // the rules when the request came in (SetPolicy swaps them)
+
+	// rid is the request id, copied once it is final: log lines may be
+	// written from the catalog's goroutines while the handler sets headers.
+	rid    [maxRequestIDLength + 4]byte
+	ridLen uint8
 
 	who    backends.Caller
 	hasWho bool
@@ -45,7 +52,7 @@ func (c *call) Value(key any) any {
 		}
 		return &c.who
 	}
-	if key == backends.NotesKey {
+	if key == backends.NotesKey || key == logctx.Key {
 		return c
 	}
 	// Nothing else: fasthttp's Value reads the request's user values,
@@ -62,6 +69,12 @@ func (c *call) Value(key any) any {
 // answered without (federation.on_region_failure: answer).
 func (c *call) MissingRegions(names []string) {
 	c.ctx.Response.Header.Set("X-Spyglass-Missing-Regions", strings.Join(names, ","))
+}
+
+// RequestID is the request's id for log lines (logctx.IDer), asked only
+// when a line is written.
+func (c *call) RequestID() string {
+	return string(c.rid[:c.ridLen])
 }
 
 // caller is the identity as the catalog sees it, with the request id that
@@ -109,11 +122,16 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, trace *requestTrace) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("panic in handler", "method", string(ctx.Method()), "path", string(ctx.Path()), "panic", fmt.Sprint(r))
+			s.log.Error("panic in handler", "method", string(ctx.Method()), "path", string(ctx.Path()), "panic", fmt.Sprint(r),
+				logctx.Attr, string(ctx.Response.Header.PeekBytes(hdrRequestID)))
 			writeError(ctx, errStatus(500, defaultExplanations[500]))
 		}
+		s.logAccess(ctx)
 	}()
-	setRequestID(ctx, nil)
+	// The id is final before anything can log: the client's own when it
+	// sent one (every authenticator takes it from this header), else a new
+	// one.
+	setRequestID(ctx, clientRequestID(&ctx.Request.Header))
 	path := ctx.Path()
 	if bytes.Equal(path, []byte("/healthcheck")) {
 		ctx.SetContentType("text/plain; charset=UTF-8")
@@ -144,23 +162,17 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, trace *requestTrace) {
 	}
 
 	auth := s.auth.Authenticate
-	c := &call{ctx: ctx, trace: trace}
+	c := &call{ctx: ctx, pol: s.pol.Load(), trace: trace}
+	c.ridLen = uint8(copy(c.rid[:], ctx.Response.Header.PeekBytes(hdrRequestID)))
 	var err error
-	if trace != nil {
-		c.id, err = auth(authContext{ctx, trace.ctx}, &ctx.Request.Header)
-	} else {
-		c.id, err = auth(ctx, &ctx.Request.Header)
-	}
+	c.id, err = auth(c, &ctx.Request.Header)
 	if err != nil {
 		writeError(ctx, err)
 		return
 	}
 	if !c.id.IsAdmin {
 		// glance.context.RequestContext: is_admin from context_is_admin.
-		c.id.IsAdmin = s.pol.IsAdmin(&c.id)
-	}
-	if len(c.id.RequestID) > 0 {
-		setRequestID(ctx, c.id.RequestID)
+		c.id.IsAdmin = c.pol.IsAdmin(&c.id)
 	}
 	if len(rest) == 0 && n == 1 && path[len(path)-1] != '/' {
 		// Routes' redirect of the bare version prefix.

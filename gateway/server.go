@@ -8,11 +8,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/spyglass-gateway/spyglass/logctx"
 	"github.com/spyglass-gateway/spyglass/policy"
 	"github.com/spyglass-gateway/spyglass/tracing"
 )
@@ -58,7 +60,7 @@ type Server struct {
 	cfg     Config
 	cat     Catalog
 	auth    policy.Authenticator
-	pol     *policy.Policy
+	pol     atomic.Pointer[policy.Policy]
 	log     *slog.Logger
 	srv     *fasthttp.Server
 	render  renderCache
@@ -102,7 +104,8 @@ func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 2 * time.Minute
 	}
-	s := &Server{cfg: cfg, cat: cat, auth: auth, pol: cfg.Policy, log: cfg.Logger, metrics: cfg.Metrics}
+	s := &Server{cfg: cfg, cat: cat, auth: auth, log: cfg.Logger, metrics: cfg.Metrics}
+	s.pol.Store(cfg.Policy)
 	for i, m := range cfg.ImportMethods {
 		if i > 0 {
 			s.importM += ","
@@ -152,6 +155,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.srv.ShutdownWithContext(ctx)
 }
 
+// SetPolicy replaces the authorization rules (a policy file reloaded on
+// SIGHUP): requests that start after it use p; those in flight finish
+// under the rules they started with. nil is ignored.
+func (s *Server) SetPolicy(p *policy.Policy) {
+	if p != nil {
+		s.pol.Store(p)
+	}
+}
+
 // Handler exposes the request handler, for tests and benchmarks that drive
 // the server in memory.
 func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
@@ -168,8 +180,49 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 
 func logInternal(ctx *fasthttp.RequestCtx, err error) {
 	slog.Default().Error("internal error", "method", string(ctx.Method()), "path", string(ctx.Path()),
-		"request_id", string(ctx.Response.Header.Peek("X-Openstack-Request-Id")), "err", err)
+		logctx.Attr, string(ctx.Response.Header.PeekBytes(hdrRequestID)), "err", err)
 }
+
+// logAccess writes the access log line, at debug level: one line per
+// request is an operator's choice (log.level: debug), and when it is off
+// this costs one level check. The duration is to the response's start: a
+// streamed body is still being sent.
+func (s *Server) logAccess(ctx *fasthttp.RequestCtx) {
+	if !s.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelDebug, "request",
+		slog.String("method", string(ctx.Method())),
+		slog.String("path", string(ctx.RequestURI())),
+		slog.Int("status", ctx.Response.StatusCode()),
+		slog.Int("bytes", bodySize(&ctx.Response)),
+		slog.Duration("duration", time.Since(ctx.Time())),
+		slog.String("remote", ctx.RemoteIP().String()),
+		slog.String(logctx.Attr, string(ctx.Response.Header.PeekBytes(hdrRequestID))))
+}
+
+// bodySize is the response body's length: a streamed body's declared
+// Content-Length (-1: chunked).
+func bodySize(r *fasthttp.Response) int {
+	if r.IsBodyStream() {
+		return r.Header.ContentLength()
+	}
+	return len(r.Body())
+}
+
+// clientRequestID is the client's X-Openstack-Request-Id when Glance would
+// take it (not over max_request_id_length; a longer one gets a 431 from the
+// authenticator), else nil.
+func clientRequestID(h *fasthttp.RequestHeader) []byte {
+	id := h.PeekBytes(hdrRequestID)
+	if len(id) > maxRequestIDLength {
+		return nil
+	}
+	return id
+}
+
+// maxRequestIDLength is Glance's max_request_id_length default.
+const maxRequestIDLength = 64
 
 // setRequestID gives the response Glance's request id: the client's own
 // X-Openstack-Request-Id when it sent one, else req-<uuid4>.

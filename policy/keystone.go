@@ -268,7 +268,7 @@ func (k *Keystone) Authenticate(ctx context.Context, h Headers) (id Identity, er
 	}
 	cached = false
 	k.misses.Add(1)
-	v, err = k.revalidate(tok, key, v)
+	v, err = k.revalidate(ctx, tok, key, v)
 	if err != nil {
 		return Identity{}, err
 	}
@@ -290,8 +290,10 @@ func (k *Keystone) identity(v *verdict, h Headers) (Identity, error) {
 
 // revalidate asks Keystone about tok, one flight per token however many
 // requests carry it. stale is the expired-fresh verdict of a token
-// validated before, served while Keystone cannot be reached.
-func (k *Keystone) revalidate(tok []byte, key uint64, stale *verdict) (*verdict, error) {
+// validated before, served while Keystone cannot be reached. ctx is the
+// request's, for its log lines only: the flight is shared and bounded by
+// auth.keystone.timeout alone.
+func (k *Keystone) revalidate(ctx context.Context, tok []byte, key uint64, stale *verdict) (*verdict, error) {
 	if !plausibleToken(tok) {
 		return nil, k.challenge
 	}
@@ -301,9 +303,9 @@ func (k *Keystone) revalidate(tok []byte, key uint64, stale *verdict) (*verdict,
 		if v, ok := k.verdicts.Get(key); ok && v.token == token && (v.invalid || time.Now().Before(v.fresh)) {
 			return v, nil
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), k.cfg.Timeout)
+		fctx, cancel := context.WithTimeout(context.Background(), k.cfg.Timeout)
 		defer cancel()
-		info, err := k.breaker.Execute(func() (*tokenInfo, error) { return k.fetch(ctx, token) })
+		info, err := k.breaker.Execute(func() (*tokenInfo, error) { return k.fetch(fctx, token) })
 		now := time.Now()
 		switch {
 		case err == nil && now.Before(info.expires):
@@ -324,11 +326,11 @@ func (k *Keystone) revalidate(tok []byte, key uint64, stale *verdict) (*verdict,
 	})
 	if err != nil {
 		if stale != nil && time.Now().Before(stale.expires) {
-			k.log.Debug("keystone unreachable: serving a token validated before", "user", stale.id.UserID, "err", err)
+			k.log.DebugContext(ctx, "keystone unreachable: serving a token validated before", "user", stale.id.UserID, "err", err)
 			return stale, nil
 		}
 		if !errors.Is(err, gobreaker.ErrOpenState) && !errors.Is(err, gobreaker.ErrTooManyRequests) {
-			k.log.Error("keystone: cannot validate a token", "err", err)
+			k.log.ErrorContext(ctx, "keystone: cannot validate a token", "err", err)
 		}
 		return nil, ErrKeystoneUnavailable
 	}

@@ -1,9 +1,10 @@
 // Command spyglass serves the OpenStack Images API (Glance v2) from an
 // embedded store.
 //
-//	spyglass serve [--config FILE] [--listen ADDR] [--admin-listen ADDR] [--data-dir DIR] [--auth noauth|trusted]
+//	spyglass serve [--config FILE] [--listen ADDR] [--admin-listen ADDR] [--data-dir DIR] [--auth noauth|trusted|keystone] [--log-level L] [--log-format F]
 //	spyglass config check FILE
 //	spyglass config reference
+//	spyglass cache ls [--json] | prefetch IMAGE_ID | evict IMAGE_ID [--admin ADDR] [--config FILE] [--region NAME]
 //	spyglass version
 package main
 
@@ -26,13 +27,17 @@ var version = "dev"
 const usage = `usage: spyglass <command> [flags]
 
 commands:
-  serve     serve the Images API (run "spyglass serve -h" for its flags)
+  serve     serve the Images API (run "spyglass serve -h" for its flags);
+            SIGHUP reloads the policy, the cache bounds and the log level
   config check FILE
             validate a configuration file as serve would read it
             (SPYGLASS_* environment included): every bad key named with its fix
   config reference
             print every configuration key with its type, default and meaning
             (Markdown; the same as docs/config.md)
+  cache ls [--json] | cache prefetch IMAGE_ID | cache evict IMAGE_ID
+            list, fill or drop a running instance's image data cache through
+            its admin listener (--admin ADDR, --config FILE, --region NAME)
   version   print the version and the Go version it was built with
   help      print this help
 `
@@ -57,6 +62,8 @@ func run(ctx context.Context, stop func(), args []string, stdout, stderr io.Writ
 		return serve(ctx, stop, args[1:], stdout, stderr)
 	case "config":
 		return configCommand(args[1:], stdout, stderr)
+	case "cache":
+		return cacheCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		if len(args) > 1 {
 			fmt.Fprintf(stderr, "spyglass version: takes no arguments\n")

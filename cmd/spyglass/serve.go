@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -31,6 +32,8 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 		dataDir = fs.String("data-dir", "", "`directory` of the default local region (overrides its data_dir, "+config.EnvDataDir+")")
 		auth    = fs.String("auth", "", "auth `mode`: noauth, trusted or keystone (overrides auth.mode, "+config.EnvAuth+")")
 		admin   = fs.String("admin-listen", "", "`address` of the admin listener (metrics, readiness, cache controls), host:port or off (overrides admin.listen, "+config.EnvAdmin+")")
+		logLvl  = fs.String("log-level", "", "`level`: debug, info, warn or error (overrides log.level, "+config.EnvLogLevel+")")
+		logFmt  = fs.String("log-format", "", "`format` of the log on stderr: text or json (overrides log.format, "+config.EnvLogFormat+")")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: spyglass serve [flags]\n\nFlags override the configuration file and the environment.\n\n")
@@ -48,16 +51,13 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 		return 2
 	}
 
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	slog.SetDefault(log)
+	// SIGHUP from now on reloads (once serving) rather than kills.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
-	cfg, err := config.Read(*path)
-	if err == nil {
-		err = cfg.Apply(config.Overrides{Listen: *listen, Auth: *auth, DataDir: *dataDir, Admin: *admin})
-	}
-	if err == nil {
-		err = cfg.Validate()
-	}
+	overrides := config.Overrides{Listen: *listen, Auth: *auth, DataDir: *dataDir, Admin: *admin, LogLevel: *logLvl, LogFormat: *logFmt}
+	cfg, err := readConfig(*path, overrides)
 	var pol *policy.Policy
 	if err == nil {
 		pol, err = buildPolicy(cfg.Policy)
@@ -66,11 +66,28 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "spyglass serve: invalid configuration:\n%v\n", err)
 		return 2
 	}
-	if err := serveConfig(ctx, stop, cfg, pol, log); err != nil {
+	level := new(slog.LevelVar)
+	log := newLogger(stderr, cfg.Log, level)
+	slog.SetDefault(log)
+	rl := &reloader{path: *path, overrides: overrides, level: level, log: log, hup: hup}
+	if err := serveConfig(ctx, stop, cfg, pol, log, rl); err != nil {
 		log.Error("spyglass stopped", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// readConfig reads, overrides and validates the configuration: at start and
+// again, identically, on SIGHUP.
+func readConfig(path string, o config.Overrides) (config.Config, error) {
+	cfg, err := config.Read(path)
+	if err == nil {
+		err = cfg.Apply(o)
+	}
+	if err == nil {
+		err = cfg.Validate()
+	}
+	return cfg, err
 }
 
 // buildPolicy compiles the authorization rules once, at start-up.
@@ -223,8 +240,9 @@ func openLocal(cfg config.Config, region *config.Region, log *slog.Logger) (*loc
 	}, nil
 }
 
-// serveConfig serves cfg until ctx ends, then drains.
-func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *policy.Policy, log *slog.Logger) error {
+// serveConfig serves cfg until ctx ends, then drains. On SIGHUP, reload
+// (when not nil) applies what can change without a restart.
+func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *policy.Policy, log *slog.Logger, reload *reloader) error {
 	region := cfg.Region(cfg.DefaultRegion)
 	if region == nil { // Validate rules this out
 		return fmt.Errorf("default_region %q: no such region", cfg.DefaultRegion)
@@ -280,11 +298,15 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	if tp != nil {
 		gcfg.Tracing = tp
 	}
+	var blobs *cache.Blobs // the image data cache, for the admin controls and reloads
 	if ic, ok := cat.(interface {
 		gateway.ImageCache
 		HasImageCache() bool
 	}); ok && ic.HasImageCache() {
 		gcfg.ImageCache = ic
+	}
+	if fc, ok := cat.(*federation.Catalog); ok {
+		blobs = fc.Blobs()
 	}
 	srv, err := gateway.New(gcfg, cat, auth)
 	if err != nil {
@@ -303,6 +325,11 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	adminAddr := config.AdminOff
 	adminServed := make(<-chan error) // never ready when there is no admin listener
 	if admin != nil {
+		ca := &cacheAdmin{cat: cat, blobs: blobs, regions: cfg.Regions, def: cfg.DefaultRegion, log: log}
+		if blobs != nil {
+			ca.ic = gcfg.ImageCache
+		}
+		ca.register(admin.mux)
 		if adminAddr, err = admin.listen(cfg.Admin.Listen); err != nil {
 			ln.Close()
 			return err
@@ -313,6 +340,12 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		servePeerFills(cat, admin, cfg.Admin, adminAddr, log)
 	}
 
+	var hup <-chan os.Signal // nil: never ready
+	if reload != nil {
+		reload.cur, reload.srv, reload.blobs = cfg, srv, blobs
+		hup = reload.hup
+	}
+
 	log.Info("spyglass listening", "addr", addr, "admin", adminAddr, "auth", cfg.Auth.Mode, "policy", cfg.Policy.Defaults,
 		"regions", regionNames(cfg.Regions), "default_region", region.Name, "data_dir", region.DataDir, "version", version,
 		"try", howToTalk(addr, cfg.Auth.Mode))
@@ -320,15 +353,21 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
-	select {
-	case err := <-served:
-		// The listener failed on its own; nothing is left to drain.
-		admin.shutdown(context.Background())
-		return fmt.Errorf("serve: %w", err)
-	case err := <-adminServed:
-		ln.Close()
-		return fmt.Errorf("admin: %w", err)
-	case <-ctx.Done():
+wait:
+	for {
+		select {
+		case err := <-served:
+			// The listener failed on its own; nothing is left to drain.
+			admin.shutdown(context.Background())
+			return fmt.Errorf("serve: %w", err)
+		case err := <-adminServed:
+			ln.Close()
+			return fmt.Errorf("admin: %w", err)
+		case <-hup:
+			reload.reload()
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	stop() // a second signal now kills the process
 	inst.draining.Store(true)

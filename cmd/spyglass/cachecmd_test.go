@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
+)
+
+// runCLI runs the binary and returns its exit code, stdout and stderr.
+func runCLI(t *testing.T, bin string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "SPYGLASS_ADMIN_LISTEN=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("%s: %v", strings.Join(args, " "), err)
+	}
+	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+}
+
+// TestCacheCommands: "spyglass cache prefetch|ls|evict" against a running
+// instance in front of a real Glance: a prefetched image is listed complete
+// and then served without the origin sending its bytes again; evicted, it
+// is gone; mistakes get one clear line and exit 1 (2 for usage).
+func TestCacheCommands(t *testing.T) {
+	bin := buildBinary(t)
+	g := glancetest.StartT(t)
+	th := startThrottle(t, strings.TrimPrefix(g.URL, "http://"), 256<<20) // counts the origin's bytes
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "spyglass.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`listen: 127.0.0.1:0
+auth: {mode: noauth}
+regions:
+  - {name: origin, kind: glance, endpoint: %q}
+cache: {dir: %q, max_size: 1GiB}
+`, th.url(), filepath.Join(dir, "cache"))), 0o600)
+	p := startWithConfig(t, bin, cfgPath)
+	base := "http://" + p.addr
+
+	const size = 1 << 20
+	data := make([]byte, size)
+	rand.Read(data)
+	code, img := do(t, "POST", base+"/v2/images", `{"name": "prefetched", "disk_format": "raw", "container_format": "bare"}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, img)
+	}
+	id := img["id"].(string)
+	req, _ := http.NewRequest("PUT", base+"/v2/images/"+id+"/file", bytes.NewReader(data))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("upload: %v %v", err, resp)
+	}
+	cli := func(wantCode int, args ...string) (string, string) {
+		t.Helper()
+		code, out, errOut := runCLI(t, bin, append([]string{"cache"}, append(args, "--admin", p.admin)...)...)
+		if code != wantCode {
+			t.Fatalf("spyglass cache %s: exit %d, want %d\nstdout: %s\nstderr: %s\nspyglass log:\n%s",
+				strings.Join(args, " "), code, wantCode, out, errOut, p.log())
+		}
+		return out, errOut
+	}
+	state := func() string {
+		t.Helper()
+		out, _ := cli(0, "ls", "--json")
+		var l cacheListing
+		if err := json.Unmarshal([]byte(out), &l); err != nil {
+			t.Fatalf("ls --json: %v\n%s", err, out)
+		}
+		for _, e := range l.Images {
+			if e.ImageID == id {
+				if e.Region != "origin" || (e.State == "complete" && (e.Size != size || e.Bytes != size)) {
+					t.Fatalf("ls --json entry %+v", e)
+				}
+				return e.State
+			}
+		}
+		return ""
+	}
+
+	if out, _ := cli(0, "ls"); !strings.Contains(out, "no cached images") {
+		t.Fatalf("ls before anything was cached:\n%s", out)
+	}
+	if out, _ := cli(0, "prefetch", id); !strings.Contains(out, "queued") {
+		t.Fatalf("prefetch: %s", out)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for state() != "complete" {
+		if time.Now().After(deadline) {
+			out, _ := cli(0, "ls")
+			t.Fatalf("prefetched image not complete within 30s:\n%s\n%s", out, p.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	out, _ := cli(0, "ls")
+	if !strings.Contains(out, id) || !strings.Contains(out, "complete") || !strings.Contains(out, "REGION") {
+		t.Fatalf("ls table does not show the image complete:\n%s", out)
+	}
+
+	// Served from the cache: the origin does not send the image again.
+	before := th.fromOrig.Load()
+	resp, err := http.Get(base + "/v2/images/" + id + "/file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatalf("download after prefetch: %d bytes, not the image's", len(got))
+	}
+	if d := th.fromOrig.Load() - before; d > 64<<10 {
+		t.Fatalf("download after prefetch: the origin sent %d bytes", d)
+	}
+
+	if out, _ := cli(0, "evict", id); !strings.Contains(out, "evicted") {
+		t.Fatalf("evict: %s", out)
+	}
+	if s := state(); s != "" {
+		t.Fatalf("after evict the image is listed %q", s)
+	}
+	if _, errOut := cli(1, "evict", id); !strings.Contains(errOut, "is not cached") || !strings.Contains(errOut, "404") {
+		t.Errorf("evict of an image not cached: %s", errOut)
+	}
+	// SIGHUP with a smaller cache.max_size evicts at once (the image, 1 MiB,
+	// is over the new low watermark).
+	cli(0, "prefetch", id)
+	for deadline := time.Now().Add(30 * time.Second); state() != "complete"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("prefetched image not complete within 30s:\n%s", p.log())
+		}
+	}
+	cfg, _ := os.ReadFile(cfgPath)
+	os.WriteFile(cfgPath, bytes.Replace(cfg, []byte("max_size: 1GiB"), []byte("max_size: 1MiB"), 1), 0o600)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); state() != ""; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("cache.max_size 1MiB reloaded, the 1 MiB image still cached:\n%s", p.log())
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(p.log(), "cache_max_size=\"1MiB (0.8-0.9)\""); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload log line giving the new bound:\n%s", p.log())
+		}
+	}
+
+	const unknown = "9d2cbb1e-0a6b-4fd5-8f3c-000000000000"
+	if _, errOut := cli(1, "prefetch", unknown); !strings.Contains(errOut, "Image "+unknown+" not found.") {
+		t.Errorf("prefetch of an unknown image: %s", errOut)
+	}
+	if _, errOut := cli(1, "prefetch", id, "--region", "elsewhere"); !strings.Contains(errOut, "Region elsewhere has no cached image data") {
+		t.Errorf("prefetch from an unknown region: %s", errOut)
+	}
+	if _, errOut := cli(2, "prefetch"); !strings.Contains(errOut, "IMAGE_ID is required") {
+		t.Errorf("prefetch without an id: %s", errOut)
+	}
+
+	// Nobody at the address: say which, and how to point elsewhere.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	code, _, errOut := runCLI(t, bin, "cache", "ls", "--admin", closed)
+	if code != 1 || !strings.Contains(errOut, "no Spyglass admin listener at "+closed) || !strings.Contains(errOut, "--admin ADDR") {
+		t.Errorf("ls against a closed port: exit %d: %s", code, errOut)
+	}
+	// The Images API port is not the admin listener.
+	code, _, errOut = runCLI(t, bin, "cache", "ls", "--admin", p.addr)
+	if code != 1 || !strings.Contains(errOut, "admin listener") {
+		t.Errorf("ls against the Images API port: exit %d: %s", code, errOut)
+	}
+
+	// An instance with only an embedded region has no image data cache.
+	local := startServe(t, bin, t.TempDir())
+	code, _, errOut = runCLI(t, bin, "cache", "ls", "--admin", local.admin)
+	if code != 1 || !strings.Contains(errOut, "caches no image data") {
+		t.Errorf("ls against an embedded-only instance: exit %d: %s", code, errOut)
+	}
+}

@@ -1,0 +1,189 @@
+package gateway_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/backends/local"
+	"github.com/spyglass-gateway/spyglass/gateway"
+	"github.com/spyglass-gateway/spyglass/logctx"
+	"github.com/spyglass-gateway/spyglass/policy"
+)
+
+// loggingStore logs from inside a catalog call, as a region or the cache
+// does, with the context the gateway handed it.
+type loggingStore struct {
+	*local.Store
+	log *slog.Logger
+}
+
+func (s loggingStore) Image(ctx context.Context, id string) (*backends.Image, error) {
+	s.log.WarnContext(ctx, "looking an image up", "image", id)
+	return s.Store.Image(ctx, id)
+}
+
+// syncBuffer is a log destination shared by the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) lines(t *testing.T) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestLogLinesCarryRequestID: the access log line and a line logged deep in
+// a catalog call both carry the id the response has — the client's own when
+// it sent one, the generated one otherwise, also when authentication fails.
+func TestLogLinesCarryRequestID(t *testing.T) {
+	logs := &syncBuffer{}
+	log := slog.New(logctx.NewHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	store, err := local.Open(t.TempDir(), local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	auth, err := policy.NewAuthenticator("trusted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := gateway.New(gateway.Config{Logger: log}, loggingStore{store, log}, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Shutdown(t.Context())
+	ts := &testServer{url: "http://" + ln.Addr().String(), srv: srv, store: store}
+
+	const id = "0b7d4c1e-5a8f-4a44-9d0e-5c2f7b1b2a10"
+	tests := []struct {
+		name     string
+		who      as
+		clientID string // sent as X-Openstack-Request-Id
+		status   int
+		lookup   bool // the catalog is asked (and logs)
+	}{
+		{"client's id", p1, "req-client-1", 404, true},
+		{"generated id", p1, "", 404, true},
+		{"unauthenticated", as{}, "req-client-2", 401, false},
+		{"over-long id refused", p1, "req-" + strings.Repeat("x", 70), 431, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs.mu.Lock()
+			logs.b.Reset()
+			logs.mu.Unlock()
+			var hdr []string
+			if tt.clientID != "" {
+				hdr = []string{"X-Openstack-Request-Id", tt.clientID}
+			}
+			resp, _ := ts.do(t, tt.who, "GET", "/v2/images/"+id, nil, hdr...)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			rid := resp.Header.Get("X-Openstack-Request-Id")
+			if tt.clientID != "" && tt.status != 431 && rid != tt.clientID {
+				t.Fatalf("response id %q, want the client's %q", rid, tt.clientID)
+			}
+			if !strings.HasPrefix(rid, "req-") || len(rid) > 64 {
+				t.Fatalf("response id %q", rid)
+			}
+			var access, lookup int
+			for _, l := range logs.lines(t) {
+				if l[logctx.Attr] != rid {
+					t.Errorf("line without the response's id %q: %v", rid, l)
+				}
+				switch l["msg"] {
+				case "request":
+					access++
+					if l["status"] != float64(tt.status) || l["path"] != "/v2/images/"+id {
+						t.Errorf("access log line %v", l)
+					}
+				case "looking an image up":
+					lookup++
+				}
+			}
+			if access != 1 {
+				t.Errorf("%d access log lines, want 1", access)
+			}
+			if got, want := lookup > 0, tt.lookup; got != want {
+				t.Errorf("catalog logged: %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// BenchmarkShowAccessLog is BenchmarkShow with the access log on (debug),
+// written as JSON to nowhere: the cost of log.level debug.
+func BenchmarkShowAccessLog(b *testing.B) {
+	log := slog.New(logctx.NewHandler(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	store, err := local.Open(b.TempDir(), local.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	auth, _ := policy.NewAuthenticator("trusted")
+	srv, err := gateway.New(gateway.Config{Logger: log}, store, auth)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	ts := &testServer{url: "http://" + ln.Addr().String(), srv: srv, store: store}
+	img := ts.json(b, p1, "POST", "/v2/images", map[string]any{"name": "cirros", "disk_format": "qcow2", "container_format": "bare"}, 201)
+	id := img["id"].(string)
+	h := srv.Handler()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var ctx fasthttp.RequestCtx
+		var req fasthttp.Request
+		raw := "GET /v2/images/" + id + " HTTP/1.1\r\nHost: spyglass\r\nX-Identity-Status: Confirmed\r\n" +
+			"X-Project-Id: p1\r\nX-User-Id: u1\r\nX-Roles: member\r\n\r\n"
+		if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+			b.Fatal(err)
+		}
+		ctx.Init(&req, nil, nil)
+		for pb.Next() {
+			ctx.Response.Reset()
+			h(&ctx)
+			if ctx.Response.StatusCode() != 200 {
+				b.Fatalf("status %d", ctx.Response.StatusCode())
+			}
+		}
+	})
+}
