@@ -158,7 +158,12 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 		if i == 2 {
 			endpoint = proxy.url
 		}
-		r, err := glance.New(glance.Config{Name: name, Endpoint: endpoint, ReadTimeout: 2 * time.Second, BreakerOpen: 500 * time.Millisecond})
+		// ReadTimeout: a walk with a hand-built marker and no range filter
+		// for its sort key reads each region from its start, 1,000 images
+		// a request, which takes Glance 1–2 s here and more under -race on
+		// a loaded machine; a timeout would drop the region from pages.
+		// The hang outage waits it out once.
+		r, err := glance.New(glance.Config{Name: name, Endpoint: endpoint, ReadTimeout: 15 * time.Second, BreakerOpen: 500 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
