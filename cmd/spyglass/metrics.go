@@ -65,6 +65,7 @@ func observeInstance(m metric.Meter, inst *instance) error {
 		fillsFailed   = ctr("spyglass.image_cache.fills_failed", "{fill}", "Image data fills that failed (the region, a checksum mismatch, the disk).")
 		evictions     = ctr("spyglass.image_cache.evictions", "{entry}", "Image data cache entries evicted to stay under the watermarks.")
 		originRead    = ctr("spyglass.image_cache.origin_read", "By", "Image data bytes read from regions: for fills (kind=fill, each byte once however many readers) or streamed straight through, uncached (kind=bypass).")
+		peer          = ctr("spyglass.image_cache.peer", "By", "Image data bytes streamed between the site's instances for fills (one fill per site, with a shared tier): received from the filling instance, or served to the others.")
 		inFlight      = gauge("spyglass.image_cache.fills_in_flight", "{fill}", "Image data fills running now.")
 		waiters       = gauge("spyglass.image_cache.fill_waiters", "{reader}", "Readers attached to the fills running now (waiters per fill = fill_waiters / fills_in_flight).")
 		used          = gauge("spyglass.image_cache.used", "By", "Bytes the image data cache takes on disk (a fill counts its whole image).")
@@ -76,6 +77,8 @@ func observeInstance(m metric.Meter, inst *instance) error {
 		tokenAttrs    = set(attribute.String("cache", "token"))
 		fillAttrs     = set(attribute.String("kind", "fill"))
 		bypassAttrs   = set(attribute.String("kind", "bypass"))
+		receivedAttrs = set(attribute.String("direction", "received"))
+		servedAttrs   = set(attribute.String("direction", "served"))
 		maxAttrs      = set(attribute.String("limit", "max"))
 		highAttrs     = set(attribute.String("limit", "high_watermark"))
 		lowAttrs      = set(attribute.String("limit", "low_watermark"))
@@ -93,7 +96,7 @@ func observeInstance(m metric.Meter, inst *instance) error {
 	}
 	instruments := []metric.Observable{hits, misses, breaker, draining}
 	if inst.blobs != nil {
-		instruments = append(instruments, fills, fillsFailed, evictions, originRead, inFlight, waiters, used, limit)
+		instruments = append(instruments, fills, fillsFailed, evictions, originRead, peer, inFlight, waiters, used, limit)
 	}
 	_, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		if len(inst.metas) > 0 {
@@ -135,6 +138,8 @@ func observeInstance(m metric.Meter, inst *instance) error {
 		o.ObserveInt64(evictions, s.Evictions)
 		o.ObserveInt64(originRead, s.OriginBytes, fillAttrs)
 		o.ObserveInt64(originRead, s.BypassBytes, bypassAttrs)
+		o.ObserveInt64(peer, s.PeerBytes, receivedAttrs)
+		o.ObserveInt64(peer, s.PeerServedBytes, servedAttrs)
 		o.ObserveInt64(inFlight, s.FillsInFlight)
 		o.ObserveInt64(waiters, s.FillWaiters)
 		o.ObserveInt64(used, s.UsedBytes)

@@ -195,6 +195,20 @@ redis: {addr: %q, timeout: 1s}
 		t.Fatalf("the region sent %d image bytes for a %d-byte image through three instances (%.2f×)", got, size, float64(got)/size)
 	}
 	t.Logf("storm: the region sent %.3f× the image", float64(proxy.dataBytes.Load())/size)
+	// The instances' metrics tell the same: origin bytes once, the rest
+	// streamed between them.
+	var origin, received, served float64
+	for _, p := range site {
+		m := scrape(t, p)
+		origin += m.must(t, "spyglass_image_cache_origin_read_bytes_total", "kind", "fill")
+		received += m.must(t, "spyglass_image_cache_peer_bytes_total", "direction", "received")
+		served += m.must(t, "spyglass_image_cache_peer_bytes_total", "direction", "served")
+	}
+	// (The link counts bytes in flight on a cut stream that no fill read.)
+	if origin < size || origin > float64(proxy.dataBytes.Load()) || received < size || served < size {
+		t.Fatalf("site metrics: origin fill bytes %v (the region sent %d), peer bytes received %v, served %v; want the image (%d) once from the region, at least once each way between instances",
+			origin, proxy.dataBytes.Load(), received, served, size)
+	}
 
 	// An instance without an admin listener says once that it serves no
 	// peers, and still gets the image from the site, not the region.
