@@ -258,9 +258,9 @@ func (b *Blobs) Stats() BlobStats {
 		e.mu.Unlock()
 	}
 	b.mu.Unlock()
-	max := b.cfg.MaxSize
+	bd := b.bounds.Load() // the bounds in force: a reload may have changed them
 	return BlobStats{
-		MaxBytes: max, HighBytes: int64(float64(max) * b.cfg.High), LowBytes: int64(float64(max) * b.cfg.Low),
+		MaxBytes: bd.max, HighBytes: int64(float64(bd.max) * bd.high), LowBytes: int64(float64(bd.max) * bd.low),
 		FillsInFlight: fills, FillWaiters: waiters,
 		Hits: b.stats.hits.Load(), Misses: b.stats.misses.Load(), Fills: b.stats.fills.Load(),
 		FillsFailed: b.stats.fillsFailed.Load(), Bypasses: b.stats.bypasses.Load(),
