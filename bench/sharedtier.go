@@ -143,9 +143,9 @@ type SharedTierResult struct {
 	// ones included) per request during the "on" loads: a warm show should
 	// be served from the first level, without Redis.
 	RedisPerShow float64 `json:"redis_commands_per_warm_show"`
-	// Polls is the mean number of B's answers per round that were still
+	// StaleAnswers is the mean number of B's answers per round that were still
 	// the old record (0: B was fresh on its first read after the write).
-	Polls float64 `json:"stale_answers_per_round"`
+	StaleAnswers float64 `json:"stale_answers_per_round"`
 }
 
 // RunSharedTier checks the instances answer the show alike, loads on and
@@ -194,7 +194,7 @@ func RunSharedTier(ctx context.Context, st *SharedTierEnv, opts SharedTierOption
 	slices.Sort(lat)
 	res.Rounds = len(lat)
 	res.InvP50, res.InvP99, res.InvMax = lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)], lat[len(lat)-1]
-	res.Polls = float64(stale) / float64(len(lat))
+	res.StaleAnswers = float64(stale) / float64(len(lat))
 	return res, nil
 }
 
@@ -387,7 +387,7 @@ func printSharedTier(r SharedTierResult) {
 	}
 	fmt.Printf("\n== sharedtier: cross-instance invalidation, %d writes ==\n", r.Rounds)
 	fmt.Printf("write through A answered -> B serves it: p50 %v p99 %v max %v (B's stale answers per write: %.2f)\n",
-		r.InvP50.Round(time.Microsecond), r.InvP99.Round(time.Microsecond), r.InvMax.Round(time.Microsecond), r.Polls)
+		r.InvP50.Round(time.Microsecond), r.InvP99.Round(time.Microsecond), r.InvMax.Round(time.Microsecond), r.StaleAnswers)
 	ratios := SharedTierRatios(r)
 	keys := make([]string, 0, len(ratios))
 	for k := range ratios {
