@@ -98,7 +98,8 @@ deps:
 	$(call need,test -f /usr/lib/uwsgi/plugins/python3_plugin.so,uwsgi-plugin-python3)
 	$(call need,test -x /usr/bin/openstack,python3-openstackclient)
 	$(call need,command -v redis-server,redis-server)
-	@echo "deps: ok (python3-glance, gcc, python3-glanceclient, nginx-light, python3-keystone, uwsgi-core, uwsgi-plugin-python3, python3-openstackclient, redis-server)"
+	$(call need,command -v wrk,wrk)
+	@echo "deps: ok (python3-glance, gcc, python3-glanceclient, nginx-light, python3-keystone, uwsgi-core, uwsgi-plugin-python3, python3-openstackclient, redis-server, wrk)"
 
 deps-bench: deps
 	$(call need,command -v redis-server,redis-server)

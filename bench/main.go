@@ -36,10 +36,11 @@ type Result struct {
 	P50      string  `json:"latency_p50"`
 	P99      string  `json:"latency_p99"`
 	Errors   int     `json:"non_2xx_or_errors"`
+	Requests int64   `json:"requests,omitempty"`
 }
 
 func main() {
-	scenario := flag.String("scenario", "all", "show, list, all, bootstorm or fedwalk")
+	scenario := flag.String("scenario", "all", "show, list, all, bootstorm, fedwalk or sharedtier")
 	duration := flag.Duration("duration", 10*time.Second, "wrk duration per target")
 	images := flag.Int("images", 200, "images seeded on each peer")
 	conns := flag.Int("conns", 16, "wrk connections")
@@ -56,6 +57,8 @@ func main() {
 	fedRegions := flag.Int("fed-regions", 3, "fedwalk: Glance regions")
 	fedLimit := flag.Int("fed-limit", 1000, "fedwalk: page size")
 	fedRounds := flag.Int("fed-rounds", 5, "fedwalk: walks of each kind (medians reported)")
+	sharedPairs := flag.Int("shared-pairs", 2, "sharedtier: wrk runs of each of on and off (alternating on, off, off, on)")
+	sharedRounds := flag.Int("shared-rounds", 300, "sharedtier: writes the invalidation latency is measured over")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -108,6 +111,25 @@ func main() {
 		}
 		return
 	}
+	if *scenario == "sharedtier" {
+		opts := SharedTierOptions{Images: *images, Load: WrkOptions{Duration: *duration, Conns: *conns, Threads: *threads},
+			LoadPairs: *sharedPairs, Rounds: *sharedRounds}
+		st, err := StartSharedTierEnv(ctx, opts)
+		if err != nil {
+			log.Fatalf("bench: %v", err)
+		}
+		res, err := RunSharedTier(ctx, st, opts)
+		st.Close()
+		if err != nil {
+			log.Fatalf("bench: sharedtier: %v", err)
+		}
+		printSharedTier(res)
+		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {
+			b, _ := json.MarshalIndent(map[string]any{"sharedtier": res, "ratios": SharedTierRatios(res)}, "", "  ")
+			os.WriteFile(*out, b, 0o644)
+		}
+		return
+	}
 	env, err := StartEnv(ctx, *images)
 	if err != nil {
 		log.Fatalf("bench: %v", err)
@@ -124,7 +146,7 @@ func main() {
 	case "all":
 		scenarios = []Scenario{showScenario{}, listScenario{}}
 	default:
-		log.Fatalf("bench: unknown scenario %q (show, list, all)", *scenario)
+		log.Fatalf("bench: unknown scenario %q (show, list, all, bootstorm, fedwalk, sharedtier)", *scenario)
 	}
 	var all []Result
 	for _, s := range scenarios {

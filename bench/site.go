@@ -20,22 +20,9 @@ import (
 // per site), behind a round-robin front — a load balancer's view of a
 // compute site. Its URL is se.SiteURL.
 func (se *StormEnv) startSite(ctx context.Context, n int) error {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		return fmt.Errorf("redis-server not found: run `make deps-bench`")
-	}
-	port, err := freePort()
+	redisAddr, err := se.env.startRedis()
 	if err != nil {
 		return err
-	}
-	redisAddr := "127.0.0.1:" + strconv.Itoa(port)
-	redisDir := filepath.Join(se.Dir, "redis")
-	os.MkdirAll(redisDir, 0o755)
-	if err := se.env.start("redis", exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", redisDir)); err != nil {
-		return err
-	}
-	if err := waitTCP(redisAddr, 10*time.Second); err != nil {
-		return fmt.Errorf("redis-server: %w", err)
 	}
 	bin, _, err := buildSpyglass(ctx, se.Dir)
 	if err != nil {
@@ -50,14 +37,7 @@ func (se *StormEnv) startSite(ctx context.Context, n int) error {
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		cfg := fmt.Sprintf("listen: %s\nauth: {mode: trusted}\nregions:\n  - {name: origin, kind: glance, endpoint: \"http://%s\"}\ncache: {dir: %q, max_size: 40GiB}\nredis: {addr: %q}\n",
 			addr, se.Link.Addr(), filepath.Join(se.Dir, fmt.Sprintf("site-cache-%d", i)), redisAddr)
-		path := filepath.Join(se.Dir, fmt.Sprintf("site-%d.yaml", i))
-		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-			return err
-		}
-		if err := se.env.start(fmt.Sprintf("site-%d", i), exec.Command(bin, "serve", "--config", path, "--admin-listen", "127.0.0.1:0")); err != nil {
-			return err
-		}
-		if err := waitHTTP("http://"+addr+"/versions", 20*time.Second); err != nil {
+		if err := se.env.serveSpyglass(bin, fmt.Sprintf("site-%d", i), addr, cfg); err != nil {
 			return err
 		}
 		backends = append(backends, &url.URL{Scheme: "http", Host: addr})
@@ -80,6 +60,45 @@ func (se *StormEnv) startSite(ctx context.Context, n int) error {
 	se.siteFront = srv
 	se.SiteURL = "http://" + ln.Addr().String()
 	return nil
+}
+
+// startRedis starts a redis-server on a free loopback port, without
+// persistence, its files under e.Dir/redis, and returns its address.
+func (e *Env) startRedis() (string, error) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		return "", fmt.Errorf("redis-server not found: run `make deps-bench`")
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	dir := filepath.Join(e.Dir, "redis")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := e.start("redis", exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir)); err != nil {
+		return "", err
+	}
+	if err := waitTCP(addr, 10*time.Second); err != nil {
+		return "", fmt.Errorf("redis-server: %w", err)
+	}
+	return addr, nil
+}
+
+// serveSpyglass writes cfg (which listens on addr) to name.yaml under e.Dir,
+// starts bin serve with it and an admin listener of its own, and waits
+// until it answers.
+func (e *Env) serveSpyglass(bin, name, addr, cfg string) error {
+	path := filepath.Join(e.Dir, name+".yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		return err
+	}
+	if err := e.start(name, exec.Command(bin, "serve", "--config", path, "--admin-listen", "127.0.0.1:0")); err != nil {
+		return err
+	}
+	return waitHTTP("http://"+addr+"/versions", 20*time.Second)
 }
 
 func waitTCP(addr string, d time.Duration) error {

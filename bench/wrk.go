@@ -45,6 +45,8 @@ func ParseWrk(out string) (Result, error) {
 				return r, fmt.Errorf("bad Requests/sec %q", f[1])
 			}
 			r.RPS, found = v, true
+		case len(f) >= 4 && f[1] == "requests" && f[2] == "in":
+			r.Requests, _ = strconv.ParseInt(f[0], 10, 64)
 		case len(f) == 2 && f[0] == "50%":
 			r.P50 = f[1]
 		case len(f) == 2 && f[0] == "99%":

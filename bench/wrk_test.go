@@ -30,6 +30,9 @@ func TestParseWrk(t *testing.T) {
 	if r.P50 != "290.00us" || r.P99 != "800.00us" {
 		t.Fatalf("percentiles %q %q", r.P50, r.P99)
 	}
+	if got, want := r.Requests, int64(499512); got != want {
+		t.Fatalf("requests %d, want %d", got, want)
+	}
 	if got, want := r.Errors, 7; got != want {
 		t.Fatalf("errors %d, want %d", got, want)
 	}
