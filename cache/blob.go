@@ -23,8 +23,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/spyglass-gateway/spyglass/backends"
-	"github.com/spyglass-gateway/spyglass/tracing"
 	"github.com/spyglass-gateway/spyglass/logctx"
+	"github.com/spyglass-gateway/spyglass/tracing"
 )
 
 // Origin is where a blob's bytes come from: the region's data, read with

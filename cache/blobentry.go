@@ -17,8 +17,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
-	"github.com/spyglass-gateway/spyglass/tracing"
 	"github.com/spyglass-gateway/spyglass/logctx"
+	"github.com/spyglass-gateway/spyglass/tracing"
 )
 
 type entryState uint8

@@ -64,11 +64,21 @@ type Metadata struct {
 	shared *sharedLevel // nil: no shared tier
 
 	hits, misses atomic.Int64 // Image lookups, for metrics
+	// others counts invalidations from other instances (one per message,
+	// one per resubscription, which may have lost some).
+	others atomic.Uint64
 }
 
 // MetadataStats counts image lookups: a hit found a fresh record (in
 // either level); a miss found none, or a stale one (the region is asked).
 type MetadataStats struct{ Hits, Misses int64 }
+
+// OthersWrites counts what this cache learned of writes through other
+// instances: their invalidations received, and every (re)subscription
+// (messages may have been lost before it). Always 0 without a shared tier.
+// State derived from region answers outside this cache — a listing's
+// read-ahead images — is stale once it moved.
+func (m *Metadata) OthersWrites() uint64 { return m.others.Load() }
 
 // Stats reports the counters.
 func (m *Metadata) Stats() MetadataStats {

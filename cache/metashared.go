@@ -197,12 +197,14 @@ func (s *sharedLevel) received(msg string) {
 		return
 	}
 	s.m.invalidateLocal(id)
+	s.m.others.Add(1)
 }
 
 // resubscribed: invalidations published while the subscription was down
 // are lost, so nothing the first level holds can be believed any more.
 func (s *sharedLevel) resubscribed() {
 	s.m.InvalidateAll()
+	s.m.others.Add(1)
 	s.subscriptions.Add(1)
 }
 

@@ -245,8 +245,10 @@ type Cache struct {
 	// MetadataTTL is how long remote image metadata is served from cache;
 	// `0` disables it. Every write through Spyglass invalidates the image's
 	// record before it answers. With several regions, also how long images
-	// a listing page read ahead may serve the walk's next page (`0`: every
-	// page re-reads the regions).
+	// a listing page read ahead may serve the walk's next page, unless a
+	// write went through this instance since (or, with a shared tier,
+	// through another one, once its invalidation arrived); `0`: every page
+	// re-reads the regions.
 	MetadataTTL time.Duration `yaml:"metadata_ttl"`
 	// StaleIfError is how long past `metadata_ttl` a cached record is still
 	// served while its region cannot be reached; `0`: never.

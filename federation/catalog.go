@@ -39,9 +39,10 @@ type Config struct {
 	CursorTTL time.Duration
 	// ReadAheadTTL is how long the images a listing page read from a
 	// region beyond what it returned may serve the walk's next page, when
-	// no write went through the catalog in between (cache.metadata_ttl:
-	// the staleness a cached record may have anyway); 0: every page
-	// re-reads them from the regions.
+	// no write went through the catalog in between — nor, with a shared
+	// tier, through another instance, as far as its invalidations have
+	// arrived (cache.metadata_ttl: the staleness a cached record may have
+	// anyway); 0: every page re-reads them from the regions.
 	ReadAheadTTL time.Duration
 	// Shared is the tier shared with other gateway instances (a Redis):
 	// listing positions go there too, so a walk continues exactly on any

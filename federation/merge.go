@@ -151,7 +151,7 @@ func (s *stream) past(imgs []*backends.Image, p point, short bool) (int, bool) {
 type cursor struct {
 	starts []start
 	at     time.Time // when the page was read
-	writes uint64    // Catalog.writes before it was read
+	writes uint64    // Catalog.writesSeen before it was read
 	// ahead, when not nil, is closed once a background read has topped up
 	// the regions' read-ahead images for the next page; starts is not to be
 	// read before.
@@ -168,9 +168,22 @@ type start struct {
 }
 
 // fresh reports whether a cursor's read-ahead images may serve this page:
-// read recently enough and no write through the catalog since.
+// read recently enough and no write known since.
 func (c *Catalog) fresh(cur *cursor) bool {
-	return c.readAhead > 0 && time.Since(cur.at) < c.readAhead && c.writes.Load() == cur.writes
+	return c.readAhead > 0 && time.Since(cur.at) < c.readAhead && c.writesSeen() == cur.writes
+}
+
+// writesSeen counts the writes this instance knows of: through this
+// catalog, and, with a shared tier, through other instances (the
+// invalidations its regions' metadata caches received from them).
+func (c *Catalog) writesSeen() uint64 {
+	n := c.writes.Load()
+	for _, r := range c.regions {
+		if r.cached.meta != nil {
+			n += r.cached.meta.OthersWrites()
+		}
+	}
+	return n
 }
 
 // keep is what a stream leaves for the next page: its read-ahead images,
@@ -237,7 +250,7 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 	// The gateway builds the caller on first use: do it here, before the
 	// regions are asked from goroutines of their own.
 	backends.CallerFrom(ctx)
-	writes, at := c.writes.Load(), time.Now()
+	writes, at := c.writesSeen(), time.Now()
 	starts, err := c.starts(ctx, q)
 	if err != nil {
 		return nil, err

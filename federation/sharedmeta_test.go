@@ -68,6 +68,12 @@ func (in *instance) shows() (n int64) {
 // site builds n instances over the same regions and one Redis.
 func site(t *testing.T, n int, regions []federation.Region, redisAddr string) []*instance {
 	t.Helper()
+	return siteReadingAhead(t, n, regions, redisAddr, 0)
+}
+
+// siteReadingAhead is site with listing read-ahead (ReadAheadTTL).
+func siteReadingAhead(t *testing.T, n int, regions []federation.Region, redisAddr string, readAhead time.Duration) []*instance {
+	t.Helper()
 	var out []*instance
 	for range n {
 		shared, err := cache.NewShared(cache.SharedConfig{Addr: redisAddr, Timeout: 2 * time.Second})
@@ -89,7 +95,7 @@ func site(t *testing.T, n int, regions []federation.Region, redisAddr string) []
 			in.calls, in.metas = append(in.calls, calls), append(in.metas, meta)
 			rcs = append(rcs, federation.RegionConfig{Name: fmt.Sprintf("r%d", i), Region: calls, Meta: meta})
 		}
-		cat, err := federation.New(federation.Config{Regions: rcs, Shared: shared})
+		cat, err := federation.New(federation.Config{Regions: rcs, Shared: shared, ReadAheadTTL: readAhead})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -346,4 +352,76 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 		code, _ := nameOf(t, ins[1].url, admin, id)
 		return code == 200 && ins[1].shows() == before
 	})
+}
+
+// listsDone counts a region's listings once answered.
+type listsDone struct {
+	federation.Region
+	n atomic.Int64
+}
+
+func (r *listsDone) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
+	imgs, err := r.Region.ListImages(ctx, q)
+	r.n.Add(1)
+	return imgs, err
+}
+
+// TestReadAheadIsDroppedAfterAWriteOnAnotherInstance: instance A has read
+// a walk's next page ahead (in the background, after page 2); then an image
+// of that page is renamed through instance B. Once A has the invalidation
+// (its show says the new name), A's next page must not be the images it
+// read before the write.
+func TestReadAheadIsDroppedAfterAWriteOnAnotherInstance(t *testing.T) {
+	admin := caller{"adm", "admin,member,reader"}
+	store, u := localRegion(t, 0)
+	other, _ := localRegion(t, 1) // two regions: listings are merged (one is passed through)
+	region := &listsDone{Region: store}
+	redis := redistest.StartT(t)
+	ins := siteReadingAhead(t, 2, []federation.Region{region, other}, redis.Addr, time.Hour)
+	a, b := ins[0], ins[1]
+	ids := make([]string, 6)
+	for i := range ids {
+		ids[i] = createIn(t, u, admin, map[string]any{"name": fmt.Sprintf("img-%d", i)})
+	}
+
+	page := func(path string) (names []string, next string) {
+		t.Helper()
+		code, body := do(t, a.url, admin, "GET", path, nil)
+		if code != 200 {
+			t.Fatalf("%s: %d %s", path, code, body)
+		}
+		var p struct {
+			Images []struct{ ID, Name string }
+			Next   string
+		}
+		json.Unmarshal(body, &p)
+		for _, img := range p.Images {
+			names = append(names, img.Name)
+		}
+		return names, p.Next
+	}
+	_, next := page("/v2/images?sort=name:asc&limit=2")
+	listed := region.n.Load()
+	names, next := page(next)
+	if fmt.Sprint(names) != "[img-2 img-3]" {
+		t.Fatalf("page 2: %v", names)
+	}
+	// Past its first page, a walk's next page is read in the background
+	// once this one is answered: page 2's listing, then that one. The
+	// rename must come after it, or there is nothing stale to serve.
+	eventually(t, "A reads page 3 ahead (a second listing of the region after page 2's)", func() bool {
+		return region.n.Load() >= listed+2
+	})
+
+	patch := `[{"op": "replace", "path": "/name", "value": "img-4-renamed"}]`
+	if code, body := do(t, b.url, admin, "PATCH", "/v2/images/"+ids[4], patch); code != 200 {
+		t.Fatalf("rename through B: %d %s", code, body)
+	}
+	eventually(t, "A has B's invalidation", func() bool {
+		_, name := nameOf(t, a.url, admin, ids[4])
+		return name == "img-4-renamed"
+	})
+	if names, _ := page(next); fmt.Sprint(names) != "[img-4-renamed img-5]" {
+		t.Fatalf("page 3 on A after a rename through B: %v, want [img-4-renamed img-5] (read-ahead from before the write)", names)
+	}
 }
