@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -41,6 +42,7 @@ func cacheCommand(args []string, stdout, stderr io.Writer) int {
 		cfgPath = fs.String("config", "", "configuration `file` of the instance, to find its admin listener")
 		region  = fs.String("region", "", "`region` the image's data is cached from (default: the only cached region, else the default region)")
 		asJSON  = fs.Bool("json", false, "ls: print the instance's JSON answer")
+		token   = fs.String("token", envToken(), "Keystone `token` sent as X-Auth-Token, for regions that accept only tokens (default: $OS_TOKEN, else $OS_AUTH_TOKEN)")
 	)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), cacheUsage+"\nflags:\n")
@@ -79,7 +81,7 @@ func cacheCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "spyglass cache: %v\n", err)
 		return 2
 	}
-	c := &adminClient{addr: addr, http: &http.Client{Timeout: 30 * time.Second}}
+	c := &adminClient{addr: addr, token: *token, http: &http.Client{Timeout: 30 * time.Second}}
 
 	switch sub {
 	case "ls":
@@ -139,8 +141,18 @@ func adminAddress(flagAddr, cfgPath string) (string, error) {
 }
 
 type adminClient struct {
-	addr string
-	http *http.Client
+	addr  string
+	token string // X-Auth-Token, forwarded by the instance to its regions
+	http  *http.Client
+}
+
+// envToken is the token the openstack CLI (OS_TOKEN) or glanceclient
+// (OS_AUTH_TOKEN) would send.
+func envToken() string {
+	if t := os.Getenv("OS_TOKEN"); t != "" {
+		return t
+	}
+	return os.Getenv("OS_AUTH_TOKEN")
 }
 
 // do sends a request and turns a failure into one clear line.
@@ -148,6 +160,9 @@ func (c *adminClient) do(method, path string, into any) error {
 	req, err := http.NewRequest(method, "http://"+c.addr+path, nil)
 	if err != nil {
 		return err
+	}
+	if c.token != "" {
+		req.Header.Set("X-Auth-Token", c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

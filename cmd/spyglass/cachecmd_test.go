@@ -196,3 +196,51 @@ cache: {dir: %q, max_size: 1GiB}
 		t.Errorf("ls against an embedded-only instance: exit %d: %s", code, errOut)
 	}
 }
+
+// TestCacheCommandSendsToken: --token, else $OS_TOKEN, else
+// $OS_AUTH_TOKEN, goes to the admin listener as X-Auth-Token (which the
+// instance forwards to regions that accept only Keystone tokens). The
+// listener here is a loopback server that records the header.
+func TestCacheCommandSendsToken(t *testing.T) {
+	got := make(chan string, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "PUT" || r.URL.Path != "/cache/east/img-1" {
+			http.Error(w, "unexpected "+r.Method+" "+r.URL.Path, 400)
+			return
+		}
+		got <- r.Header.Get("X-Auth-Token")
+		w.WriteHeader(202)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	args := []string{"prefetch", "img-1", "--admin", ln.Addr().String(), "--region", "east"}
+
+	for _, c := range []struct {
+		name, flag, osToken, osAuthToken, want string
+	}{
+		{"flag", "from-flag", "from-os-token", "", "from-flag"},
+		{"OS_TOKEN", "", "from-os-token", "from-os-auth-token", "from-os-token"},
+		{"OS_AUTH_TOKEN", "", "", "from-os-auth-token", "from-os-auth-token"},
+		{"none", "", "", "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("OS_TOKEN", c.osToken)
+			t.Setenv("OS_AUTH_TOKEN", c.osAuthToken)
+			a := args
+			if c.flag != "" {
+				a = append(a[:len(a):len(a)], "--token", c.flag)
+			}
+			var stdout, stderr bytes.Buffer
+			if code := cacheCommand(a, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s%s", code, stdout.String(), stderr.String())
+			}
+			if tok := <-got; tok != c.want {
+				t.Errorf("X-Auth-Token %q, want %q", tok, c.want)
+			}
+		})
+	}
+}

@@ -4,7 +4,7 @@
 //	spyglass serve [--config FILE] [--listen ADDR] [--admin-listen ADDR] [--data-dir DIR] [--auth noauth|trusted|keystone] [--log-level L] [--log-format F]
 //	spyglass config check FILE
 //	spyglass config reference
-//	spyglass cache ls [--json] | prefetch IMAGE_ID | evict IMAGE_ID [--admin ADDR] [--config FILE] [--region NAME]
+//	spyglass cache ls [--json] | prefetch IMAGE_ID | evict IMAGE_ID [--admin ADDR] [--config FILE] [--region NAME] [--token TOKEN]
 //	spyglass version
 package main
 
