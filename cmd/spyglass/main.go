@@ -37,7 +37,7 @@ commands:
             (Markdown; the same as docs/config.md)
   cache ls [--json] | cache prefetch IMAGE_ID | cache evict IMAGE_ID
             list, fill or drop a running instance's image data cache through
-            its admin listener (--admin ADDR, --config FILE, --region NAME)
+            its admin listener (--admin ADDR, --config FILE, --region NAME, --token TOKEN)
   version   print the version and the Go version it was built with
   help      print this help
 `
