@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
@@ -180,19 +179,7 @@ func TestMetricsAndReadinessGlanceRegions(t *testing.T) {
 	rand.Read(data)
 	sum := md5.Sum(data)
 
-	resp, err := http.DefaultClient.Do(withJSON(adminReq(t, "POST", g.URL+"/v2/images",
-		strings.NewReader(`{"name": "metered", "disk_format": "raw", "container_format": "bare", "visibility": "public"}`))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var img struct{ ID string }
-	json.NewDecoder(resp.Body).Decode(&img)
-	resp.Body.Close()
-	put := adminReq(t, "PUT", g.URL+"/v2/images/"+img.ID+"/file", bytes.NewReader(data))
-	put.Header.Set("Content-Type", "application/octet-stream")
-	if resp, err := http.DefaultClient.Do(put); err != nil || resp.StatusCode != 204 {
-		t.Fatalf("upload to glance: %v %v", err, resp)
-	}
+	id := putImageToGlance(t, g, "metered", data)
 
 	dir := t.TempDir()
 	cacheDir := filepath.Join(dir, "cache")
@@ -220,22 +207,22 @@ cache: {dir: %q, max_size: 1GiB}
 	}
 
 	// A listing reaches the dead region: its breaker opens.
-	resp, _ = get(t, base+"/v2/images")
+	resp, _ := get(t, base+"/v2/images")
 	if resp.StatusCode != 200 || resp.Header.Get("X-Spyglass-Missing-Regions") != "dead" {
 		t.Fatalf("listing with a dead region: %d, missing %q", resp.StatusCode, resp.Header.Get("X-Spyglass-Missing-Regions"))
 	}
 	for i := 0; i < 2; i++ {
-		if resp, body := get(t, base+"/v2/images/"+img.ID); resp.StatusCode != 200 {
+		if resp, body := get(t, base+"/v2/images/"+id); resp.StatusCode != 200 {
 			t.Fatalf("show: %d %s", resp.StatusCode, body)
 		}
 	}
 	for i := 0; i < 2; i++ {
-		resp, body := get(t, base+"/v2/images/"+img.ID+"/file")
+		resp, body := get(t, base+"/v2/images/"+id+"/file")
 		if got := md5.Sum(body); resp.StatusCode != 200 || got != sum {
 			t.Fatalf("download %d: %d, %d bytes, md5 %s", i, resp.StatusCode, len(body), hex.EncodeToString(got[:]))
 		}
 	}
-	resp, _ = get(t, base+"/v2/images/"+img.ID+"/file", "Range", "bytes=0-999")
+	resp, _ = get(t, base+"/v2/images/"+id+"/file", "Range", "bytes=0-999")
 	if resp.StatusCode != 206 {
 		t.Fatalf("ranged download: %d", resp.StatusCode)
 	}

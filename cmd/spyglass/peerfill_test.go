@@ -85,6 +85,13 @@ func uploadToGlance(t *testing.T, g *glancetest.Glance, name string, size int) (
 	t.Helper()
 	data := make([]byte, size)
 	rand.Read(data)
+	return putImageToGlance(t, g, name, data), data
+}
+
+// putImageToGlance creates a public raw image holding data in g and
+// returns its id.
+func putImageToGlance(t *testing.T, g *glancetest.Glance, name string, data []byte) string {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(withJSON(adminReq(t, "POST", g.URL+"/v2/images",
 		strings.NewReader(`{"name": "`+name+`", "disk_format": "raw", "container_format": "bare", "visibility": "public"}`))))
 	if err != nil {
@@ -98,7 +105,7 @@ func uploadToGlance(t *testing.T, g *glancetest.Glance, name string, size int) (
 	if resp, err := http.DefaultClient.Do(put); err != nil || resp.StatusCode != 204 {
 		t.Fatalf("upload to glance: %v %v", err, resp)
 	}
-	return img.ID, data
+	return img.ID
 }
 
 // fetchImage downloads an image (or a range of it, rng != "") through a

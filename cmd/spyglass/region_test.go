@@ -184,19 +184,7 @@ func TestGlanceRegionFillSurvivesKill9(t *testing.T) {
 	sum := md5.Sum(data)
 	want := hex.EncodeToString(sum[:])
 
-	resp, err := http.DefaultClient.Do(withJSON(adminReq(t, "POST", g.URL+"/v2/images",
-		strings.NewReader(`{"name": "boot", "disk_format": "raw", "container_format": "bare", "visibility": "public"}`))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var img struct{ ID string }
-	json.NewDecoder(resp.Body).Decode(&img)
-	resp.Body.Close()
-	put := adminReq(t, "PUT", g.URL+"/v2/images/"+img.ID+"/file", bytes.NewReader(data))
-	put.Header.Set("Content-Type", "application/octet-stream")
-	if resp, err := http.DefaultClient.Do(put); err != nil || resp.StatusCode != 204 {
-		t.Fatalf("upload to glance: %v %v", err, resp)
-	}
+	id := putImageToGlance(t, g, "boot", data)
 
 	th := startThrottle(t, strings.TrimPrefix(g.URL, "http://"), 2<<20) // 2 MiB/s: a 4 s fill
 	dir := t.TempDir()
@@ -209,7 +197,7 @@ cache: {dir: %q, max_size: 1GiB}
 `, th.url(), filepath.Join(dir, "cache"))), 0o600)
 
 	p := startWithConfig(t, bin, cfgPath)
-	resp, err = http.DefaultClient.Do(adminReq(t, "GET", "http://"+p.addr+"/v2/images/"+img.ID+"/file", nil))
+	resp, err := http.DefaultClient.Do(adminReq(t, "GET", "http://"+p.addr+"/v2/images/"+id+"/file", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,10 +218,10 @@ cache: {dir: %q, max_size: 1GiB}
 
 	p = startWithConfig(t, bin, cfgPath)
 	base := "http://" + p.addr
-	if cached := cachedIDs(t, base); cached[img.ID] {
+	if cached := cachedIDs(t, base); cached[id] {
 		t.Fatal("after kill -9 mid-fill, the partial entry is listed as cached")
 	}
-	resp, err = http.DefaultClient.Do(adminReq(t, "GET", base+"/v2/images/"+img.ID+"/file", nil))
+	resp, err = http.DefaultClient.Do(adminReq(t, "GET", base+"/v2/images/"+id+"/file", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,12 +234,12 @@ cache: {dir: %q, max_size: 1GiB}
 	if hex.EncodeToString(h[:]) != want || len(body) != size {
 		t.Fatalf("download after restart: %d bytes, md5 %x; want %d bytes, %s", len(body), h, size, want)
 	}
-	if cached := cachedIDs(t, base); !cached[img.ID] {
+	if cached := cachedIDs(t, base); !cached[id] {
 		t.Fatal("after a complete download the image is not listed as cached")
 	}
 	// A warm read costs the origin nothing.
 	before := th.fromOrig.Load()
-	resp, _ = http.DefaultClient.Do(adminReq(t, "GET", base+"/v2/images/"+img.ID+"/file", nil))
+	resp, _ = http.DefaultClient.Do(adminReq(t, "GET", base+"/v2/images/"+id+"/file", nil))
 	warm, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if !bytes.Equal(warm, data) {

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"crypto/md5"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -167,19 +166,7 @@ func TestTraces(t *testing.T) {
 	g := glancetest.StartT(t)
 	data := bytes.Repeat([]byte("spyglass traces "), 64<<10) // 1 MiB
 	sum := md5.Sum(data)
-	resp, err := http.DefaultClient.Do(withJSON(adminReq(t, "POST", g.URL+"/v2/images",
-		strings.NewReader(`{"name": "traced", "disk_format": "raw", "container_format": "bare", "visibility": "public"}`))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var img struct{ ID string }
-	json.NewDecoder(resp.Body).Decode(&img)
-	resp.Body.Close()
-	put := adminReq(t, "PUT", g.URL+"/v2/images/"+img.ID+"/file", bytes.NewReader(data))
-	put.Header.Set("Content-Type", "application/octet-stream")
-	if resp, err := http.DefaultClient.Do(put); err != nil || resp.StatusCode != 204 {
-		t.Fatalf("upload to glance: %v %v", err, resp)
-	}
+	id := putImageToGlance(t, g, "traced", data)
 	rec := startRegionRecorder(t, g.URL)
 
 	// run starts Spyglass with traces (or not), makes the two traced
@@ -201,7 +188,7 @@ telemetry: {traces_endpoint: %q}
 		}
 		p := startWithConfig(t, bin, cfgPath)
 		rec.take()
-		base := "http://" + p.addr + "/v2/images/" + img.ID
+		base := "http://" + p.addr + "/v2/images/" + id
 		for i, path := range []string{base, base + "/file"} {
 			req := adminReq(t, "GET", path, nil)
 			req.Header.Set("Traceparent", fmt.Sprintf("00-%s-%s-01", clientTrace, clientSpan))
@@ -297,7 +284,7 @@ telemetry: {traces_endpoint: %q}
 					t.Errorf("%s: %s = %q, want %q", srv.Name, k, got, want)
 				}
 			}
-			if strings.Contains(srv.Name, img.ID) {
+			if strings.Contains(srv.Name, id) {
 				t.Errorf("span name %q carries the image id", srv.Name)
 			}
 			if i == 0 {
