@@ -5,13 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,14 +41,7 @@ func TestCacheCommands(t *testing.T) {
 	bin := buildBinary(t)
 	g := glancetest.StartT(t)
 	th := startThrottle(t, strings.TrimPrefix(g.URL, "http://"), 256<<20) // counts the origin's bytes
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "spyglass.yaml")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`listen: 127.0.0.1:0
-auth: {mode: noauth}
-regions:
-  - {name: origin, kind: glance, endpoint: %q}
-cache: {dir: %q, max_size: 1GiB}
-`, th.url(), filepath.Join(dir, "cache"))), 0o600)
+	cfgPath := glanceRegionConfig(t, "noauth", th.url(), "")
 	p := startWithConfig(t, bin, cfgPath)
 	base := "http://" + p.addr
 

@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,16 +142,7 @@ func TestSiteOneFillAcrossThreeInstances(t *testing.T) {
 	id2, data2 := uploadToGlance(t, g, "killed", size)
 
 	siteConfig := func() string {
-		dir := t.TempDir()
-		cfgPath := filepath.Join(dir, "spyglass.yaml")
-		os.WriteFile(cfgPath, []byte(fmt.Sprintf(`listen: 127.0.0.1:0
-auth: {mode: trusted}
-regions:
-  - {name: origin, kind: glance, endpoint: %q}
-cache: {dir: %q, max_size: 1GiB}
-redis: {addr: %q, timeout: 1s}
-`, proxy.url, filepath.Join(dir, "cache"), r.Addr)), 0o600)
-		return cfgPath
+		return glanceRegionConfig(t, "trusted", proxy.url, fmt.Sprintf("redis: {addr: %q, timeout: 1s}\n", r.Addr))
 	}
 	var site []*process
 	for i := range 3 {

@@ -31,6 +31,26 @@ func startWithConfig(t *testing.T, bin, cfgPath string) *process {
 	return startArgs(t, bin, "serve", "--config", cfgPath)
 }
 
+// glanceRegionConfig writes a configuration file (in a new temporary
+// directory, with the image data cache there) for one glance region at
+// endpoint, with auth.mode auth and any further top-level keys in extra
+// (YAML lines), and returns its path.
+func glanceRegionConfig(t *testing.T, auth, endpoint, extra string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "spyglass.yaml")
+	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
+auth: {mode: %s}
+regions:
+  - {name: origin, kind: glance, endpoint: %q}
+cache: {dir: %q, max_size: 1GiB}
+`, auth, endpoint, filepath.Join(dir, "cache")) + extra
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath
+}
+
 // logField is the value of key=value in a text log line ("" if absent).
 func logField(line, key string) string {
 	for _, f := range strings.Fields(line) {
@@ -187,14 +207,7 @@ func TestGlanceRegionFillSurvivesKill9(t *testing.T) {
 	id := putImageToGlance(t, g, "boot", data)
 
 	th := startThrottle(t, strings.TrimPrefix(g.URL, "http://"), 2<<20) // 2 MiB/s: a 4 s fill
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "spyglass.yaml")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`listen: 127.0.0.1:0
-auth: {mode: trusted}
-regions:
-  - {name: origin, kind: glance, endpoint: %q}
-cache: {dir: %q, max_size: 1GiB}
-`, th.url(), filepath.Join(dir, "cache"))), 0o600)
+	cfgPath := glanceRegionConfig(t, "trusted", th.url(), "")
 
 	p := startWithConfig(t, bin, cfgPath)
 	resp, err := http.DefaultClient.Do(adminReq(t, "GET", "http://"+p.addr+"/v2/images/"+id+"/file", nil))
@@ -292,14 +305,7 @@ func TestGlanceCLICacheCommands(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	g := glancetest.StartT(t)
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "spyglass.yaml")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`listen: 127.0.0.1:0
-auth: {mode: noauth}
-regions:
-  - {name: origin, kind: glance, endpoint: %q}
-cache: {dir: %q, max_size: 1GiB}
-`, g.URL, filepath.Join(dir, "cache"))), 0o600)
+	cfgPath := glanceRegionConfig(t, "noauth", g.URL, "")
 	p := startWithConfig(t, bin, cfgPath)
 	base := "http://" + p.addr
 

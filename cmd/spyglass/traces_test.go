@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -173,15 +171,7 @@ func TestTraces(t *testing.T) {
 	// requests, stops it with SIGTERM (the drain flushes the spans) and
 	// returns the region requests made meanwhile.
 	run := func(t *testing.T, otlp *otlpReceiver, tracesEndpoint string, env ...string) []string {
-		dir := t.TempDir()
-		cfgPath := filepath.Join(dir, "spyglass.yaml")
-		os.WriteFile(cfgPath, []byte(fmt.Sprintf(`listen: 127.0.0.1:0
-auth: {mode: trusted}
-regions:
-  - {name: origin, kind: glance, endpoint: %q}
-cache: {dir: %q, max_size: 1GiB}
-telemetry: {traces_endpoint: %q}
-`, rec.url, filepath.Join(dir, "cache"), tracesEndpoint)), 0o600)
+		cfgPath := glanceRegionConfig(t, "trusted", rec.url, fmt.Sprintf("telemetry: {traces_endpoint: %q}\n", tracesEndpoint))
 		for _, kv := range env {
 			k, v, _ := strings.Cut(kv, "=")
 			t.Setenv(k, v)
