@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/valyala/fasthttp"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/backends/local"
@@ -164,26 +161,5 @@ func BenchmarkShowAccessLog(b *testing.B) {
 	}
 	go srv.Serve(ln)
 	defer srv.Shutdown(context.Background())
-	ts := &testServer{url: "http://" + ln.Addr().String(), srv: srv, store: store}
-	img := ts.json(b, p1, "POST", "/v2/images", map[string]any{"name": "cirros", "disk_format": "qcow2", "container_format": "bare"}, 201)
-	id := img["id"].(string)
-	h := srv.Handler()
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		var ctx fasthttp.RequestCtx
-		var req fasthttp.Request
-		raw := "GET /v2/images/" + id + " HTTP/1.1\r\nHost: spyglass\r\nX-Identity-Status: Confirmed\r\n" +
-			"X-Project-Id: p1\r\nX-User-Id: u1\r\nX-Roles: member\r\n\r\n"
-		if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
-			b.Fatal(err)
-		}
-		ctx.Init(&req, nil, nil)
-		for pb.Next() {
-			ctx.Response.Reset()
-			h(&ctx)
-			if ctx.Response.StatusCode() != 200 {
-				b.Fatalf("status %d", ctx.Response.StatusCode())
-			}
-		}
-	})
+	benchmarkShow(b, &testServer{url: "http://" + ln.Addr().String(), srv: srv, store: store}, "")
 }

@@ -16,7 +16,7 @@ func TestMetricsAllocateNothing(t *testing.T) {
 		img := ts.json(t, p1, "POST", "/v2/images", map[string]any{"name": "cirros", "disk_format": "qcow2", "container_format": "bare"}, 201)
 		h := ts.srv.Handler()
 		var ctx fasthttp.RequestCtx
-		ctx.Init(showRequest(t, img["id"].(string)), nil, nil)
+		ctx.Init(showRequest(t, img["id"].(string), ""), nil, nil)
 		serve := func() {
 			ctx.Response.Reset()
 			h(&ctx)

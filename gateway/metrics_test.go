@@ -1,14 +1,12 @@
 package gateway_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"net"
 	"strings"
 	"testing"
 
-	"github.com/valyala/fasthttp"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -160,17 +158,6 @@ func TestRequestMetrics(t *testing.T) {
 	}
 }
 
-// showRequest is a show as the server reads it from the wire.
-func showRequest(b testing.TB, id string) *fasthttp.Request {
-	var req fasthttp.Request
-	raw := "GET /v2/images/" + id + " HTTP/1.1\r\nHost: spyglass\r\nX-Identity-Status: Confirmed\r\n" +
-		"X-Project-Id: p1\r\nX-User-Id: u1\r\nX-Roles: member\r\n\r\n"
-	if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
-		b.Fatal(err)
-	}
-	return &req
-}
-
 // BenchmarkShowMetrics compares the show path with request metrics off and
 // on (read by an SDK reader, as serve builds it).
 func BenchmarkShowMetrics(b *testing.B) {
@@ -181,20 +168,7 @@ func BenchmarkShowMetrics(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			ts, _ := startMetered(b, on)
-			img := ts.json(b, p1, "POST", "/v2/images", map[string]any{"name": "cirros", "disk_format": "qcow2", "container_format": "bare"}, 201)
-			h := ts.srv.Handler()
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				var ctx fasthttp.RequestCtx
-				ctx.Init(showRequest(b, img["id"].(string)), nil, nil)
-				for pb.Next() {
-					ctx.Response.Reset()
-					h(&ctx)
-					if ctx.Response.StatusCode() != 200 {
-						b.Fatalf("status %d", ctx.Response.StatusCode())
-					}
-				}
-			})
+			benchmarkShow(b, ts, "")
 		})
 	}
 }

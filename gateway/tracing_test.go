@@ -1,14 +1,11 @@
 package gateway_test
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 
-	"github.com/valyala/fasthttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -137,29 +134,7 @@ func BenchmarkShowTracing(b *testing.B) {
 				tp = p
 			}
 			ts := startTracedServer(b, tp)
-			img := ts.json(b, p1, "POST", "/v2/images", map[string]any{"name": "cirros", "disk_format": "qcow2", "container_format": "bare"}, 201)
-			id := img["id"].(string)
-			h := ts.srv.Handler()
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				var ctx fasthttp.RequestCtx
-				var req fasthttp.Request
-				raw := "GET /v2/images/" + id + " HTTP/1.1\r\nHost: spyglass\r\nX-Identity-Status: Confirmed\r\n" +
-					"X-Project-Id: p1\r\nX-User-Id: u1\r\nX-Roles: member\r\n" +
-					"Traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n"
-				if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
-					b.Fatal(err)
-				}
-				ctx.Init(&req, nil, nil)
-				for pb.Next() {
-					ctx.Response.Reset()
-					h(&ctx)
-					if ctx.Response.StatusCode() != 200 {
-						b.Fatalf("status %d", ctx.Response.StatusCode())
-					}
-				}
-			})
+			benchmarkShow(b, ts, "Traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n")
 		})
 	}
 }
