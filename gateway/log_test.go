@@ -145,21 +145,5 @@ func TestLogLinesCarryRequestID(t *testing.T) {
 // written as JSON to nowhere: the cost of log.level debug.
 func BenchmarkShowAccessLog(b *testing.B) {
 	log := slog.New(logctx.NewHandler(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	store, err := local.Open(b.TempDir(), local.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	auth, _ := policy.NewAuthenticator("trusted")
-	srv, err := gateway.New(gateway.Config{Logger: log}, store, auth)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Shutdown(context.Background())
-	benchmarkShow(b, &testServer{url: "http://" + ln.Addr().String(), srv: srv, store: store}, "")
+	benchmarkShow(b, startServerWith(b, "trusted", gateway.Config{Logger: log}), "")
 }

@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"bytes"
 	"context"
-	"net"
 	"strings"
 	"testing"
 
@@ -11,9 +10,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/spyglass-gateway/spyglass/backends/local"
 	"github.com/spyglass-gateway/spyglass/gateway"
-	"github.com/spyglass-gateway/spyglass/policy"
 )
 
 // startMetered runs the gateway over a real embedded store with request
@@ -21,14 +18,6 @@ import (
 // without metrics (and a nil reader).
 func startMetered(t testing.TB, on bool) (*testServer, *sdkmetric.ManualReader) {
 	t.Helper()
-	store, err := local.Open(t.TempDir(), local.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, err := policy.NewAuthenticator("trusted")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var cfg gateway.Config
 	var reader *sdkmetric.ManualReader
 	if on {
@@ -37,20 +26,7 @@ func startMetered(t testing.TB, on bool) (*testServer, *sdkmetric.ManualReader) 
 		provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 		t.Cleanup(func() { provider.Shutdown(context.Background()) })
 	}
-	srv, err := gateway.New(cfg, store, auth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		srv.Shutdown(context.Background())
-		store.Close()
-	})
-	return &testServer{url: "http://" + ln.Addr().String(), srv: srv, store: store}, reader
+	return startServerWith(t, "trusted", cfg), reader
 }
 
 // requestCount is how many requests the histogram counted with exactly

@@ -30,6 +30,13 @@ type testServer struct {
 
 func startServer(t testing.TB, mode string) *testServer {
 	t.Helper()
+	return startServerWith(t, mode, gateway.Config{})
+}
+
+// startServerWith serves an embedded store on loopback through a gateway
+// built with cfg and auth.mode mode.
+func startServerWith(t testing.TB, mode string, cfg gateway.Config) *testServer {
+	t.Helper()
 	store, err := local.Open(t.TempDir(), local.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +45,7 @@ func startServer(t testing.TB, mode string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := gateway.New(gateway.Config{}, store, auth)
+	srv, err := gateway.New(cfg, store, auth)
 	if err != nil {
 		t.Fatal(err)
 	}

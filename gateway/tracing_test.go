@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"testing"
 
@@ -10,36 +9,13 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/spyglass-gateway/spyglass/backends/local"
 	"github.com/spyglass-gateway/spyglass/gateway"
-	"github.com/spyglass-gateway/spyglass/policy"
 )
 
 // startTracedServer is startServer with tracing on, spans going to exp.
 func startTracedServer(t testing.TB, tp trace.TracerProvider) *testServer {
 	t.Helper()
-	store, err := local.Open(t.TempDir(), local.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, err := policy.NewAuthenticator("trusted")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := gateway.New(gateway.Config{Tracing: tp}, store, auth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		srv.Shutdown(context.Background())
-		store.Close()
-	})
-	return &testServer{url: "http://" + ln.Addr().String(), srv: srv, store: store}
+	return startServerWith(t, "trusted", gateway.Config{Tracing: tp})
 }
 
 // TestServerSpans: one server span per request, named by the route
