@@ -428,15 +428,7 @@ func printStorm(res []StormResult) {
 		fmt.Printf("%-14s %5d %8.2f %7.2f %8.3f %8.3f %8.2f %8.2f %9.0f %8.0f %6d\n", r.Target, r.N, r.OriginRatio, r.WallS,
 			r.TTFBP50, r.TTFBP99, r.DoneP50, r.DoneP99, r.MiBps, r.SpyglassRSSMiB, r.Errors)
 	}
-	keys := []string{}
-	ratios := StormRatios(res)
-	for k := range ratios {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Printf("%-66s %8.3f\n", k, ratios[k])
-	}
+	printRatios(StormRatios(res))
 }
 
 // countingLink is a TCP proxy between the origin's clients and Glance: it

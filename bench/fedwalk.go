@@ -359,13 +359,5 @@ func printFedWalk(r FedWalkResult) {
 		fmt.Printf("g%d alone / in parallel   %v / %v\n", i, r.RegionWalks[i].Round(time.Millisecond), r.RegionWalksParallel[i].Round(time.Millisecond))
 	}
 	fmt.Printf("regions in parallel wall %v; slowest region page p50 %v\n", r.ParallelWall.Round(time.Millisecond), r.SlowestRegionPageP50.Round(time.Millisecond))
-	ratios := FedWalkRatios(r)
-	keys := make([]string, 0, len(ratios))
-	for k := range ratios {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Printf("ratio %-55s %.2fx\n", k, ratios[k])
-	}
+	printRatios(FedWalkRatios(r))
 }

@@ -85,10 +85,7 @@ func main() {
 			log.Fatalf("bench: bootstorm: %v", err)
 		}
 		printStorm(res)
-		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {
-			b, _ := json.MarshalIndent(map[string]any{"bootstorm": res, "ratios": StormRatios(res)}, "", "  ")
-			os.WriteFile(*out, b, 0o644)
-		}
+		writeResults(*out, map[string]any{"bootstorm": res, "ratios": StormRatios(res)})
 		return
 	}
 	if *scenario == "fedwalk" {
@@ -105,10 +102,7 @@ func main() {
 			log.Fatalf("bench: fedwalk: %v", err)
 		}
 		printFedWalk(res)
-		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {
-			b, _ := json.MarshalIndent(map[string]any{"fedwalk": res, "ratios": FedWalkRatios(res)}, "", "  ")
-			os.WriteFile(*out, b, 0o644)
-		}
+		writeResults(*out, map[string]any{"fedwalk": res, "ratios": FedWalkRatios(res)})
 		return
 	}
 	if *scenario == "sharedtier" {
@@ -124,10 +118,7 @@ func main() {
 			log.Fatalf("bench: sharedtier: %v", err)
 		}
 		printSharedTier(res)
-		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {
-			b, _ := json.MarshalIndent(map[string]any{"sharedtier": res, "ratios": SharedTierRatios(res)}, "", "  ")
-			os.WriteFile(*out, b, 0o644)
-		}
+		writeResults(*out, map[string]any{"sharedtier": res, "ratios": SharedTierRatios(res)})
 		return
 	}
 	env, err := StartEnv(ctx, *images)
@@ -157,12 +148,7 @@ func main() {
 		all = append(all, res...)
 		printTable(s.Name(), res)
 	}
-	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {
-		b, _ := json.MarshalIndent(Report{Results: all, Ratios: Ratios(all)}, "", "  ")
-		if err := os.WriteFile(*out, b, 0o644); err != nil {
-			log.Printf("bench: writing %s: %v", *out, err)
-		}
-	}
+	writeResults(*out, Report{Results: all, Ratios: Ratios(all)})
 	if *keep {
 		fmt.Println("peers kept running; Ctrl-C to stop:", env.Describe())
 		<-ctx.Done()
@@ -216,4 +202,18 @@ func Ratio(a, b float64) float64 {
 		return 0
 	}
 	return a / b
+}
+
+// writeResults writes a run's results as JSON to path (bench/results/…),
+// making its directory; a failure is logged, never fatal: the results are
+// printed already.
+func writeResults(path string, results any) {
+	b, _ := json.MarshalIndent(results, "", "  ")
+	err := os.MkdirAll(filepath.Dir(path), 0o755)
+	if err == nil {
+		err = os.WriteFile(path, b, 0o644)
+	}
+	if err != nil {
+		log.Printf("bench: writing %s: %v", path, err)
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 )
 
@@ -88,4 +90,11 @@ func keysOf(body []byte) string {
 		}
 	}
 	return fmt.Sprint(keys)
+}
+
+// printRatios prints a scenario's ratios, one a line, in name order.
+func printRatios(ratios map[string]float64) {
+	for _, k := range slices.Sorted(maps.Keys(ratios)) {
+		fmt.Printf("%-66s %8.3fx\n", k, ratios[k])
+	}
 }

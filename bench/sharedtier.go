@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -388,13 +387,5 @@ func printSharedTier(r SharedTierResult) {
 	fmt.Printf("\n== sharedtier: cross-instance invalidation, %d writes ==\n", r.Rounds)
 	fmt.Printf("write through A answered -> B serves it: p50 %v p99 %v max %v (B's stale answers per write: %.2f)\n",
 		r.InvP50.Round(time.Microsecond), r.InvP99.Round(time.Microsecond), r.InvMax.Round(time.Microsecond), r.StaleAnswers)
-	ratios := SharedTierRatios(r)
-	keys := make([]string, 0, len(ratios))
-	for k := range ratios {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Printf("%-40s %8.3f\n", k, ratios[k])
-	}
+	printRatios(SharedTierRatios(r))
 }

@@ -44,20 +44,12 @@ func TestWalkAcrossInstancesSharesCursorsThroughRedis(t *testing.T) {
 		t.Fatalf("one instance walked %d images, want 60", len(want))
 	}
 
-	before := lookups()
-	if got := walk(t, spy, admin, qs, true); !slices.Equal(got, want) {
-		t.Fatalf("walk hopping instances: %s", firstDiff(got, want))
-	}
-	if n := lookups() - before; n != 0 {
+	if n := hopWalk(t, spy, lookups, qs, want, "Redis up"); n != 0 {
 		t.Errorf("a walk hopping instances looked up %d marker images; with shared positions it needs none", n)
 	}
 
 	redis.Stop()
-	before = lookups()
-	if got := walk(t, spy, admin, qs, true); !slices.Equal(got, want) {
-		t.Fatalf("walk hopping instances, Redis down: %s", firstDiff(got, want))
-	}
-	if n := lookups() - before; n == 0 {
+	if n := hopWalk(t, spy, lookups, qs, want, "Redis down"); n == 0 {
 		t.Errorf("with Redis down the instances cannot share positions, yet no marker was resolved")
 	}
 
@@ -66,13 +58,21 @@ func TestWalkAcrossInstancesSharesCursorsThroughRedis(t *testing.T) {
 	}
 	time.Sleep(2500 * time.Millisecond) // the breaker's open window
 	walk(t, spy, admin, qs, true)       // half-open → closed
-	before = lookups()
-	if got := walk(t, spy, admin, qs, true); !slices.Equal(got, want) {
-		t.Fatalf("walk hopping instances, Redis back: %s", firstDiff(got, want))
-	}
-	if n := lookups() - before; n != 0 {
+	if n := hopWalk(t, spy, lookups, qs, want, "Redis back"); n != 0 {
 		t.Errorf("Redis is back, yet a walk hopping instances looked up %d marker images", n)
 	}
+}
+
+// hopWalk walks qs as an admin hopping between the instances at every
+// page, fails unless it lists want, and returns how many marker images the
+// walk looked up in the regions (none when positions are shared).
+func hopWalk(t *testing.T, spy []string, lookups func() int64, qs string, want []string, when string) int64 {
+	t.Helper()
+	before := lookups()
+	if got := walk(t, spy, caller{"adm", "admin,member,reader"}, qs, true); !slices.Equal(got, want) {
+		t.Fatalf("walk hopping instances (%s): %s", when, firstDiff(got, want))
+	}
+	return lookups() - before
 }
 
 // instancesSharing starts two gateway instances over the same three local
@@ -133,11 +133,7 @@ func TestWalkAcrossInstancesSharesCursorsThroughARedisCluster(t *testing.T) {
 	if len(want) != 60 {
 		t.Fatalf("one instance walked %d images, want 60", len(want))
 	}
-	before := lookups()
-	if got := walk(t, spy, admin, qs, true); !slices.Equal(got, want) {
-		t.Fatalf("walk hopping instances: %s", firstDiff(got, want))
-	}
-	if n := lookups() - before; n != 0 {
+	if n := hopWalk(t, spy, lookups, qs, want, "Redis Cluster"); n != 0 {
 		t.Errorf("a walk hopping instances looked up %d marker images; with positions shared through the cluster it needs none", n)
 	}
 }
