@@ -13,6 +13,11 @@
 //		// regions[1].endpoint: required for kind glance; e.g. http://127.0.0.1:9292
 //	}
 //
+// One file per concern: config.go is the schema (the structs, whose field
+// comments are the reference), defaults.go what a file may leave out,
+// load.go reading the file, the environment and the flags, validate.go
+// the checks of the whole.
+//
 // The configuration reference (docs/config.md, the README's configuration
 // table, "spyglass config reference") is generated from the doc comments
 // on Config's fields and from Default(); after adding or changing a key,

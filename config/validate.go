@@ -1,0 +1,360 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var regionNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// Validate checks the whole configuration and reports every problem, each
+// naming the key and the fix.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	if err := checkHostPort(c.Listen); err != nil {
+		bad("listen", "%v; e.g. 127.0.0.1:9292", err)
+	}
+	if c.Admin.Listen != AdminOff {
+		if err := checkHostPort(c.Admin.Listen); err != nil {
+			bad("admin.listen", "%v; e.g. 127.0.0.1:9293, or off", err)
+		} else if c.Admin.Listen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+			bad("admin.listen", "the same address as listen; give the admin listener its own port, e.g. 127.0.0.1:9293, or off")
+		}
+	}
+	if c.Admin.Advertise != "" {
+		if err := checkAdvertise(c.Admin.Advertise); err != nil {
+			bad("admin.advertise", "%v; the host:port the other instances reach this one's admin listener at, e.g. 10.0.0.5:9293", err)
+		} else if c.Admin.Listen == AdminOff {
+			bad("admin.advertise", "set while admin.listen is off; remove it, or give admin.listen an address")
+		}
+	}
+
+	switch c.Policy.Defaults {
+	case PolicyCurrent, PolicyLegacy:
+	case "":
+		bad("policy.defaults", "required; current (Glance's secure-RBAC defaults) or legacy (a stock Glance 25's)")
+	default:
+		bad("policy.defaults", "unknown rule set %q; current (Glance's secure-RBAC defaults) or legacy (a stock Glance 25's)", c.Policy.Defaults)
+	}
+	if c.Policy.File != "" {
+		if st, err := os.Stat(c.Policy.File); err != nil {
+			bad("policy.file", "%v; give the path of an oslo.policy YAML or JSON file, or leave it empty", err)
+		} else if st.IsDir() {
+			bad("policy.file", "%s is a directory; give the path of an oslo.policy YAML or JSON file", c.Policy.File)
+		}
+	}
+
+	switch c.Auth.Mode {
+	case AuthNoAuth, AuthTrusted:
+	case AuthKeystone:
+		c.Auth.Keystone.validateCredentials("auth.mode is keystone", bad)
+	case "":
+		bad("auth.mode", "required; one of noauth, trusted, keystone")
+	default:
+		bad("auth.mode", "unknown mode %q; one of noauth, trusted, keystone", c.Auth.Mode)
+	}
+	c.Auth.Keystone.validateSettings(bad)
+
+	if len(c.Regions) == 0 {
+		bad("regions", "at least one region is required; e.g. - {name: local, kind: local, data_dir: ./data}")
+	}
+	seen := map[string]int{}
+	for i, r := range c.Regions {
+		key := fmt.Sprintf("regions[%d]", i)
+		switch {
+		case r.Name == "":
+			bad(key+".name", "required; e.g. local")
+		case !regionNameRe.MatchString(r.Name):
+			bad(key+".name", "%q: use letters, digits, '.', '_' and '-' only", r.Name)
+		default:
+			if j, dup := seen[r.Name]; dup {
+				bad(key+".name", "%q is also the name of regions[%d]; region names must be unique", r.Name, j)
+			}
+			seen[r.Name] = i
+		}
+		switch r.Kind {
+		case KindLocal:
+			if r.DataDir == "" {
+				bad(key+".data_dir", "required for kind local; e.g. ./data")
+			}
+			if r.Endpoint != "" {
+				bad(key+".endpoint", "only for kind glance; remove it, a local region keeps its images in data_dir")
+			}
+			if r.RegionName != "" || r.Interface != "" {
+				bad(key+".region_name", "only for kind glance; remove region_name and interface")
+			}
+		case KindGlance:
+			switch {
+			case r.Endpoint != "" && r.RegionName != "":
+				bad(key+".region_name", "set endpoint or region_name, not both; remove region_name to use the endpoint as given")
+			case r.Endpoint == "" && r.RegionName == "":
+				bad(key+".endpoint", "required for kind glance (or region_name, to find it in the Keystone catalog); e.g. http://127.0.0.1:9292")
+			case r.Endpoint != "":
+				if err := checkURL(r.Endpoint); err != nil {
+					bad(key+".endpoint", "%v; e.g. http://127.0.0.1:9292", err)
+				}
+			default:
+				c.Auth.Keystone.validateCredentials(key+".region_name is set", bad)
+			}
+			if r.Interface != "" && !validInterface(r.Interface) {
+				bad(key+".interface", "unknown interface %q; one of public, internal, admin", r.Interface)
+			}
+			if r.Interface != "" && r.RegionName == "" {
+				bad(key+".interface", "only with region_name; remove it")
+			}
+			if r.DataDir != "" {
+				bad(key+".data_dir", "only for kind local; remove it")
+			}
+			if r.ConnectTimeout < 0 {
+				bad(key+".connect_timeout", "must not be negative; e.g. 5s")
+			}
+			if r.ReadTimeout < 0 {
+				bad(key+".read_timeout", "must not be negative; e.g. 30s")
+			}
+		case "":
+			bad(key+".kind", "required; one of local, glance")
+		default:
+			bad(key+".kind", "unknown kind %q; one of local, glance", r.Kind)
+		}
+	}
+
+	order := ""
+	for i, r := range c.Regions {
+		key := fmt.Sprintf("regions[%d]", i)
+		switch r.Nulls {
+		case "", "first", "last":
+		default:
+			bad(key+".nulls", "unknown %q; first (SQLite, MySQL) or last (PostgreSQL)", r.Nulls)
+		}
+		switch r.Collation {
+		case "", "binary", "nocase":
+		default:
+			bad(key+".collation", "unknown %q; binary (SQLite, PostgreSQL C) or nocase (MySQL *_ci)", r.Collation)
+		}
+		if r.MaxPage < 0 {
+			bad(key+".max_page", "must not be negative; e.g. 1000, Glance's api_limit_max")
+		}
+		o := orDefault(r.Nulls, "first") + "/" + orDefault(r.Collation, "binary")
+		if i == 0 {
+			order = o
+		} else if o != order {
+			bad(key+".nulls", "regions order listings differently (%s vs %s for %s): a merged listing needs one order; set nulls and collation alike", o, order, c.Regions[0].Name)
+		}
+	}
+	for p, name := range c.ProjectRegions {
+		if c.Region(name) == nil {
+			bad("project_regions."+p, "%q is not the name of a region; use one of %s", name, regionNames(c.Regions))
+		}
+	}
+	switch c.Federation.OnRegionFailure {
+	case "answer", "fail":
+	default:
+		bad("federation.on_region_failure", "unknown %q; answer or fail", c.Federation.OnRegionFailure)
+	}
+	if c.Federation.CursorTTL <= 0 {
+		bad("federation.cursor_ttl", "must be positive; e.g. 10m")
+	}
+
+	switch {
+	case c.DefaultRegion == "" && len(c.Regions) > 1:
+		bad("default_region", "required when there is more than one region; name one of regions[].name")
+	case c.DefaultRegion != "" && c.Region(c.DefaultRegion) == nil:
+		bad("default_region", "%q is not the name of a region; use one of %s", c.DefaultRegion, regionNames(c.Regions))
+	}
+
+	if c.Cache.MaxSize < 0 {
+		bad("cache.max_size", "must not be negative; e.g. 50GiB")
+	}
+	if c.Cache.MaxSize > 0 && c.Cache.Dir == "" {
+		bad("cache.dir", "required when cache.max_size is not 0; e.g. ./data/cache")
+	}
+	if c.Cache.MetadataTTL < 0 {
+		bad("cache.metadata_ttl", "must not be negative; e.g. 30s")
+	}
+	if c.Cache.StaleIfError < 0 {
+		bad("cache.stale_if_error", "must not be negative; e.g. 5m, or 0 to never serve stale records")
+	}
+	if c.Cache.VerdictTTL < 0 {
+		bad("cache.verdict_ttl", "must not be negative; e.g. 5s")
+	}
+	if !(c.Cache.LowWatermark > 0 && c.Cache.LowWatermark < c.Cache.HighWatermark && c.Cache.HighWatermark <= 1) {
+		bad("cache.high_watermark", "need 0 < low_watermark (%v) < high_watermark (%v) <= 1; e.g. 0.9 and 0.8", c.Cache.LowWatermark, c.Cache.HighWatermark)
+	}
+	c.Redis.validate(bad)
+	if c.Telemetry.TracesEndpoint != "" {
+		if err := checkURL(c.Telemetry.TracesEndpoint); err != nil {
+			bad("telemetry.traces_endpoint", "%v; the collector's OTLP/HTTP URL (gRPC is not supported), e.g. http://127.0.0.1:4318, or empty for no traces", err)
+		}
+	}
+	if c.ImageSizeCap < 0 {
+		bad("image_size_cap", "must not be negative; e.g. 1TiB, or 0 for Glance's default")
+	}
+	switch c.Log.Format {
+	case LogText, LogJSON:
+	default:
+		bad("log.format", "unknown format %q; text or json", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case LogDebug, LogInfo, LogWarn, LogError:
+	default:
+		bad("log.level", "unknown level %q; debug, info, warn or error", c.Log.Level)
+	}
+	if c.ShutdownTimeout < 0 {
+		bad("shutdown_timeout", "must not be negative; e.g. 30s")
+	}
+	return errors.Join(errs...)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func regionNames(rs []Region) string {
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = strconv.Quote(r.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func checkHostPort(addr string) error {
+	if addr == "" {
+		return errors.New("required")
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	// Service names ("http") would work with net.Listen but make the port
+	// depend on /etc/services; ask for a number.
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: port must be a number 0-65535", addr)
+	}
+	return nil
+}
+
+// checkAdvertise checks an address other hosts can dial: a host (not one
+// meaning "every address") and a real port.
+func checkAdvertise(addr string) error {
+	if err := checkHostPort(addr); err != nil {
+		return err
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return fmt.Errorf("%q names no host to dial", addr)
+	}
+	if port == "0" {
+		return fmt.Errorf("%q: port 0 cannot be dialled", addr)
+	}
+	return nil
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http:// or https:// URL", s)
+	}
+	return nil
+}
+
+// validateCredentials checks what logging in to Keystone needs; why says
+// which setting needs it.
+func (k *Keystone) validateCredentials(why string, bad func(key, format string, args ...any)) {
+	if k.AuthURL == "" {
+		bad("auth.keystone.auth_url", "required when %s; Keystone's v3 URL, e.g. http://127.0.0.1:5000/v3", why)
+	} else if err := checkURL(k.AuthURL); err != nil {
+		bad("auth.keystone.auth_url", "%v; Keystone's v3 URL, e.g. http://127.0.0.1:5000/v3", err)
+	}
+	if k.Username == "" {
+		bad("auth.keystone.username", "required when %s; the gateway's service user, e.g. glance", why)
+	}
+	if k.Password == "" {
+		bad("auth.keystone.password", "required when %s; the service user's password", why)
+	}
+	if k.ProjectName == "" {
+		bad("auth.keystone.project_name", "required when %s; the service user's project, e.g. service", why)
+	}
+}
+
+// validateSettings checks the keys that have defaults, whatever the mode.
+func (k *Keystone) validateSettings(bad func(key, format string, args ...any)) {
+	if k.TokenCacheTTL <= 0 {
+		bad("auth.keystone.token_cache_ttl", "must be positive; e.g. 5m")
+	}
+	if k.InvalidTokenTTL <= 0 {
+		bad("auth.keystone.invalid_token_ttl", "must be positive; e.g. 5s")
+	}
+	if k.Timeout <= 0 {
+		bad("auth.keystone.timeout", "must be positive; e.g. 5s")
+	}
+	if k.WWWAuthenticateURI != "" {
+		if err := checkURL(k.WWWAuthenticateURI); err != nil {
+			bad("auth.keystone.www_authenticate_uri", "%v; Keystone's public URL clients should get tokens from, or empty for auth_url", err)
+		}
+	}
+	if !validInterface(k.Interface) {
+		bad("auth.keystone.interface", "unknown interface %q; one of public, internal, admin", k.Interface)
+	}
+}
+
+func (r *Redis) validate(bad func(key, format string, args ...any)) {
+	var set []string
+	if r.Addr != "" {
+		set = append(set, "redis.addr")
+		if err := checkHostPort(r.Addr); err != nil {
+			bad("redis.addr", "%v; e.g. 127.0.0.1:6379, or empty for no shared tier", err)
+		}
+	}
+	if len(r.Cluster) > 0 {
+		set = append(set, "redis.cluster")
+		for i, a := range r.Cluster {
+			if err := checkHostPort(a); err != nil {
+				bad(fmt.Sprintf("redis.cluster[%d]", i), "%v; a seed node of the cluster, e.g. 10.0.0.1:6379", err)
+			}
+		}
+		if r.DB != 0 {
+			bad("redis.db", "a Redis Cluster has only database 0; remove redis.db")
+		}
+	}
+	s := r.Sentinel
+	if s.MasterName != "" || len(s.Addrs) > 0 || s.Password != "" {
+		set = append(set, "redis.sentinel")
+		if s.MasterName == "" {
+			bad("redis.sentinel.master_name", "required with redis.sentinel; the name the sentinels monitor the master under, e.g. mymaster")
+		}
+		if len(s.Addrs) == 0 {
+			bad("redis.sentinel.addrs", "required with redis.sentinel; host:port of each sentinel, e.g. [10.0.0.1:26379, 10.0.0.2:26379]")
+		}
+		for i, a := range s.Addrs {
+			if err := checkHostPort(a); err != nil {
+				bad(fmt.Sprintf("redis.sentinel.addrs[%d]", i), "%v; a sentinel, e.g. 10.0.0.1:26379", err)
+			}
+		}
+	}
+	if len(set) > 1 {
+		bad(set[1], "%s and %s are both set; a shared tier is one of redis.addr (one server), redis.cluster (a Redis Cluster) or redis.sentinel (a master found through Sentinel): keep one", set[0], set[1])
+	}
+	if r.DB < 0 {
+		bad("redis.db", "must not be negative; e.g. 0")
+	}
+	if r.Timeout <= 0 {
+		bad("redis.timeout", "must be positive; e.g. 100ms")
+	}
+}
+
+func validInterface(s string) bool {
+	return s == InterfacePublic || s == InterfaceInternal || s == InterfaceAdmin
+}
