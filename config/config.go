@@ -55,6 +55,10 @@ type Config struct {
 	// requests in flight (uploads included) to finish before exiting; `0`:
 	// do not wait.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	// src says where each value came from (file:line, a variable, a
+	// flag), for Validate's messages.
+	src sources
 }
 
 // Auth says how callers are identified.

@@ -5,18 +5,26 @@
 //
 // Usage:
 //
-//	cfg, err := config.Read(path) // file + environment over Default()
-//	if err != nil { ... }
-//	if err := cfg.Apply(config.Overrides{Listen: *listen}); err != nil { ... }
-//	if err := cfg.Validate(); err != nil {
-//		// every problem, one per line, each naming the key and the fix:
-//		// regions[1].endpoint: required for kind glance; e.g. http://127.0.0.1:9292
+//	// file, then environment, then flags, over Default(); then validated
+//	cfg, err := config.Load(path, config.Overrides{Listen: *listen})
+//	if err != nil {
+//		// config.Problems: every problem at once, one a line, each placed
+//		// where its value came from, with its key path and the fix:
+//		// spyglass.yaml:4: cache.metadata_ttl: expected a duration like 30s, got 30; add a unit: 30s, 5m, 100ms
+//		// spyglass.yaml:9: regions[1].endpont: unknown key; did you mean regions[1].endpoint?
+//		// --listen: listen: "nowhere" is not host:port; e.g. 127.0.0.1:9292
 //	}
+//
+// Read is the same without flags and validation (Apply and Validate do
+// those steps apart).
 //
 // One file per concern: config.go is the schema (the structs, whose field
 // comments are the reference), defaults.go what a file may leave out,
 // load.go reading the file, the environment and the flags, validate.go
-// the checks of the whole.
+// the checks of the whole. decode.go decodes the file through yaml.v3's
+// node tree, so that every key keeps its line and every problem is found
+// in one pass; problem.go is the shape of a problem and where a value came
+// from; suggest.go the "did you mean" of an unknown key.
 //
 // The configuration reference (docs/config.md, the README's configuration
 // table, "spyglass config reference") is generated from the doc comments

@@ -1,15 +1,11 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
-	"regexp"
-	"strings"
-
-	"gopkg.in/yaml.v3"
+	"slices"
 )
 
 // Environment variables read by Read and Load, applied over the file.
@@ -23,84 +19,83 @@ const (
 )
 
 // Load reads the file at path (empty path: no file, defaults only), applies
-// the SPYGLASS_* environment variables and validates the result.
-func Load(path string) (Config, error) {
-	c, err := Read(path)
-	if err != nil {
-		return c, err
+// the SPYGLASS_* environment variables, then flags (the command-line flags,
+// if any), and validates the result. Its error is Problems: every problem
+// of the file, the overrides and the result in one list, each naming where
+// the value came from (file:line, the variable or the flag), the key, and
+// what was expected.
+func Load(path string, flags ...Overrides) (Config, error) {
+	c, ps, understood := read(path)
+	if !understood {
+		return c, ps.err()
 	}
-	return c, c.Validate()
+	for _, o := range flags {
+		ps = append(ps, c.apply(o, false)...)
+	}
+	return c, c.validateAfter(ps).err()
 }
 
-// Read is Load without the validation, for callers that apply more
-// overrides (command-line flags) and then call Validate themselves.
+// validateAfter adds to ps, the problems of reading, those of Validate
+// that are not about a key ps already names.
+func (c *Config) validateAfter(ps Problems) Problems {
+	var invalid Problems
+	if errors.As(c.Validate(), &invalid) {
+		ps = append(ps, ps.besides(invalid)...)
+	}
+	return ps.sorted()
+}
+
+// Read is Load without the validation, for callers that want a value of
+// the configuration whatever its other keys say. Its error is Problems.
 func Read(path string) (Config, error) {
+	c, ps, _ := read(path)
+	return c, ps.err()
+}
+
+// read reads the file at path and the environment over Default(); it says
+// whether the result is what the file says (false when it could not be
+// read or is not a mapping of keys, and validating it makes no sense).
+func read(path string) (Config, Problems, bool) {
 	c := Default()
+	var ps Problems
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return c, fmt.Errorf("config: %w", err)
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return c, Problems{{File: path, Message: "cannot read the file: " + err.Error()}}, false
 		}
-		if err := c.decode(b); err != nil {
-			return c, fmt.Errorf("config %s: %w", path, err)
+		var understood bool
+		if ps, understood = c.decode(b, path); !understood {
+			return c, ps, false
 		}
 	}
 	c.fillDefaults()
-	err := c.Apply(Overrides{
+	ps = append(ps, c.apply(Overrides{
 		Listen:    os.Getenv(EnvListen),
 		Auth:      os.Getenv(EnvAuth),
 		DataDir:   os.Getenv(EnvDataDir),
 		Admin:     os.Getenv(EnvAdmin),
 		LogLevel:  os.Getenv(EnvLogLevel),
 		LogFormat: os.Getenv(EnvLogFormat),
-	})
-	if err != nil {
-		return c, fmt.Errorf("environment: %w", err)
-	}
-	return c, nil
+	}, true)...)
+	return c, ps, true
 }
 
 // Parse decodes YAML over the defaults, without environment or validation.
+// Its error is Problems, placed by line.
 func Parse(b []byte) (Config, error) {
 	c := Default()
-	if err := c.decode(b); err != nil {
-		return c, err
-	}
+	ps, _ := c.decode(b, "")
 	c.fillDefaults()
-	return c, nil
+	return c, ps.err()
 }
 
-func (c *Config) decode(b []byte) error {
-	// default_region follows the file's regions unless the file names it;
-	// fillDefaults puts it back.
-	c.DefaultRegion = ""
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		if errors.Is(err, io.EOF) { // empty file: defaults
-			return nil
-		}
-		return unknownKey(err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return errors.New("more than one YAML document; the configuration is one document")
-	}
-	return nil
-}
-
-var notFoundRe = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
-
-// unknownKey rewrites yaml.v3's "field x not found in type config.Region"
-// into words a user of the file understands.
-func unknownKey(err error) error {
-	msg := notFoundRe.ReplaceAllString(err.Error(), "line $1: unknown key \"$2\" (in $3); check the spelling against docs/config.md or spyglass config reference")
-	msg = strings.ReplaceAll(msg, "yaml: unmarshal errors:\n  ", "")
-	return errors.New(msg)
-}
-
-// Overrides are values given on the command line or in the environment;
-// empty fields leave the configuration alone.
+// Overrides are values given on the command line (to Load and Apply) or
+// in the environment (read by Read and Load themselves); empty fields leave
+// the configuration alone.
 type Overrides struct {
 	Listen    string // listen
 	Auth      string // auth.mode
@@ -110,29 +105,40 @@ type Overrides struct {
 	LogFormat string // log.format
 }
 
-// Apply sets the non-empty fields of o.
+// Apply sets the non-empty fields of o, which are command-line flags: a
+// problem with a value, then and in Validate, names the flag (--listen).
+// Its error is Problems.
 func (c *Config) Apply(o Overrides) error {
-	if o.Listen != "" {
-		c.Listen = o.Listen
-	}
-	if o.Auth != "" {
-		c.Auth.Mode = o.Auth
-	}
-	if o.Admin != "" {
-		c.Admin.Listen = o.Admin
-	}
-	if o.LogLevel != "" {
-		c.Log.Level = o.LogLevel
-	}
-	if o.LogFormat != "" {
-		c.Log.Format = o.LogFormat
-	}
-	if o.DataDir != "" {
-		r := c.Region(c.DefaultRegion)
-		if r == nil || r.Kind != KindLocal {
-			return fmt.Errorf("data dir %q: the default region %q is not a local region; set data_dir on a local region in the file instead", o.DataDir, c.DefaultRegion)
+	return c.apply(o, false).err()
+}
+
+// apply sets the non-empty fields of o, from the environment (SPYGLASS_*)
+// or from flags, and records which for the messages.
+func (c *Config) apply(o Overrides, fromEnv bool) Problems {
+	name := func(env, flag string) string {
+		if fromEnv {
+			return env
 		}
-		r.DataDir = o.DataDir
+		return flag
+	}
+	set := func(dst *string, value, key, env, flag string) {
+		if value != "" {
+			*dst = value
+			c.src.overridden(key, name(env, flag))
+		}
+	}
+	set(&c.Listen, o.Listen, "listen", EnvListen, "--listen")
+	set(&c.Auth.Mode, o.Auth, "auth.mode", EnvAuth, "--auth")
+	set(&c.Admin.Listen, o.Admin, "admin.listen", EnvAdmin, "--admin-listen")
+	set(&c.Log.Level, o.LogLevel, "log.level", EnvLogLevel, "--log-level")
+	set(&c.Log.Format, o.LogFormat, "log.format", EnvLogFormat, "--log-format")
+	if o.DataDir != "" {
+		i := slices.IndexFunc(c.Regions, func(r Region) bool { return r.Name == c.DefaultRegion })
+		if i < 0 || c.Regions[i].Kind != KindLocal {
+			return Problems{{Override: name(EnvDataDir, "--data-dir"), Key: "regions[].data_dir", Message: fmt.Sprintf(
+				"%q: the default region %q is not a local region; set data_dir on a local region in the file instead", o.DataDir, c.DefaultRegion)}}
+		}
+		set(&c.Regions[i].DataDir, o.DataDir, fmt.Sprintf("regions[%d].data_dir", i), EnvDataDir, "--data-dir")
 	}
 	return nil
 }

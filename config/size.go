@@ -47,10 +47,19 @@ var sizeUnits = map[string]int64{
 // errors. The single-letter units K, M, G, T, P are binary, like the
 // GNU tools' K/M/G.
 func ParseSize(s string) (Size, error) {
-	in := s
+	n, why := parseSize(s)
+	if why != "" {
+		return 0, fmt.Errorf("size %q: %s", s, why)
+	}
+	return n, nil
+}
+
+// parseSize is ParseSize with, instead of an error, why s is not a size
+// ("" when it is).
+func parseSize(s string) (Size, string) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return 0, fmt.Errorf("size %q: empty; write bytes or a number with a unit, e.g. 50GiB", in)
+		return 0, "empty; write bytes or a number with a unit, e.g. 50GiB"
 	}
 	i := 0
 	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
@@ -58,31 +67,31 @@ func ParseSize(s string) (Size, error) {
 	}
 	num, unit := s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
 	if num == "" || strings.Count(num, ".") > 1 || num == "." || num[0] == '.' || num[len(num)-1] == '.' {
-		return 0, fmt.Errorf("size %q: not a number with an optional unit, e.g. 50GiB, 500MB, 1048576", in)
+		return 0, "not a number with an optional unit, e.g. 50GiB, 500MB, 1048576"
 	}
 	mult, ok := sizeUnits[unit]
 	if !ok {
-		return 0, fmt.Errorf("size %q: unknown unit %q; use B, KiB, MiB, GiB, TiB, PiB (1024) or kB, MB, GB, TB, PB (1000)", in, s[i:])
+		return 0, fmt.Sprintf("unknown unit %q: use B, KiB, MiB, GiB, TiB, PiB (1024) or kB, MB, GB, TB, PB (1000)", strings.TrimSpace(s[i:]))
 	}
 	// 19 digits hold any int64; a fraction needs at most 50 digits to come
 	// to whole bytes with PiB (2^50). Anything longer is a typo, and would
 	// cost big-number arithmetic on untrusted length.
 	if len(num) > 72 {
-		return 0, fmt.Errorf("size %q: number too long", in)
+		return 0, "number too long"
 	}
 	r, ok := new(big.Rat).SetString(num)
 	if !ok {
-		return 0, fmt.Errorf("size %q: not a number", in)
+		return 0, "not a number"
 	}
 	r.Mul(r, new(big.Rat).SetInt64(mult))
 	if !r.IsInt() {
-		return 0, fmt.Errorf("size %q: not a whole number of bytes", in)
+		return 0, "not a whole number of bytes"
 	}
 	n := r.Num()
 	if !n.IsInt64() || n.Int64() > math.MaxInt64 {
-		return 0, fmt.Errorf("size %q: too large (max %d bytes)", in, int64(math.MaxInt64))
+		return 0, fmt.Sprintf("too large (max %d bytes)", int64(math.MaxInt64))
 	}
-	return Size(n.Int64()), nil
+	return Size(n.Int64()), ""
 }
 
 // String formats s with the largest binary unit that divides it exactly, so

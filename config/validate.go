@@ -11,14 +11,31 @@ import (
 	"strings"
 )
 
+// choices says, for each key that takes one of a few words, which: for
+// Validate's messages and the decoder's.
+var choices = map[string]string{
+	"auth.mode":                    "one of noauth, trusted, keystone",
+	"auth.keystone.interface":      "one of public, internal, admin",
+	"policy.defaults":              "current (Glance's secure-RBAC defaults) or legacy (a stock Glance 25's)",
+	"regions[].kind":               "one of local, glance",
+	"regions[].interface":          "one of public, internal, admin",
+	"regions[].nulls":              "first (SQLite, MySQL) or last (PostgreSQL)",
+	"regions[].collation":          "binary (SQLite, PostgreSQL C) or nocase (MySQL *_ci)",
+	"federation.on_region_failure": "answer or fail",
+	"log.format":                   "text or json",
+	"log.level":                    "debug, info, warn or error",
+}
+
 var regionNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // Validate checks the whole configuration and reports every problem, each
-// naming the key and the fix.
+// naming the key and the fix. Its error is Problems, each placed where the
+// value came from: the line of the key in the file Read (or Load) read, the
+// variable or flag that set it.
 func (c *Config) Validate() error {
-	var errs []error
+	var ps Problems
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		ps = append(ps, c.src.problem(key, fmt.Sprintf(format, args...)))
 	}
 
 	if err := checkHostPort(c.Listen); err != nil {
@@ -42,9 +59,9 @@ func (c *Config) Validate() error {
 	switch c.Policy.Defaults {
 	case PolicyCurrent, PolicyLegacy:
 	case "":
-		bad("policy.defaults", "required; current (Glance's secure-RBAC defaults) or legacy (a stock Glance 25's)")
+		bad("policy.defaults", "required; %s", choices["policy.defaults"])
 	default:
-		bad("policy.defaults", "unknown rule set %q; current (Glance's secure-RBAC defaults) or legacy (a stock Glance 25's)", c.Policy.Defaults)
+		bad("policy.defaults", "unknown rule set %q; %s", c.Policy.Defaults, choices["policy.defaults"])
 	}
 	if c.Policy.File != "" {
 		if st, err := os.Stat(c.Policy.File); err != nil {
@@ -59,9 +76,9 @@ func (c *Config) Validate() error {
 	case AuthKeystone:
 		c.Auth.Keystone.validateCredentials("auth.mode is keystone", bad)
 	case "":
-		bad("auth.mode", "required; one of noauth, trusted, keystone")
+		bad("auth.mode", "required; %s", choices["auth.mode"])
 	default:
-		bad("auth.mode", "unknown mode %q; one of noauth, trusted, keystone", c.Auth.Mode)
+		bad("auth.mode", "unknown mode %q; %s", c.Auth.Mode, choices["auth.mode"])
 	}
 	c.Auth.Keystone.validateSettings(bad)
 
@@ -107,7 +124,7 @@ func (c *Config) Validate() error {
 				c.Auth.Keystone.validateCredentials(key+".region_name is set", bad)
 			}
 			if r.Interface != "" && !validInterface(r.Interface) {
-				bad(key+".interface", "unknown interface %q; one of public, internal, admin", r.Interface)
+				bad(key+".interface", "unknown interface %q; %s", r.Interface, choices["regions[].interface"])
 			}
 			if r.Interface != "" && r.RegionName == "" {
 				bad(key+".interface", "only with region_name; remove it")
@@ -122,9 +139,9 @@ func (c *Config) Validate() error {
 				bad(key+".read_timeout", "must not be negative; e.g. 30s")
 			}
 		case "":
-			bad(key+".kind", "required; one of local, glance")
+			bad(key+".kind", "required; %s", choices["regions[].kind"])
 		default:
-			bad(key+".kind", "unknown kind %q; one of local, glance", r.Kind)
+			bad(key+".kind", "unknown kind %q; %s", r.Kind, choices["regions[].kind"])
 		}
 	}
 
@@ -134,12 +151,12 @@ func (c *Config) Validate() error {
 		switch r.Nulls {
 		case "", "first", "last":
 		default:
-			bad(key+".nulls", "unknown %q; first (SQLite, MySQL) or last (PostgreSQL)", r.Nulls)
+			bad(key+".nulls", "unknown %q; %s", r.Nulls, choices["regions[].nulls"])
 		}
 		switch r.Collation {
 		case "", "binary", "nocase":
 		default:
-			bad(key+".collation", "unknown %q; binary (SQLite, PostgreSQL C) or nocase (MySQL *_ci)", r.Collation)
+			bad(key+".collation", "unknown %q; %s", r.Collation, choices["regions[].collation"])
 		}
 		if r.MaxPage < 0 {
 			bad(key+".max_page", "must not be negative; e.g. 1000, Glance's api_limit_max")
@@ -159,7 +176,7 @@ func (c *Config) Validate() error {
 	switch c.Federation.OnRegionFailure {
 	case "answer", "fail":
 	default:
-		bad("federation.on_region_failure", "unknown %q; answer or fail", c.Federation.OnRegionFailure)
+		bad("federation.on_region_failure", "unknown %q; %s", c.Federation.OnRegionFailure, choices["federation.on_region_failure"])
 	}
 	if c.Federation.CursorTTL <= 0 {
 		bad("federation.cursor_ttl", "must be positive; e.g. 10m")
@@ -202,17 +219,17 @@ func (c *Config) Validate() error {
 	switch c.Log.Format {
 	case LogText, LogJSON:
 	default:
-		bad("log.format", "unknown format %q; text or json", c.Log.Format)
+		bad("log.format", "unknown format %q; %s", c.Log.Format, choices["log.format"])
 	}
 	switch c.Log.Level {
 	case LogDebug, LogInfo, LogWarn, LogError:
 	default:
-		bad("log.level", "unknown level %q; debug, info, warn or error", c.Log.Level)
+		bad("log.level", "unknown level %q; %s", c.Log.Level, choices["log.level"])
 	}
 	if c.ShutdownTimeout < 0 {
 		bad("shutdown_timeout", "must not be negative; e.g. 30s")
 	}
-	return errors.Join(errs...)
+	return ps.sorted().err()
 }
 
 func orDefault(s, def string) string {
@@ -306,7 +323,7 @@ func (k *Keystone) validateSettings(bad func(key, format string, args ...any)) {
 		}
 	}
 	if !validInterface(k.Interface) {
-		bad("auth.keystone.interface", "unknown interface %q; one of public, internal, admin", k.Interface)
+		bad("auth.keystone.interface", "unknown interface %q; %s", k.Interface, choices["auth.keystone.interface"])
 	}
 }
 

@@ -86,7 +86,7 @@ func TestConfigCheck(t *testing.T) {
 			`federation.on_region_failure: unknown "maybe"; answer or fail`,
 			"default_region: required when there is more than one region",
 		}},
-		{"unknown key", []string{"config", "check", unknown}, 1, "", []string{`line 2: unknown key "cahce"`}},
+		{"unknown key", []string{"config", "check", unknown}, 1, "", []string{unknown + ":2: cahce: unknown key; did you mean cache?"}},
 		{"missing file", []string{"config", "check", dir + "/none.yaml"}, 1, "", []string{"none.yaml"}},
 		{"no file", []string{"config", "check"}, 2, "", []string{"usage: spyglass config check FILE"}},
 		{"no subcommand", []string{"config"}, 2, "", []string{"usage: spyglass config check FILE", "spyglass config reference"}},
@@ -108,5 +108,44 @@ func TestConfigCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServePrintsTheCheckList: serve with a bad file prints the list
+// "config check" prints, every problem with its file:line, and exits 2.
+func TestServePrintsTheCheckList(t *testing.T) {
+	for _, v := range []string{"SPYGLASS_LISTEN", "SPYGLASS_AUTH", "SPYGLASS_DATA_DIR", "SPYGLASS_ADMIN_LISTEN", "SPYGLASS_LOG_LEVEL", "SPYGLASS_LOG_FORMAT"} {
+		t.Setenv(v, "")
+	}
+	path := t.TempDir() + "/spyglass.yaml"
+	body := "listen: nowhere\ncache:\n  metadata_ttl: 30\n  max_sise: 1GiB\ntelemetry: {metrics: maybe}\n"
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		path + `:1: listen: "nowhere" is not host:port; e.g. 127.0.0.1:9292`,
+		path + ":3: cache.metadata_ttl: expected a duration like 30s, got 30; add a unit: 30s, 5m, 100ms",
+		path + ":4: cache.max_sise: unknown key; did you mean cache.max_size?",
+		path + ":5: telemetry.metrics: expected true or false, got maybe",
+	}
+	for _, tt := range []struct {
+		args     []string
+		wantCode int
+		header   string
+	}{
+		{[]string{"config", "check", path}, 1, path + ": invalid configuration:"},
+		{[]string{"serve", "--config", path}, 2, "spyglass serve: invalid configuration:"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if got, want := run(context.Background(), func() {}, tt.args, &stdout, &stderr), tt.wantCode; got != want {
+			t.Errorf("%v: exit code = %d, want %d", tt.args, got, want)
+		}
+		lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+		if got, want := lines[0], tt.header; got != want {
+			t.Errorf("%v: first line %q, want %q", tt.args, got, want)
+		}
+		if got := lines[1:]; strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%v: problems\n%s\nwant\n%s", tt.args, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
 	}
 }

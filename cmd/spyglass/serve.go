@@ -78,16 +78,10 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 }
 
 // readConfig reads, overrides and validates the configuration: at start and
-// again, identically, on SIGHUP.
+// again, identically, on SIGHUP. Its error lists every problem, one a line,
+// as "spyglass config check" does.
 func readConfig(path string, o config.Overrides) (config.Config, error) {
-	cfg, err := config.Read(path)
-	if err == nil {
-		err = cfg.Apply(o)
-	}
-	if err == nil {
-		err = cfg.Validate()
-	}
-	return cfg, err
+	return config.Load(path, o)
 }
 
 // buildPolicy compiles the authorization rules once, at start-up.
