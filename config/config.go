@@ -59,6 +59,16 @@ type Config struct {
 	// Admin is the operators' listener: metrics, readiness, the image data
 	// cache's controls and the peer endpoint other instances fill from.
 	Admin Admin `yaml:"admin"`
+	// ImportFiltering is Glance's `[import_filtering_opts]`: the URLs
+	// tenants may make Spyglass fetch (web-download, import tasks). Same
+	// keys and defaults as Glance; stronger: encoded IP forms
+	// (`2130706433`, `0x7f000001`, `127.1`) are always refused; loopback,
+	// link-local (169.254.169.254) and unspecified addresses and
+	// `localhost` unless the host is in `allowed_hosts`; every address a
+	// name resolves to is checked and only those are connected to; every
+	// redirect is checked the same way; proxy environment variables are
+	// not used.
+	ImportFiltering ImportFiltering `yaml:"import_filtering"`
 	// ImageSizeCap is the largest image accepted on upload, Glance's
 	// `image_size_cap`; larger uploads get 413. A size (`1TiB`); `0`:
 	// Glance's default, 1 TiB.
@@ -362,6 +372,31 @@ type Admin struct {
 	Advertise string `yaml:"advertise"`
 }
 
+// ImportFiltering is Glance's `[import_filtering_opts]`, with its key
+// names and defaults. For schemes, hosts and ports alike, an allowed list
+// that is not empty wins and its disallowed list is ignored, as in Glance.
+type ImportFiltering struct {
+	// AllowedSchemes are the only URL schemes fetched; only `http` and
+	// `https` can be. Empty: any scheme not disallowed.
+	AllowedSchemes []string `yaml:"allowed_schemes"`
+	// DisallowedSchemes are refused when `allowed_schemes` is empty.
+	DisallowedSchemes []string `yaml:"disallowed_schemes"`
+	// AllowedHosts are the only hosts fetched (names or IP addresses as
+	// written in URLs, e.g. `[mirror.example.com, 127.0.0.1]`); a host
+	// listed may also be a loopback or link-local address. Empty: any
+	// host not disallowed.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	// DisallowedHosts are refused when `allowed_hosts` is empty: names, IP
+	// addresses or CIDR prefixes (`10.0.0.0/8`), the latter two also
+	// checked against the addresses names resolve to.
+	DisallowedHosts []string `yaml:"disallowed_hosts"`
+	// AllowedPorts are the only ports fetched; a URL without a port has
+	// its scheme's (80, 443). Empty: any port not disallowed.
+	AllowedPorts []int `yaml:"allowed_ports"`
+	// DisallowedPorts are refused when `allowed_ports` is empty.
+	DisallowedPorts []int `yaml:"disallowed_ports"`
+}
+
 // Log configures the process's log, written to stderr with log/slog. Every
 // line about a request carries its request_id (the x-openstack-request-id
 // the client got).
@@ -433,6 +468,7 @@ func Default() Config {
 		Redis:           Redis{Timeout: 100 * time.Millisecond},
 		Telemetry:       Telemetry{Metrics: true},
 		Admin:           Admin{Listen: "127.0.0.1:9293"},
+		ImportFiltering: ImportFiltering{AllowedSchemes: []string{"http", "https"}, AllowedPorts: []int{80, 443}},
 		Log:             Log{Format: LogText, Level: LogInfo},
 		ShutdownTimeout: 30 * time.Second,
 	}
@@ -778,6 +814,7 @@ func (c *Config) Validate() error {
 			bad("telemetry.traces_endpoint", "%v; the collector's OTLP/HTTP URL (gRPC is not supported), e.g. http://127.0.0.1:4318, or empty for no traces", err)
 		}
 	}
+	c.ImportFiltering.validate(bad)
 	if c.ImageSizeCap < 0 {
 		bad("image_size_cap", "must not be negative; e.g. 1TiB, or 0 for Glance's default")
 	}
@@ -934,6 +971,38 @@ func (r *Redis) validate(bad func(key, format string, args ...any)) {
 	}
 	if r.Timeout <= 0 {
 		bad("redis.timeout", "must be positive; e.g. 100ms")
+	}
+}
+
+var hostRe = regexp.MustCompile(`^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+|[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?)(/[0-9]+)?$`)
+
+// validate checks the lists' syntax; the backend refuses the rest
+// (encoded addresses) at start-up, naming the entry.
+func (f *ImportFiltering) validate(bad func(key, format string, args ...any)) {
+	for i, s := range f.AllowedSchemes {
+		if s != "http" && s != "https" {
+			bad(fmt.Sprintf("import_filtering.allowed_schemes[%d]", i), "%q cannot be fetched; http or https", s)
+		}
+	}
+	for _, l := range []struct {
+		key   string
+		hosts []string
+	}{{"allowed_hosts", f.AllowedHosts}, {"disallowed_hosts", f.DisallowedHosts}} {
+		for i, h := range l.hosts {
+			if m := hostRe.FindStringSubmatch(h); m == nil || m[len(m)-1] != "" && l.key == "allowed_hosts" {
+				bad(fmt.Sprintf("import_filtering.%s[%d]", l.key, i), "%q is not a host name or an IP address (or, disallowed only, a CIDR prefix); e.g. mirror.example.com, 127.0.0.1", h)
+			}
+		}
+	}
+	for _, l := range []struct {
+		key   string
+		ports []int
+	}{{"allowed_ports", f.AllowedPorts}, {"disallowed_ports", f.DisallowedPorts}} {
+		for i, p := range l.ports {
+			if p < 1 || p > 65535 {
+				bad(fmt.Sprintf("import_filtering.%s[%d]", l.key, i), "%d is not a port; 1 to 65535", p)
+			}
+		}
 	}
 }
 
