@@ -3,6 +3,7 @@ package outbound
 import (
 	"errors"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -238,4 +239,27 @@ func mustNew(t testing.TB, f Filter) *Fetcher {
 		t.Fatal(err)
 	}
 	return fe
+}
+
+// BenchmarkCheckURL against url.Parse alone: what the filter adds to an
+// import request.
+func BenchmarkCheckURL(b *testing.B) {
+	const uri = "https://cloud-images.example.com/releases/24.04/release/ubuntu-24.04-server-cloudimg-amd64.img"
+	f := mustNew(b, GlanceDefaults())
+	b.Run("CheckURL", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := f.CheckURL(uri); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("url.Parse", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := url.Parse(uri); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
