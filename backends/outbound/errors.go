@@ -3,6 +3,7 @@ package outbound
 import (
 	"errors"
 	"strconv"
+	"strings"
 )
 
 // ErrRefused is what every refusal of the filter matches (errors.Is): a
@@ -24,6 +25,9 @@ func (e *RefusedError) Error() string {
 	if e.Redirect {
 		// Glance's SafeRedirectHandler's words.
 		return "Redirect to disallowed URL: " + e.URL + " (" + e.Reason + ")"
+	}
+	if !strings.Contains(e.URL, "://") { // a connection's host, not a URL
+		return "Host " + e.URL + " does not pass filtering (" + e.Reason + ")"
 	}
 	return "URI " + e.URL + " does not pass filtering (" + e.Reason + ")"
 }
