@@ -45,6 +45,16 @@ type Config struct {
 	// Admin is the operators' listener: metrics, readiness, the image data
 	// cache's controls and the peer endpoint other instances fill from.
 	Admin Admin `yaml:"admin"`
+	// ImportFiltering is Glance's `[import_filtering_opts]`: the URLs
+	// tenants may make Spyglass fetch (web-download, import tasks). Same
+	// keys and defaults as Glance; stronger: encoded IP forms
+	// (`2130706433`, `0x7f000001`, `127.1`) are always refused; loopback,
+	// link-local (169.254.169.254) and unspecified addresses and
+	// `localhost` unless the host is in `allowed_hosts`; every address a
+	// name resolves to is checked and only those are connected to; every
+	// redirect is checked the same way; proxy environment variables are
+	// not used.
+	ImportFiltering ImportFiltering `yaml:"import_filtering"`
 	// ImageSizeCap is the largest image accepted on upload, Glance's
 	// `image_size_cap`; larger uploads get 413. A size (`1TiB`); `0`:
 	// Glance's default, 1 TiB.
@@ -350,6 +360,31 @@ type Admin struct {
 	// is bound to, unless it binds every address (0.0.0.0, [::]): then the
 	// instance serves no fills to the others until this is set.
 	Advertise string `yaml:"advertise"`
+}
+
+// ImportFiltering is Glance's `[import_filtering_opts]`, with its key
+// names and defaults. For schemes, hosts and ports alike, an allowed list
+// that is not empty wins and its disallowed list is ignored, as in Glance.
+type ImportFiltering struct {
+	// AllowedSchemes are the only URL schemes fetched; only `http` and
+	// `https` can be. Empty: any scheme not disallowed.
+	AllowedSchemes []string `yaml:"allowed_schemes"`
+	// DisallowedSchemes are refused when `allowed_schemes` is empty.
+	DisallowedSchemes []string `yaml:"disallowed_schemes"`
+	// AllowedHosts are the only hosts fetched (names or IP addresses as
+	// written in URLs, e.g. `[mirror.example.com, 127.0.0.1]`); a host
+	// listed may also be a loopback or link-local address. Empty: any
+	// host not disallowed.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	// DisallowedHosts are refused when `allowed_hosts` is empty: names, IP
+	// addresses or CIDR prefixes (`10.0.0.0/8`), the latter two also
+	// checked against the addresses names resolve to.
+	DisallowedHosts []string `yaml:"disallowed_hosts"`
+	// AllowedPorts are the only ports fetched; a URL without a port has
+	// its scheme's (80, 443). Empty: any port not disallowed.
+	AllowedPorts []int `yaml:"allowed_ports"`
+	// DisallowedPorts are refused when `allowed_ports` is empty.
+	DisallowedPorts []int `yaml:"disallowed_ports"`
 }
 
 // Log configures the process's log, written to stderr with log/slog. Every

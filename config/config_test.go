@@ -62,6 +62,7 @@ shutdown_timeout: 2m
 		Redis:           Redis{Addr: "127.0.0.1:6379", Password: "pw", DB: 2, Timeout: 100 * time.Millisecond},
 		Telemetry:       Telemetry{Metrics: false, TracesEndpoint: "http://127.0.0.1:4318"},
 		Admin:           Admin{Listen: "127.0.0.1:9293"},
+		ImportFiltering: Default().ImportFiltering,
 		Log:             Log{Format: "json", Level: "warn"},
 		ImageSizeCap:    10 << 30,
 		ShutdownTimeout: 2 * time.Minute,
@@ -338,6 +339,35 @@ func TestApplyDataDirNeedsLocalDefault(t *testing.T) {
 	err := c.Apply(Overrides{DataDir: "/x"})
 	if err == nil || !strings.Contains(err.Error(), `default region "two" is not a local region`) {
 		t.Errorf("Apply(DataDir) error = %v", err)
+	}
+}
+
+// TestImportFiltering: Glance's keys; an empty allowed list given in the
+// file replaces the default (so that the disallowed list applies, as in
+// Glance), and bad entries are named.
+func TestImportFiltering(t *testing.T) {
+	c, err := Parse([]byte("import_filtering: {allowed_ports: [], disallowed_ports: [22], allowed_hosts: [mirror.internal, 127.0.0.1, \"[::1]\"]}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(c.ImportFiltering.AllowedPorts), 0; got != want {
+		t.Errorf("allowed_ports has %d entries, want %d", got, want)
+	}
+	if got, want := c.ImportFiltering.AllowedSchemes, []string{"http", "https"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("allowed_schemes = %v, want the default %v", got, want)
+	}
+	c, _ = Parse([]byte("import_filtering: {allowed_schemes: [ftp], allowed_ports: [0], allowed_hosts: [10.0.0.0/8, a b], disallowed_hosts: [10.0.0.0/8]}"))
+	err = c.Validate()
+	for _, want := range []string{"import_filtering.allowed_schemes[0]", "import_filtering.allowed_ports[0]", "import_filtering.allowed_hosts[0]", "import_filtering.allowed_hosts[1]"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v; want an error for %s", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "disallowed_hosts") {
+		t.Errorf("Validate: %v; a CIDR prefix is a valid disallowed host", err)
 	}
 }
 

@@ -22,6 +22,7 @@ func Default() Config {
 		Redis:           Redis{Timeout: 100 * time.Millisecond},
 		Telemetry:       Telemetry{Metrics: true},
 		Admin:           Admin{Listen: "127.0.0.1:9293"},
+		ImportFiltering: ImportFiltering{AllowedSchemes: []string{"http", "https"}, AllowedPorts: []int{80, 443}},
 		Log:             Log{Format: LogText, Level: LogInfo},
 		ShutdownTimeout: 30 * time.Second,
 	}

@@ -213,6 +213,7 @@ func (c *Config) Validate() error {
 			bad("telemetry.traces_endpoint", "%v; the collector's OTLP/HTTP URL (gRPC is not supported), e.g. http://127.0.0.1:4318, or empty for no traces", err)
 		}
 	}
+	c.ImportFiltering.validate(bad)
 	if c.ImageSizeCap < 0 {
 		bad("image_size_cap", "must not be negative; e.g. 1TiB, or 0 for Glance's default")
 	}
@@ -369,6 +370,38 @@ func (r *Redis) validate(bad func(key, format string, args ...any)) {
 	}
 	if r.Timeout <= 0 {
 		bad("redis.timeout", "must be positive; e.g. 100ms")
+	}
+}
+
+var hostRe = regexp.MustCompile(`^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+|[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?)(/[0-9]+)?$`)
+
+// validate checks the lists' syntax; the backend refuses the rest
+// (encoded addresses) at start-up, naming the entry.
+func (f *ImportFiltering) validate(bad func(key, format string, args ...any)) {
+	for i, s := range f.AllowedSchemes {
+		if s != "http" && s != "https" {
+			bad(fmt.Sprintf("import_filtering.allowed_schemes[%d]", i), "%q cannot be fetched; http or https", s)
+		}
+	}
+	for _, l := range []struct {
+		key   string
+		hosts []string
+	}{{"allowed_hosts", f.AllowedHosts}, {"disallowed_hosts", f.DisallowedHosts}} {
+		for i, h := range l.hosts {
+			if m := hostRe.FindStringSubmatch(h); m == nil || m[len(m)-1] != "" && l.key == "allowed_hosts" {
+				bad(fmt.Sprintf("import_filtering.%s[%d]", l.key, i), "%q is not a host name or an IP address (or, disallowed only, a CIDR prefix); e.g. mirror.example.com, 127.0.0.1", h)
+			}
+		}
+	}
+	for _, l := range []struct {
+		key   string
+		ports []int
+	}{{"allowed_ports", f.AllowedPorts}, {"disallowed_ports", f.DisallowedPorts}} {
+		for i, p := range l.ports {
+			if p < 1 || p > 65535 {
+				bad(fmt.Sprintf("import_filtering.%s[%d]", l.key, i), "%d is not a port; 1 to 65535", p)
+			}
+		}
 	}
 }
 

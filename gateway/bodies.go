@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"encoding/json"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -151,11 +150,8 @@ func ParseTaskCreate(body []byte) (string, json.RawMessage, error) {
 	if !ok {
 		return "", nil, badRequest("Provided object does not match schema 'task': " + pyRepr(obj["input"]) + " is not of type 'object'")
 	}
-	if from, _ := input["import_from"].(string); strings.HasPrefix(strings.ToLower(from), "file:") {
-		return "", nil, badRequest("File based imports are not allowed. Please use a non-local source of image data.")
-	} else if !importURIAllowed(from) {
-		return "", nil, badRequest("URI for legacy import task does not pass filtering: " + from)
-	}
+	// Like Glance, import_from is not checked here: the task checks it
+	// (and import filtering) and fails with the reason.
 	raw, _ := json.Marshal(input)
 	return typ, raw, nil
 }
@@ -213,18 +209,4 @@ func ParseTaskQuery(args *fasthttp.Args, caller backends.Caller) (*backends.Task
 		q.Limit = min(n, maxListLimit)
 	}
 	return q, nil
-}
-
-// importURIAllowed is Glance's default import URI filtering
-// ([import_filtering_opts]: schemes http and https, ports 80 and 443).
-func importURIAllowed(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return false
-	}
-	switch u.Port() {
-	case "", "80", "443":
-		return true
-	}
-	return false
 }

@@ -273,10 +273,6 @@ func (s *Server) importImage(c *call, id string) {
 		writeError(c.ctx, backends.Errorf(backends.ErrConflict, "Image with status active cannot be target for import"))
 		return
 	}
-	if req.Method == "web-download" && !importURIAllowed(req.URI) {
-		writeError(c.ctx, backends.Errorf(backends.ErrBadRequest, "URI for web-download does not pass filtering: "+req.URI))
-		return
-	}
 	// copy-image has its own rule; any other method needs modify_image
 	// (and, in legacy mode, ownership).
 	if req.Method == "copy-image" {
@@ -288,6 +284,14 @@ func (s *Server) importImage(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
+	// Glance filters the URI last, after the image's state and the
+	// caller's rights.
+	if req.Method == "web-download" {
+		if err := s.cfg.ImportFilter.CheckURL(req.URI); err != nil {
+			writeError(c.ctx, backends.Errorf(backends.ErrBadRequest, "URI for web-download does not pass filtering: "+uriText(body)))
+			return
+		}
+	}
 	if err := s.cat.Import(c, c.caller(), id, req); err != nil {
 		writeError(c.ctx, err)
 		return
@@ -295,6 +299,18 @@ func (s *Server) importImage(c *call, id string) {
 	s.render.forget(id)
 	c.ctx.SetStatusCode(202)
 	c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
+}
+
+// uriText is the import body's method.uri as Glance's message shows it
+// (Python's %s: None when absent).
+func uriText(body []byte) string {
+	v, _ := decodeJSON(body)
+	obj, _ := v.(map[string]any)
+	method, _ := obj["method"].(map[string]any)
+	if s, ok := method["uri"].(string); ok {
+		return s
+	}
+	return pyRepr(method["uri"])
 }
 
 func contains(list []string, s string) bool {

@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/spyglass-gateway/spyglass/backends/outbound"
 	"github.com/spyglass-gateway/spyglass/logctx"
 	"github.com/spyglass-gateway/spyglass/policy"
 	"github.com/spyglass-gateway/spyglass/tracing"
@@ -51,6 +52,16 @@ type Config struct {
 	// Tracing makes a server span per request (tracing.go); nil means no
 	// tracing: no spans, and nothing allocated for them.
 	Tracing trace.TracerProvider
+	// ImportFilter decides at request time which web-download URIs are
+	// refused with 400 (Glance's [import_filtering_opts]); the fetch checks
+	// again. nil means Glance's defaults (outbound.Default()).
+	ImportFilter URLChecker
+}
+
+// URLChecker says whether a URI a tenant gives may be fetched;
+// *outbound.Fetcher is one.
+type URLChecker interface {
+	CheckURL(raw string) error
 }
 
 const defaultSizeCap = 1 << 40
@@ -94,6 +105,9 @@ func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 	}
 	if cfg.Policy == nil {
 		cfg.Policy = legacyPolicy
+	}
+	if cfg.ImportFilter == nil {
+		cfg.ImportFilter = outbound.Default()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/backends/outbound"
 )
 
 // Glance's defaults for the quotas and the size cap.
@@ -45,9 +45,10 @@ type Options struct {
 	// StoreName is the Glance store id this region shows in an image's
 	// `stores`. "": "local".
 	StoreName string
-	// HTTPClient fetches web-download imports and import tasks'
-	// import_from. nil: a client with connect and header timeouts.
-	HTTPClient *http.Client
+	// Fetcher fetches web-download imports and import tasks' import_from
+	// through the import filter. nil: outbound.Default(), Glance's
+	// default [import_filtering_opts].
+	Fetcher *outbound.Fetcher
 }
 
 // Store is the embedded region. It is safe for concurrent use.
@@ -151,8 +152,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.StoreName == "" {
 		opts.StoreName = defaultStore
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = defaultHTTPClient()
+	if opts.Fetcher == nil {
+		opts.Fetcher = outbound.Default()
 	}
 	for _, d := range []string{dir, filepath.Join(dir, "images"), filepath.Join(dir, "staging")} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
@@ -407,11 +408,4 @@ func scanImage(rows *sql.Rows) (*backends.Image, error) {
 		img.Stores = strings.Split(stores, ",")
 	}
 	return img, nil
-}
-
-func defaultHTTPClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.ResponseHeaderTimeout = 60 * time.Second
-	tr.TLSHandshakeTimeout = 15 * time.Second
-	return &http.Client{Transport: tr}
 }

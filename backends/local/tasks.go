@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -236,23 +236,12 @@ func (s *Store) run(fn func(ctx context.Context)) {
 	}()
 }
 
-// fetch GETs an http(s) URL for an import.
+// fetch GETs a URL a tenant gave, through the import filter: every
+// connection and redirect hop is checked (backends/outbound).
 func (s *Store) fetch(ctx context.Context, uri string) (io.ReadCloser, error) {
-	u, err := url.Parse(uri)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("URI %q is not an http or https URL", uri)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	resp, err := s.opts.Fetcher.Get(ctx, uri)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := s.opts.HTTPClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		resp.Body.Close()
-		return nil, fmt.Errorf("fetching %s: %s", uri, resp.Status)
 	}
 	return resp.Body, nil
 }
@@ -267,8 +256,7 @@ func (s *Store) Import(ctx context.Context, caller backends.Caller, id string, r
 		from = backends.StatusUploading
 	case "web-download":
 		from = backends.StatusQueued
-		u, err := url.Parse(req.URI)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if err := s.opts.Fetcher.CheckURL(req.URI); err != nil {
 			return backends.Errorf(backends.ErrBadRequest, "URI for web-download does not pass filtering: "+req.URI)
 		}
 	case "copy-image":
@@ -335,6 +323,8 @@ func (s *Store) Import(ctx context.Context, caller backends.Caller, id string, r
 		}
 		if err != nil {
 			s.revert(id, backends.StatusImporting, from)
+			// As Glance: the store goes to os_glance_failed_import.
+			s.setImportFailed(ctx, id, s.opts.StoreName)
 			s.finishTask(task, nil, err)
 			return
 		}
@@ -375,6 +365,10 @@ func (s *Store) CreateTask(ctx context.Context, caller backends.Caller, typ stri
 	}
 	s.run(func(ctx context.Context) {
 		task := s.setTaskStatus(task, backends.TaskProcessing)
+		if err := checkLocation(in.ImportFrom); err != nil {
+			s.finishTask(task, nil, err)
+			return
+		}
 		img, err := s.taskImage(ctx, caller, in)
 		if err != nil {
 			s.finishTask(task, nil, err)
@@ -400,6 +394,20 @@ func (s *Store) CreateTask(ctx context.Context, caller backends.Caller, typ stri
 		s.finishTask(task, map[string]any{"image_id": img.ID}, nil)
 	})
 	return task, nil
+}
+
+// checkLocation is Glance's validate_location_uri for import_from: http
+// and https only (import filtering applies when it is fetched).
+func checkLocation(from string) error {
+	switch {
+	case from == "":
+		return errors.New("import_from is required")
+	case strings.HasPrefix(from, "http://"), strings.HasPrefix(from, "https://"):
+		return nil
+	case strings.HasPrefix(from, "file:///"), strings.HasPrefix(from, "filesystem:///"):
+		return errors.New("File based imports are not allowed. Please use a non-local source of image data.")
+	}
+	return errors.New("The given uri is not valid. Please specify a valid uri from the following list of supported uri ['http']")
 }
 
 // taskImage creates the image an import task fills.
@@ -434,6 +442,34 @@ func (s *Store) taskImage(ctx context.Context, caller backends.Caller, in import
 		}
 	}
 	return s.CreateImage(ctx, img)
+}
+
+// setImportFailed records a failed import as Glance does: the store is
+// added to os_glance_failed_import and os_glance_importing_to_stores is
+// emptied.
+func (s *Store) setImportFailed(ctx context.Context, id, store string) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	cur, err := s.get(id)
+	if err != nil {
+		return
+	}
+	img := cur.Clone()
+	if img.Properties == nil {
+		img.Properties = map[string]string{}
+	}
+	failed := img.Properties["os_glance_failed_import"]
+	if !slices.Contains(strings.Split(failed, ","), store) {
+		if failed != "" {
+			failed += ","
+		}
+		failed += store
+	}
+	img.Properties["os_glance_failed_import"] = failed
+	img.Properties["os_glance_importing_to_stores"] = ""
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return writeExtras(tx, img) }); err == nil {
+		s.swap(img)
+	}
 }
 
 // setImportProps records Glance's import bookkeeping properties:

@@ -6,11 +6,16 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/backends/outbound"
 )
 
 func waitStatus(t *testing.T, s *Store, id, want string) *backends.Image {
@@ -49,6 +54,21 @@ func waitTask(t *testing.T, s *Store, id string) *backends.Task {
 	}
 }
 
+// loopbackFetcher lets the store fetch from srv, a test server on
+// loopback, which the default import filtering refuses.
+func loopbackFetcher(t *testing.T, srv *httptest.Server) *outbound.Fetcher {
+	t.Helper()
+	u, _ := url.Parse(srv.URL)
+	port, _ := strconv.Atoi(u.Port())
+	f, err := outbound.New(outbound.Options{Filter: outbound.Filter{
+		AllowedSchemes: []string{"http"}, AllowedHosts: []string{u.Hostname()}, AllowedPorts: []int{port},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func TestImport(t *testing.T) {
 	ctx := context.Background()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -59,7 +79,7 @@ func TestImport(t *testing.T) {
 		w.Write([]byte("downloaded bytes"))
 	}))
 	defer srv.Close()
-	s, _ := open(t, Options{HTTPClient: srv.Client()})
+	s, _ := open(t, Options{Fetcher: loopbackFetcher(t, srv)})
 	caller := backends.Caller{Project: "p"}
 
 	t.Run("glance-direct", func(t *testing.T) {
@@ -107,7 +127,13 @@ func TestImport(t *testing.T) {
 		if task := waitTask(t, s, tasks[0].ID); task.Status != "failure" || task.Message == "" {
 			t.Fatalf("task %+v", task)
 		}
-		waitStatus(t, s, "wd404", "queued")
+		img = waitStatus(t, s, "wd404", "queued")
+		if got, want := img.Properties["os_glance_failed_import"], "local"; got != want {
+			t.Errorf("os_glance_failed_import = %q, want %q", got, want)
+		}
+		if got, want := img.Properties["os_glance_importing_to_stores"], ""; got != want {
+			t.Errorf("os_glance_importing_to_stores = %q, want %q", got, want)
+		}
 	})
 	t.Run("copy-image", func(t *testing.T) {
 		err := s.Import(ctx, caller, "wd", backends.ImportRequest{Method: "copy-image"})
@@ -121,7 +147,7 @@ func TestTasks(t *testing.T) {
 		w.Write([]byte("task data"))
 	}))
 	defer srv.Close()
-	s, _ := open(t, Options{HTTPClient: srv.Client()})
+	s, _ := open(t, Options{Fetcher: loopbackFetcher(t, srv)})
 	caller := backends.Caller{Project: "p"}
 	input, _ := json.Marshal(map[string]any{
 		"import_from": srv.URL + "/x", "import_from_format": "raw",
@@ -147,7 +173,7 @@ func TestTasks(t *testing.T) {
 	}
 
 	bad, _ := s.CreateTask(ctx, caller, "import", []byte(`{"import_from": "ftp://x/y"}`))
-	if done := waitTask(t, s, bad.ID); done.Status != "failure" || done.Message == "" {
+	if done := waitTask(t, s, bad.ID); done.Status != "failure" || done.Message != "The given uri is not valid. Please specify a valid uri from the following list of supported uri ['http']" {
 		t.Fatalf("task %+v", done)
 	}
 	_, err = s.CreateTask(ctx, caller, "bogus", input)
@@ -180,4 +206,86 @@ func TestTasks(t *testing.T) {
 	}
 	_, err = s.ListTasks(ctx, &backends.TaskQuery{Caller: caller, Marker: "nope"})
 	wantErr(t, err, backends.ErrMarkerNotFound, "")
+}
+
+// loopbackResolver resolves every name to 127.0.0.1: a public-looking name
+// that points inside.
+type loopbackResolver struct{}
+
+func (loopbackResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+}
+
+// TestWebDownloadFiltered: what the filter refuses at request time is a
+// 400 and leaves the image alone; what it refuses while fetching (a name
+// that resolves to loopback, a redirect to a host not allowed) is a failed
+// import with the store in os_glance_failed_import, and no data.
+func TestWebDownloadFiltered(t *testing.T) {
+	ctx := context.Background()
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.URL.Path == "/redirect" {
+			http.Redirect(w, r, "http://localhost:"+r.URL.Port()+"/img", http.StatusFound)
+			return
+		}
+		w.Write([]byte("internal data"))
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	port, _ := strconv.Atoi(u.Port())
+	caller := backends.Caller{Project: "p"}
+
+	// Glance's defaults, plus the test server's port.
+	byName, err := outbound.New(outbound.Options{Filter: outbound.Filter{AllowedPorts: []int{80, 443, port}}, Resolver: loopbackResolver{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := open(t, Options{Fetcher: byName})
+	for i, uri := range []string{srv.URL + "/img", "http://localhost:" + u.Port() + "/img", "http://2130706433:" + u.Port() + "/img"} {
+		id := "refused" + strconv.Itoa(i)
+		create(t, s, id, "p", "private")
+		err := s.Import(ctx, caller, id, backends.ImportRequest{Method: "web-download", URI: uri})
+		wantErr(t, err, backends.ErrBadRequest, "URI for web-download does not pass filtering: "+uri)
+		if img, _ := s.Image(ctx, id); img.Status != "queued" {
+			t.Errorf("after refusing %s the image is %s", uri, img.Status)
+		}
+	}
+
+	// allowed_hosts lets the first hop reach the test server; the
+	// redirect's host is not in it.
+	redirected := loopbackFetcher(t, srv)
+	for _, tt := range []struct {
+		name    string
+		fetcher *outbound.Fetcher
+		uri     string
+		message string
+	}{
+		{"name resolving to loopback", byName, "http://mirror.example:" + u.Port() + "/img", "resolves to 127.0.0.1, a loopback address"},
+		{"redirect to a host not allowed", redirected, srv.URL + "/redirect", "Redirect to disallowed URL: http://localhost:"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := open(t, Options{Fetcher: tt.fetcher})
+			create(t, s, "wd", "p", "private")
+			before := hits.Load()
+			if err := s.Import(ctx, caller, "wd", backends.ImportRequest{Method: "web-download", URI: tt.uri}); err != nil {
+				t.Fatal(err)
+			}
+			tasks, _ := s.ImageTasks(ctx, "wd")
+			task := waitTask(t, s, tasks[0].ID)
+			if task.Status != "failure" || !strings.Contains(task.Message, tt.message) {
+				t.Errorf("task %s %q, want a failure with %q", task.Status, task.Message, tt.message)
+			}
+			img := waitStatus(t, s, "wd", "queued")
+			if got, want := img.Properties["os_glance_failed_import"], "local"; got != want {
+				t.Errorf("os_glance_failed_import = %q, want %q", got, want)
+			}
+			if img.Size != nil {
+				t.Errorf("size %d, want none", *img.Size)
+			}
+			if got, want := hits.Load()-before, int64(strings.Count(tt.name, "redirect")); got != want {
+				t.Errorf("the server got %d requests, want %d", got, want)
+			}
+		})
+	}
 }

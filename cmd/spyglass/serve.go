@@ -16,6 +16,7 @@ import (
 
 	"github.com/spyglass-gateway/spyglass/backends/glance"
 	"github.com/spyglass-gateway/spyglass/backends/local"
+	"github.com/spyglass-gateway/spyglass/backends/outbound"
 	"github.com/spyglass-gateway/spyglass/cache"
 	"github.com/spyglass-gateway/spyglass/config"
 	"github.com/spyglass-gateway/spyglass/federation"
@@ -100,8 +101,9 @@ func buildPolicy(c config.Policy) (*policy.Policy, error) {
 // openCatalog opens the regions the gateway serves: one embedded store
 // directly (it answers from memory), otherwise the federation catalog over
 // every region, remote ones behind the metadata cache and the blob cache.
-// It records the parts it opens in inst.
-func openCatalog(cfg config.Config, log *slog.Logger, inst *instance) (gateway.Catalog, func(), error) {
+// It records the parts it opens in inst. Embedded stores fetch tenants'
+// URLs (web-download, import tasks) with fetcher.
+func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, log *slog.Logger, inst *instance) (gateway.Catalog, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -109,7 +111,7 @@ func openCatalog(cfg config.Config, log *slog.Logger, inst *instance) (gateway.C
 		}
 	}
 	if len(cfg.Regions) == 1 && cfg.Regions[0].Kind != config.KindGlance {
-		store, closeStore, err := openLocal(cfg, &cfg.Regions[0], log)
+		store, closeStore, err := openLocal(cfg, &cfg.Regions[0], fetcher, log)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -193,7 +195,7 @@ func openCatalog(cfg config.Config, log *slog.Logger, inst *instance) (gateway.C
 				closers = append(closers, func() { blobs.Close() })
 			}
 		default:
-			store, closeStore, err := openLocal(cfg, region, log)
+			store, closeStore, err := openLocal(cfg, region, fetcher, log)
 			if err != nil {
 				closeAll()
 				return nil, nil, err
@@ -214,7 +216,7 @@ func openCatalog(cfg config.Config, log *slog.Logger, inst *instance) (gateway.C
 }
 
 // openLocal opens an embedded region.
-func openLocal(cfg config.Config, region *config.Region, log *slog.Logger) (*local.Store, func(), error) {
+func openLocal(cfg config.Config, region *config.Region, fetcher *outbound.Fetcher, log *slog.Logger) (*local.Store, func(), error) {
 	// The default configuration points at ./data: make "spyglass
 	// serve" work in an empty directory.
 	if err := os.MkdirAll(region.DataDir, 0o750); err != nil {
@@ -223,6 +225,7 @@ func openLocal(cfg config.Config, region *config.Region, log *slog.Logger) (*loc
 	store, err := local.Open(region.DataDir, local.Options{
 		SizeCap:   int64(cfg.ImageSizeCap),
 		StoreName: region.Name,
+		Fetcher:   fetcher,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("regions[%s]: open %s: %w", region.Name, region.DataDir, err)
@@ -254,8 +257,14 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		flushTraces(ctx)
 	}()
 
+	// The one way out for URLs tenants give: checked at request time by
+	// the gateway, fetched by the embedded stores.
+	fetcher, err := outbound.New(outbound.Options{Filter: outbound.Filter(cfg.ImportFiltering)})
+	if err != nil {
+		return fmt.Errorf("import_filtering: %w", err)
+	}
 	inst := &instance{}
-	cat, closeCat, err := openCatalog(cfg, log, inst)
+	cat, closeCat, err := openCatalog(cfg, fetcher, log, inst)
 	if err != nil {
 		return err
 	}
@@ -272,9 +281,10 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		inst.keystone = k
 	}
 	gcfg := gateway.Config{
-		SizeCap: int64(cfg.ImageSizeCap),
-		Policy:  pol,
-		Logger:  log,
+		SizeCap:      int64(cfg.ImageSizeCap),
+		Policy:       pol,
+		Logger:       log,
+		ImportFilter: fetcher,
 	}
 	var admin *adminServer
 	if cfg.Admin.Listen != config.AdminOff {

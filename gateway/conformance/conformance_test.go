@@ -76,6 +76,7 @@ var knownDifferences = map[string]string{
 	"create c_data":                              "Glance's OpenStack-image-store-ids lists its reserved stores (os_glance_staging_store, os_glance_tasks_store) once a data upload has made glance_store register them in CONF.enabled_backends; Spyglass lists only real stores",
 	"create c_size":                              "Glance's OpenStack-image-store-ids lists its reserved stores (os_glance_staging_store, os_glance_tasks_store) once a data upload has made glance_store register them in CONF.enabled_backends; Spyglass lists only real stores",
 	"create c_imp":                               "Glance's OpenStack-image-store-ids lists its reserved stores (os_glance_staging_store, os_glance_tasks_store) once a data upload has made glance_store register them in CONF.enabled_backends; Spyglass lists only real stores",
+	"create c_wd":                                "Glance's OpenStack-image-store-ids lists its reserved stores (os_glance_staging_store, os_glance_tasks_store) once a data upload has made glance_store register them in CONF.enabled_backends; Spyglass lists only real stores",
 	"list walk: sort=size:asc limit=4":           "Glance's marker paging when the marker's sort value is NULL (size of a queued image) ends the walk early: Glance returns 4 of 36 images in 2 pages (its WHERE size > NULL matches nothing); Spyglass pages NULLs correctly",
 }
 

@@ -428,6 +428,33 @@ func script() []step {
 		post("p1", "/v2/images/{{c_full}}/import", `{"method":{"name":"web-download","uri":"not a uri"}}`),
 	)
 
+	// --- web-download: import filtering (the SSRF reproductions) -------------------------
+	// Loopback and link-local addresses are not here: Glance 25 accepts
+	// them (202, and fetches them), Spyglass refuses them (400); see
+	// cmd/spyglass TestWebDownloadSSRFThroughGlanceRegion.
+	wd := func(name, uri string) step {
+		return named("web-download "+name, post("p1", "/v2/images/{{c_wd}}/import", `{"method":{"name":"web-download","uri":"`+uri+`"}}`))
+	}
+	add(
+		saving("c_wd", post("p1", "/v2/images", `{"name":"wd","disk_format":"raw","container_format":"bare"}`)),
+		wd("decimal", "http://2130706433/"),
+		wd("hex", "http://0x7f000001/"),
+		wd("short", "http://127.1/"),
+		wd("octal", "http://017700000001/"),
+		wd("mixed", "http://127.0x0.0.1/"),
+		wd("trailing dot", "http://127.0.0.1./"),
+		wd("percent-encoded", "http://%31%32%37.0.0.1/"),
+		wd("port", "http://203.0.113.1:8080/x"),
+		wd("scheme", "ftp://203.0.113.1/x"),
+		wd("file", "file:///etc/passwd"),
+		named("web-download no uri", post("p1", "/v2/images/{{c_wd}}/import", `{"method":{"name":"web-download"}}`)),
+		named("web-download by another project", post("p2", "/v2/images/{{c_wd}}/import", `{"method":{"name":"web-download","uri":"http://127.1/"}}`)),
+		// An address that passes both filters and cannot be fetched: 202,
+		// then a failed import, as Tempest's bad-URL test waits for.
+		wd("unreachable", "http://203.0.113.1/x"),
+		named("web-download: poll until failed", step{as: "p1", method: "GET", path: "/v2/images/{{c_wd}}", until: importFailed}),
+	)
+
 	// --- delete ------------------------------------------------------------------------------
 	add(
 		step{as: "p1", method: "DELETE", path: "/v2/images/{{c_protected}}"},
@@ -468,6 +495,17 @@ func script() []step {
 		get("p1", "/v2/images/{{c_imp}}/tasks"),
 	)
 	return s
+}
+
+// importFailed: the import ended with the store in os_glance_failed_import.
+func importFailed(r *response) bool {
+	var doc map[string]any
+	if json.Unmarshal(r.body, &doc) != nil {
+		return false
+	}
+	failed, _ := doc["os_glance_failed_import"].(string)
+	_, busy := doc["os_glance_import_task"]
+	return failed != "" && !busy
 }
 
 // importDone: Glance marks the image active and only then drops the
