@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/policy"
 )
@@ -51,30 +53,11 @@ func (s *Server) download(c *call, id string) {
 		return
 	}
 	size := data.Size()
-	start, end := int64(0), size-1
-	partial := false
-	if rangeHdr := c.ctx.Request.Header.Peek("Range"); rangeHdr != nil {
-		st, en, ok, rerr := ParseRange(rangeHdr, size)
-		if rerr != nil {
-			data.Close()
-			writeError(c.ctx, rerr)
-			return
-		}
-		if ok {
-			start, end, partial = st, en, true
-		}
-	} else if cr := c.ctx.Request.Header.Peek("Content-Range"); cr != nil {
-		st, en, rerr := ParseContentRange(cr, size)
-		if rerr != nil {
-			data.Close()
-			writeError(c.ctx, rerr)
-			return
-		}
-		start, end, partial = st, en, true
-	}
-	n := end - start + 1
-	if size == 0 {
-		n = 0
+	start, n, partial, err := downloadSpan(&c.ctx.Request.Header, size)
+	if err != nil {
+		data.Close()
+		writeError(c.ctx, err)
+		return
 	}
 	h := &c.ctx.Response.Header
 	h.SetContentTypeBytes(ctOctetStream)
@@ -87,7 +70,7 @@ func (s *Server) download(c *call, id string) {
 		cr = append(cr, "bytes "...)
 		cr = strconv.AppendInt(cr, start, 10)
 		cr = append(cr, '-')
-		cr = strconv.AppendInt(cr, end, 10)
+		cr = strconv.AppendInt(cr, start+n-1, 10)
 		cr = append(cr, '/')
 		cr = strconv.AppendInt(cr, size, 10)
 		h.SetBytesV("Content-Range", cr)
@@ -116,6 +99,21 @@ func (s *Server) download(c *call, id string) {
 		return
 	}
 	c.ctx.Response.SetBodyStream(&dataReader{r: io.NewSectionReader(data, start, n), c: data}, int(n))
+}
+
+// downloadSpan is the part of the image a download answers: Range, else
+// Content-Range (as Glance), else all of it. n is the Content-Length.
+func downloadSpan(h *fasthttp.RequestHeader, size int64) (start, n int64, partial bool, err error) {
+	if rangeHdr := h.Peek("Range"); rangeHdr != nil {
+		start, n, partial, err = ParseRange(rangeHdr, size)
+		if err != nil || partial {
+			return start, n, partial, err
+		}
+	} else if cr := h.Peek("Content-Range"); cr != nil {
+		start, n, err = ParseContentRange(cr, size)
+		return start, n, err == nil, err
+	}
+	return 0, size, false, nil
 }
 
 // closeBoth closes a section's reader, then its Data.
