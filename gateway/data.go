@@ -167,13 +167,6 @@ func (s *Server) requireOctetStream(c *call) error {
 	return nil
 }
 
-func (s *Server) bodyReader(c *call) io.Reader {
-	if r := c.ctx.RequestBodyStream(); r != nil {
-		return r
-	}
-	return bytes.NewReader(c.ctx.Request.Body())
-}
-
 func (s *Server) upload(c *call, id string) {
 	s.receiveData(c, id, s.cat.UploadData, s.authorizeUpload)
 }
@@ -215,7 +208,9 @@ type receiveFunc func(ctx context.Context, id string, r io.Reader, opts backends
 // receiveData is PUT /file and PUT /stage: the body streams into the
 // catalog. The store works on a context that the server's shutdown does not
 // cancel, so a drain lets uploads in flight finish; a client that goes away
-// still ends the upload, as reading its body fails.
+// still ends the upload, as reading its body fails (requestBody: a body
+// cut short fails too, it never looks complete), and the image stays
+// queued, as in Glance.
 func (s *Server) receiveData(c *call, id string, receive receiveFunc, authorize func(*call, *backends.Image) error) {
 	if err := s.requireOctetStream(c); err != nil {
 		writeError(c.ctx, err)
@@ -239,7 +234,11 @@ func (s *Server) receiveData(c *call, id string, receive receiveFunc, authorize 
 		writeError(c.ctx, backends.Errorf(backends.ErrBadRequest, "Store for identifier "+opts.Store+" not found"))
 		return
 	}
-	if _, err := receive(context.WithoutCancel(c), id, s.bodyReader(c), opts); err != nil {
+	body := s.requestBody(c)
+	body.stall = s.cfg.ReadTimeout
+	_, err = receive(context.WithoutCancel(c), id, body, opts)
+	body.finish()
+	if err != nil {
 		writeError(c.ctx, err)
 		return
 	}
