@@ -145,6 +145,13 @@ func New(cfg Config) (*Region, error) {
 			},
 			MaxIdleConnDuration:           90 * time.Second,
 			DisableHeaderNamesNormalizing: false,
+			// A region that stalls past ReadTimeout is not asked again:
+			// fasthttp would by default, four more times, and a download
+			// would wait five stalls for its 503. (A pooled connection the
+			// region had closed is still retried on a new one.)
+			RetryIfErr: func(_ *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
+				return false, !isTimeout(err)
+			},
 		},
 	}
 	r.breaker = gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
@@ -187,6 +194,11 @@ func (c *stallConn) Read(p []byte) (int, error) {
 func (c *stallConn) Write(p []byte) (int, error) {
 	c.Conn.SetWriteDeadline(time.Now().Add(c.stall))
 	return c.Conn.Write(p)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, fasthttp.ErrTimeout) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // uploadConn bounds every write by the stall timeout from its start, and
