@@ -48,7 +48,7 @@ type requestBody struct {
 
 // errBodyCut is the client's body ending before HTTP says it ends, or
 // failing to be read at all: the client's fault (400), never the store's.
-var errBodyCut = backends.Errorf(backends.ErrBadRequest, "The request body ended before its end (fewer bytes than its Content-Length, or a chunked body without its last chunk): the upload was cut off.")
+var errBodyCut = backends.Errorf(backends.ErrBadRequest, "The request body was cut off: it ended before its end (fewer bytes than its Content-Length, or a chunked body without its last chunk), or could not be read.")
 
 // errBodyFinished is what a read after finish gets.
 var errBodyFinished = errors.New("gateway: request body read after the handler was done with it")
