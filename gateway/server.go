@@ -41,8 +41,8 @@ type Config struct {
 	// Logger receives the access log and errors; nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics counts the requests (MetricRequestDuration,
-	// MetricImageBytesSent) for an OpenTelemetry reader; nil means none
-	// are recorded, at no cost.
+	// MetricImageBytesSent, MetricDownloadsCut) for an OpenTelemetry
+	// reader; nil means none are recorded, at no cost.
 	Metrics *RequestMetrics
 	// ReadTimeout bounds reading a request's headers and a JSON body, and
 	// IdleTimeout keep-alive idleness; 0 means 5 minutes and 2 minutes.
