@@ -7,6 +7,9 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/policy"
@@ -51,30 +54,34 @@ func (s *Server) download(c *call, id string) {
 		return
 	}
 	size := data.Size()
-	start, end := int64(0), size-1
-	partial := false
-	if rangeHdr := c.ctx.Request.Header.Peek("Range"); rangeHdr != nil {
-		st, en, ok, rerr := ParseRange(rangeHdr, size)
-		if rerr != nil {
-			data.Close()
-			writeError(c.ctx, rerr)
-			return
-		}
-		if ok {
-			start, end, partial = st, en, true
-		}
-	} else if cr := c.ctx.Request.Header.Peek("Content-Range"); cr != nil {
-		st, en, rerr := ParseContentRange(cr, size)
-		if rerr != nil {
-			data.Close()
-			writeError(c.ctx, rerr)
-			return
-		}
-		start, end, partial = st, en, true
+	start, n, partial, err := downloadSpan(&c.ctx.Request.Header, size)
+	if err != nil {
+		data.Close()
+		writeError(c.ctx, err)
+		return
 	}
-	n := end - start + 1
-	if size == 0 {
-		n = 0
+	var body io.Reader
+	if fd, ok := data.(fileData); ok {
+		f := fd.File()
+		if _, err := f.Seek(start, io.SeekStart); err == nil {
+			// fasthttp sends an *os.File with sendfile and closes it.
+			body = f
+		}
+	}
+	if body == nil {
+		// The status goes out with the first byte, so a store that fails
+		// before it is answered as such (dataReader.prime), not with a
+		// connection closed before any status line.
+		r, err := s.openData(c, data, start, n)
+		if err != nil {
+			data.Close()
+			writeError(c.ctx, dataUnavailable(err))
+			return
+		}
+		body = r
+		// The status is sent now, not when the first buffer's worth of
+		// bytes is: a stream cut short after it is still an answer.
+		c.ctx.Response.ImmediateHeaderFlush = true
 	}
 	h := &c.ctx.Response.Header
 	h.SetContentTypeBytes(ctOctetStream)
@@ -87,36 +94,70 @@ func (s *Server) download(c *call, id string) {
 		cr = append(cr, "bytes "...)
 		cr = strconv.AppendInt(cr, start, 10)
 		cr = append(cr, '-')
-		cr = strconv.AppendInt(cr, end, 10)
+		cr = strconv.AppendInt(cr, start+n-1, 10)
 		cr = append(cr, '/')
 		cr = strconv.AppendInt(cr, size, 10)
 		h.SetBytesV("Content-Range", cr)
 	}
 	s.metrics.dataSent(data, n)
-	if fd, ok := data.(fileData); ok {
-		f := fd.File()
-		if _, err := f.Seek(start, io.SeekStart); err == nil {
-			// fasthttp sends an *os.File with sendfile and closes it.
-			c.ctx.Response.SetBodyStream(f, int(n))
-			return
+	c.ctx.Response.SetBodyStream(body, int(n))
+}
+
+// downloadSpan is the part of the image a download answers: Range, else
+// Content-Range (as Glance), else all of it. n is the Content-Length.
+func downloadSpan(h *fasthttp.RequestHeader, size int64) (start, n int64, partial bool, err error) {
+	if rangeHdr := h.Peek("Range"); rangeHdr != nil {
+		start, n, partial, err = ParseRange(rangeHdr, size)
+		if err != nil || partial {
+			return start, n, partial, err
 		}
+	} else if cr := h.Peek("Content-Range"); cr != nil {
+		start, n, err = ParseContentRange(cr, size)
+		return start, n, err == nil, err
 	}
+	return 0, size, false, nil
+}
+
+// openData opens [start, start+n) of data to stream, with its first bytes
+// already read: an error here is the store failing before anything was
+// sent.
+func (s *Server) openData(c *call, data backends.Data, start, n int64) (*dataReader, error) {
+	d := &dataReader{left: n, metrics: s.metrics, fromCache: fromCache(data)}
+	var section io.Closer // nil: nothing to close but the Data
 	if sd, ok := data.(sectionData); ok {
 		// The stream outlives the handler: fasthttp reads it after we
 		// return, so it must not end with the request's context.
 		r, err := sd.Section(context.WithoutCancel(c), start, n)
 		if err != nil {
-			data.Close()
-			c.ctx.Response.ResetBody()
-			c.ctx.Response.Header.Del("Content-Range")
-			writeError(c.ctx, err)
-			return
+			return nil, err
 		}
-		c.ctx.Response.SetBodyStream(&dataReader{r: r, c: closeBoth{r, data}}, int(n))
-		return
+		d.r, d.c, section = r, closeBoth{r, data}, r
+	} else {
+		d.r, d.c = io.NewSectionReader(data, start, n), data
 	}
-	c.ctx.Response.SetBodyStream(&dataReader{r: io.NewSectionReader(data, start, n), c: data}, int(n))
+	if err := d.prime(); err != nil {
+		if section != nil {
+			section.Close() // not the Data: the caller closes it
+		}
+		return nil, err
+	}
+	return d, nil
 }
+
+// dataUnavailable is what a download answers when the image's data cannot
+// be read before anything was sent: a condition the store named (the image
+// is gone, its data is), else Glance's 503 for a store whose remote server
+// is unavailable (glance_store's RemoteServiceUnavailable, as its http
+// store raises for a server it cannot reach): the image is there, its
+// bytes are not, now.
+func dataUnavailable(err error) error {
+	if errors.Is(err, backends.ErrNotFound) || errors.Is(err, backends.ErrForbidden) || errors.Is(err, backends.ErrUnauthorized) {
+		return err
+	}
+	return errRemoteUnavailable
+}
+
+var errRemoteUnavailable = errStatus(503, "Remote server where the image is present is unavailable.")
 
 // closeBoth closes a section's reader, then its Data.
 type closeBoth struct{ r, d io.Closer }
@@ -130,14 +171,80 @@ func (c closeBoth) Close() error {
 }
 
 // dataReader streams a Data section and closes the Data when fasthttp is
-// done with it.
+// done with it. It holds the section's first bytes, read before the status
+// was sent (prime); a failure after them can only cut the stream short,
+// which the client sees as a body shorter than its Content-Length and the
+// metrics count (MetricDownloadsCut).
 type dataReader struct {
-	r io.Reader
-	c io.Closer
+	r         io.Reader
+	c         io.Closer
+	first     *[primeSize]byte // nil once sent
+	off, end  int              // first[off:end] is still to send
+	left      int64            // bytes still due after first
+	metrics   *RequestMetrics
+	fromCache bool
+	cut       bool
 }
 
-func (d *dataReader) Read(p []byte) (int, error) { return d.r.Read(p) }
-func (d *dataReader) Close() error               { return d.c.Close() }
+// primeSize is how much of a download is read before its status is sent:
+// whatever one read of the source gives, up to this.
+const primeSize = 32 << 10
+
+var primeBufs = sync.Pool{New: func() any { return new([primeSize]byte) }}
+
+// prime reads the section's first bytes (at least one, unless it is empty).
+func (d *dataReader) prime() error {
+	if d.left == 0 {
+		return nil
+	}
+	d.first = primeBufs.Get().(*[primeSize]byte)
+	for d.end == 0 {
+		n, err := d.r.Read(d.first[:min(int64(primeSize), d.left)])
+		d.end += n
+		if n == 0 && err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil && (err != io.EOF || d.end == 0) {
+			primeBufs.Put(d.first)
+			d.first = nil
+			return err
+		}
+	}
+	d.left -= int64(d.end)
+	return nil
+}
+
+func (d *dataReader) Read(p []byte) (int, error) {
+	if d.first != nil {
+		n := copy(p, d.first[d.off:d.end])
+		if d.off += n; d.off == d.end {
+			primeBufs.Put(d.first)
+			d.first = nil
+		}
+		return n, nil
+	}
+	if d.left <= 0 {
+		return 0, io.EOF
+	}
+	n, err := d.r.Read(p[:min(int64(len(p)), d.left)])
+	d.left -= int64(n)
+	if err == io.EOF && d.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil && err != io.EOF && !d.cut {
+		d.cut = true
+		d.metrics.downloadCut(d.fromCache)
+	}
+	return n, err
+}
+
+func (d *dataReader) Close() error {
+	if d.first != nil {
+		primeBufs.Put(d.first)
+		d.first = nil
+	}
+	return d.c.Close()
+}
 
 // uploadOptions reads the expected size and store from the request.
 func (s *Server) uploadOptions(c *call) (backends.UploadOptions, error) {
@@ -167,13 +274,6 @@ func (s *Server) requireOctetStream(c *call) error {
 		return errStatus(415, "The request media type "+got+" is not supported by this server.")
 	}
 	return nil
-}
-
-func (s *Server) bodyReader(c *call) io.Reader {
-	if r := c.ctx.RequestBodyStream(); r != nil {
-		return r
-	}
-	return bytes.NewReader(c.ctx.Request.Body())
 }
 
 func (s *Server) upload(c *call, id string) {
@@ -217,7 +317,9 @@ type receiveFunc func(ctx context.Context, id string, r io.Reader, opts backends
 // receiveData is PUT /file and PUT /stage: the body streams into the
 // catalog. The store works on a context that the server's shutdown does not
 // cancel, so a drain lets uploads in flight finish; a client that goes away
-// still ends the upload, as reading its body fails.
+// still ends the upload, as reading its body fails (requestBody: a body
+// cut short fails too, it never looks complete), and the image stays
+// queued, as in Glance.
 func (s *Server) receiveData(c *call, id string, receive receiveFunc, authorize func(*call, *backends.Image) error) {
 	if err := s.requireOctetStream(c); err != nil {
 		writeError(c.ctx, err)
@@ -241,7 +343,11 @@ func (s *Server) receiveData(c *call, id string, receive receiveFunc, authorize 
 		writeError(c.ctx, backends.Errorf(backends.ErrBadRequest, "Store for identifier "+opts.Store+" not found"))
 		return
 	}
-	if _, err := receive(context.WithoutCancel(c), id, s.bodyReader(c), opts); err != nil {
+	body := s.requestBody(c)
+	body.stall = s.cfg.ReadTimeout
+	_, err = receive(context.WithoutCancel(c), id, body, opts)
+	body.finish()
+	if err != nil {
 		writeError(c.ctx, err)
 		return
 	}

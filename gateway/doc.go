@@ -13,6 +13,14 @@
 // template (tracing.go), continuing the client's W3C traceparent; with it
 // nil the request path is unchanged.
 //
+// Request bodies are read in one place, requestbody.go, which fails a body
+// that ends before HTTP says it ends rather than let an upload take it for
+// a whole one; conn.go keeps the connection facts that needs, and closes a
+// connection whose request body was not all read without resetting it.
+// Image data is sent by data.go: a source that fails before the first byte
+// is answered as Glance answers an unreachable store (503), one that fails
+// after it is a stream cut short, counted (MetricDownloadsCut).
+//
 //	srv, err := gateway.New(gateway.Config{}, store, auth)
 //	go srv.Serve(ln)
 //	defer srv.Shutdown(ctx)

@@ -245,13 +245,22 @@ func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation, detail st
 		b = appendJSONString(b, title)
 		b = append(b, '}')
 	default:
+		// webob's plain text is the HTML message with its newlines made
+		// spaces and its <br /> newlines.
 		resp.Header.SetContentType("text/plain; charset=UTF-8")
 		b = append(b, code...)
 		b = append(b, "\n\n"...)
 		b = append(b, explanation...)
-		b = append(b, "\n\n"...)
-		b = append(b, detail...)
-		b = append(b, "   "...)
+		switch tpl {
+		case tplMethod:
+			b = append(b, "\n\n "...)
+		case tplMedia:
+			b = append(b, " \n\n "...)
+		default:
+			b = append(b, "\n\n "...)
+			b = append(b, detail...)
+			b = append(b, "  "...)
+		}
 	}
 	*buf = b
 	resp.SetBodyRaw(b)

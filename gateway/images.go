@@ -499,9 +499,11 @@ func (s *Server) jsonBody(c *call) ([]byte, error) {
 	if cl := req.Header.ContentLength(); cl > s.cfg.MaxJSONBody {
 		return nil, errStatus(413, defaultExplanations[413])
 	}
-	b, err := io.ReadAll(io.LimitReader(c.ctx.RequestBodyStream(), int64(s.cfg.MaxJSONBody)+1))
+	body := s.requestBody(c)
+	b, err := io.ReadAll(io.LimitReader(body, int64(s.cfg.MaxJSONBody)+1))
+	body.finish()
 	if err != nil {
-		return nil, backends.Errorf(backends.ErrBadRequest, "Malformed JSON in request body.")
+		return nil, err
 	}
 	if len(b) > s.cfg.MaxJSONBody {
 		return nil, errStatus(413, defaultExplanations[413])

@@ -32,6 +32,7 @@ type RequestMetrics struct {
 	other map[seriesKey]*requestSeries
 
 	sentCache, sentOrigin atomic.Int64
+	cutCache, cutOrigin   atomic.Int64
 	cacheAttrs            attribute.Set
 	originAttrs           attribute.Set
 }
@@ -54,6 +55,7 @@ type requestSeries struct {
 const (
 	MetricRequestDuration = "http.server.request.duration"
 	MetricImageBytesSent  = "spyglass.image.sent"
+	MetricDownloadsCut    = "spyglass.image.downloads.cut"
 )
 
 // requestBuckets are the histogram's bounds in seconds: a cached show
@@ -128,11 +130,31 @@ func (rm *RequestMetrics) dataSent(data any, n int64) {
 	if rm == nil || n <= 0 {
 		return
 	}
-	if c, ok := data.(interface{ FromCache() bool }); ok && c.FromCache() {
+	if fromCache(data) {
 		rm.sentCache.Add(n)
 		return
 	}
 	rm.sentOrigin.Add(n)
+}
+
+// fromCache: the Data's bytes come from the image data cache (it says so).
+func fromCache(data any) bool {
+	c, ok := data.(interface{ FromCache() bool })
+	return ok && c.FromCache()
+}
+
+// downloadCut counts a download whose status and first bytes were sent and
+// whose source then failed: cutting the stream short is all that is left
+// to tell the client.
+func (rm *RequestMetrics) downloadCut(fromCache bool) {
+	if rm == nil {
+		return
+	}
+	if fromCache {
+		rm.cutCache.Add(1)
+		return
+	}
+	rm.cutOrigin.Add(1)
 }
 
 // Produce is metric.Producer's: the counters as they are now.
@@ -184,6 +206,14 @@ func (rm *RequestMetrics) Produce(context.Context) ([]metricdata.ScopeMetrics, e
 				Unit:        "By",
 				Data: metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true, DataPoints: []metricdata.DataPoint[int64]{
 					sent(rm.cacheAttrs, rm.sentCache.Load()), sent(rm.originAttrs, rm.sentOrigin.Load()),
+				}},
+			},
+			{
+				Name:        MetricDownloadsCut,
+				Description: "Image downloads cut short after their status and first bytes were sent, because their source failed (a region's stream broke, a fill failed): the client got fewer bytes than the Content-Length, the only signal left. By source: cache or origin.",
+				Unit:        "{download}",
+				Data: metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true, DataPoints: []metricdata.DataPoint[int64]{
+					sent(rm.cacheAttrs, rm.cutCache.Load()), sent(rm.originAttrs, rm.cutOrigin.Load()),
 				}},
 			},
 		},

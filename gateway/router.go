@@ -128,6 +128,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, trace *requestTrace) {
 		}
 		s.logAccess(ctx)
 	}()
+	if ctx.Request.IsBodyStream() {
+		noteStreamedBody(ctx)
+	}
 	// The id is final before anything can log: the client's own when it
 	// sent one (every authenticator takes it from this header), else a new
 	// one.

@@ -42,12 +42,13 @@ type Config struct {
 	// Logger receives the access log and errors; nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics counts the requests (MetricRequestDuration,
-	// MetricImageBytesSent) for an OpenTelemetry reader; nil means none
-	// are recorded, at no cost.
+	// MetricImageBytesSent, MetricDownloadsCut) for an OpenTelemetry
+	// reader; nil means none are recorded, at no cost.
 	Metrics *RequestMetrics
 	// ReadTimeout bounds reading a request's headers and a JSON body, and
 	// IdleTimeout keep-alive idleness; 0 means 5 minutes and 2 minutes.
-	// Uploads stream and are not bounded by ReadTimeout.
+	// Uploads stream and are not bounded by ReadTimeout as a whole: it
+	// bounds each wait for the client's next bytes.
 	ReadTimeout, IdleTimeout time.Duration
 	// Tracing makes a server span per request (tracing.go); nil means no
 	// tracing: no spans, and nothing allocated for them.
@@ -154,9 +155,11 @@ func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 var legacyPolicy = policy.MustNew(policy.Options{Defaults: policy.Legacy})
 
 // Serve accepts connections on ln until Shutdown; it returns nil after a
-// Shutdown.
+// Shutdown. On a TCP listener each connection is a clientConn: answers
+// given before a request's body was read reach the client, and a chunked
+// upload cut off is told from a complete one.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.srv.Serve(ln)
+	err := s.srv.Serve(clientListener{ln})
 	if err != nil && isClosed(err) {
 		return nil
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -34,18 +36,28 @@ func (r *Region) StageData(ctx context.Context, id string, body io.Reader, opts 
 }
 
 // clientReader remembers an error of the client's body, so that a client
-// that hangs up mid-upload is not counted as the region failing.
+// that hangs up mid-upload is not counted as the region failing. The
+// http.Client reads it on a goroutine of its own, which may go on reading
+// after Do returned (a region that answered before reading the body).
 type clientReader struct {
 	r   io.Reader
-	err error
+	err atomic.Pointer[error]
 }
 
 func (c *clientReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	if err != nil && err != io.EOF {
-		c.err = err
+		c.err.CompareAndSwap(nil, &err)
 	}
 	return n, err
+}
+
+// failed is the body's error, nil if none.
+func (c *clientReader) failed() error {
+	if p := c.err.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (r *Region) put(ctx context.Context, path string, body io.Reader, opts backends.UploadOptions) error {
@@ -55,6 +67,10 @@ func (r *Region) put(ctx context.Context, path string, body io.Reader, opts back
 	ctx, span := r.startSpan(ctx, "region.upload", "PUT", path)
 	status := 0
 	cr := &clientReader{r: body}
+	// clientErr is the client's body failing, which aborts the request to
+	// the region (the http.Client closes its connection mid-body, so the
+	// region sees a broken upload, never a short complete one).
+	var clientErr error
 	_, err := r.breaker.Execute(func() (*http.Response, error) {
 		req, err := http.NewRequestWithContext(ctx, "PUT", r.base+path, cr)
 		if err != nil {
@@ -71,23 +87,28 @@ func (r *Region) put(ctx context.Context, path string, body io.Reader, opts back
 			req.Header.Set(k, v)
 		}
 		req.Header.Set("Content-Type", "application/octet-stream")
-		resp, err := r.http.Do(req)
+		resp, err := r.upload.Do(req)
 		if err != nil {
-			if cr.err != nil { // the client's fault, not the region's
+			// Do returned after the body's error, if any: the error was
+			// recorded before.
+			if clientErr = cr.failed(); clientErr != nil { // the client's fault, not the region's
 				return nil, nil
 			}
 			return nil, r.mapErr(err)
 		}
 		defer resp.Body.Close()
 		status = resp.StatusCode
+		// The answer's body has no read bound on its connection.
+		stalled := time.AfterFunc(r.readTO, func() { resp.Body.Close() })
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		stalled.Stop()
 		if resp.StatusCode != 204 && resp.StatusCode != 201 && resp.StatusCode != 200 {
 			return nil, remoteError(r.name, resp.StatusCode, b)
 		}
 		return resp, nil
 	})
-	if cr.err != nil {
-		err = fmt.Errorf("reading the upload: %v: %w", cr.err, backends.ErrBadRequest)
+	if clientErr != nil {
+		err = fmt.Errorf("reading the upload: %w: %w", clientErr, backends.ErrBadRequest)
 		endSpan(span, status, err)
 		return err
 	}

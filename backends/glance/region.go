@@ -53,6 +53,7 @@ type Region struct {
 	base    string // endpoint without a trailing slash
 	sc      *gophercloud.ServiceClient
 	http    *http.Client
+	upload  *http.Client // PUT /file and /stage (uploadConn)
 	data    *fasthttp.Client
 	breaker *gobreaker.CircuitBreaker[*http.Response]
 	readTO  time.Duration
@@ -98,6 +99,25 @@ func New(cfg Config) (*Region, error) {
 		ResponseHeaderTimeout: cfg.ReadTimeout,
 		IdleConnTimeout:       90 * time.Second,
 	}
+	// An upload's connection bounds stalls of the body's writes only: the
+	// region answers once it has read the whole body, however long the
+	// client takes to send it, and ResponseHeaderTimeout bounds the wait
+	// for that answer. (The transport reads the connection for the answer
+	// from the start: a read stall bound would end any upload slower than
+	// it.)
+	uploads := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &uploadConn{Conn: c, stall: cfg.ReadTimeout}, nil
+		},
+		MaxIdleConnsPerHost:   cfg.MaxConns,
+		MaxConnsPerHost:       cfg.MaxConns,
+		ResponseHeaderTimeout: cfg.ReadTimeout,
+		IdleConnTimeout:       90 * time.Second,
+	}
 	// Every metadata call and upload carries the caller's trace context
 	// (traceparent), so the region's own spans join the trace.
 	hc := &http.Client{Transport: &tracing.Transport{Base: transport}}
@@ -107,6 +127,7 @@ func New(cfg Config) (*Region, error) {
 		base:   base,
 		sc:     &gophercloud.ServiceClient{ProviderClient: provider, Endpoint: base + "/v2/", Type: "image"},
 		http:   hc,
+		upload: &http.Client{Transport: &tracing.Transport{Base: uploads}},
 		readTO: cfg.ReadTimeout,
 		log:    cfg.Logger.With("region", cfg.Name),
 		data: &fasthttp.Client{
@@ -124,6 +145,13 @@ func New(cfg Config) (*Region, error) {
 			},
 			MaxIdleConnDuration:           90 * time.Second,
 			DisableHeaderNamesNormalizing: false,
+			// A region that stalls past ReadTimeout is not asked again:
+			// fasthttp would by default, four more times, and a download
+			// would wait five stalls for its 503. (A pooled connection the
+			// region had closed is still retried on a new one.)
+			RetryIfErr: func(_ *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
+				return false, !isTimeout(err)
+			},
 		},
 	}
 	r.breaker = gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
@@ -164,6 +192,23 @@ func (c *stallConn) Read(p []byte) (int, error) {
 }
 
 func (c *stallConn) Write(p []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(c.stall))
+	return c.Conn.Write(p)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, fasthttp.ErrTimeout) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// uploadConn bounds every write by the stall timeout from its start, and
+// no read: see the upload transport in New.
+type uploadConn struct {
+	net.Conn
+	stall time.Duration
+}
+
+func (c *uploadConn) Write(p []byte) (int, error) {
 	c.Conn.SetWriteDeadline(time.Now().Add(c.stall))
 	return c.Conn.Write(p)
 }

@@ -382,6 +382,13 @@ func script() []step {
 		rng("bytes=0-1000"), rng("bytes=100-200"), rng("bytes=32-"), rng("bytes=0-1,3-4"), rng("bytes=5-2"),
 		rng("bytes=abc"), rng("items=0-4"), rng("bytes=-0"),
 		withHeader(get("p1", "/v2/images/{{c_data}}/file"), "Content-Range", "bytes 0-4/32"),
+		// Numbers past 2^63, which Python's integers take as they are.
+		rng("bytes=0-9223372036854775808"), rng("bytes=5-18446744073709551616"), rng("bytes=-99999999999999999999"),
+		rng("bytes=9223372036854775807-"), rng("bytes=99999999999999999999-"), rng("bytes=5-+9"), rng("BYTES = 5 - 9"),
+		withHeader(get("p1", "/v2/images/{{c_data}}/file"), "Content-Range", "bytes 5-9223372036854775807/*"),
+		withHeader(get("p1", "/v2/images/{{c_data}}/file"), "Content-Range", "bytes 5-9/99999999999999999999"),
+		withHeader(get("p1", "/v2/images/{{c_data}}/file"), "Content-Range", "bytes 9223372036854775807-9223372036854775807/*"),
+		withHeader(get("p1", "/v2/images/{{c_data}}/file"), "Content-Range", "bytes +5-9/*"),
 		// chunked upload (no Content-Length), as glanceclient sends from a pipe
 		saving("c_size", post("p1", "/v2/images", `{"name":"size","disk_format":"raw","container_format":"bare"}`)),
 		named("upload chunked", func() step { u := upload("p1", "c_size", data); u.chunked = true; return u }()),
