@@ -360,6 +360,68 @@ type Admin struct {
 	// is bound to, unless it binds every address (0.0.0.0, [::]): then the
 	// instance serves no fills to the others until this is set.
 	Advertise string `yaml:"advertise"`
+	// TokenFile is the path of a file holding the admin listener's token
+	// (its first line, surrounding spaces dropped; at least 16 characters,
+	// e.g. from `openssl rand -hex 32`). With a token, every route but
+	// `/healthcheck` and `/ready` (and `/metrics`, see
+	// admin.metrics_without_token) needs `Authorization: Bearer <token>`,
+	// else 401; the site's instances send it to each other on the peer
+	// route, so they all need the same one, also those with admin.listen
+	// off; `spyglass cache` reads it from the same configuration. Required
+	// when admin.listen or admin.advertise is not a loopback address.
+	// Empty: no token, and the listener trusts whoever reaches it. Read at
+	// start: a new token needs a restart. Env SPYGLASS_ADMIN_TOKEN (the
+	// token itself, not a file) wins over the file.
+	TokenFile string `yaml:"token_file"`
+	// MetricsWithoutToken serves `GET /metrics` to callers without the
+	// admin token, for a scraper that cannot send one (Prometheus can:
+	// `authorization: {credentials_file: ...}`). Default false: with a
+	// token, `/metrics` needs it like the cache controls.
+	MetricsWithoutToken bool `yaml:"metrics_without_token"`
+	// Token is the token itself when SPYGLASS_ADMIN_TOKEN gives it; never
+	// read from the file (a configuration file is readable by more people
+	// than a secret should be). ReadToken says which token is in force.
+	Token string `yaml:"-"`
+}
+
+// minTokenLen is the shortest admin token accepted: the admin listener
+// does not slow down guesses.
+const minTokenLen = 16
+
+// ReadToken is the admin listener's token: SPYGLASS_ADMIN_TOKEN's, else the
+// first line of admin.token_file, else "" (none). Its errors name the key
+// and the fix.
+func (a Admin) ReadToken() (string, error) {
+	token, from := a.Token, EnvAdminToken
+	if token == "" {
+		if a.TokenFile == "" {
+			return "", nil
+		}
+		b, err := os.ReadFile(a.TokenFile)
+		if err != nil {
+			return "", fmt.Errorf("admin.token_file: %w; give the path of a file holding the token, e.g. made with: openssl rand -hex 32 > %s", err, a.TokenFile)
+		}
+		first, _, _ := strings.Cut(string(b), "\n")
+		token, from = strings.TrimSpace(first), "admin.token_file"
+	}
+	if len(token) < minTokenLen || strings.ContainsAny(token, " \t\r\n") {
+		return "", fmt.Errorf("%s: the admin token must be at least %d characters without spaces; make one with: openssl rand -hex 32", from, minTokenLen)
+	}
+	return token, nil
+}
+
+// IsLoopback reports whether a host:port names a loopback address
+// (127.0.0.0/8, ::1, localhost): one only this host reaches.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Log configures the process's log, written to stderr with log/slog. Every
@@ -446,6 +508,9 @@ const (
 	EnvAdmin     = "SPYGLASS_ADMIN_LISTEN" // admin.listen
 	EnvLogLevel  = "SPYGLASS_LOG_LEVEL"    // log.level
 	EnvLogFormat = "SPYGLASS_LOG_FORMAT"   // log.format
+	// EnvAdminToken is the admin listener's token itself (admin.token_file
+	// holds it otherwise).
+	EnvAdminToken = "SPYGLASS_ADMIN_TOKEN"
 )
 
 // Load reads the file at path (empty path: no file, defaults only), applies
@@ -483,6 +548,7 @@ func Read(path string) (Config, error) {
 	if err != nil {
 		return c, fmt.Errorf("environment: %w", err)
 	}
+	c.Admin.Token = os.Getenv(EnvAdminToken)
 	return c, nil
 }
 
@@ -618,6 +684,18 @@ func (c *Config) Validate() error {
 			bad("admin.advertise", "%v; the host:port the other instances reach this one's admin listener at, e.g. 10.0.0.5:9293", err)
 		} else if c.Admin.Listen == AdminOff {
 			bad("admin.advertise", "set while admin.listen is off; remove it, or give admin.listen an address")
+		}
+	}
+	if token, err := c.Admin.ReadToken(); err != nil {
+		errs = append(errs, err)
+	} else if token == "" {
+		// Whoever reaches the listener lists every cached image id,
+		// evicts, and streams any image's bytes from the peer route.
+		for _, a := range [][2]string{{"admin.listen", c.Admin.Listen}, {"admin.advertise", c.Admin.Advertise}} {
+			if key, addr := a[0], a[1]; addr != "" && addr != AdminOff && !IsLoopback(addr) {
+				bad("admin.token_file", "required: %s %s is not a loopback address, and without a token the admin listener serves the cache's image ids and image data to whoever reaches it; put a token in a file (openssl rand -hex 32 > /etc/spyglass/admin.token) and name it here, or set %s, or bind admin.listen to 127.0.0.1", key, addr, EnvAdminToken)
+				break
+			}
 		}
 	}
 
