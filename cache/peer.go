@@ -212,6 +212,10 @@ func parsePeerRange(h string, size int64) (off, n int64, ranged bool, err error)
 	return off, end - off, true, nil
 }
 
+// errPeerToken: the peer refused this instance's admin token. One of the
+// two has a token the site does not share.
+var errPeerToken = errors.New("the peer refused this instance's admin token (401): every instance of a site needs the same one (admin.token_file or SPYGLASS_ADMIN_TOKEN)")
+
 // peerClient streams from peers: bounded connects and waits for headers (a
 // peer answers at once), no bound on the stream (the watchdog watches it).
 var peerClient = &http.Client{Transport: &http.Transport{
@@ -251,7 +255,7 @@ func (s *siteFill) fromPeer(ctx context.Context, l lease, cur string, off, n int
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
 		resp.Body.Close()
-		return nil, fmt.Errorf("peer refused this instance's admin token (401): every instance of a site needs the same one (admin.token_file or SPYGLASS_ADMIN_TOKEN)")
+		return nil, errPeerToken
 	}
 	wantRange := fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, exp.Size)
 	if resp.StatusCode != http.StatusPartialContent || resp.Header.Get("Content-Range") != wantRange || resp.ContentLength != n {

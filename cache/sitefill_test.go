@@ -371,7 +371,9 @@ func TestSiteInstanceWithoutPeerEndpointStreamsFromFiller(t *testing.T) {
 
 // A site with an admin token: its instances send it to each other and one
 // origin fill serves them all; an instance with another token is refused
-// every byte by the peer endpoint and reads the region itself.
+// every byte by the peer endpoint and reads the region itself, without
+// taking the site's lease (which would point the others at an instance
+// that refuses them).
 func TestSitePeersSendTheSiteToken(t *testing.T) {
 	r := redistest.StartT(t)
 	o := newOrigin(t, 4<<20)
@@ -380,7 +382,7 @@ func TestSitePeersSendTheSiteToken(t *testing.T) {
 	const token = "site-token-0123456789"
 	filler := startSiteInstanceWithToken(t, newShared(t, r.Addr), true, token)
 	member := startSiteInstanceWithToken(t, newShared(t, r.Addr), true, token)
-	stranger := startSiteInstanceWithToken(t, newShared(t, r.Addr), false, "another-token-0123456789")
+	stranger := startSiteInstanceWithToken(t, newShared(t, r.Addr), true, "another-token-0123456789")
 	d, err := filler.b.Open(context.Background(), key, o.expect(), src)
 	if err != nil {
 		t.Fatal(err)
@@ -409,6 +411,11 @@ func TestSitePeersSendTheSiteToken(t *testing.T) {
 	}
 	if got := filler.b.Stats().PeerServedBytes + member.b.Stats().PeerServedBytes; got != int64(len(o.data)) {
 		t.Errorf("peers served %d bytes in all, want the image once, to the instance with the token", got)
+	}
+	exp := o.expect()
+	lk := "fill:" + key.Region + "/" + key.Image + ":" + strconv.FormatInt(exp.Size, 10) + ":" + exp.HashValue
+	if cur, _ := newShared(t, r.Addr).SwapLease(context.Background(), lk, "", "", 0); !strings.HasSuffix(cur, " "+filler.url) {
+		t.Errorf("lease after the instance with another token read the image: %q, want the filler's (%s)", cur, filler.url)
 	}
 }
 
