@@ -3,8 +3,8 @@ package cache
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"io"
 	"strconv"
 	"strings"
