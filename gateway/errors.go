@@ -91,14 +91,6 @@ func ErrorJSON(err error) (status int, body []byte) {
 	return status, body
 }
 
-// ErrorStatus is the status code and Glance's message for err, as the
-// Images API would answer it: for the operators' endpoints outside it that
-// call the same catalog.
-func ErrorStatus(err error) (status int, message string) {
-	status, message, _ = classify(err)
-	return status, message
-}
-
 // classify is statusOf that also tells whether the text is a detail.
 func classify(err error) (int, string, bool) {
 	var he *httpError
