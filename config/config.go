@@ -410,9 +410,9 @@ func (a Admin) ReadToken() (string, error) {
 	return token, nil
 }
 
-// IsLoopback reports whether a host:port names a loopback address
+// isLoopback reports whether a host:port names a loopback address
 // (127.0.0.0/8, ::1, localhost): one only this host reaches.
-func IsLoopback(addr string) bool {
+func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return false
@@ -692,7 +692,7 @@ func (c *Config) Validate() error {
 		// Whoever reaches the listener lists every cached image id,
 		// evicts, and streams any image's bytes from the peer route.
 		for _, a := range [][2]string{{"admin.listen", c.Admin.Listen}, {"admin.advertise", c.Admin.Advertise}} {
-			if key, addr := a[0], a[1]; addr != "" && addr != AdminOff && !IsLoopback(addr) {
+			if key, addr := a[0], a[1]; addr != "" && addr != AdminOff && !isLoopback(addr) {
 				bad("admin.token_file", "required: %s %s is not a loopback address, and without a token the admin listener serves the cache's image ids and image data to whoever reaches it; put a token in a file (openssl rand -hex 32 > /etc/spyglass/admin.token) and name it here, or set %s, or bind admin.listen to 127.0.0.1", key, addr, EnvAdminToken)
 				break
 			}

@@ -322,7 +322,7 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 			acfg.Requests = gcfg.Metrics
 		}
 		if adm, err = admin.New(acfg); err != nil {
-			return fmt.Errorf("telemetry.metrics: %w", err)
+			return fmt.Errorf("admin listener: %w", err)
 		}
 	} else if cfg.Redis.Enabled() && inst.Blobs != nil {
 		log.Info("admin.listen is off: this instance serves no image fills to the other instances (it still streams fills from them)")
