@@ -83,3 +83,8 @@ func (i *Instance) cachedRegions() []string {
 	}
 	return names
 }
+
+var (
+	_ Breaker = (*cache.Shared)(nil)
+	_ Breaker = (*policy.Keystone)(nil)
+)

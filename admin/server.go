@@ -183,3 +183,5 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	return s.srv.Shutdown(ctx)
 }
+
+var _ http.Handler = (*Server)(nil)
