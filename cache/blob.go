@@ -81,6 +81,11 @@ type BlobsConfig struct {
 	// LeaseTTL is how long a fill lease outlives its last refresh (default
 	// 5s): how long the site may wait on a filler that died.
 	LeaseTTL time.Duration
+	// PeerToken is sent as "Authorization: Bearer <PeerToken>" when
+	// streaming from the site's other instances, whose admin listeners
+	// require it (the site's admin token: every instance has the same).
+	// Empty: none sent.
+	PeerToken string
 }
 
 // BlobStats counts what the cache did, for metrics and tests.
@@ -99,6 +104,10 @@ type BlobStats struct {
 	// FillsInFlight is the fills running now; FillWaiters the readers
 	// attached to them (waiters per fill = FillWaiters / FillsInFlight).
 	FillsInFlight, FillWaiters int64
+	// PrefetchesFailed counts queued prefetches that left nothing cached:
+	// their fill failed, or the cache could not hold the image when its
+	// turn came (each is also logged).
+	PrefetchesFailed int64
 }
 
 // Blobs is the image data cache on local disk. One fill per entry however
@@ -133,6 +142,7 @@ type Blobs struct {
 	stats struct {
 		hits, misses, fills, fillsFailed, bypasses, evictions atomic.Int64
 		originBytes, bypassBytes, peerBytes, peerServedBytes  atomic.Int64
+		prefetchesFailed                                      atomic.Int64
 	}
 }
 
@@ -267,6 +277,7 @@ func (b *Blobs) Stats() BlobStats {
 		Evictions: b.stats.evictions.Load(), OriginBytes: b.stats.originBytes.Load(),
 		BypassBytes: b.stats.bypassBytes.Load(), UsedBytes: used,
 		PeerBytes: b.stats.peerBytes.Load(), PeerServedBytes: b.stats.peerServedBytes.Load(),
+		PrefetchesFailed: b.stats.prefetchesFailed.Load(),
 	}
 }
 
@@ -526,20 +537,29 @@ func (b *Blobs) Partial() []PartialBlob {
 // Prefetch queues a fill of the image if it is neither complete nor being
 // filled; the prefetcher runs the queue one image at a time through the same
 // fill path reads use. ctx is only for the request id of the fill's log
-// lines: the fill outlives the request.
+// lines: the fill outlives the request. A cache whose disk cannot take a
+// new entry now (read-only, gone, failing) refuses the image with the
+// disk's error rather than queue what the prefetcher could only drop.
 func (b *Blobs) Prefetch(ctx context.Context, k Key, exp Expect, o Origin) error {
 	if !b.cacheable(exp) {
 		return fmt.Errorf("image %s cannot be cached: %w", k.Image, backends.ErrBadRequest)
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if e := b.entries[k]; e != nil && e.exp == exp {
-		return nil // complete, or filling already
+	pending := b.pendingLocked(k, exp)
+	b.mu.Unlock()
+	if pending {
+		return nil
 	}
-	for _, q := range b.queue {
-		if q.key == k {
-			return nil
-		}
+	// Glance creates the image's file in its queue directory here, and
+	// answers 500 when it cannot; the probe is the same question asked of
+	// this cache's directory.
+	if err := b.CheckDisk(); err != nil {
+		return fmt.Errorf("the image data cache cannot take image %s: %w", k.Image, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pendingLocked(k, exp) {
+		return nil
 	}
 	b.queue = append(b.queue, queued{reqID: logctx.RequestID(ctx), key: k, exp: exp, origin: o, at: time.Now()})
 	select {
@@ -547,6 +567,19 @@ func (b *Blobs) Prefetch(ctx context.Context, k Key, exp Expect, o Origin) error
 	default:
 	}
 	return nil
+}
+
+// pendingLocked: the image is complete, being filled or queued already.
+func (b *Blobs) pendingLocked(k Key, exp Expect) bool {
+	if e := b.entries[k]; e != nil && e.exp == exp {
+		return true
+	}
+	for _, q := range b.queue {
+		if q.key == k {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *Blobs) removeQueuedLocked(k Key) bool {
@@ -575,19 +608,35 @@ func (b *Blobs) prefetcher() {
 			}
 			q := b.queue[0]
 			b.mu.Unlock()
-			d, err := b.Open(logctx.WithRequestID(context.Background(), q.reqID), q.key, q.exp, q.origin)
+			ctx := logctx.WithRequestID(context.Background(), q.reqID)
+			d, err := b.Open(ctx, q.key, q.exp, q.origin)
 			b.mu.Lock()
 			b.removeQueuedLocked(q.key)
 			b.mu.Unlock()
 			if err != nil {
+				b.prefetchFailed(ctx, q, err)
 				continue
 			}
-			if fd, ok := d.(*fillData); ok {
-				fd.e.wait(context.Background())
+			switch d := d.(type) {
+			case *bypassData:
+				// The disk failed after the image was queued: nothing to
+				// read it for.
+				b.prefetchFailed(ctx, q, errors.New("the cache cannot hold it now (its disk fails; see /ready)"))
+			case *fillData:
+				if err := d.e.wait(context.Background()); err != nil && !d.e.removed() {
+					b.prefetchFailed(ctx, q, err)
+				}
 			}
 			d.Close()
 		}
 	}
+}
+
+// prefetchFailed says that a queued prefetch left nothing cached: nobody
+// waits on it to hear so.
+func (b *Blobs) prefetchFailed(ctx context.Context, q queued, err error) {
+	b.stats.prefetchesFailed.Add(1)
+	b.log.ErrorContext(ctx, "prefetch failed: the image is not cached", "region", q.key.Region, "image", q.key.Image, "err", err)
 }
 
 // Delete drops the image's entry and queue slot; found is false when there

@@ -125,6 +125,14 @@ func (e *entry) stop() {
 	e.broadcastLocked()
 }
 
+// removed: the entry was stopped on purpose (evicted, deleted, the cache
+// closed), not failed.
+func (e *entry) removed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stopped
+}
+
 func (e *entry) removeFiles() {
 	os.Remove(e.dataPath())
 	os.Remove(e.recordPath())

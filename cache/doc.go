@@ -41,12 +41,13 @@
 // with BlobsConfig.Leases (a Shared) once per site: the instance that takes
 // the image's lease in Redis reads the region, the others stream from it
 // over the peer protocol (PeerRoute, served by PeerHandler on the admin
-// listener, advertised with Advertise) into entries of their own, verified
-// again; a filler that dies loses its lease within LeaseTTL and another
+// listener behind the site's admin token, which fills send as
+// BlobsConfig.PeerToken; advertised with Advertise) into entries of their
+// own, verified again; a filler that dies loses its lease within LeaseTTL and another
 // instance goes on from the region with a Range. Without Redis (or while
 // it does not answer) every instance fills alone.
 //
-//	blobs, _ := cache.OpenBlobs(cache.BlobsConfig{Dir: dir, MaxSize: 50 << 30, Leases: shared})
+//	blobs, _ := cache.OpenBlobs(cache.BlobsConfig{Dir: dir, MaxSize: 50 << 30, Leases: shared, PeerToken: token})
 //	mux.Handle(cache.PeerRoute, blobs.PeerHandler())
 //	blobs.Advertise("http://10.0.0.5:9293")
 //	data, err := blobs.Open(ctx, cache.Key{Region: "east", Image: id}, expect, origin)

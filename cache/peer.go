@@ -25,13 +25,16 @@ import (
 //	Spyglass-Expect-Checksum: <md5 hex>      (one of checksum or hash value)
 //	Spyglass-Expect-Hash-Algo: <os_hash_algo>
 //	Spyglass-Expect-Hash-Value: <os_hash_value hex>
+//	Authorization: Bearer <the site's admin token>   (when the site has one)
 //
 // The peer answers only from an entry with exactly these expectations that
 // is complete or being filled (it never starts a fill for a peer): 206 with
 // Content-Range (200 without Range) and the bytes as they land; 404 when it
 // has no such entry; 421 when it is not the instance named (an address
 // reused by another process, or an instance's own stale lease); 400 for a
-// malformed request; 416 for a range outside the image. As for any reader,
+// malformed request; 416 for a range outside the image; the admin listener
+// answers 401 before any of this to a request without the site's token
+// (when it has one). As for any reader,
 // the image's last byte is sent only once the peer has verified the whole
 // entry; a verification failure or a fill that fails cuts the stream
 // (the requester sees a short body). The requester verifies the bytes again
@@ -54,8 +57,9 @@ func peerPath(k Key) string {
 }
 
 // PeerHandler serves this instance's entries to the site's other instances
-// (see PeerRoute). Mount it only on a private listener: it hands out image
-// data without asking who is calling.
+// (see PeerRoute). It hands out image data without asking who is calling:
+// mount it only behind the admin listener's token (package admin), which
+// the other instances send (BlobsConfig.PeerToken).
 func (b *Blobs) PeerHandler() http.Handler {
 	return http.HandlerFunc(b.servePeer)
 }
@@ -208,6 +212,10 @@ func parsePeerRange(h string, size int64) (off, n int64, ranged bool, err error)
 	return off, end - off, true, nil
 }
 
+// errPeerToken: the peer refused this instance's admin token. One of the
+// two has a token the site does not share.
+var errPeerToken = errors.New("the peer refused this instance's admin token (401): every instance of a site needs the same one (admin.token_file or SPYGLASS_ADMIN_TOKEN)")
+
 // peerClient streams from peers: bounded connects and waits for headers (a
 // peer answers at once), no bound on the stream (the watchdog watches it).
 var peerClient = &http.Client{Transport: &http.Transport{
@@ -230,6 +238,9 @@ func (s *siteFill) fromPeer(ctx context.Context, l lease, cur string, off, n int
 	h := req.Header
 	h.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
 	h.Set(hdrPeerInstance, l.instance)
+	if t := s.b.cfg.PeerToken; t != "" {
+		h.Set("Authorization", "Bearer "+t)
+	}
 	h.Set(hdrExpectSize, strconv.FormatInt(exp.Size, 10))
 	if exp.Checksum != "" {
 		h.Set(hdrExpectMD5, exp.Checksum)
@@ -241,6 +252,10 @@ func (s *siteFill) fromPeer(ctx context.Context, l lease, cur string, off, n int
 	resp, err := peerClient.Do(req)
 	if err != nil {
 		return nil, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		resp.Body.Close()
+		return nil, errPeerToken
 	}
 	wantRange := fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, exp.Size)
 	if resp.StatusCode != http.StatusPartialContent || resp.Header.Get("Content-Range") != wantRange || resp.ContentLength != n {

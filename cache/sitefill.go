@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io"
 	"strconv"
 	"strings"
@@ -167,6 +168,14 @@ func (s *siteFill) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, erro
 			}
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
+			}
+			if errors.Is(err, errPeerToken) {
+				// Tokens that differ are a configuration error no wait
+				// mends; taking the lease over would point the rest of
+				// the site at an instance that refuses them in turn.
+				s.b.log.Error("cannot stream a fill from the instance that holds its lease; filling from the origin", "region", s.e.key.Region,
+					"image", s.e.key.Image, "peer", l.url, "err", err)
+				return s.origin.Fetch(ctx, off, n)
 			}
 			s.b.log.Warn("cannot stream a fill from the instance that holds its lease", "region", s.e.key.Region,
 				"image", s.e.key.Image, "peer", l.url, "err", err)

@@ -25,8 +25,9 @@ const testLeaseTTL = time.Second
 // siteInstance is one gateway instance of a site: its blob cache, and its
 // peer endpoint on a loopback listener as the admin listener mounts it.
 type siteInstance struct {
-	b   *cache.Blobs
-	url string
+	b       *cache.Blobs
+	url     string
+	refused atomic.Int64 // peer requests answered 401 (a wrong or missing token)
 }
 
 func newShared(t *testing.T, addr string) *cache.Shared {
@@ -41,7 +42,15 @@ func newShared(t *testing.T, addr string) *cache.Shared {
 
 func startSiteInstance(t *testing.T, leases cache.Leases, serve bool) *siteInstance {
 	t.Helper()
-	b, err := cache.OpenBlobs(cache.BlobsConfig{Dir: t.TempDir(), MaxSize: 1 << 30, Leases: leases, LeaseTTL: testLeaseTTL})
+	return startSiteInstanceWithToken(t, leases, serve, "")
+}
+
+// startSiteInstanceWithToken is startSiteInstance for a site with an admin
+// token: the instance sends token to its peers, and its peer endpoint
+// refuses (401) a request without it, as the admin listener does.
+func startSiteInstanceWithToken(t *testing.T, leases cache.Leases, serve bool, token string) *siteInstance {
+	t.Helper()
+	b, err := cache.OpenBlobs(cache.BlobsConfig{Dir: t.TempDir(), MaxSize: 1 << 30, Leases: leases, LeaseTTL: testLeaseTTL, PeerToken: token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +58,15 @@ func startSiteInstance(t *testing.T, leases cache.Leases, serve bool) *siteInsta
 	si := &siteInstance{b: b}
 	if serve {
 		mux := http.NewServeMux()
-		mux.Handle(cache.PeerRoute, b.PeerHandler())
+		peer := b.PeerHandler()
+		mux.HandleFunc(cache.PeerRoute, func(w http.ResponseWriter, r *http.Request) {
+			if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
+				si.refused.Add(1)
+				http.Error(w, "no admin token", http.StatusUnauthorized)
+				return
+			}
+			peer.ServeHTTP(w, r)
+		})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -349,6 +366,56 @@ func TestSiteInstanceWithoutPeerEndpointStreamsFromFiller(t *testing.T) {
 	}
 	if o.sent.Load() != int64(len(o.data)) || quiet.b.Stats().PeerBytes != int64(len(o.data)) {
 		t.Fatalf("origin sent %d, peer %d", o.sent.Load(), quiet.b.Stats().PeerBytes)
+	}
+}
+
+// A site with an admin token: its instances send it to each other and one
+// origin fill serves them all; an instance with another token is refused
+// every byte by the peer endpoint and reads the region itself, without
+// taking the site's lease (which would point the others at an instance
+// that refuses them).
+func TestSitePeersSendTheSiteToken(t *testing.T) {
+	r := redistest.StartT(t)
+	o := newOrigin(t, 4<<20)
+	o.bytesPerS.Store(8 << 20)
+	src := originFor(t, o, 5*time.Second)
+	const token = "site-token-0123456789"
+	filler := startSiteInstanceWithToken(t, newShared(t, r.Addr), true, token)
+	member := startSiteInstanceWithToken(t, newShared(t, r.Addr), true, token)
+	stranger := startSiteInstanceWithToken(t, newShared(t, r.Addr), true, "another-token-0123456789")
+	d, err := filler.b.Open(context.Background(), key, o.expect(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	<-o.firstByte
+	got, err := download(member.b, o.expect(), src, 0, -1)
+	if err != nil || !bytes.Equal(got, o.data) {
+		t.Fatalf("instance with the site's token: %d bytes, %v", len(got), err)
+	}
+	if got, want := member.b.Stats().PeerBytes, int64(len(o.data)); got != want {
+		t.Fatalf("instance with the site's token streamed %d bytes from its peer, want %d", got, want)
+	}
+	if got, want := o.sent.Load(), int64(len(o.data)); got != want {
+		t.Fatalf("origin sent %d bytes, want the image once (%d)", got, want)
+	}
+	got, err = download(stranger.b, o.expect(), src, 0, -1)
+	if err != nil || !bytes.Equal(got, o.data) {
+		t.Fatalf("instance with another token: %d bytes, %v", len(got), err)
+	}
+	if got := stranger.b.Stats().PeerBytes; got != 0 {
+		t.Errorf("instance with another token streamed %d bytes from a peer", got)
+	}
+	if filler.refused.Load()+member.refused.Load() == 0 {
+		t.Error("the instance with another token never asked a peer (nothing refused): the test proves nothing")
+	}
+	if got := filler.b.Stats().PeerServedBytes + member.b.Stats().PeerServedBytes; got != int64(len(o.data)) {
+		t.Errorf("peers served %d bytes in all, want the image once, to the instance with the token", got)
+	}
+	exp := o.expect()
+	lk := "fill:" + key.Region + "/" + key.Image + ":" + strconv.FormatInt(exp.Size, 10) + ":" + exp.HashValue
+	if cur, _ := newShared(t, r.Addr).SwapLease(context.Background(), lk, "", "", 0); !strings.HasSuffix(cur, " "+filler.url) {
+		t.Errorf("lease after the instance with another token read the image: %q, want the filler's (%s)", cur, filler.url)
 	}
 }
 

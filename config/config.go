@@ -360,6 +360,28 @@ type Admin struct {
 	// is bound to, unless it binds every address (0.0.0.0, [::]): then the
 	// instance serves no fills to the others until this is set.
 	Advertise string `yaml:"advertise"`
+	// TokenFile is the path of a file holding the admin listener's token
+	// (its first line, surrounding spaces dropped; at least 16 characters,
+	// e.g. from `openssl rand -hex 32`). With a token, every route but
+	// `/healthcheck` and `/ready` (and `/metrics`, see
+	// admin.metrics_without_token) needs `Authorization: Bearer <token>`,
+	// else 401; the site's instances send it to each other on the peer
+	// route, so they all need the same one, also those with admin.listen
+	// off; `spyglass cache` reads it from the same configuration. Required
+	// when admin.listen or admin.advertise is not a loopback address.
+	// Empty: no token, and the listener trusts whoever reaches it. Read at
+	// start: a new token needs a restart. Env SPYGLASS_ADMIN_TOKEN (the
+	// token itself, not a file) wins over the file.
+	TokenFile string `yaml:"token_file"`
+	// MetricsWithoutToken serves `GET /metrics` to callers without the
+	// admin token, for a scraper that cannot send one (Prometheus can:
+	// `authorization: {credentials_file: ...}`). Default false: with a
+	// token, `/metrics` needs it like the cache controls.
+	MetricsWithoutToken bool `yaml:"metrics_without_token"`
+	// Token is the token itself when SPYGLASS_ADMIN_TOKEN gives it; never
+	// read from the file (a configuration file is readable by more people
+	// than a secret should be). ReadToken says which token is in force.
+	Token string `yaml:"-"`
 }
 
 // ImportFiltering is Glance's `[import_filtering_opts]`, with its key

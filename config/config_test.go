@@ -112,6 +112,10 @@ func TestParsePartial(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile, emptyFile := filepath.Join(dir, "admin.token"), filepath.Join(dir, "empty")
+	os.WriteFile(tokenFile, []byte("0123456789abcdef0123\n"), 0o600)
+	os.WriteFile(emptyFile, []byte("\n"), 0o600)
 	tests := []struct {
 		name   string
 		change func(*Config)
@@ -131,8 +135,29 @@ func TestValidate(t *testing.T) {
 		{"listen no port", func(c *Config) { c.Listen = "127.0.0.1" }, []string{"listen:", "host:port", "e.g. 127.0.0.1:9292"}},
 		{"admin listen no port", func(c *Config) { c.Admin.Listen = "localhost" }, []string{"admin.listen:", "host:port", "or off"}},
 		{"admin listen on the API's address", func(c *Config) { c.Admin.Listen = c.Listen }, []string{"admin.listen: the same address as listen"}},
-		{"admin advertise", func(c *Config) { c.Admin.Listen, c.Admin.Advertise = "0.0.0.0:9293", "10.0.0.5:9293" }, nil},
-		{"admin advertise a name", func(c *Config) { c.Admin.Advertise = "gw1.site.example:9293" }, nil},
+		{"admin advertise", func(c *Config) {
+			c.Admin.Listen, c.Admin.Advertise, c.Admin.TokenFile = "0.0.0.0:9293", "10.0.0.5:9293", tokenFile
+		}, nil},
+		{"admin advertise a name", func(c *Config) { c.Admin.Advertise, c.Admin.TokenFile = "gw1.site.example:9293", tokenFile }, nil},
+		{"admin on every address without a token", func(c *Config) { c.Admin.Listen = "0.0.0.0:9293" }, []string{
+			"admin.token_file: required: admin.listen 0.0.0.0:9293 is not a loopback address", "openssl rand -hex 32", "SPYGLASS_ADMIN_TOKEN", "127.0.0.1"}},
+		{"admin on an empty host without a token", func(c *Config) { c.Admin.Listen = ":9293" }, []string{"admin.token_file: required: admin.listen :9293"}},
+		{"admin on a network address without a token", func(c *Config) { c.Admin.Listen = "10.0.0.5:9293" }, []string{"admin.token_file: required"}},
+		{"admin on a host name without a token", func(c *Config) { c.Admin.Listen = "gw1.site.example:9293" }, []string{"admin.token_file: required"}},
+		{"admin advertised without a token", func(c *Config) { c.Admin.Advertise = "10.0.0.5:9293" }, []string{
+			"admin.token_file: required: admin.advertise 10.0.0.5:9293 is not a loopback address"}},
+		{"admin on loopback without a token", func(c *Config) { c.Admin.Listen = "127.0.0.2:0" }, nil},
+		{"admin on ipv6 loopback without a token", func(c *Config) { c.Admin.Listen = "[::1]:9293" }, nil},
+		{"admin on localhost without a token", func(c *Config) { c.Admin.Listen = "localhost:9293" }, nil},
+		{"admin off without a token", func(c *Config) { c.Admin.Listen = "off" }, nil},
+		{"admin on every address with a token file", func(c *Config) { c.Admin.Listen, c.Admin.TokenFile = "0.0.0.0:9293", tokenFile }, nil},
+		{"admin on every address with a token from the environment", func(c *Config) {
+			c.Admin.Listen, c.Admin.Token = "0.0.0.0:9293", "0123456789abcdef0123"
+		}, nil},
+		{"admin token file missing", func(c *Config) { c.Admin.TokenFile = filepath.Join(dir, "nothing") }, []string{"admin.token_file:", "no such file", "openssl rand -hex 32 >"}},
+		{"admin token file empty", func(c *Config) { c.Admin.TokenFile = emptyFile }, []string{"admin.token_file: the admin token must be at least 16 characters"}},
+		{"admin token too short", func(c *Config) { c.Admin.Token = "short" }, []string{"SPYGLASS_ADMIN_TOKEN: the admin token must be at least 16 characters"}},
+		{"admin token with a space", func(c *Config) { c.Admin.Token = "0123456789 abcdef0123" }, []string{"SPYGLASS_ADMIN_TOKEN: the admin token must be", "without spaces"}},
 		{"admin advertise every address", func(c *Config) { c.Admin.Advertise = "0.0.0.0:9293" }, []string{"admin.advertise:", "names no host", "e.g. 10.0.0.5:9293"}},
 		{"admin advertise no host", func(c *Config) { c.Admin.Advertise = ":9293" }, []string{"admin.advertise:", "names no host"}},
 		{"admin advertise port 0", func(c *Config) { c.Admin.Advertise = "10.0.0.5:0" }, []string{"admin.advertise:", "port 0"}},
@@ -368,6 +393,32 @@ func TestImportFiltering(t *testing.T) {
 	}
 	if err != nil && strings.Contains(err.Error(), "disallowed_hosts") {
 		t.Errorf("Validate: %v; a CIDR prefix is a valid disallowed host", err)
+	}
+}
+
+// TestAdminReadToken: SPYGLASS_ADMIN_TOKEN wins over admin.token_file,
+// whose first line is the token, surrounding spaces dropped; Read takes the
+// variable from the environment.
+func TestAdminReadToken(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "admin.token")
+	if err := os.WriteFile(file, []byte("  from-the-file-0123456789 \nsecond line\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := Admin{TokenFile: file}
+	if got, err := a.ReadToken(); err != nil || got != "from-the-file-0123456789" {
+		t.Errorf("ReadToken from the file = %q, %v", got, err)
+	}
+	t.Setenv(EnvAdminToken, "from-the-environment-0123")
+	c, err := Read("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Admin.TokenFile = file
+	if got, err := c.Admin.ReadToken(); err != nil || got != "from-the-environment-0123" {
+		t.Errorf("ReadToken with %s set = %q, %v; want the variable's", EnvAdminToken, got, err)
+	}
+	if got, err := (Admin{}).ReadToken(); err != nil || got != "" {
+		t.Errorf("ReadToken with neither = %q, %v; want none", got, err)
 	}
 }
 

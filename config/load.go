@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strings"
 )
 
 // Environment variables read by Read and Load, applied over the file.
@@ -16,6 +17,9 @@ const (
 	EnvAdmin     = "SPYGLASS_ADMIN_LISTEN" // admin.listen
 	EnvLogLevel  = "SPYGLASS_LOG_LEVEL"    // log.level
 	EnvLogFormat = "SPYGLASS_LOG_FORMAT"   // log.format
+	// EnvAdminToken is the admin listener's token itself (admin.token_file
+	// holds it otherwise).
+	EnvAdminToken = "SPYGLASS_ADMIN_TOKEN"
 )
 
 // Load reads the file at path (empty path: no file, defaults only), applies
@@ -81,6 +85,7 @@ func read(path string) (Config, Problems, bool) {
 		LogLevel:  os.Getenv(EnvLogLevel),
 		LogFormat: os.Getenv(EnvLogFormat),
 	}, true)...)
+	c.Admin.Token = os.Getenv(EnvAdminToken)
 	return c, ps, true
 }
 
@@ -141,4 +146,30 @@ func (c *Config) apply(o Overrides, fromEnv bool) Problems {
 		set(&c.Regions[i].DataDir, o.DataDir, fmt.Sprintf("regions[%d].data_dir", i), EnvDataDir, "--data-dir")
 	}
 	return nil
+}
+
+// minTokenLen is the shortest admin token accepted: the admin listener
+// does not slow down guesses.
+const minTokenLen = 16
+
+// ReadToken is the admin listener's token: SPYGLASS_ADMIN_TOKEN's, else the
+// first line of admin.token_file, else "" (none). Its errors name the key
+// and the fix.
+func (a Admin) ReadToken() (string, error) {
+	token, from := a.Token, EnvAdminToken
+	if token == "" {
+		if a.TokenFile == "" {
+			return "", nil
+		}
+		b, err := os.ReadFile(a.TokenFile)
+		if err != nil {
+			return "", fmt.Errorf("admin.token_file: %w; give the path of a file holding the token, e.g. made with: openssl rand -hex 32 > %s", err, a.TokenFile)
+		}
+		first, _, _ := strings.Cut(string(b), "\n")
+		token, from = strings.TrimSpace(first), "admin.token_file"
+	}
+	if len(token) < minTokenLen || strings.ContainsAny(token, " \t\r\n") {
+		return "", fmt.Errorf("%s: the admin token must be at least %d characters without spaces; make one with: openssl rand -hex 32", from, minTokenLen)
+	}
+	return token, nil
 }

@@ -110,10 +110,11 @@ func TestReferenceCoversEveryKey(t *testing.T) {
 	walk = func(typ reflect.Type, prefix string) {
 		for i := range typ.NumField() {
 			f := typ.Field(i)
-			if f.Tag.Get("yaml") == "" {
-				continue // not a key: where the values came from
+			name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if name == "" || name == "-" {
+				continue // not a key: where the values came from, or set from the environment
 			}
-			key := prefix + strings.Split(f.Tag.Get("yaml"), ",")[0]
+			key := prefix + name
 			switch {
 			case f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == typ.PkgPath():
 				walk(f.Type, key+".")

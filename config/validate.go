@@ -55,6 +55,32 @@ func (c *Config) Validate() error {
 			bad("admin.advertise", "set while admin.listen is off; remove it, or give admin.listen an address")
 		}
 	}
+	if token, err := c.Admin.ReadToken(); err != nil {
+		// ReadToken's errors start with where the token came from.
+		from, msg, _ := strings.Cut(err.Error(), ": ")
+		if from == EnvAdminToken {
+			ps = append(ps, Problem{Override: EnvAdminToken, Message: msg})
+		} else {
+			bad("admin.token_file", "%s", msg)
+		}
+	} else if token == "" {
+		// Whoever reaches the listener lists every cached image id,
+		// evicts, and streams any image's bytes from the peer route.
+		// An address already reported as malformed is not reported again.
+		listen, advertise := c.Admin.Listen, c.Admin.Advertise
+		if listen == AdminOff || checkHostPort(listen) != nil {
+			listen = ""
+		}
+		if checkAdvertise(advertise) != nil {
+			advertise = ""
+		}
+		for _, a := range [][2]string{{"admin.listen", listen}, {"admin.advertise", advertise}} {
+			if key, addr := a[0], a[1]; addr != "" && !isLoopback(addr) {
+				bad("admin.token_file", "required: %s %s is not a loopback address, and without a token the admin listener serves the cache's image ids and image data to whoever reaches it; put a token in a file (openssl rand -hex 32 > /etc/spyglass/admin.token) and name it here, or set %s, or bind admin.listen to 127.0.0.1", key, addr, EnvAdminToken)
+				break
+			}
+		}
+	}
 
 	switch c.Policy.Defaults {
 	case PolicyCurrent, PolicyLegacy:
@@ -407,4 +433,18 @@ func (f *ImportFiltering) validate(bad func(key, format string, args ...any)) {
 
 func validInterface(s string) bool {
 	return s == InterfacePublic || s == InterfaceInternal || s == InterfaceAdmin
+}
+
+// isLoopback reports whether a host:port names a loopback address
+// (127.0.0.0/8, ::1, localhost): one only this host reaches.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

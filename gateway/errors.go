@@ -76,15 +76,22 @@ func statusOf(err error) (int, string) {
 	return status, explanation
 }
 
-// classify is statusOf that also tells whether the text is a detail.
-// ErrorStatus is the status code and Glance's message for err, as the
-// Images API would answer it: for the operators' endpoints outside it that
-// call the same catalog.
-func ErrorStatus(err error) (status int, message string) {
-	status, message, _ = classify(err)
-	return status, message
+// ErrorJSON is err as the Images API answers it to a client that accepts
+// JSON: the status and Glance's (webob's) JSON body, from this file's one
+// map. It is for the listeners outside this server that speak Glance's
+// error shape (the admin listener), so that they keep no table of their
+// own.
+func ErrorJSON(err error) (status int, body []byte) {
+	status, text, isDetail := classify(err)
+	explanation, detail := text, ""
+	if isDetail {
+		explanation, detail = defaultExplanations[status], text
+	}
+	body, _ = appendErrorBody(nil, formatJSON, status, explanation, detail, templateOf(err, status))
+	return status, body
 }
 
+// classify is statusOf that also tells whether the text is a detail.
 func classify(err error) (int, string, bool) {
 	var he *httpError
 	if errors.As(err, &he) {
@@ -148,16 +155,22 @@ func writeError(ctx *fasthttp.RequestCtx, err error) {
 	if status == 500 {
 		logInternal(ctx, err)
 	}
-	tpl := templateFor(status)
-	var he *httpError
-	if errors.As(err, &he) && he.bare {
-		tpl = tplBare
-	}
+	tpl := templateOf(err, status)
 	if isDetail {
 		writeErrorBody(ctx, status, defaultExplanations[status], text, tpl)
 		return
 	}
 	writeErrorBody(ctx, status, text, "", tpl)
+}
+
+// templateOf is the shape of err's message: the status's, or the bare
+// explanation of an httpError that asks for it.
+func templateOf(err error, status int) webobTemplate {
+	var he *httpError
+	if errors.As(err, &he) && he.bare {
+		return tplBare
+	}
+	return templateFor(status)
 }
 
 // webobTemplate is the shape of webob's error message for a status.
@@ -214,20 +227,27 @@ func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation, detail st
 	resp := &ctx.Response
 	resp.ResetBody()
 	resp.SetStatusCode(status)
+	format := webobFormat(ctx.Request.Header.Peek("Accept"))
+	if ctx.IsHead() {
+		format = formatHTML
+	}
+	buf := bytebuf(ctx)
+	b, contentType := appendErrorBody(*buf, format, status, explanation, detail, tpl)
+	*buf = b
+	resp.Header.SetContentType(contentType)
+	resp.SetBodyRaw(b)
+}
+
+// appendErrorBody appends webob's error page for status in format, and
+// says its Content-Type.
+func appendErrorBody(b []byte, format errorFormat, status int, explanation, detail string, tpl webobTemplate) ([]byte, string) {
 	title := statusTitles[status]
 	if title == "" {
 		title = fasthttp.StatusMessage(status)
 	}
 	code := strconv.Itoa(status) + " " + title
-	buf := bytebuf(ctx)
-	b := *buf
-	format := webobFormat(ctx.Request.Header.Peek("Accept"))
-	if ctx.IsHead() {
-		format = formatHTML
-	}
 	switch format {
 	case formatHTML:
-		resp.Header.SetContentType("text/html; charset=UTF-8")
 		b = append(b, "<html>\n <head>\n  <title>"...)
 		b = append(b, code...)
 		b = append(b, "</title>\n </head>\n <body>\n  <h1>"...)
@@ -235,8 +255,8 @@ func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation, detail st
 		b = append(b, "</h1>\n  "...)
 		b = appendWebobMessage(b, tpl, explanation, detail, true)
 		b = append(b, "\n </body>\n</html>"...)
+		return b, "text/html; charset=UTF-8"
 	case formatJSON:
-		resp.Header.SetContentType("application/json")
 		b = append(b, `{"message": `...)
 		b = appendJSONString(b, string(appendWebobMessage(nil, tpl, explanation, detail, false)))
 		b = append(b, `, "code": `...)
@@ -244,26 +264,24 @@ func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation, detail st
 		b = append(b, `, "title": `...)
 		b = appendJSONString(b, title)
 		b = append(b, '}')
-	default:
-		// webob's plain text is the HTML message with its newlines made
-		// spaces and its <br /> newlines.
-		resp.Header.SetContentType("text/plain; charset=UTF-8")
-		b = append(b, code...)
-		b = append(b, "\n\n"...)
-		b = append(b, explanation...)
-		switch tpl {
-		case tplMethod:
-			b = append(b, "\n\n "...)
-		case tplMedia:
-			b = append(b, " \n\n "...)
-		default:
-			b = append(b, "\n\n "...)
-			b = append(b, detail...)
-			b = append(b, "  "...)
-		}
+		return b, "application/json"
 	}
-	*buf = b
-	resp.SetBodyRaw(b)
+	// webob's plain text is the HTML message with its newlines made
+	// spaces and its <br /> newlines.
+	b = append(b, code...)
+	b = append(b, "\n\n"...)
+	b = append(b, explanation...)
+	switch tpl {
+	case tplMethod:
+		b = append(b, "\n\n "...)
+	case tplMedia:
+		b = append(b, " \n\n "...)
+	default:
+		b = append(b, "\n\n "...)
+		b = append(b, detail...)
+		b = append(b, "  "...)
+	}
+	return b, "text/plain; charset=UTF-8"
 }
 
 func appendHTMLEscaped(dst []byte, s string) []byte {

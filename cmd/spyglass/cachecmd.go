@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spyglass-gateway/spyglass/admin"
 	"github.com/spyglass-gateway/spyglass/config"
 )
 
@@ -24,7 +25,8 @@ const cacheUsage = `usage: spyglass cache ls [--json] [flags]
        spyglass cache prefetch IMAGE_ID [--region NAME] [flags]
        spyglass cache evict IMAGE_ID [--region NAME] [flags]
 
-Talks to a running instance's admin listener (admin.listen).
+Talks to a running instance's admin listener (admin.listen), with its
+token (admin.token_file, or SPYGLASS_ADMIN_TOKEN) when it has one.
 `
 
 // cacheCommand runs "spyglass cache ls|prefetch|evict": 0 done, 1 the
@@ -38,8 +40,8 @@ func cacheCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("spyglass cache "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		admin   = fs.String("admin", "", "`address` of the instance's admin listener, host:port (default: admin.listen of --config or "+config.EnvAdmin+", else 127.0.0.1:9293)")
-		cfgPath = fs.String("config", "", "configuration `file` of the instance, to find its admin listener")
+		adminAt = fs.String("admin", "", "`address` of the instance's admin listener, host:port (default: admin.listen of --config or "+config.EnvAdmin+", else 127.0.0.1:9293)")
+		cfgPath = fs.String("config", "", "configuration `file` of the instance, to find its admin listener and its token (admin.token_file; "+config.EnvAdminToken+" wins)")
 		region  = fs.String("region", "", "`region` the image's data is cached from (default: the only cached region, else the default region)")
 		asJSON  = fs.Bool("json", false, "ls: print the instance's JSON answer")
 		token   = fs.String("token", envToken(), "Keystone `token` sent as X-Auth-Token, for regions that accept only tokens (default: $OS_TOKEN, else $OS_AUTH_TOKEN)")
@@ -76,12 +78,12 @@ func cacheCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "spyglass cache %s: unexpected argument %q\n", sub, fs.Arg(0))
 		return 2
 	}
-	addr, err := adminAddress(*admin, *cfgPath)
+	addr, adminToken, err := adminTarget(*adminAt, *cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "spyglass cache: %v\n", err)
 		return 2
 	}
-	c := &adminClient{addr: addr, token: *token, http: &http.Client{Timeout: 30 * time.Second}}
+	c := &adminClient{addr: addr, adminToken: adminToken, token: *token, http: &http.Client{Timeout: 30 * time.Second}}
 
 	switch sub {
 	case "ls":
@@ -108,16 +110,20 @@ func cacheCommand(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// adminAddress is where the instance's admin listener is: --admin, else
+// adminTarget is where the instance's admin listener is — --admin, else
 // admin.listen as serve would read it (the file given, the environment),
-// else the default.
-func adminAddress(flagAddr, cfgPath string) (string, error) {
-	addr := flagAddr
+// else the default — and its token, read as serve reads it
+// (SPYGLASS_ADMIN_TOKEN, else admin.token_file of the file given).
+func adminTarget(flagAddr, cfgPath string) (addr, token string, err error) {
+	cfg, err := config.Read(cfgPath)
+	if err != nil {
+		return "", "", fmt.Errorf("%v; or give the admin listener's address with --admin ADDR", err)
+	}
+	if token, err = cfg.Admin.ReadToken(); err != nil {
+		return "", "", err
+	}
+	addr = flagAddr
 	if addr == "" {
-		cfg, err := config.Read(cfgPath)
-		if err != nil {
-			return "", fmt.Errorf("%v; or give the admin listener's address with --admin ADDR", err)
-		}
 		addr = cfg.Admin.Listen
 		from := "the default admin.listen"
 		if cfgPath != "" {
@@ -125,25 +131,26 @@ func adminAddress(flagAddr, cfgPath string) (string, error) {
 		}
 		switch {
 		case addr == config.AdminOff:
-			return "", fmt.Errorf("%s is off: that instance has no admin listener; give one with --admin ADDR", from)
+			return "", "", fmt.Errorf("%s is off: that instance has no admin listener; give one with --admin ADDR", from)
 		case strings.HasSuffix(addr, ":0"):
-			return "", fmt.Errorf("%s is %s, a port chosen at start: give the address the instance logged (admin=... in \"spyglass listening\") with --admin ADDR", from, addr)
+			return "", "", fmt.Errorf("%s is %s, a port chosen at start: give the address the instance logged (admin=... in \"spyglass listening\") with --admin ADDR", from, addr)
 		}
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", fmt.Errorf("admin address %q is not host:port, e.g. 127.0.0.1:9293", addr)
+		return "", "", fmt.Errorf("admin address %q is not host:port, e.g. 127.0.0.1:9293", addr)
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1"
 	}
-	return net.JoinHostPort(host, port), nil
+	return net.JoinHostPort(host, port), token, nil
 }
 
 type adminClient struct {
-	addr  string
-	token string // X-Auth-Token, forwarded by the instance to its regions
-	http  *http.Client
+	addr       string
+	adminToken string // the admin listener's, sent as Authorization: Bearer
+	token      string // X-Auth-Token, forwarded by the instance to its regions
+	http       *http.Client
 }
 
 // envToken is the token the openstack CLI (OS_TOKEN) or glanceclient
@@ -161,6 +168,9 @@ func (c *adminClient) do(method, path string, into any) error {
 	if err != nil {
 		return err
 	}
+	if c.adminToken != "" {
+		req.Header.Set("Authorization", "Bearer "+c.adminToken)
+	}
 	if c.token != "" {
 		req.Header.Set("X-Auth-Token", c.token)
 	}
@@ -177,7 +187,11 @@ func (c *adminClient) do(method, path string, into any) error {
 		return fmt.Errorf("admin listener at %s: %v", c.addr, err)
 	}
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s", glanceErrorText(resp.StatusCode, body, c.addr))
+		msg := glanceErrorText(resp.StatusCode, body, c.addr)
+		if resp.StatusCode == http.StatusUnauthorized {
+			msg += "; spyglass cache sends the token of admin.token_file in --config FILE, or SPYGLASS_ADMIN_TOKEN"
+		}
+		return errors.New(msg)
 	}
 	if into != nil {
 		if err := json.Unmarshal(body, into); err != nil {
@@ -187,23 +201,24 @@ func (c *adminClient) do(method, path string, into any) error {
 	return nil
 }
 
-// glanceErrorText is the detail of a Glance-shaped error body, else the
-// status.
+// glanceErrorText is the detail of a Glance-shaped error body (else its
+// explanation), else the status.
 func glanceErrorText(status int, body []byte, addr string) string {
 	var e struct{ Message, Code string }
 	if json.Unmarshal(body, &e) == nil && e.Message != "" {
-		msg := e.Message
-		if _, detail, ok := strings.Cut(msg, "<br /><br />"); ok && strings.TrimSpace(detail) != "" {
-			msg = detail
+		explanation, detail, _ := strings.Cut(e.Message, "<br /><br />")
+		msg := strings.TrimSpace(detail)
+		if msg == "" {
+			msg = strings.TrimSpace(explanation)
 		}
-		return strings.TrimSpace(msg) + " (" + e.Code + ")"
+		return msg + " (" + e.Code + ")"
 	}
 	return fmt.Sprintf("%s answered %d %s to the cache controls: is it a Spyglass admin listener (admin=... in \"spyglass listening\"), not the Images API port?",
 		addr, status, http.StatusText(status))
 }
 
-func (c *adminClient) listing() (*cacheListing, []byte, error) {
-	var l cacheListing
+func (c *adminClient) listing() (*admin.CacheListing, []byte, error) {
+	var l admin.CacheListing
 	if err := c.do("GET", "/cache", &l); err != nil {
 		return nil, nil, err
 	}

@@ -5,16 +5,19 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/spyglass-gateway/spyglass/admin"
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
 )
 
@@ -22,7 +25,7 @@ import (
 func runCLI(t *testing.T, bin string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "SPYGLASS_ADMIN_LISTEN=")
+	cmd.Env = append(os.Environ(), "SPYGLASS_ADMIN_LISTEN=", "SPYGLASS_ADMIN_TOKEN=")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -34,14 +37,21 @@ func runCLI(t *testing.T, bin string, args ...string) (int, string, string) {
 }
 
 // TestCacheCommands: "spyglass cache prefetch|ls|evict" against a running
-// instance in front of a real Glance: a prefetched image is listed complete
-// and then served without the origin sending its bytes again; evicted, it
-// is gone; mistakes get one clear line and exit 1 (2 for usage).
+// instance in front of a real Glance, its admin listener behind a token
+// the commands read from the instance's configuration: a prefetched image
+// is listed complete and then served without the origin sending its bytes
+// again; evicted, it is gone; a prefetch into a cache whose disk takes
+// nothing is refused at once (500, as Glance, on both the admin listener
+// and /v2/cache); mistakes get one clear line and exit 1 (2 for usage).
 func TestCacheCommands(t *testing.T) {
 	bin := buildBinary(t)
 	g := glancetest.StartT(t)
 	th := startThrottle(t, strings.TrimPrefix(g.URL, "http://"), 256<<20) // counts the origin's bytes
-	cfgPath := glanceRegionConfig(t, "noauth", th.url(), "")
+	tokenFile := filepath.Join(t.TempDir(), "admin.token")
+	if err := os.WriteFile(tokenFile, []byte("cli-admin-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := glanceRegionConfig(t, "noauth", th.url(), fmt.Sprintf("admin: {token_file: %q}\n", tokenFile))
 	p := startWithConfig(t, bin, cfgPath)
 	base := "http://" + p.addr
 
@@ -60,7 +70,7 @@ func TestCacheCommands(t *testing.T) {
 	}
 	cli := func(wantCode int, args ...string) (string, string) {
 		t.Helper()
-		code, out, errOut := runCLI(t, bin, append([]string{"cache"}, append(args, "--admin", p.admin)...)...)
+		code, out, errOut := runCLI(t, bin, append([]string{"cache"}, append(args, "--admin", p.admin, "--config", cfgPath)...)...)
 		if code != wantCode {
 			t.Fatalf("spyglass cache %s: exit %d, want %d\nstdout: %s\nstderr: %s\nspyglass log:\n%s",
 				strings.Join(args, " "), code, wantCode, out, errOut, p.log())
@@ -70,7 +80,7 @@ func TestCacheCommands(t *testing.T) {
 	state := func() string {
 		t.Helper()
 		out, _ := cli(0, "ls", "--json")
-		var l cacheListing
+		var l admin.CacheListing
 		if err := json.Unmarshal([]byte(out), &l); err != nil {
 			t.Fatalf("ls --json: %v\n%s", err, out)
 		}
@@ -128,6 +138,46 @@ func TestCacheCommands(t *testing.T) {
 	if _, errOut := cli(1, "evict", id); !strings.Contains(errOut, "is not cached") || !strings.Contains(errOut, "404") {
 		t.Errorf("evict of an image not cached: %s", errOut)
 	}
+	// Without the instance's configuration (or SPYGLASS_ADMIN_TOKEN) the
+	// commands have no token: 401, and a line saying where it comes from.
+	code, _, errOut := runCLI(t, bin, "cache", "ls", "--admin", p.admin)
+	if code != 1 || !strings.Contains(errOut, "The admin token is missing") || !strings.Contains(errOut, "(401 Unauthorized)") || !strings.Contains(errOut, "admin.token_file in --config FILE") {
+		t.Errorf("ls without the token: exit %d: %s", code, errOut)
+	}
+
+	// The cache's disk takes nothing (a file where its directory was): a
+	// prefetch is refused at once, never 202 and nothing.
+	cacheDir := filepath.Join(filepath.Dir(cfgPath), "cache")
+	if err := os.Rename(cacheDir, cacheDir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cacheDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut := cli(1, "prefetch", id); !strings.Contains(errOut, "the image data cache cannot take image "+id+": cache.dir "+cacheDir) || !strings.Contains(errOut, "(500 Internal Server Error)") {
+		t.Errorf("prefetch into an unusable cache: %s", errOut)
+	}
+	// Glance 25 with its image_cache_dir unwritable answers PUT
+	// /v2/cache/{id} 500 with webob's generic words (asked by hand: its
+	// queue file cannot be created), and so does /v2/cache here.
+	req, _ = http.NewRequest("PUT", base+"/v2/cache/"+id, nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `{"message": "The server has either erred or is incapable of performing the requested operation.<br /><br />\n\n\n", "code": "500 Internal Server Error", "title": "Internal Server Error"}`; resp.StatusCode != 500 || string(body) != want {
+		t.Errorf("PUT /v2/cache/{id} into an unusable cache: %d %s, want 500 %s", resp.StatusCode, body, want)
+	}
+	if s := state(); s != "" {
+		t.Errorf("a refused prefetch is listed %q", s)
+	}
+	os.Remove(cacheDir)
+	if err := os.Rename(cacheDir+".away", cacheDir); err != nil {
+		t.Fatal(err)
+	}
 	// SIGHUP with a smaller cache.max_size evicts at once (the image, 1 MiB,
 	// is over the new low watermark).
 	cli(0, "prefetch", id)
@@ -170,7 +220,7 @@ func TestCacheCommands(t *testing.T) {
 	}
 	closed := ln.Addr().String()
 	ln.Close()
-	code, _, errOut := runCLI(t, bin, "cache", "ls", "--admin", closed)
+	code, _, errOut = runCLI(t, bin, "cache", "ls", "--admin", closed)
 	if code != 1 || !strings.Contains(errOut, "no Spyglass admin listener at "+closed) || !strings.Contains(errOut, "--admin ADDR") {
 		t.Errorf("ls against a closed port: exit %d: %s", code, errOut)
 	}
@@ -233,5 +283,64 @@ func TestCacheCommandSendsToken(t *testing.T) {
 				t.Errorf("X-Auth-Token %q, want %q", tok, c.want)
 			}
 		})
+	}
+}
+
+// TestCacheCommandSendsAdminToken: the admin listener's token goes as
+// Authorization: Bearer, read as serve reads it: SPYGLASS_ADMIN_TOKEN,
+// else admin.token_file of --config; none, no header; a token file that
+// cannot be read is a usage error naming the key.
+func TestCacheCommandSendsAdminToken(t *testing.T) {
+	got := make(chan string, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Authorization")
+		w.WriteHeader(202)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	dir := t.TempDir()
+	config := func(tokenFile string) string {
+		path := filepath.Join(dir, "spyglass.yaml")
+		if err := os.WriteFile(path, []byte(fmt.Sprintf("admin: {token_file: %q}\n", tokenFile)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	tokenFile := filepath.Join(dir, "admin.token")
+	os.WriteFile(tokenFile, []byte("from-the-file-0123456789\n"), 0o600)
+	args := []string{"prefetch", "img-1", "--admin", ln.Addr().String(), "--region", "east"}
+
+	for _, c := range []struct {
+		name, env, cfg, want string
+	}{
+		{"token file", "", config(tokenFile), "Bearer from-the-file-0123456789"},
+		{"environment over the file", "from-the-environment-0123", config(tokenFile), "Bearer from-the-environment-0123"},
+		{"environment alone", "from-the-environment-0123", "", "Bearer from-the-environment-0123"},
+		{"none", "", "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("SPYGLASS_ADMIN_TOKEN", c.env)
+			a := args
+			if c.cfg != "" {
+				a = append(a[:len(a):len(a)], "--config", c.cfg)
+			}
+			var stdout, stderr bytes.Buffer
+			if code := cacheCommand(a, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s%s", code, stdout.String(), stderr.String())
+			}
+			if h := <-got; h != c.want {
+				t.Errorf("Authorization %q, want %q", h, c.want)
+			}
+		})
+	}
+	t.Setenv("SPYGLASS_ADMIN_TOKEN", "")
+	var stdout, stderr bytes.Buffer
+	code := cacheCommand(append(args, "--config", config(filepath.Join(dir, "missing"))), &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "admin.token_file:") || !strings.Contains(stderr.String(), "no such file") {
+		t.Errorf("unreadable token file: exit %d: %s", code, stderr.String())
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/spyglass-gateway/spyglass/admin"
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
 )
 
@@ -100,14 +101,14 @@ func (m metrics) names() string {
 }
 
 // ready reads GET /ready: its status and body.
-func ready(t *testing.T, p *process) (int, readiness) {
+func ready(t *testing.T, p *process) (int, admin.Readiness) {
 	t.Helper()
 	resp, err := http.Get("http://" + p.admin + "/ready")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var r readiness
+	var r admin.Readiness
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
 		t.Fatalf("GET /ready: body not JSON: %v", err)
 	}
@@ -116,11 +117,11 @@ func ready(t *testing.T, p *process) (int, readiness) {
 
 // pollReady polls GET /ready (calling poke before each try) until it
 // answers want, and returns that body.
-func pollReady(t *testing.T, p *process, want int, poke func()) readiness {
+func pollReady(t *testing.T, p *process, want int, poke func()) admin.Readiness {
 	t.Helper()
 	var (
 		code int
-		r    readiness
+		r    admin.Readiness
 	)
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if poke != nil {

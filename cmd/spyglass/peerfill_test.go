@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,12 +128,13 @@ func fetchImage(t *testing.T, base, id, rng string) ([]byte, error) {
 }
 
 // TestSiteOneFillAcrossThreeInstances: three `spyglass serve` sharing a
-// real redis-server and a real Glance region behind a counting, throttling
-// proxy. Concurrent downloads of one image through all three (ranges
-// included) are byte-identical and cost the region one transfer; then the
-// instance filling a second image is killed with SIGKILL mid-fill: the
-// others still complete with the right bytes and the region sends at most
-// twice the image.
+// real redis-server, an admin token (their peer routes need it; /metrics
+// is opened with admin.metrics_without_token) and a real Glance region
+// behind a counting, throttling proxy. Concurrent downloads of one image
+// through all three (ranges included) are byte-identical and cost the
+// region one transfer; then the instance filling a second image is killed
+// with SIGKILL mid-fill: the others still complete with the right bytes
+// and the region sends at most twice the image.
 func TestSiteOneFillAcrossThreeInstances(t *testing.T) {
 	bin := buildBinary(t)
 	g := glancetest.StartT(t)
@@ -141,8 +144,12 @@ func TestSiteOneFillAcrossThreeInstances(t *testing.T) {
 	id1, data1 := uploadToGlance(t, g, "storm", size)
 	id2, data2 := uploadToGlance(t, g, "killed", size)
 
+	tokenFile := filepath.Join(t.TempDir(), "admin.token")
+	if err := os.WriteFile(tokenFile, []byte("site-admin-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	siteConfig := func() string {
-		return glanceRegionConfig(t, "trusted", proxy.url, fmt.Sprintf("redis: {addr: %q, timeout: 1s}\n", r.Addr))
+		return glanceRegionConfig(t, "trusted", proxy.url, fmt.Sprintf("redis: {addr: %q, timeout: 1s}\nadmin: {token_file: %q, metrics_without_token: true}\n", r.Addr, tokenFile))
 	}
 	var site []*process
 	for i := range 3 {
@@ -206,8 +213,21 @@ func TestSiteOneFillAcrossThreeInstances(t *testing.T) {
 			origin, proxy.dataBytes.Load(), received, served, size)
 	}
 
+	// The peer route streams nothing to whoever comes without the token.
+	for _, p := range site {
+		resp, err := http.Get("http://" + p.admin + "/peer/v1/blobs/origin/" + id1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("peer route without the token: %d, want 401", resp.StatusCode)
+		}
+	}
+
 	// An instance without an admin listener says once that it serves no
-	// peers, and still gets the image from the site, not the region.
+	// peers, and still gets the image from the site (with the token), not
+	// the region.
 	quiet := startArgs(t, bin, "serve", "--config", siteConfig(), "--admin-listen", "off")
 	if n := strings.Count(quiet.log(), "serves no image fills"); n != 1 {
 		t.Fatalf("an instance without admin listener logged %d times that it serves no peers:\n%s", n, quiet.log())

@@ -65,8 +65,15 @@ func logField(line, key string) string {
 // address it listens on.
 func startArgs(t *testing.T, bin string, args ...string) *process {
 	t.Helper()
+	return startArgsEnv(t, bin, nil, args...)
+}
+
+// startArgsEnv is startArgs with more environment variables (NAME=value).
+func startArgsEnv(t *testing.T, bin string, env []string, args ...string) *process {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "SPYGLASS_LISTEN=", "SPYGLASS_AUTH=", "SPYGLASS_DATA_DIR=", "SPYGLASS_ADMIN_LISTEN=127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "SPYGLASS_LISTEN=", "SPYGLASS_AUTH=", "SPYGLASS_DATA_DIR=", "SPYGLASS_ADMIN_LISTEN=127.0.0.1:0", "SPYGLASS_ADMIN_TOKEN=")
+	cmd.Env = append(cmd.Env, env...)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spyglass-gateway/spyglass/admin"
 	"github.com/spyglass-gateway/spyglass/backends/glance"
 	"github.com/spyglass-gateway/spyglass/backends/local"
 	"github.com/spyglass-gateway/spyglass/backends/outbound"
@@ -32,7 +33,7 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 		listen  = fs.String("listen", "", "`address` to serve on, host:port (overrides listen, "+config.EnvListen+")")
 		dataDir = fs.String("data-dir", "", "`directory` of the default local region (overrides its data_dir, "+config.EnvDataDir+")")
 		auth    = fs.String("auth", "", "auth `mode`: noauth, trusted or keystone (overrides auth.mode, "+config.EnvAuth+")")
-		admin   = fs.String("admin-listen", "", "`address` of the admin listener (metrics, readiness, cache controls), host:port or off (overrides admin.listen, "+config.EnvAdmin+")")
+		adminAt = fs.String("admin-listen", "", "`address` of the admin listener (metrics, readiness, cache controls), host:port or off (overrides admin.listen, "+config.EnvAdmin+")")
 		logLvl  = fs.String("log-level", "", "`level`: debug, info, warn or error (overrides log.level, "+config.EnvLogLevel+")")
 		logFmt  = fs.String("log-format", "", "`format` of the log on stderr: text or json (overrides log.format, "+config.EnvLogFormat+")")
 	)
@@ -57,7 +58,7 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	overrides := config.Overrides{Listen: *listen, Auth: *auth, DataDir: *dataDir, Admin: *admin, LogLevel: *logLvl, LogFormat: *logFmt}
+	overrides := config.Overrides{Listen: *listen, Auth: *auth, DataDir: *dataDir, Admin: *adminAt, LogLevel: *logLvl, LogFormat: *logFmt}
 	cfg, err := readConfig(*path, overrides)
 	var pol *policy.Policy
 	if err == nil {
@@ -102,8 +103,9 @@ func buildPolicy(c config.Policy) (*policy.Policy, error) {
 // directly (it answers from memory), otherwise the federation catalog over
 // every region, remote ones behind the metadata cache and the blob cache.
 // It records the parts it opens in inst. Embedded stores fetch tenants'
-// URLs (web-download, import tasks) with fetcher.
-func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, log *slog.Logger, inst *instance) (gateway.Catalog, func(), error) {
+// URLs (web-download, import tasks) with fetcher; adminToken is the site's
+// admin token, which fills send to the other instances.
+func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string, log *slog.Logger, inst *admin.Instance) (gateway.Catalog, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -115,7 +117,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, log *slog.Logger,
 		if err != nil {
 			return nil, nil, err
 		}
-		inst.regions = []regionPart{{name: cfg.Regions[0].Name, kind: cfg.Regions[0].Kind}}
+		inst.Regions = []admin.Region{{Name: cfg.Regions[0].Name, Kind: cfg.Regions[0].Kind}}
 		return store, closeStore, nil
 	}
 	fc := federation.Config{
@@ -136,7 +138,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, log *slog.Logger,
 		}
 		closers = append(closers, func() { shared.Close() })
 		fc.Shared = shared
-		inst.shared = shared
+		inst.Redis = shared
 	}
 	for i := range cfg.Regions {
 		region := &cfg.Regions[i]
@@ -162,7 +164,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, log *slog.Logger,
 				return nil, nil, fmt.Errorf("regions[%s]: %w", region.Name, err)
 			}
 			rc.Region = remote
-			inst.regions = append(inst.regions, regionPart{name: region.Name, kind: region.Kind, breaker: remote})
+			inst.Regions = append(inst.Regions, admin.Region{Name: region.Name, Kind: region.Kind, Breaker: remote, Cached: cfg.Cache.MaxSize > 0})
 			if cfg.Cache.MetadataTTL > 0 {
 				mc := cache.MetadataConfig{
 					TTL: cfg.Cache.MetadataTTL, StaleIfError: cfg.Cache.StaleIfError, VerdictTTL: cfg.Cache.VerdictTTL,
@@ -177,21 +179,21 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, log *slog.Logger,
 					return nil, nil, fmt.Errorf("cache: %w", err)
 				}
 				rc.Meta = meta
-				inst.metas = append(inst.metas, meta)
+				inst.Metas = append(inst.Metas, meta)
 				closers = append(closers, meta.Close)
 			}
 			if cfg.Cache.MaxSize > 0 && fc.Blobs == nil {
 				blobs, err := cache.OpenBlobs(cache.BlobsConfig{
 					Dir: cfg.Cache.Dir, MaxSize: int64(cfg.Cache.MaxSize),
 					High: cfg.Cache.HighWatermark, Low: cfg.Cache.LowWatermark, Logger: log,
-					Leases: fillLeases(shared),
+					Leases: fillLeases(shared), PeerToken: adminToken,
 				})
 				if err != nil {
 					closeAll()
 					return nil, nil, fmt.Errorf("cache: %w", err)
 				}
 				fc.Blobs = blobs
-				inst.blobs = blobs
+				inst.Blobs = blobs
 				closers = append(closers, func() { blobs.Close() })
 			}
 		default:
@@ -202,7 +204,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, log *slog.Logger,
 			}
 			rc.Region = store
 			closers = append(closers, closeStore)
-			inst.regions = append(inst.regions, regionPart{name: region.Name, kind: region.Kind})
+			inst.Regions = append(inst.Regions, admin.Region{Name: region.Name, Kind: region.Kind})
 		}
 		fc.Regions = append(fc.Regions, rc)
 	}
@@ -213,6 +215,15 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, log *slog.Logger,
 	}
 	closers = append(closers, cat.Close)
 	return cat, closeAll, nil
+}
+
+// fillLeases is what the blob cache coordinates fills through: the shared
+// Redis, or nothing (each instance fills from the regions alone).
+func fillLeases(shared *cache.Shared) cache.Leases {
+	if shared == nil {
+		return nil
+	}
+	return shared
 }
 
 // openLocal opens an embedded region.
@@ -263,12 +274,19 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	if err != nil {
 		return fmt.Errorf("import_filtering: %w", err)
 	}
-	inst := &instance{}
-	cat, closeCat, err := openCatalog(cfg, fetcher, log, inst)
+	// Validate read it already; the instance streams from its peers with
+	// it even when it serves no admin listener of its own.
+	adminToken, err := cfg.Admin.ReadToken()
+	if err != nil {
+		return err
+	}
+	inst := &admin.Instance{DefaultRegion: cfg.DefaultRegion}
+	cat, closeCat, err := openCatalog(cfg, fetcher, adminToken, log, inst)
 	if err != nil {
 		return err
 	}
 	defer closeCat()
+	inst.Images = cat
 
 	auth, err := policy.NewAuthenticator(cfg.Auth.Mode, keystoneConfig(cfg.Auth.Keystone, log))
 	if err != nil {
@@ -278,7 +296,7 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		defer c.Close()
 	}
 	if k, ok := auth.(*policy.Keystone); ok {
-		inst.keystone = k
+		inst.Keystone = k
 	}
 	gcfg := gateway.Config{
 		SizeCap:      int64(cfg.ImageSizeCap),
@@ -286,39 +304,42 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		Logger:       log,
 		ImportFilter: fetcher,
 	}
-	var admin *adminServer
-	if cfg.Admin.Listen != config.AdminOff {
-		admin = newAdmin()
-		admin.mux.Handle("GET /ready", readyHandler(inst))
-		if cfg.Telemetry.Metrics {
-			gcfg.Metrics = gateway.NewRequestMetrics()
-			shutdownMetrics, err := serveMetrics(admin.mux, inst, gcfg.Metrics)
-			if err != nil {
-				return fmt.Errorf("telemetry.metrics: %w", err)
-			}
-			defer shutdownMetrics()
-		}
-	}
 	if tp != nil {
 		gcfg.Tracing = tp
 	}
-	var blobs *cache.Blobs // the image data cache, for the admin controls and reloads
 	if ic, ok := cat.(interface {
 		gateway.ImageCache
 		HasImageCache() bool
 	}); ok && ic.HasImageCache() {
 		gcfg.ImageCache = ic
+		inst.Prefetch = ic
 	}
-	if fc, ok := cat.(*federation.Catalog); ok {
-		blobs = fc.Blobs()
+	var adm *admin.Server
+	if cfg.Admin.Listen != config.AdminOff {
+		acfg := admin.Config{
+			Token: adminToken, MetricsWithoutToken: cfg.Admin.MetricsWithoutToken,
+			Instance: inst, Version: version, Logger: log,
+			Peers: cfg.Redis.Enabled(), Advertise: cfg.Admin.Advertise,
+		}
+		if cfg.Telemetry.Metrics {
+			gcfg.Metrics = gateway.NewRequestMetrics()
+			acfg.Requests = gcfg.Metrics
+		}
+		if adm, err = admin.New(acfg); err != nil {
+			return fmt.Errorf("admin listener: %w", err)
+		}
+	} else if cfg.Redis.Enabled() && inst.Blobs != nil {
+		log.Info("admin.listen is off: this instance serves no image fills to the other instances (it still streams fills from them)")
 	}
 	srv, err := gateway.New(gcfg, cat, auth)
 	if err != nil {
+		adm.Shutdown(context.Background())
 		return err
 	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		adm.Shutdown(context.Background())
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return fmt.Errorf("listen: %w; another Spyglass or Glance is there: pick another address with --listen or %s", err, config.EnvListen)
 		}
@@ -328,25 +349,21 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 
 	adminAddr := config.AdminOff
 	adminServed := make(<-chan error) // never ready when there is no admin listener
-	if admin != nil {
-		ca := &cacheAdmin{cat: cat, blobs: blobs, regions: cfg.Regions, def: cfg.DefaultRegion, log: log}
-		if blobs != nil {
-			ca.ic = gcfg.ImageCache
-		}
-		ca.register(admin.mux)
-		if adminAddr, err = admin.listen(cfg.Admin.Listen); err != nil {
+	if adm != nil {
+		if adminAddr, err = adm.Listen(cfg.Admin.Listen); err != nil {
 			ln.Close()
-			return err
+			adm.Shutdown(context.Background())
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("admin.listen: %w; another Spyglass is there: give this one its own admin port with --admin-listen or %s (off: none)", err, config.EnvAdmin)
+			}
+			return fmt.Errorf("admin.listen: %w", err)
 		}
-		adminServed = admin.serve()
-	}
-	if cfg.Redis.Enabled() {
-		servePeerFills(cat, admin, cfg.Admin, adminAddr, log)
+		adminServed = adm.Serve()
 	}
 
 	var hup <-chan os.Signal // nil: never ready
 	if reload != nil {
-		reload.cur, reload.srv, reload.blobs = cfg, srv, blobs
+		reload.cur, reload.srv, reload.blobs = cfg, srv, inst.Blobs
 		hup = reload.hup
 	}
 
@@ -362,10 +379,11 @@ wait:
 		select {
 		case err := <-served:
 			// The listener failed on its own; nothing is left to drain.
-			admin.shutdown(context.Background())
+			adm.Shutdown(context.Background())
 			return fmt.Errorf("serve: %w", err)
 		case err := <-adminServed:
 			ln.Close()
+			adm.Shutdown(context.Background())
 			return fmt.Errorf("admin: %w", err)
 		case <-hup:
 			reload.reload()
@@ -374,7 +392,7 @@ wait:
 		}
 	}
 	stop() // a second signal now kills the process
-	inst.draining.Store(true)
+	inst.Drain()
 
 	log.Info("shutting down: no new connections; waiting for requests in flight", "timeout", cfg.ShutdownTimeout)
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -382,7 +400,7 @@ wait:
 	start := time.Now()
 	// The admin listener stays up while the API drains (metrics and
 	// readiness are most wanted then), and goes with it.
-	defer admin.shutdown(drainCtx)
+	defer adm.Shutdown(drainCtx)
 	if err := srv.Shutdown(drainCtx); err != nil {
 		return fmt.Errorf("shutdown after %v: requests in flight were cut off: %w", cfg.ShutdownTimeout, err)
 	}

@@ -308,3 +308,58 @@ func TestAdminListener(t *testing.T) {
 		t.Errorf("a taken admin port: err %v, output:\n%s\nwant exit 1 naming admin.listen and the flag", err, out)
 	}
 }
+
+// TestAdminTokenOffLoopback: the hostile start-up — the admin listener on
+// every address with no token — exits 2 naming the key and the fix; with
+// the token (SPYGLASS_ADMIN_TOKEN) it starts, and its admin listener
+// answers 401 to whoever comes without it, /healthcheck and /ready
+// excepted.
+func TestAdminTokenOffLoopback(t *testing.T) {
+	bin := buildBinary(t)
+	refused := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "0.0.0.0:0", "--data-dir", t.TempDir())
+	refused.Env = append(os.Environ(), "SPYGLASS_ADMIN_LISTEN=", "SPYGLASS_ADMIN_TOKEN=")
+	out, err := refused.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Fatalf("admin listener on 0.0.0.0 without a token: %v, want exit 2\n%s", err, out)
+	}
+	for _, want := range []string{"admin.token_file: required: admin.listen 0.0.0.0:0 is not a loopback address", "openssl rand -hex 32", "SPYGLASS_ADMIN_TOKEN"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the refusal does not say %q:\n%s", want, out)
+		}
+	}
+
+	const token = "binary-admin-token-0123456789"
+	p := startArgsEnv(t, bin, []string{"SPYGLASS_ADMIN_TOKEN=" + token}, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "0.0.0.0:0", "--data-dir", t.TempDir())
+	_, port, _ := net.SplitHostPort(p.admin)
+	base := "http://127.0.0.1:" + port
+	for _, c := range []struct {
+		path, auth string
+		want       int
+	}{
+		{"/healthcheck", "", 200},
+		{"/ready", "", 200},
+		{"/metrics", "", 401},
+		{"/cache", "", 401},
+		{"/cache", "Bearer not-the-token-0123456789", 401},
+		{"/metrics", "Bearer " + token, 200},
+		{"/cache", "Bearer " + token, 404}, // an embedded store: no image data cache
+	} {
+		req, _ := http.NewRequest("GET", base+c.path, nil)
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET %s with Authorization %q: %d %s, want %d", c.path, c.auth, resp.StatusCode, body, c.want)
+		}
+	}
+	if strings.Contains(p.log(), token) {
+		t.Error("the token is in the log")
+	}
+}
