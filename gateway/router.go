@@ -156,7 +156,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, trace *requestTrace) {
 	} else if n > 0 {
 		version, rest = segs[0], segs[1:n]
 	}
-	if !knownVersion(version) {
+	if !s.servesVersion(version) {
 		s.writeVersions(ctx, fasthttp.StatusMultipleChoices)
 		return
 	}
