@@ -2,31 +2,135 @@ package backends
 
 import (
 	"encoding/json"
+	"strings"
 )
 
-// coreAttributes are the image attributes a patch may set directly (the
-// rest of Glance's base properties are read-only and refused by the
-// gateway's parser).
-var coreAttributes = map[string]bool{
-	"name": true, "visibility": true, "protected": true, "os_hidden": true,
-	"min_ram": true, "min_disk": true, "container_format": true,
-	"disk_format": true, "owner": true, "tags": true,
-	// read-only ones still "exist" on the image: removing them is refused
-	// as for any attribute (Glance's hasattr check).
-	"id": true, "status": true, "checksum": true, "size": true,
-	"virtual_size": true, "created_at": true, "updated_at": true,
-	"os_hash_algo": true, "os_hash_value": true,
+// attrClass is how Glance lets a JSON patch touch an image attribute.
+type attrClass uint8
+
+const (
+	// attrProperty is a custom property: anyone who may modify the image
+	// may add, replace or remove it.
+	attrProperty attrClass = iota
+	// attrBase is a base attribute (Glance's hasattr(image, name)): set by
+	// add and replace, never removed.
+	attrBase
+	// attrFormat is disk_format or container_format: a base attribute the
+	// domain model lets change only while the image is queued or
+	// importing, whoever asks.
+	attrFormat
+	// attrAdminOnly is owner: a base attribute only an admin may set.
+	attrAdminOnly
+	// attrReadOnly is one of the deserializer's _readonly_properties:
+	// every operation is refused.
+	attrReadOnly
+	// attrReserved is one of its _reserved_properties or a name in the
+	// os_glance namespace: every operation is refused.
+	attrReserved
+)
+
+// attributeClasses lists every attribute that is not a custom property.
+var attributeClasses = func() map[string]attrClass {
+	m := map[string]attrClass{}
+	for class, names := range map[attrClass][]string{
+		attrBase:      {"name", "visibility", "protected", "os_hidden", "min_ram", "min_disk", "tags"},
+		attrFormat:    {"container_format", "disk_format"},
+		attrAdminOnly: {"owner"},
+		attrReadOnly: {"created_at", "updated_at", "status", "checksum", "size", "virtual_size",
+			"direct_url", "self", "file", "schema", "id", "os_hash_algo", "os_hash_value"},
+		attrReserved: {"location", "deleted", "deleted_at"},
+	} {
+		for _, n := range names {
+			m[n] = class
+		}
+	}
+	return m
+}()
+
+// reservedNamespace prefixes the properties Glance keeps for itself
+// (common.GLANCE_RESERVED_NS).
+const reservedNamespace = "os_glance"
+
+func classOf(name string) attrClass {
+	if c, ok := attributeClasses[name]; ok {
+		return c
+	}
+	if strings.HasPrefix(name, reservedNamespace) {
+		return attrReserved
+	}
+	return attrProperty
+}
+
+// CheckAttribute refuses a patch of a read-only or reserved attribute
+// (403), whatever the operation, the image or the caller: the part of
+// CheckChange that Glance's request deserializer decides before it looks
+// the image up (_validate_change).
+func CheckAttribute(name string) error {
+	switch classOf(name) {
+	case attrReadOnly:
+		return Errorf(ErrForbidden, "Attribute '"+name+"' is read-only.")
+	case attrReserved:
+		return Errorf(ErrForbidden, "Attribute '"+name+"' is reserved.")
+	}
+	return nil
+}
+
+// CheckChange is the one check of who may make which change to which
+// attribute of img, in Glance's order: read-only and reserved attributes
+// are refused to every operation; a base attribute cannot be removed, and
+// adding one under the v2.0 media type is a conflict; only an admin sets
+// the owner — by add as by replace, whatever the value (Glance 25 refuses
+// only the replace, so a tenant's add could give its community image
+// away or disown any image: Spyglass refuses both); the formats change
+// only while the image is queued or importing (the domain model, admins
+// included). admin is the caller's admin status; a store, which leaves
+// policy to the gateway, passes true. Locations have rules of their own
+// (ApplyChanges and the gateway's policy).
+func CheckChange(img *Image, c *Change, admin bool) error {
+	if len(c.Path) == 0 {
+		return Errorf(ErrBadRequest, "Invalid JSON pointer for this resource: '/'")
+	}
+	root := c.Path[0]
+	if err := CheckAttribute(root); err != nil {
+		return err
+	}
+	class := classOf(root)
+	if class == attrProperty {
+		return nil
+	}
+	switch c.Op {
+	case PatchRemove:
+		return Detailf(ErrForbidden, "Property "+root+" may not be removed.")
+	case PatchAdd:
+		if c.Legacy {
+			return Detailf(ErrConflict, "Property "+root+" already present.")
+		}
+	}
+	switch class {
+	case attrAdminOnly:
+		if !admin {
+			return Detailf(ErrForbidden, "Owner can't be updated by non admin.")
+		}
+	case attrFormat:
+		if img.Status != StatusQueued && img.Status != StatusImporting {
+			return Errorf(ErrForbidden, "Attribute "+root+" can be only replaced for a queued image.")
+		}
+	}
+	return nil
 }
 
 // ApplyChanges applies parsed JSON-patch changes to a clone of img with
 // Glance's semantics (glance/api/v2/images.py _do_add/_do_replace/
-// _do_remove): attributes are set in place; custom properties are added,
-// replaced or removed, replacing or removing a missing one is a conflict,
-// adding an existing one is a conflict only under the v2.0 media type;
-// attributes cannot be removed; locations are invisible (Glance's default
-// show_multiple_locations=False) and cannot be changed. The values have
-// been validated against the image schema by the parser; a value of the
-// wrong JSON type is still refused here, never applied.
+// _do_remove): every change passes CheckChange against the image as it is
+// (admin: policy is the gateway's), so a store applying changes under its
+// lock decides the state-dependent refusals on the current state;
+// attributes are set in place; custom properties are added, replaced or
+// removed, replacing or removing a missing one is a conflict, adding an
+// existing one is a conflict only under the v2.0 media type; locations are
+// invisible (Glance's default show_multiple_locations=False) and cannot be
+// changed. The values have been validated against the image schema by the
+// parser; a value of the wrong JSON type is still refused here, never
+// applied.
 func ApplyChanges(img *Image, changes []Change) (*Image, error) {
 	out := img.Clone()
 	if out.Properties == nil {
@@ -46,25 +150,28 @@ func ApplyChanges(img *Image, changes []Change) (*Image, error) {
 			verb := map[PatchOp]string{PatchAdd: "add", PatchRemove: "remove", PatchReplace: "update"}[c.Op]
 			return nil, Errorf(ErrForbidden, "It's not allowed to "+verb+" locations if locations are invisible.")
 		}
+		if err := CheckChange(out, &c, true); err != nil {
+			return nil, err
+		}
 		_, isProp := out.Properties[root]
+		if classOf(root) != attrProperty {
+			if c.Op != PatchAdd && c.Op != PatchReplace {
+				return nil, Errorf(ErrBadRequest, "Invalid operation")
+			}
+			if err := setAttribute(out, root, c.Value); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		switch c.Op {
 		case PatchRemove:
-			if coreAttributes[root] {
-				return nil, Detailf(ErrForbidden, "Property "+root+" may not be removed.")
-			}
 			if !isProp {
 				return nil, Detailf(ErrConflict, "Property "+root+" does not exist.")
 			}
 			delete(out.Properties, root)
 		case PatchAdd, PatchReplace:
-			if c.Op == PatchAdd && c.Legacy && (coreAttributes[root] || isProp) {
+			if c.Op == PatchAdd && c.Legacy && isProp {
 				return nil, Detailf(ErrConflict, "Property "+root+" already present.")
-			}
-			if coreAttributes[root] {
-				if err := setAttribute(out, root, c.Value); err != nil {
-					return nil, err
-				}
-				continue
 			}
 			if c.Op == PatchReplace && !isProp {
 				return nil, Detailf(ErrConflict, "Property "+root+" does not exist.")

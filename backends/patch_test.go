@@ -3,6 +3,7 @@ package backends
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -132,5 +133,135 @@ func TestApplyChanges(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCheckChange is the one check of read-only, reserved and admin-only
+// attributes, every operation against every kind of attribute, as Glance
+// 25 answered each (PATCH as the owning tenant, then as an admin, on a
+// queued and on an active image), except where it was weaker: a tenant's
+// add of /owner, which Glance lets through when the image stays visible
+// to it (a community image given away, any image disowned with null).
+func TestCheckChange(t *testing.T) {
+	type want struct {
+		kind   error
+		msg    string
+		detail bool
+	}
+	ok := want{}
+	readOnly := func(a string) want { return want{ErrForbidden, "Attribute '" + a + "' is read-only.", false} }
+	reserved := func(a string) want { return want{ErrForbidden, "Attribute '" + a + "' is reserved.", false} }
+	noRemove := func(a string) want { return want{ErrForbidden, "Property " + a + " may not be removed.", true} }
+	notOwner := want{ErrForbidden, "Owner can't be updated by non admin.", true}
+	queuedOnly := func(a string) want {
+		return want{ErrForbidden, "Attribute " + a + " can be only replaced for a queued image.", false}
+	}
+	present := func(a string) want { return want{ErrConflict, "Property " + a + " already present.", true} }
+
+	type tc struct {
+		attr   string
+		op     PatchOp
+		legacy bool
+		status string
+		admin  bool
+		want   want
+	}
+	var cases []tc
+	ops := []PatchOp{PatchAdd, PatchReplace, PatchRemove}
+	for _, status := range []string{StatusQueued, StatusImporting, StatusUploading, StatusSaving, StatusActive, StatusDeactivated} {
+		for _, admin := range []bool{false, true} {
+			for _, a := range []string{"created_at", "updated_at", "status", "checksum", "size", "virtual_size",
+				"direct_url", "self", "file", "schema", "id", "os_hash_algo", "os_hash_value"} {
+				for _, op := range ops {
+					cases = append(cases, tc{a, op, false, status, admin, readOnly(a)})
+				}
+			}
+			for _, a := range []string{"location", "deleted", "deleted_at", "os_glance_x", "os_glance_import_task"} {
+				for _, op := range ops {
+					cases = append(cases, tc{a, op, false, status, admin, reserved(a)})
+				}
+			}
+			for _, a := range []string{"name", "visibility", "protected", "os_hidden", "min_ram", "min_disk", "tags"} {
+				cases = append(cases,
+					tc{a, PatchAdd, false, status, admin, ok}, tc{a, PatchReplace, false, status, admin, ok},
+					tc{a, PatchRemove, false, status, admin, noRemove(a)}, tc{a, PatchAdd, true, status, admin, present(a)})
+			}
+			for _, a := range []string{"disk_format", "container_format"} {
+				set := ok
+				if status != StatusQueued && status != StatusImporting {
+					set = queuedOnly(a)
+				}
+				cases = append(cases,
+					tc{a, PatchAdd, false, status, admin, set}, tc{a, PatchReplace, false, status, admin, set},
+					tc{a, PatchReplace, true, status, admin, set},
+					tc{a, PatchRemove, false, status, admin, noRemove(a)}, tc{a, PatchAdd, true, status, admin, present(a)})
+			}
+			owner := notOwner
+			if admin {
+				owner = ok
+			}
+			cases = append(cases,
+				tc{"owner", PatchAdd, false, status, admin, owner}, tc{"owner", PatchReplace, false, status, admin, owner},
+				tc{"owner", PatchReplace, true, status, admin, owner},
+				tc{"owner", PatchRemove, false, status, admin, noRemove("owner")}, tc{"owner", PatchAdd, true, status, admin, present("owner")})
+			for _, op := range ops {
+				cases = append(cases, tc{"foo", op, false, status, admin, ok}, tc{"stores", op, false, status, admin, ok})
+			}
+		}
+	}
+	for _, c := range cases {
+		img := patchTestImage()
+		img.Status = c.status
+		ch := Change{Op: c.op, Path: []string{c.attr}, Legacy: c.legacy, Value: json.RawMessage(`"v"`)}
+		err := CheckChange(img, &ch, c.admin)
+		name := fmt.Sprintf("%s op %d legacy %v on %s admin %v", c.attr, c.op, c.legacy, c.status, c.admin)
+		if c.want.kind == nil {
+			if err != nil {
+				t.Errorf("%s: %v, want nil", name, err)
+			}
+			continue
+		}
+		var e *Error
+		if !errors.As(err, &e) || !errors.Is(err, c.want.kind) {
+			t.Errorf("%s: %v, want %v", name, err, c.want.kind)
+			continue
+		}
+		if e.Explanation != c.want.msg || e.Detail != c.want.detail {
+			t.Errorf("%s: %q (detail %v), want %q (detail %v)", name, e.Explanation, e.Detail, c.want.msg, c.want.detail)
+		}
+	}
+	if err := CheckAttribute("status"); !errors.Is(err, ErrForbidden) {
+		t.Errorf("CheckAttribute(status) = %v", err)
+	}
+	if err := CheckAttribute("name"); err != nil {
+		t.Errorf("CheckAttribute(name) = %v", err)
+	}
+}
+
+// A store applies changes under its lock against the image as it is: the
+// formats of an active image do not change, whoever asked (the owner rule
+// is policy, decided by the gateway before the store is called).
+func TestApplyChangesRefusesFormatsOfActiveImage(t *testing.T) {
+	for _, status := range []string{StatusActive, StatusSaving, StatusDeactivated} {
+		img := patchTestImage()
+		img.Status = status
+		raw := "raw"
+		img.DiskFormat = &raw
+		for _, attr := range []string{"disk_format", "container_format"} {
+			for _, op := range []PatchOp{PatchAdd, PatchReplace} {
+				got, err := ApplyChanges(img, []Change{{Op: op, Path: []string{attr}, Value: json.RawMessage(`"qcow2"`)}})
+				if !errors.Is(err, ErrForbidden) || got != nil {
+					t.Errorf("%s op %d on %s: %v, %v; want ErrForbidden", attr, op, status, got, err)
+				}
+			}
+		}
+		if *img.DiskFormat != "raw" {
+			t.Fatalf("input changed")
+		}
+	}
+	img := patchTestImage()
+	got, err := ApplyChanges(img, []Change{{Op: PatchAdd, Path: []string{"owner"}, Value: json.RawMessage(`"p2"`)}})
+	if err != nil || got.Owner == nil || *got.Owner != "p2" {
+		t.Fatalf("admin's add of /owner through the store: %v, %+v", err, got)
 	}
 }

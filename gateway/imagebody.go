@@ -217,7 +217,7 @@ func decodeJSON(body []byte) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, backends.Errorf(backends.ErrBadRequest, "Malformed JSON in request body.")
 	}
-	if dec.More() {
+	if dec.More() || !validUnicode(body) {
 		return nil, backends.Errorf(backends.ErrBadRequest, "Malformed JSON in request body.")
 	}
 	return v, nil

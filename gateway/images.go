@@ -265,9 +265,10 @@ func (s *Server) authorizeVisibility(c *call, visibility string, t *policy.Targe
 }
 
 // authorizeChange is one change of Images.update: locations have their own
-// rules; a new owner needs an admin; any other path is update_property
-// (the visibility's rule, then modify_image and, in legacy mode, the
-// ownership check).
+// rules; a replaced owner needs an admin before anything else; any other
+// path is update_property (the visibility's rule, then modify_image and, in
+// legacy mode, the ownership check), then backends.CheckChange: the one
+// check of which attribute may change, for this caller and this image.
 func (s *Server) authorizeChange(c *call, img *backends.Image, ch *backends.Change) error {
 	root := ch.Path[0]
 	if root == "locations" {
@@ -288,6 +289,7 @@ func (s *Server) authorizeChange(c *call, img *backends.Image, ch *backends.Chan
 		return s.authorizeImage(c, policy.SetImageLocation, img)
 	}
 	if root == "owner" && ch.Op == backends.PatchReplace && !c.id.IsAdmin {
+		// _do_replace refuses before any policy check.
 		return errDetail(403, "Owner can't be updated by non admin.")
 	}
 	if root == "visibility" && ch.Op != backends.PatchRemove {
@@ -304,7 +306,9 @@ func (s *Server) authorizeChange(c *call, img *backends.Image, ch *backends.Chan
 	if !c.pol.LegacyMutable(&c.id, img) {
 		return errNotOwner
 	}
-	return nil
+	// Decided here for every region: a Glance region would let a tenant's
+	// add of /owner through (backends.CheckChange says why).
+	return backends.CheckChange(img, ch, c.id.IsAdmin)
 }
 
 func (s *Server) updateImage(c *call, id string) {

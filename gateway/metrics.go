@@ -84,7 +84,7 @@ func NewRequestMetrics() *RequestMetrics {
 // observe records one finished request (its handler returned).
 func (rm *RequestMetrics) observe(ctx *fasthttp.RequestCtx, start time.Time) {
 	elapsed := time.Since(start)
-	s := rm.seriesFor(routeOf(ctx.Path(), &ctx.Request.Header), methodOf(ctx.Method()), ctx.Response.StatusCode())
+	s := rm.seriesFor(routeOf(requestPath(ctx), &ctx.Request.Header), methodOf(ctx.Method()), ctx.Response.StatusCode())
 	s.sumNanos.Add(int64(elapsed))
 	// Bucket i holds (bounds[i-1], bounds[i]], as OpenTelemetry's explicit
 	// bucket histogram; the last one everything above.

@@ -2,8 +2,13 @@ package gateway
 
 import (
 	"errors"
+	"net/url"
+	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -213,15 +218,78 @@ func FuzzParseListQuery(f *testing.F) {
 		if len(q.Sort) < 2 || q.Limit < 0 || q.Limit > 1000 {
 			t.Fatalf("bad query %+v", q)
 		}
+		// What reaches a database stays small: each tag and sort key
+		// once, and no more joined tables than any of Glance's databases
+		// takes.
+		joins := len(q.Tags)
+		for _, f := range q.Filters {
+			if f.Property {
+				joins++
+			}
+		}
+		if joins > maxListJoins {
+			t.Fatalf("%q: %d tag and property filters", qs, joins)
+		}
+		seen := map[string]bool{}
+		for _, tag := range q.Tags {
+			if seen[tag] {
+				t.Fatalf("%q: tag %q twice", qs, tag)
+			}
+			seen[tag] = true
+		}
+		keys := map[string]bool{}
+		for _, k := range q.Sort {
+			if keys[k.Key] {
+				t.Fatalf("%q: sort key %q twice", qs, k.Key)
+			}
+			keys[k.Key] = true
+		}
 	})
+}
+
+// Many tags, property filters and sort keys: what Glance's database
+// cannot take is refused with a 400, what adds nothing is dropped.
+func TestParseListQueryBounds(t *testing.T) {
+	rep := func(n int, f func(i int) string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = f(i)
+		}
+		return strings.Join(parts, "&")
+	}
+	q, err := parseList(t, rep(60, func(i int) string { return "tag=t" + strconv.Itoa(i%30) }))
+	if err != nil || len(q.Tags) != 30 {
+		t.Fatalf("60 tags, 30 distinct: %v, %d tags", err, len(q.Tags))
+	}
+	for _, qs := range []string{
+		rep(61, func(i int) string { return "tag=t" + strconv.Itoa(i) }),
+		rep(61, func(i int) string { return "p" + strconv.Itoa(i) + "=v" }),
+		rep(30, func(i int) string { return "tag=t" + strconv.Itoa(i) + "&p" + strconv.Itoa(i) + "=v" }) + "&tag=last",
+	} {
+		_, err := parseList(t, qs)
+		if st, msg := statusOf(err); st != 400 || msg != "Too many tag and property filters: 61. A listing takes at most 60." {
+			t.Errorf("%.40s…: %d %q", qs, st, msg)
+		}
+	}
+	q, err = parseList(t, "sort="+strings.Repeat("name:asc,size:desc,name:desc,", 500)+"id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []backends.SortKey{{Key: "name"}, {Key: "size", Desc: true}, {Key: "id", Desc: true}, {Key: "created_at", Desc: true}}
+	if !reflect.DeepEqual(q.Sort, want) {
+		t.Errorf("sort %+v, want %+v", q.Sort, want)
+	}
 }
 
 func FuzzParsePatch(f *testing.F) {
 	f.Add("application/openstack-images-v2.1-json-patch", `[{"op":"add","path":"/foo","value":"x"},{"op":"remove","path":"/locations/0"}]`)
 	f.Add("application/openstack-images-v2.0-json-patch", `[{"replace":"/tags","value":["a"]}]`)
 	f.Add("application/openstack-images-v2.1-json-patch", `[{"op":"replace","path":"/~1a~0b","value":"x"}]`)
-	name := "n"
-	base := &backends.Image{ID: "id", Name: &name, Status: "queued", Visibility: "shared", Properties: map[string]string{"foo": "bar"}}
+	f.Add("application/openstack-images-v2.1-json-patch", `[{"op":"add","path":"/owner","value":null}]`)
+	f.Add("application/openstack-images-v2.1-json-patch", `[{"op":"add","path":"/disk_format","value":"qcow2"}]`)
+	name, owner, raw, bare := "n", "p1", "raw", "bare"
+	base := &backends.Image{ID: "id", Name: &name, Owner: &owner, Status: "queued", Visibility: "shared", Properties: map[string]string{"foo": "bar"}}
+	active := &backends.Image{ID: "id2", Owner: &owner, Status: "active", Visibility: "shared", DiskFormat: &raw, ContainerFormat: &bare}
 	f.Fuzz(func(t *testing.T, ct, body string) {
 		changes, err := ParsePatch(ct, []byte(body))
 		if err != nil {
@@ -239,6 +307,22 @@ func FuzzParsePatch(f *testing.F) {
 		// never change the image it started from.
 		if *base.Name != "n" || len(base.Properties) != 1 || base.Properties["foo"] != "bar" || base.Tags != nil {
 			t.Fatalf("ApplyChanges modified its input: %+v", base)
+		}
+		// An active image keeps its formats, whoever asks; a tenant's
+		// change that passes the one check never touches the owner.
+		if got, err := backends.ApplyChanges(active, changes); err == nil {
+			if *got.DiskFormat != "raw" || *got.ContainerFormat != "bare" {
+				t.Fatalf("formats of an active image changed: %s/%s", *got.DiskFormat, *got.ContainerFormat)
+			}
+		}
+		for i := range changes {
+			if backends.CheckChange(base, &changes[i], false) != nil {
+				continue
+			}
+			got, err := backends.ApplyChanges(base, changes[i:i+1])
+			if err == nil && (got.Owner == nil || *got.Owner != "p1") {
+				t.Fatalf("a tenant's change %+v set the owner to %v", changes[i], got.Owner)
+			}
 		}
 	})
 }
@@ -315,4 +399,141 @@ func FuzzParseBodies(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Glance decodes JSON bodies strictly (oslo's jsonutils.loads): invalid
+// UTF-8 is "Malformed JSON in request body.", and so, in Spyglass, is a
+// UTF-16 surrogate escape that is not half of a pair, which Go's decoder
+// would turn into U+FFFD.
+func TestValidUnicode(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		want bool
+	}{
+		{`{"a":"b"}`, true},
+		{`{"a":"\u00e9 \ud83d\ude00 \uD83D\uDE00"}`, true},
+		{`{"a":"\\ud800"}`, true},   // an escaped backslash, then text
+		{`{"a":"\\\ud800"}`, false}, // an escaped backslash, then a lone surrogate
+		{`{"a":"\ufffd"}`, true},    // the client's own replacement character
+		{"{\"a\":\"\xef\xbf\xbd\"}", true},
+		{`{"a":"\ud800"}`, false},
+		{`{"a":"\udfff"}`, false},
+		{`{"a":"\ud800\u0041"}`, false},
+		{`{"a":"\ud800\n"}`, false},
+		{`{"a":"\ud800"`, false}, // not JSON either; the decoder refuses it first
+		{`{"\udc00":"b"}`, false},
+		{"{\"a\":\"\xff\"}", false},
+		{"{\"a\":\"\xc0\xaf\"}", false},     // overlong
+		{"{\"a\":\"\xed\xa0\x80\"}", false}, // a surrogate in UTF-8
+		{"\xef\xbb\xbf{}", true},            // a BOM is valid UTF-8; the decoder refuses it
+	} {
+		if got := validUnicode([]byte(c.body)); got != c.want {
+			t.Errorf("validUnicode(%q) = %v, want %v", c.body, got, c.want)
+		}
+	}
+	for _, body := range []string{"{\"name\":\"a\xffb\"}", `{"name":"\ud800"}`, "\xef\xbb\xbf{}"} {
+		if _, err := ParseCreateImage([]byte(body)); err == nil {
+			t.Errorf("ParseCreateImage(%q) accepted", body)
+		} else if st, msg := statusOf(err); st != 400 || msg != "Malformed JSON in request body." {
+			t.Errorf("ParseCreateImage(%q): %d %q", body, st, msg)
+		}
+	}
+}
+
+var replacementEscape = regexp.MustCompile(`(?i)\\ufffd`)
+
+// FuzzValidUnicode: a body validUnicode passes decodes without a single
+// replacement character the client did not send (literally or escaped).
+func FuzzValidUnicode(f *testing.F) {
+	for _, s := range []string{`{"a":"\ud83d\ude00"}`, `{"a":"\\ud800"}`, `{"a":"\ud800"}`, "{\"a\":\"\xff\"}", `["\ufffd",{"\u0041":1}]`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		v, err := decodeJSON([]byte(body))
+		if err != nil {
+			return
+		}
+		sent := strings.Count(body, "\uFFFD") + len(replacementEscape.FindAllString(body, -1))
+		if got := countReplacements(v); got > sent {
+			t.Fatalf("%q decoded with %d replacement characters, the client sent %d", body, got, sent)
+		}
+		if !utf8.ValidString(body) {
+			t.Fatalf("%q: invalid UTF-8 accepted", body)
+		}
+	})
+}
+
+func countReplacements(v any) int {
+	switch v := v.(type) {
+	case string:
+		return strings.Count(v, "\uFFFD")
+	case []any:
+		n := 0
+		for _, e := range v {
+			n += countReplacements(e)
+		}
+		return n
+	case map[string]any:
+		n := 0
+		for k, e := range v {
+			n += strings.Count(k, "\uFFFD") + countReplacements(e)
+		}
+		return n
+	}
+	return 0
+}
+
+// The path Glance's routes see: percent-decoded, dot-segments kept.
+func TestRequestPath(t *testing.T) {
+	for _, c := range []struct{ uri, want string }{
+		{"/v2/images", "/v2/images"},
+		{"/v2/schemas/../images", "/v2/schemas/../images"},
+		{"/v2/schemas/%2e%2E/images?x=1", "/v2/schemas/../images"},
+		{"/./v2/images", "/./v2/images"},
+		{"/v2/images/a.b", "/v2/images/a.b"},
+		{"/v2/images/%C3%A9t%C3%A9/x.y", "/v2/images/été/x.y"},
+		{"/v2/images/%zz.%2", "/v2/images/%zz.%2"},
+		{"/v2/schemas%2fimage", "/v2/schemas/image"},
+	} {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI(c.uri)
+		if got := string(requestPath(&ctx)); got != c.want {
+			t.Errorf("requestPath(%q) = %q, want %q", c.uri, got, c.want)
+		}
+	}
+}
+
+// FuzzRequestPath: the path routed is the request's path percent-decoded,
+// nothing removed; where it holds no dot it is fasthttp's own.
+func FuzzRequestPath(f *testing.F) {
+	for _, s := range []string{"/v2/schemas/../images", "/v2/%2e%2E/x", "/%2", "/a%2F..%2fb", "/v2//images/./x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "?#") {
+			return
+		}
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI(path)
+		orig := string(ctx.URI().PathOriginal())
+		got := string(requestPath(&ctx))
+		if want, err := url.PathUnescape(orig); err == nil && strings.Contains(want, ".") && got != want {
+			t.Fatalf("%q: routed %q, want %q", path, got, want)
+		}
+		var a, b [maxSegments][]byte
+		na, oka := segments([]byte(got), &a)
+		nb, okb := segments(ctx.Path(), &b)
+		if !strings.Contains(got, ".") && (na != nb || oka != okb || fmtSegs(a[:na]) != fmtSegs(b[:nb])) {
+			t.Fatalf("%q: segments %q, fasthttp's %q", path, fmtSegs(a[:na]), fmtSegs(b[:nb]))
+		}
+	})
+}
+
+func fmtSegs(s [][]byte) string {
+	var b strings.Builder
+	for _, x := range s {
+		b.WriteString("/")
+		b.Write(x)
+	}
+	return b.String()
 }

@@ -15,13 +15,6 @@ var PatchContentTypes = []string{
 	"application/openstack-images-v2.1-json-patch",
 }
 
-var patchReadOnly = map[string]bool{
-	"created_at": true, "updated_at": true, "status": true, "checksum": true,
-	"size": true, "virtual_size": true, "direct_url": true, "self": true,
-	"file": true, "schema": true, "id": true, "os_hash_algo": true,
-	"os_hash_value": true,
-}
-
 var patchOps = []string{"add", "remove", "replace"}
 
 var (
@@ -132,11 +125,11 @@ func ParsePatch(contentType string, body []byte) ([]backends.Change, error) {
 			ch.Value, _ = json.Marshal(val)
 		}
 		root := path[0]
-		switch {
-		case patchReadOnly[root]:
-			return nil, errStatus(403, "Attribute '"+root+"' is read-only.")
-		case reservedProperties[root] || strings.HasPrefix(root, reservedNamespace):
-			return nil, errStatus(403, "Attribute '"+root+"' is reserved.")
+		// Read-only and reserved attributes are refused before the image
+		// is looked up; the rest of the one check (backends.CheckChange)
+		// needs the image and the caller.
+		if err := backends.CheckAttribute(root); err != nil {
+			return nil, err
 		}
 		if op != "remove" {
 			if len(path) == 1 {

@@ -111,6 +111,77 @@ func segments(path []byte, out *[maxSegments][]byte) (n int, ok bool) {
 
 const vndPrefix = "application/vnd.openstack.images-"
 
+// maxRequestLine is eventlet.wsgi's MAX_REQUEST_LINE, the url_length_limit
+// Glance's server runs with: a request line of this many bytes or more,
+// CRLF included, is answered 414 before anything else. Spyglass answers
+// the same requests the same way on every topology, and a listing it
+// forwards never has to be longer than the one it was sent by much (see
+// backends/glance: encodeListQuery).
+const maxRequestLine = 8192
+
+// requestLineTooLong reports whether the request line ("METHOD URI
+// PROTOCOL" and CRLF) reaches maxRequestLine.
+func requestLineTooLong(ctx *fasthttp.RequestCtx) bool {
+	h := &ctx.Request.Header
+	return len(h.Method())+1+len(h.RequestURI())+1+len(h.Protocol())+2 >= maxRequestLine
+}
+
+// requestPath is the request's path as Glance's WSGI server hands it to its
+// routes: percent-decoded, and nothing else. fasthttp's Path also removes
+// dot-segments ("/v2/schemas/../images" is /v2/images to it); Glance
+// routes "." and ".." as the names they are, so "/v2/schemas/../images"
+// matches no route (404) and "/./v2/images" names no version (300). Only a
+// path holding a dot, plain or encoded, can differ, so the common case
+// costs two byte searches and no allocation.
+func requestPath(ctx *fasthttp.RequestCtx) []byte {
+	orig := ctx.URI().PathOriginal()
+	if bytes.IndexByte(orig, '.') < 0 && !hasEncodedDot(orig) {
+		return ctx.Path()
+	}
+	out := make([]byte, 0, len(orig))
+	for i := 0; i < len(orig); i++ {
+		if c := orig[i]; c == '%' && i+2 < len(orig) && isHex(orig[i+1]) && isHex(orig[i+2]) {
+			out = append(out, unhex(orig[i+1])<<4|unhex(orig[i+2]))
+			i += 2
+			continue
+		}
+		out = append(out, orig[i])
+	}
+	if len(out) == 0 || out[0] != '/' {
+		out = append([]byte{'/'}, out...)
+	}
+	return out
+}
+
+// hasEncodedDot reports whether p holds "%2e" or "%2E".
+func hasEncodedDot(p []byte) bool {
+	for i := bytes.IndexByte(p, '%'); i >= 0 && i+2 < len(p); {
+		if p[i+1] == '2' && (p[i+2] == 'e' || p[i+2] == 'E') {
+			return true
+		}
+		j := bytes.IndexByte(p[i+1:], '%')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
 func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) { s.serve(ctx, nil) }
 
 // serve answers the request; trace is the context carrying its span, nil
@@ -131,11 +202,18 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, trace *requestTrace) {
 	if ctx.Request.IsBodyStream() {
 		noteStreamedBody(ctx)
 	}
+	if requestLineTooLong(ctx) {
+		// eventlet's answer, before Glance sees the request: no body, no
+		// request id, and the connection closed.
+		ctx.SetStatusCode(fasthttp.StatusRequestURITooLong)
+		ctx.SetConnectionClose()
+		return
+	}
 	// The id is final before anything can log: the client's own when it
 	// sent one (every authenticator takes it from this header), else a new
 	// one.
 	setRequestID(ctx, clientRequestID(&ctx.Request.Header))
-	path := ctx.Path()
+	path := requestPath(ctx)
 	if bytes.Equal(path, []byte("/healthcheck")) {
 		ctx.SetContentType("text/plain; charset=UTF-8")
 		ctx.SetBodyString("OK")
@@ -159,7 +237,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, trace *requestTrace) {
 	} else if n > 0 {
 		version, rest = segs[0], segs[1:n]
 	}
-	if !knownVersion(version) {
+	if !s.servesVersion(version) {
 		s.writeVersions(ctx, fasthttp.StatusMultipleChoices)
 		return
 	}

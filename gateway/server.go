@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/spyglass-gateway/spyglass/backends/outbound"
+	"github.com/spyglass-gateway/spyglass/gateway/schemas"
 	"github.com/spyglass-gateway/spyglass/logctx"
 	"github.com/spyglass-gateway/spyglass/policy"
 	"github.com/spyglass-gateway/spyglass/tracing"
@@ -82,6 +83,10 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []net.Listener
+
+	// versions is what the versions document lists and negotiation
+	// accepts (servedVersions).
+	versions []schemas.Version
 }
 
 // New validates cfg and returns a server for cat.
@@ -121,6 +126,7 @@ func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, cat: cat, auth: auth, log: cfg.Logger, metrics: cfg.Metrics}
 	s.pol.Store(cfg.Policy)
+	s.versions = servedVersions(&cfg)
 	for i, m := range cfg.ImportMethods {
 		if i > 0 {
 			s.importM += ","

@@ -68,7 +68,7 @@ func (a authContext) Value(key any) any           { return a.trace.Value(key) }
 // It mirrors route and routeImages, shape only (the method is not
 // checked: a 405 still names its route).
 func routeTemplate(ctx *fasthttp.RequestCtx) string {
-	path := ctx.Path()
+	path := requestPath(ctx) // the path routed, dot-segments kept
 	if bytes.Equal(path, []byte("/healthcheck")) {
 		return "/healthcheck"
 	}

@@ -9,7 +9,9 @@ import (
 )
 
 // knownVersion reports whether a URL segment or media-type suffix names a
-// version the router serves ("v2" or one of schemas.APIVersions).
+// version Spyglass may serve ("v2" or one of schemas.APIVersions): a
+// bounded set for the route labels of metrics and spans. Negotiation asks
+// servesVersion, which knows what this server lists.
 func knownVersion(v []byte) bool {
 	if string(v) == "v2" {
 		return true
@@ -22,13 +24,39 @@ func knownVersion(v []byte) bool {
 	return false
 }
 
+// servedVersions is the version list of this server, as Glance's depends
+// on image_cache_dir: with an image cache (the cache-management API is
+// served) schemas.APIVersions, without one schemas.NoCacheVersions.
+func servedVersions(cfg *Config) []schemas.Version {
+	if cfg.ImageCache != nil {
+		return schemas.APIVersions
+	}
+	return schemas.NoCacheVersions
+}
+
+// servesVersion reports whether a URL segment or media-type suffix names a
+// version this server lists: Glance's VersionNegotiationFilter accepts
+// "v2" and exactly the versions its document lists, and answers 300 with
+// the document for anything else (/v2.16 without a cache, /v2.01, /V2).
+func (s *Server) servesVersion(v []byte) bool {
+	if string(v) == "v2" {
+		return true
+	}
+	for _, av := range s.versions {
+		if string(v) == av.ID {
+			return true
+		}
+	}
+	return false
+}
+
 // writeVersions answers Glance's version document, 300 for a request that
-// named no known version and 200 for /versions, with links built from the
-// request's host as Glance builds them.
+// named no version this server serves and 200 for /versions, with links
+// built from the request's host as Glance builds them.
 func (s *Server) writeVersions(ctx *fasthttp.RequestCtx, status int) {
 	ctx.SetStatusCode(status)
 	ctx.Response.Header.SetContentTypeBytes(ctJSON)
-	ctx.Response.SetBodyRaw(schemas.Versions(hostURL(ctx)))
+	ctx.Response.SetBodyRaw(schemas.VersionsDocument(hostURL(ctx), s.versions))
 }
 
 // getSchema serves /v2/schemas/{name...}.

@@ -77,7 +77,11 @@ func (r *Region) ListImages(ctx context.Context, q *backends.ListQuery) ([]*back
 			want = apiLimitMax
 		}
 		ask := min(want, apiLimitMax)
-		body, _, err := r.call(lookupCtx(ctx), "GET", "/v2/images?"+encodeListQuery(q, marker, ask), nil, "", 200)
+		path := "/v2/images?" + encodeListQuery(q, marker, ask)
+		if err := r.checkRequestLine("GET", path); err != nil {
+			return nil, err
+		}
+		body, _, err := r.call(lookupCtx(ctx), "GET", path, nil, "", 200)
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package glance
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,7 +52,71 @@ func encodeListQuery(q *backends.ListQuery, marker string, limit int) string {
 		}
 		v.Set("sort", b.String())
 	}
-	return v.Encode()
+	return encodeQuery(v)
+}
+
+// maxRequestLine is eventlet.wsgi's MAX_REQUEST_LINE, which Glance serves
+// with: a request line of this many bytes or more, CRLF included, is
+// answered 414.
+const maxRequestLine = 8192
+
+// checkRequestLine refuses a request line a Glance would refuse: the
+// gateway bounds the client's own line at maxRequestLine, and the listing
+// sent on is longer by the parameters Spyglass spells out (limit, the
+// member status, the tie-break sort keys, os_hidden, "eq:" before a value)
+// and by any byte the client sent raw that must travel escaped.
+func (r *Region) checkRequestLine(method, pathAndQuery string) error {
+	prefix := 0 // the endpoint's own path, as in http://host/image
+	if u, err := url.Parse(r.base); err == nil {
+		prefix = len(u.EscapedPath())
+	}
+	line := len(method) + 1 + prefix + len(pathAndQuery) + len(" HTTP/1.1\r\n")
+	if line < maxRequestLine {
+		return nil
+	}
+	return backends.Errorf(backends.ErrBadRequest, "The listing's filters are too long to send on to region "+r.name+
+		" ("+strconv.Itoa(line)+" bytes of request line; Glance takes fewer than "+strconv.Itoa(maxRequestLine)+"): use fewer or shorter filters.")
+}
+
+// encodeQuery is url.Values.Encode that leaves ':', ',' and '/' as they
+// are: a query component may hold them (RFC 3986) and Glance's parser
+// (webob, urllib's parse_qsl) splits only on '&' and '=', while escaping
+// them would triple an in: filter's list on its way to the region.
+func encodeQuery(v url.Values) string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		for _, val := range v[k] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			queryEscape(&b, k)
+			b.WriteByte('=')
+			queryEscape(&b, val)
+		}
+	}
+	return b.String()
+}
+
+func queryEscape(b *strings.Builder, s string) {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '.', c == '~', c == ':', c == ',', c == '/':
+			b.WriteByte(c)
+		case c == ' ':
+			b.WriteByte('+')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
 }
 
 var opNames = map[backends.FilterOp]string{
@@ -91,11 +156,16 @@ func encodeFilter(f backends.Filter) (key, value string) {
 }
 
 // quoteInValue quotes one alternative of an in: filter when it holds a
-// comma or a quote. Inside quotes Glance's split_filter_value_for_quotes
-// keeps a backslash and the character after it as they are, so the value
-// goes in unescaped: that is how the gateway's parser produced it.
+// comma, or is empty (unquoted, a last empty alternative would vanish:
+// "in:a," is ["a"]). A quote in an alternative the gateway's parser made
+// is always escaped with a backslash, which keeps it from opening or
+// closing anything, quoted or not: such an alternative goes as it is
+// (quoting one that ends in a backslash would escape the closing quote).
+// Inside quotes Glance's split_filter_value_for_quotes keeps a backslash
+// and the character after it as they are, so the value goes in unescaped:
+// that is how the parser produced it.
 func quoteInValue(s string) string {
-	if !strings.ContainsAny(s, `,"`) {
+	if s != "" && !strings.Contains(s, ",") {
 		return s
 	}
 	return `"` + s + `"`

@@ -78,6 +78,12 @@ func script() []step {
 		named("versions: Accept vnd v2.5", withHeader(get("p1", "/images"), "Accept", "application/vnd.openstack.images-v2.5")),
 		named("versions: Accept vnd on /v2 path", withHeader(get("p1", "/v2/images"), "Accept", "application/vnd.openstack.images-v2.5")),
 	)
+	// Every prefix a careless client might try: Glance accepts exactly the
+	// versions it lists (fewer without image_cache_dir).
+	for _, v := range []string{"v1", "v2.0", "v2.1", "v2.4", "v2.7", "v2.8", "v2.9", "v2.10", "v2.13", "v2.14",
+		"v2.15", "v2.17", "v2.19", "v2.20", "v2.01", "V2", "v2."} {
+		add(named("versions: GET /"+v+"/images", get("p1", "/"+v+"/images")))
+	}
 
 	// --- schemas and info ---------------------------------------------------
 	for _, p := range []string{"image", "images", "member", "members", "task", "tasks",
@@ -500,6 +506,142 @@ func script() []step {
 		step{as: "admin", method: "DELETE", path: "/v2/tasks/{{t1}}"},
 		step{as: "admin", method: "PUT", path: "/v2/tasks"},
 		get("p1", "/v2/images/{{c_imp}}/tasks"),
+	)
+	add(hostileSteps()...)
+	return s
+}
+
+// hostileSteps are the hostile tenant's and the careless client's requests
+// of issue 20, last in the script: the final ones leave the two servers'
+// states apart on purpose (Glance 25 lets a tenant give its community
+// image away).
+func hostileSteps() []step {
+	var s []step
+	add := func(st ...step) { s = append(s, st...) }
+
+	// --- JSON patch of read-only and admin-only attributes, every op, as
+	// the tenant, on a queued and on an active image.
+	add(
+		saving("c_pt", post("p1", "/v2/images", `{"name":"pt","disk_format":"raw","container_format":"bare","foo":"bar"}`)),
+		saving("c_pta", post("p1", "/v2/images", `{"name":"pta","disk_format":"raw","container_format":"bare","foo":"bar"}`)),
+		step{as: "p1", method: "PUT", path: "/v2/images/{{c_pta}}/file", body: "0123456789", header: map[string]string{"Content-Type": ctOctet}},
+	)
+	values := map[string]string{
+		"owner": `"p2"`, "disk_format": `"qcow2"`, "container_format": `"ovf"`, "status": `"active"`,
+		"id": `"8a0d3a5c-5a4a-4d7d-9d1e-6f7f5b0c0a19"`, "checksum": `"x"`, "size": `1`, "virtual_size": `1`,
+		"os_hash_value": `"x"`, "created_at": `"2020-01-01T00:00:00Z"`, "self": `"x"`, "location": `"x"`,
+		"deleted": `true`, "os_glance_x": `"x"`, "locations": `[]`, "tags": `["a"]`, "foo": `"baz"`,
+	}
+	attrs := []string{"owner", "disk_format", "container_format", "status", "id", "checksum", "size", "virtual_size",
+		"os_hash_value", "created_at", "self", "location", "deleted", "os_glance_x", "locations", "tags", "foo"}
+	for _, img := range []string{"c_pt", "c_pta"} {
+		for _, attr := range attrs {
+			for _, op := range []string{"add", "replace", "remove", "move", "copy"} {
+				var body string
+				switch op {
+				case "add", "replace":
+					body = `[{"op":"` + op + `","path":"/` + attr + `","value":` + values[attr] + `}]`
+				case "remove":
+					body = `[{"op":"remove","path":"/` + attr + `"}]`
+				default:
+					body = `[{"op":"` + op + `","from":"/name","path":"/` + attr + `"}]`
+				}
+				add(named("hostile patch: "+img+" "+op+" /"+attr, patch("p1", img, body)))
+			}
+			for _, op := range []string{"add", "replace"} {
+				add(named("hostile patch v2.0: "+img+" "+op+" /"+attr, step{as: "p1", method: "PATCH", path: "/v2/images/{{" + img + "}}",
+					body: `[{"` + op + `":"/` + attr + `","value":` + values[attr] + `}]`, header: map[string]string{"Content-Type": ctPatch0}}))
+			}
+		}
+		add(named("hostile patch: "+img+" after", get("p1", "/v2/images/{{"+img+"}}")))
+	}
+	add(
+		named("hostile patch: admin replace /owner", patch("admin", "c_pt", `[{"op":"replace","path":"/owner","value":"p1"}]`)),
+		named("hostile patch: admin add /disk_format active", patch("admin", "c_pta", `[{"op":"add","path":"/disk_format","value":"iso"}]`)),
+	)
+
+	// --- invalid UTF-8 and lone surrogates in JSON bodies.
+	for _, c := range []struct{ name, method, path, ct, body string }{
+		{"create", "POST", "/v2/images", ctJSON, "{\"name\":\"a\xff\xfeb\"}"},
+		{"create key", "POST", "/v2/images", ctJSON, "{\"k\xc0\xaf\":\"v\"}"},
+		{"create surrogate", "POST", "/v2/images", ctJSON, `{"name":"\ud800"}`},
+		{"create low surrogate", "POST", "/v2/images", ctJSON, `{"name":"a\udc00b"}`},
+		{"create surrogate pair", "POST", "/v2/images", ctJSON, `{"name":"pair \u00e9","k":"\\ud800"}`},
+		{"patch", "PATCH", "/v2/images/{{c_pt}}", ctPatch, "[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"a\xffb\"}]"},
+		{"patch surrogate", "PATCH", "/v2/images/{{c_pt}}", ctPatch, `[{"op":"replace","path":"/name","value":"\udc00"}]`},
+		{"patch key surrogate", "PATCH", "/v2/images/{{c_pt}}", ctPatch, `[{"op":"add","path":"/p\ud800","value":"x"}]`},
+		{"member", "POST", "/v2/images/{{c_shared}}/members", ctJSON, "{\"member\":\"p\xff2\"}"},
+		{"member surrogate", "POST", "/v2/images/{{c_shared}}/members", ctJSON, `{"member":"\ud800x"}`},
+		{"member status", "PUT", "/v2/images/{{c_shared}}/members/p2", ctJSON, "{\"status\":\"accepted\xff\"}"},
+		{"task", "POST", "/v2/tasks", ctJSON, "{\"type\":\"import\",\"input\":{\"x\":\"\xff\"}}"},
+		{"import", "POST", "/v2/images/{{c_pt}}/import", ctJSON, "{\"method\":{\"name\":\"glance-direct\xff\"}}"},
+	} {
+		as := "p1"
+		if c.path == "/v2/tasks" {
+			as = "admin" // tasks_api_access
+		}
+		add(named("utf-8: "+c.name, step{as: as, method: c.method, path: c.path, body: c.body, header: map[string]string{"Content-Type": c.ct}}))
+	}
+
+	// --- dot-segments: Glance routes "." and ".." as names.
+	for _, p := range []string{"/v2/schemas/../images", "/v2/schemas/%2e%2e/images", "/v2/schemas/.%2E/images",
+		"/v2/./schemas/image", "/v2/schemas/./image", "/v2/../v2/images", "/./v2/images",
+		"/v2/images/{{c_pt}}/../{{c_pt}}", "/v2/images/..", "/v2/schemas/image/.."} {
+		add(named("dot segments: GET "+p, get("p1", p)))
+	}
+
+	// --- listings that blow up SQL: Glance joins a table per tag and per
+	// property filter (500 from 64 on with SQLite); Spyglass takes 60.
+	nums := func(n int, f func(i int) string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = f(i)
+		}
+		return strings.Join(parts, "&")
+	}
+	tags := func(n int) string { return nums(n, func(i int) string { return fmt.Sprintf("tag=t%d", i) }) }
+	props := func(n int) string { return nums(n, func(i int) string { return fmt.Sprintf("p%d=v", i) }) }
+	in := func(n int) string {
+		vals := make([]string, n)
+		for i := range vals {
+			vals[i] = fmt.Sprintf("n%d", i)
+		}
+		return "name=in:" + strings.Join(vals, ",")
+	}
+	// The request line "GET <path> HTTP/1.1\r\n" reaches eventlet's 8192.
+	longPath := func(line int) string {
+		p := "/v2/images?x="
+		return p + strings.Repeat("a", line-len("GET  HTTP/1.1\r\n")-len(p))
+	}
+	add(
+		named("list: 60 tags", get("p1", "/v2/images?"+tags(60))),
+		named("list: 60 tags, one twice", get("p1", "/v2/images?"+tags(60)+"&tag=t0")),
+		named("list: 61 tags", get("p1", "/v2/images?"+tags(61))),
+		named("list: 64 tags", get("p1", "/v2/images?"+tags(64))),
+		named("list: 1000 tags", get("p1", "/v2/images?"+tags(1000))),
+		named("list: 60 property filters", get("p1", "/v2/images?"+props(60))),
+		named("list: 61 property filters", get("p1", "/v2/images?"+props(61))),
+		named("list: 30 tags 31 property filters", get("p1", "/v2/images?"+tags(30)+"&"+props(31))),
+		named("list: in: 1500 names", get("p1", "/v2/images?"+in(1500))),
+		// As p1: the admin's listings differ since the tasks (Glance made
+		// images of tasks Spyglass refused).
+		named("list: in: 1500 names and two", get("p1", "/v2/images?"+in(1500)+",dup,seed-01")),
+		named("list: sort=name x300", get("p1", "/v2/images?sort="+strings.TrimSuffix(strings.Repeat("name,", 300), ","))),
+		named("list: sort keys repeated, marker", get("p1", "/v2/images?sort=name:asc,"+strings.Repeat("name:desc,", 20)+"status:asc,name:asc&marker={{s10}}&limit=5")),
+		named("list: sort_key repeated, marker", get("p1", "/v2/images?sort_key=name&sort_key=status&sort_key=name&sort_dir=asc&sort_dir=desc&sort_dir=desc&marker={{s10}}&limit=5")),
+		named("list: request line 8191", get("p1", longPath(8191))),
+		named("list: request line 8192", get("p1", longPath(8192))),
+		named("list: request line 9000", get("p1", longPath(9000))),
+		named("show: request line 8192", get("p1", "/v2/images/{{c_pt}}?"+strings.Repeat("a", 8192))),
+	)
+
+	// --- last: Glance 25 lets a tenant give its community image away.
+	add(
+		saving("c_give", post("p1", "/v2/images", `{"name":"give","visibility":"community"}`)),
+		named("hostile patch: give community image away", patch("p1", "c_give", `[{"op":"add","path":"/owner","value":"p2"}]`)),
+		named("hostile patch: disown image", patch("p1", "c_pt", `[{"op":"add","path":"/owner","value":null}]`)),
+		named("hostile patch: owner after", get("admin", "/v2/images/{{c_give}}")),
+		named("hostile patch: owner after disown", get("admin", "/v2/images/{{c_pt}}")),
 	)
 	return s
 }

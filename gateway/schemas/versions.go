@@ -10,8 +10,9 @@ type Version struct {
 	Status string
 }
 
-// APIVersions are the Images API versions Spyglass serves, newest first, as
-// its versions document lists them and as version negotiation accepts them
+// APIVersions are the Images API versions Spyglass serves when it serves
+// the cache-management API (it caches image data), newest first, as its
+// versions document lists them and as version negotiation accepts them
 // (a URL prefix "/v2.N/" or "Accept: application/vnd.openstack.images-v2.N").
 // It is Glance25Versions plus the two minor versions later Glance releases
 // added (2.17, 2.18); nothing is DEPRECATED, as in every Glance since v1's
@@ -38,15 +39,25 @@ var APIVersions = []Version{
 	{"v2.0", "SUPPORTED"},
 }
 
+// NoCacheVersions are the versions Spyglass serves when it caches no image
+// data, so that /v2/cache answers "Caching via API is not supported at
+// this site.": exactly what Glance 25 lists and accepts without
+// image_cache_dir (and with enabled_backends, as Spyglass's regions are
+// stores) — v2.15 CURRENT, no v2.14 and v2.16 (the cache API's versions),
+// nor 2.17/2.18 (2.18 is the cache API's clean and prune).
+var NoCacheVersions = append([]Version{{"v2.15", "CURRENT"}}, APIVersions[5:]...)
+
 // Glance25Versions is what Glance 25 (glance/api/versions.py) lists when
 // image_cache_dir is set (a stock install) and enabled_backends is set
 // (multi-store, as Spyglass's regions are). Without image_cache_dir Glance
-// 25 lists v2.15 as CURRENT and omits v2.16 and v2.14; without
-// enabled_backends it lists v2.9 alone in place of v2.8 to v2.13. Kept for the conformance tests and as the record of the oracle.
+// 25 lists NoCacheVersions; without enabled_backends it lists v2.9 alone
+// in place of v2.8 to v2.13. Kept for the conformance tests and as the
+// record of the oracle.
 var Glance25Versions = append([]Version{{"v2.16", "CURRENT"}}, APIVersions[3:]...)
 
 // Versions is the body of GET / (status 300) and GET /versions (status 200)
-// — Glance sends the same bytes for both — listing APIVersions.
+// — Glance sends the same bytes for both — listing APIVersions; the
+// gateway renders the list it serves with VersionsDocument.
 //
 // baseURL is what Glance calls the request's application_url: scheme and
 // host as the client sent them ("http://" + Host header, or the

@@ -43,7 +43,8 @@ pipeline = healthcheck http_proxy_to_wsgi versionnegotiation context rootapp
 // apiConf is glance-api.conf. Choices that differ from a bare glance.sh
 // recipe, and why:
 //
-//   - image_cache_dir is set (the cache middleware is not in the pipeline).
+//   - image_cache_dir is set (the cache middleware is not in the pipeline),
+//     unless Options.NoImageCache.
 //     A stock Glance 25 install sets it (Debian's and devstack's
 //     glance-api.conf do), and it decides the versions document:
 //     glance/api/versions.py lists v2.16 CURRENT, v2.15 and v2.14 only when
@@ -64,8 +65,7 @@ workers = 1
 log_file = %[1]s/api.log
 enabled_backends = local:file
 image_size_cap = 10995116277760
-image_cache_dir = %[1]s/cache
-enforce_secure_rbac = %[3]s
+%[5]senforce_secure_rbac = %[3]s
 
 [database]
 connection = sqlite:///%[1]s/glance.sqlite
@@ -105,6 +105,12 @@ type Options struct {
 	// PolicyFile is an oslo.policy file for Glance to load; empty means
 	// none (Glance then finds no policy.yaml and uses its defaults).
 	PolicyFile string
+	// NoImageCache leaves image_cache_dir unset, as a Glance that caches
+	// no image data runs: its versions document lists v2.15 CURRENT and no
+	// v2.14/v2.16, it answers 300 to those prefixes, and /v2/cache answers
+	// "Caching via API is not supported at this site." — as Spyglass over
+	// its embedded store. False: image_cache_dir is set (a stock install).
+	NoImageCache bool
 }
 
 func writeConfig(dir string, port int, opts Options) error {
@@ -124,5 +130,9 @@ func writeConfig(dir string, port int, opts Options) error {
 	if opts.NewDefaults {
 		flag = "true"
 	}
-	return os.WriteFile(filepath.Join(dir, "glance-api.conf"), []byte(fmt.Sprintf(apiConf, dir, port, flag, policyFile)), 0o644)
+	cacheDir := "image_cache_dir = " + dir + "/cache\n"
+	if opts.NoImageCache {
+		cacheDir = ""
+	}
+	return os.WriteFile(filepath.Join(dir, "glance-api.conf"), []byte(fmt.Sprintf(apiConf, dir, port, flag, policyFile, cacheDir)), 0o644)
 }
