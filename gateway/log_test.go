@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -202,5 +203,45 @@ func TestNoCredentialInLog(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// failingStore fails every image lookup with an error of its own: a 500.
+type failingStore struct{ *local.Store }
+
+func (failingStore) Image(context.Context, string) (*backends.Image, error) {
+	return nil, errors.New("the disk is on fire")
+}
+
+// TestInternalErrorLogged: the cause of a 500 goes to the server's logger
+// (Config.Logger, not the process's default), with the request's id.
+func TestInternalErrorLogged(t *testing.T) {
+	logs := &syncBuffer{}
+	log := slog.New(logctx.NewHandler(slog.NewJSONHandler(logs, nil)))
+	store, err := local.Open(t.TempDir(), local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	auth, _ := policy.NewAuthenticator("noauth")
+	srv, err := gateway.New(gateway.Config{Logger: log}, failingStore{store}, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Shutdown(t.Context())
+	ts := &testServer{url: "http://" + ln.Addr().String(), srv: srv, store: store}
+	resp, _ := ts.do(t, as{}, "GET", "/v2/images/0b7d4c1e-5a8f-4a44-9d0e-5c2f7b1b2a10", nil)
+	if resp.StatusCode != 500 {
+		t.Fatalf("status %d, want 500", resp.StatusCode)
+	}
+	lines := logs.lines(t)
+	if len(lines) != 1 || lines[0]["msg"] != "internal error" || lines[0]["err"] != "the disk is on fire" ||
+		lines[0][logctx.Attr] != resp.Header.Get("X-Openstack-Request-Id") {
+		t.Errorf("log %v, want one internal error line with the cause and the request id", lines)
 	}
 }

@@ -126,6 +126,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, trace *requestTrace) {
 				logctx.Attr, string(ctx.Response.Header.PeekBytes(hdrRequestID)))
 			writeError(ctx, errStatus(500, defaultExplanations[500]))
 		}
+		s.logInternalError(ctx)
 		s.logAccess(ctx)
 	}()
 	// The id is final before anything can log: the client's own when it

@@ -202,9 +202,21 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Warn(fmt.Sprintf(format, safe...), "component", "fasthttp")
 }
 
+// logInternal keeps err, the cause of a 500, for serve to log with the
+// server's logger (Config.Logger) once the handler returns: errors are
+// written where no *Server is at hand.
 func logInternal(ctx *fasthttp.RequestCtx, err error) {
-	slog.Default().Error("internal error", "method", string(ctx.Method()), "path", string(ctx.Path()),
-		logctx.Attr, string(ctx.Response.Header.PeekBytes(hdrRequestID)), "err", err)
+	ctx.SetUserValue(internalErrorKey, err)
+}
+
+var internalErrorKey = struct{ name string }{"gateway.internal_error"}
+
+// logInternalError logs the cause of the request's 500, if any.
+func (s *Server) logInternalError(ctx *fasthttp.RequestCtx) {
+	if err, ok := ctx.UserValue(internalErrorKey).(error); ok {
+		s.log.Error("internal error", "method", string(ctx.Method()), "path", string(ctx.Path()),
+			logctx.Attr, string(ctx.Response.Header.PeekBytes(hdrRequestID)), "err", err)
+	}
 }
 
 // logAccess writes the access log line, at debug level: one line per
