@@ -124,6 +124,9 @@ func valueAfter(s string, start int, header bool) (int, int) {
 			j++
 		}
 	}
+	if placeholder(s[j:]) {
+		return 0, 0
+	}
 	k := j
 	for ; k < len(s); k++ {
 		c := s[k]
@@ -144,6 +147,23 @@ func valueAfter(s string, start int, header bool) (int, int) {
 		}
 	}
 	return j, k
+}
+
+// placeholder reports whether the value s starts with is a shell
+// placeholder ($(openstack token issue …), ${TOKEN}, $OS_TOKEN) in a hint
+// such as the one serve logs at start-up, not a credential.
+func placeholder(s string) bool {
+	if len(s) < 2 || s[0] != '$' {
+		return false
+	}
+	if s[1] == '(' || s[1] == '{' {
+		return true
+	}
+	k := 1
+	for k < len(s) && ('A' <= s[k] && s[k] <= 'Z' || s[k] == '_' || k > 1 && '0' <= s[k] && s[k] <= '9') {
+		k++
+	}
+	return k > 1 && (k == len(s) || !isNameByte(s[k]))
 }
 
 // endsAuthority reports whether c ends a URL's authority as it is written

@@ -20,6 +20,9 @@ func TestRedact(t *testing.T) {
 		{"mail me at alice@example.com", "mail me at alice@example.com"},
 		{"http://[::1]:9292/v2", "http://[::1]:9292/v2"},
 		{"token_cache_ttl=5m", "token_cache_ttl=5m"},
+		{`curl -H "X-Auth-Token: $(openstack token issue -f value -c id)" http://h/v2/images`, `curl -H "X-Auth-Token: $(openstack token issue -f value -c id)" http://h/v2/images`},
+		{"X-Auth-Token: $OS_TOKEN", "X-Auth-Token: $OS_TOKEN"},
+		{"password=$ecret", "password=***"},
 
 		// URLs: userinfo whole, signing and token parameters.
 		{"fetching http://alice:s3cret@example.com/img.qcow2: 404", "fetching http://***@example.com/img.qcow2: 404"},
