@@ -191,10 +191,9 @@ const (
 	headerName
 )
 
-// sensitiveNames are the names (lower case) whose value is a credential:
-// authentication headers, and the query parameters of signed and
-// token-bearing URLs (Swift temp URLs, S3 and GCS presigned URLs, Azure
-// SAS).
+// sensitiveNames are the names whose value is a credential: authentication
+// headers, and the query parameters of signed and token-bearing URLs
+// (Swift temp URLs, S3 and GCS presigned URLs, Azure SAS).
 var sensitiveNames = map[string]nameKind{
 	"x-auth-token": headerName, "x-storage-token": headerName, "x-subject-token": headerName,
 	"x-service-token": headerName, "x-auth-key": headerName, "authorization": headerName,
@@ -208,20 +207,29 @@ var sensitiveNames = map[string]nameKind{
 	"x-amz-credential": paramName, "x-goog-signature": paramName, "x-goog-credential": paramName,
 }
 
+// maxNameLen is the longest of sensitiveNames.
+const maxNameLen = len("x-amz-security-token")
+
+// namesByLen indexes sensitiveNames by length: a name is compared only with
+// the few of its length, without being lowered first.
+var namesByLen = func() (idx [maxNameLen + 1][]string) {
+	for n := range sensitiveNames {
+		idx[len(n)] = append(idx[len(n)], n)
+	}
+	return idx
+}()
+
 // sensitiveName says whether name (any case) names a credential.
 func sensitiveName(name string) nameKind {
-	if len(name) < 3 || len(name) > len("x-amz-security-token") {
+	if len(name) > maxNameLen {
 		return notSensitive
 	}
-	var buf [20]byte
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+	for _, n := range namesByLen[len(name)] {
+		if strings.EqualFold(name, n) {
+			return sensitiveNames[n]
 		}
-		buf[i] = c
 	}
-	return sensitiveNames[string(buf[:len(name)])]
+	return notSensitive
 }
 
 // SensitiveKey reports whether a log attribute named key holds a
