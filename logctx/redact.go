@@ -14,7 +14,7 @@ const Mask = "***"
 //     the user name);
 //   - the value of a query parameter or key=value pair that authenticates
 //     or signs (token=, sig=, temp_url_sig=, X-Amz-Signature=, password=,
-//     …: the names of sensitiveName);
+//     …: the names of sensitiveNames);
 //   - the value of a credential header in a header dump or a message
 //     (X-Auth-Token: …, Authorization: …, "X-Subject-Token": "…").
 //
