@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -146,4 +148,100 @@ func TestLogLinesCarryRequestID(t *testing.T) {
 func BenchmarkShowAccessLog(b *testing.B) {
 	log := slog.New(logctx.NewHandler(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	benchmarkShow(b, startServerWith(b, "trusted", gateway.Config{Logger: log}), "")
+}
+
+// TestNoCredentialInLog: requests carrying a token, a password or a
+// signature where the log could take them — a malformed header after
+// X-Auth-Token (fasthttp's parse error quoted the whole header buffer), a
+// malformed token, a request line with userinfo or a signed query — answer
+// as they do and leave no trace of the credential in any log line, at
+// debug level (the access log on).
+func TestNoCredentialInLog(t *testing.T) {
+	const canary = "gAAAAABcanaryT0KEN"
+	logs := &syncBuffer{}
+	log := slog.New(logctx.NewHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	ts := startServerWith(t, "trusted", gateway.Config{Logger: log})
+	addr := strings.TrimPrefix(ts.url, "http://")
+	tests := []struct {
+		name   string
+		raw    string
+		status int
+	}{
+		{"malformed header after the token", "GET /v2/images HTTP/1.1\r\nHost: x\r\nX-Auth-Token: " + canary + "\r\nBad Header\r\n\r\n", 400},
+		{"control byte in the token", "GET /v2/images HTTP/1.1\r\nHost: x\r\nX-Auth-Token: " + canary + "\x01\r\n\r\n", 400},
+		{"space before the colon", "GET /v2/images HTTP/1.1\r\nHost: x\r\nX-Auth-Token : " + canary + "\r\n\r\n", 400},
+		{"bad request line with a signature", "GET /v2/images?sig=" + canary + " HTTP/1.1 x\r\nHost: x\r\n\r\n", 400},
+		{"userinfo in an absolute URI", "GET http://u:" + canary + "@x/v2/images HTTP/1.1\r\nHost: x\r\n\r\n", 401},
+		{"signed query", "GET /v2/images?temp_url_sig=" + canary + "&X-Amz-Signature=" + canary + " HTTP/1.1\r\nHost: x\r\n\r\n", 401},
+		{"token in a chunk extension", "PUT /v2/images/x/file HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;" + canary + "\x01\r\nhello\r\n0\r\n\r\n", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs.mu.Lock()
+			logs.b.Reset()
+			logs.mu.Unlock()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, tt.raw); err != nil {
+				t.Fatal(err)
+			}
+			c.(*net.TCPConn).CloseWrite()
+			answer, _ := io.ReadAll(c)
+			if tt.status != 0 && !strings.HasPrefix(string(answer), fmt.Sprintf("HTTP/1.1 %d ", tt.status)) {
+				t.Errorf("answer %q, want status %d", answer, tt.status)
+			}
+			// The server logs a connection's error before it closes it:
+			// the log is complete once the answer has ended.
+			logs.mu.Lock()
+			defer logs.mu.Unlock()
+			for _, line := range strings.Split(logs.b.String(), "\n") {
+				if strings.Contains(line, canary) {
+					t.Errorf("the credential is in a log line: %s", line)
+				}
+			}
+		})
+	}
+}
+
+// failingStore fails every image lookup with an error of its own: a 500.
+type failingStore struct{ *local.Store }
+
+func (failingStore) Image(context.Context, string) (*backends.Image, error) {
+	return nil, errors.New("the disk is on fire")
+}
+
+// TestInternalErrorLogged: the cause of a 500 goes to the server's logger
+// (Config.Logger, not the process's default), with the request's id.
+func TestInternalErrorLogged(t *testing.T) {
+	logs := &syncBuffer{}
+	log := slog.New(logctx.NewHandler(slog.NewJSONHandler(logs, nil)))
+	store, err := local.Open(t.TempDir(), local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	auth, _ := policy.NewAuthenticator("noauth")
+	srv, err := gateway.New(gateway.Config{Logger: log}, failingStore{store}, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Shutdown(t.Context())
+	ts := &testServer{url: "http://" + ln.Addr().String(), srv: srv, store: store}
+	resp, _ := ts.do(t, as{}, "GET", "/v2/images/0b7d4c1e-5a8f-4a44-9d0e-5c2f7b1b2a10", nil)
+	if resp.StatusCode != 500 {
+		t.Fatalf("status %d, want 500", resp.StatusCode)
+	}
+	lines := logs.lines(t)
+	if len(lines) != 1 || lines[0]["msg"] != "internal error" || lines[0]["err"] != "the disk is on fire" ||
+		lines[0][logctx.Attr] != resp.Header.Get("X-Openstack-Request-Id") {
+		t.Errorf("log %v, want one internal error line with the cause and the request id", lines)
+	}
 }

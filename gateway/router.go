@@ -197,6 +197,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, trace *requestTrace) {
 				logctx.Attr, string(ctx.Response.Header.PeekBytes(hdrRequestID)))
 			writeError(ctx, errStatus(500, defaultExplanations[500]))
 		}
+		s.logInternalError(ctx)
 		s.logAccess(ctx)
 	}()
 	if ctx.Request.IsBodyStream() {

@@ -41,6 +41,9 @@ type Config struct {
 	// enforces (config's `policy` section defaults to the current ones).
 	Policy *policy.Policy
 	// Logger receives the access log and errors; nil means slog.Default().
+	// Its handler should be a logctx.Handler: the access log line holds
+	// the request's URI as sent (userinfo, a signed query string), which
+	// that handler redacts.
 	Logger *slog.Logger
 	// Metrics counts the requests (MetricRequestDuration,
 	// MetricImageBytesSent, MetricDownloadsCut) for an OpenTelemetry
@@ -153,7 +156,9 @@ func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 		DisableHeaderNamesNormalizing: false,
 		CloseOnShutdown:               true,
 		ReadBufferSize:                16 << 10,
-		Logger:                        fasthttpLogger{cfg.Logger},
+		// fasthttp's parse errors would hold the whole header buffer.
+		SecureErrorLogMessage: true,
+		Logger:                fasthttpLogger{cfg.Logger},
 	}
 	return s, nil
 }
@@ -195,15 +200,46 @@ func isClosed(err error) bool {
 	return errors.Is(err, net.ErrClosed)
 }
 
+// fasthttpLogger writes fasthttp's own messages: a connection it could
+// not serve, mostly a request it could not parse. Those quote the bytes it
+// choked on (the header line, the request line), where a token can be
+// anything, malformed included: every quoted string of an error or string
+// argument is replaced by its length (logctx.RedactQuoted). Addresses are
+// net.Addr arguments and stay.
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
-	f.l.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+	safe := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case error:
+			safe[i] = logctx.RedactQuoted(v.Error())
+		case string:
+			safe[i] = logctx.RedactQuoted(v)
+		case []byte:
+			safe[i] = logctx.RedactQuoted(string(v))
+		default:
+			safe[i] = a
+		}
+	}
+	f.l.Warn(fmt.Sprintf(format, safe...), "component", "fasthttp")
 }
 
+// logInternal keeps err, the cause of a 500, for serve to log with the
+// server's logger (Config.Logger) once the handler returns: errors are
+// written where no *Server is at hand.
 func logInternal(ctx *fasthttp.RequestCtx, err error) {
-	slog.Default().Error("internal error", "method", string(ctx.Method()), "path", string(ctx.Path()),
-		logctx.Attr, string(ctx.Response.Header.PeekBytes(hdrRequestID)), "err", err)
+	ctx.SetUserValue(internalErrorKey, err)
+}
+
+var internalErrorKey = struct{ name string }{"gateway.internal_error"}
+
+// logInternalError logs the cause of the request's 500, if any.
+func (s *Server) logInternalError(ctx *fasthttp.RequestCtx) {
+	if err, ok := ctx.UserValue(internalErrorKey).(error); ok {
+		s.log.Error("internal error", "method", string(ctx.Method()), "path", string(ctx.Path()),
+			logctx.Attr, string(ctx.Response.Header.PeekBytes(hdrRequestID)), "err", err)
+	}
 }
 
 // logAccess writes the access log line, at debug level: one line per

@@ -2,10 +2,14 @@ package tracing
 
 import (
 	"context"
+	"reflect"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/spyglass-gateway/spyglass/logctx"
 )
 
 // Scope is the instrumentation scope of every span Spyglass makes.
@@ -55,14 +59,28 @@ func Detach(ctx context.Context) context.Context {
 	return trace.ContextWithSpan(context.Background(), span)
 }
 
-// Fail marks span as failed with err. A nil err, or a span that does not
-// record, is left alone.
+// Fail marks span as failed with err, its text redacted (logctx.Redact:
+// an error may quote a URL with its userinfo or signature). A nil err, or
+// a span that does not record, is left alone.
 func Fail(span trace.Span, err error) {
 	if err == nil || !span.IsRecording() {
 		return
 	}
-	span.RecordError(err)
-	span.SetStatus(codes.Error, err.Error())
+	msg := logctx.Redact(err.Error())
+	// What span.RecordError(err) records, with the redacted text.
+	span.AddEvent("exception", trace.WithAttributes(
+		attribute.String("exception.type", errorType(err)),
+		attribute.String("exception.message", msg)))
+	span.SetStatus(codes.Error, msg)
+}
+
+// errorType names err's type as the SDK's RecordError does.
+func errorType(err error) string {
+	t := reflect.TypeOf(err)
+	if t.PkgPath() == "" && t.Name() == "" {
+		return t.String() // a pointer
+	}
+	return t.PkgPath() + "." + t.Name()
 }
 
 // Propagator is W3C Trace Context: traceparent and tracestate.

@@ -2,8 +2,10 @@ package tracing_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -101,5 +103,33 @@ func TestPropagation(t *testing.T) {
 	spans = exp.GetSpans()
 	if last := spans[len(spans)-1]; last.Name != "late" || last.Parent.SpanID() != root.SpanContext().SpanID() {
 		t.Errorf("late span %q under %s, want under the root %s", last.Name, last.Parent.SpanID(), root.SpanContext().SpanID())
+	}
+}
+
+// TestFailRedacts: an error quoting a URL with userinfo or a signature
+// leaves neither in the span's status or its exception event.
+func TestFailRedacts(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	_, span := tp.Tracer("test").Start(context.Background(), "fetch")
+	tracing.Fail(span, &url.Error{Op: "Get", URL: "http://u:pw-canary@h/x?temp_url_sig=sig-canary", Err: io.EOF})
+	span.End()
+	s := exp.GetSpans()[0]
+	texts := []string{s.Status.Description}
+	for _, e := range s.Events {
+		for _, a := range e.Attributes {
+			texts = append(texts, a.Value.Emit())
+		}
+	}
+	if len(s.Events) != 1 || s.Events[0].Name != "exception" {
+		t.Fatalf("events %v, want one exception", s.Events)
+	}
+	for _, text := range texts {
+		if strings.Contains(text, "canary") {
+			t.Errorf("span records %q", text)
+		}
+	}
+	if got, want := s.Events[0].Attributes[0].Value.Emit(), "*url.Error"; got != want {
+		t.Errorf("exception.type %q, want %q", got, want)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/spyglass-gateway/spyglass/logctx"
 	"github.com/spyglass-gateway/spyglass/tracing"
 )
 
@@ -18,7 +19,7 @@ func (r *Region) startSpan(ctx context.Context, name, method, path string) (cont
 		span.SetAttributes(
 			attribute.String("spyglass.region", r.name),
 			attribute.String("http.request.method", method),
-			attribute.String("url.full", r.base+path),
+			attribute.String("url.full", logctx.Redact(r.base+path)),
 		)
 	}
 	return ctx, span

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/logctx"
 )
 
 func (s *Store) loadTasks() error {
@@ -86,7 +87,9 @@ func (s *Store) finishTask(cur *backends.Task, result any, failure error) {
 	t.ExpiresAt = &exp
 	if failure != nil {
 		t.Status = backends.TaskFailure
-		t.Message = failure.Error()
+		// The failure may quote the web-download URL: no userinfo or
+		// signature in a message every reader of the task sees.
+		t.Message = logctx.Redact(failure.Error())
 		if t.Message == "" {
 			t.Message = "The task failed."
 		}

@@ -10,8 +10,9 @@ import (
 
 // newLogger builds the process's logger from log.format and log.level. The
 // level lives in level, so that SIGHUP can change it under running code;
-// every record gets the request id of its context (logctx).
-func newLogger(w io.Writer, c config.Log, level *slog.LevelVar) *slog.Logger {
+// every record gets the request id of its context and loses its
+// credentials, secrets included (logctx).
+func newLogger(w io.Writer, c config.Log, level *slog.LevelVar, secrets ...string) *slog.Logger {
 	level.Set(slogLevel(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler
@@ -20,7 +21,13 @@ func newLogger(w io.Writer, c config.Log, level *slog.LevelVar) *slog.Logger {
 	} else {
 		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(logctx.NewHandler(h))
+	return slog.New(logctx.NewHandler(h, secrets...))
+}
+
+// configSecrets are the configuration's secrets, never to be logged
+// whatever quotes them.
+func configSecrets(cfg config.Config) []string {
+	return []string{cfg.Auth.Keystone.Password, cfg.Redis.Password, cfg.Redis.Sentinel.Password}
 }
 
 // slogLevel maps a validated log.level.

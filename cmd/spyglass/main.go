@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/spyglass-gateway/spyglass/config"
+	"github.com/spyglass-gateway/spyglass/logctx"
 )
 
 // version is set at build time: -ldflags "-X main.version=$(git describe)".
@@ -132,7 +133,7 @@ func configCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	path := args[1]
 	if _, err := config.Load(path); err != nil {
-		fmt.Fprintf(stderr, "%s: invalid configuration:\n%v\n", path, err)
+		fmt.Fprintf(stderr, "%s: invalid configuration:\n%v\n", path, logctx.Redact(err.Error()))
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", path)

@@ -22,6 +22,7 @@ import (
 	"github.com/spyglass-gateway/spyglass/config"
 	"github.com/spyglass-gateway/spyglass/federation"
 	"github.com/spyglass-gateway/spyglass/gateway"
+	"github.com/spyglass-gateway/spyglass/logctx"
 	"github.com/spyglass-gateway/spyglass/policy"
 )
 
@@ -65,11 +66,11 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 		pol, err = buildPolicy(cfg.Policy)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "spyglass serve: invalid configuration:\n%v\n", err)
+		fmt.Fprintf(stderr, "spyglass serve: invalid configuration:\n%v\n", logctx.Redact(err.Error()))
 		return 2
 	}
 	level := new(slog.LevelVar)
-	log := newLogger(stderr, cfg.Log, level)
+	log := newLogger(stderr, cfg.Log, level, configSecrets(cfg)...)
 	slog.SetDefault(log)
 	rl := &reloader{path: *path, overrides: overrides, level: level, log: log, hup: hup}
 	if err := serveConfig(ctx, stop, cfg, pol, log, rl); err != nil {
