@@ -27,7 +27,10 @@ func newLogger(w io.Writer, c config.Log, level *slog.LevelVar, secrets ...strin
 // configSecrets are the configuration's secrets, never to be logged
 // whatever quotes them.
 func configSecrets(cfg config.Config) []string {
-	return []string{cfg.Auth.Keystone.Password, cfg.Redis.Password, cfg.Redis.Sentinel.Password}
+	// An unreadable token file is Validate's to report; none is nothing
+	// to hide.
+	adminToken, _ := cfg.Admin.ReadToken()
+	return []string{cfg.Auth.Keystone.Password, cfg.Redis.Password, cfg.Redis.Sentinel.Password, adminToken}
 }
 
 // slogLevel maps a validated log.level.
