@@ -33,19 +33,95 @@ func (r *Region) StageData(ctx context.Context, id string, body io.Reader, opts 
 	return r.Image(ctx, id)
 }
 
-// clientReader remembers an error of the client's body, so that a client
-// that hangs up mid-upload is not counted as the region failing.
-type clientReader struct {
-	r   io.Reader
-	err error
+// clientBody is an upload's body on its way to the region. It remembers
+// the client's failure — its body ended with an error (the client went
+// away, its stream was cut) or did not hold the size it declared — so that
+// the upload is never counted as the region failing. With a declared size
+// it hands the region the last byte only once the body is known to end
+// there: a body of the wrong size never reaches the region as a complete
+// request, the upstream request is aborted instead.
+type clientBody struct {
+	r    io.Reader
+	want int64 // the declared size; -1: none
+	n    int64 // bytes read from the client
+	err  error // the client's failure; nil while there is none
+	// short or long: the body did not hold want bytes (err is set).
+	mismatch bool
 }
 
-func (c *clientReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	if err != nil && err != io.EOF {
-		c.err = err
+func (b *clientBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
 	}
-	return n, err
+	if b.want >= 0 && int64(len(p)) > b.want-b.n+1 {
+		p = p[:b.want-b.n+1] // one byte past the declared size, to see one
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	switch {
+	case b.want >= 0 && b.n > b.want:
+		return 0, b.failSize()
+	case err == io.EOF:
+		if b.want >= 0 && b.n < b.want {
+			return 0, b.failSize()
+		}
+		return n, io.EOF
+	case err != nil:
+		return 0, b.fail(err)
+	case b.want >= 0 && b.n == b.want:
+		if err := b.atEnd(); err != nil {
+			return 0, err
+		}
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// atEnd makes sure the client's body has no byte left.
+func (b *clientBody) atEnd() error {
+	var one [1]byte
+	for range 100 {
+		n, err := b.r.Read(one[:])
+		switch {
+		case n > 0:
+			b.n += int64(n)
+			return b.failSize()
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return b.fail(err)
+		}
+	}
+	return b.fail(io.ErrNoProgress)
+}
+
+func (b *clientBody) fail(err error) error {
+	b.err = fmt.Errorf("reading the upload: %v: %w", err, backends.ErrBadRequest)
+	return b.err
+}
+
+func (b *clientBody) failSize() error {
+	b.err, b.mismatch = backends.SizeMismatch(b.want, b.n), true
+	return b.err
+}
+
+// answer is the client's error once the upstream request is over. A body
+// longer than declared is read to its end (at most capBytes more, when
+// capBytes > 0), so the answer names its size as the embedded store's does.
+func (b *clientBody) answer(capBytes int64) error {
+	if b.mismatch && b.n > b.want {
+		r := b.r
+		if capBytes > 0 {
+			r = io.LimitReader(r, max(0, capBytes+1-b.n))
+		}
+		n, _ := io.Copy(io.Discard, r)
+		b.n += n
+		if capBytes > 0 && b.n > capBytes {
+			return backends.Errorf(backends.ErrTooLarge, "The provided image is too large.")
+		}
+		return backends.SizeMismatch(b.want, b.n)
+	}
+	return b.err
 }
 
 func (r *Region) put(ctx context.Context, path string, body io.Reader, opts backends.UploadOptions) error {
@@ -54,28 +130,43 @@ func (r *Region) put(ctx context.Context, path string, body io.Reader, opts back
 	}
 	ctx, span := r.startSpan(ctx, "region.upload", "PUT", path)
 	status := 0
-	cr := &clientReader{r: body}
-	_, err := r.breaker.Execute(func() (*http.Response, error) {
-		req, err := http.NewRequestWithContext(ctx, "PUT", r.base+path, cr)
+	cb := &clientBody{r: body, want: opts.ExpectedSize}
+	if cb.want < 0 {
+		cb.want = -1
+	}
+	if cb.want == 0 {
+		// An empty upload is sent as one (http.NoBody); the client's body
+		// must be empty too.
+		if err := cb.atEnd(); err != nil {
+			err = cb.answer(opts.SizeCap)
+			endSpan(span, status, err)
+			return err
+		}
+	}
+	_, err := r.execute(ctx, func() (*http.Response, error) {
+		var reqBody io.Reader = cb
+		if cb.want == 0 {
+			reqBody = http.NoBody
+		}
+		req, err := http.NewRequestWithContext(ctx, "PUT", r.base+path, reqBody)
 		if err != nil {
 			return nil, err
 		}
-		req.ContentLength = -1
-		if opts.ExpectedSize >= 0 {
-			req.ContentLength = opts.ExpectedSize
-			if opts.ExpectedSize == 0 {
-				req.Body = http.NoBody
-			}
-		}
+		req.ContentLength = cb.want
 		for k, v := range identity(ctx) {
 			req.Header.Set(k, v)
 		}
 		req.Header.Set("Content-Type", "application/octet-stream")
 		resp, err := r.http.Do(req)
-		if err != nil {
-			if cr.err != nil { // the client's fault, not the region's
-				return nil, nil
+		if cb.err != nil {
+			// The client's doing, whatever the region answered to the
+			// stream it saw cut.
+			if resp != nil {
+				resp.Body.Close()
 			}
+			return nil, &callerFault{cb.err}
+		}
+		if err != nil {
 			return nil, r.mapErr(err)
 		}
 		defer resp.Body.Close()
@@ -86,12 +177,9 @@ func (r *Region) put(ctx context.Context, path string, body io.Reader, opts back
 		}
 		return resp, nil
 	})
-	if cr.err != nil {
-		err = fmt.Errorf("reading the upload: %v: %w", cr.err, backends.ErrBadRequest)
-		endSpan(span, status, err)
-		return err
+	if cb.err != nil {
+		err = cb.answer(opts.SizeCap)
 	}
-	err = r.breakerErr(err)
 	endSpan(span, status, err)
 	return err
 }
@@ -129,7 +217,7 @@ func (r *Region) Fetch(ctx context.Context, id string, off, n int64) (io.ReadClo
 		resp.CloseBodyStream()
 		fasthttp.ReleaseResponse(resp)
 	}
-	_, err := r.breaker.Execute(func() (*http.Response, error) {
+	_, err := r.execute(ctx, func() (*http.Response, error) {
 		if err := r.data.Do(req, resp); err != nil {
 			return nil, fmt.Errorf("region %s: GET image data: %v: %w", r.name, err, errUnavailable)
 		}
@@ -145,7 +233,7 @@ func (r *Region) Fetch(ctx context.Context, id string, off, n int64) (io.ReadClo
 	})
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
-		failure = r.breakerErr(err)
+		failure = err
 		release()
 		return nil, failure
 	}

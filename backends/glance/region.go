@@ -3,8 +3,9 @@
 // that streams. Every call carries the caller's identity (its Keystone token,
 // or the trusted identity headers), so the region decides what the caller
 // may see and do exactly as it would for the caller directly; a circuit
-// breaker makes a dead or hanging region cost at most one timeout per
-// breaker window.
+// breaker makes a dead or hanging region fail fast once it has failed
+// repeatedly, and only the region's own failures count: a client's error
+// (a 4xx, a client gone, a client's broken upload) never does.
 package glance
 
 import (
@@ -39,7 +40,7 @@ type Config struct {
 	// waiting for an answer and every stall of a stream (default 30s).
 	ConnectTimeout, ReadTimeout time.Duration
 	// BreakerOpen is how long the breaker stays open after the region
-	// failed, before one probe may pass (default 5s).
+	// failed (see breakerTrips), before one probe may pass (default 5s).
 	BreakerOpen time.Duration
 	// MaxConns bounds the connections to the region (default 512).
 	MaxConns int
@@ -127,18 +128,76 @@ func New(cfg Config) (*Region, error) {
 		},
 	}
 	r.breaker = gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
-		Name:        cfg.Name,
-		MaxRequests: 1,
-		Timeout:     cfg.BreakerOpen,
-		// One failure (a timeout, a refused connection, a 5xx) opens it:
-		// a dead region then costs fail-fast 503s, not a timeout each.
-		ReadyToTrip:  func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 1 },
+		Name:         cfg.Name,
+		MaxRequests:  1,
+		Interval:     breakerWindow,
+		BucketPeriod: breakerBucket,
+		Timeout:      cfg.BreakerOpen,
+		ReadyToTrip:  breakerTrips,
+		// A failure is the region's: no connection, a timeout, a 5xx. A
+		// 4xx is the region answering; a call the caller ended or whose
+		// client body failed tells nothing about the region either way.
 		IsSuccessful: func(err error) bool { return err == nil || !isUnavailable(err) },
+		IsExcluded:   func(err error) bool { return errors.As(err, new(*callerFault)) },
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			r.log.Warn("region circuit breaker", "from", from.String(), "to", to.String())
 		},
 	})
 	return r, nil
+}
+
+// The breaker opens on a region that is failing, not on a request that
+// failed: a tenant who makes the region answer one request badly must not
+// take it away from every other tenant. Within a rolling window of
+// breakerWindow (in steps of breakerBucket), it opens after
+// breakerConsecutive failures in a row, or once breakerMinCalls calls
+// ended and at least half of them failed. A dead or hanging region therefore
+// costs breakerConsecutive failures (each a refused connection or a
+// timeout), then fails fast for Config.BreakerOpen, after which one probe
+// decides.
+const (
+	breakerWindow      = 10 * time.Second
+	breakerBucket      = time.Second
+	breakerConsecutive = 5
+	breakerMinCalls    = 20
+)
+
+// breakerTrips counts the calls that ended in the window: neither calls
+// still in flight nor those the caller ended (callerFault) weigh on the
+// rate.
+func breakerTrips(c gobreaker.Counts) bool {
+	ended := c.TotalSuccesses + c.TotalFailures
+	return c.ConsecutiveFailures >= breakerConsecutive ||
+		(ended >= breakerMinCalls && 2*c.TotalFailures >= ended)
+}
+
+// callerFault is a call that ended through no fault of the region: the
+// caller's context ended (the client went away, a deadline of the
+// caller's), or the client's upload body failed or did not match its
+// declared size. The breaker counts it neither as a success nor as a
+// failure; the caller gets err.
+type callerFault struct{ err error }
+
+func (e *callerFault) Error() string { return e.err.Error() }
+func (e *callerFault) Unwrap() error { return e.err }
+
+// execute runs one call to the region through the breaker. A call that
+// failed after ctx ended is the caller's doing (callerFault), whatever the
+// transport reported. The error returned is the call's own, or a 503 for
+// the breaker's refusals.
+func (r *Region) execute(ctx context.Context, do func() (*http.Response, error)) (*http.Response, error) {
+	resp, err := r.breaker.Execute(func() (*http.Response, error) {
+		resp, err := do()
+		if err != nil && ctx.Err() != nil && !errors.As(err, new(*callerFault)) {
+			err = &callerFault{err}
+		}
+		return resp, err
+	})
+	var cf *callerFault
+	if errors.As(err, &cf) {
+		return resp, cf.err
+	}
+	return resp, r.breakerErr(err)
 }
 
 // Name is the region's name.
@@ -249,12 +308,12 @@ func (r *Region) call(ctx context.Context, method, path string, reqBody any, con
 	default:
 		opts.JSONBody = b
 	}
-	resp, err = r.breaker.Execute(func() (*http.Response, error) {
+	resp, err = r.execute(ctx, func() (*http.Response, error) {
 		resp, err := r.sc.Request(ctx, method, r.base+path, opts)
 		return resp, r.mapErr(err)
 	})
 	if err != nil {
-		return nil, nil, r.breakerErr(err)
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	body, err = io.ReadAll(resp.Body)
