@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -44,7 +45,7 @@ const (
 	hang
 	reset
 	notFound
-	failEveryOther // a 500 for every second request
+	failTwoInThree // a 500 for two requests in three
 	failOneInFour  // a 500 for every fourth request
 )
 
@@ -59,8 +60,8 @@ func newFaultRegion(t *testing.T) *faultRegion {
 		switch f.mode.Load() {
 		case fail500:
 			fail = true
-		case failEveryOther:
-			fail = n%2 == 0
+		case failTwoInThree:
+			fail = n%3 != 0
 		case failOneInFour:
 			fail = n%4 == 0
 		case hang:
@@ -126,13 +127,20 @@ func newRegion(t *testing.T, url string, breakerOpen time.Duration) *Region {
 	return r
 }
 
-// metadataOrData is one call of either kind: both go through the breaker.
+// asProject is a context calling as a member of project p<i mod 3>: the
+// calls of a test come from several projects, as a region's do.
+func asProject(i int) context.Context {
+	return backends.WithCaller(context.Background(), &backends.Caller{Project: fmt.Sprintf("p%d", i%3), Roles: []string{"member", "reader"}})
+}
+
+// metadataOrData is call i, of either kind (both go through the breaker),
+// from one of several projects.
 func metadataOrData(r *Region, i int) error {
 	if i%2 == 0 {
-		_, err := r.Image(context.Background(), "x")
+		_, err := r.Image(asProject(i), "x")
 		return err
 	}
-	rc, err := r.Fetch(context.Background(), "x", 0, -1)
+	rc, err := r.Fetch(asProject(i), "x", 0, -1)
 	if err == nil {
 		rc.Close()
 	}
@@ -141,8 +149,9 @@ func metadataOrData(r *Region, i int) error {
 
 // A region that is really dead (failing, hanging, resetting, refusing)
 // still fails fast: breakerConsecutive calls fail (each at worst one
-// timeout), the breaker is then open, and from there no call reaches the
-// region, however many callers there are.
+// timeout; a 5xx counts once another project got one too), the breaker is
+// then open, and from there no call reaches the region, however many
+// callers there are.
 func TestDeadRegionFailsFast(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -158,17 +167,16 @@ func TestDeadRegionFailsFast(t *testing.T) {
 			}
 			r := newRegion(t, url, time.Hour)
 			start := time.Now()
-			for i := 1; i <= breakerConsecutive; i++ {
+			for i := 1; i <= breakerConsecutive+1; i++ {
 				if err := metadataOrData(r, i); !errors.Is(err, backends.ErrUnavailable) {
 					t.Fatalf("call %d to a dead region: %v, want ErrUnavailable", i, err)
 				}
-				want := "closed"
-				if i == breakerConsecutive {
-					want = "open"
+				if got := r.BreakerState(); i < breakerConsecutive && got != "closed" {
+					t.Fatalf("breaker after %d failures: %s, want closed", i, got)
 				}
-				if got := r.BreakerState(); got != want {
-					t.Fatalf("breaker after %d failures: %s, want %s", i, got, want)
-				}
+			}
+			if got, want := r.BreakerState(), "open"; got != want {
+				t.Fatalf("breaker after %d failures: %s, want %s", breakerConsecutive+1, got, want)
 			}
 			var before int64
 			if f != nil {
@@ -332,26 +340,26 @@ func (f *faultRegion) uploadsSeen() []upload {
 }
 
 // The breaker opens on a failure rate as well as on failures in a row: a
-// region failing every other call never fails breakerConsecutive times in
-// a row, yet is open after breakerMinCalls calls or so; a region failing
-// one call in four stays closed.
+// region failing two calls in three never fails breakerConsecutive times
+// in a row, yet is open after breakerMinCalls calls or so; a region
+// failing one call in four stays closed.
 func TestBreakerOpensOnAFailureRate(t *testing.T) {
 	f := newFaultRegion(t)
-	f.mode.Store(failEveryOther)
+	f.mode.Store(failTwoInThree)
 	r := newRegion(t, f.url, time.Hour)
 	calls := 0
 	for ; r.BreakerState() == "closed" && calls < 10*breakerMinCalls; calls++ {
-		r.Image(context.Background(), "x")
+		r.Image(asProject(calls), "x")
 	}
-	if got, want := r.BreakerState(), "open"; got != want || calls > breakerMinCalls+2 {
-		t.Fatalf("half the calls failing: breaker %s after %d calls, want %s after about %d", got, calls, want, breakerMinCalls)
+	if got, want := r.BreakerState(), "open"; got != want || calls > breakerMinCalls+3 {
+		t.Fatalf("two calls in three failing: breaker %s after %d calls, want %s after about %d", got, calls, want, breakerMinCalls)
 	}
 
 	f2 := newFaultRegion(t)
 	f2.mode.Store(failOneInFour)
 	r2 := newRegion(t, f2.url, time.Hour)
-	for range 200 {
-		r2.Image(context.Background(), "x")
+	for i := range 200 {
+		r2.Image(asProject(i), "x")
 	}
 	if got, want := r2.BreakerState(), "closed"; got != want {
 		t.Fatalf("a quarter of the calls failing: breaker %s, want %s", got, want)
@@ -365,11 +373,11 @@ func TestBreakerProbeCloses(t *testing.T) {
 	r := newRegion(t, f.url, 100*time.Millisecond)
 	for _, probe := range []int32{answer, notFound} {
 		f.mode.Store(fail500)
-		for range breakerConsecutive {
-			r.Image(context.Background(), "x")
+		for i := range breakerConsecutive + 1 {
+			r.Image(asProject(i), "x")
 		}
 		if got, want := r.BreakerState(), "open"; got != want {
-			t.Fatalf("breaker after %d 500s: %s, want %s", breakerConsecutive, got, want)
+			t.Fatalf("breaker after %d 500s: %s, want %s", breakerConsecutive+1, got, want)
 		}
 		f.mode.Store(probe)
 		for deadline := time.Now().Add(30 * time.Second); r.BreakerState() != "half-open"; time.Sleep(10 * time.Millisecond) {
@@ -377,9 +385,44 @@ func TestBreakerProbeCloses(t *testing.T) {
 				t.Fatalf("breaker still %s long after BreakerOpen", r.BreakerState())
 			}
 		}
-		r.Image(context.Background(), "x")
+		r.Image(asProject(0), "x")
 		if got, want := r.BreakerState(), "closed"; got != want {
 			t.Fatalf("breaker after a probe answered (mode %d): %s, want %s", probe, got, want)
 		}
+	}
+}
+
+// Glance answers 500 to some well-formed requests a tenant can repeat at
+// will (deleting an image whose members a burst of concurrent adds
+// duplicated): 5xx answers that one project alone gets never trip the
+// breaker, however many; once a second project gets them too, the region
+// is failing and they count.
+func TestOneProjectsServerErrorsDoNotTrip(t *testing.T) {
+	f := newFaultRegion(t)
+	f.mode.Store(fail500)
+	r := newRegion(t, f.url, time.Hour)
+	evil := backends.WithCaller(context.Background(), &backends.Caller{Project: "evil", Roles: []string{"member"}})
+	for range 1000 {
+		if _, err := r.Image(evil, "x"); !errors.Is(err, backends.ErrUnavailable) {
+			t.Fatalf("500: %v", err)
+		}
+	}
+	if c := r.breaker.Counts(); r.BreakerState() != "closed" || c.TotalFailures != 0 {
+		t.Fatalf("breaker after one project's 1000 500s: %s, %+v", r.BreakerState(), c)
+	}
+	for i := 1; i <= breakerConsecutive; i++ {
+		r.Image(asProject(i), "x")
+	}
+	if got, want := r.BreakerState(), "open"; got != want {
+		t.Fatalf("breaker after %d 500s of other projects too: %s, want %s", breakerConsecutive, got, want)
+	}
+
+	// Without projects (noauth) there is no one to tell apart.
+	r2 := newRegion(t, f.url, time.Hour)
+	for range breakerConsecutive {
+		r2.Image(context.Background(), "x")
+	}
+	if got, want := r2.BreakerState(), "open"; got != want {
+		t.Fatalf("breaker after %d 500s without projects: %s, want %s", breakerConsecutive, got, want)
 	}
 }

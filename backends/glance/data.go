@@ -164,9 +164,16 @@ func (r *Region) put(ctx context.Context, path string, body io.Reader, opts back
 			if resp != nil {
 				resp.Body.Close()
 			}
-			return nil, &callerFault{cb.err}
+			return nil, &uncounted{cb.err}
 		}
 		if err != nil {
+			if cb.n > 0 {
+				// The transport failed while the client's body was
+				// streaming: a client that trickles its bytes until the
+				// region gives up on it looks just like a region that
+				// died; neither is told by this call.
+				return nil, &uncounted{r.mapErr(err)}
+			}
 			return nil, r.mapErr(err)
 		}
 		defer resp.Body.Close()

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -56,8 +57,13 @@ type Region struct {
 	http    *http.Client
 	data    *fasthttp.Client
 	breaker *gobreaker.CircuitBreaker[*http.Response]
-	readTO  time.Duration
-	log     *slog.Logger
+	// serverErrors tells the 5xx answers one project alone gets from
+	// those several projects get.
+	serverErrors serverErrors
+	// memberAdds serialize AddMember per image (striped by image id).
+	memberAdds [64]sync.Mutex
+	readTO     time.Duration
+	log        *slog.Logger
 }
 
 // New validates cfg and returns the region. It does not contact it.
@@ -135,69 +141,15 @@ func New(cfg Config) (*Region, error) {
 		Timeout:      cfg.BreakerOpen,
 		ReadyToTrip:  breakerTrips,
 		// A failure is the region's: no connection, a timeout, a 5xx. A
-		// 4xx is the region answering; a call the caller ended or whose
-		// client body failed tells nothing about the region either way.
+		// 4xx is the region answering. What tells nothing about the region
+		// either way (execute) is not counted at all.
 		IsSuccessful: func(err error) bool { return err == nil || !isUnavailable(err) },
-		IsExcluded:   func(err error) bool { return errors.As(err, new(*callerFault)) },
+		IsExcluded:   func(err error) bool { return errors.As(err, new(*uncounted)) },
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			r.log.Warn("region circuit breaker", "from", from.String(), "to", to.String())
 		},
 	})
 	return r, nil
-}
-
-// The breaker opens on a region that is failing, not on a request that
-// failed: a tenant who makes the region answer one request badly must not
-// take it away from every other tenant. Within a rolling window of
-// breakerWindow (in steps of breakerBucket), it opens after
-// breakerConsecutive failures in a row, or once breakerMinCalls calls
-// ended and at least half of them failed. A dead or hanging region therefore
-// costs breakerConsecutive failures (each a refused connection or a
-// timeout), then fails fast for Config.BreakerOpen, after which one probe
-// decides.
-const (
-	breakerWindow      = 10 * time.Second
-	breakerBucket      = time.Second
-	breakerConsecutive = 5
-	breakerMinCalls    = 20
-)
-
-// breakerTrips counts the calls that ended in the window: neither calls
-// still in flight nor those the caller ended (callerFault) weigh on the
-// rate.
-func breakerTrips(c gobreaker.Counts) bool {
-	ended := c.TotalSuccesses + c.TotalFailures
-	return c.ConsecutiveFailures >= breakerConsecutive ||
-		(ended >= breakerMinCalls && 2*c.TotalFailures >= ended)
-}
-
-// callerFault is a call that ended through no fault of the region: the
-// caller's context ended (the client went away, a deadline of the
-// caller's), or the client's upload body failed or did not match its
-// declared size. The breaker counts it neither as a success nor as a
-// failure; the caller gets err.
-type callerFault struct{ err error }
-
-func (e *callerFault) Error() string { return e.err.Error() }
-func (e *callerFault) Unwrap() error { return e.err }
-
-// execute runs one call to the region through the breaker. A call that
-// failed after ctx ended is the caller's doing (callerFault), whatever the
-// transport reported. The error returned is the call's own, or a 503 for
-// the breaker's refusals.
-func (r *Region) execute(ctx context.Context, do func() (*http.Response, error)) (*http.Response, error) {
-	resp, err := r.breaker.Execute(func() (*http.Response, error) {
-		resp, err := do()
-		if err != nil && ctx.Err() != nil && !errors.As(err, new(*callerFault)) {
-			err = &callerFault{err}
-		}
-		return resp, err
-	})
-	var cf *callerFault
-	if errors.As(err, &cf) {
-		return resp, cf.err
-	}
-	return resp, r.breakerErr(err)
 }
 
 // Name is the region's name.
