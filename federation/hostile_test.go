@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -180,6 +181,28 @@ func abortUpload(t *testing.T, base, img string, chunked bool) {
 	time.Sleep(20 * time.Millisecond)
 }
 
+// memberBurst adds one member to a new image of the hostile project's n
+// times at once, then deletes the image; it returns the adds' statuses,
+// sorted, and the delete's. Glance, asked directly, creates the member
+// several times over, and the image then may not delete (a 500).
+func memberBurst(t *testing.T, base string, n int) ([]int, int) {
+	t.Helper()
+	img := createImage(t, base, hostileProject, "burst")
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _ = do(t, base, hostileProject, "POST", "/v2/images/"+img+"/members", map[string]string{"member": "victim"})
+		}()
+	}
+	wg.Wait()
+	slices.Sort(codes)
+	code, _ := do(t, base, hostileProject, "DELETE", "/v2/images/"+img, nil)
+	return codes, code
+}
+
 // errorText is a Glance-shaped error body on one line, ids masked.
 func errorText(body []byte, img string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(string(body), img, "{img}")), " ")
@@ -219,6 +242,18 @@ func TestHostileTenant(t *testing.T) {
 		}
 	})
 
+	t.Run("a burst of adds of one member", func(t *testing.T) {
+		want := append([]int{200}, slices.Repeat([]int{409}, 9)...)
+		for _, top := range tops {
+			for range 3 {
+				adds, del := memberBurst(t, top.base, 10)
+				if !slices.Equal(adds, want) || del != 204 {
+					t.Errorf("on the %s: adds %v, delete %d; want %v, 204", top.name, adds, del, want)
+				}
+			}
+		}
+	})
+
 	for _, top := range tops {
 		t.Run("1000 hostile requests cost the others nothing/"+top.name, func(t *testing.T) {
 			hostileCostsOthersNothing(t, top)
@@ -252,11 +287,16 @@ func hostileCostsOthersNothing(t *testing.T, top topology) {
 				if n > hostileTotal {
 					return
 				}
-				switch k := int(n) % (len(reqs) + 2); k {
+				switch k := int(n) % (len(reqs) + 3); k {
 				case len(reqs):
 					abortUpload(t, top.base, imgs[w], false)
 				case len(reqs) + 1:
 					abortUpload(t, top.base, imgs[w], true)
+				case len(reqs) + 2:
+					if adds, del := memberBurst(t, top.base, 5); adds[len(adds)-1] >= 500 || del >= 500 {
+						hostile5xx.Add(1)
+						t.Errorf("hostile member burst: adds %v, delete %d", adds, del)
+					}
 				default:
 					if resp, body := reqs[k].send(t, top.base, imgs[w]); resp.StatusCode >= 500 {
 						hostile5xx.Add(1)
