@@ -426,3 +426,68 @@ func TestOneProjectsServerErrorsDoNotTrip(t *testing.T) {
 		t.Fatalf("breaker after %d 500s without projects: %s, want %s", breakerConsecutive, got, want)
 	}
 }
+
+// FuzzClientBody: whatever the client's body and its pieces, and whatever
+// size it declared, the region is handed a complete body (as the transport
+// reads it: the declared bytes, then nothing more) exactly when the body
+// holds the declared size; otherwise it gets fewer bytes than declared and
+// an error, and the answer is the size mismatch.
+func FuzzClientBody(f *testing.F) {
+	f.Add([]byte("0123456789"), int64(10), uint8(3))
+	f.Add([]byte("0123456789"), int64(5), uint8(10))
+	f.Add([]byte("0123456789"), int64(20), uint8(1))
+	f.Add([]byte(""), int64(0), uint8(1))
+	f.Add([]byte("x"), int64(0), uint8(7))
+	f.Add([]byte("abc"), int64(-1), uint8(2))
+	f.Fuzz(func(t *testing.T, body []byte, want int64, piece uint8) {
+		want = max(want, -1)
+		cb := &clientBody{r: &pieces{b: body, n: int(piece%16) + 1}, want: want}
+		if want < 0 {
+			got, err := io.ReadAll(cb)
+			if err != nil || !bytes.Equal(got, body) {
+				t.Fatalf("no declared size: %q, %v; want the body", got, err)
+			}
+			return
+		}
+		var sent bytes.Buffer
+		_, err := io.Copy(&sent, io.LimitReader(cb, want))
+		if err == nil {
+			var extra int64
+			extra, err = io.Copy(io.Discard, cb)
+			if err == nil && extra > 0 {
+				t.Fatalf("the transport read %d bytes past the declared size without an error", extra)
+			}
+		}
+		whole := err == nil && int64(sent.Len()) == want
+		if whole != (int64(len(body)) == want) {
+			t.Fatalf("body of %d bytes declared %d: handed over whole = %v (%d bytes, %v)", len(body), want, whole, sent.Len(), err)
+		}
+		if whole {
+			if !bytes.Equal(sent.Bytes(), body) {
+				t.Fatalf("handed over %q, want %q", sent.Bytes(), body)
+			}
+			return
+		}
+		if int64(sent.Len()) >= want && want > 0 {
+			t.Fatalf("a body of %d bytes declared %d: all %d declared bytes were handed over", len(body), want, sent.Len())
+		}
+		if got, wantErr := cb.answer(0), backends.SizeMismatch(want, int64(len(body))); got == nil || got.Error() != wantErr.Error() {
+			t.Fatalf("answer %v, want %v", got, wantErr)
+		}
+	})
+}
+
+// pieces reads b n bytes at a time, as a client's body arrives.
+type pieces struct {
+	b []byte
+	n int
+}
+
+func (p *pieces) Read(buf []byte) (int, error) {
+	if len(p.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(buf[:min(len(buf), p.n)], p.b)
+	p.b = p.b[n:]
+	return n, nil
+}
