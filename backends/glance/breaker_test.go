@@ -182,6 +182,9 @@ func TestDeadRegionFailsFast(t *testing.T) {
 			if f != nil {
 				before = f.hits.Load()
 			}
+			if tc.mode == hang && before > breakerConsecutive+1 {
+				t.Errorf("%d calls to a hung region made %d requests: a call must cost one timeout, not one per retry", breakerConsecutive+1, before)
+			}
 			var wg sync.WaitGroup
 			errs := make(chan error, 200)
 			for i := range 200 {

@@ -131,6 +131,15 @@ func New(cfg Config) (*Region, error) {
 			},
 			MaxIdleConnDuration:           90 * time.Second,
 			DisableHeaderNamesNormalizing: false,
+			// A pooled connection the region closed meanwhile is worth one
+			// more try on a new one; a region that timed out is not:
+			// fasthttp's default (5 attempts of any GET) made one call to
+			// a hung region wait five timeouts.
+			RetryIfErr: func(_ *fasthttp.Request, attempts int, err error) (bool, bool) {
+				var ne net.Error
+				timedOut := errors.Is(err, fasthttp.ErrTimeout) || (errors.As(err, &ne) && ne.Timeout())
+				return false, attempts < 2 && !timedOut
+			},
 		},
 	}
 	r.breaker = gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
