@@ -1,6 +1,9 @@
 package backends
 
-import "errors"
+import (
+	"errors"
+	"strconv"
+)
 
 // Sentinel errors every store returns for these conditions. The gateway maps
 // them to status codes in one place (gateway/errors.go); wrap them with %w to
@@ -57,4 +60,12 @@ func Detailf(kind error, detail string) error {
 // Errorf is shorthand for &Error{kind, explanation}.
 func Errorf(kind error, explanation string) error {
 	return &Error{Kind: kind, Explanation: explanation}
+}
+
+// SizeMismatch is the answer to an upload whose bytes do not number the
+// size the client declared (x-openstack-image-size or Content-Length): a
+// 400, whichever store received it.
+func SizeMismatch(provided, stored int64) error {
+	return Errorf(ErrBadRequest, "Provided image size must match the stored image size. (provided size: "+
+		strconv.FormatInt(provided, 10)+", stored size: "+strconv.FormatInt(stored, 10)+")")
 }

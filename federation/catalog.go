@@ -252,11 +252,11 @@ func (c *Catalog) locate(ctx context.Context, id string) (regionSet, *backends.I
 		}()
 	}
 	var firstErr error
-	for range c.regions {
+	for got := 1; got <= len(c.regions); got++ {
 		a := <-answers
 		if a.err == nil {
 			go func() { // let the rest finish teaching the index
-				for range len(c.regions) - 1 {
+				for range len(c.regions) - got {
 					<-answers
 				}
 				cancel()

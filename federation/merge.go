@@ -404,16 +404,14 @@ func (c *Catalog) readNext(cur *cursor, streams []*stream, who backends.Caller, 
 // the listing: an error (federation.on_region_failure: fail) or nil (the
 // listing answers from the others).
 func (c *Catalog) regionFailed(ctx context.Context, s *stream) error {
+	if !errors.Is(s.err, backends.ErrUnavailable) {
+		// A 4xx from a region (a filter it refuses) is an answer to the
+		// client's request, not an outage, in either mode: the client
+		// gets it, and the region is neither dropped nor reported.
+		return s.err
+	}
 	c.log.WarnContext(ctx, "region failed during a listing", "region", s.r.name, "err", s.err)
 	if c.failFast {
-		if errors.Is(s.err, backends.ErrUnavailable) {
-			return s.err
-		}
-		return fmt.Errorf("region %s: %v: %w", s.r.name, s.err, backends.ErrUnavailable)
-	}
-	if !errors.Is(s.err, backends.ErrUnavailable) {
-		// A 4xx from a region (a filter it refuses) is an answer, not an
-		// outage: the client gets it.
 		return s.err
 	}
 	return nil

@@ -1,75 +1,14 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 )
-
-// validUnicode reports whether a JSON body that decoded is Unicode text
-// through and through, as Glance requires of every JSON body: its bytes
-// are UTF-8 (oslo's jsonutils.loads decodes them strictly: "Malformed JSON
-// in request body."), and every \u escape of a UTF-16 surrogate is half of
-// a pair. Go's decoder would replace either with U+FFFD and store a value
-// the client never sent; Glance fails with a 500 on a lone surrogate.
-func validUnicode(body []byte) bool {
-	if !utf8.Valid(body) {
-		return false
-	}
-	for i := bytes.IndexByte(body, '\\'); i >= 0; {
-		// body decoded as JSON, so a backslash starts an escape inside a
-		// string: \uXXXX or one escaped character.
-		next := i + 2
-		if i+1 < len(body) && body[i+1] == 'u' {
-			r, ok := hex4(body[i+2:])
-			next = i + 6
-			switch {
-			case !ok:
-			case r >= 0xdc00 && r <= 0xdfff:
-				return false // a low surrogate alone
-			case r >= 0xd800 && r <= 0xdbff:
-				low, ok := -1, false
-				if next+1 < len(body) && body[next] == '\\' && body[next+1] == 'u' {
-					low, ok = hex4(body[next+2:])
-				}
-				if !ok || low < 0xdc00 || low > 0xdfff {
-					return false // a high surrogate alone
-				}
-				next += 6
-			}
-		}
-		if next >= len(body) {
-			return true
-		}
-		j := bytes.IndexByte(body[next:], '\\')
-		if j < 0 {
-			return true
-		}
-		i = next + j
-	}
-	return true
-}
-
-// hex4 decodes the four hex digits at the start of b.
-func hex4(b []byte) (int, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	n := 0
-	for _, c := range b[:4] {
-		if !isHex(c) {
-			return 0, false
-		}
-		n = n<<4 | int(unhex(c))
-	}
-	return n, true
-}
 
 // ParseMemberCreate parses POST /v2/images/{id}/members: {"member": "..."}.
 func ParseMemberCreate(body []byte) (string, error) {
@@ -221,6 +160,9 @@ var taskSortKeys = map[string]bool{"created_at": true, "updated_at": true, "id":
 
 // ParseTaskQuery parses GET /v2/tasks as Glance's tasks RequestDeserializer.
 func ParseTaskQuery(args *fasthttp.Args, caller backends.Caller) (*backends.TaskQuery, error) {
+	if !validQuery(args) {
+		return nil, errUndecodable
+	}
 	q := &backends.TaskQuery{Caller: caller, SortKey: "created_at", Desc: true, Limit: defaultListLimit}
 	if v := args.Peek("sort_dir"); v != nil {
 		switch string(v) {

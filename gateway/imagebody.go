@@ -205,11 +205,15 @@ func validateImageAttr(key string, v any) error {
 }
 
 // decodeJSON decodes a request body as Glance's JSONRequestDeserializer:
-// no body → 400 "Body expected in request."; bad JSON → 400 "Malformed JSON
-// in request body.".
+// no body → 400 "Body expected in request."; bad JSON, or text Glance
+// cannot decode or store (validJSONText) → 400 "Malformed JSON in request
+// body.".
 func decodeJSON(body []byte) (any, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, backends.Errorf(backends.ErrBadRequest, "Body expected in request.")
+	}
+	if !validJSONText(body) {
+		return nil, errMalformedJSON
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -217,7 +221,7 @@ func decodeJSON(body []byte) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, backends.Errorf(backends.ErrBadRequest, "Malformed JSON in request body.")
 	}
-	if dec.More() || !validUnicode(body) {
+	if dec.More() {
 		return nil, backends.Errorf(backends.ErrBadRequest, "Malformed JSON in request body.")
 	}
 	return v, nil

@@ -70,6 +70,9 @@ func (p *lqParams) last(k string) (string, bool) {
 // Glance's 400s what they refuse. The result's Sort carries Glance's
 // tie-breaks (created_at, then id).
 func ParseListQuery(args *fasthttp.Args, caller backends.Caller) (*backends.ListQuery, error) {
+	if !validQuery(args) {
+		return nil, errUndecodable
+	}
 	var p lqParams
 	args.VisitAll(func(k, v []byte) {
 		p = append(p, struct{ k, v string }{string(k), string(v)})

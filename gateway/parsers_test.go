@@ -427,8 +427,8 @@ func TestValidUnicode(t *testing.T) {
 		{"{\"a\":\"\xed\xa0\x80\"}", false}, // a surrogate in UTF-8
 		{"\xef\xbb\xbf{}", true},            // a BOM is valid UTF-8; the decoder refuses it
 	} {
-		if got := validUnicode([]byte(c.body)); got != c.want {
-			t.Errorf("validUnicode(%q) = %v, want %v", c.body, got, c.want)
+		if got := validJSONText([]byte(c.body)); got != c.want {
+			t.Errorf("validJSONText(%q) = %v, want %v", c.body, got, c.want)
 		}
 	}
 	for _, body := range []string{"{\"name\":\"a\xffb\"}", `{"name":"\ud800"}`, "\xef\xbb\xbf{}"} {
@@ -442,7 +442,7 @@ func TestValidUnicode(t *testing.T) {
 
 var replacementEscape = regexp.MustCompile(`(?i)\\ufffd`)
 
-// FuzzValidUnicode: a body validUnicode passes decodes without a single
+// FuzzValidUnicode: a body decodeJSON accepts decodes without a single
 // replacement character the client did not send (literally or escaped).
 func FuzzValidUnicode(f *testing.F) {
 	for _, s := range []string{`{"a":"\ud83d\ude00"}`, `{"a":"\\ud800"}`, `{"a":"\ud800"}`, "{\"a\":\"\xff\"}", `["\ufffd",{"\u0041":1}]`} {

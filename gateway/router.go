@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -218,6 +219,13 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, trace *requestTrace) {
 	if bytes.Equal(path, []byte("/healthcheck")) {
 		ctx.SetContentType("text/plain; charset=UTF-8")
 		ctx.SetBodyString("OK")
+		return
+	}
+	if !utf8.Valid(path) {
+		// Glance's first filter fails on a path that is not UTF-8 once
+		// decoded (a 500); it is the client's error, and a region must
+		// never see it (text.go).
+		writeError(ctx, errUndecodable)
 		return
 	}
 

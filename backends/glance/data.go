@@ -35,29 +35,116 @@ func (r *Region) StageData(ctx context.Context, id string, body io.Reader, opts 
 	return r.Image(ctx, id)
 }
 
-// clientReader remembers an error of the client's body, so that a client
-// that hangs up mid-upload is not counted as the region failing. The
-// http.Client reads it on a goroutine of its own, which may go on reading
-// after Do returned (a region that answered before reading the body).
-type clientReader struct {
-	r   io.Reader
-	err atomic.Pointer[error]
+// clientBody is an upload's body on its way to the region. It remembers
+// the client's failure — its body ended with an error (the client went
+// away, its stream was cut) or did not hold the size it declared — so that
+// the upload is never counted as the region failing. With a declared size
+// it hands the region the last byte only once the body is known to end
+// there: a body of the wrong size never reaches the region as a complete
+// request, the upstream request is aborted instead.
+type clientBody struct {
+	r    io.Reader
+	want int64        // the declared size; -1: none
+	n    atomic.Int64 // bytes read from the client
+	// failure is the client's failure; nil while there is none. Atomic:
+	// the http.Client may still be reading on its own goroutine when put
+	// looks (a region that answered before reading the whole body).
+	failure atomic.Pointer[clientFailure]
 }
 
-func (c *clientReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	if err != nil && err != io.EOF {
-		c.err.CompareAndSwap(nil, &err)
-	}
-	return n, err
+type clientFailure struct {
+	err error
+	// mismatch: the body did not hold want bytes.
+	mismatch bool
 }
 
-// failed is the body's error, nil if none.
-func (c *clientReader) failed() error {
-	if p := c.err.Load(); p != nil {
-		return *p
+// err is the client's failure, nil while there is none.
+func (b *clientBody) err() error {
+	if f := b.failure.Load(); f != nil {
+		return f.err
 	}
 	return nil
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	if err := b.err(); err != nil {
+		return 0, err
+	}
+	if b.want >= 0 && int64(len(p)) > b.want-b.n.Load()+1 {
+		p = p[:b.want-b.n.Load()+1] // one byte past the declared size, to see one
+	}
+	n, err := b.r.Read(p)
+	total := b.n.Add(int64(n))
+	switch {
+	case b.want >= 0 && total > b.want:
+		return 0, b.failSize()
+	case err == io.EOF:
+		if b.want >= 0 && total < b.want {
+			return 0, b.failSize()
+		}
+		return n, io.EOF
+	case err != nil:
+		return 0, b.fail(err)
+	case b.want >= 0 && total == b.want:
+		if err := b.atEnd(); err != nil {
+			return 0, err
+		}
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// atEnd makes sure the client's body has no byte left.
+func (b *clientBody) atEnd() error {
+	var one [1]byte
+	for range 100 {
+		n, err := b.r.Read(one[:])
+		switch {
+		case n > 0:
+			b.n.Add(int64(n))
+			return b.failSize()
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return b.fail(err)
+		}
+	}
+	return b.fail(io.ErrNoProgress)
+}
+
+func (b *clientBody) fail(err error) error {
+	f := &clientFailure{err: fmt.Errorf("reading the upload: %v: %w", err, backends.ErrBadRequest)}
+	b.failure.CompareAndSwap(nil, f)
+	return b.err()
+}
+
+func (b *clientBody) failSize() error {
+	f := &clientFailure{err: backends.SizeMismatch(b.want, b.n.Load()), mismatch: true}
+	b.failure.CompareAndSwap(nil, f)
+	return b.err()
+}
+
+// answer is the client's error once the upstream request is over. A body
+// longer than declared is read to its end (at most capBytes more, when
+// capBytes > 0), so the answer names its size as the embedded store's does.
+func (b *clientBody) answer(capBytes int64) error {
+	f := b.failure.Load()
+	if f == nil {
+		return nil
+	}
+	if n := b.n.Load(); f.mismatch && n > b.want {
+		r := b.r
+		if capBytes > 0 {
+			r = io.LimitReader(r, max(0, capBytes+1-n))
+		}
+		more, _ := io.Copy(io.Discard, r)
+		n += more
+		if capBytes > 0 && n > capBytes {
+			return backends.Errorf(backends.ErrTooLarge, "The provided image is too large.")
+		}
+		return backends.SizeMismatch(b.want, n)
+	}
+	return f.err
 }
 
 func (r *Region) put(ctx context.Context, path string, body io.Reader, opts backends.UploadOptions) error {
@@ -66,33 +153,49 @@ func (r *Region) put(ctx context.Context, path string, body io.Reader, opts back
 	}
 	ctx, span := r.startSpan(ctx, "region.upload", "PUT", path)
 	status := 0
-	cr := &clientReader{r: body}
-	// clientErr is the client's body failing, which aborts the request to
-	// the region (the http.Client closes its connection mid-body, so the
-	// region sees a broken upload, never a short complete one).
-	var clientErr error
-	_, err := r.breaker.Execute(func() (*http.Response, error) {
-		req, err := http.NewRequestWithContext(ctx, "PUT", r.base+path, cr)
+	cb := &clientBody{r: body, want: opts.ExpectedSize}
+	if cb.want < 0 {
+		cb.want = -1
+	}
+	if cb.want == 0 {
+		// An empty upload is sent as one (http.NoBody); the client's body
+		// must be empty too.
+		if err := cb.atEnd(); err != nil {
+			err = cb.answer(opts.SizeCap)
+			endSpan(span, status, err)
+			return err
+		}
+	}
+	_, err := r.execute(ctx, func() (*http.Response, error) {
+		var reqBody io.Reader = cb
+		if cb.want == 0 {
+			reqBody = http.NoBody
+		}
+		req, err := http.NewRequestWithContext(ctx, "PUT", r.base+path, reqBody)
 		if err != nil {
 			return nil, err
 		}
-		req.ContentLength = -1
-		if opts.ExpectedSize >= 0 {
-			req.ContentLength = opts.ExpectedSize
-			if opts.ExpectedSize == 0 {
-				req.Body = http.NoBody
-			}
-		}
+		req.ContentLength = cb.want
 		for k, v := range identity(ctx) {
 			req.Header.Set(k, v)
 		}
 		req.Header.Set("Content-Type", "application/octet-stream")
 		resp, err := r.upload.Do(req)
+		if cerr := cb.err(); cerr != nil {
+			// The client's doing, whatever the region answered to the
+			// stream it saw cut.
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return nil, &uncounted{cerr}
+		}
 		if err != nil {
-			// Do returned after the body's error, if any: the error was
-			// recorded before.
-			if clientErr = cr.failed(); clientErr != nil { // the client's fault, not the region's
-				return nil, nil
+			if cb.n.Load() > 0 {
+				// The transport failed while the client's body was
+				// streaming: a client that trickles its bytes until the
+				// region gives up on it looks just like a region that
+				// died; neither is told by this call.
+				return nil, &uncounted{r.mapErr(err)}
 			}
 			return nil, r.mapErr(err)
 		}
@@ -107,12 +210,9 @@ func (r *Region) put(ctx context.Context, path string, body io.Reader, opts back
 		}
 		return resp, nil
 	})
-	if clientErr != nil {
-		err = fmt.Errorf("reading the upload: %w: %w", clientErr, backends.ErrBadRequest)
-		endSpan(span, status, err)
-		return err
+	if cb.err() != nil {
+		err = cb.answer(opts.SizeCap)
 	}
-	err = r.breakerErr(err)
 	endSpan(span, status, err)
 	return err
 }
@@ -150,7 +250,7 @@ func (r *Region) Fetch(ctx context.Context, id string, off, n int64) (io.ReadClo
 		resp.CloseBodyStream()
 		fasthttp.ReleaseResponse(resp)
 	}
-	_, err := r.breaker.Execute(func() (*http.Response, error) {
+	_, err := r.execute(ctx, func() (*http.Response, error) {
 		if err := r.data.Do(req, resp); err != nil {
 			return nil, fmt.Errorf("region %s: GET image data: %v: %w", r.name, err, errUnavailable)
 		}
@@ -166,7 +266,7 @@ func (r *Region) Fetch(ctx context.Context, id string, off, n int64) (io.ReadClo
 	})
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
-		failure = r.breakerErr(err)
+		failure = err
 		release()
 		return nil, failure
 	}

@@ -38,7 +38,7 @@ func remoteError(region string, status int, body []byte) error {
 		}
 	}
 	if kind == backends.ErrUnavailable {
-		return fmt.Errorf("region %s answered %d (%s): %w", region, status, strings.TrimSpace(explanation+" "+detail), errUnavailable)
+		return serverError{fmt.Errorf("region %s answered %d (%s): %w", region, status, strings.TrimSpace(explanation+" "+detail), errUnavailable)}
 	}
 	if detail != "" {
 		return backends.Detailf(kind, detail)

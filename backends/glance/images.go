@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"net/url"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 )
 
 func imagePath(id string) string { return "/v2/images/" + url.PathEscape(id) }
+
+var memberAddSeed = maphash.MakeSeed()
 
 // image decodes an image document. The region is the one store that holds
 // the data, whatever Glance calls its own backend: clients see regions as
@@ -276,7 +279,14 @@ func (r *Region) Member(ctx context.Context, imageID, memberID string) (*backend
 	return r.member(body)
 }
 
+// AddMember adds one member at a time per image: Glance checks for a
+// duplicate before it inserts, so concurrent adds of one member each
+// succeed and leave duplicate rows, and the image then fails to delete
+// (a 500, every time) — one tenant's burst of adds must not make that.
 func (r *Region) AddMember(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
+	mu := &r.memberAdds[maphash.String(memberAddSeed, imageID)%uint64(len(r.memberAdds))]
+	mu.Lock()
+	defer mu.Unlock()
 	body, _, err := r.call(ctx, "POST", imagePath(imageID)+"/members", map[string]string{"member": memberID}, "", 200)
 	if err != nil {
 		return nil, err

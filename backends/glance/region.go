@@ -3,8 +3,9 @@
 // that streams. Every call carries the caller's identity (its Keystone token,
 // or the trusted identity headers), so the region decides what the caller
 // may see and do exactly as it would for the caller directly; a circuit
-// breaker makes a dead or hanging region cost at most one timeout per
-// breaker window.
+// breaker makes a dead or hanging region fail fast once it has failed
+// repeatedly, and only the region's own failures count: a client's error
+// (a 4xx, a client gone, a client's broken upload) never does.
 package glance
 
 import (
@@ -19,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -39,7 +41,7 @@ type Config struct {
 	// waiting for an answer and every stall of a stream (default 30s).
 	ConnectTimeout, ReadTimeout time.Duration
 	// BreakerOpen is how long the breaker stays open after the region
-	// failed, before one probe may pass (default 5s).
+	// failed (see breakerTrips), before one probe may pass (default 5s).
 	BreakerOpen time.Duration
 	// MaxConns bounds the connections to the region (default 512).
 	MaxConns int
@@ -56,8 +58,13 @@ type Region struct {
 	upload  *http.Client // PUT /file and /stage (uploadConn)
 	data    *fasthttp.Client
 	breaker *gobreaker.CircuitBreaker[*http.Response]
-	readTO  time.Duration
-	log     *slog.Logger
+	// serverErrors tells the 5xx answers one project alone gets from
+	// those several projects get.
+	serverErrors serverErrors
+	// memberAdds serialize AddMember per image (striped by image id).
+	memberAdds [64]sync.Mutex
+	readTO     time.Duration
+	log        *slog.Logger
 }
 
 // New validates cfg and returns the region. It does not contact it.
@@ -145,23 +152,27 @@ func New(cfg Config) (*Region, error) {
 			},
 			MaxIdleConnDuration:           90 * time.Second,
 			DisableHeaderNamesNormalizing: false,
-			// A region that stalls past ReadTimeout is not asked again:
-			// fasthttp would by default, four more times, and a download
-			// would wait five stalls for its 503. (A pooled connection the
-			// region had closed is still retried on a new one.)
-			RetryIfErr: func(_ *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
-				return false, !isTimeout(err)
+			// A pooled connection the region closed meanwhile is worth one
+			// more try on a new one; a region that timed out is not:
+			// fasthttp's default (5 attempts of any GET) made one call to
+			// a hung region wait five timeouts.
+			RetryIfErr: func(_ *fasthttp.Request, attempts int, err error) (bool, bool) {
+				return false, attempts < 2 && !isTimeout(err)
 			},
 		},
 	}
 	r.breaker = gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
-		Name:        cfg.Name,
-		MaxRequests: 1,
-		Timeout:     cfg.BreakerOpen,
-		// One failure (a timeout, a refused connection, a 5xx) opens it:
-		// a dead region then costs fail-fast 503s, not a timeout each.
-		ReadyToTrip:  func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 1 },
+		Name:         cfg.Name,
+		MaxRequests:  1,
+		Interval:     breakerWindow,
+		BucketPeriod: breakerBucket,
+		Timeout:      cfg.BreakerOpen,
+		ReadyToTrip:  breakerTrips,
+		// A failure is the region's: no connection, a timeout, a 5xx. A
+		// 4xx is the region answering. What tells nothing about the region
+		// either way (execute) is not counted at all.
 		IsSuccessful: func(err error) bool { return err == nil || !isUnavailable(err) },
+		IsExcluded:   func(err error) bool { return errors.As(err, new(*uncounted)) },
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			r.log.Warn("region circuit breaker", "from", from.String(), "to", to.String())
 		},
@@ -294,12 +305,12 @@ func (r *Region) call(ctx context.Context, method, path string, reqBody any, con
 	default:
 		opts.JSONBody = b
 	}
-	resp, err = r.breaker.Execute(func() (*http.Response, error) {
+	resp, err = r.execute(ctx, func() (*http.Response, error) {
 		resp, err := r.sc.Request(ctx, method, r.base+path, opts)
 		return resp, r.mapErr(err)
 	})
 	if err != nil {
-		return nil, nil, r.breakerErr(err)
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	body, err = io.ReadAll(resp.Body)

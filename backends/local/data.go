@@ -83,8 +83,7 @@ func streamToTemp(ctx context.Context, dir, id string, r io.Reader, capBytes, ex
 		return w, backends.Errorf(backends.ErrTooLarge, "The provided image is too large.")
 	}
 	if expected >= 0 && n != expected {
-		return w, backends.Errorf(backends.ErrBadRequest, fmt.Sprintf(
-			"Provided image size must match the stored image size. (provided size: %d, stored size: %d)", expected, n))
+		return w, backends.SizeMismatch(expected, n)
 	}
 	if err := f.Sync(); err != nil {
 		return w, err

@@ -1,0 +1,79 @@
+package federation_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/federation"
+)
+
+// orderedRegion answers a show only after another region has (after), and
+// says when it has (done).
+type orderedRegion struct {
+	federation.Region
+	after <-chan struct{}
+	done  chan struct{}
+}
+
+func (r *orderedRegion) Image(ctx context.Context, id string) (*backends.Image, error) {
+	if r.after != nil {
+		<-r.after
+	}
+	img, err := r.Region.Image(ctx, id)
+	if r.done != nil {
+		close(r.done)
+	}
+	return img, err
+}
+
+// heldRegion holds every show until released, and hands out its context.
+type heldRegion struct {
+	federation.Region
+	ctxs    chan context.Context
+	release chan struct{}
+}
+
+func (r *heldRegion) Image(ctx context.Context, id string) (*backends.Image, error) {
+	r.ctxs <- ctx
+	<-r.release
+	return nil, backends.ErrNotFound
+}
+
+// An id looked up across the regions: one region says not found, the next
+// has it, a third is slow. The show answers at once, and once the slow
+// region has answered too, the lookup is over: its context is released,
+// nothing is left waiting (a goroutine and a timer per show were left
+// behind for good when the not-found came before the find).
+func TestLocateReleasesItsLookups(t *testing.T) {
+	r0, _ := localRegion(t, 0)
+	r1, _ := localRegion(t, 1)
+	r2, _ := localRegion(t, 2)
+	ctx := backends.WithCaller(context.Background(), &backends.Caller{Project: "p1", Roles: []string{"member", "reader"}})
+	name := "here"
+	img, err := r1.CreateImage(ctx, &backends.Image{ID: "8f4b1c0e-0000-4000-8000-000000000001", Name: &name, Visibility: "private", Owner: &[]string{"p1"}[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notFound := &orderedRegion{Region: r0, done: make(chan struct{})}
+	found := &orderedRegion{Region: r1, after: notFound.done}
+	slow := &heldRegion{Region: r2, ctxs: make(chan context.Context, 1), release: make(chan struct{})}
+	cat, err := federation.New(federation.Config{Regions: []federation.RegionConfig{{Region: notFound}, {Region: found}, {Region: slow}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cat.Close)
+
+	got, err := cat.Image(ctx, img.ID)
+	if err != nil || got.ID != img.ID {
+		t.Fatalf("show: %v, %v", got, err)
+	}
+	lookup := <-slow.ctxs
+	close(slow.release)
+	select {
+	case <-lookup.Done():
+	case <-time.After(30 * time.Second): // generous: it is released at once
+		t.Fatal("the lookup was never released after every region answered")
+	}
+}
