@@ -44,11 +44,17 @@ type origin struct {
 	bytesPerS atomic.Int64 // >0: rate limit
 	firstByte chan struct{}
 	fbOnce    sync.Once
+	// holdAt > 0: a response stops after this many body bytes until
+	// release is closed, then goes on.
+	holdAt  atomic.Int64
+	held    chan struct{} // closed when a response reaches holdAt
+	heldOne sync.Once
+	release chan struct{}
 }
 
 func newOrigin(t testing.TB, size int) *origin {
 	t.Helper()
-	o := &origin{data: make([]byte, size), firstByte: make(chan struct{})}
+	o := &origin{data: make([]byte, size), firstByte: make(chan struct{}), held: make(chan struct{}), release: make(chan struct{})}
 	rand.Read(o.data)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -102,15 +108,31 @@ func (o *origin) serve(w http.ResponseWriter, r *http.Request) {
 	if c := o.cutAt.Swap(0); c > 0 {
 		limit = c
 	}
+	hold := o.holdAt.Swap(0)
 	out := body[start:end]
-	for len(out) > 0 {
+	for written := int64(0); len(out) > 0; {
 		n := min(len(out), 64<<10)
 		if limit >= 0 && int64(n) > limit {
 			n = int(limit)
 		}
+		if hold > 0 && written+int64(n) > hold {
+			n = int(hold - written)
+			if n == 0 {
+				w.(http.Flusher).Flush()
+				o.heldOne.Do(func() { close(o.held) })
+				select {
+				case <-o.release:
+				case <-r.Context().Done():
+					return
+				}
+				hold = 0
+				continue
+			}
+		}
 		if n == 0 {
 			break
 		}
+		written += int64(n)
 		if _, err := w.Write(out[:n]); err != nil {
 			return
 		}

@@ -43,8 +43,10 @@
 // over the peer protocol (PeerRoute, served by PeerHandler on the admin
 // listener, advertised with Advertise) into entries of their own, verified
 // again; a filler that dies loses its lease within LeaseTTL and another
-// instance goes on from the region with a Range. Without Redis (or while
-// it does not answer) every instance fills alone.
+// instance goes on from the region with a Range (a filler that only looked
+// dead takes its expired lease back if it is still free, or goes on from
+// the instance that took it). Without Redis (or while it does not answer)
+// every instance fills alone.
 //
 //	blobs, _ := cache.OpenBlobs(cache.BlobsConfig{Dir: dir, MaxSize: 50 << 30, Leases: shared})
 //	mux.Handle(cache.PeerRoute, blobs.PeerHandler())

@@ -109,11 +109,59 @@ type siteFill struct {
 	refresh  chan struct{} // closed to stop the refresher
 	peerUsed map[string]bool
 	failed   map[string]bool // holders whose stream broke during this fill
+	// leased are the region streams open under the lease: when another
+	// instance takes the lease over, they end, and the fill goes on from
+	// that instance instead of reading the region a second time.
+	leased map[*leasedStream]struct{}
 }
 
 func newSiteFill(e *entry, o Origin) *siteFill {
 	return &siteFill{b: e.b, e: e, origin: o, key: leaseKey(e.key, e.exp),
-		peerUsed: map[string]bool{}, failed: map[string]bool{}}
+		peerUsed: map[string]bool{}, failed: map[string]bool{}, leased: map[*leasedStream]struct{}{}}
+}
+
+// leasedStream is a region stream opened while this instance held the
+// lease; cancel ends it (at its next read) when the lease goes to another
+// instance.
+type leasedStream struct {
+	io.ReadCloser
+	s      *siteFill
+	cancel context.CancelFunc
+}
+
+func (l *leasedStream) Close() error {
+	l.s.mu.Lock()
+	delete(l.s.leased, l)
+	l.s.mu.Unlock()
+	l.cancel()
+	return l.ReadCloser.Close()
+}
+
+// fromRegion opens [off, off+n) at the region; while this instance holds
+// the lease, the stream is one that losing the lease ends.
+func (s *siteFill) fromRegion(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	s.mu.Lock()
+	mine := s.mine
+	leased := mine != "" && !s.ended
+	s.mu.Unlock()
+	if !leased {
+		return s.origin.Fetch(ctx, off, n)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	rc, err := s.origin.Fetch(ctx, off, n)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	l := &leasedStream{ReadCloser: rc, s: s, cancel: cancel}
+	s.mu.Lock()
+	if s.mine == mine {
+		s.leased[l] = struct{}{}
+	} else {
+		cancel() // the lease went while the region answered
+	}
+	s.mu.Unlock()
+	return l, nil
 }
 
 // Fetch is Origin.Fetch for the site: take the lease and read the region,
@@ -129,7 +177,7 @@ func (s *siteFill) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, erro
 		mine, ended := s.mine, s.ended
 		s.mu.Unlock()
 		if mine != "" || ended {
-			return s.origin.Fetch(ctx, off, n)
+			return s.fromRegion(ctx, off, n)
 		}
 		me := s.b.self.Load()
 		want := ""
@@ -244,15 +292,47 @@ func (s *siteFill) took(val string) {
 			case <-t.C:
 			}
 			cur, ok := s.b.cfg.Leases.SwapLease(context.Background(), s.key, val, val, ttl)
-			if ok && cur != val {
-				// Another instance took it (this one looked dead): both
-				// fill from the region now, which costs one more transfer.
-				s.b.log.Warn("lost a fill lease; still filling from the origin", "region", s.e.key.Region,
-					"image", s.e.key.Image, "holder", cur)
-				return
+			if !ok || cur == val {
+				continue
 			}
+			if cur == "" {
+				// It expired (this process was too slow to refresh it in
+				// time) and nobody took it: this fill still runs, so it
+				// takes it back rather than leave the site without a
+				// filler, where the next instance would read the region
+				// again.
+				cur, ok = s.b.cfg.Leases.SwapLease(context.Background(), s.key, "", val, ttl)
+				if !ok || cur == val {
+					continue
+				}
+			}
+			// Another instance took it (this one looked dead): it reads
+			// the region now, and this fill goes on from it.
+			s.b.log.Warn("lost a fill lease; going on from its new holder", "region", s.e.key.Region,
+				"image", s.e.key.Image, "holder", cur)
+			s.lost(val)
+			return
 		}
 	}()
+}
+
+// lost gives up the lease value val: the region streams opened under it
+// end, and the fill resumes through Fetch, which finds the new holder.
+func (s *siteFill) lost(val string) {
+	s.mu.Lock()
+	if s.mine != val {
+		s.mu.Unlock()
+		return
+	}
+	s.mine, s.refresh = "", nil
+	open := make([]*leasedStream, 0, len(s.leased))
+	for l := range s.leased {
+		open = append(open, l)
+	}
+	s.mu.Unlock()
+	for _, l := range open {
+		l.cancel()
+	}
 }
 
 // done ends the fill: a complete entry is advertised to the site (the
@@ -342,19 +422,30 @@ func (s *siteFill) watch(p *peerStream, holder string) {
 		defer s.b.wg.Done()
 		t := time.NewTicker(ttl / 2)
 		defer t.Stop()
-		last := int64(-1)
+		last, lastTick := int64(-1), time.Now()
 		for {
 			select {
 			case <-p.closed:
 				return
 			case <-t.C:
+				now := time.Now()
+				late := now.Sub(lastTick) > ttl
+				lastTick = now
+				if late {
+					// This process did not run for a while (a pause, a
+					// starved CPU): the stream's stall may be its own, and
+					// a holder that could not refresh meanwhile takes its
+					// lease back. Judge from the next tick.
+					last = p.read.Load()
+					continue
+				}
 			}
 			n := p.read.Load()
 			if n != last {
 				last = n
 				continue
 			}
-			if cur, ok := s.b.cfg.Leases.SwapLease(context.Background(), s.key, "", "", ttl); !ok || cur != holder {
+			if cur, ok := s.b.cfg.Leases.SwapLease(context.Background(), s.key, "", "", ttl); !ok || !sameHolder(cur, holder) {
 				s.b.log.Warn("peer fill stream stalled and its lease is gone; leaving it", "region", s.e.key.Region,
 					"image", s.e.key.Image, "holder", holder)
 				p.body.Close()
@@ -362,6 +453,14 @@ func (s *siteFill) watch(p *peerStream, holder string) {
 			}
 		}
 	}()
+}
+
+// sameHolder: the lease values name the same instance at the same address,
+// filling or done ("fill X" becomes "have X" as its last byte is sent).
+func sameHolder(a, b string) bool {
+	la, oka := parseLease(a)
+	lb, okb := parseLease(b)
+	return oka && okb && la.instance == lb.instance && la.url == lb.url
 }
 
 // fromPeerBytes marks a stream whose bytes come from a peer, not a region
