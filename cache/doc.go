@@ -37,6 +37,14 @@
 //	}
 //	// after a write: meta.Invalidate(ctx, id)
 //
+// Blobs never takes more than BlobsConfig.MaxSize on disk, fills in
+// progress included: a fill reserves its image's whole size (in disk
+// blocks, with its record) before it writes a byte, evicting least recently
+// used entries nobody reads to make room; a read that finds no room even
+// so streams from its origin, uncached, and is counted
+// (BlobStats.Bypasses.Full). Lowering the bound (SetBounds) stops the fills
+// that no longer fit; their readers go on from the origin.
+//
 // Blobs fills an image once per instance (singleflight on the entry);
 // with BlobsConfig.Leases (a Shared) once per site: the instance that takes
 // the image's lease in Redis reads the region, the others stream from it

@@ -47,11 +47,14 @@ func startSiteInstance(t *testing.T, leases cache.Leases, serve bool) *siteInsta
 	return startSiteInstanceWith(t, cache.BlobsConfig{Leases: leases, LeaseTTL: testLeaseTTL}, serve)
 }
 
-// startSiteInstanceWith starts an instance with cfg (Dir and MaxSize are
-// the test's: a temporary directory, 1 GiB).
+// startSiteInstanceWith starts an instance with cfg, in a temporary
+// directory (and of 1 GiB unless cfg says).
 func startSiteInstanceWith(t *testing.T, cfg cache.BlobsConfig, serve bool) *siteInstance {
 	t.Helper()
-	cfg.Dir, cfg.MaxSize = t.TempDir(), 1<<30
+	cfg.Dir = t.TempDir()
+	if cfg.MaxSize == 0 {
+		cfg.MaxSize = 1 << 30
+	}
 	b, err := cache.OpenBlobs(cfg)
 	if err != nil {
 		t.Fatal(err)
