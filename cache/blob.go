@@ -96,8 +96,9 @@ type BlobStats struct {
 	// OriginBytes is every byte read from origins by fills and fetches
 	// ahead; BypassBytes those streamed straight through (not cached).
 	OriginBytes, BypassBytes int64
-	// PeerBytes is what fills streamed from the site's other instances;
-	// PeerServedBytes what this instance streamed to them.
+	// PeerBytes is what fills (and reads the cache did not take) streamed
+	// from the site's other instances; PeerServedBytes what this instance
+	// streamed to them.
 	PeerBytes, PeerServedBytes int64
 	// UsedBytes is what the cache counts against MaxBytes: each entry's
 	// size in whole disk blocks with its record (a fill counts its whole
@@ -376,7 +377,7 @@ func (b *Blobs) Stats() BlobStats {
 // attached to the entry's fill (started now if none runs) otherwise; or,
 // when the cache cannot hold it (no checksum to verify against, larger than
 // the cache, no room under MaxSize for its size, an unusable disk),
-// straight from the origin.
+// straight from the origin (or, on a site, from the instance filling it).
 func (b *Blobs) Open(ctx context.Context, k Key, exp Expect, o Origin) (_ backends.Data, err error) {
 	_, span := tracing.Start(ctx, "cache.blobs")
 	result := "fill"
@@ -529,8 +530,12 @@ func (b *Blobs) reserveLocked(need int64) bool {
 	return true
 }
 
-// bypass streams an image the cache does not take from its origin.
+// bypass streams an image the cache does not take: from the origin, or on
+// a site from the instance filling it (sitePass).
 func (b *Blobs) bypass(k Key, exp Expect, o Origin) backends.Data {
+	if b.cfg.Leases != nil {
+		o = newSitePass(b, k, exp, o)
+	}
 	return &bypassData{b: b, exp: exp, origin: o}
 }
 

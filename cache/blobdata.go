@@ -206,6 +206,9 @@ func (d *bypassData) Section(ctx context.Context, off, n int64) (io.ReadCloser, 
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := rc.(fromPeerBytes); ok {
+		return &countingReader{rc: rc, n: &d.b.stats.peerBytes}, nil
+	}
 	return &countingReader{rc: rc, n: &d.b.stats.bypassBytes}, nil
 }
 

@@ -98,10 +98,9 @@ func leaseKey(k Key, exp Expect) string {
 // while another does. One per fill; the fill and its fetches ahead call
 // Fetch concurrently.
 type siteFill struct {
-	b      *Blobs
+	peerSource
 	e      *entry
 	origin Origin
-	key    string
 
 	mu       sync.Mutex
 	mine     string        // the lease value this instance holds, "" if none
@@ -116,8 +115,55 @@ type siteFill struct {
 }
 
 func newSiteFill(e *entry, o Origin) *siteFill {
-	return &siteFill{b: e.b, e: e, origin: o, key: leaseKey(e.key, e.exp),
+	return &siteFill{peerSource: newPeerSource(e.b, e.key, e.exp), e: e, origin: o,
 		peerUsed: map[string]bool{}, failed: map[string]bool{}, leased: map[*leasedStream]struct{}{}}
+}
+
+// peerSource streams an image from the site's instance that holds its
+// lease: what a fill and a pass-through share.
+type peerSource struct {
+	b   *Blobs
+	k   Key
+	exp Expect
+	key string // the lease's
+}
+
+func newPeerSource(b *Blobs, k Key, exp Expect) peerSource {
+	return peerSource{b: b, k: k, exp: exp, key: leaseKey(k, exp)}
+}
+
+// sitePass is the origin of an image this instance does not cache (no
+// room for it, say) when it is one of a site's instances: the stream of
+// the instance filling it (or holding it whole), so that the site still
+// reads the region once; the region when nobody holds the lease, or its
+// holder cannot be streamed from. It takes no lease: it keeps nothing it
+// could serve to the others.
+type sitePass struct {
+	peerSource
+	origin Origin
+}
+
+func newSitePass(b *Blobs, k Key, exp Expect, o Origin) *sitePass {
+	return &sitePass{peerSource: newPeerSource(b, k, exp), origin: o}
+}
+
+func (p *sitePass) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	cur, ok := p.b.cfg.Leases.SwapLease(ctx, p.key, "", "", 0)
+	l, valid := parseLease(cur)
+	me := p.b.self.Load()
+	if !ok || !valid || me != nil && l.instance == me.instance || p.b.distrusted(cur) {
+		return p.origin.Fetch(ctx, off, n)
+	}
+	rc, err := p.fromPeer(ctx, l, cur, off, n)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		p.b.log.Debug("cannot stream an uncached image from the instance that holds its lease; reading the region",
+			"region", p.k.Region, "image", p.k.Image, "peer", l.url, "err", err)
+		return p.origin.Fetch(ctx, off, n)
+	}
+	return rc, nil
 }
 
 // leasedStream is a region stream opened while this instance held the
@@ -211,13 +257,16 @@ func (s *siteFill) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, erro
 		if !s.distrusted(cur) {
 			rc, err := s.fromPeer(ctx, l, cur, off, n)
 			if err == nil {
+				s.mu.Lock()
+				s.peerUsed[cur] = true
+				s.mu.Unlock()
 				return rc, nil
 			}
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			s.b.log.Warn("cannot stream a fill from the instance that holds its lease", "region", s.e.key.Region,
-				"image", s.e.key.Image, "peer", l.url, "err", err)
+			s.b.log.Warn("cannot stream a fill from the instance that holds its lease", "region", s.k.Region,
+				"image", s.k.Image, "peer", l.url, "err", err)
 			s.mu.Lock()
 			s.failed[cur] = true
 			s.mu.Unlock()
@@ -261,7 +310,7 @@ func (s *siteFill) distrusted(cur string) bool {
 func (s *siteFill) steal(ctx context.Context, cur, want string) bool {
 	got, ok := s.b.cfg.Leases.SwapLease(ctx, s.key, cur, want, s.b.cfg.LeaseTTL)
 	if ok && got == want {
-		s.b.log.Info("took over a fill lease", "region", s.e.key.Region, "image", s.e.key.Image, "from", cur)
+		s.b.log.Info("took over a fill lease", "region", s.k.Region, "image", s.k.Image, "from", cur)
 		s.took(want)
 		return true
 	}
@@ -308,8 +357,8 @@ func (s *siteFill) took(val string) {
 			}
 			// Another instance took it (this one looked dead): it reads
 			// the region now, and this fill goes on from it.
-			s.b.log.Warn("lost a fill lease; going on from its new holder", "region", s.e.key.Region,
-				"image", s.e.key.Image, "holder", cur)
+			s.b.log.Warn("lost a fill lease; going on from its new holder", "region", s.k.Region,
+				"image", s.k.Image, "holder", cur)
 			s.lost(val)
 			return
 		}
@@ -415,7 +464,7 @@ func (p *peerStream) Close() error {
 	return p.body.Close()
 }
 
-func (s *siteFill) watch(p *peerStream, holder string) {
+func (s *peerSource) watch(p *peerStream, holder string) {
 	ttl := s.b.cfg.LeaseTTL
 	s.b.wg.Add(1)
 	go func() {
@@ -446,8 +495,8 @@ func (s *siteFill) watch(p *peerStream, holder string) {
 				continue
 			}
 			if cur, ok := s.b.cfg.Leases.SwapLease(context.Background(), s.key, "", "", ttl); !ok || !sameHolder(cur, holder) {
-				s.b.log.Warn("peer fill stream stalled and its lease is gone; leaving it", "region", s.e.key.Region,
-					"image", s.e.key.Image, "holder", holder)
+				s.b.log.Warn("peer fill stream stalled and its lease is gone; leaving it", "region", s.k.Region,
+					"image", s.k.Image, "holder", holder)
 				p.body.Close()
 				return
 			}
@@ -469,5 +518,6 @@ type fromPeerBytes interface{ fromPeer() }
 
 var (
 	_ Origin        = (*siteFill)(nil)
+	_ Origin        = (*sitePass)(nil)
 	_ fromPeerBytes = (*peerStream)(nil)
 )

@@ -460,6 +460,47 @@ func TestSiteFillerWhoseLeaseIsTakenGoesOnFromTheNewHolder(t *testing.T) {
 	}
 }
 
+// An instance that does not cache an image (too small a cache here; no
+// room is the same) streams it from the instance filling it, not from the
+// region: the site still reads the region once. It takes no lease.
+func TestSiteUncachedReadStreamsFromTheFiller(t *testing.T) {
+	r := redistest.StartT(t)
+	o := newOrigin(t, 8<<20)
+	o.holdAt.Store(1 << 20) // the fill runs until the test lets it end
+	src := originFor(t, o, time.Minute)
+	filler := startSiteInstance(t, newShared(t, r.Addr), true)
+	small := startSiteInstanceWith(t, cache.BlobsConfig{Leases: newShared(t, r.Addr), LeaseTTL: testLeaseTTL, MaxSize: 8 << 20}, true)
+	d, err := filler.b.Open(context.Background(), key, o.expect(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	<-o.held
+	done := make(chan error, 1)
+	go func() {
+		sum, n, err := downloadSum(small.b, o.expect(), src)
+		if err == nil && sum != o.expect().Checksum {
+			err = fmt.Errorf("%d bytes that are not the image", n)
+		}
+		done <- err
+	}()
+	waitUntil(t, "the uncached read to stream from the filler", func() bool { return filler.b.Stats().PeerServedBytes > 0 })
+	close(o.release)
+	if err := <-done; err != nil {
+		t.Fatalf("uncached read: %v", err)
+	}
+	if got, want := o.sent.Load(), int64(len(o.data)); got != want {
+		t.Fatalf("origin sent %d bytes for a %d-byte image", got, want)
+	}
+	st := small.b.Stats()
+	if st.Bypasses.Uncacheable != 1 || st.PeerBytes != int64(len(o.data)) || st.BypassBytes != 0 || isCached(small.b, key) {
+		t.Fatalf("the small instance: %+v", st)
+	}
+	if got := readLease(t, newShared(t, r.Addr), o.expect()); !strings.HasPrefix(got, "have ") {
+		t.Fatalf("lease after the fill = %q, want the filler's have", got)
+	}
+}
+
 // A peer that sends one wrong byte: the entry never counts, its reader
 // gets an error rather than a clean end, and the next fill does not trust
 // that peer again (it takes the lease when it is free, or after waiting out

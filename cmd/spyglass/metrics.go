@@ -64,7 +64,7 @@ func observeInstance(m metric.Meter, inst *instance) error {
 		fills         = ctr("spyglass.image_cache.fills", "{fill}", "Image data fills started from a region.")
 		fillsFailed   = ctr("spyglass.image_cache.fills_failed", "{fill}", "Image data fills that failed (the region, a checksum mismatch, the disk).")
 		evictions     = ctr("spyglass.image_cache.evictions", "{entry}", "Image data cache entries evicted to stay under the watermarks.")
-		bypasses      = ctr("spyglass.image_cache.bypasses", "{read}", "Image data reads streamed from the region uncached, by reason: uncacheable (nothing to verify it against, or larger than the low watermark), full (no room under cache.max_size: the entries being read and the fills in progress hold it), disk (the cache's directory cannot be written).")
+		bypasses      = ctr("spyglass.image_cache.bypasses", "{read}", "Image data reads streamed from the region uncached (or, on a site, from the instance filling the image), by reason: uncacheable (nothing to verify it against, or larger than the low watermark), full (no room under cache.max_size: the entries being read and the fills in progress hold it), disk (the cache's directory cannot be written).")
 		originRead    = ctr("spyglass.image_cache.origin_read", "By", "Image data bytes read from regions: for fills (kind=fill, each byte once however many readers) or streamed straight through, uncached (kind=bypass).")
 		peer          = ctr("spyglass.image_cache.peer", "By", "Image data bytes streamed between the site's instances for fills (one fill per site, with a shared tier): received from the filling instance, or served to the others.")
 		inFlight      = gauge("spyglass.image_cache.fills_in_flight", "{fill}", "Image data fills running now.")
