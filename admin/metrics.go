@@ -65,11 +65,12 @@ func observeInstance(m metric.Meter, inst *Instance) error {
 		fillsFailed      = ctr("spyglass.image_cache.fills_failed", "{fill}", "Image data fills that failed (the region, a checksum mismatch, the disk).")
 		prefetchesFailed = ctr("spyglass.image_cache.prefetches_failed", "{prefetch}", "Queued prefetches (spyglass cache prefetch, PUT /v2/cache/{id}) that left nothing cached: their fill failed, or the cache could not hold the image when its turn came.")
 		evictions        = ctr("spyglass.image_cache.evictions", "{entry}", "Image data cache entries evicted to stay under the watermarks.")
+		bypasses         = ctr("spyglass.image_cache.bypasses", "{read}", "Image data reads streamed from the region uncached (or, on a site, from the instance filling the image), by reason: uncacheable (nothing to verify it against, or larger than the low watermark), full (no room under cache.max_size: the entries being read and the fills in progress hold it), disk (the cache's directory cannot be written).")
 		originRead       = ctr("spyglass.image_cache.origin_read", "By", "Image data bytes read from regions: for fills (kind=fill, each byte once however many readers) or streamed straight through, uncached (kind=bypass).")
 		peer             = ctr("spyglass.image_cache.peer", "By", "Image data bytes streamed between the site's instances for fills (one fill per site, with a shared tier): received from the filling instance, or served to the others.")
 		inFlight         = gauge("spyglass.image_cache.fills_in_flight", "{fill}", "Image data fills running now.")
 		waiters          = gauge("spyglass.image_cache.fill_waiters", "{reader}", "Readers attached to the fills running now (waiters per fill = fill_waiters / fills_in_flight).")
-		used             = gauge("spyglass.image_cache.used", "By", "Bytes the image data cache takes on disk (a fill counts its whole image).")
+		used             = gauge("spyglass.image_cache.used", "By", "Bytes the image data cache counts against cache.max_size: its entries in whole disk blocks with their records (a fill counts its whole image from its start), and its directories.")
 		limit            = gauge("spyglass.image_cache.limit", "By", "The image data cache's bounds: max (cache.max_size), high_watermark (eviction starts past it), low_watermark (eviction goes down to it).")
 		breaker          = gauge("spyglass.breaker.state", "", "Circuit breaker state: 0 closed, 1 half-open (probing), 2 open (calls fail fast); component=region (name=the region), keystone or redis.")
 		draining         = gauge("spyglass.draining", "", "1 while the instance drains after SIGTERM/SIGINT (GET /ready answers 503), else 0.")
@@ -81,6 +82,9 @@ func observeInstance(m metric.Meter, inst *Instance) error {
 		receivedAttrs    = set(attribute.String("direction", "received"))
 		servedAttrs      = set(attribute.String("direction", "served"))
 		maxAttrs         = set(attribute.String("limit", "max"))
+		uncacheable      = set(attribute.String("reason", "uncacheable"))
+		full             = set(attribute.String("reason", "full"))
+		diskFailed       = set(attribute.String("reason", "disk"))
 		highAttrs        = set(attribute.String("limit", "high_watermark"))
 		lowAttrs         = set(attribute.String("limit", "low_watermark"))
 		keystoneAttrs    = set(attribute.String("component", "keystone"), attribute.String("name", "keystone"))
@@ -97,7 +101,7 @@ func observeInstance(m metric.Meter, inst *Instance) error {
 	}
 	instruments := []metric.Observable{hits, misses, breaker, draining}
 	if inst.Blobs != nil {
-		instruments = append(instruments, fills, fillsFailed, prefetchesFailed, evictions, originRead, peer, inFlight, waiters, used, limit)
+		instruments = append(instruments, fills, fillsFailed, prefetchesFailed, evictions, bypasses, originRead, peer, inFlight, waiters, used, limit)
 	}
 	_, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		if len(inst.Metas) > 0 {
@@ -138,6 +142,9 @@ func observeInstance(m metric.Meter, inst *Instance) error {
 		o.ObserveInt64(fillsFailed, s.FillsFailed)
 		o.ObserveInt64(prefetchesFailed, s.PrefetchesFailed)
 		o.ObserveInt64(evictions, s.Evictions)
+		o.ObserveInt64(bypasses, s.Bypasses.Uncacheable, uncacheable)
+		o.ObserveInt64(bypasses, s.Bypasses.Full, full)
+		o.ObserveInt64(bypasses, s.Bypasses.Disk, diskFailed)
 		o.ObserveInt64(originRead, s.OriginBytes, fillAttrs)
 		o.ObserveInt64(originRead, s.BypassBytes, bypassAttrs)
 		o.ObserveInt64(peer, s.PeerBytes, receivedAttrs)

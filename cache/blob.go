@@ -54,9 +54,13 @@ type Expect struct {
 type BlobsConfig struct {
 	// Dir holds the entries; created if missing.
 	Dir string
-	// MaxSize bounds the bytes on disk; High and Low are the watermarks
-	// (fractions of MaxSize): past High, least recently used entries are
-	// evicted down to Low. Defaults 0.9 and 0.8.
+	// MaxSize bounds the bytes the cache takes on disk, at every instant:
+	// a fill reserves its image's whole size (in disk blocks, with its
+	// record) before it writes a byte, and an image that finds no room
+	// even after evicting what nobody reads streams from its origin,
+	// uncached. High and Low are the watermarks (fractions of MaxSize):
+	// past High, least recently used entries are evicted down to Low.
+	// Defaults 0.9 and 0.8.
 	MaxSize   int64
 	High, Low float64
 	// Retries is how many times in a row a fill may fail to make progress
@@ -90,16 +94,23 @@ type BlobsConfig struct {
 
 // BlobStats counts what the cache did, for metrics and tests.
 type BlobStats struct {
-	Hits, Misses, Fills, FillsFailed, Bypasses, Evictions int64
+	Hits, Misses, Fills, FillsFailed, Evictions int64
+	// Bypasses counts the reads streamed straight from their origins, by
+	// why the cache did not take the image.
+	Bypasses BlobBypasses
 	// OriginBytes is every byte read from origins by fills and fetches
 	// ahead; BypassBytes those streamed straight through (not cached).
 	OriginBytes, BypassBytes int64
-	// PeerBytes is what fills streamed from the site's other instances;
-	// PeerServedBytes what this instance streamed to them.
+	// PeerBytes is what fills (and reads the cache did not take) streamed
+	// from the site's other instances; PeerServedBytes what this instance
+	// streamed to them.
 	PeerBytes, PeerServedBytes int64
-	// UsedBytes is the bytes the entries take on disk (a fill counts its
-	// whole expected size); MaxBytes, HighBytes and LowBytes are the bound
-	// and the watermarks it is evicted between.
+	// UsedBytes is what the cache counts against MaxBytes: each entry's
+	// size in whole disk blocks with its record (a fill counts its whole
+	// expected size from its start; a complete entry dropped while a fill
+	// reader still reads it counts until that reader is done), and the
+	// directories. MaxBytes, HighBytes and LowBytes are
+	// the bound and the watermarks it is evicted between.
 	UsedBytes, MaxBytes, HighBytes, LowBytes int64
 	// FillsInFlight is the fills running now; FillWaiters the readers
 	// attached to them (waiters per fill = FillWaiters / FillsInFlight).
@@ -108,6 +119,50 @@ type BlobStats struct {
 	// their fill failed, or the cache could not hold the image when its
 	// turn came (each is also logged).
 	PrefetchesFailed int64
+}
+
+// BlobBypasses counts reads streamed from their origins, uncached, by
+// reason.
+type BlobBypasses struct {
+	// Uncacheable: nothing to verify the bytes against (no size, no
+	// checksum, an unknown hash algorithm), larger than the low watermark,
+	// or an image id that cannot name a file.
+	Uncacheable int64
+	// Full: the entries being read and the fills in progress left no room
+	// for the image's size under MaxSize.
+	Full int64
+	// Disk: the cache's directory or the entry's files could not be
+	// written (or the cache was closing).
+	Disk int64
+}
+
+// Total is every bypass, whatever the reason.
+func (n BlobBypasses) Total() int64 { return n.Uncacheable + n.Full + n.Disk }
+
+// bypassReason says why the cache did not take an image (0: it did).
+type bypassReason uint8
+
+const (
+	cached bypassReason = iota
+	bypassUncacheable
+	bypassFull
+	bypassDisk
+)
+
+// diskBlock is the unit the bound counts in: the block size of ext4 and
+// XFS. On a filesystem with larger blocks, an entry takes a little more
+// than it is counted for.
+const diskBlock = 4 << 10
+
+// entryOverhead is what an entry takes besides its data: its record, the
+// record's replacement while it is written, its names in the directory,
+// and the data file's extent blocks.
+const entryOverhead = 4 * diskBlock
+
+// entryCharge is what an entry of an image of size bytes counts against
+// MaxSize.
+func entryCharge(size int64) int64 {
+	return (size+diskBlock-1)/diskBlock*diskBlock + entryOverhead
 }
 
 // Blobs is the image data cache on local disk. One fill per entry however
@@ -126,8 +181,10 @@ type Blobs struct {
 
 	mu      sync.Mutex
 	entries map[Key]*entry
-	used    int64
-	queue   []queued // prefetches not started yet, in order
+	used    int64           // charges of entries (indexed, or with blocks still held) and directories
+	leaving int64           // the part of used of entries out of the index (complete ones still read)
+	dirs    map[string]bool // region directories counted in used
+	queue   []queued        // prefetches not started yet, in order
 	kick    chan struct{}
 	closed  bool
 	wg      sync.WaitGroup
@@ -140,9 +197,10 @@ type Blobs struct {
 	badPeers map[string]time.Time
 
 	stats struct {
-		hits, misses, fills, fillsFailed, bypasses, evictions atomic.Int64
-		originBytes, bypassBytes, peerBytes, peerServedBytes  atomic.Int64
-		prefetchesFailed                                      atomic.Int64
+		hits, misses, fills, fillsFailed, evictions          atomic.Int64
+		bypassUncacheable, bypassFull, bypassDisk            atomic.Int64
+		originBytes, bypassBytes, peerBytes, peerServedBytes atomic.Int64
+		prefetchesFailed                                     atomic.Int64
 	}
 }
 
@@ -180,7 +238,7 @@ func OpenBlobs(cfg BlobsConfig) (*Blobs, error) {
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = defaultLeaseTTL
 	}
-	b := &Blobs{cfg: cfg, log: cfg.Logger, entries: map[Key]*entry{}, kick: make(chan struct{}, 1),
+	b := &Blobs{cfg: cfg, log: cfg.Logger, entries: map[Key]*entry{}, dirs: map[string]bool{}, kick: make(chan struct{}, 1),
 		instance: newInstanceID(), badPeers: map[string]time.Time{}}
 	b.bounds.Store(bounds)
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
@@ -188,7 +246,13 @@ func OpenBlobs(cfg BlobsConfig) (*Blobs, error) {
 		// straight from its origin (and says so).
 		b.log.Error("blob cache directory unusable; serving image data from the origins", "dir", cfg.Dir, "err", err)
 	} else {
+		b.used = diskBlock // the directory itself
 		b.scan()
+		// A previous run may have had a larger bound: what it left is
+		// evicted down to this one's before anything is filled.
+		b.mu.Lock()
+		b.makeRoomLocked(0)
+		b.mu.Unlock()
 	}
 	b.wg.Add(1)
 	go b.prefetcher()
@@ -221,7 +285,10 @@ func newBounds(max int64, high, low float64) (*blobBounds, error) {
 // SetBounds changes the size bound and the watermarks (0: the defaults) of
 // a running cache, e.g. on a configuration reload. A smaller bound evicts
 // least recently used entries nobody reads at once, down to the new low
-// watermark; fills in progress finish.
+// watermark; if the fills in progress still do not fit under the new
+// bound, those with the fewest bytes written stop and leave the cache
+// (their readers go on from the origin without noticing), so that the
+// bound holds when SetBounds returns.
 func (b *Blobs) SetBounds(maxSize int64, high, low float64) error {
 	nb, err := newBounds(maxSize, high, low)
 	if err != nil {
@@ -231,7 +298,41 @@ func (b *Blobs) SetBounds(maxSize int64, high, low float64) error {
 	defer b.mu.Unlock()
 	b.bounds.Store(nb)
 	b.makeRoomLocked(0)
+	b.shedFillsLocked(nb.max)
 	return nil
+}
+
+// shedFillsLocked drops entries being filled, fewest bytes written first,
+// until what stays counts at most max. A dropped fill's blocks and charge
+// go at once (removeFiles truncates it); its readers go on from the origin.
+func (b *Blobs) shedFillsLocked(max int64) {
+	kept := b.used - b.leaving
+	if kept <= max {
+		return
+	}
+	var fills []*entry
+	for _, e := range b.entries {
+		e.mu.Lock()
+		if e.state == stateFilling {
+			fills = append(fills, e)
+		}
+		e.mu.Unlock()
+	}
+	written := func(e *entry) int64 {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.ext.total()
+	}
+	sort.Slice(fills, func(i, j int) bool { return written(fills[i]) < written(fills[j]) })
+	for _, e := range fills {
+		if kept <= max {
+			return
+		}
+		b.log.Warn("blob cache bound lowered under its fills; this one goes on from the origin, uncached",
+			"region", e.key.Region, "image", e.key.Image, "size", e.exp.Size)
+		kept -= e.charge
+		b.dropLocked(e)
+	}
 }
 
 // Close stops the prefetcher. Fills in progress stop at their next read.
@@ -273,7 +374,9 @@ func (b *Blobs) Stats() BlobStats {
 		MaxBytes: bd.max, HighBytes: int64(float64(bd.max) * bd.high), LowBytes: int64(float64(bd.max) * bd.low),
 		FillsInFlight: fills, FillWaiters: waiters,
 		Hits: b.stats.hits.Load(), Misses: b.stats.misses.Load(), Fills: b.stats.fills.Load(),
-		FillsFailed: b.stats.fillsFailed.Load(), Bypasses: b.stats.bypasses.Load(),
+		FillsFailed: b.stats.fillsFailed.Load(),
+		Bypasses: BlobBypasses{Uncacheable: b.stats.bypassUncacheable.Load(), Full: b.stats.bypassFull.Load(),
+			Disk: b.stats.bypassDisk.Load()},
 		Evictions: b.stats.evictions.Load(), OriginBytes: b.stats.originBytes.Load(),
 		BypassBytes: b.stats.bypassBytes.Load(), UsedBytes: used,
 		PeerBytes: b.stats.peerBytes.Load(), PeerServedBytes: b.stats.peerServedBytes.Load(),
@@ -284,7 +387,8 @@ func (b *Blobs) Stats() BlobStats {
 // Open returns the image's data: from disk when the entry is complete;
 // attached to the entry's fill (started now if none runs) otherwise; or,
 // when the cache cannot hold it (no checksum to verify against, larger than
-// the cache, an unusable disk), straight from the origin.
+// the cache, no room under MaxSize for its size, an unusable disk),
+// straight from the origin (or, on a site, from the instance filling it).
 func (b *Blobs) Open(ctx context.Context, k Key, exp Expect, o Origin) (_ backends.Data, err error) {
 	_, span := tracing.Start(ctx, "cache.blobs")
 	result := "fill"
@@ -295,10 +399,30 @@ func (b *Blobs) Open(ctx context.Context, k Key, exp Expect, o Origin) (_ backen
 		}
 		span.End()
 	}()
+	d, result, why, err := b.openEntry(ctx, k, exp, o)
+	if why == cached {
+		return d, err
+	}
+	switch why {
+	case bypassUncacheable:
+		b.stats.bypassUncacheable.Add(1)
+	case bypassFull:
+		b.stats.bypassFull.Add(1)
+		b.log.DebugContext(ctx, "blob cache full of entries being read and fills; serving an image uncached",
+			"region", k.Region, "image", k.Image, "size", exp.Size)
+	case bypassDisk:
+		b.stats.bypassDisk.Add(1)
+		b.log.WarnContext(ctx, "blob cache cannot hold an image; serving it from the origin", "region", k.Region, "image", k.Image, "err", err)
+	}
+	return b.bypass(k, exp, o), nil
+}
+
+// openEntry is Open without its bypass: the entry's data, or why the
+// cache does not take the image (and the disk's error, if that is why).
+// result names what happened for the span: hit, fill or attach.
+func (b *Blobs) openEntry(ctx context.Context, k Key, exp Expect, o Origin) (_ backends.Data, result string, why bypassReason, err error) {
 	if !b.cacheable(exp) {
-		result = "bypass"
-		b.stats.bypasses.Add(1)
-		return &bypassData{b: b, exp: exp, origin: o}, nil
+		return nil, "bypass", bypassUncacheable, nil
 	}
 	b.mu.Lock()
 	e := b.entries[k]
@@ -314,30 +438,27 @@ func (b *Blobs) Open(ctx context.Context, k Key, exp Expect, o Origin) (_ backen
 		e.lru = time.Now()
 		b.mu.Unlock()
 		b.stats.hits.Add(1)
-		result = "hit"
-		return e.completeData()
+		d, err := e.completeData()
+		return d, "hit", cached, err
 	}
 	b.stats.misses.Add(1)
 	if e == nil {
-		var err error
-		e, err = b.newEntryLocked(k, exp)
-		if err != nil {
+		e, why, err = b.newEntryLocked(k, exp)
+		if why != cached {
 			b.mu.Unlock()
-			b.log.WarnContext(ctx, "blob cache cannot hold an image; serving it from the origin", "region", k.Region, "image", k.Image, "err", err)
-			b.stats.bypasses.Add(1)
-			result = "bypass"
-			return &bypassData{b: b, exp: exp, origin: o}, nil
+			return nil, "bypass", why, err
 		}
 	}
 	e.refs++
 	e.lastAccess = time.Now()
 	e.lru = time.Now()
 	b.removeQueuedLocked(k)
+	result = "fill"
 	if !b.startFillLocked(ctx, e, o) {
 		result = "attach"
 	}
 	b.mu.Unlock()
-	return &fillData{e: e, origin: o}, nil
+	return &fillData{e: e, origin: o}, result, cached, nil
 }
 
 // cacheable: the cache can verify and hold it.
@@ -352,33 +473,81 @@ func (b *Blobs) cacheable(exp Expect) bool {
 	return float64(exp.Size) <= float64(bd.max)*bd.low
 }
 
-// newEntryLocked creates the entry's file, making room first.
-func (b *Blobs) newEntryLocked(k Key, exp Expect) (*entry, error) {
+// newEntryLocked reserves the entry's charge (evicting what it must) and
+// then creates its files: what is on disk never exceeds what is counted.
+func (b *Blobs) newEntryLocked(k Key, exp Expect) (*entry, bypassReason, error) {
 	if b.closed {
-		return nil, errors.New("cache closed")
+		return nil, bypassDisk, errors.New("cache closed")
 	}
 	if !validName(k.Region) || !validName(k.Image) {
-		return nil, fmt.Errorf("unusable key %q/%q", k.Region, k.Image)
+		return nil, bypassUncacheable, fmt.Errorf("unusable key %q/%q", k.Region, k.Image)
 	}
-	b.makeRoomLocked(exp.Size)
+	charge, newDir := entryCharge(exp.Size), !b.dirs[k.Region]
+	need := charge
+	if newDir {
+		need += diskBlock
+	}
+	if !b.reserveLocked(need) {
+		return nil, bypassFull, nil
+	}
 	dir := filepath.Join(b.cfg.Dir, k.Region)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, err
+		b.used -= need
+		return nil, bypassDisk, err
+	}
+	if newDir {
+		b.dirs[k.Region] = true // it stays, and stays counted
 	}
 	e := newEntry(b, k, exp, filepath.Join(dir, k.Image))
 	f, err := os.OpenFile(e.dataPath(), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
-		return nil, err
+		b.used -= charge
+		return nil, bypassDisk, err
 	}
 	e.f = f
 	if err := e.writeRecordLocked(); err != nil {
 		f.Close()
-		os.Remove(e.dataPath())
-		return nil, err
+		e.removeFiles()
+		b.used -= charge
+		return nil, bypassDisk, err
 	}
+	e.charge = charge
 	b.entries[k] = e
-	b.used += exp.Size
-	return e, nil
+	return e, cached, nil
+}
+
+// reserveLocked counts need more bytes in used, first evicting least
+// recently used entries nobody reads if they must go for need to fit
+// under the bound. When even evicting all of them would not make room, it
+// evicts nothing and returns false.
+func (b *Blobs) reserveLocked(need int64) bool {
+	max := b.bounds.Load().max
+	if b.used+need > max {
+		var evictable int64
+		for _, e := range b.entries {
+			if e.evictable() {
+				evictable += e.charge
+			}
+		}
+		if b.used-evictable+need > max {
+			return false
+		}
+	}
+	b.makeRoomLocked(need)
+	if b.used+need > max { // not expected: makeRoomLocked evicts down to low-need, or everything
+		return false
+	}
+	b.used += need
+	return true
+}
+
+// bypass streams an image the cache does not take: from the origin, or on
+// a site from the instance filling it (sitePass).
+func (b *Blobs) bypass(k Key, exp Expect, o Origin) backends.Data {
+	if b.cfg.Leases != nil {
+		o = newSitePass(b, k, exp, o)
+	}
+	return &bypassData{b: b, exp: exp, origin: o}
 }
 
 // validName keeps keys inside the cache directory.
@@ -413,8 +582,8 @@ func (b *Blobs) startFillLocked(ctx context.Context, e *entry, o Origin) (starte
 	return true
 }
 
-// makeRoomLocked evicts least recently used complete entries nobody reads
-// until need more bytes fit under the high watermark, down to the low one.
+// makeRoomLocked evicts least recently used entries nobody reads until
+// need more bytes fit under the high watermark, down to the low one.
 func (b *Blobs) makeRoomLocked(need int64) {
 	bd := b.bounds.Load()
 	high := int64(float64(bd.max) * bd.high)
@@ -425,8 +594,9 @@ func (b *Blobs) makeRoomLocked(need int64) {
 	b.evictLocked(low - need)
 }
 
-// evictLocked evicts LRU complete, unpinned entries until used <= target;
-// it returns what it removed.
+// evictLocked evicts least recently used entries nobody reads (complete
+// ones, and partial ones no fill works on) until used <= target; it
+// returns what it removed.
 func (b *Blobs) evictLocked(target int64) (files int, bytes int64) {
 	var victims []*entry
 	for _, e := range b.entries {
@@ -447,30 +617,34 @@ func (b *Blobs) evictLocked(target int64) (files int, bytes int64) {
 	return files, bytes
 }
 
-// dropLocked forgets an entry and removes its files. Readers that hold its
-// file keep reading it (the data stays until they close it); a fill in
-// progress stops.
+// dropLocked forgets an entry and removes its files. A fill in progress
+// stops and its readers go on from the origin; an incomplete entry's
+// blocks and charge go at once. Readers of a complete entry keep reading
+// it (the data stays until they close it, and counts until then).
 func (b *Blobs) dropLocked(e *entry) {
-	if b.entries[e.key] == e {
-		delete(b.entries, e.key)
-		b.used -= e.exp.Size
-	}
+	b.unindexLocked(e)
 	e.stop()
 	e.removeFiles()
+	b.closeIfIdleLocked(e)
 }
 
-// released is called when a fill ends: failed entries leave the index.
+// unindexLocked takes e out of the index; its charge is leaving.
+func (b *Blobs) unindexLocked(e *entry) {
+	if b.entries[e.key] == e {
+		delete(b.entries, e.key)
+		b.leaving += e.charge
+	}
+}
+
+// finished is called when a fill ends: failed entries leave the index.
 func (b *Blobs) finished(e *entry, ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if ok {
-		return
+	if !ok {
+		b.stats.fillsFailed.Add(1)
+		b.unindexLocked(e)
 	}
-	b.stats.fillsFailed.Add(1)
-	if b.entries[e.key] == e {
-		delete(b.entries, e.key)
-		b.used -= e.exp.Size
-	}
+	b.closeIfIdleLocked(e)
 }
 
 // CachedBlob is one complete entry, for Glance's cache-management API.
@@ -609,21 +783,27 @@ func (b *Blobs) prefetcher() {
 			q := b.queue[0]
 			b.mu.Unlock()
 			ctx := logctx.WithRequestID(context.Background(), q.reqID)
-			d, err := b.Open(ctx, q.key, q.exp, q.origin)
+			d, _, why, err := b.openEntry(ctx, q.key, q.exp, q.origin)
 			b.mu.Lock()
 			b.removeQueuedLocked(q.key)
 			b.mu.Unlock()
-			if err != nil {
+			switch {
+			case why == bypassDisk || err != nil:
+				// The disk failed after the image was queued.
+				if err == nil {
+					err = errors.New("the cache cannot hold it now (its disk fails; see /ready)")
+				}
 				b.prefetchFailed(ctx, q, err)
 				continue
+			case why != cached:
+				// A prefetch reads nothing through: with no room it is
+				// only skipped.
+				b.log.WarnContext(ctx, "prefetch skipped: the blob cache cannot take the image now", "region", q.key.Region,
+					"image", q.key.Image, "size", q.exp.Size, "full", why == bypassFull)
+				continue
 			}
-			switch d := d.(type) {
-			case *bypassData:
-				// The disk failed after the image was queued: nothing to
-				// read it for.
-				b.prefetchFailed(ctx, q, errors.New("the cache cannot hold it now (its disk fails; see /ready)"))
-			case *fillData:
-				if err := d.e.wait(context.Background()); err != nil && !d.e.removed() {
+			if fd, ok := d.(*fillData); ok {
+				if err := fd.e.wait(context.Background()); err != nil && !fd.e.stoppedOnPurpose() {
 					b.prefetchFailed(ctx, q, err)
 				}
 			}
@@ -723,6 +903,8 @@ func (b *Blobs) scan() {
 			continue
 		}
 		dir := filepath.Join(b.cfg.Dir, rd.Name())
+		b.dirs[rd.Name()] = true
+		b.used += diskBlock
 		files, _ := os.ReadDir(dir)
 		keep := map[string]bool{}
 		for _, f := range files {
@@ -779,8 +961,9 @@ func (b *Blobs) load(dir, name string) *entry {
 		e.durable = e.ext.clone()
 	}
 	e.hits, e.lastAccess, e.modified, e.lru = r.Hits, r.LastAccess, r.Modified, r.LastAccess
+	e.charge = entryCharge(r.Expect.Size)
 	b.entries[e.key] = e
-	b.used += r.Expect.Size
+	b.used += e.charge
 	return e
 }
 

@@ -136,13 +136,26 @@ func (r *sectionReader) Read(p []byte) (int, error) {
 		}
 		if avail > 0 {
 			f := e.f
-			e.mu.Unlock()
 			if f == nil {
+				e.mu.Unlock()
 				return 0, errors.New("cache: entry file closed")
 			}
+			e.mu.Unlock()
 			n, err := f.ReadAt(p[:min(int64(len(p)), avail)], r.pos)
+			if n == 0 && err != nil {
+				e.mu.Lock()
+				failed := e.state == stateFailed
+				e.mu.Unlock()
+				if failed {
+					continue // dropped and truncated under this read: the rest comes from the origin
+				}
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF // bytes written are never short, unless the disk lies
+				}
+				return 0, err
+			}
 			r.pos += int64(n)
-			if err == io.EOF && n > 0 {
+			if err == io.EOF {
 				err = nil
 			}
 			return n, err
@@ -192,6 +205,9 @@ func (d *bypassData) Section(ctx context.Context, off, n int64) (io.ReadCloser, 
 	rc, err := d.origin.Fetch(ctx, off, n)
 	if err != nil {
 		return nil, err
+	}
+	if _, ok := rc.(fromPeerBytes); ok {
+		return &countingReader{rc: rc, n: &d.b.stats.peerBytes}, nil
 	}
 	return &countingReader{rc: rc, n: &d.b.stats.bypassBytes}, nil
 }

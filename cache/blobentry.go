@@ -45,7 +45,8 @@ type entry struct {
 	base string // path without extension
 
 	// Guarded by Blobs.mu.
-	refs       int // open Datas that read through f
+	refs       int   // open Datas that read through f
+	charge     int64 // what it counts in Blobs.used; 0 once released
 	hits       int64
 	lastAccess time.Time
 	lru        time.Time
@@ -69,6 +70,11 @@ type entry struct {
 
 	checkpointMu   sync.Mutex
 	lastCheckpoint time.Time // guarded by checkpointMu
+
+	// fileMu orders record writes with the removal of the files: a
+	// checkpoint late after a drop must not bring a record back.
+	fileMu  sync.Mutex
+	removed bool // guarded by fileMu
 }
 
 // stream is one fetch from the origin writing into the entry: [pos, end)
@@ -94,10 +100,18 @@ func (e *entry) isComplete() bool {
 	return e.state == stateComplete && !e.stopped
 }
 
-// evictable: complete and nobody reads through the entry's own file (a
-// complete entry's readers have files of their own, which survive the
-// unlink).
-func (e *entry) evictable() bool { return e.refs == 0 && e.isComplete() }
+// evictable: nobody reads through the entry's own file, and it is complete
+// (its readers have files of their own, which survive the unlink) or
+// partial with no fill working on it (left by a restart or a Close, its
+// reservation is worth more to a fill that runs).
+func (e *entry) evictable() bool {
+	if e.refs > 0 {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return !e.stopped && (e.state == stateComplete || e.state == stateFilling && !e.filling)
+}
 
 // dormant: partial, with no fill working on it.
 func (e *entry) dormant() bool {
@@ -125,17 +139,46 @@ func (e *entry) stop() {
 	e.broadcastLocked()
 }
 
-// removed: the entry was stopped on purpose (evicted, deleted, the cache
+// stoppedOnPurpose: the entry was stopped on purpose (evicted, deleted, the cache
 // closed), not failed.
-func (e *entry) removed() bool {
+func (e *entry) stoppedOnPurpose() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.stopped
 }
 
+// removeFiles unlinks the entry's files. An incomplete entry's data is
+// truncated first: its blocks leave the disk at once, however many
+// descriptors of it are still open (its fill's, its readers', which go to
+// the origin now); a complete one's stay for the readers that hold it.
 func (e *entry) removeFiles() {
+	e.mu.Lock()
+	complete := e.state == stateComplete
+	e.mu.Unlock()
+	e.fileMu.Lock()
+	defer e.fileMu.Unlock()
+	e.removed = true
+	if !complete {
+		os.Truncate(e.dataPath(), 0)
+	}
 	os.Remove(e.dataPath())
 	os.Remove(e.recordPath())
+	os.Remove(e.recordPath() + ".tmp")
+}
+
+var errRemoved = errors.New("cache entry removed")
+
+// truncateIfRemoved truncates f if the entry's files were removed (a
+// write that raced with removeFiles must not leave blocks the cache no
+// longer counts) and says whether they were. A cache that closes keeps
+// its files: their bytes are resumed after a restart.
+func (e *entry) truncateIfRemoved(f *os.File) bool {
+	e.fileMu.Lock()
+	defer e.fileMu.Unlock()
+	if e.removed {
+		f.Truncate(0)
+	}
+	return e.removed
 }
 
 // writeRecord stores the entry's durable state (tmp + fsync + rename). It
@@ -159,6 +202,11 @@ func (e *entry) storeRecord(hits int64, last, mod time.Time) error {
 		Extents: e.durable.pairs(), Hits: hits, LastAccess: last, Modified: mod}
 	e.mu.Unlock()
 	raw, _ := json.Marshal(r)
+	e.fileMu.Lock()
+	defer e.fileMu.Unlock()
+	if e.removed {
+		return errRemoved
+	}
 	tmp := e.recordPath() + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
@@ -403,7 +451,13 @@ func (e *entry) copyStream(ctx context.Context, o Origin, s *stream, buf []byte)
 		n, rerr := io.ReadFull(rc, buf[:min(int64(len(buf)), end-pos)])
 		if n > 0 {
 			counter.Add(int64(n))
-			if _, werr := e.f.WriteAt(buf[:n], pos); werr != nil {
+			e.mu.Lock()
+			f, stopped := e.f, e.stopped
+			e.mu.Unlock()
+			if stopped || f == nil {
+				return progressed, context.Canceled // dropped meanwhile
+			}
+			if _, werr := f.WriteAt(buf[:n], pos); werr != nil {
 				return progressed, fmt.Errorf("%w: %v", errDisk, werr)
 			}
 			progressed = true
@@ -412,6 +466,9 @@ func (e *entry) copyStream(ctx context.Context, o Origin, s *stream, buf []byte)
 			s.pos = pos + int64(n)
 			e.broadcastLocked()
 			e.mu.Unlock()
+			if e.truncateIfRemoved(f) {
+				return progressed, context.Canceled
+			}
 			e.maybeCheckpoint()
 		}
 		if rerr != nil {
@@ -511,18 +568,28 @@ func (e *entry) wait(ctx context.Context) error {
 	}
 }
 
-// closeIfIdle closes the fill's file once the entry is complete and no
-// fill reader uses it.
+// closeIfIdle closes the fill's file once the fill is over and no fill
+// reader uses it. An entry out of the index gives its charge back once its
+// blocks are gone: at once when it was incomplete (removeFiles truncated
+// it), when its file is closed when complete.
 func (b *Blobs) closeIfIdle(e *entry) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if e.refs == 0 {
-		e.mu.Lock()
-		if e.state != stateFilling && e.f != nil && !e.filling {
-			e.f.Close()
-			e.f = nil
-		}
-		e.mu.Unlock()
+	b.closeIfIdleLocked(e)
+}
+
+func (b *Blobs) closeIfIdleLocked(e *entry) {
+	e.mu.Lock()
+	if e.refs == 0 && !e.filling && e.state != stateFilling && e.f != nil {
+		e.f.Close()
+		e.f = nil
+	}
+	gone := e.f == nil || e.state != stateComplete
+	e.mu.Unlock()
+	if gone && e.charge > 0 && b.entries[e.key] != e {
+		b.used -= e.charge
+		b.leaving -= e.charge
+		e.charge = 0
 	}
 }
 

@@ -37,15 +37,25 @@
 //	}
 //	// after a write: meta.Invalidate(ctx, id)
 //
+// Blobs never takes more than BlobsConfig.MaxSize on disk, fills in
+// progress included: a fill reserves its image's whole size (in disk
+// blocks, with its record) before it writes a byte, evicting least recently
+// used entries nobody reads to make room; a read that finds no room even
+// so streams from its origin, uncached, and is counted
+// (BlobStats.Bypasses.Full). Lowering the bound (SetBounds) stops the fills
+// that no longer fit; their readers go on from the origin.
+//
 // Blobs fills an image once per instance (singleflight on the entry);
 // with BlobsConfig.Leases (a Shared) once per site: the instance that takes
 // the image's lease in Redis reads the region, the others stream from it
 // over the peer protocol (PeerRoute, served by PeerHandler on the admin
 // listener behind the site's admin token, which fills send as
-// BlobsConfig.PeerToken; advertised with Advertise) into entries of their
-// own, verified again; a filler that dies loses its lease within LeaseTTL and another
-// instance goes on from the region with a Range. Without Redis (or while
-// it does not answer) every instance fills alone.
+// BlobsConfig.PeerToken; advertised with Advertise) into entries of their own, verified
+// again; a filler that dies loses its lease within LeaseTTL and another
+// instance goes on from the region with a Range (a filler that only looked
+// dead takes its expired lease back if it is still free, or goes on from
+// the instance that took it). Without Redis (or while it does not answer)
+// every instance fills alone.
 //
 //	blobs, _ := cache.OpenBlobs(cache.BlobsConfig{Dir: dir, MaxSize: 50 << 30, Leases: shared, PeerToken: token})
 //	mux.Handle(cache.PeerRoute, blobs.PeerHandler())

@@ -224,10 +224,10 @@ var peerClient = &http.Client{Transport: &http.Transport{
 	MaxIdleConnsPerHost:   4,
 }}
 
-// fromPeer opens [off, off+n) of the entry's image at the instance holding
-// the lease cur.
-func (s *siteFill) fromPeer(ctx context.Context, l lease, cur string, off, n int64) (io.ReadCloser, error) {
-	k, exp := s.e.key, s.e.exp
+// fromPeer opens [off, off+n) of the image at the instance holding the
+// lease cur.
+func (s *peerSource) fromPeer(ctx context.Context, l lease, cur string, off, n int64) (io.ReadCloser, error) {
+	k, exp := s.k, s.exp
 	if n < 0 {
 		n = exp.Size - off
 	}
@@ -265,9 +265,6 @@ func (s *siteFill) fromPeer(ctx context.Context, l lease, cur string, off, n int
 			resp.Header.Get("Content-Range"), wantRange, strings.TrimSpace(string(msg)))
 	}
 	p := &peerStream{body: resp.Body, closed: make(chan struct{})}
-	s.mu.Lock()
-	s.peerUsed[cur] = true
-	s.mu.Unlock()
 	s.watch(p, cur)
 	return p, nil
 }

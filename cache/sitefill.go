@@ -99,10 +99,9 @@ func leaseKey(k Key, exp Expect) string {
 // while another does. One per fill; the fill and its fetches ahead call
 // Fetch concurrently.
 type siteFill struct {
-	b      *Blobs
+	peerSource
 	e      *entry
 	origin Origin
-	key    string
 
 	mu       sync.Mutex
 	mine     string        // the lease value this instance holds, "" if none
@@ -110,11 +109,106 @@ type siteFill struct {
 	refresh  chan struct{} // closed to stop the refresher
 	peerUsed map[string]bool
 	failed   map[string]bool // holders whose stream broke during this fill
+	// leased are the region streams open under the lease: when another
+	// instance takes the lease over, they end, and the fill goes on from
+	// that instance instead of reading the region a second time.
+	leased map[*leasedStream]struct{}
 }
 
 func newSiteFill(e *entry, o Origin) *siteFill {
-	return &siteFill{b: e.b, e: e, origin: o, key: leaseKey(e.key, e.exp),
-		peerUsed: map[string]bool{}, failed: map[string]bool{}}
+	return &siteFill{peerSource: newPeerSource(e.b, e.key, e.exp), e: e, origin: o,
+		peerUsed: map[string]bool{}, failed: map[string]bool{}, leased: map[*leasedStream]struct{}{}}
+}
+
+// peerSource streams an image from the site's instance that holds its
+// lease: what a fill and a pass-through share.
+type peerSource struct {
+	b   *Blobs
+	k   Key
+	exp Expect
+	key string // the lease's
+}
+
+func newPeerSource(b *Blobs, k Key, exp Expect) peerSource {
+	return peerSource{b: b, k: k, exp: exp, key: leaseKey(k, exp)}
+}
+
+// sitePass is the origin of an image this instance does not cache (no
+// room for it, say) when it is one of a site's instances: the stream of
+// the instance filling it (or holding it whole), so that the site still
+// reads the region once; the region when nobody holds the lease, or its
+// holder cannot be streamed from. It takes no lease: it keeps nothing it
+// could serve to the others.
+type sitePass struct {
+	peerSource
+	origin Origin
+}
+
+func newSitePass(b *Blobs, k Key, exp Expect, o Origin) *sitePass {
+	return &sitePass{peerSource: newPeerSource(b, k, exp), origin: o}
+}
+
+func (p *sitePass) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	cur, ok := p.b.cfg.Leases.SwapLease(ctx, p.key, "", "", 0)
+	l, valid := parseLease(cur)
+	me := p.b.self.Load()
+	if !ok || !valid || me != nil && l.instance == me.instance || p.b.distrusted(cur) {
+		return p.origin.Fetch(ctx, off, n)
+	}
+	rc, err := p.fromPeer(ctx, l, cur, off, n)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		p.b.log.Debug("cannot stream an uncached image from the instance that holds its lease; reading the region",
+			"region", p.k.Region, "image", p.k.Image, "peer", l.url, "err", err)
+		return p.origin.Fetch(ctx, off, n)
+	}
+	return rc, nil
+}
+
+// leasedStream is a region stream opened while this instance held the
+// lease; cancel ends it (at its next read) when the lease goes to another
+// instance.
+type leasedStream struct {
+	io.ReadCloser
+	s      *siteFill
+	cancel context.CancelFunc
+}
+
+func (l *leasedStream) Close() error {
+	l.s.mu.Lock()
+	delete(l.s.leased, l)
+	l.s.mu.Unlock()
+	l.cancel()
+	return l.ReadCloser.Close()
+}
+
+// fromRegion opens [off, off+n) at the region; while this instance holds
+// the lease, the stream is one that losing the lease ends.
+func (s *siteFill) fromRegion(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	s.mu.Lock()
+	mine := s.mine
+	leased := mine != "" && !s.ended
+	s.mu.Unlock()
+	if !leased {
+		return s.origin.Fetch(ctx, off, n)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	rc, err := s.origin.Fetch(ctx, off, n)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	l := &leasedStream{ReadCloser: rc, s: s, cancel: cancel}
+	s.mu.Lock()
+	if s.mine == mine {
+		s.leased[l] = struct{}{}
+	} else {
+		cancel() // the lease went while the region answered
+	}
+	s.mu.Unlock()
+	return l, nil
 }
 
 // Fetch is Origin.Fetch for the site: take the lease and read the region,
@@ -130,7 +224,7 @@ func (s *siteFill) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, erro
 		mine, ended := s.mine, s.ended
 		s.mu.Unlock()
 		if mine != "" || ended {
-			return s.origin.Fetch(ctx, off, n)
+			return s.fromRegion(ctx, off, n)
 		}
 		me := s.b.self.Load()
 		want := ""
@@ -164,6 +258,9 @@ func (s *siteFill) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, erro
 		if !s.distrusted(cur) {
 			rc, err := s.fromPeer(ctx, l, cur, off, n)
 			if err == nil {
+				s.mu.Lock()
+				s.peerUsed[cur] = true
+				s.mu.Unlock()
 				return rc, nil
 			}
 			if ctx.Err() != nil {
@@ -173,12 +270,12 @@ func (s *siteFill) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, erro
 				// Tokens that differ are a configuration error no wait
 				// mends; taking the lease over would point the rest of
 				// the site at an instance that refuses them in turn.
-				s.b.log.Error("cannot stream a fill from the instance that holds its lease; filling from the origin", "region", s.e.key.Region,
-					"image", s.e.key.Image, "peer", l.url, "err", err)
+				s.b.log.Error("cannot stream a fill from the instance that holds its lease; filling from the origin", "region", s.k.Region,
+					"image", s.k.Image, "peer", l.url, "err", err)
 				return s.origin.Fetch(ctx, off, n)
 			}
-			s.b.log.Warn("cannot stream a fill from the instance that holds its lease", "region", s.e.key.Region,
-				"image", s.e.key.Image, "peer", l.url, "err", err)
+			s.b.log.Warn("cannot stream a fill from the instance that holds its lease", "region", s.k.Region,
+				"image", s.k.Image, "peer", l.url, "err", err)
 			s.mu.Lock()
 			s.failed[cur] = true
 			s.mu.Unlock()
@@ -222,7 +319,7 @@ func (s *siteFill) distrusted(cur string) bool {
 func (s *siteFill) steal(ctx context.Context, cur, want string) bool {
 	got, ok := s.b.cfg.Leases.SwapLease(ctx, s.key, cur, want, s.b.cfg.LeaseTTL)
 	if ok && got == want {
-		s.b.log.Info("took over a fill lease", "region", s.e.key.Region, "image", s.e.key.Image, "from", cur)
+		s.b.log.Info("took over a fill lease", "region", s.k.Region, "image", s.k.Image, "from", cur)
 		s.took(want)
 		return true
 	}
@@ -253,15 +350,47 @@ func (s *siteFill) took(val string) {
 			case <-t.C:
 			}
 			cur, ok := s.b.cfg.Leases.SwapLease(context.Background(), s.key, val, val, ttl)
-			if ok && cur != val {
-				// Another instance took it (this one looked dead): both
-				// fill from the region now, which costs one more transfer.
-				s.b.log.Warn("lost a fill lease; still filling from the origin", "region", s.e.key.Region,
-					"image", s.e.key.Image, "holder", cur)
-				return
+			if !ok || cur == val {
+				continue
 			}
+			if cur == "" {
+				// It expired (this process was too slow to refresh it in
+				// time) and nobody took it: this fill still runs, so it
+				// takes it back rather than leave the site without a
+				// filler, where the next instance would read the region
+				// again.
+				cur, ok = s.b.cfg.Leases.SwapLease(context.Background(), s.key, "", val, ttl)
+				if !ok || cur == val {
+					continue
+				}
+			}
+			// Another instance took it (this one looked dead): it reads
+			// the region now, and this fill goes on from it.
+			s.b.log.Warn("lost a fill lease; going on from its new holder", "region", s.k.Region,
+				"image", s.k.Image, "holder", cur)
+			s.lost(val)
+			return
 		}
 	}()
+}
+
+// lost gives up the lease value val: the region streams opened under it
+// end, and the fill resumes through Fetch, which finds the new holder.
+func (s *siteFill) lost(val string) {
+	s.mu.Lock()
+	if s.mine != val {
+		s.mu.Unlock()
+		return
+	}
+	s.mine, s.refresh = "", nil
+	open := make([]*leasedStream, 0, len(s.leased))
+	for l := range s.leased {
+		open = append(open, l)
+	}
+	s.mu.Unlock()
+	for _, l := range open {
+		l.cancel()
+	}
 }
 
 // done ends the fill: a complete entry is advertised to the site (the
@@ -344,33 +473,52 @@ func (p *peerStream) Close() error {
 	return p.body.Close()
 }
 
-func (s *siteFill) watch(p *peerStream, holder string) {
+func (s *peerSource) watch(p *peerStream, holder string) {
 	ttl := s.b.cfg.LeaseTTL
 	s.b.wg.Add(1)
 	go func() {
 		defer s.b.wg.Done()
 		t := time.NewTicker(ttl / 2)
 		defer t.Stop()
-		last := int64(-1)
+		last, lastTick := int64(-1), time.Now()
 		for {
 			select {
 			case <-p.closed:
 				return
 			case <-t.C:
+				now := time.Now()
+				late := now.Sub(lastTick) > ttl
+				lastTick = now
+				if late {
+					// This process did not run for a while (a pause, a
+					// starved CPU): the stream's stall may be its own, and
+					// a holder that could not refresh meanwhile takes its
+					// lease back. Judge from the next tick.
+					last = p.read.Load()
+					continue
+				}
 			}
 			n := p.read.Load()
 			if n != last {
 				last = n
 				continue
 			}
-			if cur, ok := s.b.cfg.Leases.SwapLease(context.Background(), s.key, "", "", ttl); !ok || cur != holder {
-				s.b.log.Warn("peer fill stream stalled and its lease is gone; leaving it", "region", s.e.key.Region,
-					"image", s.e.key.Image, "holder", holder)
+			if cur, ok := s.b.cfg.Leases.SwapLease(context.Background(), s.key, "", "", ttl); !ok || !sameHolder(cur, holder) {
+				s.b.log.Warn("peer fill stream stalled and its lease is gone; leaving it", "region", s.k.Region,
+					"image", s.k.Image, "holder", holder)
 				p.body.Close()
 				return
 			}
 		}
 	}()
+}
+
+// sameHolder: the lease values name the same instance at the same address,
+// filling or done ("fill X" becomes "have X" as its last byte is sent).
+func sameHolder(a, b string) bool {
+	la, oka := parseLease(a)
+	lb, okb := parseLease(b)
+	return oka && okb && la.instance == lb.instance && la.url == lb.url
 }
 
 // fromPeerBytes marks a stream whose bytes come from a peer, not a region
@@ -379,5 +527,6 @@ type fromPeerBytes interface{ fromPeer() }
 
 var (
 	_ Origin        = (*siteFill)(nil)
+	_ Origin        = (*sitePass)(nil)
 	_ fromPeerBytes = (*peerStream)(nil)
 )
