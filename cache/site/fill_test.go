@@ -1,4 +1,4 @@
-package cache_test
+package site_test
 
 import (
 	"bytes"
@@ -17,8 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
+	"github.com/spyglass-gateway/spyglass/cache/redis"
 	"github.com/spyglass-gateway/spyglass/cache/redistest"
+	"github.com/spyglass-gateway/spyglass/cache/site"
 )
 
 const testLeaseTTL = time.Second
@@ -26,14 +28,15 @@ const testLeaseTTL = time.Second
 // siteInstance is one gateway instance of a site: its blob cache, and its
 // peer endpoint on a loopback listener as the admin listener mounts it.
 type siteInstance struct {
-	b       *cache.Blobs
+	b       *blob.Cache
+	f       *site.Filler
 	url     string
 	refused atomic.Int64 // peer requests answered 401 (a wrong or missing token)
 }
 
-func newShared(t *testing.T, addr string) *cache.Shared {
+func newShared(t *testing.T, addr string) *redis.Tier {
 	t.Helper()
-	s, err := cache.NewShared(cache.SharedConfig{Addr: addr, Timeout: 2 * time.Second})
+	s, err := redis.New(redis.Config{Addr: addr, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,38 +46,52 @@ func newShared(t *testing.T, addr string) *cache.Shared {
 
 // startSiteInstance starts an instance whose fill leases last
 // testLeaseTTL: short, so that tests of a filler that dies are quick.
-func startSiteInstance(t *testing.T, leases cache.Leases, serve bool) *siteInstance {
+func startSiteInstance(t *testing.T, leases site.Leases, serve bool) *siteInstance {
 	t.Helper()
-	return startSiteInstanceWith(t, cache.BlobsConfig{Leases: leases, LeaseTTL: testLeaseTTL}, serve)
+	return startSiteInstanceWith(t, instanceConfig{Leases: leases, LeaseTTL: testLeaseTTL}, serve)
 }
 
 // startSiteInstanceWithToken is startSiteInstance for a site with an admin
 // token: the instance sends token to its peers, and its peer endpoint
 // refuses (401) a request without it, as the admin listener does.
-func startSiteInstanceWithToken(t *testing.T, leases cache.Leases, serve bool, token string) *siteInstance {
+func startSiteInstanceWithToken(t *testing.T, leases site.Leases, serve bool, token string) *siteInstance {
 	t.Helper()
-	return startSiteInstanceWith(t, cache.BlobsConfig{Leases: leases, LeaseTTL: testLeaseTTL, PeerToken: token}, serve)
+	return startSiteInstanceWith(t, instanceConfig{Leases: leases, LeaseTTL: testLeaseTTL, PeerToken: token}, serve)
+}
+
+// instanceConfig is what a test instance is built from: its Filler's
+// configuration, and its blob cache's size and logger.
+type instanceConfig struct {
+	Leases    site.Leases
+	LeaseTTL  time.Duration
+	PeerToken string
+	MaxSize   int64
+	Logger    *slog.Logger
 }
 
 // startSiteInstanceWith starts an instance with cfg, in a temporary
 // directory (and of 1 GiB unless cfg says).
-func startSiteInstanceWith(t *testing.T, cfg cache.BlobsConfig, serve bool) *siteInstance {
+func startSiteInstanceWith(t *testing.T, cfg instanceConfig, serve bool) *siteInstance {
 	t.Helper()
-	cfg.Dir = t.TempDir()
 	if cfg.MaxSize == 0 {
 		cfg.MaxSize = 1 << 30
 	}
-	b, err := cache.OpenBlobs(cfg)
+	f, err := site.New(site.Config{Leases: cfg.Leases, LeaseTTL: cfg.LeaseTTL, PeerToken: cfg.PeerToken, Logger: cfg.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() }) // after the cache's Close, which ends the fills
+	b, err := blob.Open(blob.Config{Dir: t.TempDir(), MaxSize: cfg.MaxSize, Logger: cfg.Logger, Site: f})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	si := &siteInstance{b: b}
+	si := &siteInstance{b: b, f: f}
 	if serve {
 		mux := http.NewServeMux()
-		peer := b.PeerHandler()
+		peer := f.PeerHandler(b)
 		token := cfg.PeerToken
-		mux.HandleFunc(cache.PeerRoute, func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc(site.PeerRoute, func(w http.ResponseWriter, r *http.Request) {
 			if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
 				si.refused.Add(1)
 				http.Error(w, "no admin token", http.StatusUnauthorized)
@@ -90,7 +107,7 @@ func startSiteInstanceWith(t *testing.T, cfg cache.BlobsConfig, serve bool) *sit
 		go srv.Serve(ln)
 		t.Cleanup(func() { srv.Close() })
 		si.url = "http://" + ln.Addr().String()
-		b.Advertise(si.url)
+		f.Advertise(si.url)
 	}
 	return si
 }
@@ -101,7 +118,7 @@ type sectioner interface {
 }
 
 // download reads [off, off+n) of the image through b (n < 0: to the end).
-func download(b *cache.Blobs, exp cache.Expect, src cache.Origin, off, n int64) ([]byte, error) {
+func download(b *blob.Cache, exp blob.Expect, src blob.Origin, off, n int64) ([]byte, error) {
 	d, err := b.Open(context.Background(), key, exp, src)
 	if err != nil {
 		return nil, err
@@ -120,7 +137,7 @@ func download(b *cache.Blobs, exp cache.Expect, src cache.Origin, off, n int64) 
 
 // downloadSum reads the whole image through b and returns its MD5 (the
 // bytes themselves would be one copy per reader, under -race).
-func downloadSum(b *cache.Blobs, exp cache.Expect, src cache.Origin) (sum string, n int64, err error) {
+func downloadSum(b *blob.Cache, exp blob.Expect, src blob.Origin) (sum string, n int64, err error) {
 	d, err := b.Open(context.Background(), key, exp, src)
 	if err != nil {
 		return "", 0, err
@@ -152,7 +169,7 @@ func TestSiteOneOriginFillAcrossInstances(t *testing.T) {
 	src := originFor(t, o, 5*time.Second)
 	var site []*siteInstance
 	for range 3 {
-		site = append(site, startSiteInstanceWith(t, cache.BlobsConfig{Leases: newShared(t, r.Addr)}, true))
+		site = append(site, startSiteInstanceWith(t, instanceConfig{Leases: newShared(t, r.Addr)}, true))
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 30)
@@ -178,7 +195,7 @@ func TestSiteOneOriginFillAcrossInstances(t *testing.T) {
 	for i, s := range site {
 		st := s.b.Stats()
 		fromPeers += st.PeerBytes
-		served += st.PeerServedBytes
+		served += s.f.Stats().ServedBytes
 		if !isCached(s.b, key) {
 			t.Errorf("instance %d did not keep the image", i)
 		}
@@ -189,7 +206,7 @@ func TestSiteOneOriginFillAcrossInstances(t *testing.T) {
 
 	// Later, on a fourth instance: the image comes from the one that has
 	// it whole, not the region.
-	late := startSiteInstanceWith(t, cache.BlobsConfig{Leases: newShared(t, r.Addr)}, true)
+	late := startSiteInstanceWith(t, instanceConfig{Leases: newShared(t, r.Addr)}, true)
 	sum, _, err := downloadSum(late.b, o.expect(), src)
 	if err != nil || sum != o.expect().Checksum {
 		t.Fatalf("late instance: %v", err)
@@ -270,7 +287,7 @@ type fakePeer struct {
 	lease   string // the lease value that names it
 }
 
-func startFakePeer(t *testing.T, s *cache.Shared, exp cache.Expect, data []byte, cutAt int64, corrupt bool) *fakePeer {
+func startFakePeer(t *testing.T, s *redis.Tier, exp blob.Expect, data []byte, cutAt int64, corrupt bool) *fakePeer {
 	t.Helper()
 	p := newFakePeer(t, data, cutAt, corrupt)
 	if cur, ok := s.SwapLease(context.Background(), leaseKeyFor(exp), "", p.lease, testLeaseTTL); !ok || cur != p.lease {
@@ -298,12 +315,12 @@ func newFakePeer(t *testing.T, data []byte, cutAt int64, corrupt bool) *fakePeer
 
 // leaseKeyFor is the Redis key of the test image's fill lease, as the
 // cache names it.
-func leaseKeyFor(exp cache.Expect) string {
+func leaseKeyFor(exp blob.Expect) string {
 	return "fill:" + key.Region + "/" + key.Image + ":" + strconv.FormatInt(exp.Size, 10) + ":" + exp.HashValue
 }
 
 // readLease returns what the lease key holds ("" when free).
-func readLease(t *testing.T, s *cache.Shared, exp cache.Expect) string {
+func readLease(t *testing.T, s *redis.Tier, exp blob.Expect) string {
 	t.Helper()
 	cur, ok := s.SwapLease(context.Background(), leaseKeyFor(exp), "", "", 0)
 	if !ok {
@@ -424,7 +441,7 @@ func TestSiteFillerTakesBackItsExpiredLease(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitUntil(t, "the late instance to stream from the filler", func() bool { return filler.b.Stats().PeerServedBytes > 0 })
+	waitUntil(t, "the late instance to stream from the filler", func() bool { return filler.f.Stats().ServedBytes > 0 })
 	close(o.release)
 	if err := <-done; err != nil {
 		t.Fatalf("late instance: %v", err)
@@ -448,7 +465,7 @@ func TestSiteFillerWhoseLeaseIsTakenGoesOnFromTheNewHolder(t *testing.T) {
 	src := originFor(t, o, time.Minute)
 	shared := newShared(t, r.Addr)
 	logs := &signalLogs{Handler: slog.Default().Handler(), prefix: "lost a fill lease", seen: make(chan struct{})}
-	filler := startSiteInstanceWith(t, cache.BlobsConfig{Leases: newShared(t, r.Addr), LeaseTTL: testLeaseTTL,
+	filler := startSiteInstanceWith(t, instanceConfig{Leases: newShared(t, r.Addr), LeaseTTL: testLeaseTTL,
 		Logger: slog.New(logs)}, true)
 	d, err := filler.b.Open(context.Background(), key, o.expect(), src)
 	if err != nil {
@@ -487,7 +504,7 @@ func TestSiteUncachedReadStreamsFromTheFiller(t *testing.T) {
 	o.holdAt.Store(1 << 20) // the fill runs until the test lets it end
 	src := originFor(t, o, time.Minute)
 	filler := startSiteInstance(t, newShared(t, r.Addr), true)
-	small := startSiteInstanceWith(t, cache.BlobsConfig{Leases: newShared(t, r.Addr), LeaseTTL: testLeaseTTL, MaxSize: 8 << 20}, true)
+	small := startSiteInstanceWith(t, instanceConfig{Leases: newShared(t, r.Addr), LeaseTTL: testLeaseTTL, MaxSize: 8 << 20}, true)
 	d, err := filler.b.Open(context.Background(), key, o.expect(), src)
 	if err != nil {
 		t.Fatal(err)
@@ -502,7 +519,7 @@ func TestSiteUncachedReadStreamsFromTheFiller(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitUntil(t, "the uncached read to stream from the filler", func() bool { return filler.b.Stats().PeerServedBytes > 0 })
+	waitUntil(t, "the uncached read to stream from the filler", func() bool { return filler.f.Stats().ServedBytes > 0 })
 	close(o.release)
 	if err := <-done; err != nil {
 		t.Fatalf("uncached read: %v", err)
@@ -630,7 +647,7 @@ func TestSitePeersSendTheSiteToken(t *testing.T) {
 	if filler.refused.Load()+member.refused.Load() == 0 {
 		t.Error("the instance with another token never asked a peer (nothing refused): the test proves nothing")
 	}
-	if got := filler.b.Stats().PeerServedBytes + member.b.Stats().PeerServedBytes; got != int64(len(o.data)) {
+	if got := filler.f.Stats().ServedBytes + member.f.Stats().ServedBytes; got != int64(len(o.data)) {
 		t.Errorf("peers served %d bytes in all, want the image once, to the instance with the token", got)
 	}
 	exp := o.expect()
@@ -719,3 +736,5 @@ func TestPeerHandlerRefusals(t *testing.T) {
 		t.Fatalf("peer requests made the origin answer %d requests, want the 1 of the fill", o.requests.Load())
 	}
 }
+
+var _ site.Leases = (*redis.Tier)(nil)

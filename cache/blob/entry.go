@@ -1,17 +1,12 @@
-package cache
+package blob
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -37,16 +32,16 @@ const aheadThreshold = 4 << 20
 // readers are woken.
 const chunk = 256 << 10
 
-// entry is one image's blob. Lock order: Blobs.mu, then entry.mu.
+// entry is one image's blob. Lock order: Cache.mu, then entry.mu.
 type entry struct {
-	b    *Blobs
+	b    *Cache
 	key  Key
 	exp  Expect
 	base string // path without extension
 
-	// Guarded by Blobs.mu.
+	// Guarded by Cache.mu.
 	refs       int   // open Datas that read through f
-	charge     int64 // what it counts in Blobs.used; 0 once released
+	charge     int64 // what it counts in Cache.used; 0 once released
 	hits       int64
 	lastAccess time.Time
 	lru        time.Time
@@ -81,7 +76,7 @@ type entry struct {
 // is what it still means to write.
 type stream struct{ pos, end int64 }
 
-func newEntry(b *Blobs, k Key, exp Expect, base string) *entry {
+func newEntry(b *Cache, k Key, exp Expect, base string) *entry {
 	return &entry{b: b, key: k, exp: exp, base: base, changed: make(chan struct{})}
 }
 
@@ -182,7 +177,7 @@ func (e *entry) truncateIfRemoved(f *os.File) bool {
 }
 
 // writeRecord stores the entry's durable state (tmp + fsync + rename). It
-// takes Blobs.mu for the counters: callers must not hold it (see
+// takes Cache.mu for the counters: callers must not hold it (see
 // writeRecordLocked).
 func (e *entry) writeRecord() error {
 	e.b.mu.Lock()
@@ -191,7 +186,7 @@ func (e *entry) writeRecord() error {
 	return e.storeRecord(hits, last, mod)
 }
 
-// writeRecordLocked is writeRecord for a caller holding Blobs.mu.
+// writeRecordLocked is writeRecord for a caller holding Cache.mu.
 func (e *entry) writeRecordLocked() error {
 	return e.storeRecord(e.hits, e.lastAccess, e.modified)
 }
@@ -231,7 +226,7 @@ func (e *entry) storeRecord(hits int64, last, mod time.Time) error {
 // request that started it, if any: the fill is one span, its child, with
 // the origin fetches (and their resumptions) as its children; it also
 // carries that request's id for the fill's log lines.
-func (e *entry) fill(trace context.Context, o Origin, site *siteFill) {
+func (e *entry) fill(trace context.Context, o Origin, site SiteFill) {
 	trace, span := tracing.Start(trace, "cache.blobs.fill")
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String("spyglass.region", e.key.Region),
@@ -244,7 +239,7 @@ func (e *entry) fill(trace context.Context, o Origin, site *siteFill) {
 	err := e.err
 	e.mu.Unlock()
 	if site != nil {
-		site.done(ok, bad)
+		site.Done(ok, bad)
 	}
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Bool("spyglass.fill.complete", ok))
@@ -435,7 +430,7 @@ func (e *entry) copyStream(ctx context.Context, o Origin, s *stream, buf []byte)
 	}
 	defer rc.Close()
 	counter := &e.b.stats.originBytes
-	if _, ok := rc.(fromPeerBytes); ok {
+	if _, ok := rc.(PeerStream); ok {
 		counter = &e.b.stats.peerBytes
 	}
 	for {
@@ -568,31 +563,6 @@ func (e *entry) wait(ctx context.Context) error {
 	}
 }
 
-// closeIfIdle closes the fill's file once the fill is over and no fill
-// reader uses it. An entry out of the index gives its charge back once its
-// blocks are gone: at once when it was incomplete (removeFiles truncated
-// it), when its file is closed when complete.
-func (b *Blobs) closeIfIdle(e *entry) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.closeIfIdleLocked(e)
-}
-
-func (b *Blobs) closeIfIdleLocked(e *entry) {
-	e.mu.Lock()
-	if e.refs == 0 && !e.filling && e.state != stateFilling && e.f != nil {
-		e.f.Close()
-		e.f = nil
-	}
-	gone := e.f == nil || e.state != stateComplete
-	e.mu.Unlock()
-	if gone && e.charge > 0 && b.entries[e.key] != e {
-		b.used -= e.charge
-		b.leaving -= e.charge
-		e.charge = 0
-	}
-}
-
 // completeData opens a complete entry for reading, with a file of its own.
 func (e *entry) completeData() (*fileBlob, error) {
 	f, err := os.Open(e.dataPath())
@@ -600,122 +570,4 @@ func (e *entry) completeData() (*fileBlob, error) {
 		return nil, err
 	}
 	return &fileBlob{f: f, size: e.exp.Size}, nil
-}
-
-// extents is a sorted set of disjoint, non-adjacent half-open intervals.
-type extents []([2]int64)
-
-func (x *extents) add(a, b int64) {
-	if a >= b {
-		return
-	}
-	s := *x
-	i := sort.Search(len(s), func(i int) bool { return s[i][1] >= a })
-	j := i
-	for j < len(s) && s[j][0] <= b {
-		a, b = min(a, s[j][0]), max(b, s[j][1])
-		j++
-	}
-	s = append(s[:i], append([][2]int64{{a, b}}, s[j:]...)...)
-	*x = s
-}
-
-// extentAt returns the end of the extent holding x.
-func (x extents) extentAt(p int64) (end int64, ok bool) {
-	i := sort.Search(len(x), func(i int) bool { return x[i][1] > p })
-	if i < len(x) && x[i][0] <= p {
-		return x[i][1], true
-	}
-	return 0, false
-}
-
-// nextStart returns the start of the first extent after p.
-func (x extents) nextStart(p int64) (int64, bool) {
-	i := sort.Search(len(x), func(i int) bool { return x[i][0] > p })
-	if i < len(x) {
-		return x[i][0], true
-	}
-	return 0, false
-}
-
-func (x extents) covers(a, b int64) bool {
-	end, ok := x.extentAt(a)
-	return a >= b || (ok && end >= b)
-}
-
-func (x extents) total() int64 {
-	var n int64
-	for _, r := range x {
-		n += r[1] - r[0]
-	}
-	return n
-}
-
-func (x extents) clone() extents { return append(extents(nil), x...) }
-
-func (x extents) pairs() [][2]int64 { return [][2]int64(x) }
-
-// startVerifiers hashes the entry's bytes while they land: one goroutine
-// per checksum, each following the written extent from byte 0 through the
-// page cache, so that when the last byte is written only the tail is left
-// to hash (not the whole image, read again). The returned function waits for
-// them and says whether the bytes are the image's.
-func (e *entry) startVerifiers(ctx context.Context) func() error {
-	type check struct {
-		name, want string
-		h          hash.Hash
-	}
-	var checks []check
-	if e.exp.Checksum != "" {
-		checks = append(checks, check{"checksum", e.exp.Checksum, md5.New()})
-	}
-	if e.exp.HashValue != "" {
-		checks = append(checks, check{e.exp.HashAlgo, e.exp.HashValue, newHash(e.exp.HashAlgo)})
-	}
-	results := make(chan error, len(checks))
-	for _, c := range checks {
-		go func() { results <- e.follow(ctx, c.name, c.want, c.h) }()
-	}
-	return func() error {
-		var first error
-		for range checks {
-			if err := <-results; err != nil && first == nil {
-				first = err
-			}
-		}
-		return first
-	}
-}
-
-// follow feeds h the entry's bytes in order as they are written.
-func (e *entry) follow(ctx context.Context, name, want string, h hash.Hash) error {
-	buf := make([]byte, 1<<20)
-	var off int64
-	for off < e.exp.Size {
-		e.mu.Lock()
-		end, ok := e.ext.extentAt(off)
-		f, stopped, ch := e.f, e.stopped, e.changed
-		e.mu.Unlock()
-		if stopped {
-			return errors.New("cache entry removed")
-		}
-		if !ok {
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			continue
-		}
-		n := min(end-off, int64(len(buf)))
-		if _, err := f.ReadAt(buf[:n], off); err != nil {
-			return fmt.Errorf("%w: %v", errDisk, err)
-		}
-		h.Write(buf[:n])
-		off += n
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, want) {
-		return fmt.Errorf("%s %s, want %s", name, got, want)
-	}
-	return nil
 }

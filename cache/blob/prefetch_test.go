@@ -1,4 +1,4 @@
-package cache_test
+package blob_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
 )
 
 // breakDir puts a file where the cache's directory was: a disk that takes
@@ -82,7 +82,7 @@ func TestBlobPrefetchDiskFailsWhileQueued(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cache")
 	b := openBlobs(t, dir, 1<<30)
 	defer b.Close()
-	first, second := cache.Key{Region: "r1", Image: "first"}, cache.Key{Region: "r1", Image: "second"}
+	first, second := blob.Key{Region: "r1", Image: "first"}, blob.Key{Region: "r1", Image: "second"}
 	if err := b.Prefetch(context.Background(), first, hung.expect(), originFor(t, hung, time.Minute)); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package cache_test
+package blob_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
 )
 
 // diskUsage is what du says of dir: the apparent size of every file and
@@ -43,7 +43,7 @@ func diskUsage(dir string) (apparent, allocated int64) {
 // the bound in force when the sample began.
 type boundSampler struct {
 	dir   string
-	b     *cache.Blobs
+	b     *blob.Cache
 	bound atomic.Int64
 
 	samples            atomic.Int64
@@ -53,7 +53,7 @@ type boundSampler struct {
 	stop, done         chan struct{}
 }
 
-func startBoundSampler(dir string, b *cache.Blobs, bound int64) *boundSampler {
+func startBoundSampler(dir string, b *blob.Cache, bound int64) *boundSampler {
 	s := &boundSampler{dir: dir, b: b, stop: make(chan struct{}), done: make(chan struct{})}
 	s.bound.Store(bound)
 	go func() {
@@ -106,7 +106,7 @@ func (s *boundSampler) check(t *testing.T, minSamples int64) {
 }
 
 // readImage reads [off, off+n) of k through b and returns its MD5.
-func readImage(b *cache.Blobs, k cache.Key, exp cache.Expect, src cache.Origin, off, n int64) (string, error) {
+func readImage(b *blob.Cache, k blob.Key, exp blob.Expect, src blob.Origin, off, n int64) (string, error) {
 	d, err := b.Open(context.Background(), k, exp, src)
 	if err != nil {
 		return "", err
@@ -157,7 +157,7 @@ func TestBlobConcurrentFillsStayUnderMaxSize(t *testing.T) {
 	wave := func(first, n int, during func()) {
 		var wg sync.WaitGroup
 		for i := first; i < first+n; i++ {
-			k := cache.Key{Region: "r1", Image: fmt.Sprintf("img%d", i)}
+			k := blob.Key{Region: "r1", Image: fmt.Sprintf("img%d", i)}
 			imgExp := exp
 			if i == first {
 				imgExp = liar
@@ -197,7 +197,7 @@ func TestBlobConcurrentFillsStayUnderMaxSize(t *testing.T) {
 	if len(cached) == 0 || len(cached) > 3 {
 		t.Errorf("%d entries cached; want 1 to 3 of 16 MiB under 64 MiB", len(cached))
 	}
-	if isCached(b, cache.Key{Region: "r1", Image: "img0"}) {
+	if isCached(b, blob.Key{Region: "r1", Image: "img0"}) {
 		t.Error("the image whose size does not match its record is cached")
 	}
 	if st.BypassBytes == 0 {
@@ -227,14 +227,14 @@ func TestBlobReopenUnderASmallerBound(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cache")
 	b := openBlobs(t, dir, 64<<20)
 	for i := range 3 {
-		k := cache.Key{Region: "r1", Image: fmt.Sprintf("img%d", i)}
+		k := blob.Key{Region: "r1", Image: fmt.Sprintf("img%d", i)}
 		if _, err := readImage(b, k, o.expect(), src, 0, 4<<20); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A partial entry, left by a fill stopped mid-way.
 	o.holdAt.Store(2 << 20)
-	d, err := b.Open(context.Background(), cache.Key{Region: "r1", Image: "partial"}, o.expect(), src)
+	d, err := b.Open(context.Background(), blob.Key{Region: "r1", Image: "partial"}, o.expect(), src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestBlobReopenUnderASmallerBound(t *testing.T) {
 		t.Fatalf("reopened under 8 MiB: counted %d, apparent %d, on disk %d", st.UsedBytes, apparent, onDisk)
 	}
 	// And it still fills.
-	k := cache.Key{Region: "r1", Image: "after"}
+	k := blob.Key{Region: "r1", Image: "after"}
 	if _, err := readImage(b, k, o.expect(), src, 0, 4<<20); err != nil || !isCached(b, k) {
 		t.Fatalf("a fill after reopening: %v, cached %v", err, isCached(b, k))
 	}
@@ -277,7 +277,7 @@ func TestBlobPrefetchWithNoRoomIsSkipped(t *testing.T) {
 	defer reading.Close()
 	<-o.held
 	other := newOriginOf(t, o.data)
-	k := cache.Key{Region: "r1", Image: "prefetched"}
+	k := blob.Key{Region: "r1", Image: "prefetched"}
 	if err := b.Prefetch(context.Background(), k, other.expect(), originFor(t, other, time.Minute)); err != nil {
 		t.Fatal(err)
 	}

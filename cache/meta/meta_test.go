@@ -1,4 +1,4 @@
-package cache
+package meta
 
 import (
 	"context"
@@ -23,9 +23,9 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newMeta(t *testing.T, clk *fakeClock) *Metadata {
+func newMeta(t *testing.T, clk *fakeClock) *Cache {
 	t.Helper()
-	m, err := NewMetadata(MetadataConfig{TTL: 30 * time.Second, StaleIfError: time.Minute, VerdictTTL: 5 * time.Second, MaxEntries: 1000, Now: clk.Now})
+	m, err := New(Config{TTL: 30 * time.Second, StaleIfError: time.Minute, VerdictTTL: 5 * time.Second, MaxEntries: 1000, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestMetadataStats(t *testing.T) {
 	m.Image(ctx, "a") // hit
 	clk.Add(31 * time.Second)
 	m.Image(ctx, "a") // stale: the region is asked, a miss
-	if got, want := m.Stats(), (MetadataStats{Hits: 2, Misses: 2}); got != want {
+	if got, want := m.Stats(), (Stats{Hits: 2, Misses: 2}); got != want {
 		t.Errorf("Stats() = %+v, want %+v", got, want)
 	}
 }

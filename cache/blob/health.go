@@ -1,4 +1,4 @@
-package cache
+package blob
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 // it creates, writes, syncs and removes a small file there. Readiness
 // probes call it; a failing disk does not stop the gateway (reads then
 // stream from the origins) but it should not take a site's traffic.
-func (b *Blobs) CheckDisk() error {
+func (b *Cache) CheckDisk() error {
 	f, err := os.CreateTemp(b.cfg.Dir, ".probe-*")
 	if err != nil {
 		return fmt.Errorf("cache.dir %s: %w", b.cfg.Dir, err)

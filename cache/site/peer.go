@@ -1,4 +1,4 @@
-package cache
+package site
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
 )
 
 // The peer protocol: how an instance streams an image's bytes from the
@@ -44,6 +44,10 @@ const (
 	// listener's http.ServeMux.
 	PeerRoute = "GET /peer/v1/blobs/{region}/{image}"
 
+	// chunk is what the handler reads from an entry and sends at most at
+	// once (the blob cache's fill chunk: bytes go out as they land).
+	chunk = 256 << 10
+
 	hdrPeerInstance = "Spyglass-Peer-Instance"
 	hdrExpectSize   = "Spyglass-Expect-Size"
 	hdrExpectMD5    = "Spyglass-Expect-Checksum"
@@ -52,26 +56,32 @@ const (
 )
 
 // peerPath is the request path for k.
-func peerPath(k Key) string {
+func peerPath(k blob.Key) string {
 	return "/peer/v1/blobs/" + url.PathEscape(k.Region) + "/" + url.PathEscape(k.Image)
 }
 
-// PeerHandler serves this instance's entries to the site's other instances
-// (see PeerRoute). It hands out image data without asking who is calling:
-// mount it only behind the admin listener's token (package admin), which
-// the other instances send (BlobsConfig.PeerToken).
-func (b *Blobs) PeerHandler() http.Handler {
-	return http.HandlerFunc(b.servePeer)
+// Entries is what the peer handler serves from: the blob cache
+// (blob.Cache).
+type Entries interface {
+	Attach(k blob.Key, exp blob.Expect) (blob.Data, error)
 }
 
-func (b *Blobs) servePeer(w http.ResponseWriter, r *http.Request) {
-	k := Key{Region: r.PathValue("region"), Image: r.PathValue("image")}
-	if got := r.Header.Get(hdrPeerInstance); got != b.instance {
+// PeerHandler serves this instance's entries in entries to the site's
+// other instances (see PeerRoute). It hands out image data without asking
+// who is calling: mount it only behind the admin listener's token (package
+// admin), which the other instances send (Config.PeerToken).
+func (f *Filler) PeerHandler(entries Entries) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f.servePeer(w, r, entries) })
+}
+
+func (f *Filler) servePeer(w http.ResponseWriter, r *http.Request, entries Entries) {
+	k := blob.Key{Region: r.PathValue("region"), Image: r.PathValue("image")}
+	if got := r.Header.Get(hdrPeerInstance); got != f.instance {
 		if got == "" {
 			http.Error(w, hdrPeerInstance+" is required", http.StatusBadRequest)
 			return
 		}
-		http.Error(w, "this is instance "+b.instance+", not "+got, http.StatusMisdirectedRequest)
+		http.Error(w, "this is instance "+f.instance+", not "+got, http.StatusMisdirectedRequest)
 		return
 	}
 	exp, err := parsePeerExpect(r.Header)
@@ -79,7 +89,7 @@ func (b *Blobs) servePeer(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	d, err := b.attach(k, exp)
+	d, err := entries.Attach(k, exp)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
@@ -118,57 +128,33 @@ func (b *Blobs) servePeer(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			sent += int64(m)
-			b.stats.peerServedBytes.Add(int64(m))
+			f.served.Add(int64(m))
 			flush.Flush() // bytes go out as they land
 		}
 		if rerr != nil && sent < n {
 			// The entry failed (or its verification did): cut the stream
 			// so the peer sees a short body, never a clean end.
-			b.log.Warn("peer fill stream cut", "region", k.Region, "image", k.Image, "at", off+sent, "err", rerr)
+			f.log.Warn("peer fill stream cut", "region", k.Region, "image", k.Image, "at", off+sent, "err", rerr)
 			panic(http.ErrAbortHandler)
 		}
 	}
 }
 
-// attach opens an entry for a peer: complete, or with a fill running here.
-// It never starts a fill.
-func (b *Blobs) attach(k Key, exp Expect) (peerData, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e := b.entries[k]
-	if e == nil || e.exp != exp {
-		return nil, errors.New("no entry for this image with these expectations")
-	}
-	if e.isComplete() {
-		e.lastAccess = time.Now()
-		e.lru = time.Now()
-		return e.completeData()
-	}
-	e.mu.Lock()
-	filling, src := e.filling && e.state == stateFilling && !e.stopped, e.source
-	e.mu.Unlock()
-	if !filling {
-		return nil, errors.New("no fill of this image runs here")
-	}
-	e.refs++
-	return &fillData{e: e, origin: src}, nil
-}
-
 // parsePeerExpect reads the expectations a peer request carries.
-func parsePeerExpect(h http.Header) (Expect, error) {
+func parsePeerExpect(h http.Header) (blob.Expect, error) {
 	size, err := strconv.ParseInt(h.Get(hdrExpectSize), 10, 64)
 	if err != nil || size < 0 {
-		return Expect{}, fmt.Errorf("%s: want a byte count", hdrExpectSize)
+		return blob.Expect{}, fmt.Errorf("%s: want a byte count", hdrExpectSize)
 	}
-	exp := Expect{Size: size, Checksum: h.Get(hdrExpectMD5), HashAlgo: h.Get(hdrExpectAlgo), HashValue: h.Get(hdrExpectHash)}
+	exp := blob.Expect{Size: size, Checksum: h.Get(hdrExpectMD5), HashAlgo: h.Get(hdrExpectAlgo), HashValue: h.Get(hdrExpectHash)}
 	if exp.Checksum == "" && exp.HashValue == "" {
-		return Expect{}, fmt.Errorf("%s or %s is required", hdrExpectMD5, hdrExpectHash)
+		return blob.Expect{}, fmt.Errorf("%s or %s is required", hdrExpectMD5, hdrExpectHash)
 	}
 	if exp.Checksum != "" && !isHex(exp.Checksum, 32) {
-		return Expect{}, fmt.Errorf("%s: want 32 hex digits", hdrExpectMD5)
+		return blob.Expect{}, fmt.Errorf("%s: want 32 hex digits", hdrExpectMD5)
 	}
-	if exp.HashValue != "" && (newHash(exp.HashAlgo) == nil || !isHex(exp.HashValue, newHash(exp.HashAlgo).Size()*2)) {
-		return Expect{}, fmt.Errorf("%s and %s: want a known algorithm and its digest in hex", hdrExpectAlgo, hdrExpectHash)
+	if exp.HashValue != "" && (blob.NewHash(exp.HashAlgo) == nil || !isHex(exp.HashValue, blob.NewHash(exp.HashAlgo).Size()*2)) {
+		return blob.Expect{}, fmt.Errorf("%s and %s: want a known algorithm and its digest in hex", hdrExpectAlgo, hdrExpectHash)
 	}
 	return exp, nil
 }
@@ -238,7 +224,7 @@ func (s *peerSource) fromPeer(ctx context.Context, l lease, cur string, off, n i
 	h := req.Header
 	h.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
 	h.Set(hdrPeerInstance, l.instance)
-	if t := s.b.cfg.PeerToken; t != "" {
+	if t := s.f.cfg.PeerToken; t != "" {
 		h.Set("Authorization", "Bearer "+t)
 	}
 	h.Set(hdrExpectSize, strconv.FormatInt(exp.Size, 10))
@@ -267,10 +253,4 @@ func (s *peerSource) fromPeer(ctx context.Context, l lease, cur string, off, n i
 	p := &peerStream{body: resp.Body, closed: make(chan struct{})}
 	s.watch(p, cur)
 	return p, nil
-}
-
-// peerData is what attach returns: a fileBlob or a fillData.
-type peerData interface {
-	backends.Sectioner
-	Close() error
 }

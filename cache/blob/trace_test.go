@@ -1,4 +1,4 @@
-package cache_test
+package blob_test
 
 import (
 	"bytes"

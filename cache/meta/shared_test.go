@@ -1,25 +1,26 @@
-package cache
+package meta
 
 import (
 	"testing"
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/cache/redis"
 	"github.com/spyglass-gateway/spyglass/cache/redistest"
 )
 
 // sharedMetas returns n metadata caches (n gateway instances) sharing one
 // real redis-server.
-func sharedMetas(t *testing.T, addr string, n int) []*Metadata {
+func sharedMetas(t *testing.T, addr string, n int) []*Cache {
 	t.Helper()
-	var out []*Metadata
+	var out []*Cache
 	for range n {
-		s, err := NewShared(SharedConfig{Addr: addr, Timeout: 2 * time.Second})
+		s, err := redis.New(redis.Config{Addr: addr, Timeout: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		m, err := NewMetadata(MetadataConfig{TTL: time.Hour, VerdictTTL: time.Hour, Shared: s, Name: "r1"})
+		m, err := New(Config{TTL: time.Hour, VerdictTTL: time.Hour, Shared: s, Name: "r1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -31,6 +32,8 @@ func sharedMetas(t *testing.T, addr string, n int) []*Metadata {
 	}
 	return out
 }
+
+var _ VersionedStore = (*redis.Tier)(nil)
 
 func named(id, name string) *backends.Image { return &backends.Image{ID: id, Name: &name} }
 
@@ -57,8 +60,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // read that began before another instance's write cannot store its answer
 // in Redis nor in its own first level.
 func TestSharedMetadataAcrossInstances(t *testing.T) {
-	redis := redistest.StartT(t)
-	ms := sharedMetas(t, redis.Addr, 3)
+	srv := redistest.StartT(t)
+	ms := sharedMetas(t, srv.Addr, 3)
 	a, b, c := ms[0], ms[1], ms[2]
 
 	_, f, tk := a.Image(ctx, "img")
@@ -105,18 +108,18 @@ func TestSharedMetadataAcrossInstances(t *testing.T) {
 // write elsewhere cannot reach it; once Redis is back and the subscription
 // re-established, the first level is dropped, so the write is not missed.
 func TestSharedMetadataResubscribeDropsFirstLevel(t *testing.T) {
-	redis := redistest.StartT(t)
-	ms := sharedMetas(t, redis.Addr, 2)
+	srv := redistest.StartT(t)
+	ms := sharedMetas(t, srv.Addr, 2)
 	a, b := ms[0], ms[1]
 	_, _, tk := b.Image(ctx, "img")
 	b.PutImage(ctx, tk, named("img", "v1"))
 
-	redis.Stop()
+	srv.Stop()
 	a.Invalidate(ctx, "img") // lost: nobody hears it
 	if got, f, _ := b.Image(ctx, "img"); f != Fresh || nameIn(got) != "v1" {
 		t.Fatalf("Redis down: the first level should still serve v1 (within TTL): %q %v", nameIn(got), f)
 	}
-	if err := redis.Start(); err != nil {
+	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the resubscribed instance drops what it may have missed", func() bool {

@@ -1,4 +1,4 @@
-package cache_test
+package blob_test
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ import (
 
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/backends/glance"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
 )
 
 // origin is a small real HTTP server that serves one image's data the way
@@ -74,10 +74,10 @@ func newOriginOf(t testing.TB, data []byte) *origin {
 	return o
 }
 
-func (o *origin) expect() cache.Expect {
+func (o *origin) expect() blob.Expect {
 	m := md5.Sum(o.data)
 	s := sha512.Sum512(o.data)
-	return cache.Expect{Size: int64(len(o.data)), Checksum: hex.EncodeToString(m[:]), HashAlgo: "sha512", HashValue: hex.EncodeToString(s[:])}
+	return blob.Expect{Size: int64(len(o.data)), Checksum: hex.EncodeToString(m[:]), HashAlgo: "sha512", HashValue: hex.EncodeToString(s[:])}
 }
 
 func (o *origin) serve(w http.ResponseWriter, r *http.Request) {
@@ -176,7 +176,7 @@ func (o regionOrigin) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, e
 	return o.r.Fetch(ctx, o.id, off, n)
 }
 
-func originFor(t testing.TB, o *origin, readTimeout time.Duration) cache.Origin {
+func originFor(t testing.TB, o *origin, readTimeout time.Duration) blob.Origin {
 	t.Helper()
 	r, err := glance.New(glance.Config{Name: "r1", Endpoint: o.url, ReadTimeout: readTimeout, BreakerOpen: 50 * time.Millisecond})
 	if err != nil {
@@ -185,16 +185,21 @@ func originFor(t testing.TB, o *origin, readTimeout time.Duration) cache.Origin 
 	return regionOrigin{r: r, id: "img"}
 }
 
-func openBlobs(t testing.TB, dir string, max int64) *cache.Blobs {
+func openBlobs(t testing.TB, dir string, max int64) *blob.Cache {
 	t.Helper()
-	b, err := cache.OpenBlobs(cache.BlobsConfig{Dir: dir, MaxSize: max, Checkpoint: 1 << 20, CheckpointInterval: time.Millisecond})
+	b, err := blob.Open(blob.Config{Dir: dir, MaxSize: max, Checkpoint: 1 << 20, CheckpointInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-var key = cache.Key{Region: "r1", Image: "img"}
+var key = blob.Key{Region: "r1", Image: "img"}
+
+// sectioner is the cache's Data as the gateway reads it.
+type sectioner interface {
+	Section(ctx context.Context, off, n int64) (io.ReadCloser, error)
+}
 
 func readAll(t testing.TB, d backends.Data) ([]byte, error) {
 	t.Helper()
@@ -209,7 +214,7 @@ func readAll(t testing.TB, d backends.Data) ([]byte, error) {
 	return io.ReadAll(r)
 }
 
-func isCached(b *cache.Blobs, k cache.Key) bool {
+func isCached(b *blob.Cache, k blob.Key) bool {
 	cached, _ := b.List()
 	for _, c := range cached {
 		if c.Key == k {
@@ -390,7 +395,7 @@ func TestBlobWrongBytesAreNeverServed(t *testing.T) {
 func TestBlobOriginHangs(t *testing.T) {
 	o := newOrigin(t, 1<<20)
 	o.hang.Store(true)
-	b, err := cache.OpenBlobs(cache.BlobsConfig{Dir: t.TempDir(), MaxSize: 1 << 30, Retries: 1})
+	b, err := blob.Open(blob.Config{Dir: t.TempDir(), MaxSize: 1 << 30, Retries: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +426,7 @@ func TestBlobOriginDown(t *testing.T) {
 	o := newOrigin(t, 1<<20)
 	exp := o.expect()
 	o.srv.Close()
-	b, err := cache.OpenBlobs(cache.BlobsConfig{Dir: t.TempDir(), MaxSize: 1 << 30, Retries: 1})
+	b, err := blob.Open(blob.Config{Dir: t.TempDir(), MaxSize: 1 << 30, Retries: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -523,11 +528,11 @@ func TestBlobEviction(t *testing.T) {
 	b := openBlobs(t, dir, 12<<20) // high 10.8 MiB, low 9.6 MiB
 	defer b.Close()
 	var origins []*origin
-	keys := []cache.Key{}
+	keys := []blob.Key{}
 	for i := 0; i < 3; i++ {
 		o := newOrigin(t, 3<<20)
 		origins = append(origins, o)
-		k := cache.Key{Region: "r1", Image: fmt.Sprintf("img%d", i)}
+		k := blob.Key{Region: "r1", Image: fmt.Sprintf("img%d", i)}
 		keys = append(keys, k)
 		d, err := b.Open(context.Background(), k, o.expect(), originFor(t, o, 5*time.Second))
 		if err != nil {
@@ -542,7 +547,7 @@ func TestBlobEviction(t *testing.T) {
 	// img0 (LRU) goes.
 	slow := newOrigin(t, 3<<20)
 	slow.bytesPerS.Store(2 << 20)
-	k := cache.Key{Region: "r1", Image: "img3"}
+	k := blob.Key{Region: "r1", Image: "img3"}
 	d, err := b.Open(context.Background(), k, slow.expect(), originFor(t, slow, 5*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -569,7 +574,7 @@ func TestBlobUnwritableDirBypasses(t *testing.T) {
 	o := newOrigin(t, 1<<20)
 	f := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(f, nil, 0o600)
-	b, err := cache.OpenBlobs(cache.BlobsConfig{Dir: filepath.Join(f, "cache"), MaxSize: 1 << 30})
+	b, err := blob.Open(blob.Config{Dir: filepath.Join(f, "cache"), MaxSize: 1 << 30})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -594,10 +599,10 @@ func TestBlobUnwritableDirBypasses(t *testing.T) {
 func TestBlobSetBounds(t *testing.T) {
 	b := openBlobs(t, t.TempDir(), 10<<20)
 	defer b.Close()
-	var keys []cache.Key
+	var keys []blob.Key
 	for i := 0; i < 2; i++ {
 		o := newOrigin(t, 3<<20)
-		k := cache.Key{Region: "r1", Image: fmt.Sprintf("img%d", i)}
+		k := blob.Key{Region: "r1", Image: fmt.Sprintf("img%d", i)}
 		keys = append(keys, k)
 		d, err := b.Open(context.Background(), k, o.expect(), originFor(t, o, 5*time.Second))
 		if err != nil {
@@ -626,7 +631,7 @@ func TestBlobSetBounds(t *testing.T) {
 	}
 	// A 6 MiB image is over 0.8×5 MiB: not cacheable, until the bound grows.
 	big := newOrigin(t, 6<<20)
-	kb := cache.Key{Region: "r1", Image: "big"}
+	kb := blob.Key{Region: "r1", Image: "big"}
 	if err := b.Prefetch(context.Background(), kb, big.expect(), originFor(t, big, 5*time.Second)); err == nil {
 		t.Fatal("prefetch of an image larger than the cache's low watermark succeeded")
 	}
@@ -635,5 +640,16 @@ func TestBlobSetBounds(t *testing.T) {
 	}
 	if err := b.Prefetch(context.Background(), kb, big.expect(), originFor(t, big, 5*time.Second)); err != nil {
 		t.Fatalf("prefetch after growing the cache: %v", err)
+	}
+}
+
+// waitUntil polls cond until it holds; after a minute the test fails (the
+// thing waited for is not coming).
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package cache
+package meta
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 	"github.com/spyglass-gateway/spyglass/backends"
 )
 
-// MetadataConfig sizes and times the metadata cache.
-type MetadataConfig struct {
+// Config sizes and times the metadata cache.
+type Config struct {
 	// TTL is how long a record is served without asking its region again.
 	TTL time.Duration
 	// StaleIfError is how long past TTL a record is still served when its
@@ -28,7 +28,7 @@ type MetadataConfig struct {
 	// Now is the clock; nil means time.Now (tests pass their own).
 	Now func() time.Time
 	// Shared is the second level shared with other gateway instances (a
-	// cache.Shared); nil: this instance caches alone.
+	// redis.Tier); nil: this instance caches alone.
 	Shared VersionedStore
 	// Name tells this cache's records apart from other regions' in the
 	// shared tier (the region's name); it must be the same on every
@@ -36,7 +36,7 @@ type MetadataConfig struct {
 	Name string
 }
 
-// Metadata caches image records and membership verdicts of remote regions
+// Cache caches image records and membership verdicts of remote regions
 // in process (ristretto). It knows nothing of policy: it keeps what a region
 // answered and when; the gateway's visibility function decides who may see
 // a cached record.
@@ -46,12 +46,12 @@ type MetadataConfig struct {
 // happened in between makes the Put a no-op, so a write through Spyglass is
 // never undone by a slower read that started before it.
 //
-// With a shared tier (metashared.go) the same holds across instances: a
+// With a shared tier (shared.go) the same holds across instances: a
 // first-level miss asks Redis before the region, the ticket carries the
 // image's version there, and an invalidation on any instance is published
 // to every other one.
-type Metadata struct {
-	cfg      MetadataConfig
+type Cache struct {
+	cfg      Config
 	images   *ristretto.Cache[string, *record]
 	verdicts *ristretto.Cache[string, *verdict]
 
@@ -69,20 +69,20 @@ type Metadata struct {
 	others atomic.Uint64
 }
 
-// MetadataStats counts image lookups: a hit found a fresh record (in
+// Stats counts image lookups: a hit found a fresh record (in
 // either level); a miss found none, or a stale one (the region is asked).
-type MetadataStats struct{ Hits, Misses int64 }
+type Stats struct{ Hits, Misses int64 }
 
 // OthersWrites counts what this cache learned of writes through other
 // instances: their invalidations received, and every (re)subscription
 // (messages may have been lost before it). Always 0 without a shared tier.
 // State derived from region answers outside this cache — a listing's
 // read-ahead images — is stale once it moved.
-func (m *Metadata) OthersWrites() uint64 { return m.others.Load() }
+func (m *Cache) OthersWrites() uint64 { return m.others.Load() }
 
 // Stats reports the counters.
-func (m *Metadata) Stats() MetadataStats {
-	return MetadataStats{Hits: m.hits.Load(), Misses: m.misses.Load()}
+func (m *Cache) Stats() Stats {
+	return Stats{Hits: m.hits.Load(), Misses: m.misses.Load()}
 }
 
 type record struct {
@@ -102,7 +102,7 @@ type invalidation struct {
 	at    time.Time
 }
 
-// Ticket is taken before a region is asked; see Metadata. The zero Ticket
+// Ticket is taken before a region is asked; see Cache. The zero Ticket
 // is void.
 type Ticket struct {
 	epoch uint64
@@ -119,8 +119,8 @@ type Ticket struct {
 // any region timeout.
 const ticketLifetime = 5 * time.Minute
 
-// NewMetadata returns an empty metadata cache.
-func NewMetadata(cfg MetadataConfig) (*Metadata, error) {
+// New returns an empty metadata cache.
+func New(cfg Config) (*Cache, error) {
 	if cfg.TTL <= 0 {
 		return nil, errors.New("cache: metadata TTL must be positive")
 	}
@@ -146,7 +146,7 @@ func NewMetadata(cfg MetadataConfig) (*Metadata, error) {
 		images.Close()
 		return nil, err
 	}
-	m := &Metadata{cfg: cfg, images: images, verdicts: verdicts}
+	m := &Cache{cfg: cfg, images: images, verdicts: verdicts}
 	m.epoch.Store(1)
 	if cfg.Shared != nil {
 		m.shared = newSharedLevel(m, cfg.Shared, cfg.Name)
@@ -155,7 +155,7 @@ func NewMetadata(cfg MetadataConfig) (*Metadata, error) {
 }
 
 // Close releases the cache's goroutines (and its subscription).
-func (m *Metadata) Close() {
+func (m *Cache) Close() {
 	if m.shared != nil {
 		m.shared.close()
 	}
@@ -166,7 +166,7 @@ func (m *Metadata) Close() {
 // Ticket returns the ticket to pass to PutImage for answers asked for now
 // that were not looked up first (a listing's records): they fill the first
 // level only.
-func (m *Metadata) Ticket() Ticket { return Ticket{epoch: m.epoch.Load(), taken: m.cfg.Now()} }
+func (m *Cache) Ticket() Ticket { return Ticket{epoch: m.epoch.Load(), taken: m.cfg.Now()} }
 
 // Freshness says how a cached record may be used.
 type Freshness uint8
@@ -184,7 +184,7 @@ const (
 // Image returns the cached record for id and how fresh it is: from the
 // first level, else from the shared tier. Unless it is Fresh, it also
 // returns the ticket to hand to PutImage with the region's answer.
-func (m *Metadata) Image(ctx context.Context, id string) (*backends.Image, Freshness, Ticket) {
+func (m *Cache) Image(ctx context.Context, id string) (*backends.Image, Freshness, Ticket) {
 	img, f, t := m.image(ctx, id)
 	if f == Fresh {
 		m.hits.Add(1)
@@ -194,7 +194,7 @@ func (m *Metadata) Image(ctx context.Context, id string) (*backends.Image, Fresh
 	return img, f, t
 }
 
-func (m *Metadata) image(ctx context.Context, id string) (*backends.Image, Freshness, Ticket) {
+func (m *Cache) image(ctx context.Context, id string) (*backends.Image, Freshness, Ticket) {
 	img, f := m.localImage(id)
 	if f == Fresh || m.shared == nil {
 		if f != Fresh {
@@ -214,7 +214,7 @@ func (m *Metadata) image(ctx context.Context, id string) (*backends.Image, Fresh
 	return img, f, t
 }
 
-func (m *Metadata) localImage(id string) (*backends.Image, Freshness) {
+func (m *Cache) localImage(id string) (*backends.Image, Freshness) {
 	r, ok := m.images.Get(id)
 	if !ok || !m.valid(r.ticket, id) {
 		return nil, Missing
@@ -222,7 +222,7 @@ func (m *Metadata) localImage(id string) (*backends.Image, Freshness) {
 	return r.img, m.freshness(r.fetched)
 }
 
-func (m *Metadata) freshness(fetched time.Time) Freshness {
+func (m *Cache) freshness(fetched time.Time) Freshness {
 	age := m.cfg.Now().Sub(fetched)
 	switch {
 	case age < m.cfg.TTL:
@@ -236,7 +236,7 @@ func (m *Metadata) freshness(fetched time.Time) Freshness {
 // PutImage remembers img as its region answered it for a request that took
 // ticket t before asking; it is dropped if id was invalidated since (here
 // or, for the shared tier, on any instance).
-func (m *Metadata) PutImage(ctx context.Context, t Ticket, img *backends.Image) {
+func (m *Cache) PutImage(ctx context.Context, t Ticket, img *backends.Image) {
 	if img == nil {
 		return
 	}
@@ -254,7 +254,7 @@ func (m *Metadata) PutImage(ctx context.Context, t Ticket, img *backends.Image) 
 
 // putLocal fills the first level with a record fetched at fetched; false:
 // the ticket is void.
-func (m *Metadata) putLocal(t Ticket, img *backends.Image, fetched time.Time) bool {
+func (m *Cache) putLocal(t Ticket, img *backends.Image, fetched time.Time) bool {
 	if !m.valid(t, img.ID) {
 		return false
 	}
@@ -271,7 +271,7 @@ func (m *Metadata) putLocal(t Ticket, img *backends.Image, fetched time.Time) bo
 // known is false when there is none; member is nil when the project is
 // known not to be a member. When it is not known, the ticket is the one to
 // hand to PutMember with the region's answer.
-func (m *Metadata) Member(ctx context.Context, imageID, project string) (member *backends.Member, known bool, t Ticket) {
+func (m *Cache) Member(ctx context.Context, imageID, project string) (member *backends.Member, known bool, t Ticket) {
 	v, ok := m.verdicts.Get(verdictKey(imageID, project))
 	if ok && m.cfg.Now().Sub(v.fetched) < m.cfg.VerdictTTL && m.valid(v.ticket, imageID) {
 		return v.member, true, Ticket{}
@@ -290,7 +290,7 @@ func (m *Metadata) Member(ctx context.Context, imageID, project string) (member 
 }
 
 // PutMember remembers a membership verdict (member nil: not a member).
-func (m *Metadata) PutMember(ctx context.Context, t Ticket, imageID, project string, member *backends.Member) {
+func (m *Cache) PutMember(ctx context.Context, t Ticket, imageID, project string, member *backends.Member) {
 	now := m.cfg.Now()
 	if !m.valid(t, imageID) {
 		return
@@ -303,7 +303,7 @@ func (m *Metadata) PutMember(ctx context.Context, t Ticket, imageID, project str
 	m.putLocalMember(t, imageID, project, member, now)
 }
 
-func (m *Metadata) putLocalMember(t Ticket, imageID, project string, member *backends.Member, fetched time.Time) bool {
+func (m *Cache) putLocalMember(t Ticket, imageID, project string, member *backends.Member, fetched time.Time) bool {
 	if !m.valid(t, imageID) {
 		return false
 	}
@@ -328,7 +328,7 @@ func (m *Metadata) putLocalMember(t Ticket, imageID, project string, member *bac
 // invalidation to every instance; when Redis cannot be reached that is
 // retried in the background until it can. It returns the ticket for the
 // record the write answered with.
-func (m *Metadata) Invalidate(ctx context.Context, id string) Ticket {
+func (m *Cache) Invalidate(ctx context.Context, id string) Ticket {
 	m.invalidateLocal(id)
 	t := m.Ticket()
 	if m.shared != nil {
@@ -337,7 +337,7 @@ func (m *Metadata) Invalidate(ctx context.Context, id string) Ticket {
 	return t
 }
 
-func (m *Metadata) invalidateLocal(id string) {
+func (m *Cache) invalidateLocal(id string) {
 	e := m.epoch.Add(1)
 	now := m.cfg.Now()
 	m.invalidated.Store(id, invalidation{epoch: e, at: now})
@@ -348,7 +348,7 @@ func (m *Metadata) invalidateLocal(id string) {
 // InvalidateAll forgets everything in the first level and voids every
 // ticket taken before now: what it held may have missed invalidations (the
 // subscription to them was lost).
-func (m *Metadata) InvalidateAll() {
+func (m *Cache) InvalidateAll() {
 	m.cleared.Store(m.epoch.Add(1))
 	m.images.Clear()
 	m.verdicts.Clear()
@@ -357,7 +357,7 @@ func (m *Metadata) InvalidateAll() {
 // sweep drops invalidations no ticket in flight can predate any more; a
 // record older than that has expired anyway (TTL+stale is far below
 // ticketLifetime in any sane configuration, and Put refuses older tickets).
-func (m *Metadata) sweep(now time.Time) {
+func (m *Cache) sweep(now time.Time) {
 	m.sweepMu.Lock()
 	defer m.sweepMu.Unlock()
 	if now.Sub(m.lastSweep) < ticketLifetime {
@@ -374,7 +374,7 @@ func (m *Metadata) sweep(now time.Time) {
 
 // valid reports whether something fetched under ticket t is still good for
 // id: no invalidation of id happened after t was taken.
-func (m *Metadata) valid(t Ticket, id string) bool {
+func (m *Cache) valid(t Ticket, id string) bool {
 	if t.epoch < m.cleared.Load() {
 		return false
 	}

@@ -1,4 +1,4 @@
-package cache
+package meta
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 )
 
 // VersionedStore is what the metadata cache needs from the shared tier
-// (cache.Shared): versioned records (sharedversioned.go) and the channel
-// that carries invalidations between instances. Like Shared, it never
+// (redis.Tier): versioned records and the channel that carries
+// invalidations between instances. Like the tier, it never
 // fails: an unanswered call is a miss or a dropped write.
 type VersionedStore interface {
 	GetVersioned(ctx context.Context, key, versionKey string) (record []byte, version string, ok bool)
@@ -29,7 +29,7 @@ type VersionedStore interface {
 // instance. Keys share the image id as a hash tag, so each script touches
 // one Redis Cluster slot.
 type sharedLevel struct {
-	m        *Metadata
+	m        *Cache
 	store    VersionedStore
 	name     string
 	self     string // this instance, to skip its own invalidations
@@ -47,7 +47,7 @@ type sharedLevel struct {
 // beyond it the oldest are not retried (their records expire within TTL).
 const maxPending = 100_000
 
-func newSharedLevel(m *Metadata, store VersionedStore, name string) *sharedLevel {
+func newSharedLevel(m *Cache, store VersionedStore, name string) *sharedLevel {
 	var b [8]byte
 	rand.Read(b[:])
 	ctx, cancel := context.WithCancel(context.Background())
@@ -55,7 +55,7 @@ func newSharedLevel(m *Metadata, store VersionedStore, name string) *sharedLevel
 		m: m, store: store, name: name, self: hex.EncodeToString(b[:]),
 		channel: "meta:invalidate:" + name, stop: cancel,
 		// A version must outlive every record stored under it and every
-		// ticket that may still carry it (see Shared.BumpVersion).
+		// ticket that may still carry it (see redis.Tier.BumpVersion).
 		versTTL:  max(m.cfg.TTL+m.cfg.StaleIfError, m.cfg.VerdictTTL) + 2*ticketLifetime,
 		pending:  map[string]struct{}{},
 		pendWake: make(chan struct{}, 1),
@@ -207,5 +207,3 @@ func (s *sharedLevel) resubscribed() {
 	s.m.others.Add(1)
 	s.subscriptions.Add(1)
 }
-
-var _ VersionedStore = (*Shared)(nil)

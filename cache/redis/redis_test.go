@@ -1,4 +1,4 @@
-package cache_test
+package redis_test
 
 import (
 	"context"
@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-	"github.com/spyglass-gateway/spyglass/cache"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/spyglass-gateway/spyglass/cache/redis"
 	"github.com/spyglass-gateway/spyglass/cache/redistest"
 )
 
 func TestSharedAgainstARealRedis(t *testing.T) {
 	r := redistest.StartT(t)
-	s, err := cache.NewShared(cache.SharedConfig{Addr: r.Addr, Timeout: 200 * time.Millisecond})
+	s, err := redis.New(redis.Config{Addr: r.Addr, Timeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestSharedHangingRedis(t *testing.T) {
 			defer c.Close() // hold it open, say nothing
 		}
 	}()
-	s, err := cache.NewShared(cache.SharedConfig{Addr: ln.Addr().String(), Timeout: 100 * time.Millisecond})
+	s, err := redis.New(redis.Config{Addr: ln.Addr().String(), Timeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestSharedHangingRedis(t *testing.T) {
 func TestSharedAgainstARedisCluster(t *testing.T) {
 	c := redistest.StartClusterT(t, 3)
 	// One seed is enough: the client learns the other nodes from it.
-	s, err := cache.NewShared(cache.SharedConfig{Cluster: c.Addrs[:1], Timeout: 2 * time.Second})
+	s, err := redis.New(redis.Config{Cluster: c.Addrs[:1], Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestSharedAgainstARedisCluster(t *testing.T) {
 	}
 	// The keys really are spread: every master holds some.
 	for _, addr := range c.Addrs {
-		node := redis.NewClient(&redis.Options{Addr: addr})
+		node := goredis.NewClient(&goredis.Options{Addr: addr})
 		keys, err := node.DBSize(ctx).Result()
 		node.Close()
 		if err != nil {
@@ -137,7 +137,7 @@ func TestSharedAgainstARedisCluster(t *testing.T) {
 func TestSharedThroughSentinel(t *testing.T) {
 	master := redistest.StartT(t)
 	sentinel := redistest.StartSentinelT(t, master)
-	s, err := cache.NewShared(cache.SharedConfig{SentinelMaster: sentinel.MasterName, SentinelAddrs: []string{sentinel.Addr}, Timeout: 2 * time.Second})
+	s, err := redis.New(redis.Config{SentinelMaster: sentinel.MasterName, SentinelAddrs: []string{sentinel.Addr}, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestSharedThroughSentinel(t *testing.T) {
 	if v, ok := s.Get(ctx, "k"); !ok || string(v) != "v" {
 		t.Fatalf("Get = %q, %v; want v", v, ok)
 	}
-	direct := redis.NewClient(&redis.Options{Addr: master.Addr})
+	direct := goredis.NewClient(&goredis.Options{Addr: master.Addr})
 	defer direct.Close()
 	if v, err := direct.Get(ctx, "spyglass:k").Result(); err != nil || v != "v" {
 		t.Errorf("on the master: %q, %v; want v", v, err)
@@ -157,20 +157,20 @@ func TestSharedThroughSentinel(t *testing.T) {
 func TestNewSharedNeedsExactlyOneRedis(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  cache.SharedConfig
+		cfg  redis.Config
 	}{
-		{"none", cache.SharedConfig{}},
-		{"addr and cluster", cache.SharedConfig{Addr: "127.0.0.1:1", Cluster: []string{"127.0.0.1:2"}}},
-		{"addr and sentinel", cache.SharedConfig{Addr: "127.0.0.1:1", SentinelMaster: "m", SentinelAddrs: []string{"127.0.0.1:2"}}},
-		{"sentinel without addrs", cache.SharedConfig{SentinelMaster: "m"}},
-		{"sentinel without master", cache.SharedConfig{SentinelAddrs: []string{"127.0.0.1:2"}}},
-		{"cluster with a db", cache.SharedConfig{Cluster: []string{"127.0.0.1:2"}, DB: 1}},
+		{"none", redis.Config{}},
+		{"addr and cluster", redis.Config{Addr: "127.0.0.1:1", Cluster: []string{"127.0.0.1:2"}}},
+		{"addr and sentinel", redis.Config{Addr: "127.0.0.1:1", SentinelMaster: "m", SentinelAddrs: []string{"127.0.0.1:2"}}},
+		{"sentinel without addrs", redis.Config{SentinelMaster: "m"}},
+		{"sentinel without master", redis.Config{SentinelAddrs: []string{"127.0.0.1:2"}}},
+		{"cluster with a db", redis.Config{Cluster: []string{"127.0.0.1:2"}, DB: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if s, err := cache.NewShared(tt.cfg); err == nil {
+			if s, err := redis.New(tt.cfg); err == nil {
 				s.Close()
-				t.Fatal("NewShared succeeded, want an error")
+				t.Fatal("New succeeded, want an error")
 			}
 		})
 	}
@@ -185,7 +185,7 @@ func TestSharedFollowsASentinelFailover(t *testing.T) {
 	replica := redistest.StartReplicaT(t, master)
 	sentinel := redistest.StartSentinelT(t, master)
 	ctx := context.Background()
-	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinel.Addr})
+	sc := goredis.NewSentinelClient(&goredis.Options{Addr: sentinel.Addr})
 	defer sc.Close()
 	// The sentinel learns the replica from the master's INFO (every 10s).
 	waitFor(t, 60*time.Second, "the sentinel to know the replica", func() bool {
@@ -193,7 +193,7 @@ func TestSharedFollowsASentinelFailover(t *testing.T) {
 		return err == nil && len(rs) == 1
 	})
 
-	s, err := cache.NewShared(cache.SharedConfig{SentinelMaster: sentinel.MasterName, SentinelAddrs: []string{sentinel.Addr}, Timeout: time.Second})
+	s, err := redis.New(redis.Config{SentinelMaster: sentinel.MasterName, SentinelAddrs: []string{sentinel.Addr}, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestSharedFollowsASentinelFailover(t *testing.T) {
 
 	// Replication is asynchronous: kill the master only once the replica
 	// has the key, or the failover may rightly lose it.
-	onReplica := redis.NewClient(&redis.Options{Addr: replica.Addr})
+	onReplica := goredis.NewClient(&goredis.Options{Addr: replica.Addr})
 	defer onReplica.Close()
 	waitFor(t, 30*time.Second, "the write to reach the replica", func() bool {
 		v, err := onReplica.Get(ctx, "spyglass:before").Result()

@@ -1,11 +1,11 @@
-package cache
+package redis
 
 import (
 	"context"
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Versioned records in the shared tier: a record is stored with the
@@ -21,7 +21,7 @@ import (
 
 // bumpScript: KEYS[1] the version, KEYS[2] the record (deleted); ARGV[1]
 // the version's lifetime in ms, ARGV[2] the channel to publish ARGV[3] on.
-var bumpScript = redis.NewScript(`
+var bumpScript = goredis.NewScript(`
 local v
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('INCR', KEYS[1])
@@ -39,7 +39,7 @@ return v
 
 // setIfVersionScript: KEYS[1] the record, KEYS[2] its version; ARGV[1] the
 // version the reader saw, ARGV[2] the record, ARGV[3] its lifetime in ms.
-var setIfVersionScript = redis.NewScript(`
+var setIfVersionScript = goredis.NewScript(`
 if (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return 1
@@ -50,7 +50,7 @@ return 0
 // GetVersioned returns the record under key and the current version of
 // versionKey ("" when there is none) in one round trip; ok is false when
 // Redis did not answer in time (record nil: no record).
-func (s *Shared) GetVersioned(ctx context.Context, key, versionKey string) (record []byte, version string, ok bool) {
+func (s *Tier) GetVersioned(ctx context.Context, key, versionKey string) (record []byte, version string, ok bool) {
 	_, err := s.breaker.Execute(func() ([]byte, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 		defer cancel()
@@ -73,7 +73,7 @@ func (s *Shared) GetVersioned(ctx context.Context, key, versionKey string) (reco
 // SetIfVersion stores val under key for ttl if versionKey's version is
 // still version (what GetVersioned answered before the value was read).
 // stored says it was; ok is false when Redis did not answer in time.
-func (s *Shared) SetIfVersion(ctx context.Context, key, versionKey, version string, val []byte, ttl time.Duration) (stored, ok bool) {
+func (s *Tier) SetIfVersion(ctx context.Context, key, versionKey, version string, val []byte, ttl time.Duration) (stored, ok bool) {
 	_, err := s.breaker.Execute(func() ([]byte, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 		defer cancel()
@@ -89,7 +89,7 @@ func (s *Shared) SetIfVersion(ctx context.Context, key, versionKey, version stri
 // deletes key, and publishes message on channel ("" publishes nothing),
 // atomically. It returns the new version; ok is false when Redis did not
 // answer in time, and then nothing may have happened.
-func (s *Shared) BumpVersion(ctx context.Context, key, versionKey string, versionTTL time.Duration, channel, message string) (version string, ok bool) {
+func (s *Tier) BumpVersion(ctx context.Context, key, versionKey string, versionTTL time.Duration, channel, message string) (version string, ok bool) {
 	if channel != "" {
 		channel = s.prefix + channel
 	}
@@ -110,18 +110,18 @@ func (s *Shared) BumpVersion(ctx context.Context, key, versionKey string, versio
 // restart, a lost connection): messages published while it was down are
 // lost, and the subscriber must stop believing what they would have
 // changed. It returns at once; nothing in it waits on Redis for the caller.
-func (s *Shared) Subscribe(ctx context.Context, channel string, onMessage func(string), onSubscribed func()) {
+func (s *Tier) Subscribe(ctx context.Context, channel string, onMessage func(string), onSubscribed func()) {
 	go func() {
 		ps := s.client.Subscribe(ctx, s.prefix+channel)
 		defer ps.Close()
 		ch := ps.ChannelWithSubscriptions(
-			redis.WithChannelSize(4096),
+			goredis.WithChannelSize(4096),
 			// An invalidation must not be dropped because the handler
 			// was slow for a while; it never is for long.
-			redis.WithChannelSendTimeout(time.Hour),
-			redis.WithChannelHealthCheckInterval(time.Second),
-			redis.WithChannelPingTimeout(max(s.timeout, 100*time.Millisecond)),
-			redis.WithChannelReconnectTimeout(max(s.timeout, 100*time.Millisecond)),
+			goredis.WithChannelSendTimeout(time.Hour),
+			goredis.WithChannelHealthCheckInterval(time.Second),
+			goredis.WithChannelPingTimeout(max(s.timeout, 100*time.Millisecond)),
+			goredis.WithChannelReconnectTimeout(max(s.timeout, 100*time.Millisecond)),
 		)
 		for {
 			select {
@@ -132,51 +132,14 @@ func (s *Shared) Subscribe(ctx context.Context, channel string, onMessage func(s
 					return
 				}
 				switch m := m.(type) {
-				case *redis.Subscription:
+				case *goredis.Subscription:
 					if m.Kind == "subscribe" {
 						onSubscribed()
 					}
-				case *redis.Message:
+				case *goredis.Message:
 					onMessage(m.Payload)
 				}
 			}
 		}
 	}()
-}
-
-// SetAdd adds member to the set under key and (re)sets the set's lifetime.
-func (s *Shared) SetAdd(ctx context.Context, key, member string, ttl time.Duration) {
-	s.breaker.Execute(func() ([]byte, error) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
-		defer cancel()
-		_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.SAdd(ctx, s.prefix+key, member)
-			p.PExpire(ctx, s.prefix+key, ttl)
-			return nil
-		})
-		return nil, err
-	})
-}
-
-// SetRemove removes member from the set under key.
-func (s *Shared) SetRemove(ctx context.Context, key, member string) {
-	s.breaker.Execute(func() ([]byte, error) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
-		defer cancel()
-		return nil, s.client.SRem(ctx, s.prefix+key, member).Err()
-	})
-}
-
-// SetMembers returns the members of the set under key, if Redis answers in
-// time (an empty set: none).
-func (s *Shared) SetMembers(ctx context.Context, key string) ([]string, bool) {
-	var members []string
-	_, err := s.breaker.Execute(func() ([]byte, error) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
-		defer cancel()
-		var err error
-		members, err = s.client.SMembers(ctx, s.prefix+key).Result()
-		return nil, err
-	})
-	return members, err == nil
 }

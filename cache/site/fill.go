@@ -1,9 +1,7 @@
-package cache
+package site
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"strconv"
@@ -11,82 +9,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/spyglass-gateway/spyglass/cache/blob"
 )
-
-// Leases is the shared store a site's gateway instances coordinate fills
-// through (Shared, on Redis): one compare-and-swap on a key with a TTL.
-type Leases interface {
-	// SwapLease sets key to new for ttl ("" deletes it) if it holds old
-	// ("" means absent) and returns what it holds afterwards; ok is false
-	// when the store did not answer.
-	SwapLease(ctx context.Context, key, old, new string, ttl time.Duration) (cur string, ok bool)
-}
-
-// Default lease times. A filler refreshes its lease every third of
-// LeaseTTL, so a dead filler is noticed within LeaseTTL; a finished one
-// keeps pointing the site at its complete entry for haveTTL.
-const (
-	defaultLeaseTTL = 5 * time.Second
-	haveTTL         = 10 * time.Minute
-)
-
-// A lease value says who fills an image for the site, or who has it whole:
-// "fill <instance> <peer URL>" or "have <instance> <peer URL>". The instance
-// id (random per process) tells a peer that answers on a reused address
-// from the one that took the lease.
-type lease struct {
-	have     bool
-	instance string
-	url      string
-}
-
-func (l lease) String() string {
-	state := "fill"
-	if l.have {
-		state = "have"
-	}
-	return state + " " + l.instance + " " + l.url
-}
-
-// parseLease reads a lease value; ok is false for anything else (the key
-// was written by something that is not a Spyglass of this version).
-func parseLease(s string) (l lease, ok bool) {
-	f := strings.Fields(s)
-	if len(f) != 3 || (f[0] != "fill" && f[0] != "have") {
-		return lease{}, false
-	}
-	if !strings.HasPrefix(f[2], "http://") && !strings.HasPrefix(f[2], "https://") {
-		return lease{}, false
-	}
-	l = lease{have: f[0] == "have", instance: f[1], url: f[2]}
-	return l, l.String() == s // canonical: what String wrote
-}
-
-// self is how this instance appears in leases: nil until Advertise.
-type self struct{ instance, url string }
-
-// Advertise makes this instance serve its fills to the site's other
-// instances at peerURL (the base URL of its admin listener, e.g.
-// http://10.0.0.5:9293, where PeerHandler is mounted at PeerRoute) and take
-// fill leases. Until it is called (or with ""), the instance takes no lease
-// and serves no peer, but still streams from the instance that fills.
-func (b *Blobs) Advertise(peerURL string) {
-	if peerURL == "" {
-		b.self.Store(nil)
-		return
-	}
-	b.self.Store(&self{instance: b.instance, url: strings.TrimRight(peerURL, "/")})
-}
-
-func newInstanceID() string {
-	var r [8]byte
-	rand.Read(r[:])
-	return hex.EncodeToString(r[:])
-}
 
 // leaseKey names an image's fill lease: the expectations are part of it, so
 // instances that disagree about an image's bytes never wait on each other.
-func leaseKey(k Key, exp Expect) string {
+func leaseKey(k blob.Key, exp blob.Expect) string {
 	sum := exp.HashValue
 	if sum == "" {
 		sum = exp.Checksum
@@ -100,8 +29,7 @@ func leaseKey(k Key, exp Expect) string {
 // Fetch concurrently.
 type siteFill struct {
 	peerSource
-	e      *entry
-	origin Origin
+	origin blob.Origin
 
 	mu       sync.Mutex
 	mine     string        // the lease value this instance holds, "" if none
@@ -115,22 +43,22 @@ type siteFill struct {
 	leased map[*leasedStream]struct{}
 }
 
-func newSiteFill(e *entry, o Origin) *siteFill {
-	return &siteFill{peerSource: newPeerSource(e.b, e.key, e.exp), e: e, origin: o,
+func newSiteFill(f *Filler, k blob.Key, exp blob.Expect, o blob.Origin) *siteFill {
+	return &siteFill{peerSource: newPeerSource(f, k, exp), origin: o,
 		peerUsed: map[string]bool{}, failed: map[string]bool{}, leased: map[*leasedStream]struct{}{}}
 }
 
 // peerSource streams an image from the site's instance that holds its
 // lease: what a fill and a pass-through share.
 type peerSource struct {
-	b   *Blobs
-	k   Key
-	exp Expect
+	f   *Filler
+	k   blob.Key
+	exp blob.Expect
 	key string // the lease's
 }
 
-func newPeerSource(b *Blobs, k Key, exp Expect) peerSource {
-	return peerSource{b: b, k: k, exp: exp, key: leaseKey(k, exp)}
+func newPeerSource(f *Filler, k blob.Key, exp blob.Expect) peerSource {
+	return peerSource{f: f, k: k, exp: exp, key: leaseKey(k, exp)}
 }
 
 // sitePass is the origin of an image this instance does not cache (no
@@ -141,18 +69,18 @@ func newPeerSource(b *Blobs, k Key, exp Expect) peerSource {
 // could serve to the others.
 type sitePass struct {
 	peerSource
-	origin Origin
+	origin blob.Origin
 }
 
-func newSitePass(b *Blobs, k Key, exp Expect, o Origin) *sitePass {
-	return &sitePass{peerSource: newPeerSource(b, k, exp), origin: o}
+func newSitePass(f *Filler, k blob.Key, exp blob.Expect, o blob.Origin) *sitePass {
+	return &sitePass{peerSource: newPeerSource(f, k, exp), origin: o}
 }
 
 func (p *sitePass) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
-	cur, ok := p.b.cfg.Leases.SwapLease(ctx, p.key, "", "", 0)
+	cur, ok := p.f.cfg.Leases.SwapLease(ctx, p.key, "", "", 0)
 	l, valid := parseLease(cur)
-	me := p.b.self.Load()
-	if !ok || !valid || me != nil && l.instance == me.instance || p.b.distrusted(cur) {
+	me := p.f.self.Load()
+	if !ok || !valid || me != nil && l.instance == me.instance || p.f.distrusted(cur) {
 		return p.origin.Fetch(ctx, off, n)
 	}
 	rc, err := p.fromPeer(ctx, l, cur, off, n)
@@ -160,7 +88,7 @@ func (p *sitePass) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, erro
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		p.b.log.Debug("cannot stream an uncached image from the instance that holds its lease; reading the region",
+		p.f.log.Debug("cannot stream an uncached image from the instance that holds its lease; reading the region",
 			"region", p.k.Region, "image", p.k.Image, "peer", l.url, "err", err)
 		return p.origin.Fetch(ctx, off, n)
 	}
@@ -217,7 +145,7 @@ func (s *siteFill) fromRegion(ctx context.Context, off, n int64) (io.ReadCloser,
 // its lease changes (a dead one expires within LeaseTTL); then this
 // instance takes the lease and reads the region from off.
 func (s *siteFill) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
-	ttl := s.b.cfg.LeaseTTL
+	ttl := s.f.cfg.LeaseTTL
 	var giveUp time.Time
 	for {
 		s.mu.Lock()
@@ -226,12 +154,12 @@ func (s *siteFill) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, erro
 		if mine != "" || ended {
 			return s.fromRegion(ctx, off, n)
 		}
-		me := s.b.self.Load()
+		me := s.f.self.Load()
 		want := ""
 		if me != nil {
 			want = lease{instance: me.instance, url: me.url}.String()
 		}
-		cur, ok := s.b.cfg.Leases.SwapLease(ctx, s.key, "", want, ttl)
+		cur, ok := s.f.cfg.Leases.SwapLease(ctx, s.key, "", want, ttl)
 		if !ok {
 			// Redis did not answer: every instance fills alone.
 			return s.origin.Fetch(ctx, off, n)
@@ -246,7 +174,7 @@ func (s *siteFill) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, erro
 		l, valid := parseLease(cur)
 		switch {
 		case !valid:
-			s.b.log.Warn("unreadable fill lease; filling from the origin", "key", s.key, "lease", cur)
+			s.f.log.Warn("unreadable fill lease; filling from the origin", "key", s.key, "lease", cur)
 			return s.origin.Fetch(ctx, off, n)
 		case me != nil && l.instance == me.instance:
 			// This instance had it whole once (and lost it since): fill again.
@@ -270,11 +198,11 @@ func (s *siteFill) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, erro
 				// Tokens that differ are a configuration error no wait
 				// mends; taking the lease over would point the rest of
 				// the site at an instance that refuses them in turn.
-				s.b.log.Error("cannot stream a fill from the instance that holds its lease; filling from the origin", "region", s.k.Region,
+				s.f.log.Error("cannot stream a fill from the instance that holds its lease; filling from the origin", "region", s.k.Region,
 					"image", s.k.Image, "peer", l.url, "err", err)
 				return s.origin.Fetch(ctx, off, n)
 			}
-			s.b.log.Warn("cannot stream a fill from the instance that holds its lease", "region", s.k.Region,
+			s.f.log.Warn("cannot stream a fill from the instance that holds its lease", "region", s.k.Region,
 				"image", s.k.Image, "peer", l.url, "err", err)
 			s.mu.Lock()
 			s.failed[cur] = true
@@ -311,15 +239,15 @@ func (s *siteFill) distrusted(cur string) bool {
 	s.mu.Lock()
 	failed := s.failed[cur]
 	s.mu.Unlock()
-	return failed || s.b.distrusted(cur)
+	return failed || s.f.distrusted(cur)
 }
 
 // steal replaces the lease value cur by want; true when this instance holds
 // the lease now.
 func (s *siteFill) steal(ctx context.Context, cur, want string) bool {
-	got, ok := s.b.cfg.Leases.SwapLease(ctx, s.key, cur, want, s.b.cfg.LeaseTTL)
+	got, ok := s.f.cfg.Leases.SwapLease(ctx, s.key, cur, want, s.f.cfg.LeaseTTL)
 	if ok && got == want {
-		s.b.log.Info("took over a fill lease", "region", s.k.Region, "image", s.k.Image, "from", cur)
+		s.f.log.Info("took over a fill lease", "region", s.k.Region, "image", s.k.Image, "from", cur)
 		s.took(want)
 		return true
 	}
@@ -337,10 +265,10 @@ func (s *siteFill) took(val string) {
 	s.mine = val
 	s.refresh = make(chan struct{})
 	stop := s.refresh
-	ttl := s.b.cfg.LeaseTTL
-	s.b.wg.Add(1)
+	ttl := s.f.cfg.LeaseTTL
+	s.f.wg.Add(1)
 	go func() {
-		defer s.b.wg.Done()
+		defer s.f.wg.Done()
 		t := time.NewTicker(ttl / 3)
 		defer t.Stop()
 		for {
@@ -349,7 +277,7 @@ func (s *siteFill) took(val string) {
 				return
 			case <-t.C:
 			}
-			cur, ok := s.b.cfg.Leases.SwapLease(context.Background(), s.key, val, val, ttl)
+			cur, ok := s.f.cfg.Leases.SwapLease(context.Background(), s.key, val, val, ttl)
 			if !ok || cur == val {
 				continue
 			}
@@ -359,14 +287,14 @@ func (s *siteFill) took(val string) {
 				// takes it back rather than leave the site without a
 				// filler, where the next instance would read the region
 				// again.
-				cur, ok = s.b.cfg.Leases.SwapLease(context.Background(), s.key, "", val, ttl)
+				cur, ok = s.f.cfg.Leases.SwapLease(context.Background(), s.key, "", val, ttl)
 				if !ok || cur == val {
 					continue
 				}
 			}
 			// Another instance took it (this one looked dead): it reads
 			// the region now, and this fill goes on from it.
-			s.b.log.Warn("lost a fill lease; going on from its new holder", "region", s.k.Region,
+			s.f.log.Warn("lost a fill lease; going on from its new holder", "region", s.k.Region,
 				"image", s.k.Image, "holder", cur)
 			s.lost(val)
 			return
@@ -393,11 +321,11 @@ func (s *siteFill) lost(val string) {
 	}
 }
 
-// done ends the fill: a complete entry is advertised to the site (the
+// Done ends the fill: a complete entry is advertised to the site (the
 // others stream it from here rather than the region), a failed one frees
 // the lease. Bytes a peer sent that failed verification make that peer
 // distrusted by later fills.
-func (s *siteFill) done(complete, badBytes bool) {
+func (s *siteFill) Done(complete, badBytes bool) {
 	s.mu.Lock()
 	mine := s.mine
 	s.ended = true
@@ -412,7 +340,7 @@ func (s *siteFill) done(complete, badBytes bool) {
 	s.mu.Unlock()
 	if badBytes {
 		for _, p := range used {
-			s.b.distrust(p)
+			s.f.distrust(p)
 		}
 	}
 	if mine == "" {
@@ -422,31 +350,10 @@ func (s *siteFill) done(complete, badBytes bool) {
 	if complete {
 		l, _ := parseLease(mine)
 		l.have = true
-		s.b.cfg.Leases.SwapLease(ctx, s.key, mine, l.String(), haveTTL)
+		s.f.cfg.Leases.SwapLease(ctx, s.key, mine, l.String(), haveTTL)
 		return
 	}
-	s.b.cfg.Leases.SwapLease(ctx, s.key, mine, "", 0)
-}
-
-// distrust remembers a lease value whose bytes failed verification: fills
-// do not stream from it again until it changes (or an hour passes).
-func (b *Blobs) distrust(leaseValue string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := time.Now()
-	for k, t := range b.badPeers {
-		if now.Sub(t) > time.Hour {
-			delete(b.badPeers, k)
-		}
-	}
-	b.badPeers[leaseValue] = now
-}
-
-func (b *Blobs) distrusted(leaseValue string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	t, ok := b.badPeers[leaseValue]
-	return ok && time.Since(t) <= time.Hour
+	s.f.cfg.Leases.SwapLease(ctx, s.key, mine, "", 0)
 }
 
 // peerStream is a fill's stream from the instance holding the lease. A
@@ -460,7 +367,8 @@ type peerStream struct {
 	once   sync.Once
 }
 
-func (p *peerStream) fromPeer() {}
+// FromPeer marks the stream's bytes as a peer's (blob.PeerStream).
+func (p *peerStream) FromPeer() {}
 
 func (p *peerStream) Read(b []byte) (int, error) {
 	n, err := p.body.Read(b)
@@ -474,10 +382,10 @@ func (p *peerStream) Close() error {
 }
 
 func (s *peerSource) watch(p *peerStream, holder string) {
-	ttl := s.b.cfg.LeaseTTL
-	s.b.wg.Add(1)
+	ttl := s.f.cfg.LeaseTTL
+	s.f.wg.Add(1)
 	go func() {
-		defer s.b.wg.Done()
+		defer s.f.wg.Done()
 		t := time.NewTicker(ttl / 2)
 		defer t.Stop()
 		last, lastTick := int64(-1), time.Now()
@@ -503,8 +411,8 @@ func (s *peerSource) watch(p *peerStream, holder string) {
 				last = n
 				continue
 			}
-			if cur, ok := s.b.cfg.Leases.SwapLease(context.Background(), s.key, "", "", ttl); !ok || !sameHolder(cur, holder) {
-				s.b.log.Warn("peer fill stream stalled and its lease is gone; leaving it", "region", s.k.Region,
+			if cur, ok := s.f.cfg.Leases.SwapLease(context.Background(), s.key, "", "", ttl); !ok || !sameHolder(cur, holder) {
+				s.f.log.Warn("peer fill stream stalled and its lease is gone; leaving it", "region", s.k.Region,
 					"image", s.k.Image, "holder", holder)
 				p.body.Close()
 				return
@@ -521,12 +429,8 @@ func sameHolder(a, b string) bool {
 	return oka && okb && la.instance == lb.instance && la.url == lb.url
 }
 
-// fromPeerBytes marks a stream whose bytes come from a peer, not a region
-// (for the counters).
-type fromPeerBytes interface{ fromPeer() }
-
 var (
-	_ Origin        = (*siteFill)(nil)
-	_ Origin        = (*sitePass)(nil)
-	_ fromPeerBytes = (*peerStream)(nil)
+	_ blob.SiteFill   = (*siteFill)(nil)
+	_ blob.Origin     = (*sitePass)(nil)
+	_ blob.PeerStream = (*peerStream)(nil)
 )

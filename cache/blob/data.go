@@ -1,4 +1,4 @@
-package cache
+package blob
 
 import (
 	"context"
@@ -162,7 +162,7 @@ func (r *sectionReader) Read(p []byte) (int, error) {
 		}
 		if !askedAhead && e.state == stateFilling && !e.stopped && r.farAheadLocked() {
 			src := r.d.origin
-			if site, ok := e.source.(*siteFill); ok {
+			if site, ok := e.source.(SiteFill); ok {
 				src = site // through the site's lease, not around it
 			}
 			e.startAheadLocked(src, r.pos, r.end-r.pos)
@@ -193,7 +193,7 @@ func (r *sectionReader) farAheadLocked() bool {
 // bypassData streams an image the cache cannot hold straight from its
 // origin.
 type bypassData struct {
-	b      *Blobs
+	b      *Cache
 	exp    Expect
 	origin Origin
 }
@@ -206,7 +206,7 @@ func (d *bypassData) Section(ctx context.Context, off, n int64) (io.ReadCloser, 
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := rc.(fromPeerBytes); ok {
+	if _, ok := rc.(PeerStream); ok {
 		return &countingReader{rc: rc, n: &d.b.stats.peerBytes}, nil
 	}
 	return &countingReader{rc: rc, n: &d.b.stats.bypassBytes}, nil

@@ -1,16 +1,16 @@
-package cache
+package redis
 
 import (
 	"context"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // swapScript is a compare-and-swap on one key, atomic in Redis: the lease
 // primitive. ARGV: old ("" = absent), new ("" = delete), ttl in ms. It
 // returns what the key holds afterwards ("" = absent).
-var swapScript = redis.NewScript(`
+var swapScript = goredis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur == false then cur = '' end
 if cur ~= ARGV[1] then return cur end
@@ -28,8 +28,8 @@ return ARGV[2]
 // SwapLease(key, v, v, ttl) refreshes one, SwapLease(key, v, "", 0)
 // releases it and SwapLease(key, "", "", 0) only reads. ok is false when
 // Redis did not answer in time (or the breaker is open): the caller then
-// knows nothing, as with every other Shared call.
-func (s *Shared) SwapLease(ctx context.Context, key, old, new string, ttl time.Duration) (cur string, ok bool) {
+// knows nothing, as with every other Tier call.
+func (s *Tier) SwapLease(ctx context.Context, key, old, new string, ttl time.Duration) (cur string, ok bool) {
 	ms := max(ttl.Milliseconds(), 1)
 	v, err := s.breaker.Execute(func() ([]byte, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
@@ -39,5 +39,3 @@ func (s *Shared) SwapLease(ctx context.Context, key, old, new string, ttl time.D
 	})
 	return string(v), err == nil
 }
-
-var _ Leases = (*Shared)(nil)

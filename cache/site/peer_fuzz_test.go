@@ -1,8 +1,10 @@
-package cache
+package site
 
 import (
 	"net/http"
 	"testing"
+
+	"github.com/spyglass-gateway/spyglass/cache/blob"
 )
 
 // FuzzPeerRange: any Range header a peer sends gives a range inside the
@@ -42,7 +44,7 @@ func FuzzPeerExpect(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if exp.Size < 0 || (exp.Checksum == "" && exp.HashValue == "") || (exp.HashValue != "" && newHash(exp.HashAlgo) == nil) {
+		if exp.Size < 0 || (exp.Checksum == "" && exp.HashValue == "") || (exp.HashValue != "" && blob.NewHash(exp.HashAlgo) == nil) {
 			t.Fatalf("accepted %+v", exp)
 		}
 	})

@@ -1,4 +1,4 @@
-package cache
+package redis
 
 import (
 	"context"
@@ -8,13 +8,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
 )
 
-// SharedConfig is what a Shared is built from: exactly one of Addr,
+// Config is what a Tier is built from: exactly one of Addr,
 // Cluster and SentinelAddrs (with SentinelMaster).
-type SharedConfig struct {
+type Config struct {
 	// Addr is the host:port of a single Redis server.
 	Addr string
 	// Cluster lists host:port seed nodes of a Redis Cluster; the client
@@ -42,7 +42,7 @@ type SharedConfig struct {
 
 // describe names the Redis in logs and the breaker: "127.0.0.1:6379",
 // "cluster 10.0.0.1:6379,…", "sentinel mymaster@10.0.0.1:26379,…".
-func (c SharedConfig) describe() string {
+func (c Config) describe() string {
 	switch {
 	case len(c.Cluster) > 0:
 		return "cluster " + strings.Join(c.Cluster, ",")
@@ -53,22 +53,22 @@ func (c SharedConfig) describe() string {
 	}
 }
 
-// Shared is the tier gateway instances share: a Redis (go-redis; one
+// Tier is the tier gateway instances share: a Redis (go-redis; one
 // server, a Redis Cluster or a Sentinel-managed master), every call
 // bounded by a timeout and behind a circuit breaker. It never fails its
 // caller: a Redis that is slow, down or open-circuited is a miss on Get and
 // a dropped Set, so an instance keeps serving from its own first level and
 // the regions; the breaker makes a dead Redis cost one timeout per window.
-type Shared struct {
-	client  redis.UniversalClient
+type Tier struct {
+	client  goredis.UniversalClient
 	timeout time.Duration
 	prefix  string
 	breaker *gobreaker.CircuitBreaker[[]byte]
 }
 
-// NewShared validates cfg and returns the Shared tier. It does not connect:
+// New validates cfg and returns the Tier. It does not connect:
 // a Redis that is not there yet is an outage like any other.
-func NewShared(cfg SharedConfig) (*Shared, error) {
+func New(cfg Config) (*Tier, error) {
 	n := 0
 	if cfg.Addr != "" {
 		n++
@@ -99,7 +99,7 @@ func NewShared(cfg SharedConfig) (*Shared, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	opts := &redis.UniversalOptions{
+	opts := &goredis.UniversalOptions{
 		Password: cfg.Password, DB: cfg.DB,
 		DialTimeout: cfg.Timeout, ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout,
 		PoolTimeout: cfg.Timeout, MaxRetries: -1, DialerRetries: 1, ContextTimeoutEnabled: true,
@@ -116,8 +116,8 @@ func NewShared(cfg SharedConfig) (*Shared, error) {
 		opts.Addrs = []string{cfg.Addr}
 	}
 	name := cfg.describe()
-	s := &Shared{
-		client:  redis.NewUniversalClient(opts),
+	s := &Tier{
+		client:  goredis.NewUniversalClient(opts),
 		timeout: cfg.Timeout,
 		prefix:  cfg.Prefix,
 	}
@@ -134,12 +134,12 @@ func NewShared(cfg SharedConfig) (*Shared, error) {
 
 // Get returns the value stored under key, if Redis has it and answers in
 // time.
-func (s *Shared) Get(ctx context.Context, key string) ([]byte, bool) {
+func (s *Tier) Get(ctx context.Context, key string) ([]byte, bool) {
 	v, err := s.breaker.Execute(func() ([]byte, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 		defer cancel()
 		v, err := s.client.Get(ctx, s.prefix+key).Bytes()
-		if errors.Is(err, redis.Nil) {
+		if errors.Is(err, goredis.Nil) {
 			return nil, nil // a miss is an answer, not a failure
 		}
 		return v, err
@@ -148,7 +148,7 @@ func (s *Shared) Get(ctx context.Context, key string) ([]byte, bool) {
 }
 
 // Set stores val under key for ttl, if Redis answers in time.
-func (s *Shared) Set(ctx context.Context, key string, val []byte, ttl time.Duration) {
+func (s *Tier) Set(ctx context.Context, key string, val []byte, ttl time.Duration) {
 	s.breaker.Execute(func() ([]byte, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 		defer cancel()
@@ -157,7 +157,7 @@ func (s *Shared) Set(ctx context.Context, key string, val []byte, ttl time.Durat
 }
 
 // Ping reports whether Redis answers now (for readiness views and tests).
-func (s *Shared) Ping(ctx context.Context) error {
+func (s *Tier) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if err := s.client.Ping(ctx).Err(); err != nil {
@@ -167,8 +167,8 @@ func (s *Shared) Ping(ctx context.Context) error {
 }
 
 // Close releases the connections.
-func (s *Shared) Close() error { return s.client.Close() }
+func (s *Tier) Close() error { return s.client.Close() }
 
 // BreakerState reports the circuit breaker's state: closed, half-open or
 // open (Redis is not being asked).
-func (s *Shared) BreakerState() string { return s.breaker.State().String() }
+func (s *Tier) BreakerState() string { return s.breaker.State().String() }
