@@ -128,7 +128,7 @@ func (r *sectionReader) Read(p []byte) (int, error) {
 			return r.Read(p)
 		}
 		avail := int64(0)
-		if end, ok := e.ext.extentAt(r.pos); ok {
+		if end, ok := e.ext.At(r.pos); ok {
 			avail = min(end, r.end) - r.pos
 		}
 		if avail > 0 && r.pos+avail == r.end && e.state != stateComplete {

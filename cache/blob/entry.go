@@ -12,6 +12,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/spyglass-gateway/spyglass/cache/blob/extent"
 	"github.com/spyglass-gateway/spyglass/logctx"
 	"github.com/spyglass-gateway/spyglass/tracing"
 )
@@ -52,9 +53,9 @@ type entry struct {
 	err     error
 	diskErr bool // failed because of the disk: readers fall back to the origin
 	f       *os.File
-	ext     extents   // bytes written
-	durable extents   // bytes the record says are synced
-	streams []*stream // fetches in progress (the fill, and fetches ahead)
+	ext     extent.Set // bytes written
+	durable extent.Set // bytes the record says are synced
+	streams []*stream  // fetches in progress (the fill, and fetches ahead)
 	filling bool
 	source  Origin // the running fill's (the site's when instances coordinate)
 	badData bool   // the fill's bytes failed verification
@@ -194,7 +195,7 @@ func (e *entry) writeRecordLocked() error {
 func (e *entry) storeRecord(hits int64, last, mod time.Time) error {
 	e.mu.Lock()
 	r := blobRecord{Region: e.key.Region, Image: e.key.Image, Expect: e.exp, Complete: e.state == stateComplete,
-		Extents: e.durable.pairs(), Hits: hits, LastAccess: last, Modified: mod}
+		Extents: e.durable.Pairs(), Hits: hits, LastAccess: last, Modified: mod}
 	e.mu.Unlock()
 	raw, _ := json.Marshal(r)
 	e.fileMu.Lock()
@@ -271,7 +272,7 @@ func (e *entry) run(trace context.Context, o Origin) bool {
 		}
 		off, end, ok := e.nextGapLocked()
 		if !ok {
-			if e.ext.covers(0, e.exp.Size) {
+			if e.ext.Covers(0, e.exp.Size) {
 				e.mu.Unlock()
 				break
 			}
@@ -341,7 +342,7 @@ func (e *entry) run(trace context.Context, o Origin) bool {
 		return false
 	}
 	e.state = stateComplete
-	e.durable = e.ext.clone()
+	e.durable = e.ext.Clone()
 	e.mu.Unlock()
 	e.b.mu.Lock()
 	e.modified = time.Now()
@@ -379,7 +380,7 @@ func (e *entry) fail(ctx context.Context, err error, disk bool) {
 func (e *entry) nextGapLocked() (off, end int64, ok bool) {
 	x := int64(0)
 	for x < e.exp.Size {
-		if y, in := e.ext.extentAt(x); in {
+		if y, in := e.ext.At(x); in {
 			x = y
 			continue
 		}
@@ -393,7 +394,7 @@ func (e *entry) nextGapLocked() (off, end int64, ok bool) {
 			continue
 		}
 		end := e.exp.Size
-		if y, ok := e.ext.nextStart(x); ok && y < end {
+		if y, ok := e.ext.NextStart(x); ok && y < end {
 			end = y
 		}
 		for _, s := range e.streams {
@@ -457,7 +458,7 @@ func (e *entry) copyStream(ctx context.Context, o Origin, s *stream, buf []byte)
 			}
 			progressed = true
 			e.mu.Lock()
-			e.ext.add(pos, pos+int64(n))
+			e.ext.Add(pos, pos+int64(n))
 			s.pos = pos + int64(n)
 			e.broadcastLocked()
 			e.mu.Unlock()
@@ -486,8 +487,8 @@ func (e *entry) maybeCheckpoint() {
 	}
 	defer e.checkpointMu.Unlock()
 	e.mu.Lock()
-	written, durable := e.ext.total(), e.durable.total()
-	snap := e.ext.clone()
+	written, durable := e.ext.Total(), e.durable.Total()
+	snap := e.ext.Clone()
 	e.mu.Unlock()
 	// A checkpoint costs an fsync: take one every Checkpoint bytes, but not
 	// more often than CheckpointInterval.
@@ -509,7 +510,7 @@ func (e *entry) maybeCheckpoint() {
 // already heading there stops where this one starts.
 func (e *entry) startAheadLocked(o Origin, off, want int64) {
 	end := min(off+want, e.exp.Size)
-	if y, ok := e.ext.nextStart(off); ok && y < end {
+	if y, ok := e.ext.NextStart(off); ok && y < end {
 		end = y
 	}
 	for _, s := range e.streams {

@@ -84,7 +84,7 @@ func (b *Cache) shedFillsLocked(max int64) {
 	written := func(e *entry) int64 {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		return e.ext.total()
+		return e.ext.Total()
 	}
 	sort.Slice(fills, func(i, j int) bool { return written(fills[i]) < written(fills[j]) })
 	for _, e := range fills {

@@ -53,7 +53,7 @@ func (b *Cache) Partial() []Partial {
 	for _, e := range b.entries {
 		e.mu.Lock()
 		if e.state == stateFilling && !e.stopped {
-			out = append(out, Partial{Key: e.key, Size: e.exp.Size, Have: e.ext.total(), Filling: e.filling})
+			out = append(out, Partial{Key: e.key, Size: e.exp.Size, Have: e.ext.Total(), Filling: e.filling})
 		}
 		e.mu.Unlock()
 	}

@@ -84,9 +84,9 @@ func (b *Cache) load(dir, name string) *entry {
 				f.Close()
 				return nil
 			}
-			e.ext.add(x[0], x[1])
+			e.ext.Add(x[0], x[1])
 		}
-		e.durable = e.ext.clone()
+		e.durable = e.ext.Clone()
 	}
 	e.hits, e.lastAccess, e.modified, e.lru = r.Hits, r.LastAccess, r.Modified, r.LastAccess
 	e.charge = entryCharge(r.Expect.Size)

@@ -70,7 +70,7 @@ func (e *entry) follow(ctx context.Context, name, want string, h hash.Hash) erro
 	var off int64
 	for off < e.exp.Size {
 		e.mu.Lock()
-		end, ok := e.ext.extentAt(off)
+		end, ok := e.ext.At(off)
 		f, stopped, ch := e.f, e.stopped, e.changed
 		e.mu.Unlock()
 		if stopped {
