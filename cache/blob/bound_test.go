@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/cache/blob"
+	"github.com/spyglass-gateway/spyglass/cache/blob/blobtest"
 )
 
 // diskUsage is what du says of dir: the apparent size of every file and
@@ -142,10 +143,10 @@ func md5Of(b []byte) string {
 // bound from then on.
 func TestBlobConcurrentFillsStayUnderMaxSize(t *testing.T) {
 	const maxSize, size = 64 << 20, 16 << 20
-	o := newOrigin(t, size)
-	o.bytesPerS.Store(16 << 20) // a 1 s fill: they all run at once
-	src := originFor(t, o, time.Minute)
-	exp := o.expect()
+	o := blobtest.NewOrigin(t, size)
+	o.BytesPerS.Store(16 << 20) // a 1 s fill: they all run at once
+	src := o.Region(t, time.Minute)
+	exp := o.Expect()
 	liar := exp
 	liar.Size = size - 5000 // what its record says; its bytes are the others'
 
@@ -175,7 +176,7 @@ func TestBlobConcurrentFillsStayUnderMaxSize(t *testing.T) {
 						return
 					}
 					sum, err := readImage(b, k, imgExp, src, off, n)
-					if err != nil || sum != md5Of(o.data[off:off+n]) {
+					if err != nil || sum != md5Of(o.Data[off:off+n]) {
 						t.Errorf("%s reader %d: %v (md5 %s)", k.Image, r, err, sum)
 					}
 				}()
@@ -222,30 +223,30 @@ func TestBlobConcurrentFillsStayUnderMaxSize(t *testing.T) {
 // evicts what the previous run left (complete and partial entries) down to
 // the new bound before it takes anything.
 func TestBlobReopenUnderASmallerBound(t *testing.T) {
-	o := newOrigin(t, 4<<20)
-	src := originFor(t, o, time.Minute)
+	o := blobtest.NewOrigin(t, 4<<20)
+	src := o.Region(t, time.Minute)
 	dir := filepath.Join(t.TempDir(), "cache")
 	b := openBlobs(t, dir, 64<<20)
 	for i := range 3 {
 		k := blob.Key{Region: "r1", Image: fmt.Sprintf("img%d", i)}
-		if _, err := readImage(b, k, o.expect(), src, 0, 4<<20); err != nil {
+		if _, err := readImage(b, k, o.Expect(), src, 0, 4<<20); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A partial entry, left by a fill stopped mid-way.
-	o.holdAt.Store(2 << 20)
-	d, err := b.Open(context.Background(), blob.Key{Region: "r1", Image: "partial"}, o.expect(), src)
+	o.HoldAt.Store(2 << 20)
+	d, err := b.Open(context.Background(), blob.Key{Region: "r1", Image: "partial"}, o.Expect(), src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-o.held
+	<-o.Held
 	waitUntil(t, "a checkpoint of the partial entry", func() bool {
 		p := b.Partial()
 		return len(p) == 1 && p[0].Have >= 1<<20
 	})
 	d.Close()
 	b.Close()
-	close(o.release)
+	close(o.Release)
 	if _, onDisk := diskUsage(dir); onDisk < 13<<20 {
 		t.Fatalf("the first run left %d bytes", onDisk)
 	}
@@ -258,7 +259,7 @@ func TestBlobReopenUnderASmallerBound(t *testing.T) {
 	}
 	// And it still fills.
 	k := blob.Key{Region: "r1", Image: "after"}
-	if _, err := readImage(b, k, o.expect(), src, 0, 4<<20); err != nil || !isCached(b, k) {
+	if _, err := readImage(b, k, o.Expect(), src, 0, 4<<20); err != nil || !isCached(b, k) {
 		t.Fatalf("a fill after reopening: %v, cached %v", err, isCached(b, k))
 	}
 }
@@ -266,19 +267,19 @@ func TestBlobReopenUnderASmallerBound(t *testing.T) {
 // A prefetch that finds no room (a fill being read holds it) is skipped:
 // it starts no fill, takes no room, and is not a bypass (nothing was read).
 func TestBlobPrefetchWithNoRoomIsSkipped(t *testing.T) {
-	o := newOrigin(t, 16<<20)
-	o.holdAt.Store(1 << 20)
+	o := blobtest.NewOrigin(t, 16<<20)
+	o.HoldAt.Store(1 << 20)
 	b := openBlobs(t, t.TempDir(), 32<<20) // one 16 MiB entry fits, not two
 	defer b.Close()
-	reading, err := b.Open(context.Background(), key, o.expect(), originFor(t, o, time.Minute))
+	reading, err := b.Open(context.Background(), key, o.Expect(), o.Region(t, time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer reading.Close()
-	<-o.held
-	other := newOriginOf(t, o.data)
+	<-o.Held
+	other := blobtest.NewOriginOf(t, o.Data)
 	k := blob.Key{Region: "r1", Image: "prefetched"}
-	if err := b.Prefetch(context.Background(), k, other.expect(), originFor(t, other, time.Minute)); err != nil {
+	if err := b.Prefetch(context.Background(), k, other.Expect(), other.Region(t, time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the prefetcher to take the queued image", func() bool { _, q := b.List(); return len(q) == 0 })
@@ -290,11 +291,11 @@ func TestBlobPrefetchWithNoRoomIsSkipped(t *testing.T) {
 	if st := b.Stats(); st.Bypasses.Total() != 0 || st.UsedBytes > st.MaxBytes {
 		t.Fatalf("after a skipped prefetch: %+v", st)
 	}
-	close(o.release)
+	close(o.Release)
 	if _, err := readAll(t, reading); err != nil {
 		t.Fatal(err)
 	}
-	if got := other.requests.Load(); got != 0 {
+	if got := other.Requests.Load(); got != 0 {
 		t.Fatalf("the skipped prefetch made %d requests", got)
 	}
 }

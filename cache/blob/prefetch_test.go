@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/cache/blob"
+	"github.com/spyglass-gateway/spyglass/cache/blob/blobtest"
 )
 
 // breakDir puts a file where the cache's directory was: a disk that takes
@@ -38,12 +39,12 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // the disk's error (Glance answers its PUT /v2/cache/{id} 500 then), not
 // queued to fail where nobody hears it.
 func TestBlobPrefetchIntoUnusableCacheIsRefused(t *testing.T) {
-	o := newOrigin(t, 1<<20)
+	o := blobtest.NewOrigin(t, 1<<20)
 	dir := filepath.Join(t.TempDir(), "cache")
 	b := openBlobs(t, dir, 1<<30)
 	defer b.Close()
 	breakDir(t, dir)
-	err := b.Prefetch(context.Background(), key, o.expect(), originFor(t, o, 5*time.Second))
+	err := b.Prefetch(context.Background(), key, o.Expect(), o.Region(t, 5*time.Second))
 	if err == nil {
 		t.Fatal("Prefetch into a cache directory that is a file: no error")
 	}
@@ -53,7 +54,7 @@ func TestBlobPrefetchIntoUnusableCacheIsRefused(t *testing.T) {
 	if _, queued := b.List(); len(queued) != 0 {
 		t.Errorf("queued after the refusal: %v", queued)
 	}
-	if got := o.requests.Load(); got != 0 {
+	if got := o.Requests.Load(); got != 0 {
 		t.Errorf("the origin was asked %d times", got)
 	}
 }
@@ -61,11 +62,11 @@ func TestBlobPrefetchIntoUnusableCacheIsRefused(t *testing.T) {
 // A queued prefetch whose fill fails (wrong bytes from the region) is
 // counted and leaves nothing cached.
 func TestBlobPrefetchFillFailureIsCounted(t *testing.T) {
-	o := newOrigin(t, 1<<20)
-	o.corrupt.Store(true)
+	o := blobtest.NewOrigin(t, 1<<20)
+	o.Corrupt.Store(true)
 	b := openBlobs(t, t.TempDir(), 1<<30)
 	defer b.Close()
-	if err := b.Prefetch(context.Background(), key, o.expect(), originFor(t, o, 5*time.Second)); err != nil {
+	if err := b.Prefetch(context.Background(), key, o.Expect(), o.Region(t, 5*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the failed prefetch counted", func() bool { return b.Stats().PrefetchesFailed == 1 })
@@ -77,16 +78,16 @@ func TestBlobPrefetchFillFailureIsCounted(t *testing.T) {
 // The disk fails while a prefetch waits its turn: when its turn comes it
 // is counted as failed; a prefetch whose entry the operator evicts is not.
 func TestBlobPrefetchDiskFailsWhileQueued(t *testing.T) {
-	hung, later := newOrigin(t, 1<<20), newOrigin(t, 1<<20)
-	hung.hang.Store(true) // its fill holds the prefetcher until evicted
+	hung, later := blobtest.NewOrigin(t, 1<<20), blobtest.NewOrigin(t, 1<<20)
+	hung.Hang.Store(true) // its fill holds the prefetcher until evicted
 	dir := filepath.Join(t.TempDir(), "cache")
 	b := openBlobs(t, dir, 1<<30)
 	defer b.Close()
 	first, second := blob.Key{Region: "r1", Image: "first"}, blob.Key{Region: "r1", Image: "second"}
-	if err := b.Prefetch(context.Background(), first, hung.expect(), originFor(t, hung, time.Minute)); err != nil {
+	if err := b.Prefetch(context.Background(), first, hung.Expect(), hung.Region(t, time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Prefetch(context.Background(), second, later.expect(), originFor(t, later, time.Minute)); err != nil {
+	if err := b.Prefetch(context.Background(), second, later.Expect(), later.Region(t, time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the first prefetch filling", func() bool {
@@ -99,13 +100,13 @@ func TestBlobPrefetchDiskFailsWhileQueued(t *testing.T) {
 	}
 	// The region's data client leaves a stalled read to its read timeout,
 	// cancelled or not: end the stall rather than wait for it.
-	hung.srv.Close()
+	hung.Close()
 	eventually(t, "the second prefetch counted", func() bool { return b.Stats().PrefetchesFailed > 0 })
 	eventually(t, "the queue drained", func() bool { _, q := b.List(); return len(q) == 0 })
 	if got, want := b.Stats().PrefetchesFailed, int64(1); got != want {
 		t.Errorf("PrefetchesFailed = %d, want %d (the evicted one is no failure)", got, want)
 	}
-	if got := later.requests.Load(); got != 0 {
+	if got := later.Requests.Load(); got != 0 {
 		t.Errorf("the second image's origin was asked %d times for an image nobody reads", got)
 	}
 }

@@ -8,21 +8,22 @@ import (
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/cache/blob/blobtest"
 )
 
 // TestBlobStatsFillsAndWaiters: while a slow fill runs, Stats counts it in
 // flight with every reader attached to it; a complete entry's reads are
 // hits; both kinds of Data say their bytes come from the cache.
 func TestBlobStatsFillsAndWaiters(t *testing.T) {
-	o := newOrigin(t, 4<<20)
-	o.bytesPerS.Store(1 << 20) // a 4 s fill
+	o := blobtest.NewOrigin(t, 4<<20)
+	o.BytesPerS.Store(1 << 20) // a 4 s fill
 	dir := t.TempDir()
 	b := openBlobs(t, dir, 64<<20)
 	defer b.Close()
-	src := originFor(t, o, 10*time.Second)
+	src := o.Region(t, 10*time.Second)
 	var datas []backends.Data
 	for i := 0; i < 3; i++ {
-		d, err := b.Open(context.Background(), key, o.expect(), src)
+		d, err := b.Open(context.Background(), key, o.Expect(), src)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +51,7 @@ func TestBlobStatsFillsAndWaiters(t *testing.T) {
 			t.Fatalf("fill still in flight 10s after its last byte: %+v", b.Stats())
 		}
 	}
-	d, err := b.Open(context.Background(), key, o.expect(), src)
+	d, err := b.Open(context.Background(), key, o.Expect(), src)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/cache/blob/blobtest"
 )
 
 // TestBlobFillSpan: a fill is one span, the child of the request that
@@ -19,25 +20,25 @@ func TestBlobFillSpan(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	tracer := tp.Tracer("test")
-	o := newOrigin(t, 4<<20)
-	o.bytesPerS.Store(1 << 20) // a 4 s fill: the second request finds it running
+	o := blobtest.NewOrigin(t, 4<<20)
+	o.BytesPerS.Store(1 << 20) // a 4 s fill: the second request finds it running
 	b := openBlobs(t, t.TempDir(), 1<<30)
-	src := originFor(t, o, 10*time.Second)
+	src := o.Region(t, 10*time.Second)
 
 	ctx1, req1 := tracer.Start(context.Background(), "request-1")
-	first, err := b.Open(ctx1, key, o.expect(), src)
+	first, err := b.Open(ctx1, key, o.Expect(), src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-o.firstByte
+	<-o.FirstByte
 	ctx2, req2 := tracer.Start(context.Background(), "request-2")
-	second, err := b.Open(ctx2, key, o.expect(), src)
+	second, err := b.Open(ctx2, key, o.Expect(), src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []backends.Data{first, second} {
 		got, err := readAll(t, d)
-		if err != nil || !bytes.Equal(got, o.data) {
+		if err != nil || !bytes.Equal(got, o.Data) {
 			t.Fatalf("read: %v", err)
 		}
 		d.Close()

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/cache/blob"
+	"github.com/spyglass-gateway/spyglass/cache/blob/blobtest"
 	"github.com/spyglass-gateway/spyglass/cache/redis"
 	"github.com/spyglass-gateway/spyglass/cache/redistest"
 	"github.com/spyglass-gateway/spyglass/cache/site"
@@ -164,9 +165,9 @@ func downloadSum(b *blob.Cache, exp blob.Expect, src blob.Origin) (sum string, n
 // for dead — which is not what this test measures.
 func TestSiteOneOriginFillAcrossInstances(t *testing.T) {
 	r := redistest.StartT(t)
-	o := newOrigin(t, 8<<20)
-	o.bytesPerS.Store(8 << 20) // a 1 s fill: the others arrive while it runs
-	src := originFor(t, o, 5*time.Second)
+	o := blobtest.NewOrigin(t, 8<<20)
+	o.BytesPerS.Store(8 << 20) // a 1 s fill: the others arrive while it runs
+	src := o.Region(t, 5*time.Second)
 	var site []*siteInstance
 	for range 3 {
 		site = append(site, startSiteInstanceWith(t, instanceConfig{Leases: newShared(t, r.Addr)}, true))
@@ -177,8 +178,8 @@ func TestSiteOneOriginFillAcrossInstances(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sum, n, err := downloadSum(site[i%3].b, o.expect(), src)
-			if err != nil || sum != o.expect().Checksum {
+			sum, n, err := downloadSum(site[i%3].b, o.Expect(), src)
+			if err != nil || sum != o.Expect().Checksum {
 				errs <- fmt.Errorf("reader %d on instance %d: %d bytes, %v", i, i%3, n, err)
 			}
 		}()
@@ -188,8 +189,8 @@ func TestSiteOneOriginFillAcrossInstances(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if sent := o.sent.Load(); sent != int64(len(o.data)) {
-		t.Fatalf("origin sent %d bytes for a %d-byte image (%.2f×)", sent, len(o.data), float64(sent)/float64(len(o.data)))
+	if sent := o.Sent.Load(); sent != int64(len(o.Data)) {
+		t.Fatalf("origin sent %d bytes for a %d-byte image (%.2f×)", sent, len(o.Data), float64(sent)/float64(len(o.Data)))
 	}
 	var fromPeers, served int64
 	for i, s := range site {
@@ -200,18 +201,18 @@ func TestSiteOneOriginFillAcrossInstances(t *testing.T) {
 			t.Errorf("instance %d did not keep the image", i)
 		}
 	}
-	if fromPeers < 2*int64(len(o.data)) || served != fromPeers {
-		t.Fatalf("peers: %d bytes received, %d served; want ≥ %d and equal", fromPeers, served, 2*len(o.data))
+	if fromPeers < 2*int64(len(o.Data)) || served != fromPeers {
+		t.Fatalf("peers: %d bytes received, %d served; want ≥ %d and equal", fromPeers, served, 2*len(o.Data))
 	}
 
 	// Later, on a fourth instance: the image comes from the one that has
 	// it whole, not the region.
 	late := startSiteInstanceWith(t, instanceConfig{Leases: newShared(t, r.Addr)}, true)
-	sum, _, err := downloadSum(late.b, o.expect(), src)
-	if err != nil || sum != o.expect().Checksum {
+	sum, _, err := downloadSum(late.b, o.Expect(), src)
+	if err != nil || sum != o.Expect().Checksum {
 		t.Fatalf("late instance: %v", err)
 	}
-	if sent := o.sent.Load(); sent != int64(len(o.data)) {
+	if sent := o.Sent.Load(); sent != int64(len(o.Data)) {
 		t.Fatalf("a late instance went to the origin: %d bytes sent", sent)
 	}
 }
@@ -222,50 +223,50 @@ func TestSiteOneOriginFillAcrossInstances(t *testing.T) {
 // get there; a near one streams as the bytes land.
 func TestSiteRangeWhileFillingFromPeer(t *testing.T) {
 	r := redistest.StartT(t)
-	o := newOrigin(t, 32<<20)
-	o.bytesPerS.Store(8 << 20) // the fill would take 4 s to reach the end
-	src := originFor(t, o, 5*time.Second)
+	o := blobtest.NewOrigin(t, 32<<20)
+	o.BytesPerS.Store(8 << 20) // the fill would take 4 s to reach the end
+	src := o.Region(t, 5*time.Second)
 	filler := startSiteInstance(t, newShared(t, r.Addr), true)
 	other := startSiteInstance(t, newShared(t, r.Addr), true)
-	d, err := filler.b.Open(context.Background(), key, o.expect(), src)
+	d, err := filler.b.Open(context.Background(), key, o.Expect(), src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	<-o.firstByte
-	near, err := other.b.Open(context.Background(), key, o.expect(), src)
+	<-o.FirstByte
+	near, err := other.b.Open(context.Background(), key, o.Expect(), src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer near.Close()
-	off := int64(len(o.data)) - 2<<20
+	off := int64(len(o.Data)) - 2<<20
 	rd, _ := near.(sectioner).Section(context.Background(), off, 1<<20)
 	defer rd.Close()
 	buf := make([]byte, 1<<20-1) // all but the last byte, held back until verified
 	if _, err := io.ReadFull(rd, buf); err != nil {
 		t.Fatal(err)
 	}
-	if sent := o.sent.Load(); sent > int64(len(o.data))/2+4<<20 {
+	if sent := o.Sent.Load(); sent > int64(len(o.Data))/2+4<<20 {
 		t.Fatalf("the range reader waited for the fill (%d bytes sent)", sent)
 	}
-	if !bytes.Equal(buf, o.data[off:off+int64(len(buf))]) {
+	if !bytes.Equal(buf, o.Data[off:off+int64(len(buf))]) {
 		t.Fatal("range ahead through a peer: wrong bytes")
 	}
-	if rest, err := io.ReadAll(rd); err != nil || len(rest) != 1 || rest[0] != o.data[off+int64(len(buf))] {
+	if rest, err := io.ReadAll(rd); err != nil || len(rest) != 1 || rest[0] != o.Data[off+int64(len(buf))] {
 		t.Fatalf("last byte: %v %d", err, len(rest))
 	}
-	got, err := download(other.b, o.expect(), src, 12345, 1<<20)
-	if err != nil || !bytes.Equal(got, o.data[12345:12345+1<<20]) {
+	got, err := download(other.b, o.Expect(), src, 12345, 1<<20)
+	if err != nil || !bytes.Equal(got, o.Data[12345:12345+1<<20]) {
 		t.Fatalf("near range: %v", err)
 	}
-	got, err = download(other.b, o.expect(), src, 0, -1)
-	if err != nil || !bytes.Equal(got, o.data) {
+	got, err = download(other.b, o.Expect(), src, 0, -1)
+	if err != nil || !bytes.Equal(got, o.Data) {
 		t.Fatalf("whole image: %v", err)
 	}
 	// A stream cut short where a fetch ahead starts has a little more in
 	// flight; nothing is fetched twice.
-	if sent := o.sent.Load(); sent > int64(len(o.data))+2<<20 {
-		t.Fatalf("origin sent %d bytes for %d", sent, len(o.data))
+	if sent := o.Sent.Load(); sent > int64(len(o.Data))+2<<20 {
+		t.Fatalf("origin sent %d bytes for %d", sent, len(o.Data))
 	}
 	if other.b.Stats().OriginBytes != 0 {
 		t.Fatalf("the instance without the lease read %d bytes from the origin", other.b.Stats().OriginBytes)
@@ -386,18 +387,18 @@ func (p *fakePeer) serve(w http.ResponseWriter, r *http.Request) {
 // from the region from where the peer stopped.
 func TestSiteFillerDiesMidFill(t *testing.T) {
 	r := redistest.StartT(t)
-	o := newOrigin(t, 4<<20)
+	o := blobtest.NewOrigin(t, 4<<20)
 	shared := newShared(t, r.Addr)
-	peer := startFakePeer(t, shared, o.expect(), o.data, 1<<20+777, false)
+	peer := startFakePeer(t, shared, o.Expect(), o.Data, 1<<20+777, false)
 	si := startSiteInstance(t, shared, true)
-	got, err := download(si.b, o.expect(), originFor(t, o, 5*time.Second), 0, -1)
-	if err != nil || !bytes.Equal(got, o.data) {
+	got, err := download(si.b, o.Expect(), o.Region(t, 5*time.Second), 0, -1)
+	if err != nil || !bytes.Equal(got, o.Data) {
 		t.Fatalf("after the filler died: %d bytes, %v", len(got), err)
 	}
 	if peer.sent.Load() != 1<<20+777 {
 		t.Fatalf("the fake filler sent %d bytes", peer.sent.Load())
 	}
-	if sent, want := o.sent.Load(), int64(len(o.data))-(1<<20+777); sent > want {
+	if sent, want := o.Sent.Load(), int64(len(o.Data))-(1<<20+777); sent > want {
 		t.Fatalf("origin sent %d bytes; the rest after the peer's part is %d", sent, want)
 	}
 	if st := si.b.Stats(); st.PeerBytes != 1<<20+777 {
@@ -411,42 +412,42 @@ func TestSiteFillerDiesMidFill(t *testing.T) {
 // the region a second time.
 func TestSiteFillerTakesBackItsExpiredLease(t *testing.T) {
 	r := redistest.StartT(t)
-	o := newOrigin(t, 4<<20)
-	o.holdAt.Store(1 << 20) // the fill runs until the test lets it end
-	src := originFor(t, o, time.Minute)
+	o := blobtest.NewOrigin(t, 4<<20)
+	o.HoldAt.Store(1 << 20) // the fill runs until the test lets it end
+	src := o.Region(t, time.Minute)
 	shared := newShared(t, r.Addr)
 	filler := startSiteInstance(t, newShared(t, r.Addr), true)
-	d, err := filler.b.Open(context.Background(), key, o.expect(), src)
+	d, err := filler.b.Open(context.Background(), key, o.Expect(), src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	<-o.held
-	held := readLease(t, shared, o.expect())
+	<-o.Held
+	held := readLease(t, shared, o.Expect())
 	if !strings.HasPrefix(held, "fill ") {
 		t.Fatalf("lease during the fill = %q", held)
 	}
 	// What an expiry does to it.
-	if cur, ok := shared.SwapLease(context.Background(), leaseKeyFor(o.expect()), held, "", 0); !ok || cur != "" {
+	if cur, ok := shared.SwapLease(context.Background(), leaseKeyFor(o.Expect()), held, "", 0); !ok || cur != "" {
 		t.Fatalf("could not expire the lease: %q %v", cur, ok)
 	}
-	waitUntil(t, "the filler to take its lease back", func() bool { return readLease(t, shared, o.expect()) == held })
+	waitUntil(t, "the filler to take its lease back", func() bool { return readLease(t, shared, o.Expect()) == held })
 
 	late := startSiteInstance(t, newShared(t, r.Addr), true)
 	done := make(chan error, 1)
 	go func() {
-		sum, n, err := downloadSum(late.b, o.expect(), src)
-		if err == nil && sum != o.expect().Checksum {
+		sum, n, err := downloadSum(late.b, o.Expect(), src)
+		if err == nil && sum != o.Expect().Checksum {
 			err = fmt.Errorf("%d bytes that are not the image", n)
 		}
 		done <- err
 	}()
 	waitUntil(t, "the late instance to stream from the filler", func() bool { return filler.f.Stats().ServedBytes > 0 })
-	close(o.release)
+	close(o.Release)
 	if err := <-done; err != nil {
 		t.Fatalf("late instance: %v", err)
 	}
-	if got, want := o.sent.Load(), int64(len(o.data)); got != want {
+	if got, want := o.Sent.Load(), int64(len(o.Data)); got != want {
 		t.Fatalf("origin sent %d bytes for a %d-byte image", got, want)
 	}
 	if got := late.b.Stats().OriginBytes; got != 0 {
@@ -459,36 +460,36 @@ func TestSiteFillerTakesBackItsExpiredLease(t *testing.T) {
 // from that instance, so the site does not pay for the rest twice.
 func TestSiteFillerWhoseLeaseIsTakenGoesOnFromTheNewHolder(t *testing.T) {
 	r := redistest.StartT(t)
-	o := newOrigin(t, 8<<20)
-	o.holdAt.Store(1 << 20)
-	o.bytesPerS.Store(4 << 20) // the rest would take 2 s: long after the filler let go
-	src := originFor(t, o, time.Minute)
+	o := blobtest.NewOrigin(t, 8<<20)
+	o.HoldAt.Store(1 << 20)
+	o.BytesPerS.Store(4 << 20) // the rest would take 2 s: long after the filler let go
+	src := o.Region(t, time.Minute)
 	shared := newShared(t, r.Addr)
 	logs := &signalLogs{Handler: slog.Default().Handler(), prefix: "lost a fill lease", seen: make(chan struct{})}
 	filler := startSiteInstanceWith(t, instanceConfig{Leases: newShared(t, r.Addr), LeaseTTL: testLeaseTTL,
 		Logger: slog.New(logs)}, true)
-	d, err := filler.b.Open(context.Background(), key, o.expect(), src)
+	d, err := filler.b.Open(context.Background(), key, o.Expect(), src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	<-o.held
-	held := readLease(t, shared, o.expect())
-	holder := newFakePeer(t, o.data, 0, false)
-	if cur, ok := shared.SwapLease(context.Background(), leaseKeyFor(o.expect()), held, holder.lease, time.Minute); !ok || cur != holder.lease {
+	<-o.Held
+	held := readLease(t, shared, o.Expect())
+	holder := newFakePeer(t, o.Data, 0, false)
+	if cur, ok := shared.SwapLease(context.Background(), leaseKeyFor(o.Expect()), held, holder.lease, time.Minute); !ok || cur != holder.lease {
 		t.Fatalf("could not take the lease over: %q %v", cur, ok)
 	}
 	<-logs.seen // the filler's refresh found the lease taken
-	close(o.release)
+	close(o.Release)
 	got, err := readAll(t, d)
-	if err != nil || !bytes.Equal(got, o.data) {
+	if err != nil || !bytes.Equal(got, o.Data) {
 		t.Fatalf("the filler's reader: %d bytes, %v", len(got), err)
 	}
 	if holder.sent.Load() == 0 {
-		t.Fatalf("the filler went on reading the region (%d bytes sent of %d), not from the new holder", o.sent.Load(), len(o.data))
+		t.Fatalf("the filler went on reading the region (%d bytes sent of %d), not from the new holder", o.Sent.Load(), len(o.Data))
 	}
-	if sent := o.sent.Load(); sent >= int64(len(o.data)) {
-		t.Fatalf("origin sent %d bytes of %d after the filler lost its lease", sent, len(o.data))
+	if sent := o.Sent.Load(); sent >= int64(len(o.Data)) {
+		t.Fatalf("origin sent %d bytes of %d after the filler lost its lease", sent, len(o.Data))
 	}
 	if st := filler.b.Stats(); st.PeerBytes == 0 || !isCached(filler.b, key) {
 		t.Fatalf("after the handover: %d bytes from the new holder, cached %v", st.PeerBytes, isCached(filler.b, key))
@@ -500,38 +501,38 @@ func TestSiteFillerWhoseLeaseIsTakenGoesOnFromTheNewHolder(t *testing.T) {
 // region: the site still reads the region once. It takes no lease.
 func TestSiteUncachedReadStreamsFromTheFiller(t *testing.T) {
 	r := redistest.StartT(t)
-	o := newOrigin(t, 8<<20)
-	o.holdAt.Store(1 << 20) // the fill runs until the test lets it end
-	src := originFor(t, o, time.Minute)
+	o := blobtest.NewOrigin(t, 8<<20)
+	o.HoldAt.Store(1 << 20) // the fill runs until the test lets it end
+	src := o.Region(t, time.Minute)
 	filler := startSiteInstance(t, newShared(t, r.Addr), true)
 	small := startSiteInstanceWith(t, instanceConfig{Leases: newShared(t, r.Addr), LeaseTTL: testLeaseTTL, MaxSize: 8 << 20}, true)
-	d, err := filler.b.Open(context.Background(), key, o.expect(), src)
+	d, err := filler.b.Open(context.Background(), key, o.Expect(), src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	<-o.held
+	<-o.Held
 	done := make(chan error, 1)
 	go func() {
-		sum, n, err := downloadSum(small.b, o.expect(), src)
-		if err == nil && sum != o.expect().Checksum {
+		sum, n, err := downloadSum(small.b, o.Expect(), src)
+		if err == nil && sum != o.Expect().Checksum {
 			err = fmt.Errorf("%d bytes that are not the image", n)
 		}
 		done <- err
 	}()
 	waitUntil(t, "the uncached read to stream from the filler", func() bool { return filler.f.Stats().ServedBytes > 0 })
-	close(o.release)
+	close(o.Release)
 	if err := <-done; err != nil {
 		t.Fatalf("uncached read: %v", err)
 	}
-	if got, want := o.sent.Load(), int64(len(o.data)); got != want {
+	if got, want := o.Sent.Load(), int64(len(o.Data)); got != want {
 		t.Fatalf("origin sent %d bytes for a %d-byte image", got, want)
 	}
 	st := small.b.Stats()
-	if st.Bypasses.Uncacheable != 1 || st.PeerBytes != int64(len(o.data)) || st.BypassBytes != 0 || isCached(small.b, key) {
+	if st.Bypasses.Uncacheable != 1 || st.PeerBytes != int64(len(o.Data)) || st.BypassBytes != 0 || isCached(small.b, key) {
 		t.Fatalf("the small instance: %+v", st)
 	}
-	if got := readLease(t, newShared(t, r.Addr), o.expect()); !strings.HasPrefix(got, "have ") {
+	if got := readLease(t, newShared(t, r.Addr), o.Expect()); !strings.HasPrefix(got, "have ") {
 		t.Fatalf("lease after the fill = %q, want the filler's have", got)
 	}
 }
@@ -542,23 +543,23 @@ func TestSiteUncachedReadStreamsFromTheFiller(t *testing.T) {
 // its holder, and fills from the region).
 func TestSitePeerWithWrongBytesIsNeverAccepted(t *testing.T) {
 	r := redistest.StartT(t)
-	o := newOrigin(t, 2<<20)
+	o := blobtest.NewOrigin(t, 2<<20)
 	shared := newShared(t, r.Addr)
-	startFakePeer(t, shared, o.expect(), o.data, 0, true)
+	startFakePeer(t, shared, o.Expect(), o.Data, 0, true)
 	si := startSiteInstance(t, shared, true)
-	src := originFor(t, o, 5*time.Second)
-	got, err := download(si.b, o.expect(), src, 0, -1)
+	src := o.Region(t, 5*time.Second)
+	got, err := download(si.b, o.Expect(), src, 0, -1)
 	if err == nil {
 		t.Fatalf("a reader of a fill from a corrupting peer got a clean end (%d bytes)", len(got))
 	}
 	if isCached(si.b, key) {
 		t.Fatal("bytes from a corrupting peer are listed as cached")
 	}
-	if o.sent.Load() != 0 {
-		t.Fatalf("origin sent %d bytes while a peer held the lease", o.sent.Load())
+	if o.Sent.Load() != 0 {
+		t.Fatalf("origin sent %d bytes while a peer held the lease", o.Sent.Load())
 	}
-	got, err = download(si.b, o.expect(), src, 0, -1)
-	if err != nil || !bytes.Equal(got, o.data) {
+	got, err = download(si.b, o.Expect(), src, 0, -1)
+	if err != nil || !bytes.Equal(got, o.Data) {
 		t.Fatalf("second download: %d bytes, %v", len(got), err)
 	}
 	if !isCached(si.b, key) {
@@ -572,14 +573,14 @@ func TestSiteRedisDownFillsFromOrigin(t *testing.T) {
 	r := redistest.StartT(t)
 	shared := newShared(t, r.Addr)
 	r.Stop()
-	o := newOrigin(t, 1<<20)
+	o := blobtest.NewOrigin(t, 1<<20)
 	si := startSiteInstance(t, shared, true)
-	got, err := download(si.b, o.expect(), originFor(t, o, 5*time.Second), 0, -1)
-	if err != nil || !bytes.Equal(got, o.data) {
+	got, err := download(si.b, o.Expect(), o.Region(t, 5*time.Second), 0, -1)
+	if err != nil || !bytes.Equal(got, o.Data) {
 		t.Fatalf("Redis down: %d bytes, %v", len(got), err)
 	}
-	if o.sent.Load() != int64(len(o.data)) {
-		t.Fatalf("origin sent %d bytes", o.sent.Load())
+	if o.Sent.Load() != int64(len(o.Data)) {
+		t.Fatalf("origin sent %d bytes", o.Sent.Load())
 	}
 }
 
@@ -587,23 +588,23 @@ func TestSiteRedisDownFillsFromOrigin(t *testing.T) {
 // streams from the instance that fills.
 func TestSiteInstanceWithoutPeerEndpointStreamsFromFiller(t *testing.T) {
 	r := redistest.StartT(t)
-	o := newOrigin(t, 4<<20)
-	o.bytesPerS.Store(4 << 20)
-	src := originFor(t, o, 5*time.Second)
+	o := blobtest.NewOrigin(t, 4<<20)
+	o.BytesPerS.Store(4 << 20)
+	src := o.Region(t, 5*time.Second)
 	filler := startSiteInstance(t, newShared(t, r.Addr), true)
 	quiet := startSiteInstance(t, newShared(t, r.Addr), false)
-	d, err := filler.b.Open(context.Background(), key, o.expect(), src)
+	d, err := filler.b.Open(context.Background(), key, o.Expect(), src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	<-o.firstByte
-	got, err := download(quiet.b, o.expect(), src, 0, -1)
-	if err != nil || !bytes.Equal(got, o.data) {
+	<-o.FirstByte
+	got, err := download(quiet.b, o.Expect(), src, 0, -1)
+	if err != nil || !bytes.Equal(got, o.Data) {
 		t.Fatalf("instance without peer endpoint: %v", err)
 	}
-	if o.sent.Load() != int64(len(o.data)) || quiet.b.Stats().PeerBytes != int64(len(o.data)) {
-		t.Fatalf("origin sent %d, peer %d", o.sent.Load(), quiet.b.Stats().PeerBytes)
+	if o.Sent.Load() != int64(len(o.Data)) || quiet.b.Stats().PeerBytes != int64(len(o.Data)) {
+		t.Fatalf("origin sent %d, peer %d", o.Sent.Load(), quiet.b.Stats().PeerBytes)
 	}
 }
 
@@ -614,31 +615,31 @@ func TestSiteInstanceWithoutPeerEndpointStreamsFromFiller(t *testing.T) {
 // that refuses them).
 func TestSitePeersSendTheSiteToken(t *testing.T) {
 	r := redistest.StartT(t)
-	o := newOrigin(t, 4<<20)
-	o.bytesPerS.Store(8 << 20)
-	src := originFor(t, o, 5*time.Second)
+	o := blobtest.NewOrigin(t, 4<<20)
+	o.BytesPerS.Store(8 << 20)
+	src := o.Region(t, 5*time.Second)
 	const token = "site-token-0123456789"
 	filler := startSiteInstanceWithToken(t, newShared(t, r.Addr), true, token)
 	member := startSiteInstanceWithToken(t, newShared(t, r.Addr), true, token)
 	stranger := startSiteInstanceWithToken(t, newShared(t, r.Addr), true, "another-token-0123456789")
-	d, err := filler.b.Open(context.Background(), key, o.expect(), src)
+	d, err := filler.b.Open(context.Background(), key, o.Expect(), src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	<-o.firstByte
-	got, err := download(member.b, o.expect(), src, 0, -1)
-	if err != nil || !bytes.Equal(got, o.data) {
+	<-o.FirstByte
+	got, err := download(member.b, o.Expect(), src, 0, -1)
+	if err != nil || !bytes.Equal(got, o.Data) {
 		t.Fatalf("instance with the site's token: %d bytes, %v", len(got), err)
 	}
-	if got, want := member.b.Stats().PeerBytes, int64(len(o.data)); got != want {
+	if got, want := member.b.Stats().PeerBytes, int64(len(o.Data)); got != want {
 		t.Fatalf("instance with the site's token streamed %d bytes from its peer, want %d", got, want)
 	}
-	if got, want := o.sent.Load(), int64(len(o.data)); got != want {
+	if got, want := o.Sent.Load(), int64(len(o.Data)); got != want {
 		t.Fatalf("origin sent %d bytes, want the image once (%d)", got, want)
 	}
-	got, err = download(stranger.b, o.expect(), src, 0, -1)
-	if err != nil || !bytes.Equal(got, o.data) {
+	got, err = download(stranger.b, o.Expect(), src, 0, -1)
+	if err != nil || !bytes.Equal(got, o.Data) {
 		t.Fatalf("instance with another token: %d bytes, %v", len(got), err)
 	}
 	if got := stranger.b.Stats().PeerBytes; got != 0 {
@@ -647,10 +648,10 @@ func TestSitePeersSendTheSiteToken(t *testing.T) {
 	if filler.refused.Load()+member.refused.Load() == 0 {
 		t.Error("the instance with another token never asked a peer (nothing refused): the test proves nothing")
 	}
-	if got := filler.f.Stats().ServedBytes + member.f.Stats().ServedBytes; got != int64(len(o.data)) {
+	if got := filler.f.Stats().ServedBytes + member.f.Stats().ServedBytes; got != int64(len(o.Data)) {
 		t.Errorf("peers served %d bytes in all, want the image once, to the instance with the token", got)
 	}
-	exp := o.expect()
+	exp := o.Expect()
 	lk := "fill:" + key.Region + "/" + key.Image + ":" + strconv.FormatInt(exp.Size, 10) + ":" + exp.HashValue
 	if cur, _ := newShared(t, r.Addr).SwapLease(context.Background(), lk, "", "", 0); !strings.HasSuffix(cur, " "+filler.url) {
 		t.Errorf("lease after the instance with another token read the image: %q, want the filler's (%s)", cur, filler.url)
@@ -661,11 +662,11 @@ func TestSitePeersSendTheSiteToken(t *testing.T) {
 // and never starts a fill.
 func TestPeerHandlerRefusals(t *testing.T) {
 	r := redistest.StartT(t)
-	o := newOrigin(t, 1<<20)
+	o := blobtest.NewOrigin(t, 1<<20)
 	si := startSiteInstance(t, newShared(t, r.Addr), true)
-	exp := o.expect()
+	exp := o.Expect()
 	// The instance id, as a lease names it: read from the lease of a fill.
-	if _, err := download(si.b, exp, originFor(t, o, 5*time.Second), 0, -1); err != nil {
+	if _, err := download(si.b, exp, o.Region(t, 5*time.Second), 0, -1); err != nil {
 		t.Fatal(err)
 	}
 	shared := newShared(t, r.Addr)
@@ -697,9 +698,9 @@ func TestPeerHandlerRefusals(t *testing.T) {
 		code  int
 		check func([]byte) bool
 	}{
-		{"whole", "/peer/v1/blobs/r1/img", good, 200, func(b []byte) bool { return bytes.Equal(b, o.data) }},
-		{"range", "/peer/v1/blobs/r1/img", with("Range", "bytes=10-19"), 206, func(b []byte) bool { return bytes.Equal(b, o.data[10:20]) }},
-		{"open range", "/peer/v1/blobs/r1/img", with("Range", "bytes=1048570-"), 206, func(b []byte) bool { return bytes.Equal(b, o.data[1048570:]) }},
+		{"whole", "/peer/v1/blobs/r1/img", good, 200, func(b []byte) bool { return bytes.Equal(b, o.Data) }},
+		{"range", "/peer/v1/blobs/r1/img", with("Range", "bytes=10-19"), 206, func(b []byte) bool { return bytes.Equal(b, o.Data[10:20]) }},
+		{"open range", "/peer/v1/blobs/r1/img", with("Range", "bytes=1048570-"), 206, func(b []byte) bool { return bytes.Equal(b, o.Data[1048570:]) }},
 		{"no instance", "/peer/v1/blobs/r1/img", with("Spyglass-Peer-Instance", ""), 400, nil},
 		{"another instance", "/peer/v1/blobs/r1/img", with("Spyglass-Peer-Instance", "0123"), 421, nil},
 		{"no size", "/peer/v1/blobs/r1/img", with("Spyglass-Expect-Size", ""), 400, nil},
@@ -732,8 +733,8 @@ func TestPeerHandlerRefusals(t *testing.T) {
 			}
 		})
 	}
-	if o.requests.Load() != 1 {
-		t.Fatalf("peer requests made the origin answer %d requests, want the 1 of the fill", o.requests.Load())
+	if o.Requests.Load() != 1 {
+		t.Fatalf("peer requests made the origin answer %d requests, want the 1 of the fill", o.Requests.Load())
 	}
 }
 
