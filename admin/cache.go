@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/spyglass-gateway/spyglass/backends"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
 	"github.com/spyglass-gateway/spyglass/logctx"
 )
 
@@ -130,7 +130,7 @@ func (s *Server) evict(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, err)
 		return
 	}
-	if !s.inst.Blobs.Delete(cache.Key{Region: region, Image: id}) {
+	if !s.inst.Blobs.Delete(blob.Key{Region: region, Image: id}) {
 		writeJSONError(w, backends.Detailf(backends.ErrNotFound, fmt.Sprintf("Image %s is not cached from region %s.", id, region)))
 		return
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/spyglass-gateway/spyglass/admin"
 	"github.com/spyglass-gateway/spyglass/backends/glance"
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
 	"github.com/spyglass-gateway/spyglass/federation"
 )
 
@@ -55,7 +55,7 @@ func TestCacheControlsOverGlance(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "cache")
-	blobs, err := cache.OpenBlobs(cache.BlobsConfig{Dir: dir, MaxSize: 1 << 30})
+	blobs, err := blob.Open(blob.Config{Dir: dir, MaxSize: 1 << 30})
 	if err != nil {
 		t.Fatal(err)
 	}

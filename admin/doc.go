@@ -3,7 +3,7 @@
 // this instance receive traffic), GET /metrics (Prometheus text format,
 // through the OpenTelemetry SDK), the image data cache's controls (GET
 // /cache, PUT and DELETE /cache/{region}/{id}, used by `spyglass cache`) and
-// the peer route the site's instances stream fills over (cache.PeerRoute).
+// the peer route the site's instances stream fills over (site.PeerRoute).
 //
 // Everything but /healthcheck and /ready (and /metrics, as the operator
 // chooses) needs the admin token, sent as "Authorization: Bearer <token>";

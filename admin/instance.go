@@ -5,7 +5,10 @@ import (
 	"sync/atomic"
 
 	"github.com/spyglass-gateway/spyglass/backends"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
+	"github.com/spyglass-gateway/spyglass/cache/meta"
+	"github.com/spyglass-gateway/spyglass/cache/redis"
+	"github.com/spyglass-gateway/spyglass/cache/site"
 	"github.com/spyglass-gateway/spyglass/policy"
 )
 
@@ -22,12 +25,16 @@ type Instance struct {
 	Images Images
 	// Blobs is the image data cache; nil: none (the cache controls then
 	// answer 404 and /ready and /metrics leave it out).
-	Blobs *cache.Blobs
+	Blobs *blob.Cache
+	// Site coordinates Blobs' fills with the site's other instances and
+	// serves them this instance's entries; nil: no shared tier (each
+	// instance fills alone, and serves no peer).
+	Site *site.Filler
 	// Prefetch queues an image's data for caching (the catalog's half of
 	// Glance's PUT /v2/cache/{id}); required with Blobs.
 	Prefetch Prefetcher
 	// Metas are the remote regions' metadata caches.
-	Metas []*cache.Metadata
+	Metas []*meta.Cache
 	// Redis is the shared tier's circuit breaker; nil: no shared tier.
 	Redis Breaker
 	// Keystone validates tokens; nil: auth.mode is not keystone.
@@ -85,6 +92,6 @@ func (i *Instance) cachedRegions() []string {
 }
 
 var (
-	_ Breaker = (*cache.Shared)(nil)
+	_ Breaker = (*redis.Tier)(nil)
 	_ Breaker = (*policy.Keystone)(nil)
 )

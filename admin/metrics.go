@@ -148,7 +148,11 @@ func observeInstance(m metric.Meter, inst *Instance) error {
 		o.ObserveInt64(originRead, s.OriginBytes, fillAttrs)
 		o.ObserveInt64(originRead, s.BypassBytes, bypassAttrs)
 		o.ObserveInt64(peer, s.PeerBytes, receivedAttrs)
-		o.ObserveInt64(peer, s.PeerServedBytes, servedAttrs)
+		var served int64 // 0 without a site: no peer is served
+		if inst.Site != nil {
+			served = inst.Site.Stats().ServedBytes
+		}
+		o.ObserveInt64(peer, served, servedAttrs)
 		o.ObserveInt64(inFlight, s.FillsInFlight)
 		o.ObserveInt64(waiters, s.FillWaiters)
 		o.ObserveInt64(used, s.UsedBytes)

@@ -11,7 +11,7 @@ import (
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/site"
 )
 
 // Config is what the admin listener serves and how it is protected.
@@ -33,10 +33,10 @@ type Config struct {
 	Requests sdkmetric.Producer
 	// Version is the service.version of the metrics' resource.
 	Version string
-	// Peers serves the peer route (cache.PeerRoute) once Listen knows the
-	// listener's address, and advertises it to the site (Blobs.Advertise),
+	// Peers serves the peer route (site.PeerRoute) once Listen knows the
+	// listener's address, and advertises it to the site (Site.Advertise),
 	// so this instance can fill images for the others (with a shared
-	// tier). Nothing without Instance.Blobs.
+	// tier). Nothing without Instance.Blobs and Instance.Site.
 	Peers bool
 	// Advertise is the host:port the site's other instances reach this
 	// listener at (admin.advertise). Empty: the bound address, unless it
@@ -129,7 +129,7 @@ func (s *Server) Listen(addr string) (string, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	if s.cfg.Peers && s.inst.Blobs != nil {
+	if s.cfg.Peers && s.inst.Blobs != nil && s.inst.Site != nil {
 		s.servePeers(bound)
 	}
 	return bound, nil
@@ -149,8 +149,8 @@ func (s *Server) servePeers(bound string) {
 		}
 		addr = bound
 	}
-	s.mux.Handle(cache.PeerRoute, s.inst.Blobs.PeerHandler())
-	s.inst.Blobs.Advertise("http://" + addr)
+	s.mux.Handle(site.PeerRoute, s.inst.Site.PeerHandler(s.inst.Blobs))
+	s.inst.Site.Advertise("http://" + addr)
 	s.log.Info("serving image fills to the site's other instances", "peer", "http://"+addr)
 }
 

@@ -19,8 +19,10 @@ import (
 	"github.com/spyglass-gateway/spyglass/admin"
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/backends/local"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
+	"github.com/spyglass-gateway/spyglass/cache/redis"
 	"github.com/spyglass-gateway/spyglass/cache/redistest"
+	"github.com/spyglass-gateway/spyglass/cache/site"
 	"github.com/spyglass-gateway/spyglass/federation"
 	"github.com/spyglass-gateway/spyglass/gateway"
 )
@@ -32,8 +34,8 @@ const testToken = "admin-token-0123456789abcdef"
 type image struct {
 	id   string
 	data []byte
-	exp  cache.Expect
-	src  cache.Origin
+	exp  blob.Expect
+	src  blob.Origin
 }
 
 // storeOrigin reads an embedded store's image data as the blob cache's
@@ -77,7 +79,7 @@ func newImage(t *testing.T, size int) image {
 		t.Fatal(err)
 	}
 	sum := md5.Sum(data)
-	return image{id: img.ID, data: data, exp: cache.Expect{Size: int64(size), Checksum: hex.EncodeToString(sum[:])},
+	return image{id: img.ID, data: data, exp: blob.Expect{Size: int64(size), Checksum: hex.EncodeToString(sum[:])},
 		src: storeOrigin{store: store, id: img.ID}}
 }
 
@@ -86,9 +88,20 @@ func newImage(t *testing.T, size int) image {
 // through leases when given), behind the federation catalog. The region
 // is an embedded store: the peer route and the token need no remote
 // Glance (TestCacheControlsOverGlance has one).
-func newInstance(t *testing.T, leases cache.Leases, token string) *admin.Instance {
+func newInstance(t *testing.T, leases site.Leases, token string) *admin.Instance {
 	t.Helper()
-	blobs, err := cache.OpenBlobs(cache.BlobsConfig{Dir: t.TempDir(), MaxSize: 1 << 30, Leases: leases, PeerToken: token, LeaseTTL: time.Second})
+	bc := blob.Config{Dir: t.TempDir(), MaxSize: 1 << 30}
+	var filler *site.Filler
+	if leases != nil {
+		var err error
+		filler, err = site.New(site.Config{Leases: leases, PeerToken: token, LeaseTTL: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { filler.Close() }) // after the cache's Close, which ends the fills
+		bc.Site = filler
+	}
+	blobs, err := blob.Open(bc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,12 +111,14 @@ func newInstance(t *testing.T, leases cache.Leases, token string) *admin.Instanc
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return instanceOver(t, federation.RegionConfig{Name: "r1", Region: store}, blobs)
+	inst := instanceOver(t, federation.RegionConfig{Name: "r1", Region: store}, blobs)
+	inst.Site = filler
+	return inst
 }
 
 // instanceOver is the Instance of a federation catalog over one region
 // whose data blobs caches.
-func instanceOver(t *testing.T, region federation.RegionConfig, blobs *cache.Blobs) *admin.Instance {
+func instanceOver(t *testing.T, region federation.RegionConfig, blobs *blob.Cache) *admin.Instance {
 	t.Helper()
 	cat, err := federation.New(federation.Config{Regions: []federation.RegionConfig{region}, Default: region.Name, Blobs: blobs})
 	if err != nil {
@@ -273,7 +288,7 @@ func TestListenRefusesNetworkAddressWithoutToken(t *testing.T) {
 
 // peerHeaders are a valid peer request for img at the instance id in the
 // image's lease.
-func peerHeaders(t *testing.T, shared *cache.Shared, img image) map[string]string {
+func peerHeaders(t *testing.T, shared *redis.Tier, img image) map[string]string {
 	t.Helper()
 	lk := "fill:r1/" + img.id + ":" + itoa(img.exp.Size) + ":" + img.exp.Checksum
 	cur, _ := shared.SwapLease(context.Background(), lk, "", "", 0)
@@ -286,9 +301,9 @@ func peerHeaders(t *testing.T, shared *cache.Shared, img image) map[string]strin
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-func newShared(t *testing.T, addr string) *cache.Shared {
+func newShared(t *testing.T, addr string) *redis.Tier {
 	t.Helper()
-	s, err := cache.NewShared(cache.SharedConfig{Addr: addr, Timeout: 2 * time.Second})
+	s, err := redis.New(redis.Config{Addr: addr, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,9 +312,9 @@ func newShared(t *testing.T, addr string) *cache.Shared {
 }
 
 // fill reads the whole image through b.
-func fill(t *testing.T, b *cache.Blobs, img image) []byte {
+func fill(t *testing.T, b *blob.Cache, img image) []byte {
 	t.Helper()
-	d, err := b.Open(context.Background(), cache.Key{Region: "r1", Image: img.id}, img.exp, img.src)
+	d, err := b.Open(context.Background(), blob.Key{Region: "r1", Image: img.id}, img.exp, img.src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +352,7 @@ func TestPeerRouteWithoutTokenStreamsNothing(t *testing.T) {
 			t.Errorf("peer route with Authorization %q: %d, %d bytes; want 401 and none of the image", hostile, a.status, len(a.body))
 		}
 	}
-	if got := inst.Blobs.Stats().PeerServedBytes; got != 0 {
+	if got := inst.Site.Stats().ServedBytes; got != 0 {
 		t.Fatalf("served %d bytes to requests without the token", got)
 	}
 	h["Authorization"] = "Bearer " + testToken
@@ -365,10 +380,10 @@ func TestSiteStreamsAcrossInstancesWithTheToken(t *testing.T) {
 		}
 	}
 	size := int64(len(img.data))
-	s := []cache.BlobStats{insts[0].Blobs.Stats(), insts[1].Blobs.Stats(), insts[2].Blobs.Stats()}
-	if s[0].OriginBytes != size || s[1].OriginBytes != 0 || s[1].PeerBytes != size || s[0].PeerServedBytes != size {
+	s := []blob.Stats{insts[0].Blobs.Stats(), insts[1].Blobs.Stats(), insts[2].Blobs.Stats()}
+	if s[0].OriginBytes != size || s[1].OriginBytes != 0 || s[1].PeerBytes != size || insts[0].Site.Stats().ServedBytes != size {
 		t.Errorf("first two instances: origin %d and %d bytes, peer %d received, %d served; want the image once from the origin and once between them",
-			s[0].OriginBytes, s[1].OriginBytes, s[1].PeerBytes, s[0].PeerServedBytes)
+			s[0].OriginBytes, s[1].OriginBytes, s[1].PeerBytes, insts[0].Site.Stats().ServedBytes)
 	}
 	if s[2].PeerBytes != 0 || s[2].OriginBytes != size {
 		t.Errorf("instance with another token: %d bytes from peers, %d from the origin; want none and the image", s[2].PeerBytes, s[2].OriginBytes)

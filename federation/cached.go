@@ -12,7 +12,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/spyglass-gateway/spyglass/backends"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
+	"github.com/spyglass-gateway/spyglass/cache/meta"
 	"github.com/spyglass-gateway/spyglass/tracing"
 )
 
@@ -52,13 +53,13 @@ type Fetcher interface {
 }
 
 // cachedRegion is one region behind its caches: image records and
-// membership verdicts in a cache.Metadata, image data in the blob cache.
+// membership verdicts in a meta.Cache, image data in the blob cache.
 // Its methods are the Region's, answered from the caches where they can be.
 type cachedRegion struct {
 	region Region
 	name   string // the region's store name, the blob cache's key
-	meta   *cache.Metadata
-	blobs  *cache.Blobs
+	meta   *meta.Cache
+	blobs  *blob.Cache
 	fetch  Fetcher // nil: the region's data is not cached
 	log    *slog.Logger
 	// writes counts the writes through the catalog (shared by its
@@ -67,7 +68,7 @@ type cachedRegion struct {
 	writes *atomic.Uint64
 }
 
-func newCachedRegion(name string, region Region, meta *cache.Metadata, blobs *cache.Blobs, log *slog.Logger) *cachedRegion {
+func newCachedRegion(name string, region Region, meta *meta.Cache, blobs *blob.Cache, log *slog.Logger) *cachedRegion {
 	c := &cachedRegion{region: region, name: name, meta: meta, log: log}
 	if f, ok := region.(Fetcher); ok && blobs != nil {
 		c.blobs, c.fetch = blobs, f
@@ -88,7 +89,7 @@ func (c *cachedRegion) Image(ctx context.Context, id string) (*backends.Image, e
 	lookup, span := tracing.Start(ctx, "cache.metadata")
 	cached, fresh, t := c.meta.Image(lookup, id)
 	endLookup(span, "image", freshness[fresh])
-	if fresh == cache.Fresh {
+	if fresh == meta.Fresh {
 		return cached, nil
 	}
 	img, err := c.region.Image(ctx, id)
@@ -96,7 +97,7 @@ func (c *cachedRegion) Image(ctx context.Context, id string) (*backends.Image, e
 		c.remember(ctx, t, img)
 		return img, nil
 	}
-	if fresh == cache.Stale && errors.Is(err, backends.ErrUnavailable) {
+	if fresh == meta.Stale && errors.Is(err, backends.ErrUnavailable) {
 		c.log.WarnContext(ctx, "region unavailable; serving a stale image record", "image", id, "err", err)
 		return cached, nil
 	}
@@ -172,7 +173,7 @@ func (c *cachedRegion) written(ctx context.Context, id string, img *backends.Ima
 // remember caches a record unless its status is one the region changes by
 // itself in the background (saving, importing, uploading, pending_delete):
 // a client polling an import must see it end when it ends, not a TTL later.
-func (c *cachedRegion) remember(ctx context.Context, t cache.Ticket, img *backends.Image) {
+func (c *cachedRegion) remember(ctx context.Context, t meta.Ticket, img *backends.Image) {
 	if !changesByItself(img.Status) {
 		c.meta.PutImage(ctx, t, img)
 	}
@@ -212,7 +213,7 @@ func (c *cachedRegion) DeleteImage(ctx context.Context, id string) error {
 	err := c.region.DeleteImage(ctx, id)
 	c.written(ctx, id, nil)
 	if err == nil && c.blobs != nil {
-		c.blobs.Delete(cache.Key{Region: c.name, Image: id})
+		c.blobs.Delete(blob.Key{Region: c.name, Image: id})
 	}
 	return err
 }
@@ -263,15 +264,15 @@ func (c *cachedRegion) OpenData(ctx context.Context, id string) (backends.Data, 
 	if !ok {
 		return c.region.OpenData(ctx, id)
 	}
-	return c.blobs.Open(ctx, cache.Key{Region: c.name, Image: id}, exp, c.origin(ctx, id))
+	return c.blobs.Open(ctx, blob.Key{Region: c.name, Image: id}, exp, c.origin(ctx, id))
 }
 
 // expect is what the cache verifies an image's data against.
-func expect(img *backends.Image) (cache.Expect, bool) {
+func expect(img *backends.Image) (blob.Expect, bool) {
 	if img.Size == nil || (img.Status != backends.StatusActive && img.Status != backends.StatusDeactivated) {
-		return cache.Expect{}, false
+		return blob.Expect{}, false
 	}
-	exp := cache.Expect{Size: *img.Size}
+	exp := blob.Expect{Size: *img.Size}
 	if img.Checksum != nil {
 		exp.Checksum = *img.Checksum
 	}
@@ -283,7 +284,7 @@ func expect(img *backends.Image) (cache.Expect, bool) {
 
 // origin is the region's data as the cache fills it: as the caller who
 // started the fill (a copy: the fill outlives the request).
-func (c *cachedRegion) origin(ctx context.Context, id string) cache.Origin {
+func (c *cachedRegion) origin(ctx context.Context, id string) blob.Origin {
 	o := &regionOrigin{f: c.fetch, id: id}
 	if who := backends.CallerFrom(ctx); who != nil {
 		o.caller = *who
@@ -339,8 +340,8 @@ func (c *cachedRegion) ImageTasks(ctx context.Context, imageID string) ([]*backe
 	return c.region.ImageTasks(ctx, imageID)
 }
 
-// freshness names cache.Freshness values for spans.
-var freshness = [...]string{cache.Missing: "miss", cache.Fresh: "fresh", cache.Stale: "stale"}
+// freshness names meta.Freshness values for spans.
+var freshness = [...]string{meta.Missing: "miss", meta.Fresh: "fresh", meta.Stale: "stale"}
 
 // endLookup ends a metadata cache lookup's span: what was looked up
 // (image, member) and what the cache had (fresh, stale, miss).

@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
+	"github.com/spyglass-gateway/spyglass/cache/meta"
 )
 
 // Config is what a Catalog is built from.
@@ -23,14 +24,14 @@ type Config struct {
 	// its primary copy. Region and Meta are the shorthand for one.
 	Regions []RegionConfig
 	Region  Region
-	Meta    *cache.Metadata
+	Meta    *meta.Cache
 	// Default names the region creates go to; "" is the first region.
 	Default string
 	// ProjectRegions maps a project id to the region its creates go to.
 	ProjectRegions map[string]string
 	// Blobs caches the image data of regions that can fetch ranges (a
 	// remote Glance); nil means downloads stream from the region.
-	Blobs *cache.Blobs
+	Blobs *blob.Cache
 	// FailListings: a listing that cannot reach a region fails (503);
 	// false: it answers from the others and names the missing regions.
 	FailListings bool
@@ -47,7 +48,7 @@ type Config struct {
 	// Shared is the tier shared with other gateway instances (a Redis):
 	// listing positions go there too, so a walk continues exactly on any
 	// instance, and so does the location index when Shared is also
-	// SharedSets (cache.Shared is); nil: each instance keeps its own.
+	// SharedSets (redis.Tier is); nil: each instance keeps its own.
 	// (Image records and verdicts are shared by each region's Meta.)
 	Shared SharedStore
 	// Logger receives stale-if-error, cache and region events; nil:
@@ -62,7 +63,7 @@ type RegionConfig struct {
 	Region Region
 	// Meta caches the region's image records and membership verdicts; nil
 	// means every call goes to the region.
-	Meta *cache.Metadata
+	Meta *meta.Cache
 	// Order is how the region's database orders listings. Every region
 	// must order alike for the merge to be Glance's order.
 	Order Order
@@ -89,7 +90,7 @@ type Catalog struct {
 	cursors   *cursors
 	readAhead time.Duration
 	writes    atomic.Uint64 // writes through the catalog (cachedRegion.written)
-	blobs     *cache.Blobs
+	blobs     *blob.Cache
 	log       *slog.Logger
 
 	copies copyTasks

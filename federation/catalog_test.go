@@ -15,7 +15,7 @@ import (
 
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/backends/local"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/meta"
 	"github.com/spyglass-gateway/spyglass/federation"
 	"github.com/spyglass-gateway/spyglass/gateway"
 	"github.com/spyglass-gateway/spyglass/policy"
@@ -97,7 +97,7 @@ func TestCachedCatalogAnswersAsTheRegion(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	meta, err := cache.NewMetadata(cache.MetadataConfig{TTL: time.Hour, VerdictTTL: time.Hour})
+	meta, err := meta.New(meta.Config{TTL: time.Hour, VerdictTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func BenchmarkCachedShow(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	meta, err := cache.NewMetadata(cache.MetadataConfig{TTL: time.Hour})
+	meta, err := meta.New(meta.Config{TTL: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/spyglass-gateway/spyglass/backends"
 )
 
-// SharedStore is the tier gateway instances share (cache.Shared, a Redis):
+// SharedStore is the tier gateway instances share (redis.Tier):
 // a miss or a dropped write is never an error, only slower.
 type SharedStore interface {
 	Get(ctx context.Context, key string) ([]byte, bool)

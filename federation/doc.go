@@ -3,11 +3,11 @@
 //
 // Every region is wrapped in a cachedRegion. For a remote region (a Glance
 // behind the gateway) that adds the metadata cache: a show is answered from
-// cache.Metadata when its record is fresh, and the gateway's visibility
+// meta.Cache when its record is fresh, and the gateway's visibility
 // function decides who may see it; membership verdicts are remembered
 // briefly; a write invalidates before it answers; when the region cannot be
 // reached, a record within cache.stale_if_error is served. With a shared
-// tier (Config.Shared and each region's cache.Metadata over one Redis),
+// tier (Config.Shared and each region's meta.Cache over one Redis),
 // records, verdicts and the location index are shared by every gateway
 // instance, and a write through one invalidates them on all.
 //

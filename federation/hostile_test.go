@@ -18,7 +18,8 @@ import (
 	"github.com/spyglass-gateway/spyglass/backends/glance"
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
 	"github.com/spyglass-gateway/spyglass/backends/local"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
+	"github.com/spyglass-gateway/spyglass/cache/meta"
 	"github.com/spyglass-gateway/spyglass/federation"
 )
 
@@ -47,12 +48,12 @@ func glanceTopology(t *testing.T, g *glancetest.Glance) topology {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, err := cache.NewMetadata(cache.MetadataConfig{TTL: 30 * time.Second, Name: "r1"})
+	meta, err := meta.New(meta.Config{TTL: 30 * time.Second, Name: "r1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(meta.Close)
-	blobs, err := cache.OpenBlobs(cache.BlobsConfig{Dir: t.TempDir(), MaxSize: 1 << 30})
+	blobs, err := blob.Open(blob.Config{Dir: t.TempDir(), MaxSize: 1 << 30})
 	if err != nil {
 		t.Fatal(err)
 	}

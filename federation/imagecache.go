@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/spyglass-gateway/spyglass/backends"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
 )
 
 // The Catalog is the gateway's ImageCache (Glance's /v2/cache) when it has
@@ -16,7 +16,7 @@ func (c *Catalog) HasImageCache() bool { return c.blobs != nil }
 // Blobs is the image data cache; nil when there is none. For the peer
 // protocol and the operator's controls on it (its bounds, changed on a
 // reload).
-func (c *Catalog) Blobs() *cache.Blobs { return c.blobs }
+func (c *Catalog) Blobs() *blob.Cache { return c.blobs }
 
 // CacheState lists the complete entries and the queued prefetches.
 func (c *Catalog) CacheState(context.Context) ([]backends.CachedImage, []string, error) {
@@ -47,7 +47,7 @@ func (c *Catalog) QueueImage(ctx context.Context, img *backends.Image) error {
 	if r.fetch == nil {
 		return backends.Errorf(backends.ErrBadRequest, "Image "+img.ID+" is in store "+r.name+", whose data is local: there is nothing to cache")
 	}
-	return c.blobs.Prefetch(ctx, cache.Key{Region: r.name, Image: img.ID}, exp, r.origin(ctx, img.ID))
+	return c.blobs.Prefetch(ctx, blob.Key{Region: r.name, Image: img.ID}, exp, r.origin(ctx, img.ID))
 }
 
 // DeleteCachedImage drops the image's data from the cache, whichever
@@ -55,7 +55,7 @@ func (c *Catalog) QueueImage(ctx context.Context, img *backends.Image) error {
 func (c *Catalog) DeleteCachedImage(_ context.Context, id string) (bool, error) {
 	deleted := false
 	for _, r := range c.regions {
-		if r.cached.fetch != nil && c.blobs.Delete(cache.Key{Region: r.cached.name, Image: id}) {
+		if r.cached.fetch != nil && c.blobs.Delete(blob.Key{Region: r.cached.name, Image: id}) {
 			deleted = true
 		}
 	}

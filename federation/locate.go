@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/redis"
 )
 
 // regionSet is a set of regions by their index in the catalog (at most 64
@@ -24,7 +24,7 @@ func (s regionSet) count() int { return bits.OnesCount64(uint64(s)) }
 func one(i int) regionSet { return 1 << uint(i) }
 
 // SharedSets is what the location index needs from the shared tier
-// (cache.Shared): a set of region names per image. Like SharedStore it
+// (redis.Tier): a set of region names per image. Like SharedStore it
 // never fails, only misses.
 type SharedSets interface {
 	SetAdd(ctx context.Context, key, member string, ttl time.Duration)
@@ -177,4 +177,4 @@ func (l *locations) remove(ctx context.Context, id string, i int) {
 	}
 }
 
-var _ SharedSets = (*cache.Shared)(nil)
+var _ SharedSets = (*redis.Tier)(nil)

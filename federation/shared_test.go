@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/redis"
 	"github.com/spyglass-gateway/spyglass/cache/redistest"
 	"github.com/spyglass-gateway/spyglass/federation"
 )
@@ -36,8 +36,8 @@ func (r *lookupCounter) Image(ctx context.Context, id string) (*backends.Image, 
 // comes back positions are shared again.
 func TestWalkAcrossInstancesSharesCursorsThroughRedis(t *testing.T) {
 	admin := caller{"adm", "admin,member,reader"}
-	redis := redistest.StartT(t)
-	spy, lookups := instancesSharing(t, cache.SharedConfig{Addr: redis.Addr, Timeout: 200 * time.Millisecond})
+	srv := redistest.StartT(t)
+	spy, lookups := instancesSharing(t, redis.Config{Addr: srv.Addr, Timeout: 200 * time.Millisecond})
 	const qs = "sort=name:asc&limit=4"
 	want := walk(t, spy[:1], admin, qs, false)
 	if len(want) != 60 {
@@ -48,12 +48,12 @@ func TestWalkAcrossInstancesSharesCursorsThroughRedis(t *testing.T) {
 		t.Errorf("a walk hopping instances looked up %d marker images; with shared positions it needs none", n)
 	}
 
-	redis.Stop()
+	srv.Stop()
 	if n := hopWalk(t, spy, lookups, qs, want, "Redis down"); n == 0 {
 		t.Errorf("with Redis down the instances cannot share positions, yet no marker was resolved")
 	}
 
-	if err := redis.Start(); err != nil {
+	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2500 * time.Millisecond) // the breaker's open window
@@ -77,9 +77,9 @@ func hopWalk(t *testing.T, spy []string, lookups func() int64, qs string, want [
 
 // instancesSharing starts two gateway instances over the same three local
 // regions (20 images each, some with NULL names), each with its own
-// cache.Shared built from cfg; it returns their URLs and a count of the
+// redis.Tier built from cfg; it returns their URLs and a count of the
 // image lookups (marker resolutions) made in the regions so far.
-func instancesSharing(t *testing.T, cfg cache.SharedConfig) (spy []string, lookups func() int64) {
+func instancesSharing(t *testing.T, cfg redis.Config) (spy []string, lookups func() int64) {
 	t.Helper()
 	admin := caller{"adm", "admin,member,reader"}
 	var regions []*lookupCounter
@@ -100,7 +100,7 @@ func instancesSharing(t *testing.T, cfg cache.SharedConfig) (spy []string, looku
 		rcs = append(rcs, federation.RegionConfig{Region: r})
 	}
 	for range 2 {
-		shared, err := cache.NewShared(cfg)
+		shared, err := redis.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func instancesSharing(t *testing.T, cfg cache.SharedConfig) (spy []string, looku
 func TestWalkAcrossInstancesSharesCursorsThroughARedisCluster(t *testing.T) {
 	admin := caller{"adm", "admin,member,reader"}
 	cluster := redistest.StartClusterT(t, 3)
-	spy, lookups := instancesSharing(t, cache.SharedConfig{Cluster: cluster.Addrs, Timeout: 2 * time.Second})
+	spy, lookups := instancesSharing(t, redis.Config{Cluster: cluster.Addrs, Timeout: 2 * time.Second})
 	const qs = "sort=name:asc&limit=4"
 	want := walk(t, spy[:1], admin, qs, false)
 	if len(want) != 60 {

@@ -11,7 +11,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/spyglass-gateway/spyglass/backends"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/meta"
+	"github.com/spyglass-gateway/spyglass/cache/redis"
 	"github.com/spyglass-gateway/spyglass/cache/redistest"
 	"github.com/spyglass-gateway/spyglass/federation"
 	"github.com/spyglass-gateway/spyglass/gateway"
@@ -25,11 +26,11 @@ import (
 func BenchmarkSharedTierWarmShow(b *testing.B) {
 	for _, mode := range []string{"off", "on"} {
 		b.Run(mode, func(b *testing.B) {
-			var shared *cache.Shared
+			var shared *redis.Tier
 			if mode == "on" {
-				redis := redistest.StartT(b)
+				srv := redistest.StartT(b)
 				var err error
-				shared, err = cache.NewShared(cache.SharedConfig{Addr: redis.Addr, Timeout: time.Second})
+				shared, err = redis.New(redis.Config{Addr: srv.Addr, Timeout: time.Second})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -39,11 +40,11 @@ func BenchmarkSharedTierWarmShow(b *testing.B) {
 			var ids []string
 			for i := range 2 {
 				store, _ := localRegion(b, i)
-				mc := cache.MetadataConfig{TTL: time.Hour, Name: fmt.Sprintf("r%d", i)}
+				mc := meta.Config{TTL: time.Hour, Name: fmt.Sprintf("r%d", i)}
 				if shared != nil {
 					mc.Shared = shared
 				}
-				meta, err := cache.NewMetadata(mc)
+				meta, err := meta.New(mc)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -113,7 +114,7 @@ func BenchmarkSharedTierWarmShow(b *testing.B) {
 // the second serves the new record (its first level dropped the old one on
 // the published invalidation). It reports p50 and p99 in microseconds.
 func BenchmarkSharedTierInvalidationLatency(b *testing.B) {
-	redis := redistest.StartT(b)
+	srv := redistest.StartT(b)
 	store, _ := localRegion(b, 0)
 	name := "v0"
 	img, err := store.CreateImage(b.Context(), &backends.Image{ID: "00000000-0000-4000-8000-000000000001", Name: &name, Visibility: "public"})
@@ -122,12 +123,12 @@ func BenchmarkSharedTierInvalidationLatency(b *testing.B) {
 	}
 	var cats []*federation.Catalog
 	for range 2 {
-		shared, err := cache.NewShared(cache.SharedConfig{Addr: redis.Addr, Timeout: time.Second})
+		shared, err := redis.New(redis.Config{Addr: srv.Addr, Timeout: time.Second})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer shared.Close()
-		meta, err := cache.NewMetadata(cache.MetadataConfig{TTL: time.Hour, Shared: shared, Name: "r0"})
+		meta, err := meta.New(meta.Config{TTL: time.Hour, Shared: shared, Name: "r0"})
 		if err != nil {
 			b.Fatal(err)
 		}

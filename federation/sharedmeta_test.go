@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/meta"
+	"github.com/spyglass-gateway/spyglass/cache/redis"
 	"github.com/spyglass-gateway/spyglass/cache/redistest"
 	"github.com/spyglass-gateway/spyglass/federation"
 )
@@ -54,8 +55,8 @@ func (r *regionCalls) ListImages(ctx context.Context, q *backends.ListQuery) ([]
 type instance struct {
 	url    string
 	calls  []*regionCalls
-	metas  []*cache.Metadata
-	shared *cache.Shared
+	metas  []*meta.Cache
+	shared *redis.Tier
 }
 
 func (in *instance) shows() (n int64) {
@@ -76,7 +77,7 @@ func siteReadingAhead(t *testing.T, n int, regions []federation.Region, redisAdd
 	t.Helper()
 	var out []*instance
 	for range n {
-		shared, err := cache.NewShared(cache.SharedConfig{Addr: redisAddr, Timeout: 2 * time.Second})
+		shared, err := redis.New(redis.Config{Addr: redisAddr, Timeout: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +86,7 @@ func siteReadingAhead(t *testing.T, n int, regions []federation.Region, redisAdd
 		var rcs []federation.RegionConfig
 		for i, r := range regions {
 			calls := &regionCalls{Region: r}
-			meta, err := cache.NewMetadata(cache.MetadataConfig{
+			meta, err := meta.New(meta.Config{
 				TTL: time.Hour, VerdictTTL: time.Hour, Shared: shared, Name: fmt.Sprintf("r%d", i),
 			})
 			if err != nil {

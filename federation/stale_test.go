@@ -12,7 +12,7 @@ import (
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/backends/glance"
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/meta"
 	"github.com/spyglass-gateway/spyglass/federation"
 )
 
@@ -36,12 +36,12 @@ func TestStaleIfErrorWhenTheRegionIsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, err := cache.NewMetadata(cache.MetadataConfig{TTL: 100 * time.Millisecond, StaleIfError: time.Hour})
+	mc, err := meta.New(meta.Config{TTL: 100 * time.Millisecond, StaleIfError: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer meta.Close()
-	cat, _ := federation.New(federation.Config{Region: region, Meta: meta})
+	defer mc.Close()
+	cat, _ := federation.New(federation.Config{Region: region, Meta: mc})
 	ctx := backends.WithCaller(context.Background(), &backends.Caller{Project: "p1", Roles: []string{"member", "reader"}})
 	if _, err := cat.Image(ctx, id); err != nil {
 		t.Fatal(err)
@@ -56,7 +56,7 @@ func TestStaleIfErrorWhenTheRegionIsDown(t *testing.T) {
 		t.Fatalf("region down, nothing cached: %v, want ErrUnavailable (503)", err)
 	}
 
-	strict, _ := cache.NewMetadata(cache.MetadataConfig{TTL: 100 * time.Millisecond})
+	strict, _ := meta.New(meta.Config{TTL: 100 * time.Millisecond})
 	defer strict.Close()
 	cat2, _ := federation.New(federation.Config{Region: region, Meta: strict})
 	strict.PutImage(ctx, strict.Ticket(), img)

@@ -26,7 +26,8 @@ import (
 	"github.com/spyglass-gateway/spyglass/backends/glance"
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
 	"github.com/spyglass-gateway/spyglass/backends/local"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
+	"github.com/spyglass-gateway/spyglass/cache/meta"
 	"github.com/spyglass-gateway/spyglass/federation"
 	"github.com/spyglass-gateway/spyglass/gateway"
 	"github.com/spyglass-gateway/spyglass/policy"
@@ -76,14 +77,14 @@ func startGlanceRegion(endpoint, glanceLog string, withBlobs bool, readTimeout t
 			t.Fatal(err)
 		}
 		// A small cache: a default one takes seconds to allocate.
-		meta, err := cache.NewMetadata(cache.MetadataConfig{TTL: time.Minute, Name: "origin", MaxEntries: 10_000})
+		meta, err := meta.New(meta.Config{TTL: time.Minute, Name: "origin", MaxEntries: 10_000})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(meta.Close)
 		fc := federation.Config{Regions: []federation.RegionConfig{{Name: "origin", Region: region, Meta: meta}}}
 		if withBlobs {
-			blobs, err := cache.OpenBlobs(cache.BlobsConfig{Dir: t.TempDir(), MaxSize: 1 << 30, Retries: 1})
+			blobs, err := blob.Open(blob.Config{Dir: t.TempDir(), MaxSize: 1 << 30, Retries: 1})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spyglass-gateway/spyglass/backends/glance"
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
 	"github.com/spyglass-gateway/spyglass/federation"
 	"github.com/spyglass-gateway/spyglass/gateway"
 	"github.com/spyglass-gateway/spyglass/policy"
@@ -56,7 +56,7 @@ func startGlanceRegionServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := cache.OpenBlobs(cache.BlobsConfig{Dir: t.TempDir(), MaxSize: 1 << 30})
+	blobs, err := blob.Open(blob.Config{Dir: t.TempDir(), MaxSize: 1 << 30})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
 	"github.com/spyglass-gateway/spyglass/config"
 	"github.com/spyglass-gateway/spyglass/gateway"
 )
@@ -28,7 +28,7 @@ type reloader struct {
 	// Set by serveConfig once they exist.
 	cur   config.Config // what runs: the start-up configuration plus the reloads applied
 	srv   *gateway.Server
-	blobs *cache.Blobs // nil: no image data cache
+	blobs *blob.Cache // nil: no image data cache
 }
 
 func (r *reloader) reload() {
@@ -72,7 +72,7 @@ func (r *reloader) reload() {
 		"cache_max_size", cacheBound(r.blobs, applied.Cache), "log_level", next.Log.Level)
 }
 
-func cacheBound(blobs *cache.Blobs, c config.Cache) string {
+func cacheBound(blobs *blob.Cache, c config.Cache) string {
 	if blobs == nil {
 		return "none"
 	}

@@ -18,7 +18,10 @@ import (
 	"github.com/spyglass-gateway/spyglass/backends/glance"
 	"github.com/spyglass-gateway/spyglass/backends/local"
 	"github.com/spyglass-gateway/spyglass/backends/outbound"
-	"github.com/spyglass-gateway/spyglass/cache"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
+	"github.com/spyglass-gateway/spyglass/cache/meta"
+	"github.com/spyglass-gateway/spyglass/cache/redis"
+	"github.com/spyglass-gateway/spyglass/cache/site"
 	"github.com/spyglass-gateway/spyglass/config"
 	"github.com/spyglass-gateway/spyglass/federation"
 	"github.com/spyglass-gateway/spyglass/gateway"
@@ -126,10 +129,10 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 		FailListings: cfg.Federation.OnRegionFailure == "fail", CursorTTL: cfg.Federation.CursorTTL,
 		ReadAheadTTL: cfg.Cache.MetadataTTL, Logger: log,
 	}
-	var shared *cache.Shared
+	var shared *redis.Tier
 	if r := cfg.Redis; r.Enabled() {
 		var err error
-		shared, err = cache.NewShared(cache.SharedConfig{
+		shared, err = redis.New(redis.Config{
 			Addr: r.Addr, Cluster: r.Cluster,
 			SentinelMaster: r.Sentinel.MasterName, SentinelAddrs: r.Sentinel.Addrs, SentinelPassword: r.Sentinel.Password,
 			Password: r.Password, DB: r.DB, Timeout: r.Timeout, Logger: log,
@@ -167,14 +170,14 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 			rc.Region = remote
 			inst.Regions = append(inst.Regions, admin.Region{Name: region.Name, Kind: region.Kind, Breaker: remote, Cached: cfg.Cache.MaxSize > 0})
 			if cfg.Cache.MetadataTTL > 0 {
-				mc := cache.MetadataConfig{
+				mc := meta.Config{
 					TTL: cfg.Cache.MetadataTTL, StaleIfError: cfg.Cache.StaleIfError, VerdictTTL: cfg.Cache.VerdictTTL,
 					Name: region.Name,
 				}
 				if shared != nil {
 					mc.Shared = shared // records and verdicts shared; invalidations published
 				}
-				meta, err := cache.NewMetadata(mc)
+				meta, err := meta.New(mc)
 				if err != nil {
 					closeAll()
 					return nil, nil, fmt.Errorf("cache: %w", err)
@@ -184,11 +187,22 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 				closers = append(closers, meta.Close)
 			}
 			if cfg.Cache.MaxSize > 0 && fc.Blobs == nil {
-				blobs, err := cache.OpenBlobs(cache.BlobsConfig{
+				bc := blob.Config{
 					Dir: cfg.Cache.Dir, MaxSize: int64(cfg.Cache.MaxSize),
 					High: cfg.Cache.HighWatermark, Low: cfg.Cache.LowWatermark, Logger: log,
-					Leases: fillLeases(shared), PeerToken: adminToken,
-				})
+				}
+				if shared != nil {
+					// One fill per site: leases in the shared Redis.
+					filler, err := site.New(site.Config{Leases: shared, PeerToken: adminToken, Logger: log})
+					if err != nil {
+						closeAll()
+						return nil, nil, fmt.Errorf("cache: %w", err)
+					}
+					bc.Site = filler
+					inst.Site = filler
+					closers = append(closers, func() { filler.Close() }) // closed after the cache, which ends its fills
+				}
+				blobs, err := blob.Open(bc)
 				if err != nil {
 					closeAll()
 					return nil, nil, fmt.Errorf("cache: %w", err)
@@ -216,15 +230,6 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 	}
 	closers = append(closers, cat.Close)
 	return cat, closeAll, nil
-}
-
-// fillLeases is what the blob cache coordinates fills through: the shared
-// Redis, or nothing (each instance fills from the regions alone).
-func fillLeases(shared *cache.Shared) cache.Leases {
-	if shared == nil {
-		return nil
-	}
-	return shared
 }
 
 // openLocal opens an embedded region.

@@ -1,0 +1,209 @@
+package meta
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+// VersionedStore is what the metadata cache needs from the shared tier
+// (redis.Tier): versioned records and the channel that carries
+// invalidations between instances. Like the tier, it never
+// fails: an unanswered call is a miss or a dropped write.
+type VersionedStore interface {
+	GetVersioned(ctx context.Context, key, versionKey string) (record []byte, version string, ok bool)
+	SetIfVersion(ctx context.Context, key, versionKey, version string, val []byte, ttl time.Duration) (stored, ok bool)
+	BumpVersion(ctx context.Context, key, versionKey string, versionTTL time.Duration, channel, message string) (version string, ok bool)
+	Subscribe(ctx context.Context, channel string, onMessage func(string), onSubscribed func())
+}
+
+// sharedLevel is the metadata cache's second level: records and verdicts
+// in Redis under the image's version, invalidations published to every
+// instance. Keys share the image id as a hash tag, so each script touches
+// one Redis Cluster slot.
+type sharedLevel struct {
+	m        *Cache
+	store    VersionedStore
+	name     string
+	self     string // this instance, to skip its own invalidations
+	channel  string
+	stop     context.CancelFunc
+	versTTL  time.Duration
+	pendMu   sync.Mutex
+	pending  map[string]struct{} // invalidations Redis has not taken yet
+	pendWake chan struct{}
+	// subscriptions counts the times the subscription was established.
+	subscriptions atomic.Int64
+}
+
+// maxPending bounds the invalidations kept for retry while Redis is away;
+// beyond it the oldest are not retried (their records expire within TTL).
+const maxPending = 100_000
+
+func newSharedLevel(m *Cache, store VersionedStore, name string) *sharedLevel {
+	var b [8]byte
+	rand.Read(b[:])
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &sharedLevel{
+		m: m, store: store, name: name, self: hex.EncodeToString(b[:]),
+		channel: "meta:invalidate:" + name, stop: cancel,
+		// A version must outlive every record stored under it and every
+		// ticket that may still carry it (see redis.Tier.BumpVersion).
+		versTTL:  max(m.cfg.TTL+m.cfg.StaleIfError, m.cfg.VerdictTTL) + 2*ticketLifetime,
+		pending:  map[string]struct{}{},
+		pendWake: make(chan struct{}, 1),
+	}
+	store.Subscribe(ctx, s.channel, s.received, s.resubscribed)
+	go s.retry(ctx)
+	return s
+}
+
+func (s *sharedLevel) close() { s.stop() }
+
+func (s *sharedLevel) recordKey(id string) string  { return "meta:{" + id + "}:" + s.name + ":img" }
+func (s *sharedLevel) versionKey(id string) string { return "meta:{" + id + "}:" + s.name + ":ver" }
+func (s *sharedLevel) verdictKey(id, project string) string {
+	return "meta:{" + id + "}:" + s.name + ":member:" + project
+}
+
+// sharedRecord is a record or verdict as Redis keeps it.
+type sharedRecord struct {
+	Version string           `json:"v"`
+	Fetched int64            `json:"f"` // unix ns, the region's answer
+	Image   *backends.Image  `json:"i,omitempty"`
+	Member  *backends.Member `json:"m,omitempty"`
+}
+
+func (r *sharedRecord) fetched() time.Time { return time.Unix(0, r.Fetched) }
+
+// image returns id's record when Redis holds one under its current
+// version, and that version (ok: Redis answered).
+func (s *sharedLevel) image(ctx context.Context, id string) (*sharedRecord, string, bool) {
+	b, version, ok := s.store.GetVersioned(ctx, s.recordKey(id), s.versionKey(id))
+	rec := s.decode(b, version)
+	if rec == nil || rec.Image == nil || rec.Image.ID != id || s.m.freshness(rec.fetched()) == Missing {
+		return nil, version, ok
+	}
+	return rec, version, ok
+}
+
+func (s *sharedLevel) member(ctx context.Context, id, project string) (*sharedRecord, string, bool) {
+	b, version, ok := s.store.GetVersioned(ctx, s.verdictKey(id, project), s.versionKey(id))
+	return s.decode(b, version), version, ok
+}
+
+// decode returns the record in b if it was stored under version.
+func (s *sharedLevel) decode(b []byte, version string) *sharedRecord {
+	if b == nil {
+		return nil
+	}
+	var rec sharedRecord
+	if json.Unmarshal(b, &rec) != nil || rec.Version != version {
+		return nil
+	}
+	return &rec
+}
+
+// putImage stores img under version unless the version moved since (a
+// write on some instance): outdated says the answer is older than that
+// write, and no level may keep it.
+func (s *sharedLevel) putImage(ctx context.Context, version string, img *backends.Image, fetched time.Time) (outdated bool) {
+	b, err := json.Marshal(sharedRecord{Version: version, Fetched: fetched.UnixNano(), Image: img})
+	if err != nil {
+		return false
+	}
+	stored, ok := s.store.SetIfVersion(ctx, s.recordKey(img.ID), s.versionKey(img.ID), version, b, s.m.cfg.TTL+s.m.cfg.StaleIfError)
+	return ok && !stored
+}
+
+func (s *sharedLevel) putMember(ctx context.Context, version, id, project string, member *backends.Member, fetched time.Time) (outdated bool) {
+	b, err := json.Marshal(sharedRecord{Version: version, Fetched: fetched.UnixNano(), Member: member})
+	if err != nil {
+		return false
+	}
+	stored, ok := s.store.SetIfVersion(ctx, s.verdictKey(id, project), s.versionKey(id), version, b, s.m.cfg.VerdictTTL)
+	return ok && !stored
+}
+
+// invalidate moves id's version (voiding its record and verdicts in Redis
+// and every ticket carrying the old version) and tells the other
+// instances. Redis not answering: retried in the background.
+func (s *sharedLevel) invalidate(ctx context.Context, id string) (string, bool) {
+	v, ok := s.store.BumpVersion(ctx, s.recordKey(id), s.versionKey(id), s.versTTL, s.channel, s.self+" "+id)
+	if !ok {
+		s.pendMu.Lock()
+		if len(s.pending) < maxPending {
+			s.pending[id] = struct{}{}
+		}
+		s.pendMu.Unlock()
+		select {
+		case s.pendWake <- struct{}{}:
+		default:
+		}
+	}
+	return v, ok
+}
+
+// retry hands Redis the invalidations it missed, once it answers again:
+// until then other instances may serve the old record (within
+// cache.metadata_ttl), and a Redis that kept its data would keep it.
+func (s *sharedLevel) retry(ctx context.Context) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.pendWake:
+		}
+		for {
+			s.pendMu.Lock()
+			ids := make([]string, 0, len(s.pending))
+			for id := range s.pending {
+				ids = append(ids, id)
+			}
+			s.pendMu.Unlock()
+			if len(ids) == 0 {
+				break
+			}
+			for _, id := range ids {
+				if _, ok := s.store.BumpVersion(ctx, s.recordKey(id), s.versionKey(id), s.versTTL, s.channel, s.self+" "+id); !ok {
+					break
+				}
+				s.pendMu.Lock()
+				delete(s.pending, id)
+				s.pendMu.Unlock()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}
+}
+
+// received is an invalidation published by an instance.
+func (s *sharedLevel) received(msg string) {
+	from, id, ok := strings.Cut(msg, " ")
+	if !ok || from == s.self {
+		return
+	}
+	s.m.invalidateLocal(id)
+	s.m.others.Add(1)
+}
+
+// resubscribed: invalidations published while the subscription was down
+// are lost, so nothing the first level holds can be believed any more.
+func (s *sharedLevel) resubscribed() {
+	s.m.InvalidateAll()
+	s.m.others.Add(1)
+	s.subscriptions.Add(1)
+}

@@ -1,0 +1,129 @@
+package meta
+
+import (
+	"testing"
+	"time"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/cache/redis"
+	"github.com/spyglass-gateway/spyglass/cache/redistest"
+)
+
+// sharedMetas returns n metadata caches (n gateway instances) sharing one
+// real redis-server.
+func sharedMetas(t *testing.T, addr string, n int) []*Cache {
+	t.Helper()
+	var out []*Cache
+	for range n {
+		s, err := redis.New(redis.Config{Addr: addr, Timeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		m, err := New(Config{TTL: time.Hour, VerdictTTL: time.Hour, Shared: s, Name: "r1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.Close)
+		out = append(out, m)
+	}
+	for _, m := range out { // subscribing drops the first level: let it happen first
+		eventually(t, "subscribed", func() bool { return m.shared.subscriptions.Load() > 0 })
+	}
+	return out
+}
+
+var _ VersionedStore = (*redis.Tier)(nil)
+
+func named(id, name string) *backends.Image { return &backends.Image{ID: id, Name: &name} }
+
+func nameIn(img *backends.Image) string {
+	if img == nil || img.Name == nil {
+		return ""
+	}
+	return *img.Name
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 30s: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSharedMetadataAcrossInstances: what one instance puts, another reads
+// from Redis; an invalidation on one reaches the other's first level; a
+// read that began before another instance's write cannot store its answer
+// in Redis nor in its own first level.
+func TestSharedMetadataAcrossInstances(t *testing.T) {
+	srv := redistest.StartT(t)
+	ms := sharedMetas(t, srv.Addr, 3)
+	a, b, c := ms[0], ms[1], ms[2]
+
+	_, f, tk := a.Image(ctx, "img")
+	if f != Missing {
+		t.Fatalf("empty: %v", f)
+	}
+	a.PutImage(ctx, tk, named("img", "v1"))
+	if got, f, _ := b.Image(ctx, "img"); f != Fresh || nameIn(got) != "v1" {
+		t.Fatalf("another instance: %q %v, want v1 from Redis", nameIn(got), f)
+	}
+
+	_, _, tk = a.Member(ctx, "img", "p2")
+	a.PutMember(ctx, tk, "img", "p2", &backends.Member{ImageID: "img", MemberID: "p2", Status: "accepted"})
+	if got, known, _ := c.Member(ctx, "img", "p2"); !known || got == nil || got.Status != "accepted" {
+		t.Fatalf("verdict on another instance: %v %v", got, known)
+	}
+
+	a.Invalidate(ctx, "img")
+	eventually(t, "the invalidation reaches the other instance's first level", func() bool {
+		_, f, _ := b.Image(ctx, "img")
+		return f == Missing
+	})
+	if _, known, _ := c.Member(ctx, "img", "p2"); known {
+		t.Error("a verdict survived its image's invalidation on another instance")
+	}
+
+	// A slow read on c began before a write on a.
+	_, _, slow := c.Image(ctx, "img")
+	wt := a.Invalidate(ctx, "img")
+	a.PutImage(ctx, wt, named("img", "v2"))
+	c.PutImage(ctx, slow, named("img", "v1"))
+	for i, m := range ms {
+		if got, _, _ := m.Image(ctx, "img"); nameIn(got) == "v1" {
+			t.Errorf("instance %d serves the record a read older than the write fetched", i)
+		}
+	}
+	if got, f, _ := c.Image(ctx, "img"); f != Fresh || nameIn(got) != "v2" {
+		t.Errorf("after the write: %q %v, want the writer's v2 from Redis", nameIn(got), f)
+	}
+}
+
+// TestSharedMetadataResubscribeDropsFirstLevel: with Redis down an
+// instance keeps serving its first level (the bound is the TTL) and a
+// write elsewhere cannot reach it; once Redis is back and the subscription
+// re-established, the first level is dropped, so the write is not missed.
+func TestSharedMetadataResubscribeDropsFirstLevel(t *testing.T) {
+	srv := redistest.StartT(t)
+	ms := sharedMetas(t, srv.Addr, 2)
+	a, b := ms[0], ms[1]
+	_, _, tk := b.Image(ctx, "img")
+	b.PutImage(ctx, tk, named("img", "v1"))
+
+	srv.Stop()
+	a.Invalidate(ctx, "img") // lost: nobody hears it
+	if got, f, _ := b.Image(ctx, "img"); f != Fresh || nameIn(got) != "v1" {
+		t.Fatalf("Redis down: the first level should still serve v1 (within TTL): %q %v", nameIn(got), f)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the resubscribed instance drops what it may have missed", func() bool {
+		_, f, _ := b.Image(ctx, "img")
+		return f == Missing
+	})
+}
