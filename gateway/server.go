@@ -82,9 +82,6 @@ type Server struct {
 	cat     Catalog
 	auth    policy.Authenticator
 	pol     atomic.Pointer[policy.Policy]
-	// catalogs are the message catalogs in force (SetCatalogs swaps
-	// them); nil: English only.
-	catalogs atomic.Pointer[i18n.Catalogs]
 	log     *slog.Logger
 	srv     *fasthttp.Server
 	render  renderCache
@@ -98,6 +95,10 @@ type Server struct {
 	// versions is what the versions document lists and negotiation
 	// accepts (servedVersions).
 	versions []schemas.Version
+
+	// catalogs are the message catalogs in force (SetCatalogs swaps
+	// them); nil: English only.
+	catalogs atomic.Pointer[i18n.Catalogs]
 }
 
 // New validates cfg and returns a server for cat.
