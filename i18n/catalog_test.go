@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/spyglass-gateway/spyglass/i18n"
 	"github.com/spyglass-gateway/spyglass/i18n/i18ntest"
@@ -97,4 +98,28 @@ func TestLoad(t *testing.T) {
 			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
 		}
 	}
+}
+
+// FuzzTranslate: any message, translated by the test catalog, comes back
+// without a panic, and one that is valid UTF-8 stays valid UTF-8.
+func FuzzTranslate(f *testing.F) {
+	for _, s := range []string{"No image found with ID aaa", "Failed to find image x to delete", "m not found in the member list of the image i.",
+		"Provided object does not match schema 'image': 'x' is too long\n\nFailed", "limit param must be positive", "%s", "%(reason)s", "\xff", ""} {
+		f.Add(s)
+	}
+	dir := f.TempDir()
+	lc := filepath.Join(dir, "zh_CN", "LC_MESSAGES")
+	os.MkdirAll(lc, 0o755)
+	os.WriteFile(filepath.Join(lc, "glance.po"), i18ntest.ZhCN, 0o644)
+	cats, err := i18n.Load(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	zh := cats.Lookup("zh_CN")
+	f.Fuzz(func(t *testing.T, msg string) {
+		got := zh.Translate(msg)
+		if utf8.ValidString(msg) && !utf8.ValidString(got) {
+			t.Fatalf("Translate(%q) = %q: not UTF-8", msg, got)
+		}
+	})
 }
