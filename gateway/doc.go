@@ -10,7 +10,7 @@
 // too (package admin keeps no table of its own). With Config.Catalogs set,
 // the messages of a request that sends Accept-Language are translated
 // there, by their msgid (i18n.go, package i18n); a request without the
-// header costs one header lookup and no allocation. With Config.Metrics set, every request is counted by
+// header allocates nothing more. With Config.Metrics set, every request is counted by
 // route template, method and status (metrics.go: atomic counters, no
 // allocation, read by the OpenTelemetry SDK as a metric.Producer). With
 // Config.Tracing set, each request is a server span named by its route

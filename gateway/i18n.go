@@ -7,23 +7,20 @@ import (
 )
 
 // Messages are localized where errors are rendered (errors.go), from the
-// catalogs the server was given (Config.Catalogs, SetCatalogs). A request
-// that sends Accept-Language carries the catalogs in force when it came in
-// (a user value: the error renderers see only the request); the language is
-// negotiated when, and if, a message is rendered. A request without the
-// header costs one header lookup, and nothing at all when no catalogs are
-// configured.
+// catalogs the server was given (Config.Catalogs, SetCatalogs). Every
+// request carries the catalogs in force when it came in (a user value: the
+// error renderers see only the request); Accept-Language is read, and the
+// language negotiated, when and if a message is rendered. A request that
+// succeeds costs one user value set (a lookup of the absent header would
+// cost several times more: fasthttp normalizes the name it is given), and
+// nothing at all when no catalogs are configured.
 
 // catalogsKey is the user value holding a request's *i18n.Catalogs.
 type catalogsKey struct{}
 
-// noteLanguage keeps the catalogs for a request that asks for a language.
-func (s *Server) noteLanguage(ctx *fasthttp.RequestCtx) {
-	cats := s.catalogs.Load()
-	if cats == nil {
-		return
-	}
-	if len(ctx.Request.Header.Peek(fasthttp.HeaderAcceptLanguage)) > 0 {
+// noteCatalogs keeps, for the request, the catalogs in force.
+func (s *Server) noteCatalogs(ctx *fasthttp.RequestCtx) {
+	if cats := s.catalogs.Load(); cats != nil {
 		ctx.SetUserValue(catalogsKey{}, cats)
 	}
 }
@@ -35,7 +32,11 @@ func requestCatalog(ctx *fasthttp.RequestCtx) *i18n.Catalog {
 	if cats == nil {
 		return nil
 	}
-	return cats.Negotiate(ctx.Request.Header.Peek(fasthttp.HeaderAcceptLanguage))
+	header := ctx.Request.Header.Peek(fasthttp.HeaderAcceptLanguage)
+	if len(header) == 0 {
+		return nil
+	}
+	return cats.Negotiate(header)
 }
 
 // SetCatalogs replaces the message catalogs (reloaded on SIGHUP): requests
