@@ -67,6 +67,7 @@ type template struct {
 	re       *regexp.Regexp // ^literal(capture)literal…$
 	names    []string       // per capture: the conversion's key, or "" when positional
 	literals int            // bytes of literal text: the more, the more specific
+	needle   string         // the longest literal: a message without it cannot match
 	str      []segment      // the translation
 }
 
@@ -160,6 +161,9 @@ func (c *Catalog) add(msgid, msgstr string) {
 		lit := unpercent(msgid[prev:cv.start])
 		re.WriteString(regexp.QuoteMeta(lit))
 		t.literals += len(lit)
+		if len(lit) > len(t.needle) {
+			t.needle = lit
+		}
 		prev = cv.end
 		switch cv.verb {
 		case '%':
@@ -173,9 +177,12 @@ func (c *Catalog) add(msgid, msgstr string) {
 		}
 		t.names = append(t.names, cv.key)
 	}
-	lit := msgid[prev:]
+	lit := unpercent(msgid[prev:])
 	re.WriteString(regexp.QuoteMeta(lit))
 	t.literals += len(lit)
+	if len(lit) > len(t.needle) {
+		t.needle = lit
+	}
 	re.WriteString(`$`)
 	if t.literals == 0 {
 		return // "%s": it would match every message
@@ -265,6 +272,11 @@ func (c *Catalog) translate(msg string, depth int) string {
 	try := func(ts []*template) {
 		for _, t := range ts {
 			if best != nil && t.literals <= best.literals {
+				continue
+			}
+			// A substring search is much cheaper than the pattern, and
+			// rules out nearly every template of a large catalog.
+			if !strings.Contains(msg, t.needle) {
 				continue
 			}
 			if m := t.re.FindStringSubmatch(msg); m != nil {
