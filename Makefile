@@ -99,7 +99,9 @@ deps:
 	$(call need,test -x /usr/bin/openstack,python3-openstackclient)
 	$(call need,command -v redis-server,redis-server)
 	$(call need,command -v wrk,wrk)
-	@echo "deps: ok (python3-glance, gcc, python3-glanceclient, nginx-light, python3-keystone, uwsgi-core, uwsgi-plugin-python3, python3-openstackclient, redis-server, wrk)"
+	$(call need,command -v msgfmt,gettext)
+	$(call need,/usr/bin/python3 -c 'import webob',python3-webob)
+	@echo "deps: ok (python3-glance, gcc, python3-glanceclient, nginx-light, python3-keystone, uwsgi-core, uwsgi-plugin-python3, python3-openstackclient, redis-server, wrk, gettext, python3-webob)"
 
 deps-bench: deps
 	$(call need,command -v redis-server,redis-server)

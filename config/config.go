@@ -61,6 +61,8 @@ type Config struct {
 	ImageSizeCap Size `yaml:"image_size_cap"`
 	// Log configures the process's log (stderr).
 	Log Log `yaml:"log"`
+	// I18n configures the localization of the API's messages.
+	I18n I18n `yaml:"i18n"`
 	// ShutdownTimeout is, on SIGTERM or SIGINT, how long to wait for
 	// requests in flight (uploads included) to finish before exiting; `0`:
 	// do not wait.
@@ -88,6 +90,19 @@ type Auth struct {
 	// `auth.mode` is `keystone`) and to read the service catalog (for a
 	// glance region given by `region_name`).
 	Keystone Keystone `yaml:"keystone"`
+}
+
+// I18n configures the localization of the API's messages.
+type I18n struct {
+	// LocaleDir holds gettext message catalogs in Glance's layout,
+	// `<dir>/<lang>/LC_MESSAGES/glance.mo` (or `glance.po`): Glance's own,
+	// from its source tree's `glance/locale` compiled with `msgfmt`. A
+	// client sending `Accept-Language` then gets the API's messages in
+	// the best language it accepts that has a catalog (README,
+	// "Localized messages"); without the header, or with no match, they
+	// stay English. Read at start and on SIGHUP. Empty: English only.
+	// Env SPYGLASS_I18N_LOCALE_DIR.
+	LocaleDir string `yaml:"locale_dir"`
 }
 
 // Policy selects Glance's authorization rules.

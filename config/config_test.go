@@ -461,3 +461,37 @@ func withServiceUser(c *Config) {
 	k := &c.Auth.Keystone
 	k.AuthURL, k.Username, k.Password, k.ProjectName = "http://127.0.0.1:5000/v3", "glance", "secret", "service"
 }
+
+// TestLocaleDir: i18n.locale_dir from the file or SPYGLASS_I18N_LOCALE_DIR,
+// checked to be a directory; empty (the default) means English only.
+func TestLocaleDir(t *testing.T) {
+	clearEnv(t)
+	if got := Default().I18n.LocaleDir; got != "" {
+		t.Fatalf("default i18n.locale_dir %q, want empty", got)
+	}
+	locale := t.TempDir()
+	file := filepath.Join(locale, "not-a-dir")
+	os.WriteFile(file, nil, 0o644)
+
+	c, err := Load(writeConfig(t, "i18n:\n  locale_dir: "+locale+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.I18n.LocaleDir; got != locale {
+		t.Errorf("from the file: %q, want %q", got, locale)
+	}
+	t.Setenv(EnvLocaleDir, locale)
+	if c, err = Load(""); err != nil || c.I18n.LocaleDir != locale {
+		t.Errorf("from %s: %q, %v; want %q", EnvLocaleDir, c.I18n.LocaleDir, err, locale)
+	}
+	for _, tc := range []struct{ dir, want string }{
+		{filepath.Join(locale, "missing"), "i18n.locale_dir: stat " + filepath.Join(locale, "missing") + ": no such file or directory; give a directory of <lang>/LC_MESSAGES/glance.mo catalogs"},
+		{file, "i18n.locale_dir: " + file + " is not a directory"},
+	} {
+		t.Setenv(EnvLocaleDir, tc.dir)
+		_, err := Load("")
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), EnvLocaleDir) {
+			t.Errorf("locale_dir %s: %v, want an error from %s with %q", tc.dir, err, EnvLocaleDir, tc.want)
+		}
+	}
+}

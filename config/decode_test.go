@@ -337,7 +337,7 @@ func writeConfig(t *testing.T, yaml string) string {
 // clearEnv unsets the SPYGLASS_* variables Load reads, for the test.
 func clearEnv(t *testing.T) {
 	t.Helper()
-	for _, v := range []string{EnvListen, EnvAuth, EnvDataDir, EnvAdmin, EnvLogLevel, EnvLogFormat} {
+	for _, v := range []string{EnvListen, EnvAuth, EnvDataDir, EnvAdmin, EnvLogLevel, EnvLogFormat, EnvLocaleDir} {
 		t.Setenv(v, "")
 	}
 }

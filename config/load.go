@@ -11,12 +11,13 @@ import (
 
 // Environment variables read by Read and Load, applied over the file.
 const (
-	EnvListen    = "SPYGLASS_LISTEN"       // listen
-	EnvAuth      = "SPYGLASS_AUTH"         // auth.mode
-	EnvDataDir   = "SPYGLASS_DATA_DIR"     // data_dir of the default region
-	EnvAdmin     = "SPYGLASS_ADMIN_LISTEN" // admin.listen
-	EnvLogLevel  = "SPYGLASS_LOG_LEVEL"    // log.level
-	EnvLogFormat = "SPYGLASS_LOG_FORMAT"   // log.format
+	EnvListen    = "SPYGLASS_LISTEN"          // listen
+	EnvAuth      = "SPYGLASS_AUTH"            // auth.mode
+	EnvDataDir   = "SPYGLASS_DATA_DIR"        // data_dir of the default region
+	EnvAdmin     = "SPYGLASS_ADMIN_LISTEN"    // admin.listen
+	EnvLogLevel  = "SPYGLASS_LOG_LEVEL"       // log.level
+	EnvLogFormat = "SPYGLASS_LOG_FORMAT"      // log.format
+	EnvLocaleDir = "SPYGLASS_I18N_LOCALE_DIR" // i18n.locale_dir
 	// EnvAdminToken is the admin listener's token itself (admin.token_file
 	// holds it otherwise).
 	EnvAdminToken = "SPYGLASS_ADMIN_TOKEN"
@@ -84,6 +85,7 @@ func read(path string) (Config, Problems, bool) {
 		Admin:     os.Getenv(EnvAdmin),
 		LogLevel:  os.Getenv(EnvLogLevel),
 		LogFormat: os.Getenv(EnvLogFormat),
+		LocaleDir: os.Getenv(EnvLocaleDir),
 	}, true)...)
 	c.Admin.Token = os.Getenv(EnvAdminToken)
 	return c, ps, true
@@ -108,6 +110,7 @@ type Overrides struct {
 	Admin     string // admin.listen
 	LogLevel  string // log.level
 	LogFormat string // log.format
+	LocaleDir string // i18n.locale_dir
 }
 
 // Apply sets the non-empty fields of o, which are command-line flags: a
@@ -137,6 +140,7 @@ func (c *Config) apply(o Overrides, fromEnv bool) Problems {
 	set(&c.Admin.Listen, o.Admin, "admin.listen", EnvAdmin, "--admin-listen")
 	set(&c.Log.Level, o.LogLevel, "log.level", EnvLogLevel, "--log-level")
 	set(&c.Log.Format, o.LogFormat, "log.format", EnvLogFormat, "--log-format")
+	set(&c.I18n.LocaleDir, o.LocaleDir, "i18n.locale_dir", EnvLocaleDir, "--locale-dir")
 	if o.DataDir != "" {
 		i := slices.IndexFunc(c.Regions, func(r Region) bool { return r.Name == c.DefaultRegion })
 		if i < 0 || c.Regions[i].Kind != KindLocal {

@@ -96,6 +96,15 @@ func (c *Config) Validate() error {
 			bad("policy.file", "%s is a directory; give the path of an oslo.policy YAML or JSON file", c.Policy.File)
 		}
 	}
+	if c.I18n.LocaleDir != "" {
+		// The catalogs themselves are read (and their errors named) when
+		// the server starts or reloads.
+		if st, err := os.Stat(c.I18n.LocaleDir); err != nil {
+			bad("i18n.locale_dir", "%v; give a directory of <lang>/LC_MESSAGES/glance.mo catalogs (Glance's glance/locale, compiled with msgfmt), or leave it empty for English only", err)
+		} else if !st.IsDir() {
+			bad("i18n.locale_dir", "%s is not a directory; give a directory of <lang>/LC_MESSAGES/glance.mo catalogs, or leave it empty", c.I18n.LocaleDir)
+		}
+	}
 
 	switch c.Auth.Mode {
 	case AuthNoAuth, AuthTrusted:

@@ -7,7 +7,10 @@
 // Glance-shaped JSON, headers and errors (render.go, errors.go). Errors from
 // every layer are mapped to status codes and webob-shaped bodies in one
 // place: errors.go, whose ErrorJSON renders them for the admin listener
-// too (package admin keeps no table of its own). With Config.Metrics set, every request is counted by
+// too (package admin keeps no table of its own). With Config.Catalogs set,
+// the messages of a request that sends Accept-Language are translated
+// there, by their msgid (i18n.go, package i18n); a request without the
+// header allocates nothing more. With Config.Metrics set, every request is counted by
 // route template, method and status (metrics.go: atomic counters, no
 // allocation, read by the OpenTelemetry SDK as a metric.Producer). With
 // Config.Tracing set, each request is a server span named by its route

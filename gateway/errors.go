@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -148,6 +149,12 @@ func writeError(ctx *fasthttp.RequestCtx, err error) {
 		ctx.Response.SetStatusCode(401)
 		ctx.Response.Header.Set("WWW-Authenticate", challenge.WWWAuthenticate)
 		ctx.Response.Header.SetContentType("application/json")
+		if cat := requestCatalog(ctx); cat != nil {
+			buf := bytebuf(ctx)
+			*buf = appendKeystoneUnauthorized((*buf)[:0], cat.Translate(policy.KeystoneUnauthorizedMessage))
+			ctx.Response.SetBodyRaw(*buf)
+			return
+		}
 		ctx.Response.SetBodyString(policy.KeystoneUnauthorizedBody)
 		return
 	}
@@ -227,6 +234,11 @@ func writeErrorBody(ctx *fasthttp.RequestCtx, status int, explanation, detail st
 	resp := &ctx.Response
 	resp.ResetBody()
 	resp.SetStatusCode(status)
+	// Each text is looked up by the English it was formatted from, as
+	// oslo_i18n.translate does when webob renders a lazy message.
+	if cat := requestCatalog(ctx); cat != nil {
+		explanation, detail = cat.Translate(explanation), cat.Translate(detail)
+	}
 	format := webobFormat(ctx.Request.Header.Peek("Accept"))
 	if ctx.IsHead() {
 		format = formatHTML
@@ -284,8 +296,28 @@ func appendErrorBody(b []byte, format errorFormat, status int, explanation, deta
 	return b, "text/plain; charset=UTF-8"
 }
 
+// appendKeystoneUnauthorized is policy.KeystoneUnauthorizedBody with the
+// message given (translated): keystonemiddleware's json.dumps, non-ASCII
+// escaped.
+func appendKeystoneUnauthorized(dst []byte, message string) []byte {
+	dst = append(dst, `{"error": {"code": 401, "title": "Unauthorized", "message": `...)
+	dst = appendJSONString(dst, message)
+	return append(dst, "}}"...)
+}
+
+// appendHTMLEscaped escapes s as webob's html_escape does: html.escape with
+// quotes, then every non-ASCII character as a decimal XML character
+// reference (str.encode('ascii', 'xmlcharrefreplace')).
 func appendHTMLEscaped(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			dst = append(dst, "&#"...)
+			dst = strconv.AppendInt(dst, int64(r), 10)
+			dst = append(dst, ';')
+			i += size - 1
+			continue
+		}
 		switch c := s[i]; c {
 		case '<':
 			dst = append(dst, "&lt;"...)

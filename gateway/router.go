@@ -215,6 +215,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, trace *requestTrace) {
 	// sent one (every authenticator takes it from this header), else a new
 	// one.
 	setRequestID(ctx, clientRequestID(&ctx.Request.Header))
+	s.noteCatalogs(ctx)
 	path := requestPath(ctx)
 	if bytes.Equal(path, []byte("/healthcheck")) {
 		ctx.SetContentType("text/plain; charset=UTF-8")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spyglass-gateway/spyglass/backends/outbound"
 	"github.com/spyglass-gateway/spyglass/gateway/schemas"
+	"github.com/spyglass-gateway/spyglass/i18n"
 	"github.com/spyglass-gateway/spyglass/logctx"
 	"github.com/spyglass-gateway/spyglass/policy"
 	"github.com/spyglass-gateway/spyglass/tracing"
@@ -61,6 +62,10 @@ type Config struct {
 	// refused with 400 (Glance's [import_filtering_opts]); the fetch checks
 	// again. nil means Glance's defaults (outbound.Default()).
 	ImportFilter URLChecker
+	// Catalogs are the message catalogs (i18n.Load) from which a client
+	// sending Accept-Language gets its messages translated; nil means every
+	// message is English, whatever the header says.
+	Catalogs *i18n.Catalogs
 }
 
 // URLChecker says whether a URI a tenant gives may be fetched;
@@ -90,6 +95,10 @@ type Server struct {
 	// versions is what the versions document lists and negotiation
 	// accepts (servedVersions).
 	versions []schemas.Version
+
+	// catalogs are the message catalogs in force (SetCatalogs swaps
+	// them); nil: English only.
+	catalogs atomic.Pointer[i18n.Catalogs]
 }
 
 // New validates cfg and returns a server for cat.
@@ -129,6 +138,7 @@ func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, cat: cat, auth: auth, log: cfg.Logger, metrics: cfg.Metrics}
 	s.pol.Store(cfg.Policy)
+	s.catalogs.Store(cfg.Catalogs)
 	s.versions = servedVersions(&cfg)
 	for i, m := range cfg.ImportMethods {
 		if i > 0 {

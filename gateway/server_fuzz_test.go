@@ -25,6 +25,8 @@ import (
 	"github.com/spyglass-gateway/spyglass/backends/local"
 	"github.com/spyglass-gateway/spyglass/backends/outbound"
 	"github.com/spyglass-gateway/spyglass/gateway"
+	"github.com/spyglass-gateway/spyglass/i18n"
+	"github.com/spyglass-gateway/spyglass/i18n/i18ntest"
 	"github.com/spyglass-gateway/spyglass/logctx"
 	"github.com/spyglass-gateway/spyglass/policy"
 )
@@ -133,12 +135,18 @@ func (r *fuzzRig) start() {
 	r.store = store
 	log := slog.New(logctx.NewHandler(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	r.modes = nil
+	// Catalogs, so that the fuzzer reaches negotiation and translation
+	// too (read into memory: the directory may go with tb).
+	cats, err := i18n.Load(i18ntest.Locale(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
 	for _, mode := range []string{"noauth", "trusted"} {
 		auth, err := policy.NewAuthenticator(mode)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		srv, err := gateway.New(gateway.Config{Logger: log, Tracing: r.tp, Metrics: gateway.NewRequestMetrics(), SizeCap: 1 << 20}, store, auth)
+		srv, err := gateway.New(gateway.Config{Logger: log, Tracing: r.tp, Metrics: gateway.NewRequestMetrics(), SizeCap: 1 << 20, Catalogs: cats}, store, auth)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -417,6 +425,7 @@ func fuzzSeeds() []string {
 		get("/v2/images?tag=t1&tag=t2&visibility=shared&member_status=all&os_hidden=false"),
 		get("/v2/images?size_min=1&size_max=100&status=active&disk_format=raw&fuzz_prop=v&owner=p1"),
 		get("/v2/images", "Accept-Language: de\r\n"),
+		get("/v2/images/aaa", "Accept-Language: zh\r\n"), get("/v2/images?limit=x", "Accept-Language: de, zh-CN;q=0.5\r\nAccept: application/json\r\n"),
 		// One image, its data, ranges.
 		get(a), get(a + "/file"), get(a+"/file", "Range: bytes=0-9\r\n"), get(a+"/file", "Range: bytes=-5\r\n"),
 		get(a+"/file", "Range: bytes=30-\r\n"), get(a+"/file", "Range: bytes=0-1,3-4\r\n"), get(a+"/file", "Range: bytes=99-\r\n"),

@@ -90,7 +90,11 @@ func (c *KeystoneChallenge) Is(target error) bool { return target == ErrUnauthen
 
 // KeystoneUnauthorizedBody is keystonemiddleware's 401 body, sent as
 // application/json whatever the request accepts.
-const KeystoneUnauthorizedBody = `{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}`
+const KeystoneUnauthorizedBody = `{"error": {"code": 401, "title": "Unauthorized", "message": "` + KeystoneUnauthorizedMessage + `"}}`
+
+// KeystoneUnauthorizedMessage is the message of KeystoneUnauthorizedBody,
+// the msgid a translation is looked up by.
+const KeystoneUnauthorizedMessage = "The request you have made requires authentication."
 
 // Keystone authenticates callers by their X-Auth-Token, validated against
 // Keystone v3 and cached (see KeystoneConfig). It is safe for concurrent

@@ -14,9 +14,10 @@ import (
 
 // reloader applies, on SIGHUP, what can change in a running process: the
 // policy rules (policy.defaults, policy.file, re-read and compiled), the
-// image data cache's bounds (cache.max_size and the watermarks) and
-// log.level. The configuration is read, overridden and validated exactly as
-// at start; an invalid file or policy changes nothing. Any other key that
+// message catalogs (i18n.locale_dir, re-read), the image data cache's
+// bounds (cache.max_size and the watermarks) and log.level. The
+// configuration is read, overridden and validated exactly as at start; an
+// invalid file, policy or catalog changes nothing. Any other key that
 // changed is named in the log as needing a restart, and ignored.
 type reloader struct {
 	path      string
@@ -45,10 +46,16 @@ func (r *reloader) reload() {
 		r.log.Error("reload: invalid policy; nothing changed, the rules in force stay", "err", err)
 		return
 	}
+	cats, err := buildCatalogs(next.I18n)
+	if err != nil {
+		r.log.Error("reload: unreadable message catalogs; nothing changed, the catalogs in force stay", "err", err)
+		return
+	}
 
 	applied := r.cur
 	applied.Policy = next.Policy
 	applied.Log.Level = next.Log.Level
+	applied.I18n = next.I18n
 	cacheReloadable := r.blobs != nil && next.Cache.MaxSize > 0
 	if cacheReloadable {
 		applied.Cache.MaxSize, applied.Cache.HighWatermark, applied.Cache.LowWatermark =
@@ -59,6 +66,7 @@ func (r *reloader) reload() {
 	}
 
 	r.srv.SetPolicy(pol)
+	r.srv.SetCatalogs(cats)
 	if cacheReloadable {
 		if err := r.blobs.SetBounds(int64(next.Cache.MaxSize), next.Cache.HighWatermark, next.Cache.LowWatermark); err != nil {
 			// Validate accepted them: this is a bug, not a bad file.
@@ -69,7 +77,8 @@ func (r *reloader) reload() {
 	r.level.Set(slogLevel(next.Log.Level))
 	r.cur = applied
 	r.log.Info("configuration reloaded", "policy", next.Policy.Defaults, "policy_file", next.Policy.File,
-		"cache_max_size", cacheBound(r.blobs, applied.Cache), "log_level", next.Log.Level)
+		"cache_max_size", cacheBound(r.blobs, applied.Cache), "log_level", next.Log.Level,
+		"locale_dir", next.I18n.LocaleDir, "languages", strings.Join(cats.Languages(), ","))
 }
 
 func cacheBound(blobs *blob.Cache, c config.Cache) string {

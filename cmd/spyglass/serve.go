@@ -25,6 +25,7 @@ import (
 	"github.com/spyglass-gateway/spyglass/config"
 	"github.com/spyglass-gateway/spyglass/federation"
 	"github.com/spyglass-gateway/spyglass/gateway"
+	"github.com/spyglass-gateway/spyglass/i18n"
 	"github.com/spyglass-gateway/spyglass/logctx"
 	"github.com/spyglass-gateway/spyglass/policy"
 )
@@ -68,6 +69,10 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 	if err == nil {
 		pol, err = buildPolicy(cfg.Policy)
 	}
+	var cats *i18n.Catalogs
+	if err == nil {
+		cats, err = buildCatalogs(cfg.I18n)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "spyglass serve: invalid configuration:\n%v\n", logctx.Redact(err.Error()))
 		return 2
@@ -75,8 +80,11 @@ func serve(ctx context.Context, stop func(), args []string, stdout, stderr io.Wr
 	level := new(slog.LevelVar)
 	log := newLogger(stderr, cfg.Log, level, configSecrets(cfg)...)
 	slog.SetDefault(log)
+	if cats != nil {
+		log.Info("message catalogs loaded", "locale_dir", cfg.I18n.LocaleDir, "languages", strings.Join(cats.Languages(), ","))
+	}
 	rl := &reloader{path: *path, overrides: overrides, level: level, log: log, hup: hup}
-	if err := serveConfig(ctx, stop, cfg, pol, log, rl); err != nil {
+	if err := serveConfig(ctx, stop, cfg, pol, cats, log, rl); err != nil {
 		log.Error("spyglass stopped", "err", err)
 		return 1
 	}
@@ -101,6 +109,16 @@ func buildPolicy(c config.Policy) (*policy.Policy, error) {
 		return nil, fmt.Errorf("policy.file: %w; fix the rule or remove it from the file", err)
 	}
 	return p, nil
+}
+
+// buildCatalogs reads the message catalogs of i18n.locale_dir, at start-up
+// and on SIGHUP; none (nil) when it is empty.
+func buildCatalogs(c config.I18n) (*i18n.Catalogs, error) {
+	cats, err := i18n.Load(c.LocaleDir)
+	if err != nil {
+		return nil, fmt.Errorf("i18n.locale_dir: %w", err)
+	}
+	return cats, nil
 }
 
 // openCatalog opens the regions the gateway serves: one embedded store
@@ -256,7 +274,7 @@ func openLocal(cfg config.Config, region *config.Region, fetcher *outbound.Fetch
 
 // serveConfig serves cfg until ctx ends, then drains. On SIGHUP, reload
 // (when not nil) applies what can change without a restart.
-func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *policy.Policy, log *slog.Logger, reload *reloader) error {
+func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *policy.Policy, cats *i18n.Catalogs, log *slog.Logger, reload *reloader) error {
 	region := cfg.Region(cfg.DefaultRegion)
 	if region == nil { // Validate rules this out
 		return fmt.Errorf("default_region %q: no such region", cfg.DefaultRegion)
@@ -309,6 +327,7 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		Policy:       pol,
 		Logger:       log,
 		ImportFilter: fetcher,
+		Catalogs:     cats,
 	}
 	if tp != nil {
 		gcfg.Tracing = tp
