@@ -153,6 +153,9 @@ func (s *Store) CreateImage(ctx context.Context, in *backends.Image) (*backends.
 	if err := s.checkQuotas(img); err != nil {
 		return nil, err
 	}
+	if err := backends.CheckImageText(img, nil); err != nil {
+		return nil, err
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	dup := backends.Errorf(backends.ErrConflict, fmt.Sprintf("Image ID %s already exists!", img.ID))
@@ -210,6 +213,9 @@ func (s *Store) UpdateImage(ctx context.Context, id string, changes []backends.C
 	img.ID, img.CreatedAt, img.Status = cur.ID, cur.CreatedAt, cur.Status
 	img.Tags = dedupe(img.Tags)
 	if err := s.checkQuotas(img); err != nil {
+		return nil, err
+	}
+	if err := backends.CheckImageText(img, cur); err != nil {
 		return nil, err
 	}
 	img.UpdatedAt = now()

@@ -72,6 +72,9 @@ func (s *Store) AddMember(ctx context.Context, imageID, memberID string) (*backe
 			"Image member limit exceeded for image %s: The limit has been exceeded on the number of allowed image members for this image. Attempted: %d, Maximum: %d:",
 			imageID, n+1, q))
 	}
+	if err := backends.CheckMemberText(memberID); err != nil {
+		return nil, err
+	}
 	t := now()
 	m := &backends.Member{ImageID: imageID, MemberID: memberID, Status: backends.MemberPending, CreatedAt: t, UpdatedAt: t}
 	err = s.tx(ctx, func(tx *sql.Tx) error {

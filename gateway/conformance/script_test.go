@@ -588,6 +588,22 @@ func hostileSteps() []step {
 		add(named("utf-8: "+c.name, step{as: as, method: c.method, path: c.path, body: c.body, header: map[string]string{"Content-Type": c.ct}}))
 	}
 
+	// --- characters outside the BMP: Glance's database refuses them
+	// (no_4byte_params), naming the attribute.
+	for _, c := range []struct{ name, method, path, ct, body string }{
+		{"create name", "POST", "/v2/images", ctJSON, `{"name":"a\ud83d\ude00"}`},
+		{"create raw name", "POST", "/v2/images", ctJSON, "{\"name\":\"a\xf0\x9f\x98\x80\"}"},
+		{"create property name", "POST", "/v2/images", ctJSON, "{\"name\":\"a\",\"k\xf0\x9f\x98\x80\":\"v\"}"},
+		{"create property", "POST", "/v2/images", ctJSON, "{\"name\":\"a\",\"os_distro\":\"v\xf0\x9f\x98\x80\"}"},
+		{"create bmp", "POST", "/v2/images", ctJSON, "{\"name\":\"\xe2\x98\x83 \xef\xbf\xbd\"}"},
+		{"patch name", "PATCH", "/v2/images/{{c_pt}}", ctPatch, `[{"op":"replace","path":"/name","value":"\ud83d\ude00"}]`},
+		{"patch property", "PATCH", "/v2/images/{{c_pt}}", ctPatch, "[{\"op\":\"add\",\"path\":\"/hw_disk_bus\",\"value\":\"\xf0\x9f\x98\x80\"}]"},
+		{"member", "POST", "/v2/images/{{c_shared}}/members", ctJSON, `{"member":"p\ud83d\ude002"}`},
+	} {
+		add(named("4-byte: "+c.name, step{as: "p1", method: c.method, path: c.path, body: c.body, header: map[string]string{"Content-Type": c.ct}}))
+	}
+	add(named("4-byte: after", get("p1", "/v2/images/{{c_pt}}")))
+
 	// --- dot-segments: Glance routes "." and ".." as names.
 	for _, p := range []string{"/v2/schemas/../images", "/v2/schemas/%2e%2e/images", "/v2/schemas/.%2E/images",
 		"/v2/./schemas/image", "/v2/schemas/./image", "/v2/../v2/images", "/./v2/images",
