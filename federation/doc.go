@@ -23,7 +23,7 @@
 //     the next page costs one request per region; a marker with nothing
 //     remembered is resolved to its sort values and every region is
 //     positioned from there. A region is never handed a marker whose sort
-//     values contain NULL, ” or 0 in a nullable key: Glance's paging skips
+//     values contain NULL, the empty string or 0 in a nullable key: Glance's paging skips
 //     or repeats images from such a marker, so the region's page is re-read
 //     from the nearest safe image before it instead.
 //   - Routing (catalog.go): a location index (locate.go) learned from every

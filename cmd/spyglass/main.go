@@ -1,5 +1,13 @@
-// Command spyglass serves the OpenStack Images API (Glance v2) from an
-// embedded store.
+// Command spyglass is the Spyglass gateway: the OpenStack Images API (Glance
+// v2) served from its caches over the regions it is configured with — the
+// embedded store, remote Glance deployments, or both — and, with no
+// configuration at all, a complete Images API on the embedded store.
+//
+// It is the only package that reads configuration: serve loads and validates
+// it once (config), builds the layers bottom up (backends, caches,
+// federation, policy, gateway, admin) from plain structs, and reloads on
+// SIGHUP what can change without a restart. The other commands are the
+// operator's tools around a running instance.
 //
 //	spyglass serve [--config FILE] [--listen ADDR] [--admin-listen ADDR] [--data-dir DIR] [--auth noauth|trusted|keystone] [--log-level L] [--log-format F]
 //	spyglass config check FILE
