@@ -110,8 +110,12 @@ func instanceOver(t *testing.T, region federation.RegionConfig, blobs *cache.Blo
 		t.Fatal(err)
 	}
 	t.Cleanup(cat.Close)
-	return &admin.Instance{Regions: []admin.Region{{Name: region.Name, Kind: "glance", Cached: true}}, DefaultRegion: region.Name,
-		Images: cat, Prefetch: cat, Blobs: blobs}
+	inst := &admin.Instance{Regions: []admin.Region{{Name: region.Name, Kind: "glance", Cached: true}}, DefaultRegion: region.Name,
+		Images: cat, Blobs: blobs}
+	if ic := cat.ImageCache(); ic != nil {
+		inst.Prefetch = ic
+	}
+	return inst
 }
 
 // startAdmin serves cfg on a loopback port until the test ends and returns

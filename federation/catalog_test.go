@@ -21,14 +21,25 @@ import (
 	"github.com/spyglass-gateway/spyglass/policy"
 )
 
-// serve runs a gateway in trusted mode over cat on a loopback port.
-func serve(t testing.TB, cat gateway.Catalog) string {
+// The catalog serves every resource the gateway calls.
+var (
+	_ gateway.Images     = (*federation.Catalog)(nil)
+	_ gateway.ImageData  = (*federation.Catalog)(nil)
+	_ gateway.Members    = (*federation.Catalog)(nil)
+	_ gateway.Tasks      = (*federation.Catalog)(nil)
+	_ gateway.Stores     = (*federation.Catalog)(nil)
+	_ gateway.ImageCache = (*federation.ImageCache)(nil)
+)
+
+// serve runs a gateway in trusted mode over cat (which serves every
+// resource: gateway.CatalogOf) on a loopback port.
+func serve(t testing.TB, cat any) string {
 	t.Helper()
 	auth, err := policy.NewAuthenticator("trusted")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := gateway.New(gateway.Config{}, cat, auth)
+	srv, err := gateway.New(gateway.Config{}, gateway.CatalogOf(cat), auth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +196,7 @@ func BenchmarkCachedShow(b *testing.B) {
 	defer meta.Close()
 	fed, _ := federation.New(federation.Config{Region: store, Meta: meta})
 	auth, _ := policy.NewAuthenticator("trusted")
-	srv, err := gateway.New(gateway.Config{}, fed, auth)
+	srv, err := gateway.New(gateway.Config{}, gateway.CatalogOf(fed), auth)
 	if err != nil {
 		b.Fatal(err)
 	}

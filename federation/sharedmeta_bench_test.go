@@ -68,7 +68,7 @@ func BenchmarkSharedTierWarmShow(b *testing.B) {
 			}
 			defer fed.Close()
 			auth, _ := policy.NewAuthenticator("trusted")
-			srv, err := gateway.New(gateway.Config{}, fed, auth)
+			srv, err := gateway.New(gateway.Config{}, gateway.CatalogOf(fed), auth)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -101,7 +101,7 @@ func startGlanceRegion(endpoint, glanceLog string, withBlobs bool, readTimeout t
 	}
 }
 
-func serveData(t testing.TB, cfg gateway.Config, cat gateway.Catalog) *dataServer {
+func serveData(t testing.TB, cfg gateway.Config, cat any) *dataServer {
 	t.Helper()
 	if cfg.Metrics == nil {
 		cfg.Metrics = gateway.NewRequestMetrics()
@@ -110,7 +110,7 @@ func serveData(t testing.TB, cfg gateway.Config, cat gateway.Catalog) *dataServe
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := gateway.New(cfg, cat, auth)
+	srv, err := gateway.New(cfg, gateway.CatalogOf(cat), auth)
 	if err != nil {
 		t.Fatal(err)
 	}

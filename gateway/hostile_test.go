@@ -68,7 +68,7 @@ func startGlanceRegionServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := gateway.New(gateway.Config{ImageCache: cat}, cat, auth)
+	srv, err := gateway.New(gateway.Config{ImageCache: cat.ImageCache()}, gateway.CatalogOf(cat), auth)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,5 +5,11 @@ import (
 	"github.com/spyglass-gateway/spyglass/gateway"
 )
 
-// The region is a catalog the gateway can serve on its own.
-var _ gateway.Catalog = (*glance.Region)(nil)
+// The region serves every resource the gateway calls, on its own.
+var (
+	_ gateway.Images    = (*glance.Region)(nil)
+	_ gateway.ImageData = (*glance.Region)(nil)
+	_ gateway.Members   = (*glance.Region)(nil)
+	_ gateway.Tasks     = (*glance.Region)(nil)
+	_ gateway.Stores    = (*glance.Region)(nil)
+)

@@ -106,7 +106,7 @@ func buildPolicy(c config.Policy) (*policy.Policy, error) {
 // It records the parts it opens in inst. Embedded stores fetch tenants'
 // URLs (web-download, import tasks) with fetcher; adminToken is the site's
 // admin token, which fills send to the other instances.
-func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string, log *slog.Logger, inst *admin.Instance) (gateway.Catalog, func(), error) {
+func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string, log *slog.Logger, inst *admin.Instance) (catalog, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -116,10 +116,10 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 	if len(cfg.Regions) == 1 && cfg.Regions[0].Kind != config.KindGlance {
 		store, closeStore, err := openLocal(cfg, &cfg.Regions[0], fetcher, log)
 		if err != nil {
-			return nil, nil, err
+			return catalog{}, nil, err
 		}
 		inst.Regions = []admin.Region{{Name: cfg.Regions[0].Name, Kind: cfg.Regions[0].Kind}}
-		return store, closeStore, nil
+		return catalog{Catalog: gateway.CatalogOf(store)}, closeStore, nil
 	}
 	fc := federation.Config{
 		Default: cfg.DefaultRegion, ProjectRegions: cfg.ProjectRegions,
@@ -135,7 +135,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 			Password: r.Password, DB: r.DB, Timeout: r.Timeout, Logger: log,
 		})
 		if err != nil {
-			return nil, nil, err
+			return catalog{}, nil, err
 		}
 		closers = append(closers, func() { shared.Close() })
 		fc.Shared = shared
@@ -153,7 +153,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 			endpoint, err := regionEndpoint(context.Background(), cfg, region, log)
 			if err != nil {
 				closeAll()
-				return nil, nil, err
+				return catalog{}, nil, err
 			}
 			remote, err := glance.New(glance.Config{
 				Name: region.Name, Endpoint: endpoint,
@@ -162,7 +162,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 			})
 			if err != nil {
 				closeAll()
-				return nil, nil, fmt.Errorf("regions[%s]: %w", region.Name, err)
+				return catalog{}, nil, fmt.Errorf("regions[%s]: %w", region.Name, err)
 			}
 			rc.Region = remote
 			inst.Regions = append(inst.Regions, admin.Region{Name: region.Name, Kind: region.Kind, Breaker: remote, Cached: cfg.Cache.MaxSize > 0})
@@ -177,7 +177,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 				meta, err := cache.NewMetadata(mc)
 				if err != nil {
 					closeAll()
-					return nil, nil, fmt.Errorf("cache: %w", err)
+					return catalog{}, nil, fmt.Errorf("cache: %w", err)
 				}
 				rc.Meta = meta
 				inst.Metas = append(inst.Metas, meta)
@@ -191,7 +191,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 				})
 				if err != nil {
 					closeAll()
-					return nil, nil, fmt.Errorf("cache: %w", err)
+					return catalog{}, nil, fmt.Errorf("cache: %w", err)
 				}
 				fc.Blobs = blobs
 				inst.Blobs = blobs
@@ -201,7 +201,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 			store, closeStore, err := openLocal(cfg, region, fetcher, log)
 			if err != nil {
 				closeAll()
-				return nil, nil, err
+				return catalog{}, nil, err
 			}
 			rc.Region = store
 			closers = append(closers, closeStore)
@@ -212,10 +212,19 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 	cat, err := federation.New(fc)
 	if err != nil {
 		closeAll()
-		return nil, nil, err
+		return catalog{}, nil, err
 	}
 	closers = append(closers, cat.Close)
-	return cat, closeAll, nil
+	return catalog{Catalog: gateway.CatalogOf(cat), cache: cat.ImageCache()}, closeAll, nil
+}
+
+// catalog is what openCatalog opened: what the gateway calls, and the
+// image data cache when there is one.
+type catalog struct {
+	gateway.Catalog
+	// cache is the image data cache of the remote regions; nil when no
+	// region's data is cached (all embedded, or cache.max_size 0).
+	cache *federation.ImageCache
 }
 
 // fillLeases is what the blob cache coordinates fills through: the shared
@@ -287,7 +296,7 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		return err
 	}
 	defer closeCat()
-	inst.Images = cat
+	inst.Images = cat.Images
 
 	auth, err := policy.NewAuthenticator(cfg.Auth.Mode, keystoneConfig(cfg.Auth.Keystone, log))
 	if err != nil {
@@ -308,12 +317,9 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	if tp != nil {
 		gcfg.Tracing = tp
 	}
-	if ic, ok := cat.(interface {
-		gateway.ImageCache
-		HasImageCache() bool
-	}); ok && ic.HasImageCache() {
-		gcfg.ImageCache = ic
-		inst.Prefetch = ic
+	if cat.cache != nil { // not a nil *ImageCache in a non-nil interface
+		gcfg.ImageCache = cat.cache
+		inst.Prefetch = cat.cache
 	}
 	var adm *admin.Server
 	if cfg.Admin.Listen != config.AdminOff {
@@ -332,7 +338,7 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	} else if cfg.Redis.Enabled() && inst.Blobs != nil {
 		log.Info("admin.listen is off: this instance serves no image fills to the other instances (it still streams fills from them)")
 	}
-	srv, err := gateway.New(gcfg, cat, auth)
+	srv, err := gateway.New(gcfg, cat.Catalog, auth)
 	if err != nil {
 		adm.Shutdown(context.Background())
 		return err
