@@ -98,7 +98,7 @@ func newInstance(t *testing.T, leases cache.Leases, token string) *admin.Instanc
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return instanceOver(t, federation.RegionConfig{Name: "r1", Region: store}, blobs)
+	return instanceOver(t, federation.RegionConfig{Name: "r1", Region: federation.RegionOf(store)}, blobs)
 }
 
 // instanceOver is the Instance of a federation catalog over one region

@@ -58,7 +58,8 @@ type Config struct {
 // RegionConfig is one region behind the catalog.
 type RegionConfig struct {
 	// Name is the region's store name; "" takes Region.Stores()[0].
-	Name   string
+	Name string
+	// Region is the region's store, by resource: RegionOf(store).
 	Region Region
 	// Meta caches the region's image records and membership verdicts; nil
 	// means every call goes to the region.
@@ -97,7 +98,7 @@ type Catalog struct {
 
 // New validates cfg and returns the Catalog.
 func New(cfg Config) (*Catalog, error) {
-	if cfg.Region != nil {
+	if cfg.Region != (Region{}) {
 		cfg.Regions = append([]RegionConfig{{Region: cfg.Region, Meta: cfg.Meta}}, cfg.Regions...)
 	}
 	if len(cfg.Regions) == 0 {
@@ -115,12 +116,12 @@ func New(cfg Config) (*Catalog, error) {
 	c := &Catalog{byName: map[string]int{}, projects: map[string]int{}, failFast: cfg.FailListings,
 		loc: newLocations(1 << 20), blobs: cfg.Blobs, log: cfg.Logger, readAhead: cfg.ReadAheadTTL}
 	for i, rc := range cfg.Regions {
-		if rc.Region == nil {
-			return nil, fmt.Errorf("federation: region %d: no region", i)
+		if err := rc.Region.check(); err != nil {
+			return nil, fmt.Errorf("federation: regions[%d]: %w; fill it with federation.RegionOf(store)", i, err)
 		}
 		name := rc.Name
-		if name == "" {
-			if st := rc.Region.Stores(); len(st) > 0 {
+		if n, ok := rc.Region.Images.(StoreNamer); ok && name == "" {
+			if st := n.Stores(); len(st) > 0 {
 				name = st[0]
 			}
 		}
@@ -545,7 +546,7 @@ func (c *Catalog) move(ctx context.Context, id string, from, to int) error {
 	// The image lives on elsewhere: where the region allows it (the
 	// embedded store), free its id there for a copy-image back. A Glance
 	// keeps deleted ids, so a copy back to it fails ("already exists").
-	if f, ok := src.region.(idForgetter); ok {
+	if f, ok := src.region.Images.(idForgetter); ok {
 		if err := f.ForgetDeleted(ctx, id); err != nil {
 			c.log.WarnContext(ctx, "moving an image: its id stays taken in the old region", "image", id, "region", src.name, "err", err)
 		}
@@ -553,7 +554,7 @@ func (c *Catalog) move(ctx context.Context, id string, from, to int) error {
 	return nil
 }
 
-// idForgetter is a region that can let a deleted image's id be created
+// idForgetter is a region's Images that can let a deleted image's id be created
 // again (local.Store).
 type idForgetter interface {
 	ForgetDeleted(ctx context.Context, id string) error

@@ -113,7 +113,7 @@ func TestCachedCatalogAnswersAsTheRegion(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(meta.Close)
-	fed, err := federation.New(federation.Config{Region: store, Meta: meta})
+	fed, err := federation.New(federation.Config{Region: federation.RegionOf(store), Meta: meta})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func BenchmarkCachedShow(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer meta.Close()
-	fed, _ := federation.New(federation.Config{Region: store, Meta: meta})
+	fed, _ := federation.New(federation.Config{Region: federation.RegionOf(store), Meta: meta})
 	auth, _ := policy.NewAuthenticator("trusted")
 	srv, err := gateway.New(gateway.Config{}, gateway.CatalogOf(fed), auth)
 	if err != nil {

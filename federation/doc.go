@@ -1,6 +1,16 @@
 // Package federation provides the Catalog the gateway calls: one logical
 // Glance over the regions behind Spyglass.
 //
+// A region is what the catalog calls in it, by resource (cached.go): a
+// Region holds small contracts the federation owns (Images, ImageData,
+// Members, Tasks), which backends/local and backends/glance satisfy;
+// RegionOf fills them from one store, and a test replaces only the one it
+// fakes. Optional capabilities are separate interfaces, checked once at
+// New on the field they belong to: a Fetcher (ranged reads: the region's
+// data goes through the blob cache), a StoreNamer (the region's default
+// name). The catalog itself satisfies the gateway's contracts, and its
+// image data cache, when it has one, is ImageCache (nil otherwise).
+//
 // Every region is wrapped in a cachedRegion. For a remote region (a Glance
 // behind the gateway) that adds the metadata cache: a show is answered from
 // cache.Metadata when its record is fresh, and the gateway's visibility
@@ -37,4 +47,10 @@
 //
 // The embedded region alone needs none of this (its store answers from
 // memory), so cmd/spyglass hands the gateway that store directly.
+//
+//	cat, err := federation.New(federation.Config{Regions: []federation.RegionConfig{
+//		{Name: "local", Region: federation.RegionOf(store)},
+//		{Name: "east", Region: federation.RegionOf(remote), Meta: meta},
+//	}, Blobs: blobs})
+//	srv, err := gateway.New(gateway.Config{ImageCache: cat.ImageCache()}, gateway.CatalogOf(cat), auth)
 package federation

@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/backends/local"
 	"github.com/spyglass-gateway/spyglass/federation"
 )
 
 // orderedRegion answers a show only after another region has (after), and
 // says when it has (done).
 type orderedRegion struct {
-	federation.Region
+	federation.Images
 	after <-chan struct{}
 	done  chan struct{}
 }
@@ -21,7 +22,7 @@ func (r *orderedRegion) Image(ctx context.Context, id string) (*backends.Image, 
 	if r.after != nil {
 		<-r.after
 	}
-	img, err := r.Region.Image(ctx, id)
+	img, err := r.Images.Image(ctx, id)
 	if r.done != nil {
 		close(r.done)
 	}
@@ -30,7 +31,7 @@ func (r *orderedRegion) Image(ctx context.Context, id string) (*backends.Image, 
 
 // heldRegion holds every show until released, and hands out its context.
 type heldRegion struct {
-	federation.Region
+	federation.Images
 	ctxs    chan context.Context
 	release chan struct{}
 }
@@ -56,10 +57,16 @@ func TestLocateReleasesItsLookups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	notFound := &orderedRegion{Region: r0, done: make(chan struct{})}
-	found := &orderedRegion{Region: r1, after: notFound.done}
-	slow := &heldRegion{Region: r2, ctxs: make(chan context.Context, 1), release: make(chan struct{})}
-	cat, err := federation.New(federation.Config{Regions: []federation.RegionConfig{{Region: notFound}, {Region: found}, {Region: slow}}})
+	notFound := &orderedRegion{Images: r0, done: make(chan struct{})}
+	found := &orderedRegion{Images: r1, after: notFound.done}
+	slow := &heldRegion{Images: r2, ctxs: make(chan context.Context, 1), release: make(chan struct{})}
+	var rcs []federation.RegionConfig
+	for i, images := range []federation.Images{notFound, found, slow} {
+		rg := federation.RegionOf([]*local.Store{r0, r1, r2}[i])
+		rg.Images = images
+		rcs = append(rcs, federation.RegionConfig{Region: rg})
+	}
+	cat, err := federation.New(federation.Config{Regions: rcs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func TestStaleIfErrorWhenTheRegionIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer meta.Close()
-	cat, _ := federation.New(federation.Config{Region: region, Meta: meta})
+	cat, _ := federation.New(federation.Config{Region: federation.RegionOf(region), Meta: meta})
 	ctx := backends.WithCaller(context.Background(), &backends.Caller{Project: "p1", Roles: []string{"member", "reader"}})
 	if _, err := cat.Image(ctx, id); err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func TestStaleIfErrorWhenTheRegionIsDown(t *testing.T) {
 
 	strict, _ := cache.NewMetadata(cache.MetadataConfig{TTL: 100 * time.Millisecond})
 	defer strict.Close()
-	cat2, _ := federation.New(federation.Config{Region: region, Meta: strict})
+	cat2, _ := federation.New(federation.Config{Region: federation.RegionOf(region), Meta: strict})
 	strict.PutImage(ctx, strict.Ticket(), img)
 	time.Sleep(150 * time.Millisecond)
 	if _, err := cat2.Image(ctx, id); !errors.Is(err, backends.ErrUnavailable) {

@@ -81,7 +81,7 @@ func startGlanceRegion(endpoint, glanceLog string, withBlobs bool, readTimeout t
 			t.Fatal(err)
 		}
 		t.Cleanup(meta.Close)
-		fc := federation.Config{Regions: []federation.RegionConfig{{Name: "origin", Region: region, Meta: meta}}}
+		fc := federation.Config{Regions: []federation.RegionConfig{{Name: "origin", Region: federation.RegionOf(region), Meta: meta}}}
 		if withBlobs {
 			blobs, err := cache.OpenBlobs(cache.BlobsConfig{Dir: t.TempDir(), MaxSize: 1 << 30, Retries: 1})
 			if err != nil {

@@ -60,7 +60,7 @@ func startGlanceRegionServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := federation.New(federation.Config{Region: region, Blobs: blobs})
+	cat, err := federation.New(federation.Config{Region: federation.RegionOf(region), Blobs: blobs})
 	if err != nil {
 		t.Fatal(err)
 	}

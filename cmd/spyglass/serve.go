@@ -164,7 +164,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 				closeAll()
 				return catalog{}, nil, fmt.Errorf("regions[%s]: %w", region.Name, err)
 			}
-			rc.Region = remote
+			rc.Region = federation.RegionOf(remote)
 			inst.Regions = append(inst.Regions, admin.Region{Name: region.Name, Kind: region.Kind, Breaker: remote, Cached: cfg.Cache.MaxSize > 0})
 			if cfg.Cache.MetadataTTL > 0 {
 				mc := cache.MetadataConfig{
@@ -203,7 +203,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 				closeAll()
 				return catalog{}, nil, err
 			}
-			rc.Region = store
+			rc.Region = federation.RegionOf(store)
 			closers = append(closers, closeStore)
 			inst.Regions = append(inst.Regions, admin.Region{Name: region.Name, Kind: region.Kind})
 		}
