@@ -52,5 +52,5 @@
 //		{Name: "local", Region: federation.RegionOf(store)},
 //		{Name: "east", Region: federation.RegionOf(remote), Meta: meta},
 //	}, Blobs: blobs})
-//	srv, err := gateway.New(gateway.Config{ImageCache: cat.ImageCache()}, gateway.CatalogOf(cat), auth)
+//	srv, err := gateway.New(gateway.Config{}, gateway.CatalogOf(cat), auth)
 package federation
