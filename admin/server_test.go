@@ -44,7 +44,11 @@ type storeOrigin struct {
 }
 
 func (o storeOrigin) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
-	d, err := o.store.OpenData(ctx, o.id)
+	img, err := o.store.Image(ctx, o.id)
+	if err != nil {
+		return nil, err
+	}
+	d, err := o.store.OpenData(ctx, img)
 	if err != nil {
 		return nil, err
 	}

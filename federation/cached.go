@@ -37,7 +37,9 @@ type Images interface {
 type ImageData interface {
 	UploadData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
 	StageData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
-	OpenData(ctx context.Context, id string) (backends.Data, error)
+	// OpenData opens the data of img, the record the caller resolved
+	// (without looking it up again).
+	OpenData(ctx context.Context, img *backends.Image) (backends.Data, error)
 }
 
 // Members are a region's image members.
@@ -62,8 +64,8 @@ type Tasks interface {
 // is required; RegionOf fills them all from one value (a *local.Store, a
 // *glance.Region), and a test replaces only the one it fakes.
 //
-// Optional capabilities are found on the field they belong to: a Data that
-// is a Fetcher has its data cached (Config.Blobs); an Images that is a
+// Optional capabilities are checked once, at New: a Data that is a
+// Fetcher has its data cached (Config.Blobs); the first field that is a
 // StoreNamer names the region when RegionConfig.Name is "".
 type Region struct {
 	Images  Images
@@ -102,6 +104,18 @@ func (r *Region) check() error {
 // first name is the region's when RegionConfig.Name is "".
 type StoreNamer interface {
 	Stores() []string
+}
+
+// storeName is the name the region gives its store, or "".
+func (r *Region) storeName() string {
+	for _, f := range []any{r.Images, r.Data, r.Members, r.Tasks} {
+		if n, ok := f.(StoreNamer); ok {
+			if st := n.Stores(); len(st) > 0 {
+				return st[0]
+			}
+		}
+	}
+	return ""
 }
 
 // Fetcher is the capability of a remote region the blob cache fills from:
@@ -308,21 +322,18 @@ func (c *cachedRegion) Import(ctx context.Context, caller backends.Caller, id st
 
 // OpenData serves a remote region's image data through the blob cache:
 // from disk when complete, else attached to the one fill from the region.
-// Images the cache cannot verify (no size or checksums yet) stream from the
-// region.
-func (c *cachedRegion) OpenData(ctx context.Context, id string) (backends.Data, error) {
+// The cache verifies the data against img, the record the gateway resolved
+// (through this region's metadata cache); images it cannot verify (no size
+// or checksums yet) stream from the region.
+func (c *cachedRegion) OpenData(ctx context.Context, img *backends.Image) (backends.Data, error) {
 	if c.blobs == nil {
-		return c.region.Data.OpenData(ctx, id)
-	}
-	img, err := c.Image(ctx, id)
-	if err != nil {
-		return nil, err
+		return c.region.Data.OpenData(ctx, img)
 	}
 	exp, ok := expect(img)
 	if !ok {
-		return c.region.Data.OpenData(ctx, id)
+		return c.region.Data.OpenData(ctx, img)
 	}
-	return c.blobs.Open(ctx, cache.Key{Region: c.name, Image: id}, exp, c.origin(ctx, id))
+	return c.blobs.Open(ctx, cache.Key{Region: c.name, Image: img.ID}, exp, c.origin(ctx, img.ID))
 }
 
 // expect is what the cache verifies an image's data against.

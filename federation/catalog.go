@@ -120,10 +120,8 @@ func New(cfg Config) (*Catalog, error) {
 			return nil, fmt.Errorf("federation: regions[%d]: %w; fill it with federation.RegionOf(store)", i, err)
 		}
 		name := rc.Name
-		if n, ok := rc.Region.Images.(StoreNamer); ok && name == "" {
-			if st := n.Stores(); len(st) > 0 {
-				name = st[0]
-			}
+		if name == "" {
+			name = rc.Region.storeName()
 		}
 		if _, dup := c.byName[name]; dup {
 			return nil, fmt.Errorf("federation: two regions named %q", name)
@@ -481,12 +479,15 @@ func (c *Catalog) Member(ctx context.Context, imageID, memberID string) (*backen
 	return r.Member(ctx, imageID, memberID)
 }
 
-func (c *Catalog) OpenData(ctx context.Context, id string) (backends.Data, error) {
-	r, err := c.primary(ctx, id)
+// OpenData opens img's data in its primary region. img is the record the
+// gateway resolved (Image), which taught the location index where the
+// image is: the region is found without looking the image up again.
+func (c *Catalog) OpenData(ctx context.Context, img *backends.Image) (backends.Data, error) {
+	holders, _, err := c.locate(ctx, img.ID)
 	if err != nil {
 		return nil, err
 	}
-	return r.OpenData(ctx, id)
+	return c.regions[holders.primary()].cached.OpenData(ctx, img)
 }
 
 // target is the region data goes to: the store the client named, or the

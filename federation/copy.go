@@ -173,7 +173,7 @@ func (c *Catalog) copyTo(ctx context.Context, src, dst *cachedRegion, i int, img
 		return fmt.Errorf("creating the copy: %w", err)
 	}
 	c.loc.add(ctx, img.ID, i)
-	data, err := src.OpenData(ctx, img.ID)
+	data, err := src.OpenData(ctx, img)
 	if err != nil {
 		return c.abandon(ctx, dst, i, img.ID, fmt.Errorf("reading the image: %w", err))
 	}

@@ -61,8 +61,11 @@ type ImageData interface {
 	// StageData streams r into the staging area (PUT /stage): queued →
 	// uploading.
 	StageData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
-	// OpenData opens an image's data for reading.
-	OpenData(ctx context.Context, id string) (backends.Data, error)
+	// OpenData opens the data of img, the record the gateway resolved and
+	// authorized (Images.Image): the catalog does not look it up again. An
+	// image without data (queued, saving, uploading, importing) is
+	// backends.ErrNoData.
+	OpenData(ctx context.Context, img *backends.Image) (backends.Data, error)
 }
 
 // Members are an image's members: /v2/images/{id}/members.

@@ -44,7 +44,7 @@ func (s *Server) download(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
-	data, err := s.cat.Data.OpenData(c, id)
+	data, err := s.cat.Data.OpenData(c, img)
 	if err != nil {
 		if errors.Is(err, backends.ErrNoData) {
 			c.ctx.SetStatusCode(204)

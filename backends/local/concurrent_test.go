@@ -67,7 +67,7 @@ func TestConcurrent(t *testing.T) {
 		t.Fatalf("%d images, want %d", got, want)
 	}
 	for _, img := range imgs {
-		d, err := s.OpenData(ctx, img.ID)
+		d, err := s.OpenData(ctx, img)
 		if err != nil {
 			t.Fatal(err)
 		}
