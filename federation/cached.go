@@ -53,8 +53,8 @@ type Members interface {
 
 // Tasks are a region's tasks and imports.
 type Tasks interface {
-	Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error
-	CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error)
+	Import(ctx context.Context, id string, req backends.ImportRequest) error
+	CreateTask(ctx context.Context, typ string, input json.RawMessage) (*backends.Task, error)
 	Task(ctx context.Context, id string) (*backends.Task, error)
 	ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error)
 	ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error)
@@ -314,8 +314,8 @@ func (c *cachedRegion) StageData(ctx context.Context, id string, r io.Reader, op
 	return img, err
 }
 
-func (c *cachedRegion) Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error {
-	err := c.region.Tasks.Import(ctx, caller, id, req)
+func (c *cachedRegion) Import(ctx context.Context, id string, req backends.ImportRequest) error {
+	err := c.region.Tasks.Import(ctx, id, req)
 	c.written(ctx, id, nil)
 	return err
 }
@@ -393,8 +393,8 @@ func (c *cachedRegion) DeleteMember(ctx context.Context, imageID, memberID strin
 	return err
 }
 
-func (c *cachedRegion) CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error) {
-	return c.region.Tasks.CreateTask(ctx, caller, typ, input)
+func (c *cachedRegion) CreateTask(ctx context.Context, typ string, input json.RawMessage) (*backends.Task, error) {
+	return c.region.Tasks.CreateTask(ctx, typ, input)
 }
 
 func (c *cachedRegion) Task(ctx context.Context, id string) (*backends.Task, error) {

@@ -581,9 +581,9 @@ func (c *Catalog) StageData(ctx context.Context, id string, r io.Reader, opts ba
 
 // Import runs glance-direct and web-download in the region chosen by
 // stores (moving a queued image there), and copy-image across regions.
-func (c *Catalog) Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error {
+func (c *Catalog) Import(ctx context.Context, id string, req backends.ImportRequest) error {
 	if req.Method == "copy-image" && !c.single() {
-		return c.copyImage(ctx, caller, id, req)
+		return c.copyImage(ctx, id, req)
 	}
 	store := ""
 	if len(req.Stores) == 1 {
@@ -596,12 +596,12 @@ func (c *Catalog) Import(ctx context.Context, caller backends.Caller, id string,
 		return err
 	}
 	req.Stores, req.AllStores = nil, false
-	return dst.Import(ctx, caller, id, req)
+	return dst.Import(ctx, id, req)
 }
 
 // CreateTask creates a task (the v2 tasks API) in the caller's home region.
-func (c *Catalog) CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error) {
-	return c.regions[c.home(ctx)].cached.CreateTask(ctx, caller, typ, input)
+func (c *Catalog) CreateTask(ctx context.Context, typ string, input json.RawMessage) (*backends.Task, error) {
+	return c.regions[c.home(ctx)].cached.CreateTask(ctx, typ, input)
 }
 
 // Task finds a task in whichever region (or copy job) has it.

@@ -74,7 +74,8 @@ func (t *copyTasks) update(task *backends.Task, status, message string) *backend
 // the same id in each target region and its data streamed there from the
 // region serving it (through the blob cache when that region is remote),
 // never held in memory. It runs as a task and returns at once.
-func (c *Catalog) copyImage(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error {
+func (c *Catalog) copyImage(ctx context.Context, id string, req backends.ImportRequest) error {
+	caller := backends.CallerOf(ctx)
 	img, holders, err := c.image(ctx, id)
 	if err != nil {
 		return err

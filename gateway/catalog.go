@@ -84,10 +84,12 @@ type Members interface {
 type Tasks interface {
 	// Import starts an import (POST /import) and returns at once, as Glance
 	// does; the work runs as a task (see ImageTasks).
-	Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error
-	// CreateTask creates a task (POST /v2/tasks) and starts it.
-	CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error)
+	Import(ctx context.Context, id string, req backends.ImportRequest) error
+	// CreateTask creates a task (POST /v2/tasks) and starts it; the task
+	// records the caller in ctx as its owner.
+	CreateTask(ctx context.Context, typ string, input json.RawMessage) (*backends.Task, error)
 	Task(ctx context.Context, id string) (*backends.Task, error)
+	// ListTasks lists the caller's tasks (an admin's: all).
 	ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error)
 	ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error)
 }

@@ -398,7 +398,7 @@ func (s *Server) importImage(c *call, id string) {
 			return
 		}
 	}
-	if err := s.cat.Tasks.Import(c, c.caller(), id, req); err != nil {
+	if err := s.cat.Tasks.Import(c, id, req); err != nil {
 		writeError(c.ctx, err)
 		return
 	}

@@ -31,7 +31,7 @@ func (s *Server) createTask(c *call) {
 		writeError(c.ctx, err)
 		return
 	}
-	t, err := s.cat.Tasks.CreateTask(c, c.caller(), typ, input)
+	t, err := s.cat.Tasks.CreateTask(c, typ, input)
 	if err != nil {
 		writeError(c.ctx, err)
 		return
@@ -78,7 +78,7 @@ func (s *Server) listTasks(c *call) {
 		return
 	}
 	args := c.ctx.QueryArgs()
-	q, err := ParseTaskQuery(args, c.id.Caller())
+	q, err := ParseTaskQuery(args)
 	if err != nil {
 		writeError(c.ctx, err)
 		return

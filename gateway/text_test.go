@@ -87,7 +87,7 @@ func TestQueriesRefuseUndecodableText(t *testing.T) {
 		if st, msg := statusOf(err); st != 400 || !strings.HasPrefix(msg, "Error decoding your request.") {
 			t.Errorf("images ?%s: %d %q", qs, st, msg)
 		}
-		_, err = ParseTaskQuery(&args, backends.Caller{Project: "p1"})
+		_, err = ParseTaskQuery(&args)
 		if st, msg := statusOf(err); st != 400 || !strings.HasPrefix(msg, "Error decoding your request.") {
 			t.Errorf("tasks ?%s: %d %q", qs, st, msg)
 		}
