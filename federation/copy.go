@@ -76,7 +76,7 @@ func (t *copyTasks) update(task *backends.Task, status, message string) *backend
 // never held in memory. It runs as a task and returns at once.
 func (c *Catalog) copyImage(ctx context.Context, id string, req backends.ImportRequest) error {
 	caller := backends.CallerOf(ctx)
-	img, holders, err := c.image(ctx, id)
+	img, holders, err := c.place(ctx, id, primaryCopy)
 	if err != nil {
 		return err
 	}

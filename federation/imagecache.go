@@ -50,7 +50,7 @@ func (ic *ImageCache) QueueImage(ctx context.Context, img *backends.Image) error
 	if !ok {
 		return backends.Errorf(backends.ErrBadRequest, "Only images with status active can be targeted for queueing")
 	}
-	r, err := c.primary(ctx, img.ID)
+	r, err := c.reader(ctx, img.ID)
 	if err != nil {
 		return err
 	}

@@ -470,7 +470,7 @@ func (c *Catalog) startPoints(ctx context.Context, q *backends.ListQuery) ([]poi
 		}
 		return points, nil
 	}
-	m, holders, err := c.image(ctx, q.Marker)
+	m, holders, err := c.place(ctx, q.Marker, primaryCopy)
 	if err != nil {
 		if errors.Is(err, backends.ErrNotFound) {
 			return nil, backends.Errorf(backends.ErrMarkerNotFound, "No image found with ID "+q.Marker)
