@@ -39,7 +39,11 @@
 //   - Routing (catalog.go): a location index (locate.go) learned from every
 //     listing and show, or on a miss an id lookup across the regions in
 //     parallel, sends shows, writes, members, tags, actions and data to the
-//     region(s) holding the image. Creates go to the project's region or
+//     region(s) holding the image. One function decides where an image is
+//     (Catalog.place): for a read its primary copy, for a write every copy
+//     (every region is asked, as the index may not know a copy made
+//     elsewhere). A download opens the record the show resolved, in the
+//     region the index names. Creates go to the project's region or
 //     the default; a queued image whose upload or import names another
 //     region (a store, to clients) moves there under the same id.
 //   - copy-image (copy.go): an image copied to other regions under the same
