@@ -107,7 +107,8 @@ func (f *fedUnderTest) oracle(t *testing.T, who caller, rawQuery string) []strin
 	args.Parse(rawQuery)
 	args.Del("marker")
 	args.Del("limit")
-	q, err := gateway.ParseListQuery(args, whoAsCaller(who))
+	q, err := gateway.ParseListQuery(args)
+	cl := whoAsCaller(who)
 	if err != nil {
 		t.Fatalf("oracle: %s: %v", rawQuery, err)
 	}
@@ -118,7 +119,7 @@ func (f *fedUnderTest) oracle(t *testing.T, who caller, rawQuery string) []strin
 	var all []*backends.Image
 	region := map[*backends.Image]int{}
 	for i, r := range f.regions {
-		ctx := backends.WithCaller(context.Background(), &q.Caller)
+		ctx := backends.WithCaller(context.Background(), &cl)
 		imgs, err := r.ListImages(ctx, q)
 		if err != nil {
 			t.Fatalf("oracle: listing a region: %v", err)

@@ -36,7 +36,7 @@ type Images interface {
 	// it hides from the caller, and a cache may return a record another
 	// caller fetched. Deleted images are not found.
 	Image(ctx context.Context, id string) (*backends.Image, error)
-	// ListImages evaluates a listing: filters, visibility for q.Caller,
+	// ListImages evaluates a listing: filters, visibility for the caller,
 	// order, marker and limit. An unknown marker, or one the caller cannot
 	// see, is ErrMarkerNotFound.
 	ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error)

@@ -66,7 +66,7 @@ var (
 
 func (s *Server) listImages(c *call) {
 	args := c.ctx.QueryArgs()
-	q, err := ParseListQuery(args, c.id.Caller())
+	q, err := ParseListQuery(args)
 	if err != nil {
 		writeError(c.ctx, err)
 		return
