@@ -126,7 +126,8 @@ type Fetcher interface {
 
 // cachedRegion is one region behind its caches: image records and
 // membership verdicts in a cache.Metadata, image data in the blob cache.
-// Its methods are the Region's, answered from the caches where they can be.
+// Its methods are the region's contracts, answered from the caches where
+// they can be.
 type cachedRegion struct {
 	region Region
 	name   string // the region's store name, the blob cache's key
