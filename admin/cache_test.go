@@ -60,7 +60,7 @@ func TestCacheControlsOverGlance(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { blobs.Close() })
-	inst := instanceOver(t, federation.RegionConfig{Name: "r1", Region: remote}, blobs)
+	inst := instanceOver(t, federation.RegionConfig{Name: "r1", Region: federation.RegionOf(remote)}, blobs)
 	base := startAdmin(t, admin.Config{Token: testToken, Instance: inst})
 	auth := map[string]string{"Authorization": "Bearer " + testToken}
 	data := bytes.Repeat([]byte("spyglass"), 32<<10)

@@ -46,7 +46,11 @@ type storeOrigin struct {
 }
 
 func (o storeOrigin) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
-	d, err := o.store.OpenData(ctx, o.id)
+	img, err := o.store.Image(ctx, o.id)
+	if err != nil {
+		return nil, err
+	}
+	d, err := o.store.OpenData(ctx, img)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +115,7 @@ func newInstance(t *testing.T, leases site.Leases, token string) *admin.Instance
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	inst := instanceOver(t, federation.RegionConfig{Name: "r1", Region: store}, blobs)
+	inst := instanceOver(t, federation.RegionConfig{Name: "r1", Region: federation.RegionOf(store)}, blobs)
 	inst.Site = filler
 	return inst
 }
@@ -125,8 +129,12 @@ func instanceOver(t *testing.T, region federation.RegionConfig, blobs *blob.Cach
 		t.Fatal(err)
 	}
 	t.Cleanup(cat.Close)
-	return &admin.Instance{Regions: []admin.Region{{Name: region.Name, Kind: "glance", Cached: true}}, DefaultRegion: region.Name,
-		Images: cat, Prefetch: cat, Blobs: blobs}
+	inst := &admin.Instance{Regions: []admin.Region{{Name: region.Name, Kind: "glance", Cached: true}}, DefaultRegion: region.Name,
+		Images: cat, Blobs: blobs}
+	if ic := cat.ImageCache(); ic != nil {
+		inst.Prefetch = ic
+	}
+	return inst
 }
 
 // startAdmin serves cfg on a loopback port until the test ends and returns

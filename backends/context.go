@@ -23,6 +23,16 @@ func CallerFrom(ctx context.Context) *Caller {
 	return c
 }
 
+// CallerOf returns a copy of the caller ctx carries (for work that records
+// it or outlives the request), or the zero Caller (anonymous, no project,
+// not an admin) when it carries none.
+func CallerOf(ctx context.Context) Caller {
+	if c := CallerFrom(ctx); c != nil {
+		return *c
+	}
+	return Caller{}
+}
+
 // Notes is how a catalog tells the response what it could not say in its
 // return values: the regions a listing was answered without.
 type Notes interface {

@@ -5,11 +5,11 @@ import "time"
 // ListQuery is one parsed, validated image listing request. The gateway
 // builds it exactly as Glance's request deserializer and database layer do;
 // a store only has to evaluate it.
+//
+// The caller, in ctx (CallerFrom), decides visibility: admins see
+// everything the other filters allow; others see public, community (when
+// asked for), their own and images shared with them (see MemberStatus).
 type ListQuery struct {
-	// Caller decides visibility: admins see everything the other filters
-	// allow; others see public, community (when asked for), their own and
-	// images shared with them (see MemberStatus).
-	Caller Caller
 	// Visibility is "" (Glance's default: no community images except the
 	// caller's own), or public, private, shared, community, all.
 	Visibility string

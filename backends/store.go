@@ -62,8 +62,9 @@ type ImportRequest struct {
 }
 
 // TaskQuery is one parsed GET /v2/tasks.
+// The caller, whose tasks are listed (an admin's: all), is in ctx
+// (CallerFrom).
 type TaskQuery struct {
-	Caller  Caller
 	Status  string // "" = any
 	Type    string // "" = any
 	SortKey string // created_at (default), updated_at, id, type, status

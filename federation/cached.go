@@ -17,11 +17,13 @@ import (
 	"github.com/spyglass-gateway/spyglass/tracing"
 )
 
-// Region is one image store behind the gateway: the embedded store
-// (backends/local) or a remote Glance (backends/glance). Its methods are the
-// gateway's Catalog; every ctx carries the caller (backends.CallerFrom),
-// which a remote region forwards.
-type Region interface {
+// The catalog's contracts with a region, one per resource: the embedded
+// store (backends/local) and a remote Glance (backends/glance) satisfy
+// them all. Every ctx carries the caller (backends.CallerFrom), which a
+// remote region forwards and a task records.
+
+// Images are a region's image records, tags and status actions.
+type Images interface {
 	CreateImage(ctx context.Context, img *backends.Image) (*backends.Image, error)
 	Image(ctx context.Context, id string) (*backends.Image, error)
 	ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error)
@@ -30,20 +32,91 @@ type Region interface {
 	DeleteImage(ctx context.Context, id string) error
 	AddTag(ctx context.Context, id, tag string) error
 	DeleteTag(ctx context.Context, id, tag string) error
+}
+
+// ImageData is a region's image data.
+type ImageData interface {
 	UploadData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
 	StageData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
-	Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error
-	OpenData(ctx context.Context, id string) (backends.Data, error)
+	// OpenData opens the data of img, the record the caller resolved
+	// (without looking it up again).
+	OpenData(ctx context.Context, img *backends.Image) (backends.Data, error)
+}
+
+// Members are a region's image members.
+type Members interface {
 	Members(ctx context.Context, imageID string) ([]*backends.Member, error)
 	Member(ctx context.Context, imageID, memberID string) (*backends.Member, error)
 	AddMember(ctx context.Context, imageID, memberID string) (*backends.Member, error)
 	UpdateMember(ctx context.Context, imageID, memberID, status string) (*backends.Member, error)
 	DeleteMember(ctx context.Context, imageID, memberID string) error
-	CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error)
+}
+
+// Tasks are a region's tasks and imports.
+type Tasks interface {
+	Import(ctx context.Context, id string, req backends.ImportRequest) error
+	CreateTask(ctx context.Context, typ string, input json.RawMessage) (*backends.Task, error)
 	Task(ctx context.Context, id string) (*backends.Task, error)
 	ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error)
 	ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error)
+}
+
+// Region is one image store behind the gateway, by resource. Every field
+// is required; RegionOf fills them all from one value (a *local.Store, a
+// *glance.Region), and a test replaces only the one it fakes.
+//
+// Optional capabilities are checked once, at New: a Data that is a
+// Fetcher has its data cached (Config.Blobs); the first field that is a
+// StoreNamer names the region when RegionConfig.Name is "".
+type Region struct {
+	Images  Images
+	Data    ImageData
+	Members Members
+	Tasks   Tasks
+}
+
+// RegionOf returns a Region whose every field is v, where v implements
+// that field's interface; the others are left nil, and New names them.
+func RegionOf(v any) Region {
+	var r Region
+	r.Images, _ = v.(Images)
+	r.Data, _ = v.(ImageData)
+	r.Members, _ = v.(Members)
+	r.Tasks, _ = v.(Tasks)
+	return r
+}
+
+// check names the first resource the region cannot serve.
+func (r *Region) check() error {
+	switch {
+	case r.Images == nil:
+		return errors.New("Region.Images is nil (it needs a federation.Images)")
+	case r.Data == nil:
+		return errors.New("Region.Data is nil (it needs a federation.ImageData)")
+	case r.Members == nil:
+		return errors.New("Region.Members is nil (it needs a federation.Members)")
+	case r.Tasks == nil:
+		return errors.New("Region.Tasks is nil (it needs a federation.Tasks)")
+	}
+	return nil
+}
+
+// StoreNamer is a region that names its store (both backends do): the
+// first name is the region's when RegionConfig.Name is "".
+type StoreNamer interface {
 	Stores() []string
+}
+
+// storeName is the name the region gives its store, or "".
+func (r *Region) storeName() string {
+	for _, f := range []any{r.Images, r.Data, r.Members, r.Tasks} {
+		if n, ok := f.(StoreNamer); ok {
+			if st := n.Stores(); len(st) > 0 {
+				return st[0]
+			}
+		}
+	}
+	return ""
 }
 
 // Fetcher is the capability of a remote region the blob cache fills from:
@@ -54,7 +127,8 @@ type Fetcher interface {
 
 // cachedRegion is one region behind its caches: image records and
 // membership verdicts in a meta.Cache, image data in the blob cache.
-// Its methods are the Region's, answered from the caches where they can be.
+// Its methods are the region's contracts, answered from the caches where
+// they can be.
 type cachedRegion struct {
 	region Region
 	name   string // the region's store name, the blob cache's key
@@ -70,7 +144,7 @@ type cachedRegion struct {
 
 func newCachedRegion(name string, region Region, meta *meta.Cache, blobs *blob.Cache, log *slog.Logger) *cachedRegion {
 	c := &cachedRegion{region: region, name: name, meta: meta, log: log}
-	if f, ok := region.(Fetcher); ok && blobs != nil {
+	if f, ok := region.Data.(Fetcher); ok && blobs != nil {
 		c.blobs, c.fetch = blobs, f
 	}
 	return c
@@ -84,7 +158,7 @@ func newCachedRegion(name string, region Region, meta *meta.Cache, blobs *blob.C
 // function admits.
 func (c *cachedRegion) Image(ctx context.Context, id string) (*backends.Image, error) {
 	if c.meta == nil {
-		return c.region.Image(ctx, id)
+		return c.region.Images.Image(ctx, id)
 	}
 	lookup, span := tracing.Start(ctx, "cache.metadata")
 	cached, fresh, t := c.meta.Image(lookup, id)
@@ -92,7 +166,7 @@ func (c *cachedRegion) Image(ctx context.Context, id string) (*backends.Image, e
 	if fresh == meta.Fresh {
 		return cached, nil
 	}
-	img, err := c.region.Image(ctx, id)
+	img, err := c.region.Images.Image(ctx, id)
 	if err == nil {
 		c.remember(ctx, t, img)
 		return img, nil
@@ -108,10 +182,10 @@ func (c *cachedRegion) Image(ctx context.Context, id string) (*backends.Image, e
 // shows that follow a listing (Nova, the CLI) are local.
 func (c *cachedRegion) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
 	if c.meta == nil {
-		return c.region.ListImages(ctx, q)
+		return c.region.Images.ListImages(ctx, q)
 	}
 	t := c.meta.Ticket()
-	imgs, err := c.region.ListImages(ctx, q)
+	imgs, err := c.region.Images.ListImages(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +202,7 @@ func (c *cachedRegion) ListImages(ctx context.Context, q *backends.ListQuery) ([
 // ask about this member, so a verdict does not depend on who asked.
 func (c *cachedRegion) Member(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
 	if c.meta == nil {
-		return c.region.Member(ctx, imageID, memberID)
+		return c.region.Members.Member(ctx, imageID, memberID)
 	}
 	lookup, span := tracing.Start(ctx, "cache.metadata")
 	m, known, t := c.meta.Member(lookup, imageID, memberID)
@@ -143,7 +217,7 @@ func (c *cachedRegion) Member(ctx context.Context, imageID, memberID string) (*b
 		}
 		return m, nil
 	}
-	m, err := c.region.Member(ctx, imageID, memberID)
+	m, err := c.region.Members.Member(ctx, imageID, memberID)
 	switch {
 	case err == nil:
 		c.meta.PutMember(ctx, t, imageID, memberID, m)
@@ -190,7 +264,7 @@ func changesByItself(status string) bool {
 }
 
 func (c *cachedRegion) CreateImage(ctx context.Context, img *backends.Image) (*backends.Image, error) {
-	created, err := c.region.CreateImage(ctx, img)
+	created, err := c.region.Images.CreateImage(ctx, img)
 	if err == nil {
 		c.written(ctx, created.ID, created)
 	}
@@ -198,19 +272,19 @@ func (c *cachedRegion) CreateImage(ctx context.Context, img *backends.Image) (*b
 }
 
 func (c *cachedRegion) UpdateImage(ctx context.Context, id string, changes []backends.Change) (*backends.Image, error) {
-	img, err := c.region.UpdateImage(ctx, id, changes)
+	img, err := c.region.Images.UpdateImage(ctx, id, changes)
 	c.written(ctx, id, img)
 	return img, err
 }
 
 func (c *cachedRegion) SetImageStatus(ctx context.Context, id, status string) (*backends.Image, error) {
-	img, err := c.region.SetImageStatus(ctx, id, status)
+	img, err := c.region.Images.SetImageStatus(ctx, id, status)
 	c.written(ctx, id, img)
 	return img, err
 }
 
 func (c *cachedRegion) DeleteImage(ctx context.Context, id string) error {
-	err := c.region.DeleteImage(ctx, id)
+	err := c.region.Images.DeleteImage(ctx, id)
 	c.written(ctx, id, nil)
 	if err == nil && c.blobs != nil {
 		c.blobs.Delete(blob.Key{Region: c.name, Image: id})
@@ -219,52 +293,49 @@ func (c *cachedRegion) DeleteImage(ctx context.Context, id string) error {
 }
 
 func (c *cachedRegion) AddTag(ctx context.Context, id, tag string) error {
-	err := c.region.AddTag(ctx, id, tag)
+	err := c.region.Images.AddTag(ctx, id, tag)
 	c.written(ctx, id, nil)
 	return err
 }
 
 func (c *cachedRegion) DeleteTag(ctx context.Context, id, tag string) error {
-	err := c.region.DeleteTag(ctx, id, tag)
+	err := c.region.Images.DeleteTag(ctx, id, tag)
 	c.written(ctx, id, nil)
 	return err
 }
 
 func (c *cachedRegion) UploadData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error) {
-	img, err := c.region.UploadData(ctx, id, r, opts)
+	img, err := c.region.Data.UploadData(ctx, id, r, opts)
 	c.written(ctx, id, img)
 	return img, err
 }
 
 func (c *cachedRegion) StageData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error) {
-	img, err := c.region.StageData(ctx, id, r, opts)
+	img, err := c.region.Data.StageData(ctx, id, r, opts)
 	c.written(ctx, id, img)
 	return img, err
 }
 
-func (c *cachedRegion) Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error {
-	err := c.region.Import(ctx, caller, id, req)
+func (c *cachedRegion) Import(ctx context.Context, id string, req backends.ImportRequest) error {
+	err := c.region.Tasks.Import(ctx, id, req)
 	c.written(ctx, id, nil)
 	return err
 }
 
 // OpenData serves a remote region's image data through the blob cache:
 // from disk when complete, else attached to the one fill from the region.
-// Images the cache cannot verify (no size or checksums yet) stream from the
-// region.
-func (c *cachedRegion) OpenData(ctx context.Context, id string) (backends.Data, error) {
+// The cache verifies the data against img, the record the gateway resolved
+// (through this region's metadata cache); images it cannot verify (no size
+// or checksums yet) stream from the region.
+func (c *cachedRegion) OpenData(ctx context.Context, img *backends.Image) (backends.Data, error) {
 	if c.blobs == nil {
-		return c.region.OpenData(ctx, id)
-	}
-	img, err := c.Image(ctx, id)
-	if err != nil {
-		return nil, err
+		return c.region.Data.OpenData(ctx, img)
 	}
 	exp, ok := expect(img)
 	if !ok {
-		return c.region.OpenData(ctx, id)
+		return c.region.Data.OpenData(ctx, img)
 	}
-	return c.blobs.Open(ctx, blob.Key{Region: c.name, Image: id}, exp, c.origin(ctx, id))
+	return c.blobs.Open(ctx, blob.Key{Region: c.name, Image: img.ID}, exp, c.origin(ctx, img.ID))
 }
 
 // expect is what the cache verifies an image's data against.
@@ -303,41 +374,41 @@ func (o *regionOrigin) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, 
 }
 
 func (c *cachedRegion) Members(ctx context.Context, imageID string) ([]*backends.Member, error) {
-	return c.region.Members(ctx, imageID)
+	return c.region.Members.Members(ctx, imageID)
 }
 
 func (c *cachedRegion) AddMember(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
-	m, err := c.region.AddMember(ctx, imageID, memberID)
+	m, err := c.region.Members.AddMember(ctx, imageID, memberID)
 	c.written(ctx, imageID, nil)
 	return m, err
 }
 
 func (c *cachedRegion) UpdateMember(ctx context.Context, imageID, memberID, status string) (*backends.Member, error) {
-	m, err := c.region.UpdateMember(ctx, imageID, memberID, status)
+	m, err := c.region.Members.UpdateMember(ctx, imageID, memberID, status)
 	c.written(ctx, imageID, nil)
 	return m, err
 }
 
 func (c *cachedRegion) DeleteMember(ctx context.Context, imageID, memberID string) error {
-	err := c.region.DeleteMember(ctx, imageID, memberID)
+	err := c.region.Members.DeleteMember(ctx, imageID, memberID)
 	c.written(ctx, imageID, nil)
 	return err
 }
 
-func (c *cachedRegion) CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error) {
-	return c.region.CreateTask(ctx, caller, typ, input)
+func (c *cachedRegion) CreateTask(ctx context.Context, typ string, input json.RawMessage) (*backends.Task, error) {
+	return c.region.Tasks.CreateTask(ctx, typ, input)
 }
 
 func (c *cachedRegion) Task(ctx context.Context, id string) (*backends.Task, error) {
-	return c.region.Task(ctx, id)
+	return c.region.Tasks.Task(ctx, id)
 }
 
 func (c *cachedRegion) ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error) {
-	return c.region.ListTasks(ctx, q)
+	return c.region.Tasks.ListTasks(ctx, q)
 }
 
 func (c *cachedRegion) ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error) {
-	return c.region.ImageTasks(ctx, imageID)
+	return c.region.Tasks.ImageTasks(ctx, imageID)
 }
 
 // freshness names meta.Freshness values for spans.

@@ -59,7 +59,8 @@ type Config struct {
 // RegionConfig is one region behind the catalog.
 type RegionConfig struct {
 	// Name is the region's store name; "" takes Region.Stores()[0].
-	Name   string
+	Name string
+	// Region is the region's store, by resource: RegionOf(store).
 	Region Region
 	// Meta caches the region's image records and membership verdicts; nil
 	// means every call goes to the region.
@@ -98,7 +99,7 @@ type Catalog struct {
 
 // New validates cfg and returns the Catalog.
 func New(cfg Config) (*Catalog, error) {
-	if cfg.Region != nil {
+	if cfg.Region != (Region{}) {
 		cfg.Regions = append([]RegionConfig{{Region: cfg.Region, Meta: cfg.Meta}}, cfg.Regions...)
 	}
 	if len(cfg.Regions) == 0 {
@@ -116,14 +117,12 @@ func New(cfg Config) (*Catalog, error) {
 	c := &Catalog{byName: map[string]int{}, projects: map[string]int{}, failFast: cfg.FailListings,
 		loc: newLocations(1 << 20), blobs: cfg.Blobs, log: cfg.Logger, readAhead: cfg.ReadAheadTTL}
 	for i, rc := range cfg.Regions {
-		if rc.Region == nil {
-			return nil, fmt.Errorf("federation: region %d: no region", i)
+		if err := rc.Region.check(); err != nil {
+			return nil, fmt.Errorf("federation: regions[%d]: %w; fill it with federation.RegionOf(store)", i, err)
 		}
 		name := rc.Name
 		if name == "" {
-			if st := rc.Region.Stores(); len(st) > 0 {
-				name = st[0]
-			}
+			name = rc.Region.storeName()
 		}
 		if _, dup := c.byName[name]; dup {
 			return nil, fmt.Errorf("federation: two regions named %q", name)
@@ -274,9 +273,42 @@ func (c *Catalog) locate(ctx context.Context, id string) (regionSet, *backends.I
 	return 0, nil, firstErr
 }
 
-// image returns the image with this id from its primary region, and the
-// regions holding it.
-func (c *Catalog) image(ctx context.Context, id string) (*backends.Image, regionSet, error) {
+// reach is how far place looks for an image's copies.
+type reach bool
+
+const (
+	primaryCopy reach = false // a read: the copy that serves it
+	everyCopy   reach = true  // a write: it must reach them all
+)
+
+// place is the one decision of where an image is: the regions holding it
+// (holders.primary(), the first configured one, serves its reads and
+// stands for it in listings) and, for a read, the primary copy's record
+// with stores naming every holder.
+//
+// A read trusts the location index (locate: the index, else a lookup
+// across the regions that teaches it) and reads the record from the
+// primary copy; an index naming a region that no longer holds the image
+// (deleted behind our back, or the caller cannot see that copy) is
+// corrected and asked once more.
+//
+// A write must reach every copy, including copies this instance never saw
+// made (another instance's copy-image, a copy made behind the gateway),
+// which the index may not know yet: every region is asked at once
+// (askEvery) and the record is not returned. Nobody holding it (or no
+// region answering): the read's answer, and its error in Glance's words.
+//
+// With one region, it holds every image: nothing is looked up and the
+// record is nil (Image asks the region itself).
+func (c *Catalog) place(ctx context.Context, id string, r reach) (*backends.Image, regionSet, error) {
+	if c.single() {
+		return nil, one(0), nil
+	}
+	if r == everyCopy {
+		if s := c.askEvery(ctx, id); s != 0 {
+			return nil, s, nil
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		holders, img, err := c.locate(ctx, id)
 		if err != nil {
@@ -289,14 +321,40 @@ func (c *Catalog) image(ctx context.Context, id string) (*backends.Image, region
 		if err == nil {
 			return c.withStores(img, holders), holders, nil
 		}
-		if errors.Is(err, backends.ErrNotFound) && attempt == 0 && !c.single() {
-			// The index was out of date (deleted behind our back, or the
-			// caller cannot see that copy): forget and look again.
+		if errors.Is(err, backends.ErrNotFound) && attempt == 0 {
 			c.loc.remove(ctx, id, p)
 			continue
 		}
 		return nil, 0, err
 	}
+}
+
+// askEvery asks every region at once whether it holds id, and corrects the
+// location index with the answers. Regions that cannot answer are left
+// out.
+func (c *Catalog) askEvery(ctx context.Context, id string) regionSet {
+	backends.CallerFrom(ctx) // built now, not by the goroutines below at once
+	errs := make([]error, len(c.regions))
+	var wg sync.WaitGroup
+	for i, r := range c.regions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = r.cached.Image(ctx, id)
+		}()
+	}
+	wg.Wait()
+	var s regionSet
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			s |= one(i)
+			c.loc.add(ctx, id, i)
+		case errors.Is(err, backends.ErrNotFound):
+			c.loc.remove(ctx, id, i)
+		}
+	}
+	return s
 }
 
 // Image answers a show from the image's primary region (through its
@@ -305,7 +363,7 @@ func (c *Catalog) Image(ctx context.Context, id string) (*backends.Image, error)
 	if c.single() {
 		return c.regions[0].cached.Image(ctx, id)
 	}
-	img, _, err := c.image(ctx, id)
+	img, _, err := c.place(ctx, id, primaryCopy)
 	return img, err
 }
 
@@ -337,57 +395,11 @@ func (c *Catalog) CreateImage(ctx context.Context, img *backends.Image) (*backen
 	return created, err
 }
 
-// holders returns the regions holding id, for a write.
-func (c *Catalog) holders(ctx context.Context, id string) (regionSet, error) {
-	if c.single() {
-		return one(0), nil
-	}
-	_, s, err := c.image(ctx, id)
-	return s, err
-}
-
-// allHolders asks every region at once whether it holds id. A write must
-// reach every copy, including copies this instance never saw made (another
-// instance's copy-image, a copy made behind the gateway), which the
-// location index may not know yet; the answers correct the index. Regions
-// that cannot answer are left out. Nobody holding it: the index's answer
-// (and its error, in Glance's words).
-func (c *Catalog) allHolders(ctx context.Context, id string) (regionSet, error) {
-	if c.single() {
-		return one(0), nil
-	}
-	backends.CallerFrom(ctx) // built now, not by the goroutines below at once
-	errs := make([]error, len(c.regions))
-	var wg sync.WaitGroup
-	for i, r := range c.regions {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = r.cached.Image(ctx, id)
-		}()
-	}
-	wg.Wait()
-	var s regionSet
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			s |= one(i)
-			c.loc.add(ctx, id, i)
-		case errors.Is(err, backends.ErrNotFound):
-			c.loc.remove(ctx, id, i)
-		}
-	}
-	if s == 0 {
-		return c.holders(ctx, id)
-	}
-	return s, nil
-}
-
 // eachHolder applies a write to every copy of the image, the primary
 // first; the primary's answer is the answer.
 func eachHolder[T any](c *Catalog, ctx context.Context, id string, write func(r *cachedRegion) (T, error)) (T, error) {
 	var zero T
-	s, err := c.allHolders(ctx, id)
+	_, s, err := c.place(ctx, id, everyCopy)
 	if err != nil {
 		return zero, err
 	}
@@ -456,9 +468,9 @@ func (c *Catalog) DeleteMember(ctx context.Context, imageID, memberID string) er
 	return err
 }
 
-// primary returns the region serving the image's reads.
-func (c *Catalog) primary(ctx context.Context, id string) (*cachedRegion, error) {
-	s, err := c.holders(ctx, id)
+// reader is the region serving the image's reads: its primary copy's.
+func (c *Catalog) reader(ctx context.Context, id string) (*cachedRegion, error) {
+	_, s, err := c.place(ctx, id, primaryCopy)
 	if err != nil {
 		return nil, err
 	}
@@ -466,7 +478,7 @@ func (c *Catalog) primary(ctx context.Context, id string) (*cachedRegion, error)
 }
 
 func (c *Catalog) Members(ctx context.Context, imageID string) ([]*backends.Member, error) {
-	r, err := c.primary(ctx, imageID)
+	r, err := c.reader(ctx, imageID)
 	if err != nil {
 		return nil, err
 	}
@@ -474,26 +486,30 @@ func (c *Catalog) Members(ctx context.Context, imageID string) ([]*backends.Memb
 }
 
 func (c *Catalog) Member(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
-	r, err := c.primary(ctx, imageID)
+	r, err := c.reader(ctx, imageID)
 	if err != nil {
 		return nil, err
 	}
 	return r.Member(ctx, imageID, memberID)
 }
 
-func (c *Catalog) OpenData(ctx context.Context, id string) (backends.Data, error) {
-	r, err := c.primary(ctx, id)
+// OpenData opens img's data in its primary region. img is the record the
+// gateway resolved (Image: place), which taught the location index where
+// the image is: the region is found there (locate), without reading the
+// record again.
+func (c *Catalog) OpenData(ctx context.Context, img *backends.Image) (backends.Data, error) {
+	holders, _, err := c.locate(ctx, img.ID)
 	if err != nil {
 		return nil, err
 	}
-	return r.OpenData(ctx, id)
+	return c.regions[holders.primary()].cached.OpenData(ctx, img)
 }
 
 // target is the region data goes to: the store the client named, or the
 // image's own. A queued image whose data is sent to another region moves
 // there first, keeping its id.
 func (c *Catalog) target(ctx context.Context, id, store string) (*cachedRegion, error) {
-	s, err := c.holders(ctx, id)
+	_, s, err := c.place(ctx, id, primaryCopy)
 	if err != nil {
 		return nil, err
 	}
@@ -546,7 +562,7 @@ func (c *Catalog) move(ctx context.Context, id string, from, to int) error {
 	// The image lives on elsewhere: where the region allows it (the
 	// embedded store), free its id there for a copy-image back. A Glance
 	// keeps deleted ids, so a copy back to it fails ("already exists").
-	if f, ok := src.region.(idForgetter); ok {
+	if f, ok := src.region.Images.(idForgetter); ok {
 		if err := f.ForgetDeleted(ctx, id); err != nil {
 			c.log.WarnContext(ctx, "moving an image: its id stays taken in the old region", "image", id, "region", src.name, "err", err)
 		}
@@ -554,7 +570,7 @@ func (c *Catalog) move(ctx context.Context, id string, from, to int) error {
 	return nil
 }
 
-// idForgetter is a region that can let a deleted image's id be created
+// idForgetter is a region's Images that can let a deleted image's id be created
 // again (local.Store).
 type idForgetter interface {
 	ForgetDeleted(ctx context.Context, id string) error
@@ -580,9 +596,9 @@ func (c *Catalog) StageData(ctx context.Context, id string, r io.Reader, opts ba
 
 // Import runs glance-direct and web-download in the region chosen by
 // stores (moving a queued image there), and copy-image across regions.
-func (c *Catalog) Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error {
+func (c *Catalog) Import(ctx context.Context, id string, req backends.ImportRequest) error {
 	if req.Method == "copy-image" && !c.single() {
-		return c.copyImage(ctx, caller, id, req)
+		return c.copyImage(ctx, id, req)
 	}
 	store := ""
 	if len(req.Stores) == 1 {
@@ -595,12 +611,12 @@ func (c *Catalog) Import(ctx context.Context, caller backends.Caller, id string,
 		return err
 	}
 	req.Stores, req.AllStores = nil, false
-	return dst.Import(ctx, caller, id, req)
+	return dst.Import(ctx, id, req)
 }
 
 // CreateTask creates a task (the v2 tasks API) in the caller's home region.
-func (c *Catalog) CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error) {
-	return c.regions[c.home(ctx)].cached.CreateTask(ctx, caller, typ, input)
+func (c *Catalog) CreateTask(ctx context.Context, typ string, input json.RawMessage) (*backends.Task, error) {
+	return c.regions[c.home(ctx)].cached.CreateTask(ctx, typ, input)
 }
 
 // Task finds a task in whichever region (or copy job) has it.
@@ -668,7 +684,7 @@ func (c *Catalog) ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*back
 // ImageTasks lists an image's tasks: its primary region's and the copy
 // jobs Spyglass ran for it.
 func (c *Catalog) ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error) {
-	r, err := c.primary(ctx, imageID)
+	r, err := c.reader(ctx, imageID)
 	if err != nil {
 		return nil, err
 	}

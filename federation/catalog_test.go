@@ -21,14 +21,25 @@ import (
 	"github.com/spyglass-gateway/spyglass/policy"
 )
 
-// serve runs a gateway in trusted mode over cat on a loopback port.
-func serve(t testing.TB, cat gateway.Catalog) string {
+// The catalog serves every resource the gateway calls.
+var (
+	_ gateway.Images     = (*federation.Catalog)(nil)
+	_ gateway.ImageData  = (*federation.Catalog)(nil)
+	_ gateway.Members    = (*federation.Catalog)(nil)
+	_ gateway.Tasks      = (*federation.Catalog)(nil)
+	_ gateway.Stores     = (*federation.Catalog)(nil)
+	_ gateway.ImageCache = (*federation.ImageCache)(nil)
+)
+
+// serve runs a gateway in trusted mode over cat (which serves every
+// resource: gateway.CatalogOf) on a loopback port.
+func serve(t testing.TB, cat any) string {
 	t.Helper()
 	auth, err := policy.NewAuthenticator("trusted")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := gateway.New(gateway.Config{}, cat, auth)
+	srv, err := gateway.New(gateway.Config{}, gateway.CatalogOf(cat), auth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +113,7 @@ func TestCachedCatalogAnswersAsTheRegion(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(meta.Close)
-	fed, err := federation.New(federation.Config{Region: store, Meta: meta})
+	fed, err := federation.New(federation.Config{Region: federation.RegionOf(store), Meta: meta})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,9 +194,9 @@ func BenchmarkCachedShow(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer meta.Close()
-	fed, _ := federation.New(federation.Config{Region: store, Meta: meta})
+	fed, _ := federation.New(federation.Config{Region: federation.RegionOf(store), Meta: meta})
 	auth, _ := policy.NewAuthenticator("trusted")
-	srv, err := gateway.New(gateway.Config{}, fed, auth)
+	srv, err := gateway.New(gateway.Config{}, gateway.CatalogOf(fed), auth)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -74,8 +74,9 @@ func (t *copyTasks) update(task *backends.Task, status, message string) *backend
 // the same id in each target region and its data streamed there from the
 // region serving it (through the blob cache when that region is remote),
 // never held in memory. It runs as a task and returns at once.
-func (c *Catalog) copyImage(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error {
-	img, holders, err := c.image(ctx, id)
+func (c *Catalog) copyImage(ctx context.Context, id string, req backends.ImportRequest) error {
+	caller := backends.CallerOf(ctx)
+	img, holders, err := c.place(ctx, id, primaryCopy)
 	if err != nil {
 		return err
 	}
@@ -173,7 +174,7 @@ func (c *Catalog) copyTo(ctx context.Context, src, dst *cachedRegion, i int, img
 		return fmt.Errorf("creating the copy: %w", err)
 	}
 	c.loc.add(ctx, img.ID, i)
-	data, err := src.OpenData(ctx, img.ID)
+	data, err := src.OpenData(ctx, img)
 	if err != nil {
 		return c.abandon(ctx, dst, i, img.ID, fmt.Errorf("reading the image: %w", err))
 	}

@@ -1,6 +1,16 @@
 // Package federation provides the Catalog the gateway calls: one logical
 // Glance over the regions behind Spyglass.
 //
+// A region is what the catalog calls in it, by resource (cached.go): a
+// Region holds small contracts the federation owns (Images, ImageData,
+// Members, Tasks), which backends/local and backends/glance satisfy;
+// RegionOf fills them from one store, and a test replaces only the one it
+// fakes. Optional capabilities are separate interfaces, checked once at
+// New on the field they belong to: a Fetcher (ranged reads: the region's
+// data goes through the blob cache), a StoreNamer (the region's default
+// name). The catalog itself satisfies the gateway's contracts, and its
+// image data cache, when it has one, is ImageCache (nil otherwise).
+//
 // Every region is wrapped in a cachedRegion. For a remote region (a Glance
 // behind the gateway) that adds the metadata cache: a show is answered from
 // meta.Cache when its record is fresh, and the gateway's visibility
@@ -29,7 +39,11 @@
 //   - Routing (catalog.go): a location index (locate.go) learned from every
 //     listing and show, or on a miss an id lookup across the regions in
 //     parallel, sends shows, writes, members, tags, actions and data to the
-//     region(s) holding the image. Creates go to the project's region or
+//     region(s) holding the image. One function decides where an image is
+//     (Catalog.place): for a read its primary copy, for a write every copy
+//     (every region is asked, as the index may not know a copy made
+//     elsewhere). A download opens the record the show resolved, in the
+//     region the index names. Creates go to the project's region or
 //     the default; a queued image whose upload or import names another
 //     region (a store, to clients) moves there under the same id.
 //   - copy-image (copy.go): an image copied to other regions under the same
@@ -37,4 +51,10 @@
 //
 // The embedded region alone needs none of this (its store answers from
 // memory), so cmd/spyglass hands the gateway that store directly.
+//
+//	cat, err := federation.New(federation.Config{Regions: []federation.RegionConfig{
+//		{Name: "local", Region: federation.RegionOf(store)},
+//		{Name: "east", Region: federation.RegionOf(remote), Meta: meta},
+//	}, Blobs: blobs})
+//	srv, err := gateway.New(gateway.Config{}, gateway.CatalogOf(cat), auth)
 package federation

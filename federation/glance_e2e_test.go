@@ -151,7 +151,7 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 	f := &fedUnderTest{}
 	proxy := newFaultProxy(t, gs[2].URL)
 	var rcs []federation.RegionConfig
-	var direct []federation.Region
+	var direct []federation.Images
 	for i, g := range gs {
 		name := fmt.Sprintf("g%d", i)
 		endpoint := g.URL
@@ -174,7 +174,7 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 		f.names = append(f.names, name)
 		f.urls = append(f.urls, g.URL)
 		direct = append(direct, d)
-		rcs = append(rcs, federation.RegionConfig{Region: r})
+		rcs = append(rcs, federation.RegionConfig{Region: federation.RegionOf(r)})
 	}
 	store, err := local.Open(t.TempDir(), local.Options{StoreName: "local"})
 	if err != nil {
@@ -184,7 +184,7 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 	f.names = append(f.names, "local")
 	f.urls = append(f.urls, serve(t, store))
 	direct = append(direct, store)
-	rcs = append(rcs, federation.RegionConfig{Region: store})
+	rcs = append(rcs, federation.RegionConfig{Region: federation.RegionOf(store)})
 	f.regions = direct
 
 	// Seed every region at once; each with its own generator.
@@ -388,10 +388,10 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 		if shown.Stores != "g0,g1,g2" {
 			t.Fatalf("after copy-image: stores %q: %s", shown.Stores, b)
 		}
-		for _, r := range []federation.Region{direct[0], direct[2]} {
-			cp, err := r.Image(backendsWithAdmin(), img.ID)
+		for _, i := range []int{0, 2} {
+			cp, err := direct[i].Image(backendsWithAdmin(), img.ID)
 			if err != nil || cp.Checksum == nil || cp.Status != "active" {
-				t.Fatalf("copy in %v: %+v %v", r.Stores(), cp, err)
+				t.Fatalf("copy in %v: %+v %v", f.names[i], cp, err)
 			}
 		}
 		ids := walk(t, f.spy[:1], admin, "name=routed&limit=1", false)
@@ -406,9 +406,9 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 		if code, b := do(t, f.spy[0], admin, "DELETE", "/v2/images/"+img.ID, nil); code != 204 {
 			t.Fatalf("delete: %d %s", code, b)
 		}
-		for _, r := range direct[:3] {
+		for i, r := range direct[:3] {
 			if _, err := r.Image(backendsWithAdmin(), img.ID); err == nil {
-				t.Fatalf("copy in %v survived the delete", r.Stores())
+				t.Fatalf("copy in %v survived the delete", f.names[i])
 			}
 		}
 	})

@@ -58,7 +58,7 @@ func glanceTopology(t *testing.T, g *glancetest.Glance) topology {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { blobs.Close() })
-	cat, err := federation.New(federation.Config{Regions: []federation.RegionConfig{{Region: region, Meta: meta}}, Blobs: blobs})
+	cat, err := federation.New(federation.Config{Regions: []federation.RegionConfig{{Region: federation.RegionOf(region), Meta: meta}}, Blobs: blobs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func TestListingRegion4xxIsTheClientsAnswer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cat, err := federation.New(federation.Config{Regions: []federation.RegionConfig{{Region: store}, {Region: region}}, FailListings: fail})
+		cat, err := federation.New(federation.Config{Regions: []federation.RegionConfig{{Region: federation.RegionOf(store)}, {Region: federation.RegionOf(region)}}, FailListings: fail})
 		if err != nil {
 			t.Fatal(err)
 		}

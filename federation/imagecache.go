@@ -7,11 +7,20 @@ import (
 	"github.com/spyglass-gateway/spyglass/cache/blob"
 )
 
-// The Catalog is the gateway's ImageCache (Glance's /v2/cache) when it has
-// a blob cache: HasImageCache says whether it does.
+// ImageCache is the catalog's image data cache as Glance's cache-management
+// API (/v2/cache) and the admin listener manage it: it satisfies
+// gateway.ImageCache and admin.Prefetcher.
+type ImageCache struct{ c *Catalog }
 
-// HasImageCache reports whether this catalog caches image data.
-func (c *Catalog) HasImageCache() bool { return c.blobs != nil }
+// ImageCache returns the catalog's image data cache, or nil when it caches
+// no image data (no Config.Blobs): then there is nothing for /v2/cache to
+// manage, and the gateway answers it as a Glance without a cache does.
+func (c *Catalog) ImageCache() *ImageCache {
+	if c.blobs == nil {
+		return nil
+	}
+	return &ImageCache{c}
+}
 
 // Blobs is the image data cache; nil when there is none. For the peer
 // protocol and the operator's controls on it (its bounds, changed on a
@@ -19,8 +28,8 @@ func (c *Catalog) HasImageCache() bool { return c.blobs != nil }
 func (c *Catalog) Blobs() *blob.Cache { return c.blobs }
 
 // CacheState lists the complete entries and the queued prefetches.
-func (c *Catalog) CacheState(context.Context) ([]backends.CachedImage, []string, error) {
-	cached, queued := c.blobs.List()
+func (ic *ImageCache) CacheState(context.Context) ([]backends.CachedImage, []string, error) {
+	cached, queued := ic.c.blobs.List()
 	out := make([]backends.CachedImage, 0, len(cached))
 	for _, e := range cached {
 		out = append(out, backends.CachedImage{ImageID: e.Key.Image, Hits: e.Hits,
@@ -35,12 +44,13 @@ func (c *Catalog) CacheState(context.Context) ([]backends.CachedImage, []string,
 
 // QueueImage prefetches an image through the same fill path downloads use,
 // as the admin who asked.
-func (c *Catalog) QueueImage(ctx context.Context, img *backends.Image) error {
+func (ic *ImageCache) QueueImage(ctx context.Context, img *backends.Image) error {
+	c := ic.c
 	exp, ok := expect(img)
 	if !ok {
 		return backends.Errorf(backends.ErrBadRequest, "Only images with status active can be targeted for queueing")
 	}
-	r, err := c.primary(ctx, img.ID)
+	r, err := c.reader(ctx, img.ID)
 	if err != nil {
 		return err
 	}
@@ -52,7 +62,8 @@ func (c *Catalog) QueueImage(ctx context.Context, img *backends.Image) error {
 
 // DeleteCachedImage drops the image's data from the cache, whichever
 // regions it was cached from.
-func (c *Catalog) DeleteCachedImage(_ context.Context, id string) (bool, error) {
+func (ic *ImageCache) DeleteCachedImage(_ context.Context, id string) (bool, error) {
+	c := ic.c
 	deleted := false
 	for _, r := range c.regions {
 		if r.cached.fetch != nil && c.blobs.Delete(blob.Key{Region: r.cached.name, Image: id}) {
@@ -62,14 +73,14 @@ func (c *Catalog) DeleteCachedImage(_ context.Context, id string) (bool, error) 
 	return deleted, nil
 }
 
-func (c *Catalog) ClearCache(_ context.Context, cached, queue bool) (int, int, error) {
-	a, b := c.blobs.Clear(cached, queue)
+func (ic *ImageCache) ClearCache(_ context.Context, cached, queue bool) (int, int, error) {
+	a, b := ic.c.blobs.Clear(cached, queue)
 	return a, b, nil
 }
 
-func (c *Catalog) CleanCache(context.Context) (int, error) { return c.blobs.Clean(), nil }
+func (ic *ImageCache) CleanCache(context.Context) (int, error) { return ic.c.blobs.Clean(), nil }
 
-func (c *Catalog) PruneCache(context.Context) (int, int64, error) {
-	n, b := c.blobs.Prune()
+func (ic *ImageCache) PruneCache(context.Context) (int, int64, error) {
+	n, b := ic.c.blobs.Prune()
 	return n, b, nil
 }

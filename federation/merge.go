@@ -204,7 +204,7 @@ func (s *stream) keep(keys []backends.SortKey) start {
 
 // cursorKey names a walk: the caller and the query without marker and limit
 // (a walk may change its page size), hashed; the marker appended.
-func cursorKey(q *backends.ListQuery, marker string) string {
+func cursorKey(ctx context.Context, q *backends.ListQuery, marker string) string {
 	h := sha256.New()
 	w := func(s string) {
 		var n [4]byte
@@ -212,7 +212,7 @@ func cursorKey(q *backends.ListQuery, marker string) string {
 		h.Write(n[:])
 		h.Write([]byte(s))
 	}
-	c := &q.Caller
+	c := backends.CallerOf(ctx)
 	w(c.Project)
 	w(strconv.FormatBool(c.Admin))
 	for _, r := range c.Roles {
@@ -364,12 +364,12 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 				cur.ahead = make(chan struct{})
 				ahead = len(streams) * q.Limit
 				// Stored (and shared) before the read starts changing it.
-				c.cursors.put(ctx, cursorKey(q, last.ID), cur, 1+int64(ahead), true)
+				c.cursors.put(ctx, cursorKey(ctx, q, last.ID), cur, 1+int64(ahead), true)
 				go c.readNext(cur, streams, *who, q.Limit)
 				return out, nil
 			}
 		}
-		c.cursors.put(ctx, cursorKey(q, last.ID), cur, 1+int64(ahead), true)
+		c.cursors.put(ctx, cursorKey(ctx, q, last.ID), cur, 1+int64(ahead), true)
 	}
 	return out, nil
 }
@@ -424,7 +424,7 @@ func (c *Catalog) regionFailed(ctx context.Context, s *stream) error {
 func (c *Catalog) starts(ctx context.Context, q *backends.ListQuery) ([]start, error) {
 	starts := make([]start, len(c.regions))
 	if q.Marker != "" {
-		key := cursorKey(q, q.Marker)
+		key := cursorKey(ctx, q, q.Marker)
 		if cur, ok := c.cursors.get(ctx, key); ok && len(cur.starts) == len(starts) {
 			if cur.ahead != nil {
 				select {
@@ -470,7 +470,7 @@ func (c *Catalog) startPoints(ctx context.Context, q *backends.ListQuery) ([]poi
 		}
 		return points, nil
 	}
-	m, holders, err := c.image(ctx, q.Marker)
+	m, holders, err := c.place(ctx, q.Marker, primaryCopy)
 	if err != nil {
 		if errors.Is(err, backends.ErrNotFound) {
 			return nil, backends.Errorf(backends.ErrMarkerNotFound, "No image found with ID "+q.Marker)

@@ -27,7 +27,7 @@ import (
 // instances (the second has none of the first's cursors).
 type fedUnderTest struct {
 	names   []string
-	regions []federation.Region
+	regions []federation.Images
 	urls    []string // each region's own API, for seeding
 	spy     []string // two Spyglass gateways
 	// times holds the true created_at and updated_at of images whose
@@ -107,7 +107,8 @@ func (f *fedUnderTest) oracle(t *testing.T, who caller, rawQuery string) []strin
 	args.Parse(rawQuery)
 	args.Del("marker")
 	args.Del("limit")
-	q, err := gateway.ParseListQuery(args, whoAsCaller(who))
+	q, err := gateway.ParseListQuery(args)
+	cl := whoAsCaller(who)
 	if err != nil {
 		t.Fatalf("oracle: %s: %v", rawQuery, err)
 	}
@@ -118,7 +119,7 @@ func (f *fedUnderTest) oracle(t *testing.T, who caller, rawQuery string) []strin
 	var all []*backends.Image
 	region := map[*backends.Image]int{}
 	for i, r := range f.regions {
-		ctx := backends.WithCaller(context.Background(), &q.Caller)
+		ctx := backends.WithCaller(context.Background(), &cl)
 		imgs, err := r.ListImages(ctx, q)
 		if err != nil {
 			t.Fatalf("oracle: listing a region: %v", err)
@@ -363,7 +364,7 @@ func newLocalFederation(t *testing.T, n int) *fedUnderTest {
 		f.names = append(f.names, store.Stores()[0])
 		f.regions = append(f.regions, store)
 		f.urls = append(f.urls, u)
-		rcs = append(rcs, federation.RegionConfig{Region: store})
+		rcs = append(rcs, federation.RegionConfig{Region: federation.RegionOf(store)})
 	}
 	// The first instance serves a walk's next page from the images its
 	// last page read ahead; the second re-reads every page from the regions.
@@ -394,13 +395,13 @@ func TestMergedListingOverEmbeddedRegions(t *testing.T) {
 
 // countingRegion counts the images a catalog asks its region to list.
 type countingRegion struct {
-	federation.Region
+	federation.Images
 	asked atomic.Int64
 }
 
 func (r *countingRegion) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
 	r.asked.Add(int64(q.Limit))
-	return r.Region.ListImages(ctx, q)
+	return r.Images.ListImages(ctx, q)
 }
 
 // TestReadAheadServesTheNextPageUntilAWrite: a walk's next page takes the
@@ -418,9 +419,11 @@ func TestReadAheadServesTheNextPageUntilAWrite(t *testing.T) {
 				t.Fatalf("create: %d %s", code, b)
 			}
 		}
-		r := &countingRegion{Region: store}
+		r := &countingRegion{Images: store}
 		regions = append(regions, r)
-		rcs = append(rcs, federation.RegionConfig{Region: r})
+		rg := federation.RegionOf(store)
+		rg.Images = r
+		rcs = append(rcs, federation.RegionConfig{Region: rg})
 	}
 	asked := func() int64 { return regions[0].asked.Load() + regions[1].asked.Load() }
 	cat, err := federation.New(federation.Config{Regions: rcs, ReadAheadTTL: time.Minute})

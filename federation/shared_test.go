@@ -19,13 +19,13 @@ import (
 // lookupCounter counts the image lookups a catalog makes in its region:
 // resolving a marker nobody remembered costs them, a shared cursor not.
 type lookupCounter struct {
-	federation.Region
+	federation.Images
 	lookups atomic.Int64
 }
 
 func (r *lookupCounter) Image(ctx context.Context, id string) (*backends.Image, error) {
 	r.lookups.Add(1)
-	return r.Region.Image(ctx, id)
+	return r.Images.Image(ctx, id)
 }
 
 // TestWalkAcrossInstancesSharesCursorsThroughRedis: two gateway instances
@@ -95,9 +95,11 @@ func instancesSharing(t *testing.T, cfg redis.Config) (spy []string, lookups fun
 				t.Fatalf("create: %d %s", code, b)
 			}
 		}
-		r := &lookupCounter{Region: store}
+		r := &lookupCounter{Images: store}
 		regions = append(regions, r)
-		rcs = append(rcs, federation.RegionConfig{Region: r})
+		rg := federation.RegionOf(store)
+		rg.Images = r
+		rcs = append(rcs, federation.RegionConfig{Region: rg})
 	}
 	for range 2 {
 		shared, err := redis.New(cfg)
@@ -149,7 +151,7 @@ func TestWritesReachCopiesTheIndexNeverSaw(t *testing.T) {
 	for i := range 2 {
 		store, u := localRegion(t, i)
 		urls = append(urls, u)
-		rcs = append(rcs, federation.RegionConfig{Region: store})
+		rcs = append(rcs, federation.RegionConfig{Region: federation.RegionOf(store)})
 	}
 	cat, err := federation.New(federation.Config{Regions: rcs})
 	if err != nil {

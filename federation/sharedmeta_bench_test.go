@@ -49,7 +49,7 @@ func BenchmarkSharedTierWarmShow(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer meta.Close()
-				rcs = append(rcs, federation.RegionConfig{Name: fmt.Sprintf("r%d", i), Region: store, Meta: meta})
+				rcs = append(rcs, federation.RegionConfig{Name: fmt.Sprintf("r%d", i), Region: federation.RegionOf(store), Meta: meta})
 				for j := range 50 {
 					name := fmt.Sprintf("img-%d-%d", i, j)
 					img, err := store.CreateImage(b.Context(), &backends.Image{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i*100+j), Name: &name, Visibility: "public"})
@@ -69,7 +69,7 @@ func BenchmarkSharedTierWarmShow(b *testing.B) {
 			}
 			defer fed.Close()
 			auth, _ := policy.NewAuthenticator("trusted")
-			srv, err := gateway.New(gateway.Config{}, fed, auth)
+			srv, err := gateway.New(gateway.Config{}, gateway.CatalogOf(fed), auth)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -133,7 +133,7 @@ func BenchmarkSharedTierInvalidationLatency(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer meta.Close()
-		cat, err := federation.New(federation.Config{Regions: []federation.RegionConfig{{Name: "r0", Region: store, Meta: meta}}, Shared: shared})
+		cat, err := federation.New(federation.Config{Regions: []federation.RegionConfig{{Name: "r0", Region: federation.RegionOf(store), Meta: meta}}, Shared: shared})
 		if err != nil {
 			b.Fatal(err)
 		}

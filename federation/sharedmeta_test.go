@@ -20,9 +20,9 @@ import (
 // questions, listings. hold, when set, parks a show after the region
 // answered it (a slow read), until released.
 type regionCalls struct {
-	federation.Region
-	shows, members, lists atomic.Int64
-	hold                  atomic.Pointer[heldShow]
+	federation.Images
+	shows, memberQs, lists atomic.Int64
+	hold                   atomic.Pointer[heldShow]
 }
 
 type heldShow struct {
@@ -32,7 +32,7 @@ type heldShow struct {
 
 func (r *regionCalls) Image(ctx context.Context, id string) (*backends.Image, error) {
 	r.shows.Add(1)
-	img, err := r.Region.Image(ctx, id)
+	img, err := r.Images.Image(ctx, id)
 	if h := r.hold.Swap(nil); h != nil {
 		close(h.answered)
 		<-h.release
@@ -40,14 +40,22 @@ func (r *regionCalls) Image(ctx context.Context, id string) (*backends.Image, er
 	return img, err
 }
 
-func (r *regionCalls) Member(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
-	r.members.Add(1)
-	return r.Region.Member(ctx, imageID, memberID)
+// memberCalls counts the membership questions into its regionCalls.
+type memberCalls struct {
+	regionMembers // embedded under another name: its Members method is promoted
+	r             *regionCalls
+}
+
+type regionMembers = federation.Members
+
+func (m memberCalls) Member(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
+	m.r.memberQs.Add(1)
+	return m.regionMembers.Member(ctx, imageID, memberID)
 }
 
 func (r *regionCalls) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
 	r.lists.Add(1)
-	return r.Region.ListImages(ctx, q)
+	return r.Images.ListImages(ctx, q)
 }
 
 // instance is one gateway instance of a site: its own metadata caches
@@ -85,7 +93,9 @@ func siteReadingAhead(t *testing.T, n int, regions []federation.Region, redisAdd
 		in := &instance{shared: shared}
 		var rcs []federation.RegionConfig
 		for i, r := range regions {
-			calls := &regionCalls{Region: r}
+			calls := &regionCalls{Images: r.Images}
+			rg := r
+			rg.Images, rg.Members = calls, memberCalls{r.Members, calls}
 			meta, err := meta.New(meta.Config{
 				TTL: time.Hour, VerdictTTL: time.Hour, Shared: shared, Name: fmt.Sprintf("r%d", i),
 			})
@@ -94,7 +104,7 @@ func siteReadingAhead(t *testing.T, n int, regions []federation.Region, redisAdd
 			}
 			t.Cleanup(meta.Close)
 			in.calls, in.metas = append(in.calls, calls), append(in.metas, meta)
-			rcs = append(rcs, federation.RegionConfig{Name: fmt.Sprintf("r%d", i), Region: calls, Meta: meta})
+			rcs = append(rcs, federation.RegionConfig{Name: fmt.Sprintf("r%d", i), Region: rg, Meta: meta})
 		}
 		cat, err := federation.New(federation.Config{Regions: rcs, Shared: shared, ReadAheadTTL: readAhead})
 		if err != nil {
@@ -112,7 +122,7 @@ func embeddedRegions(t *testing.T, n int) ([]federation.Region, []string) {
 	var urls []string
 	for i := range n {
 		store, u := localRegion(t, i)
-		regions, urls = append(regions, store), append(urls, u)
+		regions, urls = append(regions, federation.RegionOf(store)), append(urls, u)
 	}
 	return regions, urls
 }
@@ -169,8 +179,8 @@ func TestSharedTierServesWhatAnotherInstanceLearned(t *testing.T) {
 	if code, b := do(t, ins[0].url, caller{"p2", "member,reader"}, "GET", "/v2/images/"+id+"/members/p2", nil); code != 200 {
 		t.Fatalf("instance 0 member show: %d %s", code, b)
 	}
-	if ins[0].shows() == 0 || ins[0].calls[1].members.Load() == 0 {
-		t.Fatalf("instance 0 learned without asking its regions (%d shows, %d member questions)", ins[0].shows(), ins[0].calls[1].members.Load())
+	if ins[0].shows() == 0 || ins[0].calls[1].memberQs.Load() == 0 {
+		t.Fatalf("instance 0 learned without asking its regions (%d shows, %d member questions)", ins[0].shows(), ins[0].calls[1].memberQs.Load())
 	}
 	for _, in := range ins[1:] {
 		if code, name := nameOf(t, in.url, admin, id); code != 200 || name != "shared-one" {
@@ -182,7 +192,7 @@ func TestSharedTierServesWhatAnotherInstanceLearned(t *testing.T) {
 		if got := in.shows(); got != 0 {
 			t.Errorf("an instance asked its regions %d times (r0 %d, r1 %d) for an image another instance had learned (location and record are in Redis)", got, in.calls[0].shows.Load(), in.calls[1].shows.Load())
 		}
-		if got := in.calls[1].members.Load(); got != 0 {
+		if got := in.calls[1].memberQs.Load(); got != 0 {
 			t.Errorf("an instance asked the region %d times for a verdict another instance had learned", got)
 		}
 	}
@@ -357,12 +367,12 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 
 // listsDone counts a region's listings once answered.
 type listsDone struct {
-	federation.Region
+	federation.Images
 	n atomic.Int64
 }
 
 func (r *listsDone) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
-	imgs, err := r.Region.ListImages(ctx, q)
+	imgs, err := r.Images.ListImages(ctx, q)
 	r.n.Add(1)
 	return imgs, err
 }
@@ -376,9 +386,11 @@ func TestReadAheadIsDroppedAfterAWriteOnAnotherInstance(t *testing.T) {
 	admin := caller{"adm", "admin,member,reader"}
 	store, u := localRegion(t, 0)
 	other, _ := localRegion(t, 1) // two regions: listings are merged (one is passed through)
-	region := &listsDone{Region: store}
+	lists := &listsDone{Images: store}
+	region := federation.RegionOf(store)
+	region.Images = lists
 	redis := redistest.StartT(t)
-	ins := siteReadingAhead(t, 2, []federation.Region{region, other}, redis.Addr, time.Hour)
+	ins := siteReadingAhead(t, 2, []federation.Region{region, federation.RegionOf(other)}, redis.Addr, time.Hour)
 	a, b := ins[0], ins[1]
 	ids := make([]string, 6)
 	for i := range ids {
@@ -402,7 +414,7 @@ func TestReadAheadIsDroppedAfterAWriteOnAnotherInstance(t *testing.T) {
 		return names, p.Next
 	}
 	_, next := page("/v2/images?sort=name:asc&limit=2")
-	listed := region.n.Load()
+	listed := lists.n.Load()
 	names, next := page(next)
 	if fmt.Sprint(names) != "[img-2 img-3]" {
 		t.Fatalf("page 2: %v", names)
@@ -411,7 +423,7 @@ func TestReadAheadIsDroppedAfterAWriteOnAnotherInstance(t *testing.T) {
 	// once this one is answered: page 2's listing, then that one. The
 	// rename must come after it, or there is nothing stale to serve.
 	eventually(t, "A reads page 3 ahead (a second listing of the region after page 2's)", func() bool {
-		return region.n.Load() >= listed+2
+		return lists.n.Load() >= listed+2
 	})
 
 	patch := `[{"op": "replace", "path": "/name", "value": "img-4-renamed"}]`

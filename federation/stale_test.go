@@ -41,7 +41,7 @@ func TestStaleIfErrorWhenTheRegionIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mc.Close()
-	cat, _ := federation.New(federation.Config{Region: region, Meta: mc})
+	cat, _ := federation.New(federation.Config{Region: federation.RegionOf(region), Meta: mc})
 	ctx := backends.WithCaller(context.Background(), &backends.Caller{Project: "p1", Roles: []string{"member", "reader"}})
 	if _, err := cat.Image(ctx, id); err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func TestStaleIfErrorWhenTheRegionIsDown(t *testing.T) {
 
 	strict, _ := meta.New(meta.Config{TTL: 100 * time.Millisecond})
 	defer strict.Close()
-	cat2, _ := federation.New(federation.Config{Region: region, Meta: strict})
+	cat2, _ := federation.New(federation.Config{Region: federation.RegionOf(region), Meta: strict})
 	strict.PutImage(ctx, strict.Ticket(), img)
 	time.Sleep(150 * time.Millisecond)
 	if _, err := cat2.Image(ctx, id); !errors.Is(err, backends.ErrUnavailable) {

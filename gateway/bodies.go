@@ -159,11 +159,11 @@ func ParseTaskCreate(body []byte) (string, json.RawMessage, error) {
 var taskSortKeys = map[string]bool{"created_at": true, "updated_at": true, "id": true, "type": true, "status": true}
 
 // ParseTaskQuery parses GET /v2/tasks as Glance's tasks RequestDeserializer.
-func ParseTaskQuery(args *fasthttp.Args, caller backends.Caller) (*backends.TaskQuery, error) {
+func ParseTaskQuery(args *fasthttp.Args) (*backends.TaskQuery, error) {
 	if !validQuery(args) {
 		return nil, errUndecodable
 	}
-	q := &backends.TaskQuery{Caller: caller, SortKey: "created_at", Desc: true, Limit: defaultListLimit}
+	q := &backends.TaskQuery{SortKey: "created_at", Desc: true, Limit: defaultListLimit}
 	if v := args.Peek("sort_dir"); v != nil {
 		switch string(v) {
 		case "asc":

@@ -3,14 +3,15 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 )
 
-// Catalog is everything the handlers need from the image catalog. The
-// embedded store (backends/local) satisfies it directly; federation provides
-// one over many regions.
+// The handlers' contracts with the image catalog, one per resource. The
+// embedded store (backends/local) and federation.Catalog satisfy them all;
+// a test fake implements only the one it replaces.
 //
 // Authorization (who may call what) is decided by the gateway with policy
 // before it calls the catalog; the catalog enforces the state rules Glance
@@ -19,8 +20,11 @@ import (
 // sentinel errors of package backends.
 //
 // Every call's ctx carries the caller (backends.CallerFrom): remote regions
-// forward it (the Keystone token, or the trusted identity headers).
-type Catalog interface {
+// forward it (the Keystone token, or the trusted identity headers), and
+// tasks record it. No call takes the caller as an argument.
+
+// Images are the image records: /v2/images, their tags and actions.
+type Images interface {
 	// CreateImage stores a new image. The gateway has filled id (if the
 	// client gave none), owner, visibility default and validated the body;
 	// the store sets status queued and the timestamps.
@@ -32,7 +36,7 @@ type Catalog interface {
 	// it hides from the caller, and a cache may return a record another
 	// caller fetched. Deleted images are not found.
 	Image(ctx context.Context, id string) (*backends.Image, error)
-	// ListImages evaluates a listing: filters, visibility for q.Caller,
+	// ListImages evaluates a listing: filters, visibility for the caller,
 	// order, marker and limit. An unknown marker, or one the caller cannot
 	// see, is ErrMarkerNotFound.
 	ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error)
@@ -45,7 +49,10 @@ type Catalog interface {
 	DeleteImage(ctx context.Context, id string) error
 	AddTag(ctx context.Context, id, tag string) error
 	DeleteTag(ctx context.Context, id, tag string) error
+}
 
+// ImageData is an image's data: /file and /stage.
+type ImageData interface {
 	// UploadData streams r into the image (PUT /file): queued → saving →
 	// active, computing size, checksum and os_hash_value on the way; never
 	// holds the whole image in memory. A cut-off upload leaves the image
@@ -54,25 +61,82 @@ type Catalog interface {
 	// StageData streams r into the staging area (PUT /stage): queued →
 	// uploading.
 	StageData(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
-	// Import starts an import (POST /import) and returns at once, as Glance
-	// does; the work runs as a task (see ImageTasks).
-	Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error
-	// OpenData opens an image's data for reading.
-	OpenData(ctx context.Context, id string) (backends.Data, error)
+	// OpenData opens the data of img, the record the gateway resolved and
+	// authorized (Images.Image): the catalog does not look it up again. An
+	// image without data (queued, saving, uploading, importing) is
+	// backends.ErrNoData.
+	OpenData(ctx context.Context, img *backends.Image) (backends.Data, error)
+}
 
+// Members are an image's members: /v2/images/{id}/members.
+type Members interface {
 	Members(ctx context.Context, imageID string) ([]*backends.Member, error)
+	// Member is also asked by a show, to learn whether the caller is a
+	// member of a shared image.
 	Member(ctx context.Context, imageID, memberID string) (*backends.Member, error)
 	AddMember(ctx context.Context, imageID, memberID string) (*backends.Member, error)
 	UpdateMember(ctx context.Context, imageID, memberID, status string) (*backends.Member, error)
 	DeleteMember(ctx context.Context, imageID, memberID string) error
+}
 
-	// CreateTask creates a task (POST /v2/tasks) and starts it.
-	CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error)
+// Tasks are the asynchronous work: /v2/tasks and an image's import, which
+// Glance runs as a task.
+type Tasks interface {
+	// Import starts an import (POST /import) and returns at once, as Glance
+	// does; the work runs as a task (see ImageTasks).
+	Import(ctx context.Context, id string, req backends.ImportRequest) error
+	// CreateTask creates a task (POST /v2/tasks) and starts it; the task
+	// records the caller in ctx as its owner.
+	CreateTask(ctx context.Context, typ string, input json.RawMessage) (*backends.Task, error)
 	Task(ctx context.Context, id string) (*backends.Task, error)
+	// ListTasks lists the caller's tasks (an admin's: all).
 	ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error)
 	ImageTasks(ctx context.Context, imageID string) ([]*backends.Task, error)
+}
 
+// Stores are where data can go: /v2/info/stores, and the store a client
+// names on upload and import.
+type Stores interface {
 	// Stores lists the stores (regions) data can go to; the first is the
 	// default.
 	Stores() []string
+}
+
+// Catalog is what a Server calls, by resource. Every field is required;
+// CatalogOf fills them all from one value that serves every resource.
+type Catalog struct {
+	Images  Images
+	Data    ImageData
+	Members Members
+	Tasks   Tasks
+	Stores  Stores
+}
+
+// CatalogOf returns a Catalog whose every field is v, where v implements
+// that field's interface; the others are left nil, and New names them.
+func CatalogOf(v any) Catalog {
+	var c Catalog
+	c.Images, _ = v.(Images)
+	c.Data, _ = v.(ImageData)
+	c.Members, _ = v.(Members)
+	c.Tasks, _ = v.(Tasks)
+	c.Stores, _ = v.(Stores)
+	return c
+}
+
+// check names the first resource the catalog cannot serve.
+func (c *Catalog) check() error {
+	switch {
+	case c.Images == nil:
+		return errors.New("gateway: the catalog serves no images: Catalog.Images is nil (it needs a gateway.Images)")
+	case c.Data == nil:
+		return errors.New("gateway: the catalog serves no image data: Catalog.Data is nil (it needs a gateway.ImageData)")
+	case c.Members == nil:
+		return errors.New("gateway: the catalog serves no members: Catalog.Members is nil (it needs a gateway.Members)")
+	case c.Tasks == nil:
+		return errors.New("gateway: the catalog serves no tasks: Catalog.Tasks is nil (it needs a gateway.Tasks)")
+	case c.Stores == nil:
+		return errors.New("gateway: the catalog names no stores: Catalog.Stores is nil (it needs a gateway.Stores)")
+	}
+	return nil
 }

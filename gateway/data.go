@@ -44,7 +44,7 @@ func (s *Server) download(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
-	data, err := s.cat.OpenData(c, id)
+	data, err := s.cat.Data.OpenData(c, img)
 	if err != nil {
 		if errors.Is(err, backends.ErrNoData) {
 			c.ctx.SetStatusCode(204)
@@ -277,7 +277,7 @@ func (s *Server) requireOctetStream(c *call) error {
 }
 
 func (s *Server) upload(c *call, id string) {
-	s.receiveData(c, id, s.cat.UploadData, s.authorizeUpload)
+	s.receiveData(c, id, s.cat.Data.UploadData, s.authorizeUpload)
 }
 
 // authorizeUpload is ImageData.upload: upload_image, then the ownership
@@ -309,7 +309,7 @@ func (s *Server) stage(c *call, id string) {
 		writeError(c.ctx, errStatus(404, "'glance-direct' method is not available at this site."))
 		return
 	}
-	s.receiveData(c, id, s.cat.StageData, s.authorizeStage)
+	s.receiveData(c, id, s.cat.Data.StageData, s.authorizeStage)
 }
 
 type receiveFunc func(ctx context.Context, id string, r io.Reader, opts backends.UploadOptions) (*backends.Image, error)
@@ -339,7 +339,7 @@ func (s *Server) receiveData(c *call, id string, receive receiveFunc, authorize 
 		writeError(c.ctx, err)
 		return
 	}
-	if opts.Store != "" && !contains(s.cat.Stores(), opts.Store) {
+	if opts.Store != "" && !contains(s.cat.Stores.Stores(), opts.Store) {
 		writeError(c.ctx, backends.Errorf(backends.ErrBadRequest, "Store for identifier "+opts.Store+" not found"))
 		return
 	}
@@ -398,7 +398,7 @@ func (s *Server) importImage(c *call, id string) {
 			return
 		}
 	}
-	if err := s.cat.Import(c, c.caller(), id, req); err != nil {
+	if err := s.cat.Tasks.Import(c, id, req); err != nil {
 		writeError(c.ctx, err)
 		return
 	}

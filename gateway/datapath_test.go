@@ -82,7 +82,7 @@ func startGlanceRegion(endpoint, glanceLog string, withBlobs bool, readTimeout t
 			t.Fatal(err)
 		}
 		t.Cleanup(meta.Close)
-		fc := federation.Config{Regions: []federation.RegionConfig{{Name: "origin", Region: region, Meta: meta}}}
+		fc := federation.Config{Regions: []federation.RegionConfig{{Name: "origin", Region: federation.RegionOf(region), Meta: meta}}}
 		if withBlobs {
 			blobs, err := blob.Open(blob.Config{Dir: t.TempDir(), MaxSize: 1 << 30, Retries: 1})
 			if err != nil {
@@ -102,7 +102,7 @@ func startGlanceRegion(endpoint, glanceLog string, withBlobs bool, readTimeout t
 	}
 }
 
-func serveData(t testing.TB, cfg gateway.Config, cat gateway.Catalog) *dataServer {
+func serveData(t testing.TB, cfg gateway.Config, cat any) *dataServer {
 	t.Helper()
 	if cfg.Metrics == nil {
 		cfg.Metrics = gateway.NewRequestMetrics()
@@ -111,7 +111,7 @@ func serveData(t testing.TB, cfg gateway.Config, cat gateway.Catalog) *dataServe
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := gateway.New(cfg, cat, auth)
+	srv, err := gateway.New(cfg, gateway.CatalogOf(cat), auth)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@
 //
 // It parses and validates every request itself (listquery.go, patchparse.go,
 // imagebody.go, bodies.go, byterange.go), asks policy who is calling and what
-// they may do, calls a Catalog for the records and data, and renders
+// they may do, calls the catalog for the records and data, and renders
 // Glance-shaped JSON, headers and errors (render.go, errors.go). Errors from
 // every layer are mapped to status codes and webob-shaped bodies in one
 // place: errors.go, whose ErrorJSON renders them for the admin listener
@@ -25,7 +25,17 @@
 // is answered as Glance answers an unreachable store (503), one that fails
 // after it is a stream cut short, counted (MetricDownloadsCut).
 //
-//	srv, err := gateway.New(gateway.Config{}, store, auth)
+// The catalog is a set of small contracts the handlers own, one per
+// resource (catalog.go): Images (records, tags, actions), ImageData
+// (upload, stage, open), Members, Tasks (tasks and imports) and Stores.
+// A Catalog holds one of each; CatalogOf fills them from one value that
+// serves them all (the embedded store, a federation.Catalog), and a test
+// replaces only the one it fakes. The caller travels in ctx
+// (backends.CallerFrom), never as an argument. The image data cache that
+// /v2/cache manages is an optional capability of its own
+// (Config.ImageCache).
+//
+//	srv, err := gateway.New(gateway.Config{}, gateway.CatalogOf(store), auth)
 //	go srv.Serve(ln)
 //	defer srv.Shutdown(ctx)
 package gateway

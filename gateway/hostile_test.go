@@ -60,7 +60,7 @@ func startGlanceRegionServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := federation.New(federation.Config{Region: region, Blobs: blobs})
+	cat, err := federation.New(federation.Config{Region: federation.RegionOf(region), Blobs: blobs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func startGlanceRegionServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := gateway.New(gateway.Config{ImageCache: cat}, cat, auth)
+	srv, err := gateway.New(gateway.Config{ImageCache: cat.ImageCache()}, gateway.CatalogOf(cat), auth)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ func imageNotFound(id string) error {
 
 // lookup returns the image if the caller may see it, else Glance's 404.
 func (s *Server) lookup(c *call, id string) (*backends.Image, error) {
-	img, err := s.cat.Image(c, id)
+	img, err := s.cat.Images.Image(c, id)
 	if err != nil {
 		if errors.Is(err, backends.ErrNotFound) {
 			return nil, imageNotFound(id)
@@ -37,7 +37,7 @@ func (s *Server) lookup(c *call, id string) (*backends.Image, error) {
 func (s *Server) visible(c *call, img *backends.Image) bool {
 	var m *backends.Member
 	if policy.NeedsMembership(&c.id, img) {
-		if mm, err := s.cat.Member(c, img.ID, c.id.ProjectID); err == nil {
+		if mm, err := s.cat.Members.Member(c, img.ID, c.id.ProjectID); err == nil {
 			m = mm
 		}
 	}
@@ -66,7 +66,7 @@ var (
 
 func (s *Server) listImages(c *call) {
 	args := c.ctx.QueryArgs()
-	q, err := ParseListQuery(args, c.id.Caller())
+	q, err := ParseListQuery(args)
 	if err != nil {
 		writeError(c.ctx, err)
 		return
@@ -79,7 +79,7 @@ func (s *Server) listImages(c *call) {
 	}
 	var imgs []*backends.Image
 	if q.Limit > 0 { // Glance answers limit=0 with an empty page
-		imgs, err = s.cat.ListImages(c, q)
+		imgs, err = s.cat.Images.ListImages(c, q)
 	}
 	if err != nil {
 		if errors.Is(err, backends.ErrMarkerNotFound) {
@@ -198,7 +198,7 @@ func (s *Server) createImage(c *call) {
 	if img.Visibility == "" {
 		img.Visibility = backends.VisibilityShared
 	}
-	created, err := s.cat.CreateImage(c, img)
+	created, err := s.cat.Images.CreateImage(c, img)
 	if err != nil {
 		writeError(c.ctx, err)
 		return
@@ -206,7 +206,7 @@ func (s *Server) createImage(c *call) {
 	h := &c.ctx.Response.Header
 	h.Set("Location", hostURL(c.ctx)+"/v2/images/"+created.ID)
 	h.Set("OpenStack-image-import-methods", s.importM)
-	h.Set("OpenStack-image-store-ids", joinComma(s.cat.Stores()))
+	h.Set("OpenStack-image-store-ids", joinComma(s.cat.Stores.Stores()))
 	c.ctx.SetStatusCode(201)
 	h.SetContentTypeBytes(ctJSON)
 	c.ctx.Response.SetBodyRaw(s.render.image(created))
@@ -347,7 +347,7 @@ func (s *Server) updateImage(c *call, id string) {
 			writeError(c.ctx, errNotOwner)
 			return
 		}
-		updated, err = s.cat.UpdateImage(c, id, changes)
+		updated, err = s.cat.Images.UpdateImage(c, id, changes)
 	}
 	if err != nil {
 		writeError(c.ctx, err)
@@ -374,7 +374,7 @@ func (s *Server) deleteImage(c *call, id string) {
 		writeError(c.ctx, errNotOwner)
 		return
 	}
-	if err := s.cat.DeleteImage(c, id); err != nil {
+	if err := s.cat.Images.DeleteImage(c, id); err != nil {
 		if errors.Is(err, backends.ErrNotFound) {
 			err = backends.Errorf(backends.ErrNotFound, "Failed to find image "+id+" to delete")
 		}
@@ -408,7 +408,7 @@ func (s *Server) imageAction(c *call, id, action string) {
 	if action == "reactivate" {
 		status = backends.StatusActive
 	}
-	if _, err := s.cat.SetImageStatus(c, id, status); err != nil {
+	if _, err := s.cat.Images.SetImageStatus(c, id, status); err != nil {
 		writeError(c.ctx, err)
 		return
 	}
@@ -430,7 +430,7 @@ func (s *Server) addTag(c *call, id, tag string) {
 		writeError(c.ctx, errStatus(403, "Not allowed to update tags for image "+id+"."))
 		return
 	}
-	if err := s.cat.AddTag(c, id, tag); err != nil {
+	if err := s.cat.Images.AddTag(c, id, tag); err != nil {
 		writeError(c.ctx, err)
 		return
 	}
@@ -452,7 +452,7 @@ func (s *Server) deleteTag(c *call, id, tag string) {
 		writeError(c.ctx, errStatus(403, "Not allowed to delete tags for image "+id+"."))
 		return
 	}
-	if err := s.cat.DeleteTag(c, id, tag); err != nil {
+	if err := s.cat.Images.DeleteTag(c, id, tag); err != nil {
 		writeError(c.ctx, err)
 		return
 	}
@@ -474,7 +474,7 @@ func (s *Server) imageTasks(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
-	tasks, err := s.cat.ImageTasks(c, id)
+	tasks, err := s.cat.Tasks.ImageTasks(c, id)
 	if err != nil {
 		writeError(c.ctx, err)
 		return

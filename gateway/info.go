@@ -22,7 +22,7 @@ func (s *Server) getInfo(c *call, seg [][]byte) {
 		b = append(b, "]}}"...)
 	case len(seg) == 1 && string(seg[0]) == "stores":
 		b = append(b, `{"stores": [`...)
-		for i, st := range s.cat.Stores() {
+		for i, st := range s.cat.Stores.Stores() {
 			if i > 0 {
 				b = append(b, ", "...)
 			}
@@ -40,7 +40,7 @@ func (s *Server) getInfo(c *call, seg [][]byte) {
 			return
 		}
 		b = append(b, `{"stores": [`...)
-		for i, st := range s.cat.Stores() {
+		for i, st := range s.cat.Stores.Stores() {
 			if i > 0 {
 				b = append(b, ", "...)
 			}

@@ -69,7 +69,7 @@ func (p *lqParams) last(k string) (string, bool) {
 // ImagesController.index and the database layer do, and refuses with
 // Glance's 400s what they refuse. The result's Sort carries Glance's
 // tie-breaks (created_at, then id).
-func ParseListQuery(args *fasthttp.Args, caller backends.Caller) (*backends.ListQuery, error) {
+func ParseListQuery(args *fasthttp.Args) (*backends.ListQuery, error) {
 	if !validQuery(args) {
 		return nil, errUndecodable
 	}
@@ -77,7 +77,7 @@ func ParseListQuery(args *fasthttp.Args, caller backends.Caller) (*backends.List
 	args.VisitAll(func(k, v []byte) {
 		p = append(p, struct{ k, v string }{string(k), string(v)})
 	})
-	q := &backends.ListQuery{Caller: caller, Limit: defaultListLimit, MemberStatus: backends.MemberAccepted}
+	q := &backends.ListQuery{Limit: defaultListLimit, MemberStatus: backends.MemberAccepted}
 
 	if v, ok := p.pop("limit"); ok {
 		n, err := strconv.Atoi(strings.TrimSpace(v))

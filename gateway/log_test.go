@@ -21,7 +21,8 @@ import (
 )
 
 // loggingStore logs from inside a catalog call, as a region or the cache
-// does, with the context the gateway handed it.
+// does, with the context the gateway handed it. It stands in for the
+// images only (Catalog.Images).
 type loggingStore struct {
 	*local.Store
 	log *slog.Logger
@@ -73,7 +74,9 @@ func TestLogLinesCarryRequestID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := gateway.New(gateway.Config{Logger: log}, loggingStore{store, log}, auth)
+	cat := gateway.CatalogOf(store)
+	cat.Images = loggingStore{store, log}
+	srv, err := gateway.New(gateway.Config{Logger: log}, cat, auth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +210,7 @@ func TestNoCredentialInLog(t *testing.T) {
 }
 
 // failingStore fails every image lookup with an error of its own: a 500.
+// It stands in for the images only (Catalog.Images).
 type failingStore struct{ *local.Store }
 
 func (failingStore) Image(context.Context, string) (*backends.Image, error) {
@@ -224,7 +228,9 @@ func TestInternalErrorLogged(t *testing.T) {
 	}
 	defer store.Close()
 	auth, _ := policy.NewAuthenticator("noauth")
-	srv, err := gateway.New(gateway.Config{Logger: log}, failingStore{store}, auth)
+	cat := gateway.CatalogOf(store)
+	cat.Images = failingStore{store}
+	srv, err := gateway.New(gateway.Config{Logger: log}, cat, auth)
 	if err != nil {
 		t.Fatal(err)
 	}

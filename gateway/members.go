@@ -55,7 +55,7 @@ func (s *Server) lookupMember(c *call, img *backends.Image, memberID string) (*b
 	if !c.canSeeMember(img, memberID) {
 		return nil, memberNotFound(memberID, img.ID)
 	}
-	m, err := s.cat.Member(c, img.ID, memberID)
+	m, err := s.cat.Members.Member(c, img.ID, memberID)
 	if err != nil {
 		if errors.Is(err, backends.ErrNotFound) {
 			err = memberNotFound(memberID, img.ID)
@@ -93,7 +93,7 @@ func (s *Server) listMembers(c *call, id string) {
 	// Each member passes get_member on the same target: all or none.
 	t := policy.ImageTarget(img, &c.id)
 	showMembers := c.pol.Allowed(policy.GetMember, &c.id, &t)
-	members, err := s.cat.Members(c, id)
+	members, err := s.cat.Members.Members(c, id)
 	if err != nil {
 		writeError(c.ctx, err)
 		return
@@ -163,7 +163,7 @@ func (s *Server) addMember(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
-	m, err := s.cat.AddMember(c, id, memberID)
+	m, err := s.cat.Members.AddMember(c, id, memberID)
 	if err != nil {
 		switch {
 		case errors.Is(err, backends.ErrConflict):
@@ -205,7 +205,7 @@ func (s *Server) updateMember(c *call, id, memberID string) {
 		writeError(c.ctx, err)
 		return
 	}
-	m, err := s.cat.UpdateMember(c, id, memberID, status)
+	m, err := s.cat.Members.UpdateMember(c, id, memberID, status)
 	if err != nil {
 		if errors.Is(err, backends.ErrNotFound) {
 			err = memberNotFound(memberID, id)
@@ -234,7 +234,7 @@ func (s *Server) deleteMember(c *call, id, memberID string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if err := s.cat.DeleteMember(c, id, memberID); err != nil {
+	if err := s.cat.Members.DeleteMember(c, id, memberID); err != nil {
 		if errors.Is(err, backends.ErrNotFound) {
 			err = memberNotFound(memberID, id)
 		}

@@ -18,7 +18,7 @@ import (
 func parseList(t testing.TB, qs string) (*backends.ListQuery, error) {
 	var args fasthttp.Args
 	args.Parse(qs)
-	return ParseListQuery(&args, backends.Caller{Project: "p1"})
+	return ParseListQuery(&args)
 }
 
 // Messages are Glance 25's, taken from a live Glance.

@@ -101,10 +101,11 @@ type Server struct {
 	catalogs atomic.Pointer[i18n.Catalogs]
 }
 
-// New validates cfg and returns a server for cat.
+// New validates cfg and returns a server for cat (gateway.CatalogOf(store)
+// for a store that serves every resource).
 func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
-	if cat == nil {
-		return nil, errors.New("gateway: nil Catalog")
+	if err := cat.check(); err != nil {
+		return nil, err
 	}
 	if auth == nil {
 		return nil, errors.New("gateway: nil Authenticator")

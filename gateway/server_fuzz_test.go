@@ -146,7 +146,7 @@ func (r *fuzzRig) start() {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		srv, err := gateway.New(gateway.Config{Logger: log, Tracing: r.tp, Metrics: gateway.NewRequestMetrics(), SizeCap: 1 << 20, Catalogs: cats}, store, auth)
+		srv, err := gateway.New(gateway.Config{Logger: log, Tracing: r.tp, Metrics: gateway.NewRequestMetrics(), SizeCap: 1 << 20, Catalogs: cats}, gateway.CatalogOf(store), auth)
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -45,7 +45,7 @@ func startServerWith(t testing.TB, mode string, cfg gateway.Config) *testServer 
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := gateway.New(cfg, store, auth)
+	srv, err := gateway.New(cfg, gateway.CatalogOf(store), auth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,4 +299,38 @@ func BenchmarkList(b *testing.B) {
 		}
 	}
 	_ = time.Now
+}
+
+// TestNewNamesMissingContract: a catalog that cannot serve a resource is
+// refused at construction, naming the field and the contract it needs.
+func TestNewNamesMissingContract(t *testing.T) {
+	store, err := local.Open(t.TempDir(), local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	auth, _ := policy.NewAuthenticator("noauth")
+	for _, tc := range []struct {
+		name string
+		drop func(*gateway.Catalog)
+		want string
+	}{
+		{"images", func(c *gateway.Catalog) { c.Images = nil }, "Catalog.Images is nil (it needs a gateway.Images)"},
+		{"data", func(c *gateway.Catalog) { c.Data = nil }, "Catalog.Data is nil (it needs a gateway.ImageData)"},
+		{"members", func(c *gateway.Catalog) { c.Members = nil }, "Catalog.Members is nil (it needs a gateway.Members)"},
+		{"tasks", func(c *gateway.Catalog) { c.Tasks = nil }, "Catalog.Tasks is nil (it needs a gateway.Tasks)"},
+		{"stores", func(c *gateway.Catalog) { c.Stores = nil }, "Catalog.Stores is nil (it needs a gateway.Stores)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cat := gateway.CatalogOf(store)
+			tc.drop(&cat)
+			_, err := gateway.New(gateway.Config{}, cat, auth)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New: %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := gateway.New(gateway.Config{}, gateway.CatalogOf(store), auth); err != nil {
+		t.Errorf("New over the embedded store: %v", err)
+	}
 }

@@ -31,7 +31,7 @@ func (s *Server) createTask(c *call) {
 		writeError(c.ctx, err)
 		return
 	}
-	t, err := s.cat.CreateTask(c, c.caller(), typ, input)
+	t, err := s.cat.Tasks.CreateTask(c, typ, input)
 	if err != nil {
 		writeError(c.ctx, err)
 		return
@@ -48,7 +48,7 @@ func (s *Server) getTask(c *call, id string) {
 	if !s.tasksAllowed(c) {
 		return
 	}
-	t, err := s.cat.Task(c, id)
+	t, err := s.cat.Tasks.Task(c, id)
 	if err == nil && !c.id.IsAdmin && t.Owner != c.id.ProjectID {
 		err = backends.ErrNotFound
 	}
@@ -78,12 +78,12 @@ func (s *Server) listTasks(c *call) {
 		return
 	}
 	args := c.ctx.QueryArgs()
-	q, err := ParseTaskQuery(args, c.id.Caller())
+	q, err := ParseTaskQuery(args)
 	if err != nil {
 		writeError(c.ctx, err)
 		return
 	}
-	tasks, err := s.cat.ListTasks(c, q)
+	tasks, err := s.cat.Tasks.ListTasks(c, q)
 	if err != nil {
 		writeError(c.ctx, err)
 		return

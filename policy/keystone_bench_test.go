@@ -59,12 +59,12 @@ func BenchmarkKeystone(b *testing.B) {
 	}
 	b.Cleanup(func() { store.Close() })
 	pol := policy.MustNew(policy.Options{})
-	keystoneSrv, err := gateway.New(gateway.Config{Policy: pol}, store, k)
+	keystoneSrv, err := gateway.New(gateway.Config{Policy: pol}, gateway.CatalogOf(store), k)
 	if err != nil {
 		b.Fatal(err)
 	}
 	trusted, _ := policy.NewAuthenticator("trusted")
-	trustedSrv, err := gateway.New(gateway.Config{Policy: pol}, store, trusted)
+	trustedSrv, err := gateway.New(gateway.Config{Policy: pol}, gateway.CatalogOf(store), trusted)
 	if err != nil {
 		b.Fatal(err)
 	}

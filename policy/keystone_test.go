@@ -575,7 +575,7 @@ func testGateway(t *testing.T, ks *keystonetest.Keystone, fx *keystonetest.Fixtu
 		t.Fatal(err)
 	}
 	defer auth.(*policy.Keystone).Close()
-	srv, err := gateway.New(gateway.Config{Policy: policy.MustNew(policy.Options{})}, store, auth)
+	srv, err := gateway.New(gateway.Config{Policy: policy.MustNew(policy.Options{})}, gateway.CatalogOf(store), auth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -672,7 +672,7 @@ func TestKeystoneUnreachableGateway503(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	srv, err := gateway.New(gateway.Config{Policy: policy.MustNew(policy.Options{})}, store, k)
+	srv, err := gateway.New(gateway.Config{Policy: policy.MustNew(policy.Options{})}, gateway.CatalogOf(store), k)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -352,14 +352,11 @@ func (s *stream) Close() error {
 	return nil
 }
 
-// OpenData opens the image's data in the region: reads and sections are
-// ranged requests. Its size comes from the image record, as the caller may
-// see it.
-func (r *Region) OpenData(ctx context.Context, id string) (backends.Data, error) {
-	img, err := r.Image(ctx, id)
-	if err != nil {
-		return nil, err
-	}
+// OpenData opens the data of img, a record of this region the caller
+// resolved, as the caller may see it: reads and sections are ranged
+// requests, its size is the record's.
+func (r *Region) OpenData(ctx context.Context, img *backends.Image) (backends.Data, error) {
+	id := img.ID
 	if img.Size == nil || (img.Status != backends.StatusActive && img.Status != backends.StatusDeactivated) {
 		return nil, backends.ErrNoData
 	}

@@ -218,9 +218,8 @@ func (r *Region) DeleteTag(ctx context.Context, id, tag string) error {
 	return err
 }
 
-// Import starts an import in the region; the caller is in ctx too (the
-// argument is what the embedded store records on its task).
-func (r *Region) Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error {
+// Import starts an import in the region as the caller in ctx.
+func (r *Region) Import(ctx context.Context, id string, req backends.ImportRequest) error {
 	doc := map[string]any{"method": map[string]any{"name": req.Method}}
 	if req.URI != "" {
 		doc["method"].(map[string]any)["uri"] = req.URI
@@ -319,7 +318,7 @@ func (r *Region) task(body []byte) (*backends.Task, error) {
 	return t, nil
 }
 
-func (r *Region) CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error) {
+func (r *Region) CreateTask(ctx context.Context, typ string, input json.RawMessage) (*backends.Task, error) {
 	body, _, err := r.call(ctx, "POST", "/v2/tasks", map[string]any{"type": typ, "input": input}, "", 201)
 	if err != nil {
 		return nil, err

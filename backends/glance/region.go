@@ -49,7 +49,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Region is a remote Glance v2 region. It satisfies gateway.Catalog.
+// Region is a remote Glance v2 region. It satisfies the gateway's and the
+// federation's contracts (Images, ImageData, Members, Tasks, Stores).
 type Region struct {
 	name    string
 	base    string // endpoint without a trailing slash

@@ -86,7 +86,7 @@ func TestListQueryRoundTrip(t *testing.T) {
 
 		var args fasthttp.Args
 		args.Parse(encodeListQuery(q, q.Marker, q.Limit))
-		got, err := gateway.ParseListQuery(&args, q.Caller)
+		got, err := gateway.ParseListQuery(&args)
 		if err != nil {
 			t.Fatalf("%s: %v", args.String(), err)
 		}
@@ -242,7 +242,7 @@ func FuzzListQueryRoundTrip(f *testing.F) {
 		// The in: alternatives are what the parser makes of a client's.
 		var in fasthttp.Args
 		in.Set("name", "in:"+alt)
-		parsed, err := gateway.ParseListQuery(&in, backends.Caller{})
+		parsed, err := gateway.ParseListQuery(&in)
 		if err != nil {
 			return
 		}
@@ -256,7 +256,7 @@ func FuzzListQueryRoundTrip(f *testing.F) {
 		enc := encodeListQuery(q, "", q.Limit)
 		var args fasthttp.Args
 		args.Parse(enc)
-		got, err := gateway.ParseListQuery(&args, q.Caller)
+		got, err := gateway.ParseListQuery(&args)
 		if err != nil {
 			t.Fatalf("%s: %v", enc, err)
 		}

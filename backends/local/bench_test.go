@@ -57,10 +57,10 @@ func bulkStore(b *testing.B, n int) (*Store, []string) {
 
 func BenchmarkList100k(b *testing.B) {
 	s, ids := bulkStore(b, 100_000)
-	ctx := context.Background()
 	caller := backends.Caller{Project: "p7"}
+	ctx := backends.WithCaller(context.Background(), &caller)
 	b.Run("default-sort", func(b *testing.B) {
-		q := &backends.ListQuery{Caller: caller, Limit: 25,
+		q := &backends.ListQuery{Limit: 25,
 			Sort: []backends.SortKey{{Key: "created_at", Desc: true}, {Key: "id", Desc: true}}}
 		b.ReportAllocs()
 		for b.Loop() {
@@ -78,7 +78,7 @@ func BenchmarkList100k(b *testing.B) {
 				break
 			}
 		}
-		q := &backends.ListQuery{Caller: caller, Limit: 25, Marker: marker,
+		q := &backends.ListQuery{Limit: 25, Marker: marker,
 			Sort: []backends.SortKey{{Key: "name"}, {Key: "created_at"}, {Key: "id"}}}
 		b.ReportAllocs()
 		for b.Loop() {

@@ -47,7 +47,7 @@ func TestConcurrent(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for range 50 {
-			imgs, err := s.ListImages(ctx, &backends.ListQuery{Caller: backends.Caller{Project: "p"}, Limit: 5,
+			imgs, err := s.ListImages(backends.WithCaller(ctx, &backends.Caller{Project: "p"}), &backends.ListQuery{Limit: 5,
 				Sort: []backends.SortKey{{Key: "created_at", Desc: true}, {Key: "id", Desc: true}}})
 			if err != nil {
 				t.Error(err)
@@ -59,7 +59,7 @@ func TestConcurrent(t *testing.T) {
 		}
 	}()
 	wg.Wait()
-	imgs, err := s.ListImages(ctx, &backends.ListQuery{Caller: backends.Caller{Admin: true}})
+	imgs, err := s.ListImages(backends.WithCaller(ctx, &backends.Caller{Admin: true}), &backends.ListQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestConcurrent(t *testing.T) {
 		t.Fatalf("%d images, want %d", got, want)
 	}
 	for _, img := range imgs {
-		d, err := s.OpenData(ctx, img.ID)
+		d, err := s.OpenData(ctx, img)
 		if err != nil {
 			t.Fatal(err)
 		}

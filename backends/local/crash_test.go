@@ -147,7 +147,7 @@ func TestCrash(t *testing.T) {
 			if ents, _ := os.ReadDir(filepath.Join(dir, area)); len(ents) != 0 {
 				t.Fatalf("files left after recovery: %v", ents)
 			}
-			if _, err := s.OpenData(ctx, "img"); err != backends.ErrNoData {
+			if _, err := s.OpenData(ctx, img); err != backends.ErrNoData {
 				t.Fatalf("OpenData after crash: %v", err)
 			}
 			img, err = s.UploadData(ctx, "img", strings.NewReader("fresh"), backends.UploadOptions{ExpectedSize: -1})

@@ -300,17 +300,15 @@ func (d *fileData) Size() int64                             { return d.size }
 // is closing the Data).
 func (d *fileData) File() *os.File { return d.f }
 
-// OpenData opens an image's data. An image without data (queued, saving,
-// uploading, importing) is backends.ErrNoData, which the gateway answers
-// with 204 as Glance does.
-func (s *Store) OpenData(ctx context.Context, id string) (backends.Data, error) {
-	img, err := s.get(id)
-	if err != nil {
-		return nil, err
-	}
+// OpenData opens the data of img, a record of this store the caller
+// resolved. An image without data (queued, saving, uploading, importing) is
+// backends.ErrNoData, which the gateway answers with 204 as Glance does.
+// An active image's data never changes, so the record's size is the file's.
+func (s *Store) OpenData(ctx context.Context, img *backends.Image) (backends.Data, error) {
 	if (img.Status != backends.StatusActive && img.Status != backends.StatusDeactivated) || img.Size == nil {
 		return nil, backends.ErrNoData
 	}
+	id := img.ID
 	f, err := os.Open(s.dataPath(id))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

@@ -36,7 +36,7 @@ var notNull = map[string]bool{
 // predicate is NULL-aware, so paging neither skips nor repeats images whose
 // sort values are NULL (where Glance does).
 func (s *Store) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
-	query, args, err := s.buildList(q)
+	query, args, err := s.buildList(backends.CallerOf(ctx), q)
 	if err != nil {
 		return nil, err
 	}
@@ -61,17 +61,17 @@ func (s *Store) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backe
 	return out, rows.Err()
 }
 
-func (s *Store) buildList(q *backends.ListQuery) (string, []any, error) {
+func (s *Store) buildList(who backends.Caller, q *backends.ListQuery) (string, []any, error) {
 	var b strings.Builder
 	var args []any
 	b.WriteString("SELECT i.id FROM images i WHERE 1=1")
-	project := q.Caller.Project
+	project := who.Project
 
 	// Visibility, as _select_images_query. The unary + keeps SQLite from
 	// answering these ORs with a multi-index scan plus a sort of every
 	// visible image: walking the ORDER BY index and stopping at LIMIT is
 	// what keeps a page cheap at 100k images.
-	if !q.Caller.Admin {
+	if !who.Admin {
 		b.WriteString(" AND (+i.visibility IN ('public','community')")
 		if project != "" {
 			b.WriteString(" OR +i.owner = ? OR (+i.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = i.id AND m.member = ?")
@@ -130,7 +130,7 @@ func (s *Store) buildList(q *backends.ListQuery) (string, []any, error) {
 		m := s.images[q.Marker]
 		var visible bool
 		if m != nil {
-			visible = s.markerVisible(q.Caller, m)
+			visible = s.markerVisible(who, m)
 		}
 		s.mu.RUnlock()
 		if m == nil {

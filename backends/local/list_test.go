@@ -19,10 +19,10 @@ type model struct {
 	members map[string]map[string]string // image → member → status
 }
 
-func (m *model) visible(q *backends.ListQuery, img *backends.Image) bool {
-	p := q.Caller.Project
+func (m *model) visible(who backends.Caller, q *backends.ListQuery, img *backends.Image) bool {
+	p := who.Project
 	owned := p != "" && img.Owner != nil && *img.Owner == p
-	if !q.Caller.Admin {
+	if !who.Admin {
 		ok := img.Visibility == "public" || img.Visibility == "community" || owned
 		if !ok && p != "" && img.Visibility == "shared" {
 			st, isMember := m.members[img.ID][p]
@@ -142,10 +142,10 @@ func less(keys []backends.SortKey, a, b *backends.Image) bool {
 	return false
 }
 
-func (m *model) list(q *backends.ListQuery) []string {
+func (m *model) list(who backends.Caller, q *backends.ListQuery) []string {
 	var out []*backends.Image
 	for _, img := range m.images {
-		if m.visible(q, img) {
+		if m.visible(who, q, img) {
 			out = append(out, img)
 		}
 	}
@@ -229,10 +229,11 @@ func populate(t testing.TB, s *Store, rng *rand.Rand, n int) *model {
 	return m
 }
 
-func randomQuery(rng *rand.Rand) *backends.ListQuery {
+// randomQuery returns a random caller and query.
+func randomQuery(rng *rand.Rand) (backends.Caller, *backends.ListQuery) {
 	pick := func(xs ...string) string { return xs[rng.Intn(len(xs))] }
+	who := backends.Caller{Project: pick("", "p1", "p2", "p3"), Admin: rng.Intn(4) == 0}
 	q := &backends.ListQuery{
-		Caller:       backends.Caller{Project: pick("", "p1", "p2", "p3"), Admin: rng.Intn(4) == 0},
 		Visibility:   pick("", "", "all", "public", "private", "shared", "community"),
 		MemberStatus: pick("", "accepted", "pending", "rejected", "all"),
 		Limit:        1 + rng.Intn(7),
@@ -272,7 +273,7 @@ func randomQuery(rng *rand.Rand) *backends.ListQuery {
 			q.Sort = append(q.Sort, backends.SortKey{Key: k, Desc: desc})
 		}
 	}
-	return q
+	return who, q
 }
 
 func TestListMatchesModel(t *testing.T) {
@@ -291,13 +292,13 @@ func checkListAgainstModel(t *testing.T, seed int64, images, queries int) {
 	rng := rand.New(rand.NewSource(seed))
 	m := populate(t, s, rng, images)
 	for i := 0; i < queries; i++ {
-		q := randomQuery(rng)
-		want := m.list(q)
+		who, q := randomQuery(rng)
+		want := m.list(who, q)
 		var got []string
 		for pages := 0; ; pages++ {
-			page, err := s.ListImages(ctx, q)
+			page, err := s.ListImages(backends.WithCaller(ctx, &who), q)
 			if err != nil {
-				t.Fatalf("query %d %+v: %v", i, q, err)
+				t.Fatalf("query %d as %+v %+v: %v", i, who, q, err)
 			}
 			for _, img := range page {
 				got = append(got, img.ID)
@@ -309,7 +310,7 @@ func checkListAgainstModel(t *testing.T, seed int64, images, queries int) {
 		}
 		if !slices.Equal(got, want) {
 			q.Marker = ""
-			t.Fatalf("query %d %+v\n got %v\nwant %v", i, q, got, want)
+			t.Fatalf("query %d as %+v %+v\n got %v\nwant %v", i, who, q, got, want)
 		}
 	}
 }
@@ -332,7 +333,7 @@ func TestListMarker(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := s.ListImages(ctx, &backends.ListQuery{Caller: tt.caller, Marker: tt.marker,
+			_, err := s.ListImages(backends.WithCaller(ctx, &tt.caller), &backends.ListQuery{Marker: tt.marker,
 				Sort: []backends.SortKey{{Key: "created_at", Desc: true}, {Key: "id", Desc: true}}})
 			if tt.kind == nil {
 				if err != nil {

@@ -22,24 +22,25 @@ func TestListPlansUseIndexes(t *testing.T) {
 	}
 	tests := []struct {
 		name string
+		who  backends.Caller
 		q    backends.ListQuery
 	}{
-		{"default", backends.ListQuery{Caller: user, Sort: def}},
-		{"default marker", backends.ListQuery{Caller: user, Sort: def, Marker: "m"}},
-		{"admin", backends.ListQuery{Caller: backends.Caller{Admin: true}, Sort: def}},
-		{"anonymous", backends.ListQuery{Sort: def}},
-		{"name", backends.ListQuery{Caller: user, Sort: byName}},
-		{"name marker", backends.ListQuery{Caller: user, Sort: byName, Marker: "m"}},
-		{"created asc", backends.ListQuery{Caller: user, Sort: []backends.SortKey{{Key: "created_at"}, {Key: "id"}}}},
-		{"updated", backends.ListQuery{Caller: user, Sort: []backends.SortKey{{Key: "updated_at", Desc: true}, {Key: "created_at", Desc: true}, {Key: "id", Desc: true}}}},
-		{"status", backends.ListQuery{Caller: user, Sort: def, Filters: eq("status", "active")}},
-		{"owner", backends.ListQuery{Caller: user, Sort: def, Filters: eq("owner", "p1")}},
-		{"visibility", backends.ListQuery{Caller: user, Sort: def, Visibility: "public"}},
+		{"default", user, backends.ListQuery{Sort: def}},
+		{"default marker", user, backends.ListQuery{Sort: def, Marker: "m"}},
+		{"admin", backends.Caller{Admin: true}, backends.ListQuery{Sort: def}},
+		{"anonymous", backends.Caller{}, backends.ListQuery{Sort: def}},
+		{"name", user, backends.ListQuery{Sort: byName}},
+		{"name marker", user, backends.ListQuery{Sort: byName, Marker: "m"}},
+		{"created asc", user, backends.ListQuery{Sort: []backends.SortKey{{Key: "created_at"}, {Key: "id"}}}},
+		{"updated", user, backends.ListQuery{Sort: []backends.SortKey{{Key: "updated_at", Desc: true}, {Key: "created_at", Desc: true}, {Key: "id", Desc: true}}}},
+		{"status", user, backends.ListQuery{Sort: def, Filters: eq("status", "active")}},
+		{"owner", user, backends.ListQuery{Sort: def, Filters: eq("owner", "p1")}},
+		{"visibility", user, backends.ListQuery{Sort: def, Visibility: "public"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.q.Limit = 25
-			sq, args, err := s.buildList(&tt.q)
+			sq, args, err := s.buildList(tt.who, &tt.q)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -250,7 +250,7 @@ func TestUpload(t *testing.T) {
 	}
 	_, err := s.UploadData(ctx, "u", bytes.NewReader(payload), backends.UploadOptions{ExpectedSize: -1})
 	wantErr(t, err, backends.ErrConflict, "")
-	d, err := s.OpenData(ctx, "u")
+	d, err := s.OpenData(ctx, cur(t, s, "u"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestUpload(t *testing.T) {
 	wantErr(t, err, backends.ErrBadRequest, "Property container_format must be set prior to saving data.")
 
 	create(t, s, "empty", "p", "private")
-	_, err = s.OpenData(ctx, "empty")
+	_, err = s.OpenData(ctx, cur(t, s, "empty"))
 	wantErr(t, err, backends.ErrNoData, "")
 
 	// A cancelled upload leaves the image queued.

@@ -146,6 +146,7 @@ func (s *Store) ImageTasks(ctx context.Context, imageID string) ([]*backends.Tas
 // ListTasks lists the caller's tasks (an admin's: all) with Glance's
 // filters, order (sort key, then created_at and id), limit and marker.
 func (s *Store) ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error) {
+	who := backends.CallerOf(ctx)
 	key := q.SortKey
 	if key == "" {
 		key = "created_at"
@@ -171,7 +172,7 @@ func (s *Store) ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backen
 	var all []*backends.Task
 	s.mu.RLock()
 	for _, t := range s.tasks {
-		if !q.Caller.Admin && t.Owner != q.Caller.Project {
+		if !who.Admin && t.Owner != who.Project {
 			continue
 		}
 		if (q.Status != "" && t.Status != q.Status) || (q.Type != "" && t.Type != q.Type) {
@@ -252,7 +253,7 @@ func (s *Store) fetch(ctx context.Context, uri string) (io.ReadCloser, error) {
 // Import starts glance-direct (staged data) or web-download; copy-image
 // has nowhere to copy to in a single store. The work runs as an
 // api_image_import task.
-func (s *Store) Import(ctx context.Context, caller backends.Caller, id string, req backends.ImportRequest) error {
+func (s *Store) Import(ctx context.Context, id string, req backends.ImportRequest) error {
 	var from string
 	switch req.Method {
 	case "glance-direct":
@@ -306,7 +307,7 @@ func (s *Store) Import(ctx context.Context, caller backends.Caller, id string, r
 	// Glance's import bookkeeping: the stores still to import to, and the
 	// ones that failed.
 	s.setImportProps(ctx, id, s.opts.StoreName)
-	task, err := s.newTask(caller, "api_image_import", id, input)
+	task, err := s.newTask(backends.CallerOf(ctx), "api_image_import", id, input)
 	if err != nil {
 		s.revert(id, backends.StatusImporting, from)
 		return err
@@ -350,7 +351,8 @@ type importInput struct {
 
 // CreateTask creates an "import" task: it creates an image from
 // image_properties, then fetches import_from into it in the background.
-func (s *Store) CreateTask(ctx context.Context, caller backends.Caller, typ string, input json.RawMessage) (*backends.Task, error) {
+func (s *Store) CreateTask(ctx context.Context, typ string, input json.RawMessage) (*backends.Task, error) {
+	caller := backends.CallerOf(ctx)
 	if typ != "import" {
 		return nil, backends.Errorf(backends.ErrBadRequest, fmt.Sprintf("Invalid type value: %s", typ))
 	}

@@ -81,10 +81,11 @@ func TestImport(t *testing.T) {
 	defer srv.Close()
 	s, _ := open(t, Options{Fetcher: loopbackFetcher(t, srv)})
 	caller := backends.Caller{Project: "p"}
+	ctx = backends.WithCaller(ctx, &caller)
 
 	t.Run("glance-direct", func(t *testing.T) {
 		create(t, s, "gd", "p", "private")
-		err := s.Import(ctx, caller, "gd", backends.ImportRequest{Method: "glance-direct"})
+		err := s.Import(ctx, "gd", backends.ImportRequest{Method: "glance-direct"})
 		wantErr(t, err, backends.ErrConflict, "Image needs to be staged before 'glance-direct' method can be used")
 		img, err := s.StageData(ctx, "gd", strings.NewReader("staged"), backends.UploadOptions{ExpectedSize: -1})
 		if err != nil || img.Status != "uploading" {
@@ -93,7 +94,7 @@ func TestImport(t *testing.T) {
 		if _, err := s.StageData(ctx, "gd", strings.NewReader("again"), backends.UploadOptions{ExpectedSize: -1}); !errors.Is(err, backends.ErrConflict) {
 			t.Fatalf("second stage: %v", err)
 		}
-		if err := s.Import(ctx, caller, "gd", backends.ImportRequest{Method: "glance-direct"}); err != nil {
+		if err := s.Import(ctx, "gd", backends.ImportRequest{Method: "glance-direct"}); err != nil {
 			t.Fatal(err)
 		}
 		img = waitStatus(t, s, "gd", "active")
@@ -110,9 +111,9 @@ func TestImport(t *testing.T) {
 	})
 	t.Run("web-download", func(t *testing.T) {
 		create(t, s, "wd", "p", "private")
-		err := s.Import(ctx, caller, "wd", backends.ImportRequest{Method: "web-download", URI: "file:///etc/passwd"})
+		err := s.Import(ctx, "wd", backends.ImportRequest{Method: "web-download", URI: "file:///etc/passwd"})
 		wantErr(t, err, backends.ErrBadRequest, "")
-		if err := s.Import(ctx, caller, "wd", backends.ImportRequest{Method: "web-download", URI: srv.URL + "/img"}); err != nil {
+		if err := s.Import(ctx, "wd", backends.ImportRequest{Method: "web-download", URI: srv.URL + "/img"}); err != nil {
 			t.Fatal(err)
 		}
 		img := waitStatus(t, s, "wd", "active")
@@ -120,7 +121,7 @@ func TestImport(t *testing.T) {
 			t.Fatalf("size %d want %d", got, want)
 		}
 		create(t, s, "wd404", "p", "private")
-		if err := s.Import(ctx, caller, "wd404", backends.ImportRequest{Method: "web-download", URI: srv.URL + "/missing"}); err != nil {
+		if err := s.Import(ctx, "wd404", backends.ImportRequest{Method: "web-download", URI: srv.URL + "/missing"}); err != nil {
 			t.Fatal(err)
 		}
 		tasks, _ := s.ImageTasks(ctx, "wd404")
@@ -136,7 +137,7 @@ func TestImport(t *testing.T) {
 		}
 	})
 	t.Run("copy-image", func(t *testing.T) {
-		err := s.Import(ctx, caller, "wd", backends.ImportRequest{Method: "copy-image"})
+		err := s.Import(ctx, "wd", backends.ImportRequest{Method: "copy-image"})
 		wantErr(t, err, backends.ErrBadRequest, "")
 	})
 }
@@ -149,11 +150,12 @@ func TestTasks(t *testing.T) {
 	defer srv.Close()
 	s, _ := open(t, Options{Fetcher: loopbackFetcher(t, srv)})
 	caller := backends.Caller{Project: "p"}
+	ctx = backends.WithCaller(ctx, &caller)
 	input, _ := json.Marshal(map[string]any{
 		"import_from": srv.URL + "/x", "import_from_format": "raw",
 		"image_properties": map[string]any{"name": "from-task", "disk_format": "raw", "container_format": "bare"},
 	})
-	task, err := s.CreateTask(ctx, caller, "import", input)
+	task, err := s.CreateTask(ctx, "import", input)
 	if err != nil || task.Status != "pending" {
 		t.Fatalf("%v %v", task, err)
 	}
@@ -172,30 +174,31 @@ func TestTasks(t *testing.T) {
 		t.Fatalf("name %q want %q", got, want)
 	}
 
-	bad, _ := s.CreateTask(ctx, caller, "import", []byte(`{"import_from": "ftp://x/y"}`))
+	bad, _ := s.CreateTask(ctx, "import", []byte(`{"import_from": "ftp://x/y"}`))
 	if done := waitTask(t, s, bad.ID); done.Status != "failure" || done.Message != "The given uri is not valid. Please specify a valid uri from the following list of supported uri ['http']" {
 		t.Fatalf("task %+v", done)
 	}
-	_, err = s.CreateTask(ctx, caller, "bogus", input)
+	_, err = s.CreateTask(ctx, "bogus", input)
 	wantErr(t, err, backends.ErrBadRequest, "")
 
-	other, _ := s.CreateTask(ctx, backends.Caller{Project: "q"}, "import", []byte(`{}`))
+	other, _ := s.CreateTask(backends.WithCaller(ctx, &backends.Caller{Project: "q"}), "import", []byte(`{}`))
 	waitTask(t, s, other.ID)
 
 	tests := []struct {
 		name string
+		who  backends.Caller
 		q    backends.TaskQuery
 		want int
 	}{
-		{"own", backends.TaskQuery{Caller: caller}, 2},
-		{"admin", backends.TaskQuery{Caller: backends.Caller{Admin: true}}, 3},
-		{"status", backends.TaskQuery{Caller: caller, Status: "failure"}, 1},
-		{"limit", backends.TaskQuery{Caller: caller, Limit: 1}, 1},
-		{"marker", backends.TaskQuery{Caller: caller, SortKey: "created_at", Marker: task.ID}, 1},
+		{"own", caller, backends.TaskQuery{}, 2},
+		{"admin", backends.Caller{Admin: true}, backends.TaskQuery{}, 3},
+		{"status", caller, backends.TaskQuery{Status: "failure"}, 1},
+		{"limit", caller, backends.TaskQuery{Limit: 1}, 1},
+		{"marker", caller, backends.TaskQuery{SortKey: "created_at", Marker: task.ID}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.ListTasks(ctx, &tt.q)
+			got, err := s.ListTasks(backends.WithCaller(ctx, &tt.who), &tt.q)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -204,7 +207,7 @@ func TestTasks(t *testing.T) {
 			}
 		})
 	}
-	_, err = s.ListTasks(ctx, &backends.TaskQuery{Caller: caller, Marker: "nope"})
+	_, err = s.ListTasks(ctx, &backends.TaskQuery{Marker: "nope"})
 	wantErr(t, err, backends.ErrMarkerNotFound, "")
 }
 
@@ -235,6 +238,7 @@ func TestWebDownloadFiltered(t *testing.T) {
 	u, _ := url.Parse(srv.URL)
 	port, _ := strconv.Atoi(u.Port())
 	caller := backends.Caller{Project: "p"}
+	ctx = backends.WithCaller(ctx, &caller)
 
 	// Glance's defaults, plus the test server's port.
 	byName, err := outbound.New(outbound.Options{Filter: outbound.Filter{AllowedPorts: []int{80, 443, port}}, Resolver: loopbackResolver{}})
@@ -245,7 +249,7 @@ func TestWebDownloadFiltered(t *testing.T) {
 	for i, uri := range []string{srv.URL + "/img", "http://localhost:" + u.Port() + "/img", "http://2130706433:" + u.Port() + "/img"} {
 		id := "refused" + strconv.Itoa(i)
 		create(t, s, id, "p", "private")
-		err := s.Import(ctx, caller, id, backends.ImportRequest{Method: "web-download", URI: uri})
+		err := s.Import(ctx, id, backends.ImportRequest{Method: "web-download", URI: uri})
 		wantErr(t, err, backends.ErrBadRequest, "URI for web-download does not pass filtering: "+uri)
 		if img, _ := s.Image(ctx, id); img.Status != "queued" {
 			t.Errorf("after refusing %s the image is %s", uri, img.Status)
@@ -268,7 +272,7 @@ func TestWebDownloadFiltered(t *testing.T) {
 			s, _ := open(t, Options{Fetcher: tt.fetcher})
 			create(t, s, "wd", "p", "private")
 			before := hits.Load()
-			if err := s.Import(ctx, caller, "wd", backends.ImportRequest{Method: "web-download", URI: tt.uri}); err != nil {
+			if err := s.Import(ctx, "wd", backends.ImportRequest{Method: "web-download", URI: tt.uri}); err != nil {
 				t.Fatal(err)
 			}
 			tasks, _ := s.ImageTasks(ctx, "wd")

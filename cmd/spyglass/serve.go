@@ -127,7 +127,7 @@ func buildCatalogs(c config.I18n) (*i18n.Catalogs, error) {
 // It records the parts it opens in inst. Embedded stores fetch tenants'
 // URLs (web-download, import tasks) with fetcher; adminToken is the site's
 // admin token, which fills send to the other instances.
-func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string, log *slog.Logger, inst *admin.Instance) (gateway.Catalog, func(), error) {
+func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string, log *slog.Logger, inst *admin.Instance) (catalog, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -137,10 +137,10 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 	if len(cfg.Regions) == 1 && cfg.Regions[0].Kind != config.KindGlance {
 		store, closeStore, err := openLocal(cfg, &cfg.Regions[0], fetcher, log)
 		if err != nil {
-			return nil, nil, err
+			return catalog{}, nil, err
 		}
 		inst.Regions = []admin.Region{{Name: cfg.Regions[0].Name, Kind: cfg.Regions[0].Kind}}
-		return store, closeStore, nil
+		return catalog{Catalog: gateway.CatalogOf(store)}, closeStore, nil
 	}
 	fc := federation.Config{
 		Default: cfg.DefaultRegion, ProjectRegions: cfg.ProjectRegions,
@@ -156,7 +156,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 			Password: r.Password, DB: r.DB, Timeout: r.Timeout, Logger: log,
 		})
 		if err != nil {
-			return nil, nil, err
+			return catalog{}, nil, err
 		}
 		closers = append(closers, func() { shared.Close() })
 		fc.Shared = shared
@@ -174,7 +174,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 			endpoint, err := regionEndpoint(context.Background(), cfg, region, log)
 			if err != nil {
 				closeAll()
-				return nil, nil, err
+				return catalog{}, nil, err
 			}
 			remote, err := glance.New(glance.Config{
 				Name: region.Name, Endpoint: endpoint,
@@ -183,9 +183,9 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 			})
 			if err != nil {
 				closeAll()
-				return nil, nil, fmt.Errorf("regions[%s]: %w", region.Name, err)
+				return catalog{}, nil, fmt.Errorf("regions[%s]: %w", region.Name, err)
 			}
-			rc.Region = remote
+			rc.Region = federation.RegionOf(remote)
 			inst.Regions = append(inst.Regions, admin.Region{Name: region.Name, Kind: region.Kind, Breaker: remote, Cached: cfg.Cache.MaxSize > 0})
 			if cfg.Cache.MetadataTTL > 0 {
 				mc := meta.Config{
@@ -195,14 +195,14 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 				if shared != nil {
 					mc.Shared = shared // records and verdicts shared; invalidations published
 				}
-				meta, err := meta.New(mc)
+				mcache, err := meta.New(mc)
 				if err != nil {
 					closeAll()
-					return nil, nil, fmt.Errorf("cache: %w", err)
+					return catalog{}, nil, fmt.Errorf("cache: %w", err)
 				}
-				rc.Meta = meta
-				inst.Metas = append(inst.Metas, meta)
-				closers = append(closers, meta.Close)
+				rc.Meta = mcache
+				inst.Metas = append(inst.Metas, mcache)
+				closers = append(closers, mcache.Close)
 			}
 			if cfg.Cache.MaxSize > 0 && fc.Blobs == nil {
 				bc := blob.Config{
@@ -214,7 +214,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 					filler, err := site.New(site.Config{Leases: shared, PeerToken: adminToken, Logger: log})
 					if err != nil {
 						closeAll()
-						return nil, nil, fmt.Errorf("cache: %w", err)
+						return catalog{}, nil, fmt.Errorf("cache: %w", err)
 					}
 					bc.Site = filler
 					inst.Site = filler
@@ -223,7 +223,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 				blobs, err := blob.Open(bc)
 				if err != nil {
 					closeAll()
-					return nil, nil, fmt.Errorf("cache: %w", err)
+					return catalog{}, nil, fmt.Errorf("cache: %w", err)
 				}
 				fc.Blobs = blobs
 				inst.Blobs = blobs
@@ -233,9 +233,9 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 			store, closeStore, err := openLocal(cfg, region, fetcher, log)
 			if err != nil {
 				closeAll()
-				return nil, nil, err
+				return catalog{}, nil, err
 			}
-			rc.Region = store
+			rc.Region = federation.RegionOf(store)
 			closers = append(closers, closeStore)
 			inst.Regions = append(inst.Regions, admin.Region{Name: region.Name, Kind: region.Kind})
 		}
@@ -244,10 +244,19 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 	cat, err := federation.New(fc)
 	if err != nil {
 		closeAll()
-		return nil, nil, err
+		return catalog{}, nil, err
 	}
 	closers = append(closers, cat.Close)
-	return cat, closeAll, nil
+	return catalog{Catalog: gateway.CatalogOf(cat), cache: cat.ImageCache()}, closeAll, nil
+}
+
+// catalog is what openCatalog opened: what the gateway calls, and the
+// image data cache when there is one.
+type catalog struct {
+	gateway.Catalog
+	// cache is the image data cache of the remote regions; nil when no
+	// region's data is cached (all embedded, or cache.max_size 0).
+	cache *federation.ImageCache
 }
 
 // openLocal opens an embedded region.
@@ -310,7 +319,7 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		return err
 	}
 	defer closeCat()
-	inst.Images = cat
+	inst.Images = cat.Images
 
 	auth, err := policy.NewAuthenticator(cfg.Auth.Mode, keystoneConfig(cfg.Auth.Keystone, log))
 	if err != nil {
@@ -332,12 +341,9 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	if tp != nil {
 		gcfg.Tracing = tp
 	}
-	if ic, ok := cat.(interface {
-		gateway.ImageCache
-		HasImageCache() bool
-	}); ok && ic.HasImageCache() {
-		gcfg.ImageCache = ic
-		inst.Prefetch = ic
+	if cat.cache != nil { // not a nil *ImageCache in a non-nil interface
+		gcfg.ImageCache = cat.cache
+		inst.Prefetch = cat.cache
 	}
 	var adm *admin.Server
 	if cfg.Admin.Listen != config.AdminOff {
@@ -356,7 +362,7 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	} else if cfg.Redis.Enabled() && inst.Blobs != nil {
 		log.Info("admin.listen is off: this instance serves no image fills to the other instances (it still streams fills from them)")
 	}
-	srv, err := gateway.New(gcfg, cat, auth)
+	srv, err := gateway.New(gcfg, cat.Catalog, auth)
 	if err != nil {
 		adm.Shutdown(context.Background())
 		return err
