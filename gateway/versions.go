@@ -8,22 +8,6 @@ import (
 	"github.com/spyglass-gateway/spyglass/gateway/schemas"
 )
 
-// knownVersion reports whether a URL segment or media-type suffix names a
-// version Spyglass may serve ("v2" or one of schemas.APIVersions): a
-// bounded set for the route labels of metrics and spans. Negotiation asks
-// servesVersion, which knows what this server lists.
-func knownVersion(v []byte) bool {
-	if string(v) == "v2" {
-		return true
-	}
-	for _, av := range schemas.APIVersions {
-		if string(v) == av.ID {
-			return true
-		}
-	}
-	return false
-}
-
 // servedVersions is the version list of this server, as Glance's depends
 // on image_cache_dir: with an image cache (the cache-management API is
 // served) schemas.APIVersions, without one schemas.NoCacheVersions.
@@ -59,9 +43,12 @@ func (s *Server) writeVersions(ctx *fasthttp.RequestCtx, status int) {
 	ctx.Response.SetBodyRaw(schemas.VersionsDocument(hostURL(ctx), s.versions))
 }
 
-// getSchema serves /v2/schemas/{name...}.
-func (s *Server) getSchema(c *call, seg [][]byte) {
-	doc := schemas.Schema(string(bytes.Join(seg, []byte("/"))))
+// getSchema serves /v2/schemas/{name...}: name is the rest of the path,
+// its segments joined by single slashes as Glance's routes see them.
+func (s *Server) getSchema(c *call, name []byte) {
+	var seg [maxSegments][]byte
+	n, _ := segments(name, &seg)
+	doc := schemas.Schema(string(bytes.Join(seg[:n], []byte("/"))))
 	if doc == nil {
 		s.notFound(c)
 		return
