@@ -79,6 +79,16 @@ var routeTable = [...]routeSpec{
 	// other name (after its 405: a POST to any name is a 405).
 	{method: "GET", path: "/v2/info/{info}", handle: func(s *Server, c *call) { s.getInfo(c, c.arg(0)) }},
 	{method: "GET", path: "/v2/info/stores/detail", rule: policy.StoresInfoDetail, ruled: true, handle: func(s *Server, c *call) { s.getInfo(c, nil) }},
+
+	// The Images API v1, read-only (v1images.go), with Config.EnableV1:
+	// Queens' glance/api/v1/router.py, whose /images/detail comes before
+	// /images/{id}. HEAD /v1/images is a 405 there too (its route is GET
+	// only).
+	{method: "GET", path: "/v1/images", rule: policy.GetImages, ruled: true, handle: func(s *Server, c *call) { s.v1ListImages(c, false) }},
+	{method: "GET", path: "/v1/images/detail", rule: policy.GetImages, ruled: true, handle: func(s *Server, c *call) { s.v1ListImages(c, true) }},
+	{method: "HEAD", path: "/v1/images/detail", handle: func(s *Server, c *call) { s.v1DetailHead(c) }},
+	{method: "HEAD", path: "/v1/images/{image_id}", rule: policy.GetImage, ruled: true, handle: func(s *Server, c *call) { s.v1Meta(c, c.argString(0)) }},
+	{method: "GET", path: "/v1/images/{image_id}", rule: policy.DownloadImage, ruled: true, handle: func(s *Server, c *call) { s.v1Show(c, c.argString(0)) }},
 }
 
 // routeID names a route template: an index into routeIDs. The first ones
@@ -91,6 +101,7 @@ const (
 	routeVersions                   // /versions
 	routeHealthcheck                // /healthcheck
 	routeVersionV2                  // the bare version prefix: /v2 (a redirect), /v2/ (404)
+	routeVersionV1                  // /v1 (a redirect)
 	numPseudoRoutes
 )
 
@@ -100,6 +111,7 @@ var pseudoRoutes = [numPseudoRoutes]string{
 	routeVersions:    "/versions",
 	routeHealthcheck: "/healthcheck",
 	routeVersionV2:   "/v2",
+	routeVersionV1:   "/v1",
 }
 
 // maxArgs is the most placeholders a template has.
@@ -266,6 +278,9 @@ func (s *Server) resolve(ctx *fasthttp.RequestCtx, rv *resolved) {
 	}
 	if len(rest) == 0 {
 		rv.out, rv.id = outBareVersion, routeVersionV2
+		if major(version) == 1 {
+			rv.id = routeVersionV1
+		}
 		if n == 1 && path[len(path)-1] != '/' {
 			rv.first = segs[0]
 		}

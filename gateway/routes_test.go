@@ -11,8 +11,8 @@ import (
 )
 
 // routeServer is enough of a Server to resolve routes: one serving every
-// version (an image cache configured).
-var routeServer = &Server{versions: schemas.APIVersions}
+// version (an image cache configured, v1 on).
+var routeServer = &Server{cfg: Config{EnableV1: true}, versions: append(append([]schemas.Version(nil), schemas.APIVersions...), schemas.V1Versions...)}
 
 func resolveFor(method, path, accept string) resolved {
 	var ctx fasthttp.RequestCtx
@@ -87,6 +87,19 @@ func TestResolve(t *testing.T) {
 		{"GET", "/images", v2 + "9", outChoices, "other", ""},
 		{"GET", "/v2/a/b/c/d/e/f/g/h/i", "", outNotFound, "other", ""},
 		{"GET", "/wp-login.php", "", outChoices, "other", ""},
+		{"GET", "/v1/images", "", outRoute, "/v1/images", ""},
+		{"HEAD", "/v1/images", "", outNotAllowed, "/v1/images", "GET"},
+		{"GET", "/v1.0/images/detail", "", outRoute, "/v1/images/detail", ""},
+		{"HEAD", "/v1.1/images/detail", "", outRoute, "/v1/images/detail", ""},
+		{"POST", "/v1/images/detail", "", outNotAllowed, "/v1/images/detail", "GET, HEAD"},
+		{"HEAD", "/v1/images/x", "", outRoute, "/v1/images/{image_id}", ""},
+		{"GET", "/images/x", "application/vnd.openstack.images-v1", outRoute, "/v1/images/{image_id}", ""},
+		{"DELETE", "/v1/images/x", "", outNotAllowed, "/v1/images/{image_id}", "HEAD, GET"},
+		{"GET", "/v1", "", outBareVersion, "/v1", ""},
+		{"GET", "/v1.2/images", "", outChoices, "other", ""},
+		{"GET", "/v1/images/x/members", "", outNotFound, "other", ""},
+		{"GET", "/v1/schemas/image", "", outNotFound, "other", ""}, // no v2 route under /v1
+		{"GET", "/v2/images/detail", "", outRoute, "/v2/images/{image_id}", ""},
 	} {
 		rv := resolveFor(c.method, c.path, c.accept)
 		allow := ""
@@ -161,7 +174,7 @@ func TestRouteTable(t *testing.T) {
 			}
 		}
 		for j := range routes[:i] {
-			if o := &routes[j]; o.method == r.method && o.api == r.api && overlap(o, r) {
+			if o := &routes[j]; o.method == r.method && o.api == r.api && overlap(o, r) && !moreSpecific(o, r) {
 				t.Errorf("%s %s and %s collide", r.method, o.path, r.path)
 			}
 		}
@@ -181,18 +194,43 @@ func overlap(a, b *compiledRoute) bool {
 	return true
 }
 
-// TestRouteTableCollision: overlap finds a collision (the test above can
-// fail).
+// moreSpecific reports whether template a, matched first, leaves b
+// reachable: a has a literal wherever b does, and somewhere a literal where
+// b has a placeholder (/v1/images/detail before /v1/images/{image_id}).
+func moreSpecific(a, b *compiledRoute) bool {
+	if len(a.segs) != len(b.segs) || a.tail || b.tail {
+		return false
+	}
+	more := false
+	for i := range a.segs {
+		switch {
+		case b.segs[i] != "" && a.segs[i] != b.segs[i]:
+			return false
+		case b.segs[i] == "" && a.segs[i] != "":
+			more = true
+		}
+	}
+	return more
+}
+
+// TestRouteTableCollision: overlap and moreSpecific find a collision (the
+// test above can fail).
 func TestRouteTableCollision(t *testing.T) {
 	table := []routeSpec{
 		{method: "GET", path: "/v2/images/{image_id}"},
 		{method: "GET", path: "/v2/images/detail"},
 		{method: "GET", path: "/v2/schemas/{schema}", tail: true},
 		{method: "GET", path: "/v2/schemas/images/{x}"},
+		{method: "GET", path: "/v2/images/{image_id}"},
 	}
 	rs, _ := compileRoutes(table)
 	if !overlap(&rs[0], &rs[1]) || !overlap(&rs[2], &rs[3]) || overlap(&rs[0], &rs[2]) {
 		t.Errorf("overlap: images %v, schemas %v, across %v", overlap(&rs[0], &rs[1]), overlap(&rs[2], &rs[3]), overlap(&rs[0], &rs[2]))
+	}
+	// A placeholder first shadows the literal after it; the other way
+	// round both are reachable; the same template twice collides.
+	if moreSpecific(&rs[0], &rs[1]) || !moreSpecific(&rs[1], &rs[0]) || moreSpecific(&rs[0], &rs[4]) || moreSpecific(&rs[2], &rs[3]) {
+		t.Errorf("moreSpecific: %v %v %v %v", moreSpecific(&rs[0], &rs[1]), moreSpecific(&rs[1], &rs[0]), moreSpecific(&rs[0], &rs[4]), moreSpecific(&rs[2], &rs[3]))
 	}
 }
 

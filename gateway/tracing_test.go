@@ -131,7 +131,7 @@ func TestRouteIDsAgree(t *testing.T) {
 	reader := sdkmetric.NewManualReader(sdkmetric.WithProducer(metrics))
 	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { provider.Shutdown(context.Background()) })
-	ts := startServerWith(t, "trusted", gateway.Config{Tracing: tp, Metrics: metrics})
+	ts := startServerWith(t, "trusted", gateway.Config{Tracing: tp, Metrics: metrics, EnableV1: true})
 	statuses := map[gateway.RouteRow]int{}
 	for _, row := range gateway.RouteRows() {
 		path := strings.NewReplacer("{image_id}", "00000000-0000-4000-8000-000000000000", "{tag_value}", "t",

@@ -11,11 +11,17 @@ import (
 // servedVersions is the version list of this server, as Glance's depends
 // on image_cache_dir: with an image cache (the cache-management API is
 // served) schemas.APIVersions, without one schemas.NoCacheVersions.
+// With v1 (Config.EnableV1), schemas.V1Versions follow, as Queens listed
+// them after its v2 ones.
 func servedVersions(cfg *Config) []schemas.Version {
+	v := schemas.NoCacheVersions
 	if cfg.ImageCache != nil {
-		return schemas.APIVersions
+		v = schemas.APIVersions
 	}
-	return schemas.NoCacheVersions
+	if cfg.EnableV1 {
+		v = append(append([]schemas.Version(nil), v...), schemas.V1Versions...)
+	}
+	return v
 }
 
 // servesVersion reports whether a URL segment or media-type suffix names a
@@ -25,6 +31,11 @@ func servedVersions(cfg *Config) []schemas.Version {
 func (s *Server) servesVersion(v []byte) bool {
 	if string(v) == "v2" {
 		return true
+	}
+	if string(v) == "v1" {
+		// Queens' _get_allowed_versions: v1, v1.0 and v1.1 with
+		// enable_v1_api.
+		return s.cfg.EnableV1
 	}
 	for _, av := range s.versions {
 		if string(v) == av.ID {
