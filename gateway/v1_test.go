@@ -102,7 +102,7 @@ func TestV1ReadsV2Images(t *testing.T) {
 		"X-Image-Meta-Size": "5120", "X-Image-Meta-Checksum": v.sum, "X-Image-Meta-Deleted": "False",
 		"X-Image-Meta-Protected": "False", "X-Image-Meta-Min_disk": "0", "X-Image-Meta-Min_ram": "0",
 		"X-Image-Meta-Owner": "adminproject", "X-Image-Meta-Created_at": v1Time(t, v.pub["created_at"]),
-		"X-Image-Meta-Updated_at": v1Time(t, v.pub["updated_at"]),
+		"X-Image-Meta-Updated_at":   v1Time(t, v.pub["updated_at"]),
 		"X-Image-Meta-Virtual_size": "5120", "X-Image-Meta-Property-Distro": "Ubuntu", "X-Image-Meta-Property-Arch": "x86_64", "Etag": v.sum,
 	}
 	for _, prefix := range []string{"/v1", "/v1.0", "/v1.1"} {
@@ -214,14 +214,14 @@ func TestV1List(t *testing.T) {
 		{p1, "min_ram=x", nil, "Bad value passed to filter min_ram got x"},
 		{p1, "is_public=maybe", nil, "Bad value passed to filter is_public got maybe"},
 		// registry/api/v1/images.py.
-		{p1, "protected=none", nil, "protected must be True, or False"},                 // 262-267
-		{p1, "changes-since=yesterday", nil, "Unrecognized changes-since value"},        // 254-260
-		{p1, "limit=ten", nil, "limit param must be an integer"},                        // 286-289
-		{p1, "limit=-1", nil, "limit param must be positive"},                           // 291-292
+		{p1, "protected=none", nil, "protected must be True, or False"},                                                                                       // 262-267
+		{p1, "changes-since=yesterday", nil, "Unrecognized changes-since value"},                                                                              // 254-260
+		{p1, "limit=ten", nil, "limit param must be an integer"},                                                                                              // 286-289
+		{p1, "limit=-1", nil, "limit param must be positive"},                                                                                                 // 291-292
 		{p1, "sort_key=owner", nil, "Unsupported sort_key. Acceptable values: name, status, container_format, disk_format, size, id, created_at, updated_at"}, // 306-313
-		{p1, "sort_dir=up", nil, "Unsupported sort_dir. Acceptable values: asc, desc"}, // 315-322
-		{p1, "marker=abc", nil, "Invalid marker format"},                                // 296-304
-		{p1, "marker=00000000-0000-4000-8000-000000000000", nil, "Invalid marker. Image could not be found."}, // 121-132
+		{p1, "sort_dir=up", nil, "Unsupported sort_dir. Acceptable values: asc, desc"},                                                                        // 315-322
+		{p1, "marker=abc", nil, "Invalid marker format"},                                                                                                      // 296-304
+		{p1, "marker=00000000-0000-4000-8000-000000000000", nil, "Invalid marker. Image could not be found."},                                                 // 121-132
 		{admin, "is_public=maybe", nil, "Bad value passed to filter is_public got maybe"},
 		// db/sqlalchemy/api.py:516-519.
 		{p1, "name=like:Image", nil, "Unable to filter by unknown operator 'like'."},
@@ -311,4 +311,3 @@ func FuzzParseV1ListQuery(f *testing.F) {
 		}
 	})
 }
-
