@@ -450,7 +450,8 @@ func startSpyglass(t *testing.T, defaults, regionURL string) string {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(tmp, "spyglass.yaml")
-	yaml := "policy: {defaults: " + defaults + "}\n"
+	// Glance 25 has no v1: compared with v1 off.
+	yaml := "policy: {defaults: " + defaults + "}\napi: {enable_v1: false}\n"
 	args := []string{"serve", "--config", conf, "--listen", addr, "--admin-listen", "127.0.0.1:0", "--auth", "trusted"}
 	if regionURL != "" {
 		yaml += "regions: [{name: local, kind: glance, endpoint: \"" + regionURL + "\"}]\n" +
