@@ -20,7 +20,8 @@ type routeSpec struct {
 
 	// rule is the policy rule that decides who may take the route, as its
 	// handler enforces it (on the image, or on {}; the refusals worded as
-	// Glance words them); ruled false: the route has none of its own.
+	// Glance words them; TestRouteRules holds the two to each other);
+	// ruled false: the route has none of its own.
 	rule  policy.Rule
 	ruled bool
 
