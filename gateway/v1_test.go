@@ -168,6 +168,19 @@ func TestV1ReadsV2Images(t *testing.T) {
 		resp.Header.Get("Etag") != "" || resp.Header.Get("X-Image-Meta-Size") != "" || resp.Header.Get("X-Image-Meta-Virtual_size") != "" {
 		t.Errorf("HEAD queued image: %d %v", resp.StatusCode, resp.Header)
 	}
+	// controller.py:57-62: a deactivated image's data is a 403; its
+	// metadata is still there.
+	if resp, body := ts.do(t, admin, "POST", "/v2/images/"+v.pubID+"/actions/deactivate", nil); resp.StatusCode != 204 {
+		t.Fatalf("deactivate: %d %s", resp.StatusCode, body)
+	}
+	resp, body = ts.do(t, p1, "GET", "/v1/images/"+v.pubID, nil)
+	if want := "Image " + v.pubID + " is deactivated"; resp.StatusCode != 403 || !strings.Contains(string(body), want) {
+		t.Errorf("GET deactivated image: %d %s, want 403 %q", resp.StatusCode, body, want)
+	}
+	resp, _ = ts.do(t, p1, "HEAD", "/v1/images/"+v.pubID, nil)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Image-Meta-Status") != "deactivated" {
+		t.Errorf("HEAD deactivated image: %d status %q", resp.StatusCode, resp.Header.Get("X-Image-Meta-Status"))
+	}
 }
 
 // TestV1List: Queens' filters, order, paging and errors, each from the line

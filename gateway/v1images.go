@@ -173,8 +173,8 @@ func (s *Server) v1Show(c *call, id string) {
 	}
 	if err != nil {
 		// images.py:535-542: download_image is enforced (on {}) before
-		// the 404 is raised.
-		if !s.v1Allowed(c, policy.DownloadImage) {
+		// a 404 is raised.
+		if status, _ := statusOf(err); status == 404 && !s.v1Allowed(c, policy.DownloadImage) {
 			err = errV1Forbidden
 		}
 		writeError(c.ctx, err)
