@@ -36,16 +36,7 @@ type call struct {
 	// off. A pointer, not the context itself: call stays in its
 	// allocation size class, so tracing off costs no byte.
 	trace *requestTrace
-
-	// args are the values of the route's placeholders (resolve).
-	args [maxArgs][]byte
 }
-
-// arg is the value of the route template's i-th placeholder.
-func (c *call) arg(i int) []byte { return c.args[i] }
-
-// argString is arg as a string (a copy: ids outlive the request buffer).
-func (c *call) argString(i int) string { return string(c.args[i]) }
 
 func (c *call) Deadline() (time.Time, bool) { return c.ctx.Deadline() }
 func (c *call) Done() <-chan struct{}       { return c.ctx.Done() }
@@ -265,8 +256,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rv *resolved, trace *requestTra
 	}
 	switch rv.out {
 	case outRoute:
-		c.args = rv.args
-		rv.route.handle(s, c)
+		rv.route.handle(s, c, rv.args)
 	case outNotAllowed:
 		notAllowed(c, rv.route.allow)
 	case outBareVersion:

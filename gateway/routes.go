@@ -29,9 +29,9 @@ type routeSpec struct {
 	// name: /v2/schemas/metadefs/namespace).
 	tail bool
 
-	// handle answers the request; the placeholders' values are c.arg(i),
-	// in the template's order.
-	handle func(s *Server, c *call)
+	// handle answers the request; a holds the placeholders' values in
+	// the template's order.
+	handle func(s *Server, c *call, a routeArgs)
 }
 
 // routeTable is every route of the Images API, in matching order: a
@@ -46,50 +46,50 @@ type routeSpec struct {
 // negotiation and the bare version prefix) is serve's, with the fixed ids
 // of pseudoRoutes.
 var routeTable = [...]routeSpec{
-	{method: "GET", path: "/v2/images", rule: policy.GetImages, ruled: true, handle: func(s *Server, c *call) { s.listImages(c) }},
-	{method: "POST", path: "/v2/images", rule: policy.AddImage, ruled: true, handle: func(s *Server, c *call) { s.createImage(c) }},
-	{method: "GET", path: "/v2/images/{image_id}", rule: policy.GetImage, ruled: true, handle: func(s *Server, c *call) { s.showImage(c, c.arg(0)) }},
-	{method: "PATCH", path: "/v2/images/{image_id}", rule: policy.ModifyImage, ruled: true, handle: func(s *Server, c *call) { s.updateImage(c, c.argString(0)) }},
-	{method: "DELETE", path: "/v2/images/{image_id}", rule: policy.DeleteImage, ruled: true, handle: func(s *Server, c *call) { s.deleteImage(c, c.argString(0)) }},
-	{method: "GET", path: "/v2/images/{image_id}/file", rule: policy.DownloadImage, ruled: true, handle: func(s *Server, c *call) { s.download(c, c.argString(0)) }},
-	{method: "PUT", path: "/v2/images/{image_id}/file", rule: policy.UploadImage, ruled: true, handle: func(s *Server, c *call) { s.upload(c, c.argString(0)) }},
-	{method: "PUT", path: "/v2/images/{image_id}/stage", rule: policy.ModifyImage, ruled: true, handle: func(s *Server, c *call) { s.stage(c, c.argString(0)) }},
-	{method: "POST", path: "/v2/images/{image_id}/import", rule: policy.ModifyImage, ruled: true, handle: func(s *Server, c *call) { s.importImage(c, c.argString(0)) }},
-	{method: "GET", path: "/v2/images/{image_id}/tasks", rule: policy.GetImage, ruled: true, handle: func(s *Server, c *call) { s.imageTasks(c, c.argString(0)) }},
-	{method: "POST", path: "/v2/images/{image_id}/actions/deactivate", rule: policy.Deactivate, ruled: true, handle: func(s *Server, c *call) { s.imageAction(c, c.argString(0), "deactivate") }},
-	{method: "POST", path: "/v2/images/{image_id}/actions/reactivate", rule: policy.Reactivate, ruled: true, handle: func(s *Server, c *call) { s.imageAction(c, c.argString(0), "reactivate") }},
-	{method: "PUT", path: "/v2/images/{image_id}/tags/{tag_value}", rule: policy.ModifyImage, ruled: true, handle: func(s *Server, c *call) { s.addTag(c, c.argString(0), c.argString(1)) }},
-	{method: "DELETE", path: "/v2/images/{image_id}/tags/{tag_value}", rule: policy.ModifyImage, ruled: true, handle: func(s *Server, c *call) { s.deleteTag(c, c.argString(0), c.argString(1)) }},
-	{method: "GET", path: "/v2/images/{image_id}/members", rule: policy.GetMembers, ruled: true, handle: func(s *Server, c *call) { s.listMembers(c, c.argString(0)) }},
-	{method: "POST", path: "/v2/images/{image_id}/members", rule: policy.AddMember, ruled: true, handle: func(s *Server, c *call) { s.addMember(c, c.argString(0)) }},
-	{method: "GET", path: "/v2/images/{image_id}/members/{member_id}", rule: policy.GetMember, ruled: true, handle: func(s *Server, c *call) { s.getMember(c, c.argString(0), c.argString(1)) }},
-	{method: "PUT", path: "/v2/images/{image_id}/members/{member_id}", rule: policy.ModifyMember, ruled: true, handle: func(s *Server, c *call) { s.updateMember(c, c.argString(0), c.argString(1)) }},
-	{method: "DELETE", path: "/v2/images/{image_id}/members/{member_id}", rule: policy.DeleteMember, ruled: true, handle: func(s *Server, c *call) { s.deleteMember(c, c.argString(0), c.argString(1)) }},
-	{method: "GET", path: "/v2/schemas/{schema}", tail: true, handle: func(s *Server, c *call) { s.getSchema(c, c.arg(0)) }},
-	{method: "GET", path: "/v2/tasks", rule: policy.TasksAPIAccess, ruled: true, handle: func(s *Server, c *call) { s.listTasks(c) }},
-	{method: "POST", path: "/v2/tasks", rule: policy.TasksAPIAccess, ruled: true, handle: func(s *Server, c *call) { s.createTask(c) }},
-	{method: "GET", path: "/v2/tasks/{task_id}", rule: policy.TasksAPIAccess, ruled: true, handle: func(s *Server, c *call) { s.getTask(c, c.argString(0)) }},
-	{method: "DELETE", path: "/v2/tasks/{task_id}", handle: func(s *Server, c *call) { s.deleteTask(c) }},
-	{method: "GET", path: "/v2/cache", rule: policy.CacheList, ruled: true, handle: func(s *Server, c *call) { s.cacheState(c) }},
-	{method: "DELETE", path: "/v2/cache", rule: policy.CacheDelete, ruled: true, handle: func(s *Server, c *call) { s.clearCache(c) }},
-	{method: "DELETE", path: "/v2/cache/{image_id}", rule: policy.CacheDelete, ruled: true, handle: func(s *Server, c *call) { s.deleteCachedImage(c, c.argString(0)) }},
-	{method: "PUT", path: "/v2/cache/{image_id}", rule: policy.CacheImage, ruled: true, handle: func(s *Server, c *call) { s.queueImage(c, c.argString(0)) }},
-	{method: "POST", path: "/v2/cache/clean", rule: policy.ManageImageCache, ruled: true, handle: func(s *Server, c *call) { s.cleanOrPrune(c, "clean") }},
-	{method: "POST", path: "/v2/cache/prune", rule: policy.ManageImageCache, ruled: true, handle: func(s *Server, c *call) { s.cleanOrPrune(c, "prune") }},
+	{method: "GET", path: "/v2/images", rule: policy.GetImages, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.listImages(c) }},
+	{method: "POST", path: "/v2/images", rule: policy.AddImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.createImage(c) }},
+	{method: "GET", path: "/v2/images/{image_id}", rule: policy.GetImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.showImage(c, a[0]) }},
+	{method: "PATCH", path: "/v2/images/{image_id}", rule: policy.ModifyImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.updateImage(c, string(a[0])) }},
+	{method: "DELETE", path: "/v2/images/{image_id}", rule: policy.DeleteImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.deleteImage(c, string(a[0])) }},
+	{method: "GET", path: "/v2/images/{image_id}/file", rule: policy.DownloadImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.download(c, string(a[0])) }},
+	{method: "PUT", path: "/v2/images/{image_id}/file", rule: policy.UploadImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.upload(c, string(a[0])) }},
+	{method: "PUT", path: "/v2/images/{image_id}/stage", rule: policy.ModifyImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.stage(c, string(a[0])) }},
+	{method: "POST", path: "/v2/images/{image_id}/import", rule: policy.ModifyImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.importImage(c, string(a[0])) }},
+	{method: "GET", path: "/v2/images/{image_id}/tasks", rule: policy.GetImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.imageTasks(c, string(a[0])) }},
+	{method: "POST", path: "/v2/images/{image_id}/actions/deactivate", rule: policy.Deactivate, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.imageAction(c, string(a[0]), "deactivate") }},
+	{method: "POST", path: "/v2/images/{image_id}/actions/reactivate", rule: policy.Reactivate, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.imageAction(c, string(a[0]), "reactivate") }},
+	{method: "PUT", path: "/v2/images/{image_id}/tags/{tag_value}", rule: policy.ModifyImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.addTag(c, string(a[0]), string(a[1])) }},
+	{method: "DELETE", path: "/v2/images/{image_id}/tags/{tag_value}", rule: policy.ModifyImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.deleteTag(c, string(a[0]), string(a[1])) }},
+	{method: "GET", path: "/v2/images/{image_id}/members", rule: policy.GetMembers, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.listMembers(c, string(a[0])) }},
+	{method: "POST", path: "/v2/images/{image_id}/members", rule: policy.AddMember, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.addMember(c, string(a[0])) }},
+	{method: "GET", path: "/v2/images/{image_id}/members/{member_id}", rule: policy.GetMember, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.getMember(c, string(a[0]), string(a[1])) }},
+	{method: "PUT", path: "/v2/images/{image_id}/members/{member_id}", rule: policy.ModifyMember, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.updateMember(c, string(a[0]), string(a[1])) }},
+	{method: "DELETE", path: "/v2/images/{image_id}/members/{member_id}", rule: policy.DeleteMember, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.deleteMember(c, string(a[0]), string(a[1])) }},
+	{method: "GET", path: "/v2/schemas/{schema}", tail: true, handle: func(s *Server, c *call, a routeArgs) { s.getSchema(c, a[0]) }},
+	{method: "GET", path: "/v2/tasks", rule: policy.TasksAPIAccess, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.listTasks(c) }},
+	{method: "POST", path: "/v2/tasks", rule: policy.TasksAPIAccess, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.createTask(c) }},
+	{method: "GET", path: "/v2/tasks/{task_id}", rule: policy.TasksAPIAccess, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.getTask(c, string(a[0])) }},
+	{method: "DELETE", path: "/v2/tasks/{task_id}", handle: func(s *Server, c *call, a routeArgs) { s.deleteTask(c) }},
+	{method: "GET", path: "/v2/cache", rule: policy.CacheList, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.cacheState(c) }},
+	{method: "DELETE", path: "/v2/cache", rule: policy.CacheDelete, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.clearCache(c) }},
+	{method: "DELETE", path: "/v2/cache/{image_id}", rule: policy.CacheDelete, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.deleteCachedImage(c, string(a[0])) }},
+	{method: "PUT", path: "/v2/cache/{image_id}", rule: policy.CacheImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.queueImage(c, string(a[0])) }},
+	{method: "POST", path: "/v2/cache/clean", rule: policy.ManageImageCache, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.cleanOrPrune(c, "clean") }},
+	{method: "POST", path: "/v2/cache/prune", rule: policy.ManageImageCache, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.cleanOrPrune(c, "prune") }},
 	// /v2/info/{info} answers import, stores and usage, and 404 for any
 	// other name (after its 405: a POST to any name is a 405).
-	{method: "GET", path: "/v2/info/{info}", handle: func(s *Server, c *call) { s.getInfo(c, c.arg(0)) }},
-	{method: "GET", path: "/v2/info/stores/detail", rule: policy.StoresInfoDetail, ruled: true, handle: func(s *Server, c *call) { s.getInfo(c, nil) }},
+	{method: "GET", path: "/v2/info/{info}", handle: func(s *Server, c *call, a routeArgs) { s.getInfo(c, a[0]) }},
+	{method: "GET", path: "/v2/info/stores/detail", rule: policy.StoresInfoDetail, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.getInfo(c, nil) }},
 
 	// The Images API v1, read-only (v1images.go), with Config.EnableV1:
 	// Queens' glance/api/v1/router.py, whose /images/detail comes before
 	// /images/{id}. HEAD /v1/images is a 405 there too (its route is GET
 	// only).
-	{method: "GET", path: "/v1/images", rule: policy.GetImages, ruled: true, handle: func(s *Server, c *call) { s.v1ListImages(c, false) }},
-	{method: "GET", path: "/v1/images/detail", rule: policy.GetImages, ruled: true, handle: func(s *Server, c *call) { s.v1ListImages(c, true) }},
-	{method: "HEAD", path: "/v1/images/detail", handle: func(s *Server, c *call) { s.v1DetailHead(c) }},
-	{method: "HEAD", path: "/v1/images/{image_id}", rule: policy.GetImage, ruled: true, handle: func(s *Server, c *call) { s.v1Meta(c, c.argString(0)) }},
-	{method: "GET", path: "/v1/images/{image_id}", rule: policy.DownloadImage, ruled: true, handle: func(s *Server, c *call) { s.v1Show(c, c.argString(0)) }},
+	{method: "GET", path: "/v1/images", rule: policy.GetImages, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1ListImages(c, false) }},
+	{method: "GET", path: "/v1/images/detail", rule: policy.GetImages, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1ListImages(c, true) }},
+	{method: "HEAD", path: "/v1/images/detail", handle: func(s *Server, c *call, a routeArgs) { s.v1DetailHead(c) }},
+	{method: "HEAD", path: "/v1/images/{image_id}", rule: policy.GetImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1Meta(c, string(a[0])) }},
+	{method: "GET", path: "/v1/images/{image_id}", rule: policy.DownloadImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1Show(c, string(a[0])) }},
 }
 
 // routeID names a route template: an index into routeIDs. The first ones
@@ -117,6 +117,11 @@ var pseudoRoutes = [numPseudoRoutes]string{
 
 // maxArgs is the most placeholders a template has.
 const maxArgs = 2
+
+// routeArgs are the values of a route's placeholders: slices of the
+// request's path, passed by value so that neither the resolved route nor
+// the call grows or escapes for them.
+type routeArgs [maxArgs][]byte
 
 // compiledRoute is a routeSpec ready to match.
 type compiledRoute struct {
@@ -242,7 +247,7 @@ type resolved struct {
 	route *compiledRoute // outRoute and outNotAllowed
 	path  []byte         // the path as routed (requestPath)
 	first []byte         // the path's first segment: the bare version's redirect names it
-	args  [maxArgs][]byte
+	args  routeArgs
 }
 
 // resolve decides the request's route: Glance's VersionNegotiationFilter
