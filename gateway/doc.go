@@ -1,5 +1,7 @@
 // Package gateway is Spyglass's HTTP front: the Images API v2 (and its
-// version documents) served with fasthttp, exactly as Glance serves it.
+// version documents) served with fasthttp, exactly as Glance serves it,
+// and with Config.EnableV1 the removed v1, read-only, as Glance Queens
+// served it over the same images (v1images.go, v1query.go).
 //
 // Every route is a row of one declarative table (routes.go: method, path
 // template, policy rule, handler); the template is the route's id. Each
