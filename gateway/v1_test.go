@@ -324,3 +324,17 @@ func FuzzParseV1ListQuery(f *testing.F) {
 		}
 	})
 }
+
+// TestV1HeaderValues: a property value holding CR or LF (JSON allows them
+// through v2) cannot split the v1 response's headers.
+func TestV1HeaderValues(t *testing.T) {
+	ts := startServerWith(t, "trusted", gateway.Config{EnableV1: true})
+	img := ts.json(t, p1, "POST", "/v2/images", map[string]any{"name": "n\r\nX-Injected: 1", "evil": "a\r\nX-Injected: 2\r\n\r\nbody"}, 201)
+	resp, body := ts.do(t, p1, "HEAD", "/v1/images/"+img["id"].(string), nil)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Injected") != "" || len(body) != 0 {
+		t.Fatalf("HEAD: %d %v %q", resp.StatusCode, resp.Header, body)
+	}
+	if got := resp.Header.Get("X-Image-Meta-Property-Evil"); strings.ContainsAny(got, "\r\n") || !strings.HasPrefix(got, "a") {
+		t.Errorf("property header %q", got)
+	}
+}
