@@ -430,7 +430,6 @@ func spyglassUnderTest(t *testing.T, mode string, opts glancetest.Options) strin
 	return startSpyglass(t, mode, "")
 }
 
-
 // startSpyglass builds cmd/spyglass and serves it on a free loopback port
 // in trusted mode with an empty data directory.
 // startSpyglass builds and starts Spyglass in trusted mode with the given
