@@ -1,0 +1,160 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/spyglass-gateway/spyglass/backends"
+)
+
+// heldBatch is the most ids one existence check sends (id=in:a,b,…): 150
+// UUIDs are some 5,500 bytes of request line, within eventlet's 8,192 with
+// room for the query's own filters.
+const heldBatch = 150
+
+// heldBefore answers, for images region i yielded for the listing q, which
+// regions configured before i list them too for the same caller and query:
+// those regions' streams list their own copies, and an image is listed once,
+// from the first region that lists it (the copy show serves, and the one
+// whose sort values place it). One request per earlier region per batch of
+// ids, all at once, with the query's filters and id=in:…; the location
+// index learns what they find.
+//
+// A region that cannot answer (down, or refusing the request) is answered
+// for by the location index: a walk without that region's answer is the
+// best the index can do, and no worse than without the check.
+func (c *Catalog) heldBefore(ctx context.Context, i int, q *backends.ListQuery, imgs []*backends.Image) []regionSet {
+	out := make([]regionSet, len(imgs))
+	if i == 0 || len(imgs) == 0 {
+		return out
+	}
+	pos := make(map[string]int, len(imgs))
+	for j, img := range imgs {
+		pos[img.ID] = j
+	}
+	n := heldBatch
+	for _, r := range c.regions[:i] {
+		n = min(n, r.maxPage)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for j := range i {
+		for lo := 0; lo < len(imgs); lo += n {
+			batch := imgs[lo:min(lo+n, len(imgs))]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				found := c.listsOf(ctx, j, q, batch)
+				mu.Lock()
+				defer mu.Unlock()
+				for _, k := range found {
+					out[pos[batch[k].ID]] |= one(j)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	return out
+}
+
+// listsOf returns the indexes in batch of the images region j lists for q.
+func (c *Catalog) listsOf(ctx context.Context, j int, q *backends.ListQuery, batch []*backends.Image) []int {
+	ids := make([]string, len(batch))
+	for k, img := range batch {
+		ids[k] = img.ID
+	}
+	imgs, err := c.listIDs(ctx, j, q, ids)
+	if err != nil {
+		if errors.Is(err, backends.ErrBadRequest) && len(batch) > 1 {
+			// The query's filters and the ids make too long a request
+			// line for this region: half as many ids a request.
+			h := len(batch) / 2
+			lo := c.listsOf(ctx, j, q, batch[:h])
+			for _, k := range c.listsOf(ctx, j, q, batch[h:]) {
+				lo = append(lo, h+k)
+			}
+			return lo
+		}
+		c.log.WarnContext(ctx, "a listing could not ask an earlier region which images it holds; the location index answers",
+			"region", c.regions[j].cached.name, "err", err)
+		var known []int
+		for k, img := range batch {
+			if c.loc.known(img.ID, j) {
+				known = append(known, k)
+			}
+		}
+		return known
+	}
+	in := make(map[string]struct{}, len(imgs))
+	for _, img := range imgs {
+		in[img.ID] = struct{}{}
+	}
+	found := make([]int, 0, len(imgs))
+	for k, img := range batch {
+		if _, ok := in[img.ID]; ok {
+			found = append(found, k)
+		}
+	}
+	return found
+}
+
+// listIDs lists, of ids, the images region j lists for q (its filters,
+// visibility, membership and tags; not its marker or limit), and teaches
+// the location index.
+func (c *Catalog) listIDs(ctx context.Context, j int, q *backends.ListQuery, ids []string) ([]*backends.Image, error) {
+	check := *q
+	check.Marker, check.Limit = "", len(ids)
+	// The images were listed under the query's own id filter, if any:
+	// ours narrows it to them.
+	check.Filters = make([]backends.Filter, 0, len(q.Filters)+1)
+	for _, f := range q.Filters {
+		if f.Property || f.Key != "id" {
+			check.Filters = append(check.Filters, f)
+		}
+	}
+	check.Filters = append(check.Filters, backends.Filter{Key: "id", Op: backends.OpIn, Values: ids})
+	imgs, err := c.regions[j].cached.ListImages(ctx, &check)
+	if err != nil {
+		return nil, err
+	}
+	for _, img := range imgs {
+		c.loc.listed(img.ID, j)
+	}
+	return imgs, nil
+}
+
+// markerCopy finds the copy of a hand-built marker that places it: the
+// first region's that lists it for q (every region asked at once), as the
+// walk that led to it listed that copy. ok is false when no region lists it
+// (the marker does not match the query: Glance still pages after it) or
+// when a region before the first that does could not answer.
+func (c *Catalog) markerCopy(ctx context.Context, q *backends.ListQuery, id string) (img *backends.Image, owner int, ok bool) {
+	backends.CallerFrom(ctx) // built now, not by the goroutines below at once
+	imgs := make([]*backends.Image, len(c.regions))
+	errs := make([]error, len(c.regions))
+	var wg sync.WaitGroup
+	for j := range c.regions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var found []*backends.Image
+			found, errs[j] = c.listIDs(ctx, j, q, []string{id})
+			for _, f := range found {
+				if f.ID == id {
+					imgs[j] = f
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for j := range c.regions {
+		if errs[j] != nil {
+			return nil, 0, false
+		}
+		if imgs[j] != nil {
+			return imgs[j], j, true
+		}
+	}
+	return nil, 0, false
+}
