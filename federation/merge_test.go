@@ -401,9 +401,10 @@ func newLocalFederation(t *testing.T, n int) *fedUnderTest {
 	return f
 }
 
-// TestMergedListingOverEmbeddedRegions: three embedded regions; every
-// randomized walk through Spyglass is the oracle's listing, no image
-// repeated or skipped, exact order.
+// TestMergedListingOverEmbeddedRegions: three embedded regions, some
+// images copied under the same id into others (issue 19); every randomized
+// walk through Spyglass is the oracle's listing, no image repeated or
+// skipped, exact order.
 func TestMergedListingOverEmbeddedRegions(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -412,6 +413,9 @@ func TestMergedListingOverEmbeddedRegions(t *testing.T) {
 	for i, u := range f.urls {
 		seedRegion(t, u, 60+20*i, rng, f.names[i])
 	}
+	time.Sleep(1100 * time.Millisecond) // copies made later: a created_at of their own
+	n := seedCopies(t, f, rng, func([]bool) bool { return true })
+	t.Logf("%d copies under the same id", n)
 	checkWalks(t, f, rng, 150)
 }
 

@@ -71,21 +71,29 @@ func readTimes(t *testing.T, dir, region string, into map[string][2]time.Time) {
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	parse := func(v any) time.Time {
+		switch v := v.(type) {
+		case time.Time:
+			return v.UTC()
+		case string:
+			for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999"} {
+				if tm, err := time.Parse(layout, v); err == nil {
+					return tm
+				}
+			}
+		}
+		t.Fatalf("a time in %s's database: %#v", region, v)
+		return time.Time{}
+	}
 	for rows.Next() {
-		var id, c string
-		var u sql.NullString
+		var id string
+		var c, u any
 		if err := rows.Scan(&id, &c, &u); err != nil {
 			t.Fatal(err)
 		}
-		ct, err := time.Parse("2006-01-02 15:04:05.999999", c)
-		if err != nil {
-			t.Fatalf("created_at %q: %v", c, err)
-		}
-		ut := ct
-		if u.Valid {
-			if ut, err = time.Parse("2006-01-02 15:04:05.999999", u.String); err != nil {
-				t.Fatalf("updated_at %q: %v", u.String, err)
-			}
+		ct, ut := parse(c), parse(c)
+		if u != nil {
+			ut = parse(u)
 		}
 		into[timesKey(region, id)] = [2]time.Time{ct, ut}
 	}
