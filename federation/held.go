@@ -64,7 +64,7 @@ func (c *Catalog) listsOf(ctx context.Context, j int, q *backends.ListQuery, bat
 	for k, img := range batch {
 		ids[k] = img.ID
 	}
-	imgs, err := c.listIDs(ctx, j, q, ids)
+	imgs, err := c.listIDs(ctx, j, q, backends.OpIn, ids...)
 	if err != nil {
 		if errors.Is(err, backends.ErrBadRequest) && len(batch) > 1 {
 			// The query's filters and the ids make too long a request
@@ -102,7 +102,9 @@ func (c *Catalog) listsOf(ctx context.Context, j int, q *backends.ListQuery, bat
 // listIDs lists, of ids, the images region j lists for q (its filters,
 // visibility, membership and tags; not its marker or limit), and teaches
 // the location index.
-func (c *Catalog) listIDs(ctx context.Context, j int, q *backends.ListQuery, ids []string) ([]*backends.Image, error) {
+//
+// op is OpIn, or OpEq for one id (a marker: id=<id>, as a client asks).
+func (c *Catalog) listIDs(ctx context.Context, j int, q *backends.ListQuery, op backends.FilterOp, ids ...string) ([]*backends.Image, error) {
 	check := *q
 	check.Marker, check.Limit = "", len(ids)
 	// The images were listed under the query's own id filter, if any:
@@ -113,7 +115,7 @@ func (c *Catalog) listIDs(ctx context.Context, j int, q *backends.ListQuery, ids
 			check.Filters = append(check.Filters, f)
 		}
 	}
-	check.Filters = append(check.Filters, backends.Filter{Key: "id", Op: backends.OpIn, Values: ids})
+	check.Filters = append(check.Filters, backends.Filter{Key: "id", Op: op, Values: ids})
 	imgs, err := c.regions[j].cached.ListImages(ctx, &check)
 	if err != nil {
 		return nil, err
@@ -139,7 +141,7 @@ func (c *Catalog) markerCopy(ctx context.Context, q *backends.ListQuery, id stri
 		go func() {
 			defer wg.Done()
 			var found []*backends.Image
-			found, errs[j] = c.listIDs(ctx, j, q, []string{id})
+			found, errs[j] = c.listIDs(ctx, j, q, backends.OpEq, id)
 			for _, f := range found {
 				if f.ID == id {
 					imgs[j] = f

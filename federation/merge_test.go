@@ -426,7 +426,11 @@ type countingRegion struct {
 }
 
 func (r *countingRegion) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
-	r.asked.Add(int64(q.Limit))
+	// The checks of which images an earlier region lists too (id=in:…,
+	// which this test's walks never filter by) are not images read.
+	if !slices.ContainsFunc(q.Filters, func(f backends.Filter) bool { return f.Key == "id" }) {
+		r.asked.Add(int64(q.Limit))
+	}
 	return r.Images.ListImages(ctx, q)
 }
 
