@@ -59,32 +59,50 @@ func (c *Catalog) heldBefore(ctx context.Context, i int, q *backends.ListQuery, 
 }
 
 // listsOf returns the indexes in batch of the images region j lists for q.
+// A region that cannot answer is answered for by the location index.
 func (c *Catalog) listsOf(ctx context.Context, j int, q *backends.ListQuery, batch []*backends.Image) []int {
+	found, err := c.listsOfIn(ctx, j, q, batch)
+	if err == nil {
+		return found
+	}
+	c.log.WarnContext(ctx, "a listing could not ask an earlier region which images it holds; the location index answers",
+		"region", c.regions[j].cached.name, "err", err)
+	var known []int
+	for k, img := range batch {
+		if c.loc.known(img.ID, j) {
+			known = append(known, k)
+		}
+	}
+	return known
+}
+
+func (c *Catalog) listsOfIn(ctx context.Context, j int, q *backends.ListQuery, batch []*backends.Image) ([]int, error) {
 	ids := make([]string, len(batch))
 	for k, img := range batch {
 		ids[k] = img.ID
 	}
 	imgs, err := c.listIDs(ctx, j, q, backends.OpIn, ids...)
+	if errors.Is(err, backends.ErrBadRequest) && len(batch) > 1 {
+		// The query's filters and the ids make too long a request line
+		// for the region: half as many ids a request. A query it refuses
+		// whatever the ids fails the first half down to one id, and the
+		// second half is not asked.
+		h := len(batch) / 2
+		lo, err := c.listsOfIn(ctx, j, q, batch[:h])
+		if err != nil {
+			return nil, err
+		}
+		hi, err := c.listsOfIn(ctx, j, q, batch[h:])
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range hi {
+			lo = append(lo, h+k)
+		}
+		return lo, nil
+	}
 	if err != nil {
-		if errors.Is(err, backends.ErrBadRequest) && len(batch) > 1 {
-			// The query's filters and the ids make too long a request
-			// line for this region: half as many ids a request.
-			h := len(batch) / 2
-			lo := c.listsOf(ctx, j, q, batch[:h])
-			for _, k := range c.listsOf(ctx, j, q, batch[h:]) {
-				lo = append(lo, h+k)
-			}
-			return lo
-		}
-		c.log.WarnContext(ctx, "a listing could not ask an earlier region which images it holds; the location index answers",
-			"region", c.regions[j].cached.name, "err", err)
-		var known []int
-		for k, img := range batch {
-			if c.loc.known(img.ID, j) {
-				known = append(known, k)
-			}
-		}
-		return known
+		return nil, err
 	}
 	in := make(map[string]struct{}, len(imgs))
 	for _, img := range imgs {
@@ -96,7 +114,7 @@ func (c *Catalog) listsOf(ctx context.Context, j int, q *backends.ListQuery, bat
 			found = append(found, k)
 		}
 	}
-	return found
+	return found, nil
 }
 
 // listIDs lists, of ids, the images region j lists for q (its filters,
