@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 )
@@ -146,35 +147,64 @@ func (c *Catalog) listIDs(ctx context.Context, j int, q *backends.ListQuery, op 
 
 // markerCopy finds the copy of a hand-built marker that places it: the
 // first region's that lists it for q (every region asked at once), as the
-// walk that led to it listed that copy. ok is false when no region lists it
-// (the marker does not match the query: Glance still pages after it) or
-// when a region before the first that does could not answer.
-func (c *Catalog) markerCopy(ctx context.Context, q *backends.ListQuery, id string) (img *backends.Image, owner int, ok bool) {
-	backends.CallerFrom(ctx) // built now, not by the goroutines below at once
-	imgs := make([]*backends.Image, len(c.regions))
-	errs := make([]error, len(c.regions))
-	var wg sync.WaitGroup
+// walk that led to it listed that copy. It answers as soon as the regions
+// before that one have answered. held is false when no region lists it (the
+// marker does not match the query: Glance still pages after it); err is a
+// region before the first listing it that could not answer.
+func (c *Catalog) markerCopy(ctx context.Context, q *backends.ListQuery, id string) (img *backends.Image, owner int, held bool, err error) {
+	type answer struct {
+		j   int
+		img *backends.Image
+		err error
+	}
+	// The lookups outlive this request when a later region is slow: they
+	// take a copy of the caller, not the request.
+	var who backends.Caller
+	if p := backends.CallerFrom(ctx); p != nil {
+		who = *p
+	}
+	lctx, cancel := context.WithTimeout(backends.WithCaller(context.Background(), &who), time.Minute)
+	answers := make(chan answer, len(c.regions))
 	for j := range c.regions {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
+			a := answer{j: j}
 			var found []*backends.Image
-			found, errs[j] = c.listIDs(ctx, j, q, backends.OpEq, id)
+			found, a.err = c.listIDs(lctx, j, q, backends.OpEq, id)
 			for _, f := range found {
 				if f.ID == id {
-					imgs[j] = f
+					a.img = f
 				}
 			}
+			answers <- a
 		}()
 	}
-	wg.Wait()
-	for j := range c.regions {
-		if errs[j] != nil {
-			return nil, 0, false
+	got := make([]*answer, len(c.regions))
+	received := 0
+	defer func() {
+		rest := len(c.regions) - received
+		go func() { // let the rest finish (and teach the index)
+			for range rest {
+				<-answers
+			}
+			cancel()
+		}()
+	}()
+	for received < len(c.regions) {
+		select {
+		case a := <-answers:
+			got[a.j] = &a
+			received++
+		case <-ctx.Done():
+			return nil, 0, false, ctx.Err()
 		}
-		if imgs[j] != nil {
-			return imgs[j], j, true
+		// Decided once every region before the first listing it said no.
+		for j := 0; j < len(got) && got[j] != nil; j++ {
+			if a := got[j]; a.err != nil {
+				return nil, 0, false, a.err
+			} else if a.img != nil {
+				return a.img, j, true, nil
+			}
 		}
 	}
-	return nil, 0, false
+	return nil, 0, false, nil
 }

@@ -530,13 +530,17 @@ func (c *Catalog) startPoints(ctx context.Context, q *backends.ListQuery) ([]poi
 	// created_at), so other regions place it by comparison.
 	base := *q
 	base.Marker, base.Limit = "", 0
-	m, owner, ok := c.markerCopy(ctx, &base, q.Marker)
-	if !ok {
-		// Not in the listing (or a region could not say): the copy a
-		// show serves, every region asked so the index knows them all.
-		c.askEvery(ctx, q.Marker)
+	m, owner, held, err := c.markerCopy(ctx, &base, q.Marker)
+	if !held {
+		// Not in the listing: the copy a show serves, every region
+		// asked so the index knows them all. A region that could not
+		// say: the copy the index names.
+		if err == nil {
+			c.askEvery(ctx, q.Marker)
+		} else if ctx.Err() != nil {
+			return nil, err
+		}
 		var holders regionSet
-		var err error
 		m, holders, err = c.place(ctx, q.Marker, primaryCopy)
 		if err != nil {
 			if errors.Is(err, backends.ErrNotFound) {
