@@ -399,3 +399,30 @@ func seedCopies(t *testing.T, f *fedUnderTest, rng *rand.Rand, allowed func(hold
 	}
 	return copied
 }
+
+// TestShowRetriesTheNextHolder: an image the location index knows in three
+// regions, deleted behind the gateway from the first two: a show tries each
+// holder the index names in turn and serves the one left.
+func TestShowRetriesTheNextHolder(t *testing.T) {
+	f := newLocalFederation(t, 3)
+	admin := caller{"adm", "admin,member,reader"}
+	const id = "22222222-0000-4000-8000-000000000001"
+	for i, u := range f.urls {
+		if code, b := do(t, u, admin, "POST", "/v2/images", map[string]any{"id": id, "name": "everywhere", "visibility": "public"}); code != 201 {
+			t.Fatalf("create in %s: %d %s", f.names[i], code, b)
+		}
+	}
+	// A listing teaches the index every copy (the first listed, the
+	// others passed over).
+	if got := walk(t, f.spy[:1], admin, "limit=25", false); !slices.Equal(got, []string{id}) {
+		t.Fatalf("listing: %v", got)
+	}
+	for _, u := range f.urls[:2] {
+		if code, b := do(t, u, admin, "DELETE", "/v2/images/"+id, nil); code != 204 {
+			t.Fatalf("delete behind the gateway: %d %s", code, b)
+		}
+	}
+	if code, b := do(t, f.spy[0], admin, "GET", "/v2/images/"+id, nil); code != 200 {
+		t.Fatalf("show after two copies went: %d %s", code, b)
+	}
+}
