@@ -194,6 +194,13 @@ func (m *Cache) Image(ctx context.Context, id string) (*backends.Image, Freshnes
 	return img, f, t
 }
 
+// Recheck is Image for a lookup already counted: a coalesced miss looks
+// again before it asks the region (a flight that just ended may have
+// filled the cache), as groupcache's load does.
+func (m *Cache) Recheck(ctx context.Context, id string) (*backends.Image, Freshness, Ticket) {
+	return m.image(ctx, id)
+}
+
 func (m *Cache) image(ctx context.Context, id string) (*backends.Image, Freshness, Ticket) {
 	img, f := m.localImage(id)
 	if f == Fresh || m.shared == nil {
@@ -371,6 +378,13 @@ func (m *Cache) sweep(now time.Time) {
 		return true
 	})
 }
+
+// Valid reports whether an answer read under ticket t is still good for
+// id: no invalidation of id (a write through this instance, or one another
+// instance published) happened since t was taken. A coalesced answer is
+// handed to a caller only if it is: a caller that came after a write must
+// not get what was read before it.
+func (m *Cache) Valid(t Ticket, id string) bool { return m.valid(t, id) }
 
 // valid reports whether something fetched under ticket t is still good for
 // id: no invalidation of id happened after t was taken.
