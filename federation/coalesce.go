@@ -32,9 +32,10 @@ import (
 //   - any other error — a record the caller cannot see (its 404), a
 //     refusal, a region down for that project — only to callers of the same
 //     identity. Any other caller asks again, in a flight of its identity.
-//   - nothing read before a write this caller follows: if the image was
-//     invalidated since the flight's ticket (a write through the gateway,
-//     here or on another instance), the caller asks again. A write also
+//   - nothing read before a write this caller follows: if the flight
+//     began before this caller and the image was invalidated since (a
+//     write through the gateway, here or on another instance), the caller
+//     asks again. A write also
 //     forgets the image's record flight, so callers that come after it do
 //     not wait for an answer they cannot use.
 //
@@ -61,6 +62,7 @@ type answer[T any] struct {
 func coalesce[T any](ctx context.Context, g *singleflight.Group, m *meta.Cache, key, id string,
 	shareErr func(error) bool, ask func(ctx context.Context) (T, meta.Ticket, error)) (T, error) {
 	who := backends.CallerOf(ctx) // a copy: the flight may outlive this request
+	begun := m.Ticket()
 	for attempt := range 3 {
 		k := key
 		if attempt > 0 {
@@ -71,8 +73,8 @@ func coalesce[T any](ctx context.Context, g *singleflight.Group, m *meta.Cache, 
 			var zero T
 			return zero, err
 		}
-		if !m.Valid(a.t, id) {
-			continue // read before a write: ask again
+		if !m.Current(a.t, begun, id) {
+			continue // read before a write this caller follows: ask again
 		}
 		if a.err == nil || shareErr(a.err) || sameIdentity(&a.who, &who) {
 			return a.v, a.err

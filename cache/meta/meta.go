@@ -379,12 +379,15 @@ func (m *Cache) sweep(now time.Time) {
 	})
 }
 
-// Valid reports whether an answer read under ticket t is still good for
-// id: no invalidation of id (a write through this instance, or one another
-// instance published) happened since t was taken. A coalesced answer is
-// handed to a caller only if it is: a caller that came after a write must
-// not get what was read before it.
-func (m *Cache) Valid(t Ticket, id string) bool { return m.valid(t, id) }
+// Current reports whether an answer about id read under ticket read may
+// be given to a caller that took ticket begun when it began: the read
+// began after it, or no invalidation of id (a write through this
+// instance, or one another instance published) happened since the read
+// began. A coalesced answer is handed to a caller only if it is: a caller
+// that came after a write must not get what was read before it.
+func (m *Cache) Current(read, begun Ticket, id string) bool {
+	return read.epoch >= begun.epoch || m.valid(read, id)
+}
 
 // valid reports whether something fetched under ticket t is still good for
 // id: no invalidation of id happened after t was taken.
