@@ -2,6 +2,9 @@ package federation_test
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,8 +17,8 @@ import (
 
 // TestCoalescedReadServesNoRecordReadBeforeAWrite: a show's call to the
 // region has read the old record and is slow to return; meanwhile the image
-// is updated, through this instance or another one (its invalidation
-// published here). A show that begins after the write must answer the new
+// is tagged, through this instance or another one (its invalidation
+// published here); a tag's answer is no record, so none is cached. A show that begins after the write must answer the new
 // record, though the slow read for the same image is still in flight: it
 // cannot join it (the write forgot it), or it may not take its answer
 // (read before the write), and asks again.
@@ -48,7 +51,7 @@ func TestCoalescedReadServesNoRecordReadBeforeAWrite(t *testing.T) {
 		id := img.ID
 		mc.InvalidateAll() // cold
 
-		nameOf := func() <-chan string {
+		tagsOf := func() <-chan string {
 			ch := make(chan string, 1)
 			go func() {
 				img, err := cat.Image(ctx, id)
@@ -56,25 +59,25 @@ func TestCoalescedReadServesNoRecordReadBeforeAWrite(t *testing.T) {
 					ch <- err.Error()
 					return
 				}
-				ch <- *img.Name
+				ch <- strings.Join(img.Tags, ",")
 			}()
 			return ch
 		}
 		held := &heldShow{answered: make(chan struct{}), release: make(chan struct{})}
 		calls.hold.Store(held)
-		slow := nameOf()
-		<-held.answered // the region answered "old"; the flight has not returned
-		if _, err := cat.UpdateImage(ctx, id, []backends.Change{{Op: backends.PatchReplace, Path: []string{"name"}, Value: []byte(`"new"`)}}); err != nil {
+		slow := tagsOf()
+		<-held.answered // the region answered no tags; the flight has not returned
+		if err := cat.AddTag(ctx, id, "new"); err != nil {
 			t.Fatal(err)
 		}
-		after := nameOf()
+		after := tagsOf()
 		time.Sleep(100 * time.Millisecond) // let it join the slow flight, if it can
 		close(held.release)
 		if got := <-after; got != "new" {
 			t.Errorf("a show after the write answered %q; it took the answer of a read before it", got)
 		}
 		<-slow // begun before the write: either answer is right
-		if img, err := cat.Image(ctx, id); err != nil || *img.Name != "new" {
+		if img, err := cat.Image(ctx, id); err != nil || !slices.Equal(img.Tags, []string{"new"}) {
 			t.Errorf("the next show: %v %v; the slow read was cached", img, err)
 		}
 	})
@@ -92,17 +95,18 @@ func TestCoalescedReadServesNoRecordReadBeforeAWrite(t *testing.T) {
 		show := func() <-chan string {
 			ch := make(chan string, 1)
 			go func() {
-				_, name := nameOf(t, b.url, admin, id)
-				ch <- name
+				_, body := do(t, b.url, admin, "GET", "/v2/images/"+id, nil)
+				var img struct{ Tags []string }
+				json.Unmarshal(body, &img)
+				ch <- strings.Join(img.Tags, ",")
 			}()
 			return ch
 		}
 		slow := show()
 		<-held.answered
 		others := b.metas[0].OthersWrites()
-		patch := `[{"op": "replace", "path": "/name", "value": "new"}]`
-		if code, body := do(t, a.url, admin, "PATCH", "/v2/images/"+id, patch); code != 200 {
-			t.Fatalf("update through A: %d %s", code, body)
+		if code, body := do(t, a.url, admin, "PUT", "/v2/images/"+id+"/tags/new", nil); code != 204 {
+			t.Fatalf("tag through A: %d %s", code, body)
 		}
 		eventually(t, "B learns of A's write", func() bool { return b.metas[0].OthersWrites() > others })
 		after := show()
