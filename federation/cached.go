@@ -241,7 +241,9 @@ func (c *cachedRegion) Member(ctx context.Context, imageID, memberID string) (*b
 		return m, nil
 	}
 	return coalesce(ctx, &c.verdicts, c.meta, imageID+"\x00"+memberID, imageID, isNotFound,
-		func(ctx context.Context) (*backends.Member, meta.Ticket, error) { return c.askMember(ctx, imageID, memberID) })
+		func(ctx context.Context) (*backends.Member, meta.Ticket, error) {
+			return c.askMember(ctx, imageID, memberID)
+		})
 }
 
 // askMember is a verdict miss's one call to the region, for every caller

@@ -3,13 +3,11 @@ package federation
 import (
 	"context"
 	"slices"
-	"time"
 
 	"golang.org/x/sync/singleflight"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/cache/meta"
-	"github.com/spyglass-gateway/spyglass/tracing"
 )
 
 // A cold boot storm — N clients asking at once for an image this instance
@@ -35,17 +33,13 @@ import (
 //   - nothing read before a write this caller follows: if the flight
 //     began before this caller and the image was invalidated since (a
 //     write through the gateway, here or on another instance), the caller
-//     asks again. A write also
-//     forgets the image's record flight, so callers that come after it do
-//     not wait for an answer they cannot use.
+//     asks again. A write also forgets the image's record flight, so
+//     callers that come after it do not wait for an answer they cannot use.
 //
-// The call to the region runs detached from the request that started it
-// (its client going away must not fail the others), with a copy of its
-// caller, bounded by flightTimeout.
-
-// flightTimeout bounds a coalesced call to a region, whose own timeouts
-// (connect, read) bound it first.
-const flightTimeout = time.Minute
+// The call to the region runs on the goroutine of the caller that starts
+// the flight, detached from its cancellation (its client going away must
+// not fail the others), bounded by the region's own timeouts as any call
+// to it is; the others wait for it.
 
 // answer is what a flight returns to every caller that joined it.
 type answer[T any] struct {
@@ -61,18 +55,14 @@ type answer[T any] struct {
 // says which errors every caller may have.
 func coalesce[T any](ctx context.Context, g *singleflight.Group, m *meta.Cache, key, id string,
 	shareErr func(error) bool, ask func(ctx context.Context) (T, meta.Ticket, error)) (T, error) {
-	who := backends.CallerOf(ctx) // a copy: the flight may outlive this request
+	who := backends.CallerOf(ctx) // anonymous when there is none
 	begun := m.Ticket()
 	for attempt := range 3 {
 		k := key
 		if attempt > 0 {
 			k = key + "\x00" + identityKey(&who)
 		}
-		a, err := join(ctx, g, k, &who, ask)
-		if err != nil {
-			var zero T
-			return zero, err
-		}
+		a := join(ctx, g, k, &who, ask)
 		if !m.Current(a.t, begun, id) {
 			continue // read before a write this caller follows: ask again
 		}
@@ -85,24 +75,14 @@ func coalesce[T any](ctx context.Context, g *singleflight.Group, m *meta.Cache, 
 	return v, err
 }
 
-// join runs ask in the flight for key, or waits for the one running; it
-// returns early only when ctx is done.
+// join runs ask in the flight for key, or waits for the one running.
 func join[T any](ctx context.Context, g *singleflight.Group, key string, who *backends.Caller,
-	ask func(ctx context.Context) (T, meta.Ticket, error)) (*answer[T], error) {
-	caller := *who
-	detached := tracing.Detach(ctx)
-	ch := g.DoChan(key, func() (any, error) {
-		fctx, cancel := context.WithTimeout(backends.WithCaller(detached, &caller), flightTimeout)
-		defer cancel()
-		v, t, err := ask(fctx)
-		return &answer[T]{v: v, err: err, t: t, who: caller}, nil
+	ask func(ctx context.Context) (T, meta.Ticket, error)) *answer[T] {
+	a, _, _ := g.Do(key, func() (any, error) {
+		v, t, err := ask(context.WithoutCancel(ctx))
+		return &answer[T]{v: v, err: err, t: t, who: *who}, nil
 	})
-	select {
-	case r := <-ch:
-		return r.Val.(*answer[T]), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return a.(*answer[T])
 }
 
 // identityKey is what a region's answer may depend on: the caller's
