@@ -142,8 +142,9 @@ type download struct {
 	err    error
 }
 
-// storm downloads id once per caller in whos, all at once.
-func storm(base, id string, whos []as) []download {
+// storm downloads id once per caller in whos, all at once, but for the
+// first lead ones, which start lead before the others.
+func storm(base, id string, whos []as, first int, lead time.Duration) []download {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: len(whos), MaxConnsPerHost: len(whos)}}
 	defer client.CloseIdleConnections()
 	out := make([]download, len(whos))
@@ -159,6 +160,9 @@ func storm(base, id string, whos []as) []download {
 			req, _ := http.NewRequest("GET", base+"/v2/images/"+id+"/file", nil)
 			glancetest.SetCaller(req.Header, who.project, "u-"+who.project, who.roles)
 			<-start
+			if i >= first {
+				time.Sleep(lead)
+			}
 			resp, err := client.Do(req)
 			if err != nil {
 				d.err = err
@@ -197,11 +201,13 @@ func TestColdStormCostsOneOriginRequestOfEachKind(t *testing.T) {
 	ops := as{"ops", "admin,member"}
 	publicID := glanceImage(t, g.URL, ops, "public", data)
 	sharedID := glanceImage(t, g.URL, p1, "shared", data, p2)
+	privateID := glanceImage(t, g.URL, p1, "private", data)
 
 	for _, tc := range []struct {
 		name   string
 		id     string
 		whos   []as
+		first  int    // whos[:first] start 50ms before the others: they ask first
 		hidden string // a project that must get 404
 		// want is the exact count of each kind; at most is an upper bound
 		// where who leads decides (a hidden caller's 404 is its own: the
@@ -217,11 +223,21 @@ func TestColdStormCostsOneOriginRequestOfEachKind(t *testing.T) {
 		{name: "shared image, owner, member and an outsider, N=50", id: sharedID, hidden: "p3",
 			whos:   slices.Concat(repeat(p1, 20), repeat(p2, 20), repeat(p3, 10)),
 			atMost: map[string]int{"record": 3, "data": 1, "members": 2}},
+		// The first asker cannot see the image: its 404 is its own; the
+		// others ask again, once per identity.
+		{name: "shared image, an outsider asks first, N=41", id: sharedID, hidden: "p3",
+			whos: slices.Concat(repeat(p3, 1), repeat(p1, 20), repeat(p2, 20)), first: 1,
+			want: map[string]int{"record": 3, "data": 1, "members": 1}},
+		// The first asker is an admin, who sees every image: its record
+		// is shared, and still not shown to a project that may not see it.
+		{name: "private image, an admin asks first, N=41", id: privateID, hidden: "p2",
+			whos: slices.Concat(repeat(admin, 1), repeat(p1, 20), repeat(p2, 20)), first: 1,
+			want: map[string]int{"record": 1, "data": 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := startGlanceRegion(origin.url, "", true, 0)(t, gateway.Config{})
 			origin.take()
-			downloads := storm(ts.url, tc.id, tc.whos)
+			downloads := storm(ts.url, tc.id, tc.whos, tc.first, 50*time.Millisecond)
 			got := origin.take()
 			var ttfbs []time.Duration
 			for _, d := range downloads {
@@ -258,7 +274,7 @@ func TestColdStormCostsOneOriginRequestOfEachKind(t *testing.T) {
 				return // the outsider's own 404 from the origin is not cached
 			}
 			// Warm: the same storm asks the origin nothing.
-			storm(ts.url, tc.id, tc.whos)
+			storm(ts.url, tc.id, tc.whos, 0, 0)
 			if got := origin.take(); len(got) != 0 {
 				t.Errorf("a warm storm asked the origin %v; want nothing", got)
 			}
