@@ -154,7 +154,8 @@ func newCachedRegion(name string, region Region, meta *meta.Cache, blobs *blob.C
 }
 
 // Image answers from the metadata cache when the record is fresh; otherwise
-// it asks the region with the caller's identity and remembers the answer.
+// it asks the region with the caller's identity and remembers the answer,
+// one call for every concurrent miss of the image (coalesce).
 // A region that cannot be reached is covered by a stale record within
 // stale_if_error. The gateway applies the visibility function to whatever is
 // returned: a record another caller fetched is shown only to callers the
@@ -220,7 +221,8 @@ func (c *cachedRegion) ListImages(ctx context.Context, q *backends.ListQuery) ([
 
 // Member answers the gateway's membership questions (is the caller a member
 // of this shared image; GET .../members/{id}) from remembered verdicts, or
-// asks the region with the caller's identity and remembers the verdict for
+// asks the region with the caller's identity (one call for every
+// concurrent miss of the verdict: coalesce) and remembers the verdict for
 // cache.verdict_ttl. The gateway has already decided that the caller may
 // ask about this member, so a verdict does not depend on who asked.
 func (c *cachedRegion) Member(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
