@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/cache/blob"
@@ -140,6 +141,8 @@ type cachedRegion struct {
 	// regions): images a listing read ahead are reused for the next page
 	// only when none happened in between.
 	writes *atomic.Uint64
+	// records and verdicts coalesce concurrent misses (coalesce.go).
+	records, verdicts singleflight.Group
 }
 
 func newCachedRegion(name string, region Region, meta *meta.Cache, blobs *blob.Cache, log *slog.Logger) *cachedRegion {
@@ -151,7 +154,8 @@ func newCachedRegion(name string, region Region, meta *meta.Cache, blobs *blob.C
 }
 
 // Image answers from the metadata cache when the record is fresh; otherwise
-// it asks the region with the caller's identity and remembers the answer.
+// it asks the region with the caller's identity and remembers the answer,
+// one call for every concurrent miss of the image (coalesce).
 // A region that cannot be reached is covered by a stale record within
 // stale_if_error. The gateway applies the visibility function to whatever is
 // returned: a record another caller fetched is shown only to callers the
@@ -161,14 +165,15 @@ func (c *cachedRegion) Image(ctx context.Context, id string) (*backends.Image, e
 		return c.region.Images.Image(ctx, id)
 	}
 	lookup, span := tracing.Start(ctx, "cache.metadata")
-	cached, fresh, t := c.meta.Image(lookup, id)
+	cached, fresh, _ := c.meta.Image(lookup, id)
 	endLookup(span, "image", freshness[fresh])
 	if fresh == meta.Fresh {
 		return cached, nil
 	}
-	img, err := c.region.Images.Image(ctx, id)
+	img, err := coalesce(ctx, &c.records, c.meta, id, id, noErrShared, func(ctx context.Context) (*backends.Image, meta.Ticket, error) {
+		return c.askImage(ctx, id)
+	})
 	if err == nil {
-		c.remember(ctx, t, img)
 		return img, nil
 	}
 	if fresh == meta.Stale && errors.Is(err, backends.ErrUnavailable) {
@@ -177,6 +182,25 @@ func (c *cachedRegion) Image(ctx context.Context, id string) (*backends.Image, e
 	}
 	return nil, err
 }
+
+// askImage is a record miss's one call to the region, for every caller
+// that joined it: the cache first, in case a flight just filled it.
+func (c *cachedRegion) askImage(ctx context.Context, id string) (*backends.Image, meta.Ticket, error) {
+	before := c.meta.Ticket()
+	cached, fresh, t := c.meta.Recheck(ctx, id)
+	if fresh == meta.Fresh {
+		return cached, before, nil
+	}
+	img, err := c.region.Images.Image(ctx, id)
+	if err == nil {
+		c.remember(ctx, t, img)
+	}
+	return img, t, err
+}
+
+// noErrShared: no error of a record lookup is every caller's (a 404 is
+// the asker's view).
+func noErrShared(error) bool { return false }
 
 // ListImages asks the region and remembers every record it returns, so the
 // shows that follow a listing (Nova, the CLI) are local.
@@ -197,7 +221,8 @@ func (c *cachedRegion) ListImages(ctx context.Context, q *backends.ListQuery) ([
 
 // Member answers the gateway's membership questions (is the caller a member
 // of this shared image; GET .../members/{id}) from remembered verdicts, or
-// asks the region with the caller's identity and remembers the verdict for
+// asks the region with the caller's identity (one call for every
+// concurrent miss of the verdict: coalesce) and remembers the verdict for
 // cache.verdict_ttl. The gateway has already decided that the caller may
 // ask about this member, so a verdict does not depend on who asked.
 func (c *cachedRegion) Member(ctx context.Context, imageID, memberID string) (*backends.Member, error) {
@@ -205,7 +230,7 @@ func (c *cachedRegion) Member(ctx context.Context, imageID, memberID string) (*b
 		return c.region.Members.Member(ctx, imageID, memberID)
 	}
 	lookup, span := tracing.Start(ctx, "cache.metadata")
-	m, known, t := c.meta.Member(lookup, imageID, memberID)
+	m, known, _ := c.meta.Member(lookup, imageID, memberID)
 	result := "miss"
 	if known {
 		result = "fresh"
@@ -213,9 +238,26 @@ func (c *cachedRegion) Member(ctx context.Context, imageID, memberID string) (*b
 	endLookup(span, "member", result)
 	if known {
 		if m == nil {
-			return nil, backends.Errorf(backends.ErrNotFound, memberID+" not found in the member list of the image "+imageID+".")
+			return nil, notMember(imageID, memberID)
 		}
 		return m, nil
+	}
+	return coalesce(ctx, &c.verdicts, c.meta, imageID+"\x00"+memberID, imageID, isNotFound,
+		func(ctx context.Context) (*backends.Member, meta.Ticket, error) {
+			return c.askMember(ctx, imageID, memberID)
+		})
+}
+
+// askMember is a verdict miss's one call to the region, for every caller
+// that joined it.
+func (c *cachedRegion) askMember(ctx context.Context, imageID, memberID string) (*backends.Member, meta.Ticket, error) {
+	before := c.meta.Ticket()
+	m, known, t := c.meta.Member(ctx, imageID, memberID)
+	if known {
+		if m == nil {
+			return nil, before, notMember(imageID, memberID)
+		}
+		return m, before, nil
 	}
 	m, err := c.region.Members.Member(ctx, imageID, memberID)
 	switch {
@@ -224,8 +266,16 @@ func (c *cachedRegion) Member(ctx context.Context, imageID, memberID string) (*b
 	case errors.Is(err, backends.ErrNotFound):
 		c.meta.PutMember(ctx, t, imageID, memberID, nil)
 	}
-	return m, err
+	return m, t, err
 }
+
+func notMember(imageID, memberID string) error {
+	return backends.Errorf(backends.ErrNotFound, memberID+" not found in the member list of the image "+imageID+".")
+}
+
+// isNotFound: "not a member" is every caller's verdict, as the cache
+// keeps it.
+func isNotFound(err error) bool { return errors.Is(err, backends.ErrNotFound) }
 
 // written is the end of every write to an image: forget what was cached
 // about it (whatever the outcome: a failed write may have half-happened
@@ -239,6 +289,9 @@ func (c *cachedRegion) written(ctx context.Context, id string, img *backends.Ima
 		return
 	}
 	t := c.meta.Invalidate(ctx, id)
+	// Callers from now on must not wait for a record read before the
+	// write (they could not use it: coalesce).
+	c.records.Forget(id)
 	if img != nil {
 		c.remember(ctx, t, img)
 	}

@@ -194,6 +194,13 @@ func (m *Cache) Image(ctx context.Context, id string) (*backends.Image, Freshnes
 	return img, f, t
 }
 
+// Recheck is Image for a lookup already counted: a coalesced miss looks
+// again before it asks the region (a flight that just ended may have
+// filled the cache), as groupcache's load does.
+func (m *Cache) Recheck(ctx context.Context, id string) (*backends.Image, Freshness, Ticket) {
+	return m.image(ctx, id)
+}
+
 func (m *Cache) image(ctx context.Context, id string) (*backends.Image, Freshness, Ticket) {
 	img, f := m.localImage(id)
 	if f == Fresh || m.shared == nil {
@@ -370,6 +377,16 @@ func (m *Cache) sweep(now time.Time) {
 		}
 		return true
 	})
+}
+
+// Current reports whether an answer about id read under ticket read may
+// be given to a caller that took ticket begun when it began: the read
+// began after it, or no invalidation of id (a write through this
+// instance, or one another instance published) happened since the read
+// began. A coalesced answer is handed to a caller only if it is: a caller
+// that came after a write must not get what was read before it.
+func (m *Cache) Current(read, begun Ticket, id string) bool {
+	return read.epoch >= begun.epoch || m.valid(read, id)
 }
 
 // valid reports whether something fetched under ticket t is still good for

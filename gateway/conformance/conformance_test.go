@@ -227,6 +227,10 @@ func conformance(t *testing.T, mode string) {
 	}
 
 	steps := script()
+	var localized *localizedCheck
+	if other.name == "spyglass" {
+		localized = newLocalizedCheck(t)
+	}
 	seen := map[string]int{}
 	var failures, known int
 	byArea := map[string]int{} // "METHOD /path/template" → differences
@@ -261,6 +265,12 @@ func conformance(t *testing.T, mode string) {
 			failures++
 			t.Errorf("%s answered %d to %s %s as %s [%s]: bad input must never give a 5xx\n  %s", other.name, or.status, st.method, glance.expand(st.path), st.as, st.name, clip(string(or.body), 500))
 		}
+		if localized != nil && localized.eligible(st, or.status) {
+			if p := localized.check(other, st); len(p) > 0 {
+				failures++
+				t.Errorf("LOCALIZED %s %s as %s [%s] (Accept-Language: %s)\n  %s", st.method, glance.expand(st.path), st.as, st.name, localizedLanguage, strings.Join(p, "\n  "))
+			}
+		}
 		reason, isKnown := knownDifference(st.name)
 		if other.name != "spyglass" {
 			isKnown = false
@@ -281,6 +291,14 @@ func conformance(t *testing.T, mode string) {
 		}
 	}
 	t.Logf("%d steps, %d differences, %d known differences", len(steps), failures, known)
+	if localized != nil {
+		t.Logf("localized: %d error steps asked again in %s in %d shapes; the catalog translated a message in %d", localized.steps, localizedLanguage, len(localizedAccepts), localized.translated)
+		// The catalog holds a few dozen of the messages the script
+		// provokes: a run that translates few of them checks nothing.
+		if localized.translated < 20 {
+			t.Errorf("localized: only %d error steps came back translated: is the catalog reaching Spyglass (i18n.locale_dir)?", localized.translated)
+		}
+	}
 	if len(byArea) > 0 {
 		var areas []string
 		for a, n := range byArea {
