@@ -19,6 +19,8 @@ type Config struct {
 	Auth Auth `yaml:"auth"`
 	// Policy says what callers may do.
 	Policy Policy `yaml:"policy"`
+	// API configures which Images API versions are served.
+	API API `yaml:"api"`
 	// Regions are the image stores behind the gateway, exposed to clients
 	// as Glance stores. Empty or absent: the default, one embedded region.
 	// With several (any mix of kinds) they are served as one catalog:
@@ -340,6 +342,17 @@ type Sentinel struct {
 // sentinel.
 func (r Redis) Enabled() bool {
 	return r.Addr != "" || len(r.Cluster) > 0 || r.Sentinel.MasterName != "" || len(r.Sentinel.Addrs) > 0
+}
+
+// API configures which Images API versions are served.
+type API struct {
+	// EnableV1 serves the Images API v1 (Glance Queens' `enable_v1_api`)
+	// over the same catalog as v2, read-only for now: `GET /v1/images`,
+	// `GET /v1/images/detail`, `HEAD` and `GET /v1/images/{id}`, also
+	// under `/v1.0/` and `/v1.1/`, with v1.1 and v1.0 listed DEPRECATED in
+	// the versions document. Default true; false: a /v1 path is an unknown
+	// version (300), as in every Glance since Rocky.
+	EnableV1 bool `yaml:"enable_v1"`
 }
 
 // Telemetry configures metrics and traces.

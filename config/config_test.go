@@ -32,6 +32,7 @@ auth:
   mode: trusted
   keystone: {auth_url: "http://k:5000/v3", username: u, password: p, project_name: service, user_domain_name: Default, project_domain_name: Default}
 policy: {defaults: legacy, file: testdata/policy.yaml}
+api: {enable_v1: off}
 regions:
   - {name: edge, kind: local, data_dir: /var/lib/spyglass}
 default_region: edge
@@ -54,6 +55,7 @@ shutdown_timeout: 2m
 			ProjectName: "service", UserDomainName: "Default", ProjectDomainName: "Default",
 			TokenCacheTTL: 5 * time.Minute, InvalidTokenTTL: 5 * time.Second, Timeout: 5 * time.Second, Interface: "public"}},
 		Policy:          Policy{Defaults: "legacy", File: "testdata/policy.yaml"},
+		API:             API{EnableV1: false},
 		Regions:         []Region{{Name: "edge", Kind: "local", DataDir: "/var/lib/spyglass"}},
 		DefaultRegion:   "edge",
 		ProjectRegions:  map[string]string{"p1": "edge"},

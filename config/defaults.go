@@ -8,6 +8,7 @@ import "time"
 func Default() Config {
 	return Config{
 		Listen: "127.0.0.1:9292",
+		API:    API{EnableV1: true},
 		Auth: Auth{Mode: AuthNoAuth, Keystone: Keystone{
 			UserDomainName: "Default", ProjectDomainName: "Default",
 			TokenCacheTTL: 5 * time.Minute, InvalidTokenTTL: 5 * time.Second, Timeout: 5 * time.Second,

@@ -35,34 +35,6 @@ type ImageCache interface {
 	PruneCache(ctx context.Context) (files int, bytes int64, err error)
 }
 
-// routeCache dispatches /v2/cache[/...] as Glance's router does.
-func (s *Server) routeCache(c *call, m []byte, seg [][]byte) {
-	switch {
-	case len(seg) == 1:
-		switch string(m) {
-		case "GET":
-			s.cacheState(c)
-		case "DELETE":
-			s.clearCache(c)
-		default:
-			notAllowed(c, "GET, DELETE")
-		}
-	case len(seg) == 2 && (string(seg[1]) == "clean" || string(seg[1]) == "prune") && string(m) == "POST":
-		s.cleanOrPrune(c, string(seg[1]))
-	case len(seg) == 2:
-		switch string(m) {
-		case "PUT":
-			s.queueImage(c, string(seg[1]))
-		case "DELETE":
-			s.deleteCachedImage(c, string(seg[1]))
-		default:
-			notAllowed(c, "DELETE, PUT")
-		}
-	default:
-		s.notFound(c)
-	}
-}
-
 // cacheAllowed is CacheController._enforce: the rule first (on the image
 // when there is one, else on {}), then whether this gateway caches at all.
 func (s *Server) cacheAllowed(c *call, rule policy.Rule, img *backends.Image) error {

@@ -1,5 +1,13 @@
 // Package gateway is Spyglass's HTTP front: the Images API v2 (and its
-// version documents) served with fasthttp, exactly as Glance serves it.
+// version documents) served with fasthttp, exactly as Glance serves it,
+// and with Config.EnableV1 the removed v1, read-only, as Glance Queens
+// served it over the same images (v1images.go, v1query.go).
+//
+// Every route is a row of one declarative table (routes.go: method, path
+// template, policy rule, handler); the template is the route's id. Each
+// request's route is resolved once, from its method, path and Accept
+// header, and that one answer dispatches it, names its span and labels
+// its metric.
 //
 // It parses and validates every request itself (listquery.go, patchparse.go,
 // imagebody.go, bodies.go, byterange.go), asks policy who is calling and what
@@ -11,10 +19,10 @@
 // the messages of a request that sends Accept-Language are translated
 // there, by their msgid (i18n.go, package i18n); a request without the
 // header allocates nothing more. With Config.Metrics set, every request is counted by
-// route template, method and status (metrics.go: atomic counters, no
+// route id, method and status (metrics.go: atomic counters, no
 // allocation, read by the OpenTelemetry SDK as a metric.Producer). With
-// Config.Tracing set, each request is a server span named by its route
-// template (tracing.go), continuing the client's W3C traceparent; with it
+// Config.Tracing set, each request is a server span named by its method
+// and route id (tracing.go), continuing the client's W3C traceparent; with it
 // nil the request path is unchanged.
 //
 // Request bodies are read in one place, requestbody.go, which fails a body

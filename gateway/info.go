@@ -6,12 +6,13 @@ import (
 )
 
 // getInfo serves the discovery API: /v2/info/import, /v2/info/stores,
-// /v2/info/stores/detail (admin) and /v2/info/usage.
-func (s *Server) getInfo(c *call, seg [][]byte) {
+// /v2/info/stores/detail (admin: name nil) and /v2/info/usage; any other
+// name is a 404.
+func (s *Server) getInfo(c *call, name []byte) {
 	buf := bytebuf(c.ctx)
 	b := *buf
 	switch {
-	case len(seg) == 1 && string(seg[0]) == "import":
+	case string(name) == "import":
 		b = append(b, `{"import-methods": {"description": "Import methods available.", "type": "array", "value": [`...)
 		for i, m := range s.cfg.ImportMethods {
 			if i > 0 {
@@ -20,7 +21,7 @@ func (s *Server) getInfo(c *call, seg [][]byte) {
 			b = appendJSONString(b, m)
 		}
 		b = append(b, "]}}"...)
-	case len(seg) == 1 && string(seg[0]) == "stores":
+	case string(name) == "stores":
 		b = append(b, `{"stores": [`...)
 		for i, st := range s.cat.Stores.Stores() {
 			if i > 0 {
@@ -34,7 +35,7 @@ func (s *Server) getInfo(c *call, seg [][]byte) {
 			b = append(b, '}')
 		}
 		b = append(b, "]}"...)
-	case len(seg) == 2:
+	case name == nil:
 		if !s.allowed(c, policy.StoresInfoDetail) {
 			writeError(c.ctx, errStatus(403, "You are not authorized to complete stores_info_detail action."))
 			return
@@ -52,7 +53,7 @@ func (s *Server) getInfo(c *call, seg [][]byte) {
 			b = append(b, `, "type": "file", "weight": 0, "properties": {"data_dir": "", "chunk_size": 65536, "thin_provisioning": false}}`...)
 		}
 		b = append(b, "]}"...)
-	case len(seg) == 1 && string(seg[0]) == "usage":
+	case string(name) == "usage":
 		// Glance answers an empty usage unless keystone unified limits are
 		// in use (use_keystone_limits), which Spyglass does not do yet.
 		b = append(b, `{"usage": {}}`...)

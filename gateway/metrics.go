@@ -38,7 +38,7 @@ type RequestMetrics struct {
 }
 
 type seriesKey struct {
-	rt     route
+	rt     routeID
 	mt     httpMethod
 	status int
 }
@@ -81,10 +81,11 @@ func NewRequestMetrics() *RequestMetrics {
 	}
 }
 
-// observe records one finished request (its handler returned).
-func (rm *RequestMetrics) observe(ctx *fasthttp.RequestCtx, start time.Time) {
+// observe records one finished request (its handler returned) of route
+// rt, resolved once for the handler, its span and this.
+func (rm *RequestMetrics) observe(ctx *fasthttp.RequestCtx, rt routeID, start time.Time) {
 	elapsed := time.Since(start)
-	s := rm.seriesFor(routeOf(requestPath(ctx), &ctx.Request.Header), methodOf(ctx.Method()), ctx.Response.StatusCode())
+	s := rm.seriesFor(rt, methodOf(ctx.Method()), ctx.Response.StatusCode())
 	s.sumNanos.Add(int64(elapsed))
 	// Bucket i holds (bounds[i-1], bounds[i]], as OpenTelemetry's explicit
 	// bucket histogram; the last one everything above.
@@ -92,7 +93,7 @@ func (rm *RequestMetrics) observe(ctx *fasthttp.RequestCtx, start time.Time) {
 }
 
 // seriesFor returns the series of (route, method, status), created once.
-func (rm *RequestMetrics) seriesFor(rt route, mt httpMethod, status int) *requestSeries {
+func (rm *RequestMetrics) seriesFor(rt routeID, mt httpMethod, status int) *requestSeries {
 	slot := 0
 	if status > 0 && status < len(statusSlot) {
 		slot = int(statusSlot[status])
@@ -116,9 +117,9 @@ func (rm *RequestMetrics) seriesFor(rt route, mt httpMethod, status int) *reques
 	return p.Load()
 }
 
-func requestAttributes(rt route, mt httpMethod, status int) attribute.Set {
+func requestAttributes(rt routeID, mt httpMethod, status int) attribute.Set {
 	return attribute.NewSet(
-		attribute.String("http.route", routeNames[rt]),
+		attribute.String("http.route", routeIDs[rt]),
 		attribute.String("http.request.method", methodNames[mt]),
 		attribute.Int("http.response.status_code", status),
 	)
@@ -249,177 +250,4 @@ func methodOf(m []byte) httpMethod {
 		}
 	}
 	return methodOther
-}
-
-// route is a route template: a metric label of bounded cardinality,
-// never the raw path.
-type route uint8
-
-const (
-	routeOther route = iota // no route: the 404s (and 300s) of unknown paths
-	routeRoot
-	routeVersions
-	routeHealthcheck
-	routeVersion
-	routeImages
-	routeImage
-	routeImageFile
-	routeImageStage
-	routeImageImport
-	routeImageTasks
-	routeImageAction
-	routeImageTag
-	routeImageMembers
-	routeImageMember
-	routeSchemas
-	routeTasks
-	routeTask
-	routeCache
-	routeCacheImage
-	routeCacheClean
-	routeCachePrune
-	routeInfo
-	numRoutes
-)
-
-var routeNames = [numRoutes]string{
-	routeOther:        "other",
-	routeRoot:         "/",
-	routeVersions:     "/versions",
-	routeHealthcheck:  "/healthcheck",
-	routeVersion:      "/v2",
-	routeImages:       "/v2/images",
-	routeImage:        "/v2/images/{image_id}",
-	routeImageFile:    "/v2/images/{image_id}/file",
-	routeImageStage:   "/v2/images/{image_id}/stage",
-	routeImageImport:  "/v2/images/{image_id}/import",
-	routeImageTasks:   "/v2/images/{image_id}/tasks",
-	routeImageAction:  "/v2/images/{image_id}/actions/{action}",
-	routeImageTag:     "/v2/images/{image_id}/tags/{tag_value}",
-	routeImageMembers: "/v2/images/{image_id}/members",
-	routeImageMember:  "/v2/images/{image_id}/members/{member_id}",
-	routeSchemas:      "/v2/schemas/{schema}",
-	routeTasks:        "/v2/tasks",
-	routeTask:         "/v2/tasks/{task_id}",
-	routeCache:        "/v2/cache",
-	routeCacheImage:   "/v2/cache/{image_id}",
-	routeCacheClean:   "/v2/cache/clean",
-	routeCachePrune:   "/v2/cache/prune",
-	routeInfo:         "/v2/info/{info}",
-}
-
-// routeOf names the route template a request's path matches, by the same
-// shapes serveHTTP and route dispatch on (version prefix or Accept
-// version, then the segments); any API version is reported as /v2. The
-// Accept header is read only when the path names no version (reading a
-// header costs more than the rest): a vnd Accept header with a versioned
-// path is a 404 either way, reported under the path's route.
-func routeOf(path []byte, h *fasthttp.RequestHeader) route {
-	if string(path) == "/healthcheck" {
-		return routeHealthcheck
-	}
-	var segs [maxSegments][]byte
-	n, ok := segments(path, &segs)
-	if !ok {
-		return routeOther
-	}
-	if n > 0 && string(segs[0]) == "versions" {
-		return routeVersions
-	}
-	rest := segs[:n]
-	var version []byte
-	if n > 0 && knownVersion(segs[0]) {
-		version, rest = segs[0], segs[1:n]
-	} else if accept := h.Peek("Accept"); len(accept) > len(vndPrefix) && string(accept[:len(vndPrefix)]) == vndPrefix {
-		version = accept[len(vndPrefix):]
-	} else if n > 0 {
-		version, rest = segs[0], segs[1:n]
-	}
-	if !knownVersion(version) {
-		if n == 0 {
-			return routeRoot
-		}
-		return routeOther
-	}
-	if len(rest) == 0 {
-		return routeVersion
-	}
-	if path[len(path)-1] == '/' {
-		return routeOther // Glance's routes are strict about trailing slashes
-	}
-	switch string(rest[0]) {
-	case "images":
-		return imageRoute(rest[1:])
-	case "schemas":
-		if len(rest) >= 2 {
-			return routeSchemas
-		}
-	case "tasks":
-		switch len(rest) {
-		case 1:
-			return routeTasks
-		case 2:
-			return routeTask
-		}
-	case "cache":
-		switch {
-		case len(rest) == 1:
-			return routeCache
-		case len(rest) == 2 && string(rest[1]) == "clean":
-			return routeCacheClean
-		case len(rest) == 2 && string(rest[1]) == "prune":
-			return routeCachePrune
-		case len(rest) == 2:
-			return routeCacheImage
-		}
-	case "info":
-		if len(rest) == 2 || len(rest) == 3 {
-			return routeInfo
-		}
-	}
-	return routeOther
-}
-
-// imageRoute names the routes under /v2/images (seg without "images").
-func imageRoute(seg [][]byte) route {
-	switch len(seg) {
-	case 0:
-		return routeImages
-	case 1:
-		return routeImage
-	}
-	switch string(seg[1]) {
-	case "file":
-		if len(seg) == 2 {
-			return routeImageFile
-		}
-	case "stage":
-		if len(seg) == 2 {
-			return routeImageStage
-		}
-	case "import":
-		if len(seg) == 2 {
-			return routeImageImport
-		}
-	case "tasks":
-		if len(seg) == 2 {
-			return routeImageTasks
-		}
-	case "actions":
-		if len(seg) == 3 && (string(seg[2]) == "deactivate" || string(seg[2]) == "reactivate") {
-			return routeImageAction
-		}
-	case "tags":
-		if len(seg) == 3 {
-			return routeImageTag
-		}
-	case "members":
-		switch len(seg) {
-		case 2:
-			return routeImageMembers
-		case 3:
-			return routeImageMember
-		}
-	}
-	return routeOther
 }

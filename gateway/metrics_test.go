@@ -101,6 +101,11 @@ func TestRequestMetrics(t *testing.T) {
 	ts.do(t, p1, "GET", "/no/such/path", nil)
 	ts.do(t, p1, "PUT", "/v2/images", nil)
 	ts.do(t, as{}, "GET", "/v2/images", nil) // no identity: 401
+	if resp, body := ts.do(t, p1, "POST", "/v2/images/"+id+"/actions/deactivate", nil); resp.StatusCode != 204 {
+		t.Fatalf("deactivate: %d %s", resp.StatusCode, body)
+	}
+	ts.do(t, p1, "GET", "/v2/info/x/y", nil)
+	ts.do(t, p1, "GET", "/v2.1/schemas/image", nil)
 
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
@@ -121,6 +126,9 @@ func TestRequestMetrics(t *testing.T) {
 		{"/v2/images", "PUT", 405, 1},
 		{"/v2/images", "GET", 401, 1},
 		{"/v2/images", "GET", 200, 0},
+		{"/v2/images/{image_id}/actions/deactivate", "POST", 204, 1}, // the span's name too
+		{"other", "GET", 404, 1},                                     // /v2/info/x/y: no route
+		{"/v2/schemas/{schema}", "GET", 200, 1},
 	} {
 		if got := requestCount(t, &rm, c.route, c.method, c.status); got != c.want {
 			t.Errorf("%s %s → %d: counted %d, want %d", c.method, c.route, c.status, got, c.want)

@@ -183,14 +183,18 @@ func unhex(c byte) byte {
 	return c - 'a' + 10
 }
 
-func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) { s.serve(ctx, nil) }
+func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
+	var rv resolved
+	s.resolve(ctx, &rv)
+	s.serve(ctx, &rv, nil)
+}
 
-// serve answers the request; trace is the context carrying its span, nil
-// when tracing is off.
-func (s *Server) serve(ctx *fasthttp.RequestCtx, trace *requestTrace) {
+// serve answers the request by its route, resolved once (resolve); trace
+// is the context carrying its span, nil when tracing is off.
+func (s *Server) serve(ctx *fasthttp.RequestCtx, rv *resolved, trace *requestTrace) {
 	if s.metrics != nil {
 		// First deferred, so it runs last: after a panic's 500 is written.
-		defer s.metrics.observe(ctx, time.Now())
+		defer s.metrics.observe(ctx, rv.id, time.Now())
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -216,38 +220,23 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, trace *requestTrace) {
 	// one.
 	setRequestID(ctx, clientRequestID(&ctx.Request.Header))
 	s.noteCatalogs(ctx)
-	path := requestPath(ctx)
-	if bytes.Equal(path, []byte("/healthcheck")) {
+	if rv.out == outHealthcheck {
 		ctx.SetContentType("text/plain; charset=UTF-8")
 		ctx.SetBodyString("OK")
 		return
 	}
-	if !utf8.Valid(path) {
+	if !utf8.Valid(rv.path) {
 		// Glance's first filter fails on a path that is not UTF-8 once
 		// decoded (a 500); it is the client's error, and a region must
 		// never see it (text.go).
 		writeError(ctx, errUndecodable)
 		return
 	}
-
-	// Version negotiation, as Glance's VersionNegotiationFilter: "versions"
-	// answers the version list; otherwise the version comes from a
-	// vnd.openstack.images-vX Accept header or the first path segment, and
-	// an unknown one answers 300 with the choices.
-	var segs [maxSegments][]byte
-	n, ok := segments(path, &segs)
-	if n > 0 && bytes.Equal(segs[0], []byte("versions")) {
+	switch rv.out {
+	case outVersions:
 		s.writeVersions(ctx, fasthttp.StatusOK)
 		return
-	}
-	rest := segs[:n]
-	var version []byte
-	if accept := ctx.Request.Header.Peek("Accept"); bytes.HasPrefix(accept, []byte(vndPrefix)) {
-		version = accept[len(vndPrefix):]
-	} else if n > 0 {
-		version, rest = segs[0], segs[1:n]
-	}
-	if !s.servesVersion(version) {
+	case outChoices:
 		s.writeVersions(ctx, fasthttp.StatusMultipleChoices)
 		return
 	}
@@ -265,206 +254,23 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, trace *requestTrace) {
 		// glance.context.RequestContext: is_admin from context_is_admin.
 		c.id.IsAdmin = c.pol.IsAdmin(&c.id)
 	}
-	if len(rest) == 0 && n == 1 && path[len(path)-1] != '/' {
-		// Routes' redirect of the bare version prefix.
-		ctx.Response.Header.Set("Location", hostURL(ctx)+"/"+string(segs[0])+"/")
-		ctx.Response.Header.SetContentType("text/plain; charset=utf8")
-		ctx.SetStatusCode(302)
-		return
-	}
-	if len(rest) > 0 && path[len(path)-1] == '/' {
-		// Glance's routes are strict about trailing slashes.
-		ok = false
-	}
-	if !ok {
-		writeError(ctx, errStatus(404, defaultExplanations[404]))
-		return
-	}
-	s.route(c, rest)
-}
-
-// route dispatches a /v2 request by its segments (version removed).
-func (s *Server) route(c *call, seg [][]byte) {
-	m := c.ctx.Method()
-	if len(seg) == 0 {
-		s.notFound(c)
-		return
-	}
-	switch string(seg[0]) {
-	case "images":
-		s.routeImages(c, m, seg[1:])
-	case "schemas":
-		if len(seg) < 2 {
-			s.notFound(c)
-			return
-		}
-		if !method(c, m, "GET") {
-			return
-		}
-		s.getSchema(c, seg[1:])
-	case "tasks":
-		switch len(seg) {
-		case 1:
-			switch string(m) {
-			case "GET":
-				s.listTasks(c)
-			case "POST":
-				s.createTask(c)
-			default:
-				notAllowed(c, "GET, POST")
-			}
-		case 2:
-			switch string(m) {
-			case "GET":
-				s.getTask(c, string(seg[1]))
-			case "DELETE":
-				s.deleteTask(c)
-			default:
-				notAllowed(c, "GET, DELETE")
-			}
-		default:
-			s.notFound(c)
-		}
-	case "cache":
-		s.routeCache(c, m, seg)
-	case "info":
-		if len(seg) == 2 || (len(seg) == 3 && string(seg[1]) == "stores" && string(seg[2]) == "detail") {
-			if !method(c, m, "GET") {
-				return
-			}
-			s.getInfo(c, seg[1:])
+	switch rv.out {
+	case outRoute:
+		rv.route.handle(s, c, rv.args)
+	case outNotAllowed:
+		notAllowed(c, rv.route.allow)
+	case outBareVersion:
+		if rv.first != nil {
+			// Routes' redirect of the bare version prefix.
+			ctx.Response.Header.Set("Location", hostURL(ctx)+"/"+string(rv.first)+"/")
+			ctx.Response.Header.SetContentType("text/plain; charset=utf8")
+			ctx.SetStatusCode(302)
 			return
 		}
 		s.notFound(c)
 	default:
 		s.notFound(c)
 	}
-}
-
-func (s *Server) routeImages(c *call, m []byte, seg [][]byte) {
-	switch len(seg) {
-	case 0:
-		switch string(m) {
-		case "GET":
-			s.listImages(c)
-		case "POST":
-			s.createImage(c)
-		default:
-			notAllowed(c, "GET, POST")
-		}
-		return
-	case 1:
-		switch string(m) {
-		case "GET":
-			s.showImage(c, seg[0])
-		case "PATCH":
-			s.updateImage(c, string(seg[0]))
-		case "DELETE":
-			s.deleteImage(c, string(seg[0]))
-		default:
-			notAllowed(c, "GET, PATCH, DELETE")
-		}
-		return
-	}
-	id := string(seg[0])
-	switch string(seg[1]) {
-	case "file":
-		if len(seg) != 2 {
-			break
-		}
-		switch string(m) {
-		case "GET":
-			s.download(c, id)
-		case "PUT":
-			s.upload(c, id)
-		default:
-			notAllowed(c, "GET, PUT")
-		}
-		return
-	case "stage":
-		if len(seg) != 2 {
-			break
-		}
-		if method(c, m, "PUT") {
-			s.stage(c, id)
-		}
-		return
-	case "import":
-		if len(seg) != 2 {
-			break
-		}
-		if method(c, m, "POST") {
-			s.importImage(c, id)
-		}
-		return
-	case "tasks":
-		if len(seg) != 2 {
-			break
-		}
-		if method(c, m, "GET") {
-			s.imageTasks(c, id)
-		}
-		return
-	case "actions":
-		if len(seg) != 3 {
-			break
-		}
-		switch string(seg[2]) {
-		case "deactivate", "reactivate":
-			if method(c, m, "POST") {
-				s.imageAction(c, id, string(seg[2]))
-			}
-			return
-		}
-	case "tags":
-		if len(seg) != 3 {
-			break
-		}
-		switch string(m) {
-		case "PUT":
-			s.addTag(c, id, string(seg[2]))
-		case "DELETE":
-			s.deleteTag(c, id, string(seg[2]))
-		default:
-			notAllowed(c, "PUT, DELETE")
-		}
-		return
-	case "members":
-		switch len(seg) {
-		case 2:
-			switch string(m) {
-			case "GET":
-				s.listMembers(c, id)
-			case "POST":
-				s.addMember(c, id)
-			default:
-				notAllowed(c, "GET, POST")
-			}
-			return
-		case 3:
-			switch string(m) {
-			case "GET":
-				s.getMember(c, id, string(seg[2]))
-			case "PUT":
-				s.updateMember(c, id, string(seg[2]))
-			case "DELETE":
-				s.deleteMember(c, id, string(seg[2]))
-			default:
-				notAllowed(c, "GET, PUT, DELETE")
-			}
-			return
-		}
-	}
-	s.notFound(c)
-}
-
-// method answers 405 unless the request's method is want.
-func method(c *call, m []byte, want string) bool {
-	if string(m) == want {
-		return true
-	}
-	notAllowed(c, want)
-	return false
 }
 
 func notAllowed(c *call, allow string) {

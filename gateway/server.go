@@ -33,6 +33,12 @@ type Config struct {
 	// ImportMethods are the import methods advertised and accepted; nil
 	// means glance-direct, web-download and copy-image, as Glance 25.
 	ImportMethods []string
+	// EnableV1 serves the Images API v1 (Glance Queens' enable_v1_api)
+	// over the same catalog: /v1, /v1.0 and /v1.1 routes, and v1.1 and
+	// v1.0 listed DEPRECATED in the versions document. False (the zero
+	// value) means no v1: a /v1 path names an unknown version (300), as
+	// in every Glance since Rocky.
+	EnableV1 bool
 	// ImageCache is the image data cache /v2/cache manages; nil means this
 	// gateway caches no image data and the cache API answers Glance's 404
 	// "Caching via API is not supported at this site.".

@@ -8,30 +8,20 @@ import (
 	"github.com/spyglass-gateway/spyglass/gateway/schemas"
 )
 
-// knownVersion reports whether a URL segment or media-type suffix names a
-// version Spyglass may serve ("v2" or one of schemas.APIVersions): a
-// bounded set for the route labels of metrics and spans. Negotiation asks
-// servesVersion, which knows what this server lists.
-func knownVersion(v []byte) bool {
-	if string(v) == "v2" {
-		return true
-	}
-	for _, av := range schemas.APIVersions {
-		if string(v) == av.ID {
-			return true
-		}
-	}
-	return false
-}
-
 // servedVersions is the version list of this server, as Glance's depends
 // on image_cache_dir: with an image cache (the cache-management API is
 // served) schemas.APIVersions, without one schemas.NoCacheVersions.
+// With v1 (Config.EnableV1), schemas.V1Versions follow, as Queens listed
+// them after its v2 ones.
 func servedVersions(cfg *Config) []schemas.Version {
+	v := schemas.NoCacheVersions
 	if cfg.ImageCache != nil {
-		return schemas.APIVersions
+		v = schemas.APIVersions
 	}
-	return schemas.NoCacheVersions
+	if cfg.EnableV1 {
+		v = append(append([]schemas.Version(nil), v...), schemas.V1Versions...)
+	}
+	return v
 }
 
 // servesVersion reports whether a URL segment or media-type suffix names a
@@ -41,6 +31,11 @@ func servedVersions(cfg *Config) []schemas.Version {
 func (s *Server) servesVersion(v []byte) bool {
 	if string(v) == "v2" {
 		return true
+	}
+	if string(v) == "v1" {
+		// Queens' _get_allowed_versions: v1, v1.0 and v1.1 with
+		// enable_v1_api.
+		return s.cfg.EnableV1
 	}
 	for _, av := range s.versions {
 		if string(v) == av.ID {
@@ -59,9 +54,12 @@ func (s *Server) writeVersions(ctx *fasthttp.RequestCtx, status int) {
 	ctx.Response.SetBodyRaw(schemas.VersionsDocument(hostURL(ctx), s.versions))
 }
 
-// getSchema serves /v2/schemas/{name...}.
-func (s *Server) getSchema(c *call, seg [][]byte) {
-	doc := schemas.Schema(string(bytes.Join(seg, []byte("/"))))
+// getSchema serves /v2/schemas/{name...}: name is the rest of the path,
+// its segments joined by single slashes as Glance's routes see them.
+func (s *Server) getSchema(c *call, name []byte) {
+	var seg [maxSegments][]byte
+	n, _ := segments(name, &seg)
+	doc := schemas.Schema(string(bytes.Join(seg[:n], []byte("/"))))
 	if doc == nil {
 		s.notFound(c)
 		return

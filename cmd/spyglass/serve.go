@@ -337,6 +337,7 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		Logger:       log,
 		ImportFilter: fetcher,
 		Catalogs:     cats,
+		EnableV1:     cfg.API.EnableV1,
 	}
 	if tp != nil {
 		gcfg.Tracing = tp

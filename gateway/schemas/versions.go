@@ -55,6 +55,15 @@ var NoCacheVersions = append([]Version{{"v2.15", "CURRENT"}}, APIVersions[5:]...
 // record of the oracle.
 var Glance25Versions = append([]Version{{"v2.16", "CURRENT"}}, APIVersions[3:]...)
 
+// V1Versions are the Images API v1 entries Glance Queens listed after its
+// v2 ones while enable_v1_api was on (glance/api/versions.py at
+// queens-eol, build_version_object(1.1, 'v1', 'DEPRECATED') and 1.0),
+// their links pointing at /v1/. Negotiation accepts them and "v1".
+var V1Versions = []Version{
+	{"v1.1", "DEPRECATED"},
+	{"v1.0", "DEPRECATED"},
+}
+
 // Versions is the body of GET / (status 300) and GET /versions (status 200)
 // — Glance sends the same bytes for both — listing APIVersions; the
 // gateway renders the list it serves with VersionsDocument.
@@ -63,15 +72,16 @@ var Glance25Versions = append([]Version{{"v2.16", "CURRENT"}}, APIVersions[3:]..
 // host as the client sent them ("http://" + Host header, or the
 // X-Forwarded-Proto/Forwarded scheme when http_proxy_to_wsgi applies),
 // plus any script prefix, without the path. Every link is
-// baseURL + "/v2/" (Glance points every minor version at /v2/). A trailing
-// slash on baseURL is ignored. Glance's public_endpoint option, when set,
+// baseURL + "/v2/" (Glance points every minor version at /v2/), a v1
+// entry's baseURL + "/v1/". A trailing slash on baseURL is ignored. Glance's public_endpoint option, when set,
 // replaces baseURL.
 func Versions(baseURL string) []byte { return VersionsDocument(baseURL, APIVersions) }
 
 // VersionsDocument renders a versions document for any version list, in
 // Glance's exact byte layout (Python json.dumps with ", " and ": ").
 func VersionsDocument(baseURL string, versions []Version) []byte {
-	href := jsonString(strings.TrimRight(baseURL, "/") + "/v2/")
+	base := strings.TrimRight(baseURL, "/")
+	href, hrefV1 := jsonString(base+"/v2/"), jsonString(base+"/v1/")
 	b := make([]byte, 0, 64+len(versions)*(64+len(href)))
 	b = append(b, `{"versions": [`...)
 	for i, v := range versions {
@@ -83,7 +93,11 @@ func VersionsDocument(baseURL string, versions []Version) []byte {
 		b = append(b, `", "status": "`...)
 		b = append(b, v.Status...)
 		b = append(b, `", "links": [{"rel": "self", "href": `...)
-		b = append(b, href...)
+		if strings.HasPrefix(v.ID, "v1") {
+			b = append(b, hrefV1...)
+		} else {
+			b = append(b, href...)
+		}
 		b = append(b, "}]}"...)
 	}
 	return append(b, "]}"...)
