@@ -40,8 +40,8 @@ type point struct {
 }
 
 // pass returns the point just after img, the next image the region listed.
-func (p point) pass(img *backends.Image, keys []backends.SortKey) point {
-	if pagesFrom(img, keys) {
+func (p point) pass(img *backends.Image, ord *ordering) point {
+	if ord.pagesFrom(img) {
 		return point{safe: img.ID, anchor: img, since: 0, from: p.from}
 	}
 	since := -1
@@ -56,7 +56,7 @@ type stream struct {
 	i     int
 	r     *cachedRegion
 	q     backends.ListQuery // the caller's query; Marker and Limit are the stream's
-	order Order
+	ord   *ordering          // the order of q's sort keys
 	max   int // the most images one listing request returns (api_limit_max)
 
 	read point // just after the last image buffered
@@ -68,7 +68,6 @@ type stream struct {
 
 // fill reads until want images are buffered or the region has no more.
 func (s *stream) fill(ctx context.Context, want int) error {
-	keys := s.q.Sort
 	for len(s.buf) < want && !s.done {
 		p := s.read
 		q := s.q
@@ -92,7 +91,7 @@ func (s *stream) fill(ctx context.Context, want int) error {
 		// from the last safe image in it.
 		np := p
 		for j := start - 1; j >= 0; j-- {
-			if pagesFrom(imgs[j], keys) {
+			if s.ord.pagesFrom(imgs[j]) {
 				np.safe = imgs[j].ID
 				np.since = -1
 				if found {
@@ -103,7 +102,7 @@ func (s *stream) fill(ctx context.Context, want int) error {
 		}
 		for _, img := range imgs[start:] {
 			s.buf = append(s.buf, img)
-			np = np.pass(img, keys)
+			np = np.pass(img, s.ord)
 		}
 		s.done = short
 		if start == len(imgs) && !short && np.safe == p.safe {
@@ -139,7 +138,7 @@ func (s *stream) past(imgs []*backends.Image, p point, short bool) (int, bool) {
 		owner = p.owner
 	}
 	for j, img := range imgs {
-		if s.order.compare(img, s.i, p.anchor, owner, s.q.Sort) > 0 {
+		if s.ord.compare(img, s.i, p.anchor, owner) > 0 {
 			return j, false
 		}
 	}
@@ -189,7 +188,7 @@ func (c *Catalog) writesSeen() uint64 {
 // keep is what a stream leaves for the next page: its read-ahead images,
 // cut at the first one whose status the region changes by itself (an import
 // finishing must show on the next page) or that could not be carried.
-func (s *stream) keep(keys []backends.SortKey) start {
+func (s *stream) keep() start {
 	j := slices.IndexFunc(s.buf, func(img *backends.Image) bool { return changesByItself(img.Status) })
 	if j < 0 {
 		return start{took: s.took, read: s.read, buf: slices.Clip(s.buf), done: s.done}
@@ -197,7 +196,7 @@ func (s *stream) keep(keys []backends.SortKey) start {
 	buf := s.buf[:j:j]
 	read := s.took
 	for _, img := range buf {
-		read = read.pass(img, keys)
+		read = read.pass(img, s.ord)
 	}
 	return start{took: s.took, read: read, buf: buf}
 }
@@ -257,10 +256,11 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 	}
 	base := *q
 	base.Marker, base.Limit = "", 0
+	ord := c.order.over(q.Sort)
 	streams := make([]*stream, len(c.regions))
 	for i, r := range c.regions {
 		st := starts[i]
-		streams[i] = &stream{i: i, r: r.cached, q: base, order: c.order, max: r.maxPage,
+		streams[i] = &stream{i: i, r: r.cached, q: base, ord: ord, max: r.maxPage,
 			read: st.read, took: st.took, buf: st.buf, done: st.done}
 	}
 
@@ -308,7 +308,7 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 			if len(s.buf) == 0 {
 				continue
 			}
-			if next == nil || c.order.compare(s.buf[0], s.i, next.buf[0], next.i, q.Sort) < 0 {
+			if next == nil || ord.compare(s.buf[0], s.i, next.buf[0], next.i) < 0 {
 				next = s
 			}
 		}
@@ -317,7 +317,7 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 		}
 		img := next.buf[0]
 		next.buf = next.buf[1:]
-		next.took = next.took.pass(img, q.Sort)
+		next.took = next.took.pass(img, ord)
 		lastRegion = next.i
 		c.loc.listed(img.ID, next.i)
 		if _, dup := seen[img.ID]; dup {
@@ -352,7 +352,7 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 				cur.starts[i] = start{took: p, read: p}
 				continue
 			}
-			cur.starts[i] = s.keep(q.Sort)
+			cur.starts[i] = s.keep()
 			ahead += len(cur.starts[i].buf)
 		}
 		if q.Marker != "" && c.readAhead > 0 {
@@ -393,7 +393,7 @@ func (c *Catalog) readNext(cur *cursor, streams []*stream, who backends.Caller, 
 		go func() {
 			defer wg.Done()
 			if err := s.fill(ctx, limit); err == nil || len(s.buf) > len(cur.starts[i].buf) {
-				cur.starts[i] = s.keep(s.q.Sort)
+				cur.starts[i] = s.keep()
 			}
 		}()
 	}
@@ -484,7 +484,7 @@ func (c *Catalog) startPoints(ctx context.Context, q *backends.ListQuery) ([]poi
 	owner := holders.primary()
 	for i := range points {
 		switch {
-		case i == owner && pagesFrom(m, q.Sort):
+		case i == owner && c.order.over(q.Sort).pagesFrom(m):
 			points[i] = point{safe: m.ID, anchor: m, since: 0}
 		case i == owner:
 			points[i] = point{anchor: m, since: -1}
