@@ -67,7 +67,10 @@ func (s *Store) buildList(who backends.Caller, q *backends.ListQuery) (string, [
 	b.WriteString("SELECT i.id FROM images i WHERE 1=1")
 	project := who.Project
 
-	// Visibility, as _select_images_query. The unary + keeps SQLite from
+	// Visibility, as _select_images_query. It must agree with
+	// backends.Visible, the Go callers' visibility (but for ownerless
+	// images, which Glance lists as owned by nobody and shows to all):
+	// TestListingVisibilityIsVisible checks it. The unary + keeps SQLite from
 	// answering these ORs with a multi-index scan plus a sort of every
 	// visible image: walking the ORDER BY index and stopping at LIMIT is
 	// what keeps a page cheap at 100k images.
@@ -177,22 +180,11 @@ func (s *Store) buildList(who backends.Caller, q *backends.ListQuery) (string, [
 // markerVisible is Glance's is_image_visible with any member status.
 // Callers hold s.mu.
 func (s *Store) markerVisible(c backends.Caller, img *backends.Image) bool {
-	if c.Admin || img.Owner == nil {
-		return true
+	var m *backends.Member
+	if backends.NeedsMembership(img, c.Admin, c.Project) {
+		m = s.members[img.ID][c.Project]
 	}
-	if img.Visibility == backends.VisibilityPublic || img.Visibility == backends.VisibilityCommunity {
-		return true
-	}
-	if c.Project == "" {
-		return false
-	}
-	if *img.Owner == c.Project {
-		return true
-	}
-	if img.Visibility == backends.VisibilityShared {
-		return s.members[img.ID][c.Project] != nil
-	}
-	return false
+	return backends.Visible(img, c.Admin, c.Project, m, "")
 }
 
 func appendFilter(b *strings.Builder, args []any, f backends.Filter) ([]any, error) {
