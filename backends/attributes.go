@@ -28,9 +28,8 @@ type Attribute struct {
 	Name     string
 	Kind     AttrKind
 	Nullable bool
-	// Sortable: one of the sort keys Glance's v2 listing takes (name,
-	// status, container_format, disk_format, size, id, created_at,
-	// updated_at). Stores and the merge order by any scalar attribute.
+	// Sortable: one of the sort keys Glance's v2 listing takes (SortKeys).
+	// Stores and the merge order by any scalar attribute.
 	Sortable bool
 	// patch is what a JSON patch may do to the attribute.
 	patch attrClass
@@ -53,7 +52,7 @@ const (
 	fStatus
 	fVisibility
 	fProtected
-	fOsHidden
+	fOSHidden
 	fOwner
 	fChecksum
 	fOSHashAlgo
@@ -70,24 +69,26 @@ const (
 
 // attributes is the one table of image attributes.
 var attributes = []Attribute{
-	{field: fID, Name: "id", Kind: KindString, Sortable: true, patch: attrReadOnly, Str: func(im *Image) *string { return &im.ID }},
+	// Glance's sort keys first, in its order (its error message lists them so).
 	{field: fName, Name: "name", Kind: KindString, Nullable: true, Sortable: true, patch: attrBase, Str: func(im *Image) *string { return im.Name }},
 	{field: fStatus, Name: "status", Kind: KindString, Sortable: true, patch: attrReadOnly, Str: func(im *Image) *string { return &im.Status }},
+	{field: fContainerFormat, Name: "container_format", Kind: KindString, Nullable: true, Sortable: true, patch: attrFormat, Str: func(im *Image) *string { return im.ContainerFormat }},
+	{field: fDiskFormat, Name: "disk_format", Kind: KindString, Nullable: true, Sortable: true, patch: attrFormat, Str: func(im *Image) *string { return im.DiskFormat }},
+	{field: fSize, Name: "size", Kind: KindInt, Nullable: true, Sortable: true, patch: attrReadOnly, Int: func(im *Image) *int64 { return im.Size }},
+	{field: fID, Name: "id", Kind: KindString, Sortable: true, patch: attrReadOnly, Str: func(im *Image) *string { return &im.ID }},
+	{field: fCreatedAt, Name: "created_at", Kind: KindTime, Sortable: true, patch: attrReadOnly, Time: func(im *Image) *time.Time { return &im.CreatedAt }},
+	{field: fUpdatedAt, Name: "updated_at", Kind: KindTime, Sortable: true, patch: attrReadOnly, Time: func(im *Image) *time.Time { return &im.UpdatedAt }},
+	// The others.
 	{field: fVisibility, Name: "visibility", Kind: KindString, patch: attrBase, Str: func(im *Image) *string { return &im.Visibility }},
 	{field: fProtected, Name: "protected", Kind: KindBool, patch: attrBase, Bool: func(im *Image) *bool { return &im.Protected }},
-	{field: fOsHidden, Name: "os_hidden", Kind: KindBool, patch: attrBase, Bool: func(im *Image) *bool { return &im.OSHidden }},
+	{field: fOSHidden, Name: "os_hidden", Kind: KindBool, patch: attrBase, Bool: func(im *Image) *bool { return &im.OSHidden }},
 	{field: fOwner, Name: "owner", Kind: KindString, Nullable: true, patch: attrAdminOnly, Str: func(im *Image) *string { return im.Owner }},
 	{field: fChecksum, Name: "checksum", Kind: KindString, Nullable: true, patch: attrReadOnly, Str: func(im *Image) *string { return im.Checksum }},
 	{field: fOSHashAlgo, Name: "os_hash_algo", Kind: KindString, Nullable: true, patch: attrReadOnly, Str: func(im *Image) *string { return im.OSHashAlgo }},
 	{field: fOSHashValue, Name: "os_hash_value", Kind: KindString, Nullable: true, patch: attrReadOnly, Str: func(im *Image) *string { return im.OSHashValue }},
-	{field: fSize, Name: "size", Kind: KindInt, Nullable: true, Sortable: true, patch: attrReadOnly, Int: func(im *Image) *int64 { return im.Size }},
 	{field: fVirtualSize, Name: "virtual_size", Kind: KindInt, Nullable: true, patch: attrReadOnly, Int: func(im *Image) *int64 { return im.VirtualSize }},
 	{field: fMinDisk, Name: "min_disk", Kind: KindInt, patch: attrBase, Int: func(im *Image) *int64 { return &im.MinDisk }},
 	{field: fMinRAM, Name: "min_ram", Kind: KindInt, patch: attrBase, Int: func(im *Image) *int64 { return &im.MinRAM }},
-	{field: fContainerFormat, Name: "container_format", Kind: KindString, Nullable: true, Sortable: true, patch: attrFormat, Str: func(im *Image) *string { return im.ContainerFormat }},
-	{field: fDiskFormat, Name: "disk_format", Kind: KindString, Nullable: true, Sortable: true, patch: attrFormat, Str: func(im *Image) *string { return im.DiskFormat }},
-	{field: fCreatedAt, Name: "created_at", Kind: KindTime, Sortable: true, patch: attrReadOnly, Time: func(im *Image) *time.Time { return &im.CreatedAt }},
-	{field: fUpdatedAt, Name: "updated_at", Kind: KindTime, Sortable: true, patch: attrReadOnly, Time: func(im *Image) *time.Time { return &im.UpdatedAt }},
 	{Name: "tags", Kind: KindList, patch: attrBase},
 	// A patch of stores is a custom property's, as in Glance (where stores
 	// is no attribute of the domain image); locations, not listed, has
@@ -103,6 +104,17 @@ var attributes = []Attribute{
 	{Name: "deleted", patch: attrReserved},
 	{Name: "deleted_at", patch: attrReserved},
 }
+
+// SortKeys are the sort keys Glance's v2 listing takes, in Glance's order.
+var SortKeys = func() []string {
+	var keys []string
+	for _, a := range attributes {
+		if a.Sortable {
+			keys = append(keys, a.Name)
+		}
+	}
+	return keys
+}()
 
 var attributeIndex = func() map[string]*Attribute {
 	m := make(map[string]*Attribute, len(attributes))

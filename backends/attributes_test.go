@@ -1,6 +1,7 @@
 package backends
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -59,5 +60,13 @@ func TestAttributeTable(t *testing.T) {
 				t.Errorf("AnyBlank(filled) = true")
 			}
 		})
+	}
+}
+
+// TestSortKeys: Glance's sort keys in its order (its "Invalid sort key"
+// message lists them so).
+func TestSortKeys(t *testing.T) {
+	if got, want := strings.Join(SortKeys, ", "), "name, status, container_format, disk_format, size, id, created_at, updated_at"; got != want {
+		t.Errorf("SortKeys = %s, want %s", got, want)
 	}
 }
