@@ -129,49 +129,45 @@ var attributeIndex = func() map[string]*Attribute {
 // the same for every call: compare it, keep it, do not modify it.
 func LookupAttribute(name string) *Attribute { return attributeIndex[name] }
 
-// AnyBlank reports whether img's value of any of attrs is NULL, or the
-// value Glance's marker predicate takes NULL for (” for a string, 0 for an
-// integer); values of the other kinds are never blank. A switch on the
-// record's fields rather than the accessors: the merge asks it of every
-// image it passes, and one loop with no call per attribute costs a third.
-func AnyBlank(img *Image, attrs []*Attribute) bool {
+// Blanks is a set of attributes whose values are checked for blanks: NULL,
+// or the value Glance's marker predicate takes NULL for (” for a string,
+// 0 for an integer). Build it once (BlanksOf) and ask it of every image:
+// the merge does, and one straight test per field, with no loop, call or
+// lookup per attribute, is what keeps that as cheap as it was.
+type Blanks uint32
+
+// BlanksOf is the set of attrs with a string or integer value; the others
+// are never blank.
+func BlanksOf(attrs ...*Attribute) Blanks {
+	var b Blanks
 	for _, a := range attrs {
-		var blank bool
-		switch a.field {
-		case fName:
-			blank = blankString(img.Name)
-		case fOwner:
-			blank = blankString(img.Owner)
-		case fContainerFormat:
-			blank = blankString(img.ContainerFormat)
-		case fDiskFormat:
-			blank = blankString(img.DiskFormat)
-		case fChecksum:
-			blank = blankString(img.Checksum)
-		case fOSHashAlgo:
-			blank = blankString(img.OSHashAlgo)
-		case fOSHashValue:
-			blank = blankString(img.OSHashValue)
-		case fID:
-			blank = img.ID == ""
-		case fStatus:
-			blank = img.Status == ""
-		case fVisibility:
-			blank = img.Visibility == ""
-		case fSize:
-			blank = blankInt(img.Size)
-		case fVirtualSize:
-			blank = blankInt(img.VirtualSize)
-		case fMinDisk:
-			blank = img.MinDisk == 0
-		case fMinRAM:
-			blank = img.MinRAM == 0
-		}
-		if blank {
-			return true
+		if a != nil && (a.Kind == KindString || a.Kind == KindInt) {
+			b |= 1 << a.field
 		}
 	}
-	return false
+	return b
+}
+
+// Any reports whether any attribute of the set is blank in img.
+func (b Blanks) Any(img *Image) bool {
+	if b == 0 {
+		return false
+	}
+	has := func(f field) bool { return b&(1<<f) != 0 }
+	return has(fName) && blankString(img.Name) ||
+		has(fContainerFormat) && blankString(img.ContainerFormat) ||
+		has(fDiskFormat) && blankString(img.DiskFormat) ||
+		has(fSize) && blankInt(img.Size) ||
+		has(fID) && img.ID == "" ||
+		has(fStatus) && img.Status == "" ||
+		has(fVisibility) && img.Visibility == "" ||
+		has(fOwner) && blankString(img.Owner) ||
+		has(fChecksum) && blankString(img.Checksum) ||
+		has(fOSHashAlgo) && blankString(img.OSHashAlgo) ||
+		has(fOSHashValue) && blankString(img.OSHashValue) ||
+		has(fVirtualSize) && blankInt(img.VirtualSize) ||
+		has(fMinDisk) && img.MinDisk == 0 ||
+		has(fMinRAM) && img.MinRAM == 0
 }
 
 func blankString(p *string) bool { return p == nil || *p == "" }

@@ -7,7 +7,7 @@ import (
 )
 
 // TestAttributeTable: every attribute with a value has the accessor of its
-// kind and no other, NULL exactly where it is nullable, and AnyBlank (a
+// kind and no other, NULL exactly where it is nullable, and Blanks (tests
 // switch kept for speed) agrees with the accessors on a blank and a filled
 // record.
 func TestAttributeTable(t *testing.T) {
@@ -53,11 +53,11 @@ func TestAttributeTable(t *testing.T) {
 			if null != a.Nullable {
 				t.Errorf("NULL on an empty record: %v, Nullable: %v", null, a.Nullable)
 			}
-			if got := AnyBlank(empty, []*Attribute{a}); got != blank {
-				t.Errorf("AnyBlank(empty) = %v, want %v", got, blank)
+			if got := BlanksOf(a).Any(empty); got != blank {
+				t.Errorf("BlanksOf(a).Any(empty) = %v, want %v", got, blank)
 			}
-			if AnyBlank(full, []*Attribute{a}) {
-				t.Errorf("AnyBlank(filled) = true")
+			if BlanksOf(a).Any(full) {
+				t.Errorf("BlanksOf(a).Any(filled) = true")
 			}
 		})
 	}

@@ -53,11 +53,11 @@ func (p point) pass(img *backends.Image, ord *ordering) point {
 
 // stream reads one region's listing in order, from a point on.
 type stream struct {
-	i     int
-	r     *cachedRegion
-	q     backends.ListQuery // the caller's query; Marker and Limit are the stream's
-	ord   *ordering          // the order of q's sort keys
-	max   int // the most images one listing request returns (api_limit_max)
+	i   int
+	r   *cachedRegion
+	q   backends.ListQuery // the caller's query; Marker and Limit are the stream's
+	ord *ordering          // the order of q's sort keys
+	max int                // the most images one listing request returns (api_limit_max)
 
 	read point // just after the last image buffered
 	took point // just after the last image the merge took

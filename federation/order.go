@@ -45,7 +45,7 @@ type ordering struct {
 	// coalesced are the keys whose empty values Glance's marker predicate
 	// confuses with NULL (see pagesFrom): strings that may be NULL, and
 	// integers.
-	coalesced []*backends.Attribute
+	coalesced backends.Blanks
 }
 
 // over resolves keys for the comparisons of one listing.
@@ -55,7 +55,7 @@ func (o Order) over(keys []backends.SortKey) *ordering {
 		a := backends.LookupAttribute(k.Key)
 		ord.keys[i] = orderKey{attr: a, desc: k.Desc}
 		if a != nil && (a.Kind == backends.KindString && a.Nullable || a.Kind == backends.KindInt) {
-			ord.coalesced = append(ord.coalesced, a)
+			ord.coalesced |= backends.BlanksOf(a)
 		}
 	}
 	return ord
@@ -180,5 +180,5 @@ func ints(a, b int64) int {
 // indistinguishable) can skip or repeat images. Such a marker is never
 // handed to a region; the walk re-reads from an earlier safe one.
 func (o *ordering) pagesFrom(img *backends.Image) bool {
-	return !backends.AnyBlank(img, o.coalesced)
+	return !o.coalesced.Any(img)
 }
