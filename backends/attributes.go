@@ -130,7 +130,7 @@ var attributeIndex = func() map[string]*Attribute {
 func LookupAttribute(name string) *Attribute { return attributeIndex[name] }
 
 // Blanks is a set of attributes whose values are checked for blanks: NULL,
-// or the value Glance's marker predicate takes NULL for (” for a string,
+// or the value Glance's marker predicate takes NULL for ("" for a string,
 // 0 for an integer). Build it once (BlanksOf) and ask it of every image:
 // the merge does, and one straight test per field, with no loop, call or
 // lookup per attribute, is what keeps that as cheap as it was.
