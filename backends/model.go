@@ -145,3 +145,21 @@ type CachedImage struct {
 	LastModified time.Time
 	Size         int64
 }
+
+// HasData reports whether the image has data to read: it is active or
+// deactivated (Glance keeps a deactivated image's data) and its size is
+// known. Queued, saving, uploading and importing images have none yet; a
+// store answers ErrNoData for them (GET /file: 204).
+func (im *Image) HasData() bool {
+	return im.Size != nil && (im.Status == StatusActive || im.Status == StatusDeactivated)
+}
+
+// AcceptsMembers is Glance's check that only a shared image has members:
+// nil for a shared image, else ErrForbidden with Glance's message. The
+// gateway answers each member call's own status and text for it.
+func (im *Image) AcceptsMembers() error {
+	if im.Visibility != VisibilityShared {
+		return Errorf(ErrForbidden, "Only shared images have members.")
+	}
+	return nil
+}

@@ -29,31 +29,15 @@ const (
 	attrReserved
 )
 
-// attributeClasses lists every attribute that is not a custom property.
-var attributeClasses = func() map[string]attrClass {
-	m := map[string]attrClass{}
-	for class, names := range map[attrClass][]string{
-		attrBase:      {"name", "visibility", "protected", "os_hidden", "min_ram", "min_disk", "tags"},
-		attrFormat:    {"container_format", "disk_format"},
-		attrAdminOnly: {"owner"},
-		attrReadOnly: {"created_at", "updated_at", "status", "checksum", "size", "virtual_size",
-			"direct_url", "self", "file", "schema", "id", "os_hash_algo", "os_hash_value"},
-		attrReserved: {"location", "deleted", "deleted_at"},
-	} {
-		for _, n := range names {
-			m[n] = class
-		}
-	}
-	return m
-}()
-
 // reservedNamespace prefixes the properties Glance keeps for itself
 // (common.GLANCE_RESERVED_NS).
 const reservedNamespace = "os_glance"
 
+// classOf reads the attribute table (attributes.go): every attribute that
+// is not a custom property has its class there.
 func classOf(name string) attrClass {
-	if c, ok := attributeClasses[name]; ok {
-		return c
+	if a := LookupAttribute(name); a != nil {
+		return a.patch
 	}
 	if strings.HasPrefix(name, reservedNamespace) {
 		return attrReserved

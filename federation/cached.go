@@ -393,7 +393,7 @@ func (c *cachedRegion) OpenData(ctx context.Context, img *backends.Image) (backe
 
 // expect is what the cache verifies an image's data against.
 func expect(img *backends.Image) (blob.Expect, bool) {
-	if img.Size == nil || (img.Status != backends.StatusActive && img.Status != backends.StatusDeactivated) {
+	if !img.HasData() {
 		return blob.Expect{}, false
 	}
 	exp := blob.Expect{Size: *img.Size}

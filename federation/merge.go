@@ -40,8 +40,8 @@ type point struct {
 }
 
 // pass returns the point just after img, the next image the region listed.
-func (p point) pass(img *backends.Image, keys []backends.SortKey) point {
-	if pagesFrom(img, keys) {
+func (p point) pass(img *backends.Image, ord *ordering) point {
+	if ord.pagesFrom(img) {
 		return point{safe: img.ID, anchor: img, since: 0, from: p.from}
 	}
 	since := -1
@@ -53,11 +53,11 @@ func (p point) pass(img *backends.Image, keys []backends.SortKey) point {
 
 // stream reads one region's listing in order, from a point on.
 type stream struct {
-	i     int
-	r     *cachedRegion
-	q     backends.ListQuery // the caller's query; Marker and Limit are the stream's
-	order Order
-	max   int // the most images one listing request returns (api_limit_max)
+	i   int
+	r   *cachedRegion
+	q   backends.ListQuery // the caller's query; Marker and Limit are the stream's
+	ord *ordering          // the order of q's sort keys
+	max int                // the most images one listing request returns (api_limit_max)
 
 	read point // just after the last image buffered
 	took point // just after the last image the merge took
@@ -85,28 +85,27 @@ type listed struct {
 func (s *stream) live() int { return len(s.buf) - s.dups }
 
 // pop takes the first buffered image and moves the stream past it.
-func (s *stream) pop(keys []backends.SortKey) listed {
+func (s *stream) pop() listed {
 	e := s.buf[0]
 	s.buf = s.buf[1:]
 	if e.earlier != 0 {
 		s.dups--
 	}
-	s.took = s.took.pass(e.img, keys)
+	s.took = s.took.pass(e.img, s.ord)
 	return e
 }
 
 // skipCopies passes over the buffered copies whose image an answering
 // earlier region (up) lists: that region's stream lists it.
-func (s *stream) skipCopies(up regionSet, keys []backends.SortKey, loc *locations) {
+func (s *stream) skipCopies(up regionSet, loc *locations) {
 	for len(s.buf) > 0 && s.buf[0].earlier&up != 0 {
 		loc.listed(s.buf[0].img.ID, s.i)
-		s.pop(keys)
+		s.pop()
 	}
 }
 
 // fill reads until want images are buffered or the region has no more.
 func (s *stream) fill(ctx context.Context, want int) error {
-	keys := s.q.Sort
 	for s.live() < want && !s.done {
 		p := s.read
 		q := s.q
@@ -130,7 +129,7 @@ func (s *stream) fill(ctx context.Context, want int) error {
 		// from the last safe image in it.
 		np := p
 		for j := start - 1; j >= 0; j-- {
-			if pagesFrom(imgs[j], keys) {
+			if s.ord.pagesFrom(imgs[j]) {
 				np.safe = imgs[j].ID
 				np.since = -1
 				if found {
@@ -152,7 +151,7 @@ func (s *stream) fill(ctx context.Context, want int) error {
 				s.dups++
 			}
 			s.buf = append(s.buf, e)
-			np = np.pass(img, keys)
+			np = np.pass(img, s.ord)
 		}
 		s.done = short
 		if start == len(imgs) && !short && np.safe == p.safe {
@@ -188,7 +187,7 @@ func (s *stream) past(imgs []*backends.Image, p point, short bool) (int, bool) {
 		owner = p.owner
 	}
 	for j, img := range imgs {
-		if s.order.compare(img, s.i, p.anchor, owner, s.q.Sort) > 0 {
+		if s.ord.compare(img, s.i, p.anchor, owner) > 0 {
 			return j, false
 		}
 	}
@@ -239,7 +238,7 @@ func (c *Catalog) writesSeen() uint64 {
 // keep is what a stream leaves for the next page: its read-ahead images,
 // cut at the first one whose status the region changes by itself (an import
 // finishing must show on the next page) or that could not be carried.
-func (s *stream) keep(keys []backends.SortKey) start {
+func (s *stream) keep() start {
 	j := slices.IndexFunc(s.buf, func(e listed) bool { return changesByItself(e.img.Status) })
 	if j < 0 {
 		return start{took: s.took, read: s.read, buf: slices.Clip(s.buf), dups: s.dups, done: s.done}
@@ -248,7 +247,7 @@ func (s *stream) keep(keys []backends.SortKey) start {
 	read := s.took
 	dups := 0
 	for _, e := range buf {
-		read = read.pass(e.img, keys)
+		read = read.pass(e.img, s.ord)
 		if e.earlier != 0 {
 			dups++
 		}
@@ -311,10 +310,11 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 	}
 	base := *q
 	base.Marker, base.Limit = "", 0
+	ord := c.order.over(q.Sort)
 	streams := make([]*stream, len(c.regions))
 	for i, r := range c.regions {
 		st := starts[i]
-		streams[i] = &stream{i: i, r: r.cached, q: base, order: c.order, max: r.maxPage,
+		streams[i] = &stream{i: i, r: r.cached, q: base, ord: ord, max: r.maxPage,
 			read: st.read, took: st.took, buf: st.buf, dups: st.dups, done: st.done}
 		if i > 0 {
 			streams[i].cat = c
@@ -354,7 +354,7 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 			if s.err != nil {
 				continue
 			}
-			for s.skipCopies(up, q.Sort, c.loc); len(s.buf) == 0 && !s.done; s.skipCopies(up, q.Sort, c.loc) {
+			for s.skipCopies(up, c.loc); len(s.buf) == 0 && !s.done; s.skipCopies(up, c.loc) {
 				// Only copies passed over run a stream dry before the
 				// page is full.
 				if s.err = s.fill(ctx, q.Limit-len(out)); s.err != nil {
@@ -369,14 +369,14 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 			if s.err != nil || len(s.buf) == 0 {
 				continue
 			}
-			if next == nil || c.order.compare(s.buf[0].img, s.i, next.buf[0].img, next.i, q.Sort) < 0 {
+			if next == nil || ord.compare(s.buf[0].img, s.i, next.buf[0].img, next.i) < 0 {
 				next = s
 			}
 		}
 		if next == nil {
 			break
 		}
-		img := next.pop(q.Sort).img
+		img := next.pop().img
 		lastRegion = next.i
 		c.loc.listed(img.ID, next.i)
 		if _, dup := seen[img.ID]; dup {
@@ -406,7 +406,7 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 				cur.starts[i] = start{took: p, read: p}
 				continue
 			}
-			cur.starts[i] = s.keep(q.Sort)
+			cur.starts[i] = s.keep()
 			ahead += len(cur.starts[i].buf)
 		}
 		if q.Marker != "" && c.readAhead > 0 {
@@ -447,7 +447,7 @@ func (c *Catalog) readNext(cur *cursor, streams []*stream, who backends.Caller, 
 		go func() {
 			defer wg.Done()
 			if err := s.fill(ctx, limit); err == nil || len(s.buf) > len(cur.starts[i].buf) {
-				cur.starts[i] = s.keep(s.q.Sort)
+				cur.starts[i] = s.keep()
 			}
 		}()
 	}
@@ -553,7 +553,7 @@ func (c *Catalog) startPoints(ctx context.Context, q *backends.ListQuery) ([]poi
 	from := c.rangeFrom(q, m)
 	for i := range points {
 		switch {
-		case i == owner && pagesFrom(m, q.Sort):
+		case i == owner && c.order.over(q.Sort).pagesFrom(m):
 			points[i] = point{safe: m.ID, anchor: m, since: 0}
 		case i == owner:
 			points[i] = point{anchor: m, since: -1}

@@ -3,7 +3,6 @@ package federation
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 )
@@ -32,8 +31,38 @@ func (o Order) Validate() error {
 
 func (o Order) nocase() bool { return o.Collation == "nocase" }
 
+// orderKey is a sort key resolved to its attribute: once per listing, not
+// per comparison (the merge compares on every image it takes).
+type orderKey struct {
+	attr *backends.Attribute // nil: not an attribute, compares equal
+	desc bool
+}
+
+// ordering is an Order over one listing's sort keys.
+type ordering struct {
+	Order
+	keys []orderKey
+	// coalesced are the keys whose empty values Glance's marker predicate
+	// confuses with NULL (see pagesFrom): strings that may be NULL, and
+	// integers.
+	coalesced backends.Blanks
+}
+
+// over resolves keys for the comparisons of one listing.
+func (o Order) over(keys []backends.SortKey) *ordering {
+	ord := &ordering{Order: o, keys: make([]orderKey, len(keys))}
+	for i, k := range keys {
+		a := backends.LookupAttribute(k.Key)
+		ord.keys[i] = orderKey{attr: a, desc: k.Desc}
+		if a != nil && (a.Kind == backends.KindString && a.Nullable || a.Kind == backends.KindInt) {
+			ord.coalesced |= backends.BlanksOf(a)
+		}
+	}
+	return ord
+}
+
 // compare orders image a, listed by region ra, and b, listed by rb, in the
-// merged listing's order over keys (which hold Glance's tie-breaks,
+// merged listing's order over its keys (which hold Glance's tie-breaks,
 // created_at and id): negative when a comes first.
 //
 // Glance renders times to the second but its database orders them by the
@@ -44,16 +73,19 @@ func (o Order) nocase() bool { return o.Collation == "nocase" }
 // left in the region's order (0). Keys after that time key decide nothing.
 // Every stream is then sorted by this order, so merging them, and placing a
 // marker of one region in another's listing, is exact.
-func (o Order) compare(a *backends.Image, ra int, b *backends.Image, rb int, keys []backends.SortKey) int {
-	for _, k := range keys {
-		c := o.compareKey(a, b, k.Key)
-		if k.Desc {
+func (o *ordering) compare(a *backends.Image, ra int, b *backends.Image, rb int) int {
+	for _, k := range o.keys {
+		if k.attr == nil {
+			continue
+		}
+		c := o.compareKey(a, b, k.attr)
+		if k.desc {
 			c = -c
 		}
 		if c != 0 {
 			return c
 		}
-		if k.Key == "created_at" || k.Key == "updated_at" {
+		if k.attr.Kind == backends.KindTime {
 			return ints(int64(ra), int64(rb))
 		}
 	}
@@ -61,38 +93,21 @@ func (o Order) compare(a *backends.Image, ra int, b *backends.Image, rb int, key
 }
 
 // compareKey compares one sort key ascending.
-func (o Order) compareKey(a, b *backends.Image, key string) int {
-	switch key {
-	case "id":
-		return o.strings(a.ID, b.ID)
-	case "status":
-		return o.strings(a.Status, b.Status)
-	case "name":
-		return o.nullableStrings(a.Name, b.Name)
-	case "container_format":
-		return o.nullableStrings(a.ContainerFormat, b.ContainerFormat)
-	case "disk_format":
-		return o.nullableStrings(a.DiskFormat, b.DiskFormat)
-	case "size":
-		return o.nullableInts(a.Size, b.Size)
-	case "virtual_size":
-		return o.nullableInts(a.VirtualSize, b.VirtualSize)
-	case "min_disk":
-		return ints(a.MinDisk, b.MinDisk)
-	case "min_ram":
-		return ints(a.MinRAM, b.MinRAM)
-	case "visibility":
-		return o.strings(a.Visibility, b.Visibility)
-	case "created_at":
-		return seconds(a.CreatedAt).Compare(seconds(b.CreatedAt))
-	case "updated_at":
-		return seconds(a.UpdatedAt).Compare(seconds(b.UpdatedAt))
+func (o *ordering) compareKey(a, b *backends.Image, attr *backends.Attribute) int {
+	switch attr.Kind {
+	case backends.KindString:
+		return o.nullableStrings(attr.Str(a), attr.Str(b))
+	case backends.KindInt:
+		return o.nullableInts(attr.Int(a), attr.Int(b))
+	case backends.KindTime:
+		// To the second, as Glance renders them: Unix is the time
+		// truncated to its second, and far cheaper than Truncate.
+		return ints(attr.Time(a).Unix(), attr.Time(b).Unix())
+	case backends.KindBool:
+		return bools(*attr.Bool(a), *attr.Bool(b))
 	}
 	return 0
 }
-
-// seconds is a time as Glance renders it.
-func seconds(t time.Time) time.Time { return t.Truncate(time.Second) }
 
 func (o Order) strings(a, b string) int {
 	if o.nocase() {
@@ -134,6 +149,17 @@ func (o Order) nullableInts(a, b *int64) int {
 	return ints(*a, *b)
 }
 
+// bools orders as the databases store booleans: false (0) first.
+func bools(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case b:
+		return -1
+	}
+	return 1
+}
+
 func ints(a, b int64) int {
 	switch {
 	case a < b:
@@ -153,40 +179,6 @@ func ints(a, b int64) int {
 // sort=size:asc) or equals the coalesced default (NULL and ”/0 rows become
 // indistinguishable) can skip or repeat images. Such a marker is never
 // handed to a region; the walk re-reads from an earlier safe one.
-func pagesFrom(img *backends.Image, keys []backends.SortKey) bool {
-	str := func(p *string) bool { return p != nil && *p != "" }
-	num := func(p *int64) bool { return p != nil && *p != 0 }
-	for _, k := range keys {
-		switch k.Key {
-		case "name":
-			if !str(img.Name) {
-				return false
-			}
-		case "container_format":
-			if !str(img.ContainerFormat) {
-				return false
-			}
-		case "disk_format":
-			if !str(img.DiskFormat) {
-				return false
-			}
-		case "size":
-			if !num(img.Size) {
-				return false
-			}
-		case "virtual_size":
-			if !num(img.VirtualSize) {
-				return false
-			}
-		case "min_disk":
-			if img.MinDisk == 0 {
-				return false
-			}
-		case "min_ram":
-			if img.MinRAM == 0 {
-				return false
-			}
-		}
-	}
-	return true
+func (o *ordering) pagesFrom(img *backends.Image) bool {
+	return !o.coalesced.Any(img)
 }

@@ -26,7 +26,8 @@ const (
 // listing it cannot answer. Within the bound, a listing is Glance's.
 const maxListJoins = 60
 
-var sortKeys = []string{"name", "status", "container_format", "disk_format", "size", "id", "created_at", "updated_at"}
+// sortKeys are Glance's, from the attribute table, in its order.
+var sortKeys = backends.SortKeys
 
 func badRequest(msg string) error { return backends.Errorf(backends.ErrBadRequest, msg) }
 

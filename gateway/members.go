@@ -82,7 +82,7 @@ func (s *Server) listMembers(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if img.Visibility != backends.VisibilityShared {
+	if img.AcceptsMembers() != nil {
 		writeError(c.ctx, errStatus(403, "Not allowed to list members for image "+id+": Only shared images have members."))
 		return
 	}
@@ -123,7 +123,7 @@ func (s *Server) getMember(c *call, id, memberID string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if img.Visibility != backends.VisibilityShared {
+	if img.AcceptsMembers() != nil {
 		writeError(c.ctx, errStatus(404, "Only shared images have members."))
 		return
 	}
@@ -155,7 +155,7 @@ func (s *Server) addMember(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if img.Visibility != backends.VisibilityShared || (c.pol.Legacy() && !c.id.IsAdmin && !c.owns(img)) {
+	if img.AcceptsMembers() != nil || (c.pol.Legacy() && !c.id.IsAdmin && !c.owns(img)) {
 		writeError(c.ctx, errStatus(403, "Not allowed to create members for image "+id+"."))
 		return
 	}
@@ -193,7 +193,7 @@ func (s *Server) updateMember(c *call, id, memberID string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if img.Visibility != backends.VisibilityShared || (c.pol.Legacy() && !c.id.IsAdmin && c.owns(img)) {
+	if img.AcceptsMembers() != nil || (c.pol.Legacy() && !c.id.IsAdmin && c.owns(img)) {
 		writeError(c.ctx, errStatus(403, "Not allowed to update members for image "+id+"."))
 		return
 	}
@@ -222,7 +222,7 @@ func (s *Server) deleteMember(c *call, id, memberID string) {
 		writeError(c.ctx, err)
 		return
 	}
-	if img.Visibility != backends.VisibilityShared || (c.pol.Legacy() && !c.id.IsAdmin && !c.owns(img)) {
+	if img.AcceptsMembers() != nil || (c.pol.Legacy() && !c.id.IsAdmin && !c.owns(img)) {
 		writeError(c.ctx, errStatus(403, "Not allowed to delete members for image "+id+"."))
 		return
 	}

@@ -357,7 +357,7 @@ func (s *stream) Close() error {
 // requests, its size is the record's.
 func (r *Region) OpenData(ctx context.Context, img *backends.Image) (backends.Data, error) {
 	id := img.ID
-	if img.Size == nil || (img.Status != backends.StatusActive && img.Status != backends.StatusDeactivated) {
+	if !img.HasData() {
 		return nil, backends.ErrNoData
 	}
 	var caller backends.Caller

@@ -305,7 +305,7 @@ func (d *fileData) File() *os.File { return d.f }
 // backends.ErrNoData, which the gateway answers with 204 as Glance does.
 // An active image's data never changes, so the record's size is the file's.
 func (s *Store) OpenData(ctx context.Context, img *backends.Image) (backends.Data, error) {
-	if (img.Status != backends.StatusActive && img.Status != backends.StatusDeactivated) || img.Size == nil {
+	if !img.HasData() {
 		return nil, backends.ErrNoData
 	}
 	id := img.ID

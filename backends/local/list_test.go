@@ -64,7 +64,7 @@ func (m *model) visible(who backends.Caller, q *backends.ListQuery, img *backend
 				v = pv
 			}
 		} else {
-			v = sortValue(img, f.Key)
+			v = sortValue(img, column(f.Key))
 		}
 		if v == nil {
 			return false // SQL: comparisons with NULL are not true
@@ -120,7 +120,7 @@ func compare(a, b any) int {
 // less orders as SQLite does: NULLs first ascending, last descending.
 func less(keys []backends.SortKey, a, b *backends.Image) bool {
 	for _, k := range keys {
-		va, vb := sortValue(a, k.Key), sortValue(b, k.Key)
+		va, vb := sortValue(a, column(k.Key)), sortValue(b, column(k.Key))
 		var c int
 		switch {
 		case va == nil && vb == nil:

@@ -57,8 +57,8 @@ func (s *Store) AddMember(ctx context.Context, imageID, memberID string) (*backe
 	if err != nil {
 		return nil, err
 	}
-	if img.Visibility != backends.VisibilityShared {
-		return nil, backends.Errorf(backends.ErrForbidden, "Only shared images have members.")
+	if err := img.AcceptsMembers(); err != nil {
+		return nil, err
 	}
 	s.mu.RLock()
 	n := len(s.members[imageID])
