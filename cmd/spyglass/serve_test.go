@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
 )
 
 var build struct {
@@ -30,6 +32,9 @@ var build struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	// The tests in front of a real Glance share one (each keeps to its own
+	// images): starting one per test cost minutes on a loaded machine.
+	glancetest.StopShared()
 	if build.dir != "" {
 		os.RemoveAll(build.dir)
 	}
