@@ -47,8 +47,10 @@ const UWSGI = "/usr/bin/uwsgi-core"
 const wsgiScript = "/usr/bin/keystone-wsgi-public"
 
 // StartTimeout bounds db_sync, the key setups, bootstrap and the wait for
-// the API to answer.
-const StartTimeout = 3 * time.Minute
+// the API to answer. It catches a wedged start, not a slow one: on a
+// 2-core machine shared with other test runs a start has taken over 3
+// minutes.
+const StartTimeout = 10 * time.Minute
 
 // The bootstrap identity: keystone-manage bootstrap creates this user with
 // the admin role on this project, and the roles admin, member and reader
