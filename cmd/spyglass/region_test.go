@@ -82,7 +82,7 @@ func startArgsEnv(t *testing.T, bin string, env []string, args ...string) *proce
 	if err := testproc.Start(cmd); err != nil { // dies with the test binary
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, done: make(chan error, 1)}
+	p := &process{cmd: cmd, done: make(chan error, 1), exited: make(chan struct{})}
 	addrc := make(chan [2]string, 1)
 	copied := make(chan struct{})
 	go func() {
@@ -104,11 +104,15 @@ func startArgsEnv(t *testing.T, bin string, env []string, args ...string) *proce
 	go func() {
 		<-copied
 		p.done <- cmd.Wait()
+		close(p.exited)
 	}()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		// Not cmd.ProcessState: Wait writes it in another goroutine.
+		select {
+		case <-p.exited:
+		default:
 			testproc.Kill(cmd)
-			<-p.done
+			<-p.exited
 		}
 		testproc.Kill(cmd) // dismisses the reaper of one that ended before
 		if t.Failed() {

@@ -73,6 +73,9 @@ type process struct {
 	addr  string
 	admin string     // the admin listener's address, "off" when there is none
 	done  chan error // the result of Wait
+	// exited is closed once Wait has returned (and its result is in done,
+	// for whoever takes it).
+	exited chan struct{}
 
 	mu     sync.Mutex
 	stderr bytes.Buffer
