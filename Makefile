@@ -141,6 +141,7 @@ bench: bench-quick
 # make test, which skips them saying so; run here without -race.
 bench-quick: deps-bench
 	SPYGLASS_BENCH=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'Quick' ./bench/
+	SPYGLASS_BENCH=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'Storm' ./cache/blob/
 
 BENCH_ARGS ?=
 bench-system: deps-bench build
