@@ -137,11 +137,13 @@ bench: bench-quick
 	else echo "bench: whole-system scenarios not run; run them with: make bench SYSTEM=1 (or make bench-system)"; fi
 
 # Tests that load the system like a benchmark (storms, the bench/
-# scenarios run small) and check what it serves: too slow under -race for
-# make test, which skips them saying so; run here without -race.
+# scenarios run small, the federation walk at full size) and check what
+# it serves: too slow under -race for make test, which skips them (or
+# runs the walk smaller) saying so; run here without -race.
 bench-quick: deps-bench
 	SPYGLASS_BENCH=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'Quick' ./bench/
 	SPYGLASS_BENCH=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'Storm' ./cache/blob/
+	SPYGLASS_BENCH=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '^TestFederationOverGlanceRegions$$' ./federation/
 
 BENCH_ARGS ?=
 bench-system: deps-bench build

@@ -129,7 +129,17 @@ func envInt(name string, def int) int {
 // marker. Then a region fails mid-walk (500s, then a hang) and comes back;
 // then copy-image copies an image between regions.
 func TestFederationOverGlanceRegions(t *testing.T) {
-	perRegion := envInt("FEDERATION_IMAGES", 600)
+	// Full size: 600 images a region, 60 walks. Under -race
+	// that took over 20 minutes on a loaded 2-core machine, so make test
+	// runs it at a third, and make bench-quick (which CI runs) at full size
+	// without -race.
+	perRegion, walks := 600, 60
+	if raceEnabled && os.Getenv("SPYGLASS_BENCH") == "" {
+		perRegion, walks = 200, 20
+		t.Logf("under -race: %d images a region, %d walks; full size: make bench-quick, or SPYGLASS_BENCH=1 go test -run '^TestFederationOverGlanceRegions$' ./federation/", perRegion, walks)
+	}
+	perRegion = envInt("FEDERATION_IMAGES", perRegion)
+	walks = envInt("FEDERATION_WALKS", walks)
 	seed := uint64(time.Now().UnixNano())
 	if s, err := strconv.ParseUint(os.Getenv("FEDERATION_SEED"), 10, 64); err == nil {
 		seed = s
@@ -240,7 +250,7 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 	})
 
 	t.Run("randomized walks", func(t *testing.T) {
-		checkWalks(t, f, rng, envInt("FEDERATION_WALKS", 60))
+		checkWalks(t, f, rng, walks)
 	})
 
 	t.Run("region outage mid-walk and recovery", func(t *testing.T) {
