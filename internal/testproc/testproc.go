@@ -107,6 +107,11 @@ func Kill(cmd *exec.Cmd) {
 	if cmd == nil || cmd.Process == nil {
 		return
 	}
+	// Through os.Process too: besides signalling the leader, it orders
+	// this call before Wait's return for the race detector (both go
+	// through the Process's atomic state), as tests that read
+	// cmd.ProcessState after a kill rely on.
+	cmd.Process.Kill()
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	release(cmd.Process.Pid)
 }
