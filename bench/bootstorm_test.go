@@ -12,6 +12,7 @@ func TestBootstormQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Glance, nginx and Spyglass")
 	}
+	needBench(t)
 	opts := StormOptions{ImageSize: 16 << 20, Ns: []int{1, 20}, DirectMaxN: 20, SiteInstances: 3}
 	se, err := StartStormEnv(t.Context(), opts)
 	if err != nil {

@@ -10,6 +10,7 @@ func TestFedWalkQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three Glances and Spyglass")
 	}
+	needBench(t)
 	opts := FedWalkOptions{Regions: 3, PerRegion: 60, Limit: 25, Rounds: 1}
 	fe, err := StartFedWalkEnv(t.Context(), opts)
 	if err != nil {

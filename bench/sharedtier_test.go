@@ -16,6 +16,7 @@ func TestSharedTierQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Glance, redis-server and three Spyglass instances")
 	}
+	needBench(t)
 	opts := SharedTierOptions{Images: 3, Load: WrkOptions{Duration: time.Second, Conns: 4, Threads: 1}, LoadPairs: 1, Rounds: 20}
 	st, err := StartSharedTierEnv(t.Context(), opts)
 	if err != nil {

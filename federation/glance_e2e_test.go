@@ -129,7 +129,19 @@ func envInt(name string, def int) int {
 // marker. Then a region fails mid-walk (500s, then a hang) and comes back;
 // then copy-image copies an image between regions.
 func TestFederationOverGlanceRegions(t *testing.T) {
-	perRegion := envInt("FEDERATION_IMAGES", 600)
+	// Full size: 600 images a region, 60 randomized walks. Under -race
+	// that took over 20 minutes on a loaded 2-core machine, most of it in
+	// the walks, so make test runs a third of the walks, and make
+	// bench-quick (which CI runs) all of them without -race. The regions
+	// keep their size: the outage subtest walks pages of perRegion/12
+	// (at 200 a region, once, no page of the hang mode missed the region).
+	perRegion, walks := 600, 60
+	if raceEnabled && os.Getenv("SPYGLASS_BENCH") == "" {
+		walks = 20
+		t.Logf("under -race: %d walks; all %d: make bench-quick, or SPYGLASS_BENCH=1 go test -run '^TestFederationOverGlanceRegions$' ./federation/", walks, 60)
+	}
+	perRegion = envInt("FEDERATION_IMAGES", perRegion)
+	walks = envInt("FEDERATION_WALKS", walks)
 	seed := uint64(time.Now().UnixNano())
 	if s, err := strconv.ParseUint(os.Getenv("FEDERATION_SEED"), 10, 64); err == nil {
 		seed = s
@@ -246,7 +258,7 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 	})
 
 	t.Run("randomized walks", func(t *testing.T) {
-		checkWalks(t, f, rng, envInt("FEDERATION_WALKS", 60))
+		checkWalks(t, f, rng, walks)
 	})
 
 	t.Run("region outage mid-walk and recovery", func(t *testing.T) {

@@ -10,10 +10,10 @@ import (
 	"github.com/spyglass-gateway/spyglass/gateway"
 )
 
-// TestNoAcceptLanguageCostsNothing: with catalogs configured, a request
+// TestNoAcceptLanguageAllocatesNoMore: with catalogs configured, a request
 // without Accept-Language — a show, a 404 — allocates exactly what it
 // allocates with none.
-func TestNoAcceptLanguageCostsNothing(t *testing.T) {
+func TestNoAcceptLanguageAllocatesNoMore(t *testing.T) {
 	cats := loadTestCatalogs(t)
 	for _, tc := range []struct {
 		name   string

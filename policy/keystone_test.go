@@ -91,6 +91,10 @@ func serviceUser(t testing.TB, ks *keystonetest.Keystone) policy.KeystoneConfig 
 	return policy.KeystoneConfig{
 		AuthURL: ks.AuthURL(), Username: "spyglass", Password: "spyglass-pw", ProjectName: "service",
 		UserDomainName: "Default", ProjectDomainName: "Default",
+		// A real Keystone (uwsgi, Python) on a loaded 2-core machine can
+		// take more than the 5 s default to log in or validate; the tests
+		// about timeouts set their own.
+		Timeout: time.Minute,
 	}
 }
 
@@ -236,7 +240,6 @@ func TestKeystone(t *testing.T) {
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 		reqCtx, req := tp.Tracer("test").Start(ctx, "request")
 		cfg := svc
-		cfg.Timeout = time.Minute // a loaded machine's first login is slow; this test is not about timeouts
 		k := newKeystone(t, cfg)
 		tok := ks.ProjectTokenT(t, fx.MemberB, fx.ProjectB)
 		for range 2 {
@@ -295,15 +298,6 @@ func TestKeystone(t *testing.T) {
 		if got := counter.validation.Load(); got != 1 {
 			t.Errorf("%d Keystone validations for 132 requests with one token, want 1", got)
 		}
-		// The hot path: a known token costs no allocation.
-		if !keystoneRace {
-			var h fasthttp.RequestHeader
-			h.Set("X-Auth-Token", tok)
-			var err error
-			if n := testing.AllocsPerRun(100, func() { _, err = k.Authenticate(ctx, &h) }); n != 0 || err != nil {
-				t.Errorf("cached Authenticate: %v allocations per call (err %v), want 0", n, err)
-			}
-		}
 		// Rejections are cached too, briefly.
 		for range 5 {
 			_, err := k.Authenticate(ctx, tokenHdr("not-a-token"))
@@ -316,9 +310,6 @@ func TestKeystone(t *testing.T) {
 		// misses are the concurrent first calls (which waited for the one
 		// validation) and the bad token's first.
 		lookups := int64(32 + 100 + 5)
-		if !keystoneRace {
-			lookups += 101 // AllocsPerRun's warm-up and runs
-		}
 		if s := k.TokenCacheStats(); s.Hits+s.Misses != lookups || s.Misses < 2 || s.Misses > 33 {
 			t.Errorf("TokenCacheStats() = %+v after %d lookups of two tokens", s, lookups)
 		}
@@ -531,26 +522,58 @@ func TestKeystoneHangingCostsOneTimeout(t *testing.T) {
 	}
 }
 
+// TestKeystoneCachedTokenAllocatesNothing: keystone mode's hot path, a
+// token whose verdict is cached, costs no allocation. The race detector
+// allocates on its own, so this runs without it: make test's pass of
+// `go test -run Alloc ./...`.
+func TestKeystoneCachedTokenAllocatesNothing(t *testing.T) {
+	if keystoneRace {
+		t.Skip("allocation counts mean nothing under -race; make test runs this without it (go test -run Alloc ./policy/)")
+	}
+	ks := keystonetest.StartT(t)
+	fx := ks.FixtureT(t)
+	k := newKeystone(t, serviceUser(t, ks))
+	tok := ks.ProjectTokenT(t, fx.MemberB, fx.ProjectB)
+	mustAuth(t, k, tok)
+	var h fasthttp.RequestHeader
+	h.Set("X-Auth-Token", tok)
+	var err error
+	if n := testing.AllocsPerRun(100, func() { _, err = k.Authenticate(context.Background(), &h) }); n != 0 || err != nil {
+		t.Errorf("cached Authenticate: %v allocations per call (err %v), want 0", n, err)
+	}
+}
+
 // An expired token is refused even while its verdict is cached, and by a
 // gateway that never saw it. The Keystone here issues tokens that live a
 // few seconds ([token] expiration).
 func TestKeystoneExpiredToken(t *testing.T) {
-	ks := keystonetest.StartTWith(t, keystonetest.Options{TokenExpiration: 8 * time.Second})
+	ks := keystonetest.StartTWith(t, keystonetest.Options{TokenExpiration: 15 * time.Second})
 	ctx := context.Background()
 	fx := ks.FixtureT(t)
 	svc := serviceUser(t, ks)
 	svc.TokenCacheTTL = time.Hour // the expiry, not the bound, ends the verdict
 	k := newKeystone(t, svc)
 
-	tok, err := ks.ProjectToken(ctx, fx.MemberA, fx.ProjectA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := k.Authenticate(ctx, tokenHdr(tok.ID)); err != nil {
-		t.Fatalf("fresh token: %v (it expires at %v)", err, tok.ExpiresAt)
+	// On a loaded machine a token has expired before its first check
+	// (the service login and the validation took longer than its life):
+	// then take a new one.
+	var tok keystonetest.Token
+	for attempt := 1; ; attempt++ {
+		var err error
+		if tok, err = ks.ProjectToken(ctx, fx.MemberA, fx.ProjectA); err != nil {
+			t.Fatal(err)
+		}
+		_, err = k.Authenticate(ctx, tokenHdr(tok.ID))
+		if err == nil {
+			break
+		}
+		if time.Now().Before(tok.ExpiresAt) || attempt == 5 {
+			t.Fatalf("fresh token: %v (it expires at %v)", err, tok.ExpiresAt)
+		}
+		t.Logf("token expired before its first check (%v); another", tok.ExpiresAt)
 	}
 	time.Sleep(time.Until(tok.ExpiresAt) + 200*time.Millisecond)
-	_, err = k.Authenticate(ctx, tokenHdr(tok.ID))
+	_, err := k.Authenticate(ctx, tokenHdr(tok.ID))
 	wantChallenge(t, err, svc.AuthURL)
 	// The service user's own token expired too: gophercloud logs in again.
 	_, err = newKeystone(t, svc).Authenticate(ctx, tokenHdr(tok.ID))

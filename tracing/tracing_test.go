@@ -17,9 +17,9 @@ import (
 	"github.com/spyglass-gateway/spyglass/tracing"
 )
 
-// TestOff: with no span in the context nothing is made, injected or
+// TestOffAllocatesNothing: with no span in the context nothing is made, injected or
 // allocated.
-func TestOff(t *testing.T) {
+func TestOffAllocatesNothing(t *testing.T) {
 	ctx := context.Background()
 	var h fasthttp.RequestHeader
 	if raceEnabled {

@@ -59,10 +59,13 @@ type entry struct {
 	filling bool
 	source  Origin // the running fill's (the site's when instances coordinate)
 	badData bool   // the fill's bytes failed verification
-	fillID  string // request id of the request that started the fill, for its log lines
-	stopped bool
-	cancel  context.CancelFunc
-	changed chan struct{} // closed and replaced on every change
+	// failure is why the running fill failed, published as err by end.
+	failure     error
+	failureDisk bool
+	fillID      string // request id of the request that started the fill, for its log lines
+	stopped     bool
+	cancel      context.CancelFunc
+	changed     chan struct{} // closed and replaced on every change
 
 	checkpointMu   sync.Mutex
 	lastCheckpoint time.Time // guarded by checkpointMu
@@ -235,13 +238,12 @@ func (e *entry) fill(trace context.Context, o Origin, site SiteFill) {
 	}
 	ok := e.run(trace, o)
 	e.mu.Lock()
-	e.filling = false
 	bad := e.badData
-	err := e.err
 	e.mu.Unlock()
 	if site != nil {
 		site.Done(ok, bad)
 	}
+	err := e.end(ok)
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Bool("spyglass.fill.complete", ok))
 		tracing.Fail(span, err)
@@ -360,19 +362,47 @@ func (e *entry) run(trace context.Context, o Origin) bool {
 
 var errDisk = errors.New("blob cache disk")
 
-// fail ends the entry: readers get err (or, for a disk failure, fall back to
-// the origin); its files go.
+// fail records why the fill failed; end, once the fill is over, makes the
+// failure what readers see (err, or for a disk failure a fall back to the
+// origin) and removes the entry.
 func (e *entry) fail(ctx context.Context, err error, disk bool) {
 	e.mu.Lock()
-	if e.state == stateFilling {
-		e.state, e.err, e.diskErr = stateFailed, err, disk
+	if e.failure == nil {
+		e.failure, e.failureDisk = err, disk
 	}
-	e.broadcastLocked()
 	e.mu.Unlock()
-	e.removeFiles()
 	if disk {
 		e.b.log.ErrorContext(ctx, "blob cache disk failure; serving from the origin", "image", e.key.Image, "err", err)
 	}
+}
+
+// end closes the fill: a failed entry leaves the index and loses its files
+// BEFORE its readers hear of the failure (and, with a site, after the site
+// learned of it: site.Done), all under Cache.mu. A reader that gets the
+// failure and asks again then starts a fresh fill, which trusts no peer
+// that sent wrong bytes; told first, it could attach to the failed entry
+// still in the index and get its error again, or have a new entry's files
+// removed under it. It returns the entry's error, if any.
+func (e *entry) end(ok bool) error {
+	e.b.mu.Lock()
+	defer e.b.mu.Unlock()
+	e.mu.Lock()
+	failed := e.failure != nil && e.state == stateFilling // not already dropped
+	e.mu.Unlock()
+	if !ok {
+		e.b.unindexLocked(e)
+	}
+	if failed {
+		e.removeFiles()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if failed && e.state == stateFilling {
+		e.state, e.err, e.diskErr = stateFailed, e.failure, e.failureDisk
+	}
+	e.filling = false
+	e.broadcastLocked()
+	return e.err
 }
 
 // nextGapLocked finds the first bytes neither written nor being fetched:

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/spyglass-gateway/spyglass/internal/testproc"
 )
 
 // Redis is a running redis-server.
@@ -57,7 +59,7 @@ func needServer(t testing.TB) {
 func (r *Redis) Start() error {
 	r.cmd = exec.Command("redis-server", r.args...)
 	r.cmd.Dir = r.dir
-	if err := r.cmd.Start(); err != nil {
+	if err := testproc.Start(r.cmd); err != nil { // dies with the test binary
 		return err
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -75,7 +77,7 @@ func (r *Redis) Start() error {
 // Stop kills the server (as a crash would: nothing is saved).
 func (r *Redis) Stop() {
 	if r.cmd != nil && r.cmd.Process != nil {
-		r.cmd.Process.Kill()
+		testproc.Kill(r.cmd)
 		r.cmd.Wait()
 		r.cmd = nil
 	}

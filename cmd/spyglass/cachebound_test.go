@@ -43,7 +43,7 @@ func cacheDiskUsage(dir string) (apparent, allocated int64) {
 // and what found no room is counted as bypassed, not cached.
 func TestCacheMaxSizeUnderConcurrentDownloads(t *testing.T) {
 	bin := buildBinary(t)
-	g := glancetest.StartT(t)
+	g := glancetest.SharedT(t)
 	proxy := startOriginProxy(t, g.URL)
 	const maxSize, size, images = 16 << 20, 4 << 20, 6
 	var ids []string

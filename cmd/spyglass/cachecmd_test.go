@@ -45,7 +45,7 @@ func runCLI(t *testing.T, bin string, args ...string) (int, string, string) {
 // and /v2/cache); mistakes get one clear line and exit 1 (2 for usage).
 func TestCacheCommands(t *testing.T) {
 	bin := buildBinary(t)
-	g := glancetest.StartT(t)
+	g := glancetest.SharedT(t)
 	th := startThrottle(t, strings.TrimPrefix(g.URL, "http://"), 256<<20) // counts the origin's bytes
 	tokenFile := filepath.Join(t.TempDir(), "admin.token")
 	if err := os.WriteFile(tokenFile, []byte("cli-admin-token-0123456789\n"), 0o600); err != nil {

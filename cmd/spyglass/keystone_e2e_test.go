@@ -46,7 +46,7 @@ func TestKeystoneOpenstackCLI(t *testing.T) {
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
 auth:
   mode: keystone
-  keystone: {auth_url: %q, username: spyglass, password: spyglass-pw, project_name: service}
+  keystone: {auth_url: %q, username: spyglass, password: spyglass-pw, project_name: service, timeout: 1m}
 regions:
   - {name: local, kind: local, data_dir: %q}
 `, ks.AuthURL(), filepath.Join(dir, "data"))
@@ -161,7 +161,7 @@ regions:
 	cfg2 := fmt.Sprintf(`listen: 127.0.0.1:0
 auth:
   mode: noauth
-  keystone: {auth_url: %q, username: spyglass, password: spyglass-pw, project_name: service}
+  keystone: {auth_url: %q, username: spyglass, password: spyglass-pw, project_name: service, timeout: 1m}
 regions:
   - {name: one, kind: glance, region_name: %s, interface: public}
 cache: {dir: %q}

@@ -174,7 +174,7 @@ func get(t *testing.T, url string, hdr ...string) (*http.Response, []byte) {
 // up, turns 503 while the image cache's disk fails and back after.
 func TestMetricsAndReadinessGlanceRegions(t *testing.T) {
 	bin := buildBinary(t)
-	g := glancetest.StartT(t)
+	g := glancetest.SharedT(t)
 	const size = 1 << 20
 	data := make([]byte, size)
 	rand.Read(data)

@@ -137,7 +137,7 @@ func fetchImage(t *testing.T, base, id, rng string) ([]byte, error) {
 // and the region sends at most twice the image.
 func TestSiteOneFillAcrossThreeInstances(t *testing.T) {
 	bin := buildBinary(t)
-	g := glancetest.StartT(t)
+	g := glancetest.SharedT(t)
 	r := redistest.StartT(t)
 	proxy := startOriginProxy(t, g.URL)
 	const size = 12 << 20

@@ -46,7 +46,7 @@ const (
 // serves data).
 func TestNoCredentialInLogsOrSpans(t *testing.T) {
 	bin := buildBinary(t)
-	g := glancetest.StartT(t)
+	g := glancetest.SharedT(t)
 	regionImage := putImageToGlance(t, g, "redact", []byte(strings.Repeat("0123456789", 100)))
 	rdb := redistest.StartT(t)
 	rc := redis.NewClient(&redis.Options{Addr: rdb.Addr})

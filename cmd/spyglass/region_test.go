@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
+	"github.com/spyglass-gateway/spyglass/internal/testproc"
 )
 
 // startWithConfig starts the binary with a configuration file; unlike
@@ -78,10 +79,10 @@ func startArgsEnv(t *testing.T, bin string, env []string, args ...string) *proce
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := testproc.Start(cmd); err != nil { // dies with the test binary
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, done: make(chan error, 1)}
+	p := &process{cmd: cmd, done: make(chan error, 1), exited: make(chan struct{})}
 	addrc := make(chan [2]string, 1)
 	copied := make(chan struct{})
 	go func() {
@@ -103,12 +104,17 @@ func startArgsEnv(t *testing.T, bin string, env []string, args ...string) *proce
 	go func() {
 		<-copied
 		p.done <- cmd.Wait()
+		close(p.exited)
 	}()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-p.done
+		// Not cmd.ProcessState: Wait writes it in another goroutine.
+		select {
+		case <-p.exited:
+		default:
+			testproc.Kill(cmd)
+			<-p.exited
 		}
+		testproc.Kill(cmd) // dismisses the reaper of one that ended before
 		if t.Failed() {
 			t.Logf("spyglass stderr:\n%s", p.log())
 		}
@@ -204,7 +210,7 @@ func adminReq(t *testing.T, method, url string, body io.Reader) *http.Request {
 // the origin is not asked for the image many times over.
 func TestGlanceRegionFillSurvivesKill9(t *testing.T) {
 	bin := buildBinary(t)
-	g := glancetest.StartT(t)
+	g := glancetest.SharedT(t)
 	const size = 8 << 20
 	data := make([]byte, size)
 	rand.Read(data)
@@ -311,7 +317,7 @@ func TestGlanceCLICacheCommands(t *testing.T) {
 		t.Fatalf("the glance client is needed (apt-get install python3-glanceclient; make deps installs it): %v", err)
 	}
 	bin := buildBinary(t)
-	g := glancetest.StartT(t)
+	g := glancetest.SharedT(t)
 	cfgPath := glanceRegionConfig(t, "noauth", g.URL, "")
 	p := startWithConfig(t, bin, cfgPath)
 	base := "http://" + p.addr

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
 )
 
 var build struct {
@@ -30,6 +32,9 @@ var build struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	// The tests in front of a real Glance share one (each keeps to its own
+	// images): starting one per test cost minutes on a loaded machine.
+	glancetest.StopShared()
 	if build.dir != "" {
 		os.RemoveAll(build.dir)
 	}
@@ -68,6 +73,9 @@ type process struct {
 	addr  string
 	admin string     // the admin listener's address, "off" when there is none
 	done  chan error // the result of Wait
+	// exited is closed once Wait has returned (and its result is in done,
+	// for whoever takes it).
+	exited chan struct{}
 
 	mu     sync.Mutex
 	stderr bytes.Buffer

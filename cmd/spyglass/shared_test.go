@@ -21,7 +21,7 @@ import (
 // Redis), not the record it had cached.
 func TestTwoInstancesShareOneRedis(t *testing.T) {
 	bin := buildBinary(t)
-	g := glancetest.StartT(t)
+	g := glancetest.SharedT(t)
 	redis := redistest.StartT(t)
 	resp, err := http.DefaultClient.Do(withJSON(adminReq(t, "POST", g.URL+"/v2/images",
 		strings.NewReader(`{"name": "before", "visibility": "public"}`))))

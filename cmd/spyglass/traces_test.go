@@ -161,7 +161,7 @@ const (
 // pointing at the receiver, and the regions see no traceparent.
 func TestTraces(t *testing.T) {
 	bin := buildBinary(t)
-	g := glancetest.StartT(t)
+	g := glancetest.SharedT(t)
 	data := bytes.Repeat([]byte("spyglass traces "), 64<<10) // 1 MiB
 	sum := md5.Sum(data)
 	id := putImageToGlance(t, g, "traced", data)

@@ -248,7 +248,7 @@ func taskMessage(t *testing.T, base, id string) string {
 // refuses too, both answer the same message.
 func TestWebDownloadSSRFThroughGlanceRegion(t *testing.T) {
 	bin := buildBinary(t)
-	g := glancetest.StartT(t)
+	g := glancetest.SharedT(t)
 	p := startWithConfig(t, bin, glanceRegionConfig(t, "trusted", g.URL, ""))
 	base := "http://" + p.addr
 	for _, uri := range refusedAtRequest {

@@ -30,9 +30,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spyglass-gateway/spyglass/internal/testproc"
 )
 
 // Python is the interpreter that sees Debian's python3-keystone; the python3
@@ -46,8 +47,10 @@ const UWSGI = "/usr/bin/uwsgi-core"
 const wsgiScript = "/usr/bin/keystone-wsgi-public"
 
 // StartTimeout bounds db_sync, the key setups, bootstrap and the wait for
-// the API to answer.
-const StartTimeout = 3 * time.Minute
+// the API to answer. It catches a wedged start, not a slow one: on a
+// 2-core machine shared with other test runs a start has taken over 3
+// minutes.
+const StartTimeout = 10 * time.Minute
 
 // The bootstrap identity: keystone-manage bootstrap creates this user with
 // the admin role on this project, and the roles admin, member and reader
@@ -140,22 +143,7 @@ func StartWith(ctx context.Context, dir string, opts Options) (*Keystone, error)
 	if err := k.writeConfig(0); err != nil {
 		return nil, err
 	}
-	if err := k.manage(ctx, "db_sync"); err != nil {
-		return nil, err
-	}
-	// WAL: with two uwsgi workers the default rollback journal makes a
-	// reader in one block a writer in the other ("database is locked", 500).
-	if err := k.run(ctx, Python, "-c", "import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA journal_mode=WAL')", filepath.Join(dir, "keystone.db")); err != nil {
-		return nil, fmt.Errorf("keystonetest: sqlite WAL: %w", err)
-	}
-	owner, group, err := currentUserGroup()
-	if err != nil {
-		return nil, err
-	}
-	if err := k.manage(ctx, "fernet_setup", "--keystone-user", owner, "--keystone-group", group); err != nil {
-		return nil, err
-	}
-	if err := k.manage(ctx, "credential_setup", "--keystone-user", owner, "--keystone-group", group); err != nil {
+	if err := k.prepare(ctx); err != nil {
 		return nil, err
 	}
 
@@ -169,6 +157,75 @@ func StartWith(ctx context.Context, dir string, opts Options) (*Keystone, error)
 		}
 	}
 	return nil, lastErr
+}
+
+// prepared is what db_sync and the key setups leave in a Keystone's
+// directory (keystone.db, fernet-keys/*, credential-keys/*, by path
+// relative to it), kept for the test binary's life: those four
+// keystone-manage runs take seconds of CPU each (far more on a loaded
+// machine) and their result does not depend on the instance, so the first
+// StartWith runs them and the others copy it. Sharing keys between test
+// Keystones is harmless: each has its own database and port.
+var prepared struct {
+	mu    sync.Mutex
+	files map[string][]byte // nil until a preparation succeeded
+}
+
+// preparedDirs hold the keys prepare snapshots and restores.
+var preparedDirs = []string{"fernet-keys", "credential-keys"}
+
+// prepare leaves a migrated database (in WAL mode) and fernet and
+// credential keys in k.Dir.
+func (k *Keystone) prepare(ctx context.Context) error {
+	prepared.mu.Lock()
+	defer prepared.mu.Unlock()
+	if prepared.files != nil {
+		for rel, b := range prepared.files {
+			if err := os.WriteFile(filepath.Join(k.Dir, rel), b, 0o600); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := k.manage(ctx, "db_sync"); err != nil {
+		return err
+	}
+	// WAL: with two uwsgi workers the default rollback journal makes a
+	// reader in one block a writer in the other ("database is locked", 500).
+	// The mode is kept in the database file, so copies keep it.
+	if err := k.run(ctx, Python, "-c", "import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA journal_mode=WAL')", filepath.Join(k.Dir, "keystone.db")); err != nil {
+		return fmt.Errorf("keystonetest: sqlite WAL: %w", err)
+	}
+	owner, group, err := currentUserGroup()
+	if err != nil {
+		return err
+	}
+	if err := k.manage(ctx, "fernet_setup", "--keystone-user", owner, "--keystone-group", group); err != nil {
+		return err
+	}
+	if err := k.manage(ctx, "credential_setup", "--keystone-user", owner, "--keystone-group", group); err != nil {
+		return err
+	}
+	files := map[string][]byte{}
+	rels := []string{"keystone.db"}
+	for _, d := range preparedDirs {
+		entries, err := os.ReadDir(filepath.Join(k.Dir, d))
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			rels = append(rels, filepath.Join(d, e.Name()))
+		}
+	}
+	for _, rel := range rels {
+		b, err := os.ReadFile(filepath.Join(k.Dir, rel))
+		if err != nil {
+			return fmt.Errorf("keystonetest: keeping the prepared %s: %w", rel, err)
+		}
+		files[rel] = b
+	}
+	prepared.files = files
+	return nil
 }
 
 // launch picks a port, bootstraps the catalog's identity endpoint for it
@@ -204,18 +261,7 @@ func (k *Keystone) Stop() error {
 	if k.cmd == nil {
 		return nil
 	}
-	k.stopOnce.Do(func() {
-		pgid := k.cmd.Process.Pid
-		syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-k.done:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-pgid, syscall.SIGKILL)
-			<-k.done
-		}
-		// Workers may outlive the master briefly.
-		syscall.Kill(-pgid, syscall.SIGKILL)
-	})
+	k.stopOnce.Do(func() { testproc.Stop(k.cmd, k.done, 10*time.Second) })
 	return nil
 }
 
@@ -254,8 +300,7 @@ func (k *Keystone) serveOn(ctx context.Context, port int) error {
 	cmd.Env = pythonEnv()
 	cmd.Dir = k.Dir
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := testproc.Start(cmd); err != nil {
 		logf.Close()
 		return fmt.Errorf("keystonetest: start uwsgi: %w", err)
 	}
@@ -394,7 +439,7 @@ func (k *Keystone) run(ctx context.Context, name string, args ...string) error {
 	cmd.Env = pythonEnv()
 	cmd.Dir = k.Dir
 	cmd.Stdout, cmd.Stderr = f, f
-	return cmd.Run()
+	return testproc.Run(cmd)
 }
 
 // pythonEnv keeps Debian's interpreter away from another Python's

@@ -28,17 +28,20 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spyglass-gateway/spyglass/internal/testproc"
 )
 
 // Python is the interpreter that sees Debian's python3-glance. The python3
 // first on PATH on the build machines is a separate interpreter that does not.
 const Python = "/usr/bin/python3"
 
-// StartTimeout bounds how long Start waits for db_sync plus the API to answer.
-const StartTimeout = 90 * time.Second
+// StartTimeout bounds how long Start waits for db_sync plus the API to
+// answer. It catches a wedged start, not a slow one: on a 2-core machine
+// shared with other test runs a start has taken 90 s.
+const StartTimeout = 10 * time.Minute
 
 // Glance is a running real Glance API on loopback with trusted-header auth.
 type Glance struct {
@@ -89,13 +92,14 @@ func StartWith(ctx context.Context, dir string, opts Options) (*Glance, error) {
 	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
 
-	// db_sync first: it takes seconds, and the port is picked just before the
-	// API binds it to keep the window for another process to take it small.
+	// The schema first (db_sync once per test binary, copied after): the
+	// port is picked just before the API binds it to keep the window for
+	// another process to take it small.
 	if err := writeConfig(dir, 0, opts); err != nil {
 		return nil, err
 	}
-	if err := runLogged(ctx, filepath.Join(dir, "db_sync.log"), Python, "-c", pyMain("glance-manage", "glance.cmd.manage", dir, "db_sync")); err != nil {
-		return nil, fmt.Errorf("glancetest: db_sync failed (see %s): %w", filepath.Join(dir, "db_sync.log"), err)
+	if err := prepareDB(ctx, dir); err != nil {
+		return nil, err
 	}
 
 	var lastErr error
@@ -110,6 +114,34 @@ func StartWith(ctx context.Context, dir string, opts Options) (*Glance, error) {
 		}
 	}
 	return nil, lastErr
+}
+
+// schema is the sqlite database right after glance-manage db_sync, kept
+// for the test binary's life: db_sync takes seconds of CPU (minutes on a
+// loaded machine), and the schema is the same for every Options, so the
+// first Start runs it and the others copy its result.
+var schema struct {
+	mu sync.Mutex
+	db []byte // nil until a db_sync succeeded
+}
+
+// prepareDB leaves a freshly migrated glance.sqlite in dir.
+func prepareDB(ctx context.Context, dir string) error {
+	path := filepath.Join(dir, "glance.sqlite")
+	schema.mu.Lock()
+	defer schema.mu.Unlock()
+	if schema.db != nil {
+		return os.WriteFile(path, schema.db, 0o644)
+	}
+	if err := runLogged(ctx, filepath.Join(dir, "db_sync.log"), Python, "-c", pyMain("glance-manage", "glance.cmd.manage", dir, "db_sync")); err != nil {
+		return fmt.Errorf("glancetest: db_sync failed (see %s): %w", filepath.Join(dir, "db_sync.log"), err)
+	}
+	db, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("glancetest: db_sync left no database: %w", err)
+	}
+	schema.db = db
+	return nil
 }
 
 // launch starts the API once on a freshly picked port.
@@ -127,10 +159,10 @@ func launch(ctx context.Context, dir string, opts Options) (*Glance, error) {
 	}
 	cmd := exec.Command(Python, "-c", pyMain("glance-api", "glance.cmd.api", dir))
 	cmd.Stdout, cmd.Stderr = out, out
-	// Own process group: glance-api forks a worker, and Stop must kill both.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Own process group: glance-api forks a worker, and Stop must kill
+	// both; killed with the test binary, however it ends.
 	cmd.Dir = dir
-	if err := cmd.Start(); err != nil {
+	if err := testproc.Start(cmd); err != nil {
 		out.Close()
 		return nil, fmt.Errorf("glancetest: start glance-api: %w", err)
 	}
@@ -162,18 +194,7 @@ func launch(ctx context.Context, dir string, opts Options) (*Glance, error) {
 // Stop kills the API's process group and waits for it. It is safe to call
 // more than once.
 func (g *Glance) Stop() error {
-	g.stopOnce.Do(func() {
-		pgid := g.cmd.Process.Pid
-		syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-g.done:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-pgid, syscall.SIGKILL)
-			<-g.done
-		}
-		// The forked worker may outlive the parent briefly; make sure.
-		syscall.Kill(-pgid, syscall.SIGKILL)
-	})
+	g.stopOnce.Do(func() { testproc.Stop(g.cmd, g.done, 10*time.Second) })
 	return g.stopErr
 }
 
@@ -198,17 +219,22 @@ func StartTWith(t testing.TB, opts Options) *Glance {
 	t.Cleanup(func() {
 		g.Stop()
 		if t.Failed() {
-			// The tail only: enough for a crash or a 500's traceback.
-			if b, err := os.ReadFile(filepath.Join(g.Dir, "api.log")); err == nil && len(b) > 0 {
-				lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-				if len(lines) > 30 {
-					lines = lines[len(lines)-30:]
-				}
-				t.Logf("glance %s/api.log (last %d lines):\n%s", g.Dir, len(lines), strings.Join(lines, "\n"))
-			}
+			logTail(t, g)
 		}
 	})
 	return g
+}
+
+// logTail logs the tail of g's api.log: enough for a crash or a 500's
+// traceback.
+func logTail(t testing.TB, g *Glance) {
+	if b, err := os.ReadFile(filepath.Join(g.Dir, "api.log")); err == nil && len(b) > 0 {
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		if len(lines) > 30 {
+			lines = lines[len(lines)-30:]
+		}
+		t.Logf("glance %s/api.log (last %d lines):\n%s", g.Dir, len(lines), strings.Join(lines, "\n"))
+	}
 }
 
 // SetCaller sets the trusted identity headers Glance's context middleware
@@ -237,7 +263,7 @@ func runLogged(ctx context.Context, logPath string, name string, args ...string)
 	defer f.Close()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	return cmd.Run()
+	return testproc.Run(cmd)
 }
 
 func freePort() (int, error) {
@@ -255,4 +281,59 @@ func bytesTrim(b []byte) string {
 		s = s[:300]
 	}
 	return s
+}
+
+// shared is the test binary's one Glance that SharedT hands out.
+var shared struct {
+	mu  sync.Mutex
+	g   *Glance
+	dir string
+	err error
+}
+
+// SharedT returns the test binary's one Glance (stock policy, Options{}),
+// started by the first call and kept until StopShared: a package whose
+// tests each need some Glance, not a fresh one, pays its start-up once.
+// Tests that share it must keep to their own images (fresh ids, their own
+// names and projects), and must not stop it or depend on what a listing
+// of the whole Glance holds. A failed start fails every caller.
+func SharedT(t testing.TB) *Glance {
+	t.Helper()
+	if err := Available(); err != nil {
+		t.Fatalf("real Glance needed by this test is not installed: %v. Run `make test`, which installs python3-glance.", err)
+	}
+	shared.mu.Lock()
+	if shared.g == nil && shared.err == nil {
+		shared.dir, shared.err = os.MkdirTemp("", "glancetest-shared-")
+		if shared.err == nil {
+			shared.g, shared.err = Start(context.Background(), shared.dir)
+		}
+	}
+	g, err := shared.g, shared.err
+	shared.mu.Unlock()
+	if err != nil {
+		t.Fatalf("the shared Glance: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			logTail(t, g)
+		}
+	})
+	return g
+}
+
+// StopShared stops the Glance SharedT started, if any, and removes its
+// directory. Call it from TestMain after m.Run; without it the Glance
+// still dies with the test binary (see internal/testproc), but its
+// directory stays.
+func StopShared() {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.g != nil {
+		shared.g.Stop()
+	}
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	shared.g, shared.dir, shared.err = nil, "", nil
 }
