@@ -171,19 +171,11 @@ func ParseListQuery(args *fasthttp.Args) (*backends.ListQuery, error) {
 			}
 			q.Filters = append(q.Filters, f)
 		case "name", "id", "status", "container_format", "disk_format":
-			op, val := lqSplitOp(v)
-			switch op {
-			case "in":
-				vals, err := lqSplitQuoted(val)
-				if err != nil {
-					return nil, err
-				}
-				q.Filters = append(q.Filters, backends.Filter{Key: k, Op: backends.OpIn, Values: vals})
-			case "eq":
-				q.Filters = append(q.Filters, backends.Filter{Key: k, Op: backends.OpEq, Values: []string{val}})
-			default:
-				return nil, badRequest("Unable to filter by unknown operator '" + op + "'.")
+			f, err := inOrEqFilter(k, v)
+			if err != nil {
+				return nil, err
 			}
+			q.Filters = append(q.Filters, f)
 		case "owner", "checksum", "os_hash_value", "os_hash_algo", "size", "virtual_size", "min_ram", "min_disk":
 			if v == "" && k != "owner" && k != "checksum" && k != "os_hash_value" && k != "os_hash_algo" {
 				// Glance compares an integer column with ''; nothing matches.
@@ -430,4 +422,21 @@ func lqSplitQuoted(v string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// inOrEqFilter is Glance's filter on key k with an "in:" or "eq:" operator
+// (or none: eq), v2's and v1's alike.
+func inOrEqFilter(k, v string) (backends.Filter, error) {
+	op, val := lqSplitOp(v)
+	switch op {
+	case "in":
+		vals, err := lqSplitQuoted(val)
+		if err != nil {
+			return backends.Filter{}, err
+		}
+		return backends.Filter{Key: k, Op: backends.OpIn, Values: vals}, nil
+	case "eq":
+		return backends.Filter{Key: k, Op: backends.OpEq, Values: []string{val}}, nil
+	}
+	return backends.Filter{}, badRequest("Unable to filter by unknown operator '" + op + "'.")
 }

@@ -124,19 +124,11 @@ func ParseV1ListQuery(args *fasthttp.Args, admin bool) (*V1ListQuery, error) {
 			q.Filters = append(q.Filters, backends.Filter{Key: k, Op: backends.OpEq, Values: []string{strconv.Itoa(n)}})
 		case k == "name" || k == "status" || k == "container_format" || k == "disk_format":
 			// db/sqlalchemy/api.py:506-519: "in:" or "eq:" (or none).
-			op, val := lqSplitOp(v)
-			switch op {
-			case "in":
-				vals, err := lqSplitQuoted(val)
-				if err != nil {
-					return nil, err
-				}
-				q.Filters = append(q.Filters, backends.Filter{Key: k, Op: backends.OpIn, Values: vals})
-			case "eq":
-				q.Filters = append(q.Filters, backends.Filter{Key: k, Op: backends.OpEq, Values: []string{val}})
-			default:
-				return nil, badRequest("Unable to filter by unknown operator '" + op + "'.")
+			f, err := inOrEqFilter(k, v)
+			if err != nil {
+				return nil, err
 			}
+			q.Filters = append(q.Filters, f)
 		}
 	}
 
