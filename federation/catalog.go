@@ -321,7 +321,9 @@ func (c *Catalog) place(ctx context.Context, id string, r reach) (*backends.Imag
 		if err == nil {
 			return c.withStores(img, holders), holders, nil
 		}
-		if errors.Is(err, backends.ErrNotFound) && attempt == 0 {
+		if errors.Is(err, backends.ErrNotFound) && attempt < len(c.regions) {
+			// The index named a region that no longer holds it (or
+			// not for this caller): the next holder, or a lookup.
 			c.loc.remove(ctx, id, p)
 			continue
 		}

@@ -61,14 +61,52 @@ type stream struct {
 
 	read point // just after the last image buffered
 	took point // just after the last image the merge took
-	buf  []*backends.Image
+	buf  []listed
+	dups int  // entries of buf an earlier region also lists
 	done bool // the region has nothing after buf
 	err  error
+
+	// cat answers, for the images the region yields, which earlier
+	// regions list them too (Catalog.heldBefore); nil for the first
+	// region, which has none.
+	cat *Catalog
+}
+
+// listed is an image a region yielded, and the earlier regions (in the
+// configured order) that list it too for the same caller and query: while
+// one of them answers, this copy is passed over, so an image several
+// regions hold is listed once, from its first region's copy, on every page.
+type listed struct {
+	img     *backends.Image
+	earlier regionSet
+}
+
+// live is how many buffered images the merge will list.
+func (s *stream) live() int { return len(s.buf) - s.dups }
+
+// pop takes the first buffered image and moves the stream past it.
+func (s *stream) pop() listed {
+	e := s.buf[0]
+	s.buf = s.buf[1:]
+	if e.earlier != 0 {
+		s.dups--
+	}
+	s.took = s.took.pass(e.img, s.ord)
+	return e
+}
+
+// skipCopies passes over the buffered copies whose image an answering
+// earlier region (up) lists: that region's stream lists it.
+func (s *stream) skipCopies(up regionSet, loc *locations) {
+	for len(s.buf) > 0 && s.buf[0].earlier&up != 0 {
+		loc.listed(s.buf[0].img.ID, s.i)
+		s.pop()
+	}
 }
 
 // fill reads until want images are buffered or the region has no more.
 func (s *stream) fill(ctx context.Context, want int) error {
-	for len(s.buf) < want && !s.done {
+	for s.live() < want && !s.done {
 		p := s.read
 		q := s.q
 		q.Marker = p.safe
@@ -77,7 +115,7 @@ func (s *stream) fill(ctx context.Context, want int) error {
 		}
 		ask := s.max
 		if p.since >= 0 {
-			ask = min(s.max, p.since+want-len(s.buf))
+			ask = min(s.max, p.since+want-s.live())
 		}
 		q.Limit = ask
 		imgs, err := s.r.ListImages(ctx, &q)
@@ -100,8 +138,19 @@ func (s *stream) fill(ctx context.Context, want int) error {
 				break
 			}
 		}
-		for _, img := range imgs[start:] {
-			s.buf = append(s.buf, img)
+		var earlier []regionSet
+		if s.cat != nil && start < len(imgs) {
+			earlier = s.cat.heldBefore(ctx, s.i, &s.q, imgs[start:])
+		}
+		for j, img := range imgs[start:] {
+			e := listed{img: img}
+			if earlier != nil {
+				e.earlier = earlier[j]
+			}
+			if e.earlier != 0 {
+				s.dups++
+			}
+			s.buf = append(s.buf, e)
 			np = np.pass(img, s.ord)
 		}
 		s.done = short
@@ -162,7 +211,8 @@ type cursor struct {
 // read, and done when the region listed nothing after them.
 type start struct {
 	took, read point
-	buf        []*backends.Image
+	buf        []listed
+	dups       int // entries of buf an earlier region lists too
 	done       bool
 }
 
@@ -189,16 +239,20 @@ func (c *Catalog) writesSeen() uint64 {
 // cut at the first one whose status the region changes by itself (an import
 // finishing must show on the next page) or that could not be carried.
 func (s *stream) keep() start {
-	j := slices.IndexFunc(s.buf, func(img *backends.Image) bool { return changesByItself(img.Status) })
+	j := slices.IndexFunc(s.buf, func(e listed) bool { return changesByItself(e.img.Status) })
 	if j < 0 {
-		return start{took: s.took, read: s.read, buf: slices.Clip(s.buf), done: s.done}
+		return start{took: s.took, read: s.read, buf: slices.Clip(s.buf), dups: s.dups, done: s.done}
 	}
 	buf := s.buf[:j:j]
 	read := s.took
-	for _, img := range buf {
-		read = read.pass(img, s.ord)
+	dups := 0
+	for _, e := range buf {
+		read = read.pass(e.img, s.ord)
+		if e.earlier != 0 {
+			dups++
+		}
 	}
-	return start{took: s.took, read: read, buf: buf}
+	return start{took: s.took, read: read, buf: buf, dups: dups}
 }
 
 // cursorKey names a walk: the caller and the query without marker and limit
@@ -261,7 +315,10 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 	for i, r := range c.regions {
 		st := starts[i]
 		streams[i] = &stream{i: i, r: r.cached, q: base, ord: ord, max: r.maxPage,
-			read: st.read, took: st.took, buf: st.buf, done: st.done}
+			read: st.read, took: st.took, buf: st.buf, dups: st.dups, done: st.done}
+		if i > 0 {
+			streams[i].cat = c
+		}
 	}
 
 	// Every region's first read in parallel: a page costs the slowest
@@ -276,13 +333,16 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 	}
 	wg.Wait()
 	var missing []string
+	var up regionSet // the regions answering: their streams list their images
 	for _, s := range streams {
 		if s.err != nil {
 			if err := c.regionFailed(ctx, s); err != nil {
 				return nil, err
 			}
 			missing = append(missing, s.r.name)
+			continue
 		}
+		up |= one(s.i)
 	}
 
 	out := make([]*backends.Image, 0, q.Limit)
@@ -294,44 +354,38 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 			if s.err != nil {
 				continue
 			}
-			if len(s.buf) == 0 && !s.done {
-				// Only images skipped as duplicates run a stream dry
-				// before the page is full.
+			for s.skipCopies(up, c.loc); len(s.buf) == 0 && !s.done; s.skipCopies(up, c.loc) {
+				// Only copies passed over run a stream dry before the
+				// page is full.
 				if s.err = s.fill(ctx, q.Limit-len(out)); s.err != nil {
 					if err := c.regionFailed(ctx, s); err != nil {
 						return nil, err
 					}
 					missing = append(missing, s.r.name)
-					continue
+					up &^= one(s.i)
+					break
 				}
 			}
-			if len(s.buf) == 0 {
+			if s.err != nil || len(s.buf) == 0 {
 				continue
 			}
-			if next == nil || ord.compare(s.buf[0], s.i, next.buf[0], next.i) < 0 {
+			if next == nil || ord.compare(s.buf[0].img, s.i, next.buf[0].img, next.i) < 0 {
 				next = s
 			}
 		}
 		if next == nil {
 			break
 		}
-		img := next.buf[0]
-		next.buf = next.buf[1:]
-		next.took = next.took.pass(img, ord)
+		img := next.pop().img
 		lastRegion = next.i
 		c.loc.listed(img.ID, next.i)
 		if _, dup := seen[img.ID]; dup {
-			continue
-		}
-		// An image several regions hold is listed from its primary copy
-		// (the first configured region holding it) when that region is
-		// answering; copies elsewhere are passed over.
-		holders := c.loc.get(ctx, img.ID)
-		if p := holders.primary(); p != next.i && streams[p].err == nil {
+			// Two copies on one page whose earlier region could not
+			// be asked (heldBefore's fallback missed it).
 			continue
 		}
 		seen[img.ID] = struct{}{}
-		out = append(out, c.withStores(img, holders))
+		out = append(out, c.withStores(img, c.loc.get(ctx, img.ID)))
 	}
 
 	if len(missing) > 0 {
@@ -384,7 +438,7 @@ func (c *Catalog) readNext(cur *cursor, streams []*stream, who backends.Caller, 
 	defer cancel()
 	var wg sync.WaitGroup
 	for i, s := range streams {
-		if s.err != nil || s.done || len(s.buf) >= limit || cur.starts[i].done != s.done || len(cur.starts[i].buf) != len(s.buf) {
+		if s.err != nil || s.done || s.live() >= limit || cur.starts[i].done != s.done || len(cur.starts[i].buf) != len(s.buf) {
 			// Failed, finished, full, or its read-ahead was cut (an image
 			// that changes by itself): nothing to add.
 			continue
@@ -470,18 +524,33 @@ func (c *Catalog) startPoints(ctx context.Context, q *backends.ListQuery) ([]poi
 		}
 		return points, nil
 	}
-	m, holders, err := c.place(ctx, q.Marker, primaryCopy)
-	if err != nil {
-		if errors.Is(err, backends.ErrNotFound) {
-			return nil, backends.Errorf(backends.ErrMarkerNotFound, "No image found with ID "+q.Marker)
+	// The marker's place is its primary copy's, the one the walk listed:
+	// the first region's that lists it for this query. A copy elsewhere
+	// may sit at another place in its region's order (its own
+	// created_at), so other regions place it by comparison.
+	base := *q
+	base.Marker, base.Limit = "", 0
+	m, owner, held, err := c.markerCopy(ctx, &base, q.Marker)
+	if !held {
+		// Not in the listing: the copy a show serves, every region
+		// asked so the index knows them all. A region that could not
+		// say: the copy the index names.
+		if err == nil {
+			c.askEvery(ctx, q.Marker)
+		} else if ctx.Err() != nil {
+			return nil, err
 		}
-		return nil, err
+		var holders regionSet
+		m, holders, err = c.place(ctx, q.Marker, primaryCopy)
+		if err != nil {
+			if errors.Is(err, backends.ErrNotFound) {
+				return nil, backends.Errorf(backends.ErrMarkerNotFound, "No image found with ID "+q.Marker)
+			}
+			return nil, err
+		}
+		owner = holders.primary()
 	}
-	// The marker's place is its primary copy's (the one listings show);
-	// a copy elsewhere may sit at another place in its region's order
-	// (its own created_at), so other holders are placed by comparison.
 	from := c.rangeFrom(q, m)
-	owner := holders.primary()
 	for i := range points {
 		switch {
 		case i == owner && c.order.over(q.Sort).pagesFrom(m):

@@ -28,6 +28,16 @@ func (r *lookupCounter) Image(ctx context.Context, id string) (*backends.Image, 
 	return r.Images.Image(ctx, id)
 }
 
+// ListImages counts a marker's lookup by listing (id=<marker>, which
+// resolving a hand-built marker asks every region; the walk's own listings
+// and its id=in: checks are not lookups).
+func (r *lookupCounter) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
+	if slices.ContainsFunc(q.Filters, func(f backends.Filter) bool { return f.Key == "id" && f.Op == backends.OpEq }) {
+		r.lookups.Add(1)
+	}
+	return r.Images.ListImages(ctx, q)
+}
+
 // TestWalkAcrossInstancesSharesCursorsThroughRedis: two gateway instances
 // over the same three regions and one real redis-server. A walk that hops
 // from instance to instance page by page is exact and never resolves a
