@@ -91,8 +91,8 @@ var routeTable = [...]routeSpec{
 	{method: "HEAD", path: "/v1/images/{image_id}", rule: policy.GetImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1Meta(c, string(a[0])) }},
 	{method: "GET", path: "/v1/images/{image_id}", rule: policy.DownloadImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1Show(c, string(a[0])) }},
 	// The v1 writes (v1write.go), with the rules Queens' controller
-	// enforced on {}: add_image (images.py:911), modify_image (956),
-	// delete_image (1113); publicize_image and upload_image as the
+	// enforced on {}: add_image (images.py:912), modify_image (951),
+	// delete_image (1119); publicize_image and upload_image as the
 	// request asks for them.
 	{method: "POST", path: "/v1/images", rule: policy.AddImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1Create(c) }},
 	{method: "PUT", path: "/v1/images/{image_id}", rule: policy.ModifyImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1Update(c, string(a[0])) }},

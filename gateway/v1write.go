@@ -25,7 +25,7 @@ import (
 //   - a failed upload keeps nothing: a create whose data fails (checksum
 //     or size mismatch, cut body) deletes the image it reserved, and an
 //     upload to a queued image leaves it queued, where Queens left a
-//     killed record (upload_utils.py:125-139); checks that need no data
+//     killed record (upload_utils.py:128-143); checks that need no data
 //     are made before anything is created;
 //   - size, checksum and virtual_size are the store's to compute (v2's
 //     read-only attributes): supplied, they are verified against the data
@@ -41,7 +41,7 @@ func (c *call) hasBody() bool {
 }
 
 // v1Enforce is the controller's _enforce sequence for a write
-// (images.py:911-918 and 956-963): the route's rule, publicize_image for
+// (images.py:912-919 and 951-958): the route's rule, publicize_image for
 // is_public, upload_image when data comes, all on {}.
 func (s *Server) v1Enforce(c *call, rule policy.Rule, m *V1ImageMeta, data bool) error {
 	if !s.v1Allowed(c, rule) {
@@ -60,10 +60,10 @@ func (s *Server) v1Enforce(c *call, rule policy.Rule, m *V1ImageMeta, data bool)
 }
 
 // v1CheckData is what must hold before data is read: the Content-Type
-// (images.py:654-661), the formats an active image needs
-// (_validate_image_for_activation, images.py:878-893), the size cap
-// (ImageDeserializer, 1205-1224) and the store (get_store_or_400,
-// 1168-1183, worded as _reserve's, 575-580).
+// (images.py:668-674), the formats an active image needs
+// (_validate_image_for_activation, images.py:850-866), the size cap
+// (ImageDeserializer, 1244-1252) and the store (get_store_or_400,
+// 1197-1214, worded as _reserve's, 577-581).
 func (s *Server) v1CheckData(c *call, m *V1ImageMeta, orig *backends.Image) error {
 	ct := c.ctx.Request.Header.ContentType()
 	if i := bytes.IndexByte(ct, ';'); i >= 0 {
@@ -95,7 +95,7 @@ func (s *Server) v1CheckStore(m *V1ImageMeta) error {
 	return nil
 }
 
-// v1Create answers POST /v1/images (images.py:896-945): a reservation
+// v1Create answers POST /v1/images (images.py:870-940): a reservation
 // (queued), or an image and its data in one call.
 func (s *Server) v1Create(c *call) {
 	m, err := ParseV1ImageMeta(&c.ctx.Request.Header)
@@ -124,7 +124,7 @@ func (s *Server) v1Create(c *call) {
 		img.Visibility = backends.VisibilityPublic
 	}
 	if id := m.Value("id"); id != nil {
-		// registry/api/v1/images.py:429-435.
+		// registry/api/v1/images.py:429-434.
 		if !uuidLike(*id) {
 			writeError(c.ctx, badRequest("Failed to reserve image. Got error: Invalid image id format"))
 			return
@@ -155,13 +155,13 @@ func (s *Server) v1Create(c *call) {
 	created, err := s.cat.Images.CreateImage(c, img)
 	if err != nil {
 		if errors.Is(err, backends.ErrConflict) {
-			// images.py:613-619.
+			// images.py:612-619.
 			err = errStatus(409, "An image with identifier "+img.ID+" already exists")
 		}
 		writeError(c.ctx, err)
 		return
 	}
-	// images.py:582-583: a reservation of size 0 is active at once.
+	// images.py:584-585: a reservation of size 0 is active at once.
 	empty := !c.hasBody() && m.Has("size") && m.Size == 0
 	if c.hasBody() || empty {
 		var up *backends.Image
@@ -182,7 +182,7 @@ func (s *Server) v1Create(c *call) {
 		created = up
 	}
 	h := &c.ctx.Response.Header
-	// ImageSerializer.create (images.py:1331-1338).
+	// ImageSerializer.create (images.py:1337-1345).
 	h.Set("Location", hostURL(c.ctx)+"/v1/images/"+created.ID)
 	if created.Checksum != nil {
 		h.Set("ETag", *created.Checksum)
@@ -192,7 +192,7 @@ func (s *Server) v1Create(c *call) {
 }
 
 // v1WriteImage is the {"image": {...}} body of a create or an update
-// (images.py:1323-1338): the registry's image dict, as the detail list.
+// (images.py:1330-1345): the registry's image dict, as the detail list.
 func (s *Server) v1WriteImage(c *call, img *backends.Image) {
 	buf := bytebuf(c.ctx)
 	b := append((*buf)[:0], `{"image": `...)
@@ -211,7 +211,7 @@ func v1Store(m *V1ImageMeta) string {
 }
 
 // v1Upload streams the body into the queued image id, verifying the
-// supplied size and checksum on the way (upload_utils.py:123-142): a
+// supplied size and checksum on the way (upload_utils.py:128-147): a
 // mismatch fails the body's last read, so the store never activates the
 // image.
 func (s *Server) v1Upload(c *call, id string, m *V1ImageMeta) (*backends.Image, error) {
@@ -235,7 +235,7 @@ func (s *Server) v1Upload(c *call, id string, m *V1ImageMeta) (*backends.Image, 
 
 // v1Verifier counts and hashes what the store reads, and at the end
 // fails instead of ending when the supplied size or checksum does not
-// match (upload_utils.py:125-142's message).
+// match (upload_utils.py:128-143's message).
 type v1Verifier struct {
 	r        io.Reader
 	md5      hash.Hash
@@ -266,7 +266,7 @@ func v1Mismatch(attr, supplied, actual string) error {
 	return errStatus(400, "Supplied "+attr+" ("+supplied+") and "+attr+" generated from uploaded image ("+actual+") did not match. Setting image status to 'killed'.")
 }
 
-// v1Update answers PUT /v1/images/{id} (images.py:947-1100): new
+// v1Update answers PUT /v1/images/{id} (images.py:942-1105): new
 // metadata from the headers, and data for a queued image.
 func (s *Server) v1Update(c *call, id string) {
 	data := c.hasBody()
@@ -282,7 +282,7 @@ func (s *Server) v1Update(c *call, id string) {
 		err = v1CheckImmutable(c, m, orig)
 	}
 	if err == nil && data && orig.Status != backends.StatusQueued {
-		// images.py:993-994: HTTPConflict(msg), the detail.
+		// images.py:1004-1005: HTTPConflict(msg), the detail.
 		err = errDetail(409, "Cannot upload to an unqueued image")
 	}
 	if err == nil && data {
@@ -290,7 +290,7 @@ func (s *Server) v1Update(c *call, id string) {
 	}
 	if err == nil && !policy.Mutable(&c.id, orig) {
 		// The registry's database layer (db/sqlalchemy/api.py
-		// is_image_mutable), as images.py:1081-1086 words it.
+		// is_image_mutable), as images.py:1083-1089 words it.
 		err = errStatus(403, "Forbidden to update image: You do not own this image")
 	}
 	var changes []backends.Change
@@ -318,14 +318,14 @@ func (s *Server) v1Update(c *call, id string) {
 			return
 		}
 	}
-	// ImageSerializer.update (images.py:1323-1329).
+	// ImageSerializer.update (images.py:1330-1335).
 	if updated.Checksum != nil {
 		c.ctx.Response.Header.Set("ETag", *updated.Checksum)
 	}
 	s.v1WriteImage(c, updated)
 }
 
-// v1CheckImmutable is images.py:976-991: id and status never change;
+// v1CheckImmutable is images.py:970-990: id and status never change;
 // size and checksum of an active or deactivated image only by an admin.
 // A header equal to the current value changes nothing.
 func v1CheckImmutable(c *call, m *V1ImageMeta, img *backends.Image) error {
@@ -363,7 +363,7 @@ func v1CheckImmutable(c *call, m *V1ImageMeta, img *backends.Image) error {
 // (registry/api/v1/images.py:473-475 drops it silently otherwise),
 // is_public as public or shared (db/utils.py:28-41), and the properties,
 // purged unless x-glance-registry-purge-props is false or data comes
-// (images.py:985-991): those not sent are removed.
+// (images.py:992-1002): those not sent are removed.
 func v1Changes(c *call, m *V1ImageMeta, img *backends.Image, data bool) ([]backends.Change, error) {
 	var out []backends.Change
 	add := func(path string, v any) {
@@ -434,7 +434,7 @@ func v1Changes(c *call, m *V1ImageMeta, img *backends.Image, data bool) ([]backe
 	return out, nil
 }
 
-// v1Delete answers DELETE /v1/images/{id} (images.py:1102-1166): 200 with
+// v1Delete answers DELETE /v1/images/{id} (images.py:1107-1195): 200 with
 // an empty body.
 func (s *Server) v1Delete(c *call, id string) {
 	if !s.v1Allowed(c, policy.DeleteImage) {
@@ -443,17 +443,17 @@ func (s *Server) v1Delete(c *call, id string) {
 	}
 	img, err := s.v1Image(c, id)
 	if err == nil && img.Protected {
-		// images.py:1116-1121.
+		// images.py:1122-1127.
 		err = errStatus(403, "Image is protected")
 	}
 	if err == nil && !policy.Mutable(&c.id, img) {
-		// images.py:1158-1163.
+		// images.py:1178-1184.
 		err = errStatus(403, "Forbidden to delete image: You do not own this image")
 	}
 	if err == nil {
 		err = s.cat.Images.DeleteImage(c, id)
 		if errors.Is(err, backends.ErrNotFound) {
-			// images.py:1152-1157.
+			// images.py:1171-1177.
 			err = errStatus(404, "Failed to find image to delete: Image "+id+" not found.")
 		}
 	}
