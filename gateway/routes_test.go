@@ -88,7 +88,7 @@ func TestResolve(t *testing.T) {
 		{"GET", "/v2/a/b/c/d/e/f/g/h/i", "", outNotFound, "other", ""},
 		{"GET", "/wp-login.php", "", outChoices, "other", ""},
 		{"GET", "/v1/images", "", outRoute, "/v1/images", ""},
-		{"HEAD", "/v1/images", "", outNotAllowed, "/v1/images", "GET"},
+		{"HEAD", "/v1/images", "", outNotAllowed, "/v1/images", "GET, POST"},
 		{"GET", "/v1.0/images/detail", "", outRoute, "/v1/images/detail", ""},
 		{"HEAD", "/v1.1/images/detail", "", outRoute, "/v1/images/detail", ""},
 		{"POST", "/v1/images/detail", "", outNotAllowed, "/v1/images/detail", "GET, HEAD"},

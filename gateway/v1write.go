@@ -61,8 +61,7 @@ func (s *Server) v1Enforce(c *call, rule policy.Rule, m *V1ImageMeta, data bool)
 
 // v1CheckData is what must hold before data is read: the Content-Type
 // (images.py:668-674), the formats an active image needs
-// (_validate_image_for_activation, images.py:850-866), the size cap
-// (ImageDeserializer, 1244-1252) and the store (get_store_or_400,
+// (_validate_image_for_activation, images.py:850-866) and the store (get_store_or_400,
 // 1197-1214, worded as _reserve's, 577-581).
 func (s *Server) v1CheckData(c *call, m *V1ImageMeta, orig *backends.Image) error {
 	ct := c.ctx.Request.Header.ContentType()
@@ -78,14 +77,25 @@ func (s *Server) v1CheckData(c *call, m *V1ImageMeta, orig *backends.Image) erro
 	if m.Value("container_format") == nil && (orig == nil || orig.ContainerFormat == nil || *orig.ContainerFormat == "") {
 		return errDetail(400, "Container format is not specified.")
 	}
+	return s.v1CheckStore(m)
+}
+
+// v1ParseMeta is ImageDeserializer._deserialize (images.py:1223-1255):
+// the headers, then the size cap, on the Content-Length or else the
+// supplied size, with or without data.
+func (s *Server) v1ParseMeta(c *call) (*V1ImageMeta, error) {
+	m, err := ParseV1ImageMeta(&c.ctx.Request.Header)
+	if err != nil {
+		return nil, err
+	}
 	size := int64(c.ctx.Request.Header.ContentLength())
 	if size <= 0 && m.Has("size") {
 		size = m.Size
 	}
 	if limit := s.cfg.SizeCap; limit > 0 && size > limit {
-		return errDetail(400, "Denying attempt to upload image larger than "+strconv.FormatInt(limit, 10)+" bytes.")
+		return nil, errDetail(400, "Denying attempt to upload image larger than "+strconv.FormatInt(limit, 10)+" bytes.")
 	}
-	return s.v1CheckStore(m)
+	return m, nil
 }
 
 func (s *Server) v1CheckStore(m *V1ImageMeta) error {
@@ -98,7 +108,7 @@ func (s *Server) v1CheckStore(m *V1ImageMeta) error {
 // v1Create answers POST /v1/images (images.py:870-940): a reservation
 // (queued), or an image and its data in one call.
 func (s *Server) v1Create(c *call) {
-	m, err := ParseV1ImageMeta(&c.ctx.Request.Header)
+	m, err := s.v1ParseMeta(c)
 	if err == nil {
 		err = s.v1Enforce(c, policy.AddImage, m, c.hasBody())
 	}
@@ -270,7 +280,7 @@ func v1Mismatch(attr, supplied, actual string) error {
 // metadata from the headers, and data for a queued image.
 func (s *Server) v1Update(c *call, id string) {
 	data := c.hasBody()
-	m, err := ParseV1ImageMeta(&c.ctx.Request.Header)
+	m, err := s.v1ParseMeta(c)
 	if err == nil {
 		err = s.v1Enforce(c, policy.ModifyImage, m, data)
 	}
