@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
 	"github.com/spyglass-gateway/spyglass/gateway"
 )
 
@@ -46,7 +48,61 @@ func imageCount(t *testing.T, ts *testServer) int {
 // through v2: create (v1, data in the same call) → show (v2) → update
 // (v1) → HEAD (v1) → delete (v1) → 404 (v2).
 func TestV1WriteRoundTrip(t *testing.T) {
-	ts := startServerWith(t, "trusted", gateway.Config{EnableV1: true})
+	v1RoundTrip(t, startServerWith(t, "trusted", gateway.Config{EnableV1: true}))
+}
+
+// TestV1WriteGlanceRegion: the same through a real Glance region (Glance
+// 25, which serves no v1 itself): the v1 front end writes through the v2
+// catalog contracts whatever the region.
+func TestV1WriteGlanceRegion(t *testing.T) {
+	g := glancetest.StartT(t)
+	ts := startGlanceRegion(g.URL, filepath.Join(g.Dir, "api.log"), true, 0)(t, gateway.Config{EnableV1: true})
+	t.Run("round trip", func(t *testing.T) { v1RoundTrip(t, ts.testServer) })
+	t.Run("checksum mismatch keeps nothing", func(t *testing.T) {
+		before := imageCount(t, ts.testServer)
+		resp, body := ts.do(t, p1, "POST", "/v1/images", strings.NewReader("data"), "Content-Type", "application/octet-stream",
+			"x-image-meta-disk_format", "raw", "x-image-meta-container_format", "bare", "x-image-meta-checksum", strings.Repeat("0", 32))
+		if resp.StatusCode != 400 || !strings.Contains(string(body), "Supplied checksum") {
+			t.Fatalf("POST: %d %s", resp.StatusCode, body)
+		}
+		if got := imageCount(t, ts.testServer); got != before {
+			t.Errorf("%d images after, %d before", got, before)
+		}
+	})
+	t.Run("reserve, then upload", func(t *testing.T) {
+		resp, body := ts.do(t, p1, "POST", "/v1/images", nil, "x-image-meta-name", "later", "x-image-meta-disk_format", "raw", "x-image-meta-container_format", "bare")
+		if resp.StatusCode != 201 {
+			t.Fatalf("POST: %d %s", resp.StatusCode, body)
+		}
+		id := v1Body(t, body)["id"].(string)
+		// images.py:612-619 through the region.
+		resp, body = ts.do(t, p1, "POST", "/v1/images", nil, "x-image-meta-id", id)
+		if resp.StatusCode != 409 {
+			t.Errorf("POST a taken id: %d %s", resp.StatusCode, body)
+		}
+		resp, body = ts.do(t, p1, "PUT", "/v1/images/"+id, strings.NewReader("later data"), "Content-Type", "application/octet-stream")
+		if resp.StatusCode != 200 || v1Body(t, body)["status"] != "active" {
+			t.Fatalf("PUT data: %d %s", resp.StatusCode, body)
+		}
+		resp, body = ts.do(t, p1, "PUT", "/v1/images/"+id, strings.NewReader("again"), "Content-Type", "application/octet-stream")
+		if resp.StatusCode != 409 {
+			t.Errorf("PUT data again: %d %s", resp.StatusCode, body)
+		}
+		if resp, got := ts.do(t, p1, "GET", "/v1/images/"+id, nil); resp.StatusCode != 200 || string(got) != "later data" {
+			t.Errorf("GET v1 data: %d %q", resp.StatusCode, got)
+		}
+		resp, body = ts.do(t, p1, "PUT", "/v1/images/"+id, nil, "x-image-meta-protected", "true")
+		if resp.StatusCode != 200 {
+			t.Fatalf("PUT protected: %d %s", resp.StatusCode, body)
+		}
+		resp, body = ts.do(t, p1, "DELETE", "/v1/images/"+id, nil)
+		if resp.StatusCode != 403 || !strings.Contains(string(body), "Image is protected") {
+			t.Errorf("DELETE protected: %d %s", resp.StatusCode, body)
+		}
+	})
+}
+
+func v1RoundTrip(t *testing.T, ts *testServer) {
 	data := bytes.Repeat([]byte("abc"), 3000)
 	sum := md5hex(data)
 
