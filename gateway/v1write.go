@@ -144,13 +144,17 @@ func (s *Server) v1Create(c *call) {
 		img.ID = newUUID()
 	}
 	// registry/api/v1/images.py:425-427: the caller's project, unless an
-	// admin names another.
+	// admin names another, or none (an empty header is None).
 	owner := c.id.ProjectID
-	if o := m.Value("owner"); o != nil && c.id.IsAdmin {
-		owner = *o
-	}
 	if owner != "" {
 		img.Owner = &owner
+	}
+	if c.id.IsAdmin && m.Has("owner") {
+		img.Owner = m.Value("owner")
+	}
+	if err := v1CheckDBInts(m); err != nil {
+		writeError(c.ctx, badRequest("Failed to reserve image. Got error: "+err.Error()))
+		return
 	}
 	if len(m.Properties) > 0 {
 		img.Properties = make(map[string]string, len(m.Properties))
@@ -298,6 +302,11 @@ func (s *Server) v1Update(c *call, id string) {
 	if err == nil && data {
 		err = s.v1CheckData(c, m, orig)
 	}
+	if err == nil {
+		if derr := v1CheckDBInts(m); derr != nil {
+			err = badRequest("Failed to update image metadata. Got error: " + derr.Error())
+		}
+	}
 	if err == nil && !policy.Mutable(&c.id, orig) {
 		// The registry's database layer (db/sqlalchemy/api.py
 		// is_image_mutable), as images.py:1083-1089 words it.
@@ -363,6 +372,22 @@ func v1CheckImmutable(c *call, m *V1ImageMeta, img *backends.Image) error {
 	for _, k := range [...]string{"status", "id"} {
 		if m.Has(k) && !same(k) {
 			return errStatus(403, "Forbidden to modify '"+k+"' of image.")
+		}
+	}
+	return nil
+}
+
+// v1CheckDBInts is the database layer's _validate_db_int
+// (db/sqlalchemy/api.py:107-121), which the registry's Invalid carried
+// back to the API (images.py:620-626 and 1069-1075 word it).
+func v1CheckDBInts(m *V1ImageMeta) error {
+	const maxInt = 1<<31 - 1
+	for _, f := range [...]struct {
+		key string
+		n   int64
+	}{{"min_disk", m.MinDisk}, {"min_ram", m.MinRAM}} {
+		if m.Has(f.key) && f.n > maxInt {
+			return errors.New("'" + f.key + "' value out of range, must not exceed 2147483647.")
 		}
 	}
 	return nil

@@ -25,6 +25,11 @@ func md5hex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
 // v1Body decodes a {"image": {...}} answer.
 func v1Body(t *testing.T, b []byte) map[string]any {
 	t.Helper()
@@ -150,6 +155,9 @@ func v1RoundTrip(t *testing.T, ts *testServer) {
 
 	// images.py:942-1105 (update), purge_props by default
 	// (images.py:1000-1002): distro is kept because it is sent, arch goes.
+	// The seed doc says a PUT "will return the image metadata encoded as
+	// HTTP headers"; Queens' ImageSerializer.update (images.py:1330-1335)
+	// answers {"image": ...} in JSON with the ETag alone, and Queens wins.
 	resp, body = ts.do(t, p1, "PUT", "/v1/images/"+id, nil,
 		"x-image-meta-name", "renamed", "x-image-meta-property-distro", "Debian", "x-image-meta-min_disk", "2")
 	if resp.StatusCode != 200 {
@@ -160,6 +168,9 @@ func v1RoundTrip(t *testing.T, ts *testServer) {
 	}
 	if got, want := resp.Header.Get("ETag"), sum; got != want {
 		t.Errorf("PUT ETag %q, want %q", got, want)
+	}
+	if got := resp.Header.Get("X-Image-Meta-Name"); got != "" || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("PUT answered x-image-meta-name %q, Content-Type %q: want JSON only", got, resp.Header.Get("Content-Type"))
 	}
 
 	resp, body = ts.do(t, p1, "HEAD", "/v1/images/"+id, nil)
@@ -198,6 +209,7 @@ func TestV1Create(t *testing.T) {
 		status int
 		msg    string         // in the body
 		want   map[string]any // in the v1 image
+		props  map[string]any // its properties, all of them
 	}{
 		// images.py:570-585 (_reserve): no data is a queued reservation,
 		// visibility shared (db/utils.py:28-41).
@@ -247,8 +259,7 @@ func TestV1Create(t *testing.T) {
 		{name: "data without container format", who: p1, body: data, hdr: []string{"Content-Type", "application/octet-stream", "x-image-meta-disk_format", "raw"},
 			status: 400, msg: "Container format is not specified."},
 		// upload_utils.py:128-143: the supplied size and checksum are
-		// checked against the data (the seed doc says 409 for a checksum
-		// mismatch; Queens answers 400, and Queens wins).
+		// checked against the data, a 400 (as the seed doc says too).
 		{name: "checksum mismatch", who: p1, body: data, hdr: with("x-image-meta-checksum", strings.Repeat("0", 32)), status: 400,
 			msg: "Supplied checksum (" + strings.Repeat("0", 32) + ") and checksum generated from uploaded image (" + md5hex(data) + ") did not match."},
 		{name: "size mismatch", who: p1, body: data, hdr: with("x-image-meta-size", "11"), status: 400,
@@ -258,6 +269,27 @@ func TestV1Create(t *testing.T) {
 		// images.py:1244-1252: above image_size_cap.
 		{name: "size above the cap", who: p1, hdr: []string{"x-image-meta-size", "2000000"}, status: 400,
 			msg: "Denying attempt to upload image larger than 1048576 bytes."},
+		// The seed doc says x-image-meta-name "is required, unless
+		// reserving an image"; Queens requires only the formats
+		// (images.py:850-866, which takes the name from the image), and
+		// Queens wins.
+		{name: "data without a name", who: p1, body: data, hdr: with(), status: 201, want: map[string]any{"name": nil, "status": "active"}},
+		// The seed doc says property keys have "dashes and punctuation
+		// replaced with underscores"; Queens replaces dashes only
+		// (utils.py:338-340), and Queens wins.
+		{name: "property punctuation kept", who: p1, hdr: []string{"x-image-meta-property-os.distro-name", "x"}, status: 201,
+			props: map[string]any{"os.distro_name": "x"}},
+		// registry:425-427: an admin may also make an image without an
+		// owner (an empty header is None), as the seed doc says ("null").
+		{name: "owner none by admin", who: admin, hdr: []string{"x-image-meta-owner", ""}, status: 201, want: map[string]any{"owner": nil}},
+		// db/sqlalchemy/api.py:107-121 through images.py:620-626, and
+		// Queens' functional test_param_int_too_large_at_create.
+		{name: "min_disk out of range", who: p1, hdr: []string{"x-image-meta-min_disk", "2147483648"}, status: 400,
+			msg: "Failed to reserve image. Got error: 'min_disk' value out of range, must not exceed 2147483647."},
+		{name: "min_ram at the top of the range", who: p1, hdr: []string{"x-image-meta-min_ram", "2147483647"}, status: 201, want: map[string]any{"min_ram": 2147483647.0}},
+		// functional test_status_cannot_be_manipulated_directly: a
+		// create's status header is ignored.
+		{name: "status ignored", who: p1, hdr: []string{"x-image-meta-status", "active"}, status: 201, want: map[string]any{"status": "queued"}},
 		{name: "location not served", who: p1, hdr: []string{"x-image-meta-location", "http://example.com/x"}, status: 400, msg: "not served"},
 		{name: "copy-from not served", who: p1, hdr: []string{"x-glance-api-copy-from", "http://example.com/x"}, status: 400, msg: "not served"},
 	} {
@@ -291,6 +323,11 @@ func TestV1Create(t *testing.T) {
 			for k, want := range tc.want {
 				if got := img[k]; got != want {
 					t.Errorf("%s = %v, want %v", k, got, want)
+				}
+			}
+			if tc.props != nil {
+				if got, _ := json.Marshal(img["properties"]); string(got) != mustJSON(tc.props) {
+					t.Errorf("properties %s, want %s", got, mustJSON(tc.props))
 				}
 			}
 		})
@@ -341,6 +378,13 @@ func TestV1Update(t *testing.T) {
 		{name: "upload to active", who: p1, active: true, body: data, hdr: []string{"Content-Type", "application/octet-stream"}, status: 409, msg: "Cannot upload to an unqueued image"},
 		// images.py:970-990.
 		{name: "status immutable", who: p1, hdr: []string{"x-image-meta-status", "active"}, status: 403, msg: "Forbidden to modify 'status' of image."},
+		// functional test_status_cannot_be_manipulated_directly: the same
+		// status is no change.
+		{name: "same status", who: p1, hdr: []string{"x-image-meta-status", "queued", "x-glance-registry-purge-props", "false"}, status: 200,
+			want: map[string]any{"status": "queued"}},
+		// images.py:1069-1075 and db/sqlalchemy/api.py:107-121.
+		{name: "min_ram out of range", who: p1, hdr: []string{"x-image-meta-min_ram", "4294967296"}, status: 400,
+			msg: "Failed to update image metadata. Got error: 'min_ram' value out of range, must not exceed 2147483647."},
 		{name: "size of active", who: p1, active: true, hdr: []string{"x-image-meta-size", "99"}, status: 403, msg: "Forbidden to modify 'size' of active image."},
 		{name: "same size of active", who: p1, active: true, hdr: []string{"x-image-meta-size", "10", "x-glance-registry-purge-props", "false"}, status: 200},
 		// images.py:954: publicize_image.
