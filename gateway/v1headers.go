@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 )
@@ -68,9 +69,21 @@ func ParseV1ImageMeta(h *fasthttp.RequestHeader) (*V1ImageMeta, error) {
 			return
 		}
 		key := lower(string(k))
+		if !utf8.Valid(k) || !utf8.Valid(v) {
+			// Stored text is UTF-8: bytes that are not are refused as
+			// Glance refuses an undecodable request.
+			bad = errUndecodable
+			return
+		}
 		if strings.HasPrefix(key, v1PropertyPrefix) {
-			// utils.py:338-340.
-			m.Properties[strings.ReplaceAll(key[len(v1PropertyPrefix):], "-", "_")] = string(v)
+			// utils.py:338-340. A property without a name cannot be
+			// kept (nor removed): it is a bad header.
+			name := strings.ReplaceAll(key[len(v1PropertyPrefix):], "-", "_")
+			if name == "" {
+				bad = errDetail(400, "Bad header: "+key)
+				return
+			}
+			m.Properties[name] = string(v)
 			return
 		}
 		field := strings.ReplaceAll(key[len(v1MetaPrefix):], "-", "_")

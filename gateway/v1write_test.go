@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -290,6 +291,8 @@ func TestV1Create(t *testing.T) {
 		// functional test_status_cannot_be_manipulated_directly: a
 		// create's status header is ignored.
 		{name: "status ignored", who: p1, hdr: []string{"x-image-meta-status", "active"}, status: 201, want: map[string]any{"status": "queued"}},
+		{name: "property without a name", who: p1, hdr: []string{"x-image-meta-property-", "x"}, status: 400, msg: "Bad header: x-image-meta-property-"},
+		{name: "property not UTF-8", who: p1, hdr: []string{"x-image-meta-property-a", "\xff"}, status: 400, msg: "could not be decoded"},
 		{name: "location not served", who: p1, hdr: []string{"x-image-meta-location", "http://example.com/x"}, status: 400, msg: "not served"},
 		{name: "copy-from not served", who: p1, hdr: []string{"x-glance-api-copy-from", "http://example.com/x"}, status: 400, msg: "not served"},
 	} {
@@ -501,6 +504,16 @@ func FuzzParseV1ImageMeta(f *testing.F) {
 		}
 		if m.Has("size") && m.Size < 0 || m.MinRAM < 0 || m.MinDisk < 0 {
 			t.Fatalf("%q: a negative integer parsed: %+v", raw, m)
+		}
+		for k, v := range m.Properties {
+			if k == "" || !utf8.ValidString(k) || !utf8.ValidString(v) || strings.Contains(k, "-") {
+				t.Fatalf("%q: property %q=%q kept", raw, k, v)
+			}
+		}
+		for k, v := range m.Core {
+			if !utf8.ValidString(v) || m.Nulls[k] != (v == "") {
+				t.Fatalf("%q: field %q=%q (null %v)", raw, k, v, m.Nulls[k])
+			}
 		}
 	})
 }
