@@ -134,8 +134,10 @@ func (s *Server) v1Create(c *call) {
 		img.Visibility = backends.VisibilityPublic
 	}
 	if id := m.Value("id"); id != nil {
-		// registry/api/v1/images.py:429-434.
-		if !uuidLike(*id) {
+		// registry/api/v1/images.py:429-434, is_uuid_like; narrowed to
+		// the v2 schema's pattern, the one form every v2 client and
+		// path can name (a braced or urn: id would be a v1-only image).
+		if !uuidLike(*id) || !uuidPattern.MatchString(*id) {
 			writeError(c.ctx, badRequest("Failed to reserve image. Got error: Invalid image id format"))
 			return
 		}
@@ -185,10 +187,8 @@ func (s *Server) v1Create(c *call) {
 			up, err = s.v1Upload(c, created.ID, m)
 		}
 		if err != nil {
-			// Nothing kept (see the file's comment).
-			if derr := s.cat.Images.DeleteImage(context.WithoutCancel(c), created.ID); derr != nil {
-				logInternal(c.ctx, derr)
-			}
+			// Nothing kept (see the file's comment), protected or not.
+			s.v1Discard(c, created)
 			s.render.forget(created.ID)
 			writeError(c.ctx, err)
 			return
@@ -203,6 +203,20 @@ func (s *Server) v1Create(c *call) {
 	}
 	c.ctx.SetStatusCode(201)
 	s.v1WriteImage(c, created)
+}
+
+// v1Discard deletes an image the create reserved and could not fill; a
+// protected one is unprotected first, or the delete would be refused.
+func (s *Server) v1Discard(c *call, img *backends.Image) {
+	ctx := context.WithoutCancel(c)
+	if img.Protected {
+		if _, err := s.cat.Images.UpdateImage(ctx, img.ID, []backends.Change{{Op: backends.PatchReplace, Path: []string{"protected"}, Value: json.RawMessage("false")}}); err != nil {
+			logInternal(c.ctx, err)
+		}
+	}
+	if err := s.cat.Images.DeleteImage(ctx, img.ID); err != nil {
+		logInternal(c.ctx, err)
+	}
 }
 
 // v1WriteImage is the {"image": {...}} body of a create or an update

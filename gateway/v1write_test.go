@@ -224,6 +224,7 @@ func TestV1Create(t *testing.T) {
 		{name: "id given", who: p1, hdr: []string{"x-image-meta-id", freshID}, status: 201, want: map[string]any{"id": freshID}},
 		// registry:429-434.
 		{name: "id not a uuid", who: p1, hdr: []string{"x-image-meta-id", "nope"}, status: 400, msg: "Invalid image id format"},
+		{name: "id braced", who: p1, hdr: []string{"x-image-meta-id", "{" + freshID + "}"}, status: 400, msg: "Invalid image id format"},
 		// images.py:912-915 and the default policy: publicize_image is
 		// admin's.
 		{name: "is_public by member", who: p1, hdr: []string{"x-image-meta-is_public", "true"}, status: 403},
@@ -263,6 +264,8 @@ func TestV1Create(t *testing.T) {
 		// checked against the data, a 400 (as the seed doc says too).
 		{name: "checksum mismatch", who: p1, body: data, hdr: with("x-image-meta-checksum", strings.Repeat("0", 32)), status: 400,
 			msg: "Supplied checksum (" + strings.Repeat("0", 32) + ") and checksum generated from uploaded image (" + md5hex(data) + ") did not match."},
+		{name: "checksum mismatch, protected", who: p1, body: data, hdr: with("x-image-meta-checksum", strings.Repeat("0", 32), "x-image-meta-protected", "True"), status: 400,
+			msg: "Supplied checksum"},
 		{name: "size mismatch", who: p1, body: data, hdr: with("x-image-meta-size", "11"), status: 400,
 			msg: "Supplied size (11) and size generated from uploaded image (10) did not match."},
 		{name: "checksum match", who: p1, body: data, hdr: with("x-image-meta-checksum", md5hex(data), "x-image-meta-size", "10"), status: 201,
