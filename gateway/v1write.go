@@ -42,18 +42,26 @@ func (c *call) hasBody() bool {
 
 // v1Enforce is the controller's _enforce sequence for a write
 // (images.py:912-919 and 951-958): the route's rule, publicize_image for
-// is_public, upload_image when data comes, all on {}.
-func (s *Server) v1Enforce(c *call, rule policy.Rule, m *V1ImageMeta, data bool) error {
-	if !s.v1Allowed(c, rule) {
+// is_public, upload_image when data comes, each refused with a bare 403.
+//
+// Queens enforced them on {}, under rules that read no target (its
+// defaults were all "" or role:admin). Spyglass's default rules are
+// Glance 25's secure-RBAC ones, which read %(owner)s and %(project_id)s
+// and fail on {}: the target here is what v2 passes for the same act, the
+// image the create proposes (add_image's) or the image being changed, so
+// that a member may write through v1 what it may write through v2. Under
+// the legacy rules the answers are Queens' (their rules read no target).
+func (s *Server) v1Enforce(c *call, rule policy.Rule, m *V1ImageMeta, data bool, t *policy.Target) error {
+	if !c.pol.Allowed(rule, &c.id, t) {
 		return errV1Forbidden
 	}
-	if m.IsPublic && !s.v1Allowed(c, policy.PublicizeImage) {
+	if m.IsPublic && !c.pol.Allowed(policy.PublicizeImage, &c.id, t) {
 		return errV1Forbidden
 	}
 	if m.Has("copy_from") || m.Has("location") || len(c.ctx.Request.Header.Peek("x-glance-api-copy-from")) > 0 {
 		return badRequest("Image locations and copy-from are not served by this Images API v1: upload the data in the request body.")
 	}
-	if data && !s.v1Allowed(c, policy.UploadImage) {
+	if data && !c.pol.Allowed(policy.UploadImage, &c.id, t) {
 		return errV1Forbidden
 	}
 	return nil
@@ -109,16 +117,6 @@ func (s *Server) v1CheckStore(m *V1ImageMeta) error {
 // (queued), or an image and its data in one call.
 func (s *Server) v1Create(c *call) {
 	m, err := s.v1ParseMeta(c)
-	if err == nil {
-		err = s.v1Enforce(c, policy.AddImage, m, c.hasBody())
-	}
-	if err == nil {
-		if c.hasBody() {
-			err = s.v1CheckData(c, m, nil)
-		} else {
-			err = s.v1CheckStore(m)
-		}
-	}
 	if err != nil {
 		writeError(c.ctx, err)
 		return
@@ -133,6 +131,28 @@ func (s *Server) v1Create(c *call) {
 	if m.IsPublic {
 		img.Visibility = backends.VisibilityPublic
 	}
+	// registry/api/v1/images.py:425-427: the caller's project, unless an
+	// admin names another, or none (an empty header is None).
+	owner := c.id.ProjectID
+	if owner != "" {
+		img.Owner = &owner
+	}
+	if c.id.IsAdmin && m.Has("owner") {
+		img.Owner = m.Value("owner")
+	}
+	t := policy.ProposedImageTarget(img.Owner, img.Visibility)
+	err = s.v1Enforce(c, policy.AddImage, m, c.hasBody(), &t)
+	if err == nil {
+		if c.hasBody() {
+			err = s.v1CheckData(c, m, nil)
+		} else {
+			err = s.v1CheckStore(m)
+		}
+	}
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
 	if id := m.Value("id"); id != nil {
 		// registry/api/v1/images.py:429-434, is_uuid_like; narrowed to
 		// the v2 schema's pattern, the one form every v2 client and
@@ -144,15 +164,6 @@ func (s *Server) v1Create(c *call) {
 		img.ID = *id
 	} else {
 		img.ID = newUUID()
-	}
-	// registry/api/v1/images.py:425-427: the caller's project, unless an
-	// admin names another, or none (an empty header is None).
-	owner := c.id.ProjectID
-	if owner != "" {
-		img.Owner = &owner
-	}
-	if c.id.IsAdmin && m.Has("owner") {
-		img.Owner = m.Value("owner")
 	}
 	if err := v1CheckDBInts(m); err != nil {
 		writeError(c.ctx, badRequest("Failed to reserve image. Got error: "+err.Error()))
@@ -299,12 +310,13 @@ func v1Mismatch(attr, supplied, actual string) error {
 func (s *Server) v1Update(c *call, id string) {
 	data := c.hasBody()
 	m, err := s.v1ParseMeta(c)
-	if err == nil {
-		err = s.v1Enforce(c, policy.ModifyImage, m, data)
-	}
 	var orig *backends.Image
 	if err == nil {
 		orig, err = s.v1Image(c, id)
+	}
+	if err == nil {
+		t := policy.ImageTarget(orig, &c.id)
+		err = s.v1Enforce(c, policy.ModifyImage, m, data, &t)
 	}
 	if err == nil {
 		err = v1CheckImmutable(c, m, orig)
@@ -486,11 +498,13 @@ func v1Changes(c *call, m *V1ImageMeta, img *backends.Image, data bool) ([]backe
 // v1Delete answers DELETE /v1/images/{id} (images.py:1107-1195): 200 with
 // an empty body.
 func (s *Server) v1Delete(c *call, id string) {
-	if !s.v1Allowed(c, policy.DeleteImage) {
-		writeError(c.ctx, errV1Forbidden)
-		return
-	}
 	img, err := s.v1Image(c, id)
+	if err == nil {
+		// delete_image on the image (v1Enforce says why not on {}).
+		if t := policy.ImageTarget(img, &c.id); !c.pol.Allowed(policy.DeleteImage, &c.id, &t) {
+			err = errV1Forbidden
+		}
+	}
 	if err == nil && img.Protected {
 		// images.py:1122-1127.
 		err = errStatus(403, "Image is protected")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
 	"github.com/spyglass-gateway/spyglass/gateway"
+	"github.com/spyglass-gateway/spyglass/policy"
 )
 
 // The v1 writes. Line numbers are of Queens' glance/api/v1/images.py
@@ -471,6 +472,42 @@ func TestV1Delete(t *testing.T) {
 				want = 200
 			}
 			ts.json(t, p1, "GET", "/v2/images/"+id, nil, want)
+		})
+	}
+}
+
+// TestV1WriteSecureRBAC: under Glance 25's secure-RBAC defaults (the
+// gateway's "current"), the write rules are decided on v2's targets, so a
+// project's member writes its own images through v1 as through v2, and
+// not another project's; publicize_image stays the admin's.
+func TestV1WriteSecureRBAC(t *testing.T) {
+	ts := startServerWith(t, "trusted", gateway.Config{EnableV1: true})
+	ts.srv.SetPolicy(policy.MustNew(policy.Options{}))
+	m1, m2 := as{"p1", "member,reader"}, as{"p2", "member,reader"}
+	resp, body := ts.do(t, m1, "POST", "/v1/images", strings.NewReader("bytes"), "Content-Type", "application/octet-stream",
+		"x-image-meta-disk_format", "raw", "x-image-meta-container_format", "bare", "x-image-meta-name", "rbac")
+	if resp.StatusCode != 201 {
+		t.Fatalf("member's POST: %d %s", resp.StatusCode, body)
+	}
+	id := v1Body(t, body)["id"].(string)
+	for _, tc := range []struct {
+		name         string
+		who          as
+		method, path string
+		hdr          []string
+		status       int
+	}{
+		{"public by a member", m1, "POST", "/v1/images", []string{"x-image-meta-is_public", "true"}, 403},
+		{"another project's update", m2, "PUT", "/v1/images/" + id, []string{"x-image-meta-name", "x"}, 404},
+		{"another project's delete", m2, "DELETE", "/v1/images/" + id, nil, 404},
+		{"owner's update", m1, "PUT", "/v1/images/" + id, []string{"x-image-meta-name", "y"}, 200},
+		{"owner's delete", m1, "DELETE", "/v1/images/" + id, nil, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := ts.do(t, tc.who, tc.method, tc.path, nil, tc.hdr...)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%d %s, want %d", resp.StatusCode, body, tc.status)
+			}
 		})
 	}
 }
