@@ -31,7 +31,11 @@ import (
 //     read-only attributes): supplied, they are verified against the data
 //     uploaded with them and otherwise not recorded;
 //   - x-image-meta-location and x-glance-api-copy-from are not served
-//     (400), and x-image-meta-store names a store (region) of the catalog.
+//     (400), and x-image-meta-store names a store (region) of the catalog;
+//   - the catalog's state rules are v2's: an image is active only with
+//     its formats (a size-0 reservation without them stays queued), and
+//     the formats change only while it is queued;
+//   - the rules are decided on v2's targets, not on {} (v1Enforce).
 
 // hasBody is Glance's wsgi.JSONRequestDeserializer.has_body: a
 // Transfer-Encoding, or a Content-Length above 0.
@@ -188,8 +192,10 @@ func (s *Server) v1Create(c *call) {
 		writeError(c.ctx, err)
 		return
 	}
-	// images.py:584-585: a reservation of size 0 is active at once.
-	empty := !c.hasBody() && m.Has("size") && m.Size == 0
+	// images.py:584-585: a reservation of size 0 is active at once. The
+	// catalog activates no image without its formats (v2's rule): without
+	// them it stays a queued reservation.
+	empty := !c.hasBody() && m.Has("size") && m.Size == 0 && img.DiskFormat != nil && img.ContainerFormat != nil
 	if c.hasBody() || empty {
 		var up *backends.Image
 		if empty {
@@ -268,6 +274,11 @@ func (s *Server) v1Upload(c *call, id string, m *V1ImageMeta) (*backends.Image, 
 	body.finish()
 	if v.err != nil {
 		return nil, v.err // whatever the store made of it
+	}
+	if errors.Is(err, backends.ErrTooLarge) && s.cfg.SizeCap > 0 {
+		// upload_utils.py:245-253 (a body of unknown length past the
+		// cap: LimitingReader's ImageSizeLimitExceeded).
+		err = errStatus(413, "Denying attempt to upload image larger than "+strconv.FormatInt(s.cfg.SizeCap, 10)+" bytes.")
 	}
 	return img, err
 }

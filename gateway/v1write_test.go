@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -212,6 +213,8 @@ func TestV1Create(t *testing.T) {
 		msg    string         // in the body
 		want   map[string]any // in the v1 image
 		props  map[string]any // its properties, all of them
+		// chunked is a body sent without a Content-Length.
+		chunked []byte
 	}{
 		// images.py:570-585 (_reserve): no data is a queued reservation,
 		// visibility shared (db/utils.py:28-41).
@@ -297,6 +300,15 @@ func TestV1Create(t *testing.T) {
 		{name: "status ignored", who: p1, hdr: []string{"x-image-meta-status", "active"}, status: 201, want: map[string]any{"status": "queued"}},
 		{name: "property without a name", who: p1, hdr: []string{"x-image-meta-property-", "x"}, status: 400, msg: "Bad header: x-image-meta-property-"},
 		{name: "property not UTF-8", who: p1, hdr: []string{"x-image-meta-property-a", "\xff"}, status: 400, msg: "could not be decoded"},
+		// images.py:584-585 made an empty image active without formats;
+		// the catalog activates none without them (v2's rule), so it
+		// stays a queued reservation.
+		{name: "reserve size 0 without formats", who: p1, hdr: []string{"x-image-meta-size", "0"}, status: 201, want: map[string]any{"status": "queued"}},
+		// Queens' unit test_add_image_size_chunked_data_too_big:
+		// upload_utils.py:245-253.
+		{name: "chunked above the cap", who: p1, chunked: bytes.Repeat([]byte("X"), 1<<20+1), hdr: with(), status: 413,
+			msg: "Denying attempt to upload image larger than 1048576 bytes."},
+		{name: "chunked", who: p1, chunked: data, hdr: with(), status: 201, want: map[string]any{"status": "active", "size": 10.0}},
 		{name: "location not served", who: p1, hdr: []string{"x-image-meta-location", "http://example.com/x"}, status: 400, msg: "not served"},
 		{name: "copy-from not served", who: p1, hdr: []string{"x-glance-api-copy-from", "http://example.com/x"}, status: 400, msg: "not served"},
 	} {
@@ -308,7 +320,9 @@ func TestV1Create(t *testing.T) {
 			}
 			var resp *http.Response
 			var body []byte
-			if r != nil {
+			if tc.chunked != nil {
+				resp, body = ts.do(t, tc.who, "POST", "/v1/images", io.MultiReader(bytes.NewReader(tc.chunked)), tc.hdr...)
+			} else if r != nil {
 				resp, body = ts.do(t, tc.who, "POST", "/v1/images", r, tc.hdr...)
 			} else {
 				resp, body = ts.do(t, tc.who, "POST", "/v1/images", nil, tc.hdr...)
