@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -195,6 +196,15 @@ func v1RoundTrip(t *testing.T, ts *testServer) {
 	ts.json(t, p1, "GET", "/v2/images/"+id, nil, 404)
 }
 
+// manyProps are n x-image-meta-property headers.
+func manyProps(n int) []string {
+	var h []string
+	for i := range n {
+		h = append(h, fmt.Sprintf("x-image-meta-property-p%d", i), "v")
+	}
+	return h
+}
+
 // TestV1Create: POST /v1/images, each row a rule of Queens'.
 func TestV1Create(t *testing.T) {
 	ts := startServerWith(t, "trusted", gateway.Config{EnableV1: true, SizeCap: 1 << 20})
@@ -309,6 +319,10 @@ func TestV1Create(t *testing.T) {
 		{name: "chunked above the cap", who: p1, chunked: bytes.Repeat([]byte("X"), 1<<20+1), hdr: with(), status: 413,
 			msg: "Denying attempt to upload image larger than 1048576 bytes."},
 		{name: "chunked", who: p1, chunked: data, hdr: with(), status: 201, want: map[string]any{"status": "active", "size": 10.0}},
+		// images.py:198-224: the property quota (the store's default,
+		// 128), a 413.
+		{name: "property quota", who: p1, hdr: manyProps(129), status: 413,
+			msg: "The limit has been exceeded on the number of allowed image properties. Attempted: 129, Maximum: 128"},
 		{name: "location not served", who: p1, hdr: []string{"x-image-meta-location", "http://example.com/x"}, status: 400, msg: "not served"},
 		{name: "copy-from not served", who: p1, hdr: []string{"x-glance-api-copy-from", "http://example.com/x"}, status: 400, msg: "not served"},
 	} {
