@@ -1,7 +1,8 @@
 // Package gateway is Spyglass's HTTP front: the Images API v2 (and its
 // version documents) served with fasthttp, exactly as Glance serves it,
-// and with Config.EnableV1 the removed v1, read-only, as Glance Queens
-// served it over the same images (v1images.go, v1query.go).
+// and with Config.EnableV1 the removed v1, as Glance Queens served it over
+// the same images (v1images.go, v1query.go; writes: v1write.go,
+// v1headers.go).
 //
 // Every route is a row of one declarative table (routes.go: method, path
 // template, policy rule, handler); the template is the route's id. Each

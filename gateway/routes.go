@@ -81,7 +81,7 @@ var routeTable = [...]routeSpec{
 	{method: "GET", path: "/v2/info/{info}", handle: func(s *Server, c *call, a routeArgs) { s.getInfo(c, a[0]) }},
 	{method: "GET", path: "/v2/info/stores/detail", rule: policy.StoresInfoDetail, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.getInfo(c, nil) }},
 
-	// The Images API v1, read-only (v1images.go), with Config.EnableV1:
+	// The Images API v1 reads (v1images.go), with Config.EnableV1:
 	// Queens' glance/api/v1/router.py, whose /images/detail comes before
 	// /images/{id}. HEAD /v1/images is a 405 there too (its route is GET
 	// only).
@@ -90,6 +90,13 @@ var routeTable = [...]routeSpec{
 	{method: "HEAD", path: "/v1/images/detail", handle: func(s *Server, c *call, a routeArgs) { s.v1DetailHead(c) }},
 	{method: "HEAD", path: "/v1/images/{image_id}", rule: policy.GetImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1Meta(c, string(a[0])) }},
 	{method: "GET", path: "/v1/images/{image_id}", rule: policy.DownloadImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1Show(c, string(a[0])) }},
+	// The v1 writes (v1write.go), with the rules Queens' controller
+	// enforced: add_image (images.py:912), modify_image (951),
+	// delete_image (1119); publicize_image and upload_image as the
+	// request asks for them (on v2's targets: v1Enforce says why).
+	{method: "POST", path: "/v1/images", rule: policy.AddImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1Create(c) }},
+	{method: "PUT", path: "/v1/images/{image_id}", rule: policy.ModifyImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1Update(c, string(a[0])) }},
+	{method: "DELETE", path: "/v1/images/{image_id}", rule: policy.DeleteImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1Delete(c, string(a[0])) }},
 }
 
 // routeID names a route template: an index into routeIDs. The first ones
