@@ -85,7 +85,7 @@ var fuzzSkip *regexp.Regexp
 // fuzzRig is the server under fuzzing: one embedded store behind a gateway
 // in each auth mode, their logs and spans collected.
 type fuzzRig struct {
-	tb     testing.TB
+	cats   *i18n.Catalogs
 	logs   *syncBuffer
 	spans  *tracetest.InMemoryExporter
 	tp     *sdktrace.TracerProvider
@@ -102,9 +102,18 @@ type fuzzServer struct {
 }
 
 func newFuzzRig(tb testing.TB) *fuzzRig {
-	r := &fuzzRig{tb: tb, logs: &syncBuffer{}, spans: tracetest.NewInMemoryExporter()}
+	r := &fuzzRig{logs: &syncBuffer{}, spans: tracetest.NewInMemoryExporter()}
 	r.tp = sdktrace.NewTracerProvider(sdktrace.WithSyncer(r.spans))
-	r.start()
+	// Catalogs, so that the fuzzer reaches negotiation and translation
+	// too: read into memory once, here, where tb may still set things up
+	// (a restart runs inside the fuzz target, where f.Helper and
+	// f.TempDir panic).
+	cats, err := i18n.Load(i18ntest.Locale(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.cats = cats
+	r.start(tb)
 	tb.Cleanup(r.stop)
 	return r
 }
@@ -117,8 +126,9 @@ func (noResolve) LookupNetIP(context.Context, string, string) ([]netip.Addr, err
 	return nil, errors.New("fuzzing: no outbound requests")
 }
 
-func (r *fuzzRig) start() {
-	tb := r.tb
+// start makes the rig: tb is the caller's, the fuzz target's t on a
+// restart.
+func (r *fuzzRig) start(tb testing.TB) {
 	dir, err := os.MkdirTemp("", "spyglass-fuzz-")
 	if err != nil {
 		tb.Fatal(err)
@@ -135,18 +145,12 @@ func (r *fuzzRig) start() {
 	r.store = store
 	log := slog.New(logctx.NewHandler(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	r.modes = nil
-	// Catalogs, so that the fuzzer reaches negotiation and translation
-	// too (read into memory: the directory may go with tb).
-	cats, err := i18n.Load(i18ntest.Locale(tb))
-	if err != nil {
-		tb.Fatal(err)
-	}
 	for _, mode := range []string{"noauth", "trusted"} {
 		auth, err := policy.NewAuthenticator(mode)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		srv, err := gateway.New(gateway.Config{Logger: log, Tracing: r.tp, Metrics: gateway.NewRequestMetrics(), SizeCap: 1 << 20, Catalogs: cats}, gateway.CatalogOf(store), auth)
+		srv, err := gateway.New(gateway.Config{Logger: log, Tracing: r.tp, Metrics: gateway.NewRequestMetrics(), SizeCap: 1 << 20, Catalogs: r.cats}, gateway.CatalogOf(store), auth)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -184,7 +188,7 @@ func (r *fuzzRig) check(t *testing.T, raw []byte) {
 	r.inputs++
 	if r.inputs%fuzzRigResetEvery == 0 {
 		r.stop()
-		r.start()
+		r.start(t)
 	}
 	for _, m := range r.modes {
 		r.logs.mu.Lock()

@@ -22,9 +22,15 @@ import (
 // (api/v1/images.py:188-196).
 var errV1Forbidden = errStatus(403, defaultExplanations[403])
 
-// v1Allowed is api/v1/images.py's _enforce with its default target {}.
+// v1Allowed is api/v1/images.py's _enforce before the image is known.
+// Queens enforced on {}, which no rule of its legacy defaults read; the
+// current defaults do ("project_id:%(project_id)s"), and {} would refuse
+// every caller but an admin, so the target is the caller's project, as
+// v2's get_images. The image's own rule is checked once it is read
+// (v1Image), as the v1 writes check v2's targets.
 func (s *Server) v1Allowed(c *call, r policy.Rule) bool {
-	return s.allowed(c, r)
+	pt := policy.ProjectTarget(&c.id)
+	return c.pol.Allowed(r, &c.id, &pt)
 }
 
 // v1ListImages answers GET /v1/images (brief) and /v1/images/detail.
@@ -129,6 +135,14 @@ func (s *Server) v1Image(c *call, id string) (*backends.Image, error) {
 	img, err := s.cat.Images.Image(c, id)
 	if err == nil && !s.visible(c, img) {
 		err = backends.ErrNotFound
+	}
+	if err == nil {
+		switch c.pol.Image(policy.GetImage, &c.id, img) {
+		case policy.Hide:
+			err = backends.ErrNotFound
+		case policy.Deny:
+			return nil, errV1Forbidden
+		}
 	}
 	if errors.Is(err, backends.ErrNotFound) {
 		return nil, errDetail(404, "Image with identifier "+id+" not found")
