@@ -51,7 +51,7 @@ vet:
 # The packages with zero-allocation tests (a TestXxx whose name holds
 # Alloc, what -run 'Alloc' picks): the race-free pass builds and runs only
 # their test binaries, not every package's.
-ALLOC_PKGS = $(shell grep -rlE --include='*_test.go' '^func Test[A-Za-z0-9_]*Alloc' . | xargs -r -n1 dirname | sort -u)
+ALLOC_PKGS = $(shell grep -rlE --include='*_test.go' --exclude-dir=.git --exclude-dir=testdata '^func Test[A-Za-z0-9_]*Alloc' . | xargs -r -n1 dirname | sort -u)
 
 # go vet compiles every package's tests, gateway/conformance's included;
 # that suite runs in make conformance and conformance-glance (three times,
