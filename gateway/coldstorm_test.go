@@ -194,7 +194,9 @@ func repeat(who as, n int) []as { return slices.Repeat([]as{who}, n) }
 // membership request per project whose visibility depends on it, and every
 // client gets the image's bytes, or the 404 its own project gets.
 func TestColdStormCostsOneOriginRequestOfEachKind(t *testing.T) {
-	g := glancetest.StartT(t)
+	// Some Glance, not a fresh one: the images are the test's own, and the
+	// counter sees only what this test's gateways ask.
+	g := glancetest.SharedT(t)
 	origin := startOriginCounter(t, g.URL, 200*time.Millisecond)
 	data := make([]byte, 256<<10)
 	rand.Read(data)

@@ -48,10 +48,12 @@ func TestHostileRequests(t *testing.T) {
 
 // startGlanceRegionServer serves the gateway over a real Glance region
 // through the federation catalog, with an image data cache (so the cache
-// API and its versions are served).
+// API and its versions are served). The Glance is the test binary's shared
+// one: the checks create their own images and compare listings only with
+// each other, never with what the whole Glance holds.
 func startGlanceRegionServer(t *testing.T) *testServer {
 	t.Helper()
-	g := glancetest.StartT(t)
+	g := glancetest.SharedT(t)
 	region, err := glance.New(glance.Config{Name: "origin", Endpoint: g.URL})
 	if err != nil {
 		t.Fatal(err)

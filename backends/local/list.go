@@ -102,7 +102,12 @@ func (s *Store) buildList(who backends.Caller, q *backends.ListQuery) (string, [
 		}
 	}
 	for _, t := range q.Tags {
-		b.WriteString(" AND EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id AND t.value = ?)")
+		// LIMIT 1 (here and in property filters) keeps each EXISTS a
+		// correlated probe of the (image_id, value) index: without it
+		// SQLite turns the EXISTS terms into joins, and planning a join
+		// of 60 tables (a listing may carry 60 filters) cost 0.5 s of CPU
+		// per request, 15 s under -race, on a store of 4 images.
+		b.WriteString(" AND EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id AND t.value = ? LIMIT 1)")
 		args = append(args, t)
 	}
 
@@ -182,7 +187,7 @@ func appendFilter(b *strings.Builder, args []any, f backends.Filter) ([]any, err
 		args = append(args, f.Key)
 		var err error
 		args, err = appendOp(b, args, f, backends.KindString)
-		b.WriteString(")")
+		b.WriteString(" LIMIT 1)")
 		return args, err
 	}
 	col := column(f.Key)

@@ -20,7 +20,11 @@ func sharedMetas(t *testing.T, addr string, n int) []*Cache {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		m, err := New(Config{TTL: time.Hour, VerdictTTL: time.Hour, Shared: s, Name: "r1"})
+		// A small first level: the default (a million entries, ten
+		// million ristretto counters per cache) makes each subscription's
+		// InvalidateAll and each Close clear arrays that took 5-15 s under
+		// -race on a loaded machine, most of eventually's 30 s.
+		m, err := New(Config{TTL: time.Hour, VerdictTTL: time.Hour, MaxEntries: 1000, Shared: s, Name: "r1"})
 		if err != nil {
 			t.Fatal(err)
 		}
