@@ -332,7 +332,7 @@ func ParseCreateImage(body []byte) (*backends.Image, error) {
 			}
 		default:
 			// A new CreateSet attribute without its line here: refuse
-			// it rather than drop it (TestAttributeClasses catches it).
+			// it rather than drop it (TestAttributeClassesGateway catches it).
 			return nil, errStatus(500, "Attribute '"+k+"' cannot be set on create by Spyglass.")
 		}
 	}
