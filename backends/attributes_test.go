@@ -1,6 +1,7 @@
 package backends
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +69,42 @@ func TestAttributeTable(t *testing.T) {
 func TestSortKeys(t *testing.T) {
 	if got, want := strings.Join(SortKeys, ", "), "name, status, container_format, disk_format, size, id, created_at, updated_at"; got != want {
 		t.Errorf("SortKeys = %s, want %s", got, want)
+	}
+}
+
+// TestAttributeClasses: every attribute of the table says how the listing
+// filters on it, how a policy target reads it and what create does with it
+// (an attribute added without them fails here), and each class fits the
+// attribute's kind: the parsers and the policy read values by class and
+// kind and trust that they fit.
+func TestAttributeClasses(t *testing.T) {
+	filterKinds := map[FilterClass][]AttrKind{
+		FilterInOrEq: {KindString}, FilterEq: {KindString}, FilterRange: {KindInt},
+		FilterTime: {KindTime}, FilterBool: {KindBool},
+		FilterOwn: {KindString, KindBool}, FilterProperty: {KindNone, KindList}, FilterIgnored: {KindNone},
+	}
+	targetKinds := map[TargetClass][]AttrKind{
+		TargetValue: {KindString, KindInt, KindBool}, TargetUnsupported: {KindTime, KindList},
+		TargetProperty: {KindNone},
+	}
+	for _, a := range Attributes() {
+		t.Run(a.Name, func(t *testing.T) {
+			if kinds, ok := filterKinds[a.Filter]; !ok {
+				t.Errorf("no filter class (Filter %d): say how Glance's listing filters on %s", a.Filter, a.Name)
+			} else if !slices.Contains(kinds, a.Kind) {
+				t.Errorf("filter class %d on kind %d", a.Filter, a.Kind)
+			}
+			if kinds, ok := targetKinds[a.Target]; !ok {
+				t.Errorf("no policy target class (Target %d): say how a rule's %%(%s)s reads it", a.Target, a.Name)
+			} else if !slices.Contains(kinds, a.Kind) {
+				t.Errorf("target class %d on kind %d", a.Target, a.Kind)
+			}
+			if a.Create < CreateSet || a.Create > CreateReserved {
+				t.Errorf("no create class (Create %d): say what POST /v2/images does with %s", a.Create, a.Name)
+			}
+			if a.Create == CreateReserved && a.patch != attrReserved || a.patch == attrReserved && a.Create != CreateReserved {
+				t.Errorf("reserved to create (%v) but not to a patch, or the reverse", a.Create == CreateReserved)
+			}
+		})
 	}
 }

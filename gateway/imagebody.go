@@ -26,13 +26,18 @@ var (
 	visibilities     = []string{"community", "public", "private", "shared"}
 )
 
-// createDisallowed are refused on create (RequestDeserializer
-// _disallowed_properties); the rest of the read-only attributes fail the
-// schema's readOnly check in jsonschema? No: Glance's schema.validate
-// ignores readOnly, and create drops them silently except these.
-var createDisallowed = []string{"direct_url", "self", "file", "schema", "stores"}
-
-var reservedProperties = map[string]bool{"location": true, "deleted": true, "deleted_at": true}
+// createDisallowed are refused on create before the schema is checked
+// (RequestDeserializer _disallowed_properties), in Glance's order, from the
+// attribute table.
+var createDisallowed = func() []string {
+	var names []string
+	for _, a := range backends.Attributes() {
+		if a.Create == backends.CreateDisallowed {
+			names = append(names, a.Name)
+		}
+	}
+	return names
+}()
 
 const reservedNamespace = "os_glance"
 
@@ -97,7 +102,12 @@ func isInteger(v any) bool {
 }
 
 // validateImageAttr checks one top-level key of an image document against
-// the image schema, with jsonschema's full report on failure.
+// the image schema, with jsonschema's full report on failure. Its switch is
+// the schema document's (image.json), not the attribute table's: enums,
+// maxLength, the id pattern, jsonschema's spelling of types and the schema
+// paths of its reports belong to the schema, which has keys the table has
+// not (locations). TestAttributeClassesGateway checks that every attribute
+// of the table has its case here.
 func validateImageAttr(key string, v any) error {
 	prop := []string{"properties", key}
 	fail := func(msg, validator string) error {
@@ -262,6 +272,35 @@ func ParseCreateImage(body []byte) (*backends.Image, error) {
 	img := &backends.Image{}
 	for _, k := range keys {
 		val := obj[k]
+		if k == "locations" {
+			// Not in the table: locations has rules of its own.
+			return nil, errStatus(403, "Attribute 'locations' is reserved.")
+		}
+		a := backends.LookupAttribute(k)
+		if a == nil {
+			if len([]rune(k)) > 255 {
+				return nil, backends.Errorf(backends.ErrBadRequest, "Custom property should not be greater than 255 characters.")
+			}
+			if strings.HasPrefix(k, reservedNamespace) {
+				return nil, errDetail(403, "Attribute '"+k+"' is reserved.")
+			}
+			if img.Properties == nil {
+				img.Properties = map[string]string{}
+			}
+			img.Properties[k] = val.(string)
+			continue
+		}
+		switch a.Create {
+		case backends.CreateIgnored:
+			// Glance 25's image factory ignores these on create.
+			continue
+		case backends.CreateReadOnly, backends.CreateDisallowed:
+			return nil, errStatus(403, "Attribute '"+k+"' is read-only.")
+		case backends.CreateReserved:
+			return nil, errDetail(403, "Attribute '"+k+"' is reserved.")
+		}
+		// CreateSet. The record's fields are set by name: the table's
+		// accessors read a nullable field's pointer, they cannot set it.
 		switch k {
 		case "id":
 			img.ID = val.(string)
@@ -291,28 +330,10 @@ func ParseCreateImage(body []byte) (*backends.Image, error) {
 					img.Tags = append(img.Tags, s)
 				}
 			}
-		case "locations":
-			return nil, errStatus(403, "Attribute 'locations' is reserved.")
-		case "os_hash_algo", "os_hash_value":
-			// Glance 25's image factory ignores these on create.
-		case "checksum", "created_at", "updated_at", "status", "size", "virtual_size":
-			// Base properties Glance's create drops (the domain factory
-			// refuses some; read-only ones are ignored).
-			if k == "status" || k == "size" || k == "virtual_size" || k == "checksum" ||
-				k == "created_at" || k == "updated_at" || k == "os_hash_algo" || k == "os_hash_value" {
-				return nil, errStatus(403, "Attribute '"+k+"' is read-only.")
-			}
 		default:
-			if len([]rune(k)) > 255 {
-				return nil, backends.Errorf(backends.ErrBadRequest, "Custom property should not be greater than 255 characters.")
-			}
-			if reservedProperties[k] || strings.HasPrefix(k, reservedNamespace) {
-				return nil, errDetail(403, "Attribute '"+k+"' is reserved.")
-			}
-			if img.Properties == nil {
-				img.Properties = map[string]string{}
-			}
-			img.Properties[k] = val.(string)
+			// A new CreateSet attribute without its line here: refuse
+			// it rather than drop it (TestAttributeClassesGateway catches it).
+			return nil, errStatus(500, "Attribute '"+k+"' cannot be set on create by Spyglass.")
 		}
 	}
 	return img, nil

@@ -140,51 +140,28 @@ func ParseListQuery(args *fasthttp.Args) (*backends.ListQuery, error) {
 	hidden := "false"
 	for _, k := range filterKeys {
 		v, _ := p.last(k)
+		// visibility and os_hidden have a syntax only they have (the
+		// table's FilterOwn): spelled out here. The sort parameters
+		// left over were consumed by lqSorting.
 		switch k {
 		case "visibility":
 			q.Visibility = v
+			continue
 		case "os_hidden":
 			hidden = strings.ToLower(v)
 			if hidden != "true" && hidden != "false" {
 				return nil, badRequest("Invalid value '" + hidden + "' for 'os_hidden' filter. Valid values are 'true' or 'false'.")
 			}
-		case "protected":
-			if v != "true" && v != "false" {
-				return nil, badRequest("Invalid value '" + v + "' for 'protected' filter. Valid values are 'true' or 'false'.")
-			}
-			q.Filters = append(q.Filters, backends.Filter{Key: "protected", Op: backends.OpEq, Values: []string{v}})
-		case "size_min", "size_max", "virtual_size_min", "virtual_size_max",
-			"min_ram_min", "min_ram_max", "min_disk_min", "min_disk_max":
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return nil, badRequest("Unable to filter on a range with a non-numeric value.")
-			}
-			op := backends.OpGte
-			if strings.HasSuffix(k, "_max") {
-				op = backends.OpLte
-			}
-			q.Filters = append(q.Filters, backends.Filter{Key: k[:len(k)-4], Op: op, Values: []string{strconv.FormatInt(n, 10)}})
-		case "created_at", "updated_at":
-			f, err := lqTimeFilter(k, v)
-			if err != nil {
-				return nil, err
-			}
+			continue
+		case "sort", "sort_key", "sort_dir":
+			continue
+		}
+		f, ok, err := attrFilter(k, v)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			q.Filters = append(q.Filters, f)
-		case "name", "id", "status", "container_format", "disk_format":
-			f, err := inOrEqFilter(k, v)
-			if err != nil {
-				return nil, err
-			}
-			q.Filters = append(q.Filters, f)
-		case "owner", "checksum", "os_hash_value", "os_hash_algo", "size", "virtual_size", "min_ram", "min_disk":
-			if v == "" && k != "owner" && k != "checksum" && k != "os_hash_value" && k != "os_hash_algo" {
-				// Glance compares an integer column with ''; nothing matches.
-			}
-			q.Filters = append(q.Filters, backends.Filter{Key: k, Op: backends.OpEq, Values: []string{v}})
-		case "deleted", "deleted_at", "sort", "sort_key", "sort_dir":
-			// "deleted" is forced false by Glance; sorting was consumed.
-		default:
-			q.Filters = append(q.Filters, backends.Filter{Key: k, Property: true, Op: backends.OpEq, Values: []string{v}})
 		}
 	}
 	q.Filters = append(q.Filters, backends.Filter{Key: "os_hidden", Op: backends.OpEq, Values: []string{hidden}})
@@ -241,6 +218,62 @@ func ParseListQuery(args *fasthttp.Args) (*backends.ListQuery, error) {
 		q.Sort = append(q.Sort, backends.SortKey{Key: k, Desc: dirs[i] == "desc"})
 	}
 	return q, nil
+}
+
+// attrFilter is the filter of query parameter k=v, by the filter class of
+// the attribute it names (backends.Attribute.Filter): a range bound
+// (size_min), an attribute, or else a custom property. ok is false for a
+// parameter Glance drops.
+func attrFilter(k, v string) (f backends.Filter, ok bool, err error) {
+	a := backends.LookupAttribute(k)
+	if a == nil {
+		if stem, isMin := strings.CutSuffix(k, "_min"); isMin {
+			a = rangeAttr(stem)
+		} else if stem, isMax := strings.CutSuffix(k, "_max"); isMax {
+			a = rangeAttr(stem)
+		}
+		if a != nil {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return f, false, badRequest("Unable to filter on a range with a non-numeric value.")
+			}
+			op := backends.OpGte
+			if strings.HasSuffix(k, "_max") {
+				op = backends.OpLte
+			}
+			return backends.Filter{Key: a.Name, Op: op, Values: []string{strconv.FormatInt(n, 10)}}, true, nil
+		}
+		return backends.Filter{Key: k, Property: true, Op: backends.OpEq, Values: []string{v}}, true, nil
+	}
+	switch a.Filter {
+	case backends.FilterBool:
+		if v != "true" && v != "false" {
+			return f, false, badRequest("Invalid value '" + v + "' for '" + k + "' filter. Valid values are 'true' or 'false'.")
+		}
+		return backends.Filter{Key: k, Op: backends.OpEq, Values: []string{v}}, true, nil
+	case backends.FilterTime:
+		f, err := lqTimeFilter(k, v)
+		return f, err == nil, err
+	case backends.FilterInOrEq:
+		f, err := inOrEqFilter(k, v)
+		return f, err == nil, err
+	case backends.FilterEq, backends.FilterRange:
+		// A range attribute's own name is an equality; an integer column
+		// compared with a non-number matches nothing, in Glance as here.
+		return backends.Filter{Key: k, Op: backends.OpEq, Values: []string{v}}, true, nil
+	case backends.FilterIgnored:
+		// "deleted" is forced false by Glance.
+		return f, false, nil
+	}
+	// FilterProperty, and FilterOwn keys the caller did not spell out.
+	return backends.Filter{Key: k, Property: true, Op: backends.OpEq, Values: []string{v}}, true, nil
+}
+
+func rangeAttr(name string) *backends.Attribute {
+	if a := backends.LookupAttribute(name); a != nil && a.Filter == backends.FilterRange {
+		return a
+	}
+	return nil
 }
 
 // lqSorting is _get_sorting_params: both syntaxes, validated.

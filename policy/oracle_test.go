@@ -92,19 +92,33 @@ func credsOf(id *Identity) map[string]any {
 // asking the Target for every key a rule can name.
 func dictOf(t *Target) map[string]any {
 	m := map[string]any{}
-	for name, k := range targetKeys {
-		v, ok := t.lookup(k, "")
+	names := []string{"image_id"}
+	for name := range targetKeys {
+		names = append(names, name)
+	}
+	for _, a := range backends.Attributes() {
+		if a.Target == backends.TargetValue {
+			names = append(names, a.Name)
+		}
+	}
+	for _, name := range names {
+		k, attr, err := lookupTargetKey(name)
+		if err != nil {
+			panic(err)
+		}
+		v, ok := t.lookup(&tpart{isKey: true, key: k, attr: attr})
 		if !ok {
 			continue
 		}
+		isBool := attr != nil && attr.Kind == backends.KindBool
 		switch {
 		case v.kind == vInt:
 			m[name] = v.n
 		case v.s == "None":
 			m[name] = nil
-		case v.s == "True" && (k == keyProtected || k == keyOSHidden || k == keyIsAdmin || k == keyIsAdminProject):
+		case v.s == "True" && (isBool || k == keyIsAdmin || k == keyIsAdminProject):
 			m[name] = true
-		case v.s == "False" && (k == keyProtected || k == keyOSHidden || k == keyIsAdmin || k == keyReadOnly || k == keyShowDeleted):
+		case v.s == "False" && (isBool || k == keyIsAdmin || k == keyReadOnly || k == keyShowDeleted):
 			m[name] = false
 		default:
 			m[name] = v.s

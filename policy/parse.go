@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/spyglass-gateway/spyglass/backends"
 )
 
 // The policy language of oslo.policy (its _parser.py and _checks.py), as
@@ -61,7 +63,8 @@ type tpart struct {
 	lit   string
 	isKey bool
 	key   targetKey
-	prop  string // keyProperty: the extra property's name
+	attr  *backends.Attribute // keyAttr: the image attribute
+	prop  string              // keyProperty: the extra property's name
 }
 
 type token struct {
@@ -288,12 +291,12 @@ func parseTemplate(s string) (template, error) {
 		if j >= len(s) || s[j] != 's' {
 			return t, fmt.Errorf("%q: only %%(key)s interpolations are supported", s)
 		}
-		key, err := lookupTargetKey(name)
+		key, attr, err := lookupTargetKey(name)
 		if err != nil {
 			return t, err
 		}
 		flush()
-		p := tpart{isKey: true, key: key}
+		p := tpart{isKey: true, key: key, attr: attr}
 		if key == keyProperty {
 			p.prop = name
 		}

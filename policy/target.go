@@ -61,24 +61,13 @@ func EmptyTarget() Target { return Target{} }
 type targetKey uint8
 
 const (
-	keyProjectID targetKey = iota
-	keyOwner
+	// keyAttr: an image attribute the table gives as a value
+	// (backends.TargetValue); the template part holds it (tpart.attr).
+	keyAttr targetKey = iota
+	// ImageTarget's key_transforms: project_id is the owner, member_id the
+	// membership's project.
+	keyProjectID
 	keyMemberID
-	keyVisibility
-	keyID
-	keyName
-	keyStatus
-	keyProtected
-	keyOSHidden
-	keyChecksum
-	keyOSHashAlgo
-	keyOSHashValue
-	keyDiskFormat
-	keyContainerFormat
-	keySize
-	keyVirtualSize
-	keyMinDisk
-	keyMinRAM
 	// context.to_dict() keys (context_is_admin's target)
 	keyUser
 	keyProject
@@ -93,34 +82,49 @@ const (
 	keyProperty // any other name: an image's extra property
 )
 
+// targetKeys are the names a rule may interpolate that are no image
+// attribute of the table (backends.Attribute.Target says how those read).
 var targetKeys = map[string]targetKey{
-	"project_id": keyProjectID, "owner": keyOwner, "member_id": keyMemberID, "member": keyMemberID,
-	"visibility": keyVisibility, "id": keyID, "image_id": keyID, "name": keyName, "status": keyStatus,
-	"protected": keyProtected, "os_hidden": keyOSHidden, "checksum": keyChecksum,
-	"os_hash_algo": keyOSHashAlgo, "os_hash_value": keyOSHashValue, "disk_format": keyDiskFormat,
-	"container_format": keyContainerFormat, "size": keySize, "virtual_size": keyVirtualSize,
-	"min_disk": keyMinDisk, "min_ram": keyMinRAM,
+	"project_id": keyProjectID, "member_id": keyMemberID, "member": keyMemberID,
 	"user": keyUser, "project": keyProject, "domain": keyDomain, "user_domain": keyUserDomain,
 	"project_domain": keyProjectDomain, "system_scope": keySystemScope, "is_admin": keyIsAdmin,
 	"read_only": keyReadOnly, "show_deleted": keyShowDeleted, "is_admin_project": keyIsAdminProject,
 }
 
-// unsupportedKeys are image attributes whose Python str() Spyglass does not
-// reproduce (datetimes, lists, the locations proxy).
+// unsupportedKeys are names besides the table's TargetUnsupported
+// attributes whose Python str() Spyglass does not reproduce (the locations
+// proxy, the extra properties' dict, the context's lists and tokens).
 var unsupportedKeys = map[string]bool{
-	"created_at": true, "updated_at": true, "tags": true, "locations": true,
-	"extra_properties": true, "stores": true, "auth_token": true, "request_id": true,
+	"locations": true, "extra_properties": true, "auth_token": true, "request_id": true,
 	"global_request_id": true, "resource_uuid": true, "roles": true, "user_identity": true,
 }
 
-func lookupTargetKey(name string) (targetKey, error) {
+// The attributes a target reads by name besides through keyAttr: a
+// proposed image's owner and visibility, and image_id, the domain image's
+// name for id.
+var (
+	attrOwner      = backends.LookupAttribute("owner")
+	attrVisibility = backends.LookupAttribute("visibility")
+	attrID         = backends.LookupAttribute("id")
+)
+
+// lookupTargetKey resolves %(name)s; attr is the image attribute of
+// keyAttr.
+func lookupTargetKey(name string) (key targetKey, attr *backends.Attribute, err error) {
 	if k, ok := targetKeys[name]; ok {
-		return k, nil
+		return k, nil, nil
 	}
-	if unsupportedKeys[name] || name == "" {
-		return 0, fmt.Errorf("%%(%s)s: this target key is not supported by Spyglass", name)
+	if name == "image_id" {
+		return keyAttr, attrID, nil
 	}
-	return keyProperty, nil
+	a := backends.LookupAttribute(name)
+	switch {
+	case a != nil && a.Target == backends.TargetValue:
+		return keyAttr, a, nil
+	case a != nil && a.Target == backends.TargetUnsupported, unsupportedKeys[name], name == "":
+		return 0, nil, fmt.Errorf("%%(%s)s: this target key is not supported by Spyglass", name)
+	}
+	return keyProperty, nil, nil
 }
 
 // value is one target value as Python's str() renders it.
@@ -174,18 +178,19 @@ func projectValue(s string) value {
 	return value{s: s}
 }
 
-// lookup returns the value of key; ok is false when the target has no
+// lookup returns the value of p's key; ok is false when the target has no
 // such key (Python's KeyError: the check fails).
-func (t *Target) lookup(key targetKey, prop string) (value, bool) {
+func (t *Target) lookup(p *tpart) (value, bool) {
+	key := p.key
 	switch t.kind {
 	case targetProposed:
-		switch key {
-		case keyProjectID, keyOwner:
+		switch {
+		case key == keyProjectID, key == keyAttr && p.attr == attrOwner:
 			if t.ownerNone {
 				return vNone, true
 			}
 			return strValue(t.owner), true
-		case keyVisibility:
+		case key == keyAttr && p.attr == attrVisibility:
 			return strValue(t.visibility), true
 		}
 		return value{}, false
@@ -220,14 +225,16 @@ func (t *Target) lookup(key targetKey, prop string) (value, bool) {
 		}
 		return value{}, false
 	case targetImage:
-		return imageValue(t.img, t.id, key, prop)
+		return imageValue(t.img, t.id, p)
 	}
 	return value{}, false
 }
 
-func imageValue(img *backends.Image, caller *Identity, key targetKey, prop string) (value, bool) {
-	switch key {
-	case keyProjectID, keyOwner:
+func imageValue(img *backends.Image, caller *Identity, p *tpart) (value, bool) {
+	switch p.key {
+	case keyAttr:
+		return attrValue(p.attr, img), true
+	case keyProjectID:
 		return optValue(img.Owner), true
 	case keyMemberID:
 		// glance.db.ImageRepo._format_image_from_db: a shared image found
@@ -240,44 +247,29 @@ func imageValue(img *backends.Image, caller *Identity, key targetKey, prop strin
 			}
 		}
 		return vNone, true
-	case keyVisibility:
-		return strValue(img.Visibility), true
-	case keyID:
-		return strValue(img.ID), true
-	case keyName:
-		return optValue(img.Name), true
-	case keyStatus:
-		return strValue(img.Status), true
-	case keyProtected:
-		return boolValue(img.Protected), true
-	case keyOSHidden:
-		return boolValue(img.OSHidden), true
-	case keyChecksum:
-		return optValue(img.Checksum), true
-	case keyOSHashAlgo:
-		return optValue(img.OSHashAlgo), true
-	case keyOSHashValue:
-		return optValue(img.OSHashValue), true
-	case keyDiskFormat:
-		return optValue(img.DiskFormat), true
-	case keyContainerFormat:
-		return optValue(img.ContainerFormat), true
-	case keySize:
-		return intPtrValue(img.Size), true
-	case keyVirtualSize:
-		return intPtrValue(img.VirtualSize), true
-	case keyMinDisk:
-		return value{n: img.MinDisk, kind: vInt}, true
-	case keyMinRAM:
-		return value{n: img.MinRAM, kind: vInt}, true
 	case keyProperty:
-		v, ok := img.Properties[prop]
+		v, ok := img.Properties[p.prop]
 		return strValue(v), ok
 	}
 	// The context's keys are not image attributes: Glance's ImageTarget
 	// looks them up among the extra properties.
-	v, ok := img.Properties[contextKeyNames[key]]
+	v, ok := img.Properties[contextKeyNames[p.key]]
 	return strValue(v), ok
+}
+
+// attrValue is Python's str() of an attribute the table gives as a value
+// (backends.TargetValue: a string, an integer or a boolean; the tests
+// check), read through its accessor: a pointer into the record, no copy.
+func attrValue(a *backends.Attribute, img *backends.Image) value {
+	switch a.Kind {
+	case backends.KindString:
+		return optValue(a.Str(img))
+	case backends.KindInt:
+		return intPtrValue(a.Int(img))
+	case backends.KindBool:
+		return boolValue(*a.Bool(img))
+	}
+	return vNone
 }
 
 var contextKeyNames = map[targetKey]string{}
@@ -303,7 +295,7 @@ func (tm *template) matches(t *Target, s string, fold bool) (eq, ok bool) {
 			off += len(p.lit)
 			continue
 		}
-		v, ok := t.lookup(p.key, p.prop)
+		v, ok := t.lookup(p)
 		if !ok {
 			return false, false
 		}

@@ -124,15 +124,20 @@ var opNames = map[backends.FilterOp]string{
 	backends.OpGte: "gte", backends.OpLt: "lt", backends.OpLte: "lte",
 }
 
-// encodeFilter is the inverse of the gateway's filter parsing.
+// encodeFilter is the inverse of the gateway's filter parsing, by the
+// filter class of the attribute filtered on (backends.Attribute.Filter).
 func encodeFilter(f backends.Filter) (key, value string) {
 	if f.Property {
 		return f.Key, first(f.Values)
 	}
-	switch f.Key {
-	case "created_at", "updated_at":
+	a := backends.LookupAttribute(f.Key)
+	if a == nil {
+		return f.Key, first(f.Values)
+	}
+	switch a.Filter {
+	case backends.FilterTime:
 		return f.Key, opNames[f.Op] + ":" + f.Time.UTC().Format(time.RFC3339Nano)
-	case "size", "virtual_size", "min_ram", "min_disk":
+	case backends.FilterRange:
 		switch f.Op {
 		case backends.OpGte:
 			return f.Key + "_min", first(f.Values)
@@ -140,7 +145,7 @@ func encodeFilter(f backends.Filter) (key, value string) {
 			return f.Key + "_max", first(f.Values)
 		}
 		return f.Key, first(f.Values)
-	case "name", "id", "status", "container_format", "disk_format":
+	case backends.FilterInOrEq:
 		if f.Op == backends.OpIn {
 			parts := make([]string, len(f.Values))
 			for i, s := range f.Values {
