@@ -347,7 +347,7 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 
 	out := make([]*backends.Image, 0, q.Limit)
 	seen := make(map[string]int, q.Limit) // the page's ids, and the region each was taken from
-	lastRegion := 0 // the region that listed the last image taken
+	lastRegion := 0                       // the region that listed the last image taken
 	for len(out) < q.Limit {
 		var next *stream
 		for _, s := range streams {
