@@ -40,11 +40,13 @@ const heldBatch = 150
 // settle runs where no stream is being filled (after the parallel fills,
 // after a refill, in the read-ahead after its fills).
 func (c *Catalog) settle(ctx context.Context, q *backends.ListQuery, streams []*stream, taken map[string]int) {
-	var down regionSet // regions that failed on this page: not asked
+	var down regionSet // regions that failed on this page, or failed a check: not asked
 	pending := false
 	for _, s := range streams {
-		if s.err != nil {
+		if s.err != nil || s.unchecked {
 			down |= one(s.i)
+		}
+		if s.err != nil {
 			continue
 		}
 		for k := range s.buf {
@@ -97,6 +99,7 @@ func (c *Catalog) settle(ctx context.Context, q *backends.ListQuery, streams []*
 	}
 	answered := make(map[string]regionSet) // the regions that answered for each id
 	lists := make(map[string]regionSet)    // … and those that list it
+	var failed regionSet
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for j, ids := range need {
@@ -107,13 +110,14 @@ func (c *Catalog) settle(ctx context.Context, q *backends.ListQuery, streams []*
 			go func() {
 				defer wg.Done()
 				found, err := c.listedOf(ctx, j, q, batch)
+				mu.Lock()
+				defer mu.Unlock()
 				if err != nil {
 					c.log.WarnContext(ctx, "a listing could not ask an earlier region which images it lists; the location index answers for it",
 						"region", c.regions[j].cached.name, "err", err)
+					failed |= one(j)
 					return
 				}
-				mu.Lock()
-				defer mu.Unlock()
 				for _, id := range batch {
 					answered[id] |= one(j)
 				}
@@ -124,6 +128,11 @@ func (c *Catalog) settle(ctx context.Context, q *backends.ListQuery, streams []*
 		}
 	}
 	wg.Wait()
+	for _, s := range streams {
+		// Not asked again by this page (or its read-ahead): a region
+		// that hangs would hold the page once per refill.
+		s.unchecked = s.unchecked || failed.has(s.i)
+	}
 	for _, s := range streams[1:] {
 		if s.err != nil {
 			continue

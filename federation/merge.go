@@ -65,6 +65,9 @@ type stream struct {
 	dups int  // entries of buf an earlier region also lists
 	done bool // the region has nothing after buf
 	err  error
+	// unchecked: the region failed a check (Catalog.settle) on this page:
+	// the location index answers for it until the next page.
+	unchecked bool
 }
 
 // listed is an image a region yielded, and the earlier regions (in the
