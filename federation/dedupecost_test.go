@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/federation"
@@ -102,5 +103,76 @@ func TestOneCheckPerEarlierRegion(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// failFirstCheck refuses the first check (listing by id) its region gets,
+// as a region does that is briefly down.
+type failFirstCheck struct {
+	federation.Images
+	failed *atomic.Bool
+}
+
+func (r failFirstCheck) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
+	if slices.ContainsFunc(q.Filters, func(f backends.Filter) bool { return !f.Property && f.Key == "id" }) && !r.failed.Swap(true) {
+		return nil, fmt.Errorf("region briefly down: %w", backends.ErrUnavailable)
+	}
+	return r.Images.ListImages(ctx, q)
+}
+
+// TestACheckThatFailedIsAskedAgain: an image read ahead whose earlier
+// region could not be asked (the location index, which knew nothing,
+// answered "not there") is asked about again on the next page, not
+// listed from its later copy and then again from the earlier one.
+func TestACheckThatFailedIsAskedAgain(t *testing.T) {
+	const x = "33333333-0000-4000-8000-000000000001"
+	// Sorted by name: a1 a2 b1 c(x in r1) x(x in r0). x is listed once,
+	// from r0's copy, after b1.
+	seed := [][][2]string{
+		{{"33333333-0000-4000-8000-0000000000a1", "a1"}, {"33333333-0000-4000-8000-0000000000a2", "a2"}, {x, "x"}},
+		{{"33333333-0000-4000-8000-0000000000b1", "b1"}, {x, "c"}},
+	}
+	var failed atomic.Bool
+	var rcs []federation.RegionConfig
+	for i, imgs := range seed {
+		store, _ := localRegion(t, i)
+		for _, im := range imgs {
+			name := im[1]
+			if _, err := store.CreateImage(t.Context(), &backends.Image{ID: im[0], Name: &name, Visibility: "public"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rg := federation.RegionOf(store)
+		if i == 0 {
+			rg.Images = failFirstCheck{Images: rg.Images, failed: &failed}
+		}
+		rcs = append(rcs, federation.RegionConfig{Region: rg})
+	}
+	cat, err := federation.New(federation.Config{Regions: rcs, ReadAheadTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	ctx := backends.WithCaller(context.Background(), &backends.Caller{Project: "adm", Admin: true, Roles: []string{"admin"}})
+	var names []string
+	q := backends.ListQuery{Sort: []backends.SortKey{{Key: "name"}}, Limit: 2}
+	for range 5 {
+		imgs, err := cat.ListImages(ctx, &q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, img := range imgs {
+			names = append(names, *img.Name)
+		}
+		if len(imgs) < q.Limit {
+			break
+		}
+		q.Marker = imgs[len(imgs)-1].ID
+	}
+	if !failed.Load() {
+		t.Fatal("no check was refused: the test did not test")
+	}
+	if want := []string{"a1", "a2", "b1", "x"}; !slices.Equal(names, want) {
+		t.Errorf("walk = %v, want %v", names, want)
 	}
 }
