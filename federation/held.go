@@ -41,7 +41,7 @@ const heldBatch = 150
 // after a refill, in the read-ahead after its fills).
 func (c *Catalog) settle(ctx context.Context, q *backends.ListQuery, streams []*stream, taken map[string]int) {
 	var down regionSet // regions that failed on this page, or failed a check: not asked
-	pending := false
+	pending := 0
 	for _, s := range streams {
 		if s.err != nil || s.unchecked {
 			down |= one(s.i)
@@ -49,63 +49,78 @@ func (c *Catalog) settle(ctx context.Context, q *backends.ListQuery, streams []*
 		if s.err != nil {
 			continue
 		}
-		for k := range s.buf {
-			if s.buf[k].pending != 0 {
-				pending = true
-				break
+		for _, e := range s.buf {
+			if e.pending != 0 {
+				pending++
 			}
 		}
 	}
-	if !pending {
+	if pending == 0 {
 		return
 	}
-	// shown: the earlier regions whose page holds each id.
-	shown := make(map[string]regionSet, len(taken)+len(streams)*len(streams[0].buf))
+	// What is known of each pending id: the earlier regions whose page
+	// shows it, those asked, those that answered, and those listing it.
+	type known struct{ shown, asked, answered, lists regionSet }
+	ids := make(map[string]known, pending)
+	for _, s := range streams[1:] {
+		if s.err == nil {
+			for _, e := range s.buf {
+				if e.pending != 0 {
+					ids[e.img.ID] = known{}
+				}
+			}
+		}
+	}
 	for _, s := range streams[:len(streams)-1] {
 		if s.err == nil {
 			for _, e := range s.buf {
-				shown[e.img.ID] |= one(s.i)
+				if k, ok := ids[e.img.ID]; ok {
+					k.shown |= one(s.i)
+					ids[e.img.ID] = k
+				}
 			}
 		}
 	}
 	for id, i := range taken {
-		shown[id] |= one(i)
+		if k, ok := ids[id]; ok {
+			k.shown |= one(i)
+			ids[id] = k
+		}
 	}
 	// need: the ids to ask each earlier region, once each.
 	need := make([][]string, len(streams))
-	asking := make(map[string]regionSet)
 	for _, s := range streams[1:] {
 		if s.err != nil {
 			continue
 		}
-		for k := range s.buf {
-			e := &s.buf[k]
+		for i := range s.buf {
+			e := &s.buf[i]
 			if e.pending == 0 {
 				continue
 			}
-			if h := shown[e.img.ID] & e.pending; h != 0 {
+			k := ids[e.img.ID]
+			if h := k.shown & e.pending; h != 0 {
 				e.earlier |= h
 				e.pending &^= h
 			}
-			id := e.img.ID
-			for ask := e.pending &^ down &^ asking[id]; ask != 0; ask &= ask - 1 {
-				j := bits.TrailingZeros64(uint64(ask))
-				need[j] = append(need[j], id)
+			ask := e.pending &^ down &^ k.asked
+			for a := ask; a != 0; a &= a - 1 {
+				j := bits.TrailingZeros64(uint64(a))
+				need[j] = append(need[j], e.img.ID)
 			}
-			if a := e.pending &^ down; a != 0 {
-				asking[id] |= a
+			if ask != 0 {
+				k.asked |= ask
+				ids[e.img.ID] = k
 			}
 		}
 	}
-	answered := make(map[string]regionSet) // the regions that answered for each id
-	lists := make(map[string]regionSet)    // … and those that list it
 	var failed regionSet
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for j, ids := range need {
+	for j, batch := range need {
 		n := min(heldBatch, c.regions[j].maxPage)
-		for lo := 0; lo < len(ids); lo += n {
-			batch := ids[lo:min(lo+n, len(ids))]
+		for lo := 0; lo < len(batch); lo += n {
+			batch := batch[lo:min(lo+n, len(batch))]
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -119,10 +134,15 @@ func (c *Catalog) settle(ctx context.Context, q *backends.ListQuery, streams []*
 					return
 				}
 				for _, id := range batch {
-					answered[id] |= one(j)
+					k := ids[id]
+					k.answered |= one(j)
+					ids[id] = k
 				}
 				for _, id := range found {
-					lists[id] |= one(j)
+					if k, ok := ids[id]; ok {
+						k.lists |= one(j)
+						ids[id] = k
+					}
 				}
 			}()
 		}
@@ -137,17 +157,20 @@ func (c *Catalog) settle(ctx context.Context, q *backends.ListQuery, streams []*
 		if s.err != nil {
 			continue
 		}
-		for k := range s.buf {
-			e := &s.buf[k]
-			id := e.img.ID
+		for i := range s.buf {
+			e := &s.buf[i]
+			if e.pending == 0 {
+				continue
+			}
+			k := ids[e.img.ID]
 			for p := e.pending; p != 0; p &= p - 1 {
 				j := bits.TrailingZeros64(uint64(p))
 				in := false
-				if answered[id].has(j) {
+				if k.answered.has(j) {
 					e.pending &^= one(j)
-					in = lists[id].has(j)
+					in = k.lists.has(j)
 				} else {
-					in = c.loc.known(id, j)
+					in = c.loc.known(e.img.ID, j)
 				}
 				if in {
 					e.earlier |= one(j)
