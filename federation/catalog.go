@@ -234,33 +234,21 @@ func (c *Catalog) locate(ctx context.Context, id string) (regionSet, *backends.I
 		img *backends.Image
 		err error
 	}
-	// The lookups outlive this request when one region is slow: they take
-	// a copy of the caller, not the request.
-	var who backends.Caller
-	if p := backends.CallerFrom(ctx); p != nil {
-		who = *p
-	}
-	lctx, cancel := context.WithTimeout(backends.WithCaller(context.Background(), &who), time.Minute)
-	answers := make(chan answer, len(c.regions))
-	for i, r := range c.regions {
-		go func() {
-			img, err := r.cached.Image(lctx, id)
-			if err == nil {
-				c.loc.add(lctx, id, i)
-			}
-			answers <- answer{i, img, err}
-		}()
-	}
+	l := lookupEach(ctx, len(c.regions), func(lctx context.Context, i int) answer {
+		img, err := c.regions[i].cached.Image(lctx, id)
+		if err == nil {
+			c.loc.add(lctx, id, i)
+		}
+		return answer{i, img, err}
+	})
+	defer l.release() // the rest finish teaching the index
 	var firstErr error
-	for got := 1; got <= len(c.regions); got++ {
-		a := <-answers
+	for range c.regions {
+		a, err := l.next(ctx)
+		if err != nil {
+			return 0, nil, err
+		}
 		if a.err == nil {
-			go func() { // let the rest finish teaching the index
-				for range len(c.regions) - got {
-					<-answers
-				}
-				cancel()
-			}()
 			return c.loc.get(ctx, id) | one(a.i), a.img, nil
 		}
 		if !errors.Is(a.err, backends.ErrNotFound) && (firstErr == nil || errors.Is(firstErr, backends.ErrNotFound)) {
@@ -269,7 +257,6 @@ func (c *Catalog) locate(ctx context.Context, id string) (regionSet, *backends.I
 			firstErr = a.err
 		}
 	}
-	cancel()
 	return 0, nil, firstErr
 }
 

@@ -29,8 +29,9 @@
 //     Glance's sort keys, then created_at and id; NULL placement and string
 //     collation from the configuration, the same in every region). An image
 //     held by several regions appears once on every page, as its first
-//     region listing it for the caller has it: the ids a region yields are
-//     asked of the regions before it (held.go). The position each region
+//     region listing it for the caller has it: once every region has read,
+//     the ids the later regions yielded are asked of each earlier region in
+//     one check, unless its own page shows them (held.go). The position each region
 //     reached behind a page's next marker is remembered (cursors.go), so
 //     the next page costs one request per region; a marker with nothing
 //     remembered is resolved to its sort values and every region is

@@ -65,11 +65,9 @@ type stream struct {
 	dups int  // entries of buf an earlier region also lists
 	done bool // the region has nothing after buf
 	err  error
-
-	// cat answers, for the images the region yields, which earlier
-	// regions list them too (Catalog.heldBefore); nil for the first
-	// region, which has none.
-	cat *Catalog
+	// unchecked: the region failed a check (Catalog.settle) on this page:
+	// the location index answers for it until the next page.
+	unchecked bool
 }
 
 // listed is an image a region yielded, and the earlier regions (in the
@@ -79,6 +77,19 @@ type stream struct {
 type listed struct {
 	img     *backends.Image
 	earlier regionSet
+	// pending: the earlier regions not asked yet (Catalog.settle), whose
+	// bits of earlier are the location index's guess meanwhile.
+	pending regionSet
+}
+
+// recount counts the buffered copies an earlier region lists.
+func (s *stream) recount() {
+	s.dups = 0
+	for _, e := range s.buf {
+		if e.earlier != 0 {
+			s.dups++
+		}
+	}
 }
 
 // live is how many buffered images the merge will list.
@@ -138,19 +149,11 @@ func (s *stream) fill(ctx context.Context, want int) error {
 				break
 			}
 		}
-		var earlier []regionSet
-		if s.cat != nil && start < len(imgs) {
-			earlier = s.cat.heldBefore(ctx, s.i, &s.q, imgs[start:])
-		}
-		for j, img := range imgs[start:] {
-			e := listed{img: img}
-			if earlier != nil {
-				e.earlier = earlier[j]
-			}
-			if e.earlier != 0 {
-				s.dups++
-			}
-			s.buf = append(s.buf, e)
+		// Which earlier regions list them too is settled once every
+		// stream has read (Catalog.settle): one check per region for
+		// all of them.
+		for _, img := range imgs[start:] {
+			s.buf = append(s.buf, listed{img: img, pending: one(s.i) - 1})
 			np = np.pass(img, s.ord)
 		}
 		s.done = short
@@ -212,7 +215,6 @@ type cursor struct {
 type start struct {
 	took, read point
 	buf        []listed
-	dups       int // entries of buf an earlier region lists too
 	done       bool
 }
 
@@ -241,18 +243,14 @@ func (c *Catalog) writesSeen() uint64 {
 func (s *stream) keep() start {
 	j := slices.IndexFunc(s.buf, func(e listed) bool { return changesByItself(e.img.Status) })
 	if j < 0 {
-		return start{took: s.took, read: s.read, buf: slices.Clip(s.buf), dups: s.dups, done: s.done}
+		return start{took: s.took, read: s.read, buf: slices.Clip(s.buf), done: s.done}
 	}
 	buf := s.buf[:j:j]
 	read := s.took
-	dups := 0
 	for _, e := range buf {
 		read = read.pass(e.img, s.ord)
-		if e.earlier != 0 {
-			dups++
-		}
 	}
-	return start{took: s.took, read: read, buf: buf, dups: dups}
+	return start{took: s.took, read: read, buf: buf}
 }
 
 // cursorKey names a walk: the caller and the query without marker and limit
@@ -314,11 +312,15 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 	streams := make([]*stream, len(c.regions))
 	for i, r := range c.regions {
 		st := starts[i]
-		streams[i] = &stream{i: i, r: r.cached, q: base, ord: ord, max: r.maxPage,
-			read: st.read, took: st.took, buf: st.buf, dups: st.dups, done: st.done}
-		if i > 0 {
-			streams[i].cat = c
+		buf := st.buf
+		if slices.ContainsFunc(buf, func(e listed) bool { return e.pending != 0 }) {
+			// settle writes them: not in the cursor's copy, which a
+			// retry of this page may be reading.
+			buf = slices.Clone(buf)
 		}
+		streams[i] = &stream{i: i, r: r.cached, q: base, ord: ord, max: r.maxPage,
+			read: st.read, took: st.took, buf: buf, done: st.done}
+		streams[i].recount()
 	}
 
 	// Every region's first read in parallel: a page costs the slowest
@@ -344,10 +346,11 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 		}
 		up |= one(s.i)
 	}
+	c.settle(ctx, &base, streams, nil)
 
 	out := make([]*backends.Image, 0, q.Limit)
-	seen := make(map[string]struct{}, q.Limit)
-	lastRegion := 0 // the region that listed the last image taken
+	seen := make(map[string]int, q.Limit) // the page's ids, and the region each was taken from
+	lastRegion := 0                       // the region that listed the last image taken
 	for len(out) < q.Limit {
 		var next *stream
 		for _, s := range streams {
@@ -365,6 +368,7 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 					up &^= one(s.i)
 					break
 				}
+				c.settle(ctx, &base, streams, seen)
 			}
 			if s.err != nil || len(s.buf) == 0 {
 				continue
@@ -381,10 +385,10 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 		c.loc.listed(img.ID, next.i)
 		if _, dup := seen[img.ID]; dup {
 			// Two copies on one page whose earlier region could not
-			// be asked (heldBefore's fallback missed it).
+			// be asked (settle's fallback missed it).
 			continue
 		}
-		seen[img.ID] = struct{}{}
+		seen[img.ID] = next.i
 		out = append(out, c.withStores(img, c.loc.get(ctx, img.ID)))
 	}
 
@@ -437,6 +441,7 @@ func (c *Catalog) readNext(cur *cursor, streams []*stream, who backends.Caller, 
 	ctx, cancel := context.WithTimeout(backends.WithCaller(context.Background(), &who), time.Minute)
 	defer cancel()
 	var wg sync.WaitGroup
+	grew := make([]bool, len(streams))
 	for i, s := range streams {
 		if s.err != nil || s.done || s.live() >= limit || cur.starts[i].done != s.done || len(cur.starts[i].buf) != len(s.buf) {
 			// Failed, finished, full, or its read-ahead was cut (an image
@@ -446,12 +451,18 @@ func (c *Catalog) readNext(cur *cursor, streams []*stream, who backends.Caller, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.fill(ctx, limit); err == nil || len(s.buf) > len(cur.starts[i].buf) {
-				cur.starts[i] = s.keep()
-			}
+			err := s.fill(ctx, limit)
+			grew[i] = err == nil || len(s.buf) > len(cur.starts[i].buf)
 		}()
 	}
 	wg.Wait()
+	// What the regions read is settled in one round for all of them.
+	c.settle(ctx, &streams[0].q, streams, nil)
+	for i, s := range streams {
+		if grew[i] {
+			cur.starts[i] = s.keep()
+		}
+	}
 }
 
 // regionFailed decides what a region that could not be listed means for
