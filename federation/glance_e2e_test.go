@@ -111,6 +111,16 @@ func normalizeTimes(t *testing.T, dir, region string, rng *rand.Rand, into map[s
 	}
 }
 
+// storm is how many times a test repeats what it does n times in full:
+// n, or under -race without SPYGLASS_BENCH (make test) a quarter of n, at
+// least one. make bench-quick runs such tests in full without -race.
+func storm(n int) int {
+	if raceEnabled && os.Getenv("SPYGLASS_BENCH") == "" {
+		return max(1, n/4)
+	}
+	return n
+}
+
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
