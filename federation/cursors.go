@@ -95,8 +95,10 @@ func (s *cursors) local(key string) (*cursor, bool) {
 	return e.cur, true
 }
 
-// put remembers cur under key; cost is 1 plus the images it holds, so the
-// first level bounds the images kept read ahead, not just the walks.
+// put remembers cur under key; cost is 1 plus the images it holds read
+// ahead, so the first level bounds the images kept read ahead, not just
+// the walks. The anchor each position keeps counts too: an entry of
+// positions alone is not free.
 // share: also write its positions to the shared tier (once per page, not
 // again when a page's read-ahead is taken).
 func (s *cursors) put(ctx context.Context, key string, cur *cursor, cost int64, share bool) {
@@ -110,6 +112,7 @@ func (s *cursors) put(ctx context.Context, key string, cur *cursor, cost int64, 
 	if el, ok := s.entries[key]; ok {
 		s.remove(el)
 	}
+	cost += int64(len(cur.starts))
 	if cost > s.max {
 		return // more images than the store holds: positions from the marker
 	}
