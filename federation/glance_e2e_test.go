@@ -111,11 +111,16 @@ func normalizeTimes(t *testing.T, dir, region string, rng *rand.Rand, into map[s
 	}
 }
 
+// thinned: a test repeating what it checks runs a part of its
+// repetitions (make test, under -race, where they cost several times what
+// they cost without); make bench-quick (SPYGLASS_BENCH=1, without -race)
+// runs them all.
+func thinned() bool { return raceEnabled && os.Getenv("SPYGLASS_BENCH") == "" }
+
 // storm is how many times a test repeats what it does n times in full:
-// n, or under -race without SPYGLASS_BENCH (make test) a quarter of n, at
-// least one. make bench-quick runs such tests in full without -race.
+// n, or thinned a quarter of n, at least one.
 func storm(n int) int {
-	if raceEnabled && os.Getenv("SPYGLASS_BENCH") == "" {
+	if thinned() {
 		return max(1, n/4)
 	}
 	return n
