@@ -32,10 +32,11 @@ type SharedStore interface {
 // cache with an admission policy (ristretto's TinyLFU): an entry is read
 // once, right after it is written, by the walk's next page, so the entry
 // just written is the one most worth keeping, and it has never been read.
-// An admission policy compares that zero with the reads of entries it
-// would evict: once the store was full of entries each read once (every
-// finished walk leaves its pages' entries), it refused every new entry,
-// and every walk lost its positions from then on.
+// An admission policy compares that zero with the reads of the entries it
+// would evict: once the store was full (every finished walk leaves its
+// pages' entries, read once each), it refused a new entry whenever every
+// entry it sampled for eviction had been read, and the walk that wrote it
+// lost its positions.
 type cursors struct {
 	mu      sync.Mutex
 	entries map[string]*list.Element // of *cursorEntry
