@@ -149,6 +149,7 @@ bench: bench-quick
 bench-quick: deps-bench
 	SPYGLASS_BENCH=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'Quick' ./bench/
 	SPYGLASS_BENCH=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'Storm' ./cache/blob/
+	SPYGLASS_BENCH=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '^(TestFederationOverGlanceRegions|TestHostileTenant|TestMergedListingOverEmbeddedRegions|TestOneImageOneEntryAcrossPages)$$' ./federation/
 
 BENCH_ARGS ?=
 bench-system: deps-bench build

@@ -1,13 +1,13 @@
 package federation
 
 import (
+	"container/list"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
-
-	"github.com/dgraph-io/ristretto/v2"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 )
@@ -24,25 +24,46 @@ type SharedStore interface {
 // the images read ahead); the shared tier, when there is one, holds the
 // positions alone, so a walk continues on another gateway instance without
 // re-resolving its marker. Losing an entry costs the next page a
-// positioning from the marker's sort values, never a wrong page.
+// positioning from the marker's sort values, never a wrong page — but that
+// positioning needs the region holding the marker, so a walk whose entry
+// is lost while that region is down gets a 503 where it would have paged on.
+//
+// The first level is least recently used first out, bounded by cost, not a
+// cache with an admission policy (ristretto's TinyLFU): an entry is read
+// once, right after it is written, by the walk's next page, so the entry
+// just written is the one most worth keeping, and it has never been read.
+// An admission policy compares that zero with the reads of the entries it
+// would evict: once the store was full (every finished walk leaves its
+// pages' entries, read once each), it refused a new entry whenever every
+// entry it sampled for eviction had been read, and the walk that wrote it
+// lost its positions.
 type cursors struct {
-	c      *ristretto.Cache[string, *cursor]
+	mu      sync.Mutex
+	entries map[string]*list.Element // of *cursorEntry
+	recent  list.List                // most recently put or got first
+	cost    int64
+	max     int64
+
 	ttl    time.Duration
 	shared SharedStore // nil: none
 }
 
+type cursorEntry struct {
+	key     string
+	cur     *cursor
+	cost    int64
+	expires time.Time
+}
+
 func newCursors(max int64, ttl time.Duration, shared SharedStore) (*cursors, error) {
-	c, err := ristretto.NewCache(&ristretto.Config[string, *cursor]{
-		NumCounters: max * 10, MaxCost: max, BufferItems: 64,
-	})
-	if err != nil {
-		return nil, err
+	if max <= 0 {
+		return nil, errors.New("federation: a cursor store of no size")
 	}
-	return &cursors{c: c, ttl: ttl, shared: shared}, nil
+	return &cursors{entries: make(map[string]*list.Element), max: max, ttl: ttl, shared: shared}, nil
 }
 
 func (s *cursors) get(ctx context.Context, key string) (*cursor, bool) {
-	if cur, ok := s.c.Get(key); ok {
+	if cur, ok := s.local(key); ok {
 		return cur, true
 	}
 	if s.shared == nil {
@@ -59,8 +80,26 @@ func (s *cursors) get(ctx context.Context, key string) (*cursor, bool) {
 	return cur, true
 }
 
-// put remembers cur under key; cost is 1 plus the images it holds, so the
-// first level bounds the images kept read ahead, not just the walks.
+func (s *cursors) local(key string) (*cursor, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	el, ok := s.entries[key]
+	if !ok {
+		return nil, false
+	}
+	e := el.Value.(*cursorEntry)
+	if time.Now().After(e.expires) {
+		s.remove(el)
+		return nil, false
+	}
+	s.recent.MoveToFront(el)
+	return e.cur, true
+}
+
+// put remembers cur under key; cost is 1 plus the images it holds read
+// ahead, so the first level bounds the images kept read ahead, not just
+// the walks. The anchor each position keeps counts too: an entry of
+// positions alone is not free.
 // share: also write its positions to the shared tier (once per page, not
 // again when a page's read-ahead is taken).
 func (s *cursors) put(ctx context.Context, key string, cur *cursor, cost int64, share bool) {
@@ -69,12 +108,36 @@ func (s *cursors) put(ctx context.Context, key string, cur *cursor, cost int64, 
 			s.shared.Set(ctx, sharedKey(key), b, s.ttl)
 		}
 	}
-	// Wait: the client asks for the next page as soon as it has this one.
-	s.c.SetWithTTL(key, cur, cost, s.ttl)
-	s.c.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if el, ok := s.entries[key]; ok {
+		s.remove(el)
+	}
+	cost += int64(len(cur.starts))
+	if cost > s.max {
+		return // more images than the store holds: positions from the marker
+	}
+	e := &cursorEntry{key: key, cur: cur, cost: cost, expires: time.Now().Add(s.ttl)}
+	s.entries[key] = s.recent.PushFront(e)
+	s.cost += cost
+	for s.cost > s.max {
+		s.remove(s.recent.Back())
+	}
 }
 
-func (s *cursors) close() { s.c.Close() }
+func (s *cursors) remove(el *list.Element) {
+	e := s.recent.Remove(el).(*cursorEntry)
+	delete(s.entries, e.key)
+	s.cost -= e.cost
+}
+
+func (s *cursors) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.entries)
+	s.recent.Init()
+	s.cost = 0
+}
 
 // sharedKey is a cursor's key in the shared tier: the walk's hash in hex,
 // then the marker.

@@ -1,6 +1,8 @@
 package federation
 
 import (
+	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -51,4 +53,38 @@ func FuzzDecodeCursor(f *testing.F) {
 			t.Fatal("nil cursor without an error")
 		}
 	})
+}
+
+// TestCursorsKeepTheNewestEntry: a walk's next page reads the entry its
+// last page wrote, so that entry must survive whatever the store held
+// before — here, finished walks' entries, each read once (which an
+// admission policy ranked above a new entry, never read yet, and kept in
+// its place: the walk lost its positions, and a page whose marker lived in
+// a region that was down answered 503).
+func TestCursorsKeepTheNewestEntry(t *testing.T) {
+	const max, cost = 1 << 17, 101 // the catalog's bound; pages of 25 read ahead in 4 regions
+	s, err := newCursors(max, time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	ctx := context.Background()
+	lost := 0
+	const walks, pages = 200, 20
+	for walk := range walks {
+		for page := range pages {
+			key := fmt.Sprintf("walk %d page %d", walk, page)
+			s.put(ctx, key, &cursor{}, cost, true)
+			if _, ok := s.get(ctx, key); !ok {
+				lost++
+			}
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d entries gone before their next page read them", lost, walks*pages)
+	}
+	// The bound holds: the oldest entries went.
+	if _, ok := s.get(ctx, "walk 0 page 0"); ok {
+		t.Errorf("the store kept %d entries of cost %d within a bound of %d", walks*pages, cost, max)
+	}
 }

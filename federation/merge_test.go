@@ -416,7 +416,8 @@ func TestMergedListingOverEmbeddedRegions(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // copies made later: a created_at of their own
 	n := seedCopies(t, f, rng, func([]bool) bool { return true })
 	t.Logf("%d copies under the same id", n)
-	checkWalks(t, f, rng, 150)
+	// 150 walks; under -race a quarter (storm): make bench-quick runs all.
+	checkWalks(t, f, rng, storm(150))
 }
 
 // countingRegion counts the images a catalog asks its region to list.
