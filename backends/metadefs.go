@@ -102,7 +102,7 @@ type NamespaceQuery struct {
 type TagQuery struct {
 	SortKey string
 	Desc    bool
-	Marker  string // a tag name; "": from the start
+	Marker  string // a tag name of the namespace; "": from the start
 	Limit   int    // <= 0: no limit
 }
 

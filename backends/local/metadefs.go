@@ -666,7 +666,7 @@ func scanTag(r scanner) (int64, *backends.MetadefTag, error) {
 var tagSortKeys = map[string]bool{"id": true, "name": true, "created_at": true, "updated_at": true}
 
 // MetadefTags lists a namespace's tags as Glance's tag.get_all: by sort key,
-// created_at, id in one direction, after the marker (a tag id).
+// created_at, id in one direction, after the marker (a tag name).
 func (s *Store) MetadefTags(ctx context.Context, ns string, q *backends.TagQuery) ([]*backends.MetadefTag, error) {
 	cur, err := s.namespaceRow(ctx, s.rdb, ns)
 	if err != nil {
@@ -692,13 +692,10 @@ func (s *Store) MetadefTags(ctx context.Context, ns string, q *backends.TagQuery
 	where := `namespace_id=?`
 	args := []any{cur.id}
 	if q.Marker != "" {
-		mid, err := strconv.ParseInt(q.Marker, 10, 64)
-		var m *backends.MetadefTag
-		if err == nil {
-			_, m, err = scanTag(s.rdb.QueryRowContext(ctx, `SELECT id, name, created_at, updated_at FROM metadef_tags WHERE id=?`, mid))
-		}
+		// The marker is a tag's name: Glance resolves it to the tag's id.
+		mid, m, err := s.tagRow(ctx, s.rdb, cur.id, ns, q.Marker)
 		if err != nil {
-			return nil, backends.Errorf(backends.ErrNotFound, "Metadata tag not found for id "+q.Marker)
+			return nil, err
 		}
 		vals := map[string]any{"id": mid, "name": m.Name, "created_at": micros(m.CreatedAt), "updated_at": micros(m.UpdatedAt)}
 		var ors []string

@@ -162,6 +162,14 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 		fc.Shared = shared
 		inst.Redis = shared
 	}
+	// The metadata definitions are the default region's when it is
+	// embedded (the composition picks the store: federation merges images,
+	// not metadefs); in front of a Glance default region they answer 501.
+	var metadefs gateway.Metadefs
+	defaultName := cfg.DefaultRegion
+	if defaultName == "" {
+		defaultName = cfg.Regions[0].Name
+	}
 	for i := range cfg.Regions {
 		region := &cfg.Regions[i]
 		rc := federation.RegionConfig{
@@ -236,6 +244,9 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 				return catalog{}, nil, err
 			}
 			rc.Region = federation.RegionOf(store)
+			if region.Name == defaultName {
+				metadefs = store
+			}
 			closers = append(closers, closeStore)
 			inst.Regions = append(inst.Regions, admin.Region{Name: region.Name, Kind: region.Kind})
 		}
@@ -247,7 +258,9 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 		return catalog{}, nil, err
 	}
 	closers = append(closers, cat.Close)
-	return catalog{Catalog: gateway.CatalogOf(cat), cache: cat.ImageCache()}, closeAll, nil
+	gc := gateway.CatalogOf(cat)
+	gc.Metadefs = metadefs
+	return catalog{Catalog: gc, cache: cat.ImageCache()}, closeAll, nil
 }
 
 // catalog is what openCatalog opened: what the gateway calls, and the
