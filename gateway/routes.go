@@ -96,13 +96,17 @@ var routeTable = [...]routeSpec{
 	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}", handle: func(s *Server, c *call, a routeArgs) { s.deleteNamespace(c, string(a[0])) }},
 	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/properties", handle: func(s *Server, c *call, a routeArgs) { s.listMetadefProperties(c, string(a[0])) }},
 	{method: "POST", path: "/v2/metadefs/namespaces/{namespace}/properties", handle: func(s *Server, c *call, a routeArgs) { s.createMetadefProperty(c, string(a[0])) }},
-	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/properties", handle: func(s *Server, c *call, a routeArgs) { s.deleteNamespaceContent(c, string(a[0]), backends.MetadefProperties) }},
+	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/properties", handle: func(s *Server, c *call, a routeArgs) {
+		s.deleteNamespaceContent(c, string(a[0]), backends.MetadefProperties)
+	}},
 	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/properties/{property_name}", handle: func(s *Server, c *call, a routeArgs) { s.showMetadefProperty(c, string(a[0]), string(a[1])) }},
 	{method: "PUT", path: "/v2/metadefs/namespaces/{namespace}/properties/{property_name}", handle: func(s *Server, c *call, a routeArgs) { s.updateMetadefProperty(c, string(a[0]), string(a[1])) }},
 	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/properties/{property_name}", handle: func(s *Server, c *call, a routeArgs) { s.deleteMetadefProperty(c, string(a[0]), string(a[1])) }},
 	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/objects", handle: func(s *Server, c *call, a routeArgs) { s.listMetadefObjects(c, string(a[0])) }},
 	{method: "POST", path: "/v2/metadefs/namespaces/{namespace}/objects", handle: func(s *Server, c *call, a routeArgs) { s.createMetadefObject(c, string(a[0])) }},
-	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/objects", handle: func(s *Server, c *call, a routeArgs) { s.deleteNamespaceContent(c, string(a[0]), backends.MetadefObjects) }},
+	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/objects", handle: func(s *Server, c *call, a routeArgs) {
+		s.deleteNamespaceContent(c, string(a[0]), backends.MetadefObjects)
+	}},
 	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/objects/{object_name}", handle: func(s *Server, c *call, a routeArgs) { s.showMetadefObject(c, string(a[0]), string(a[1])) }},
 	{method: "PUT", path: "/v2/metadefs/namespaces/{namespace}/objects/{object_name}", handle: func(s *Server, c *call, a routeArgs) { s.updateMetadefObject(c, string(a[0]), string(a[1])) }},
 	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/objects/{object_name}", handle: func(s *Server, c *call, a routeArgs) { s.deleteMetadefObject(c, string(a[0]), string(a[1])) }},
