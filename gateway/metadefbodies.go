@@ -45,6 +45,11 @@ func decodeMetadef(body []byte, s *metadefSchema, readOnly ...string) (map[strin
 	if err != nil {
 		return nil, err
 	}
+	switch v.(type) {
+	case map[string]any, []any:
+	default:
+		return nil, badRequest("Unexpected body type. Expected list/dict.")
+	}
 	if err := checkReadOnly(v, readOnly...); err != nil {
 		return nil, err
 	}

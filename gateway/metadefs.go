@@ -119,7 +119,7 @@ func assocOf(a *backends.MetadefAssociation, times bool) assocJSON {
 
 type objectJSON struct {
 	Name        string          `json:"name"`
-	Required    []string        `json:"required,omitempty"`
+	Required    *[]string       `json:"required,omitempty"`
 	Description *string         `json:"description,omitempty"`
 	Properties  json.RawMessage `json:"properties,omitempty"`
 	CreatedAt   string          `json:"created_at,omitempty"`
@@ -128,14 +128,30 @@ type objectJSON struct {
 	Schema      string          `json:"schema,omitempty"`
 }
 
-// objectOfRecord is a stored object as Glance shows it; full adds its
-// times and links (the request's objects echoed by a create have none).
+// objectJSONOf is an object as Glance shows it: full adds its times and
+// links (the request's objects a namespace's create echoes have none).
 func objectJSONOf(ns string, o *backends.MetadefObject, full bool) objectJSON {
-	j := objectJSON{Name: o.Name, Required: o.Required, Description: o.Description, Properties: o.Properties}
+	j := objectJSON{Name: o.Name, Description: o.Description, Properties: o.Properties}
+	if o.Required != nil {
+		j.Required = &o.Required
+	}
 	if full {
 		j.CreatedAt, j.UpdatedAt = isoTime(o.CreatedAt), isoTime(o.UpdatedAt)
 		j.Self = "/v2/metadefs/namespaces/" + ns + "/objects/" + o.Name
 		j.Schema = "/v2/schemas/metadefs/object"
+	}
+	return j
+}
+
+// storedObjectJSON is an object read back from the database: Glance's
+// model turns a missing required into [] and missing properties into {}.
+func storedObjectJSON(ns string, o *backends.MetadefObject) objectJSON {
+	j := objectJSONOf(ns, o, true)
+	if j.Required == nil {
+		j.Required = &[]string{}
+	}
+	if j.Properties == nil {
+		j.Properties = json.RawMessage("{}")
 	}
 	return j
 }
@@ -301,6 +317,10 @@ func (s *Server) listNamespaces(c *call) {
 	p, err := parseMetadefList(c, []string{"public", "private"}, true, true)
 	if err == nil {
 		err = s.enforceAll(c, nil, policy.GetMetadefNamespaces, policy.ListMetadefResourceTypes)
+	}
+	if err != nil {
+		writeError(c.ctx, err)
+		return
 	}
 	q := &backends.NamespaceQuery{AllVisible: c.id.IsAdmin, Owner: c.id.ProjectID, Visibility: p.visibility, SortKey: p.sortKey, Desc: p.desc}
 	if err == nil && p.hasMarker && p.marker != "" {
@@ -491,14 +511,15 @@ func (s *Server) showNamespace(c *call, name string) {
 		}
 	}
 	for _, o := range objs {
-		oj := objectJSONOf(name, o, true)
+		oj := storedObjectJSON(name, o)
 		if prefix != "" {
 			oj.Properties = prefixedProperties(o.Properties, prefix)
 			if len(o.Required) > 0 {
-				oj.Required = make([]string, len(o.Required))
+				req := make([]string, len(o.Required))
 				for i, r := range o.Required {
-					oj.Required[i] = prefix + r
+					req[i] = prefix + r
 				}
+				oj.Required = &req
 			}
 		}
 		j.Objects = append(j.Objects, oj)
@@ -581,7 +602,7 @@ func (s *Server) deleteNamespace(c *call, name string) {
 		writeError(c.ctx, err)
 		return
 	}
-	c.ctx.SetStatusCode(204)
+	noContent(c)
 }
 
 // deleteNamespaceContent is DELETE .../objects, .../properties, .../tags.
@@ -604,7 +625,7 @@ func (s *Server) deleteNamespaceContent(c *call, name, kind string) {
 		writeError(c.ctx, err)
 		return
 	}
-	c.ctx.SetStatusCode(204)
+	noContent(c)
 }
 
 // --- objects -----------------------------------------------------------------
@@ -637,7 +658,7 @@ func (s *Server) listMetadefObjects(c *call, ns string) {
 	out := objectsJSON{Objects: []objectJSON{}, Schema: "v2/schemas/metadefs/objects"}
 	if s.checkMetadef(c, policy.GetMetadefObject, cur) {
 		for _, o := range objs {
-			out.Objects = append(out.Objects, objectJSONOf(ns, o, true))
+			out.Objects = append(out.Objects, storedObjectJSON(ns, o))
 		}
 	}
 	s.writeJSON(c, 0, out)
@@ -687,7 +708,7 @@ func (s *Server) showMetadefObject(c *call, ns, name string) {
 		writeError(c.ctx, err)
 		return
 	}
-	s.writeJSON(c, 0, objectJSONOf(ns, o, true))
+	s.writeJSON(c, 0, storedObjectJSON(ns, o))
 }
 
 func (s *Server) updateMetadefObject(c *call, ns, name string) {
@@ -733,7 +754,7 @@ func (s *Server) deleteMetadefObject(c *call, ns, name string) {
 		writeError(c.ctx, err)
 		return
 	}
-	c.ctx.SetStatusCode(204)
+	noContent(c)
 }
 
 // --- properties --------------------------------------------------------------
@@ -896,7 +917,7 @@ func (s *Server) deleteMetadefProperty(c *call, ns, name string) {
 		writeError(c.ctx, err)
 		return
 	}
-	c.ctx.SetStatusCode(204)
+	noContent(c)
 }
 
 // --- tags ----------------------------------------------------------------------
@@ -1072,7 +1093,7 @@ func (s *Server) deleteMetadefTag(c *call, ns, name string) {
 		writeError(c.ctx, err)
 		return
 	}
-	c.ctx.SetStatusCode(204)
+	noContent(c)
 }
 
 // --- resource types --------------------------------------------------------------
@@ -1176,5 +1197,11 @@ func (s *Server) deleteAssociation(c *call, ns, rt string) {
 		writeError(c.ctx, err)
 		return
 	}
+	noContent(c)
+}
+
+// noContent is webob's empty 204, with the Content-Type it keeps.
+func noContent(c *call) {
 	c.ctx.SetStatusCode(204)
+	c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
 }

@@ -392,13 +392,14 @@ func scanObject(r scanner) (int64, *backends.MetadefObject, error) {
 	return id, &o, nil
 }
 
-// MetadefObjects lists a namespace's objects in creation order.
+// MetadefObjects lists a namespace's objects by name (the order Glance's
+// SQLite answers in: through the (namespace_id, name) index).
 func (s *Store) MetadefObjects(ctx context.Context, ns string) ([]*backends.MetadefObject, error) {
 	cur, err := s.namespaceRow(ctx, s.rdb, ns)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+objColumns+` FROM metadef_objects WHERE namespace_id=? ORDER BY id`, cur.id)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+objColumns+` FROM metadef_objects WHERE namespace_id=? ORDER BY name`, cur.id)
 	if err != nil {
 		return nil, err
 	}
@@ -414,8 +415,10 @@ func (s *Store) MetadefObjects(ctx context.Context, ns string) ([]*backends.Meta
 	return out, rows.Err()
 }
 
+// objectNotFound is Glance's MetadefObjectRepo.get's message (the
+// repository rewords the database's).
 func objectNotFound(ns, name string) error {
-	return backends.Errorf(backends.ErrNotFound, "The metadata definition object with name="+name+" was not found in namespace="+ns+".")
+	return backends.Errorf(backends.ErrNotFound, "Could not find metadata object "+name)
 }
 
 func (s *Store) objectRow(ctx context.Context, q querier, nsID int64, ns, name string) (int64, *backends.MetadefObject, error) {
@@ -478,7 +481,7 @@ func (s *Store) UpdateMetadefObject(ctx context.Context, ns, name string, o *bac
 		_, err := tx.Exec(`UPDATE metadef_objects SET name=?, description=?, required=?, json_schema=?, updated_at=? WHERE id=?`,
 			out.Name, nullStr(out.Description), req, props, micros(out.UpdatedAt), id)
 		if isUnique(err) {
-			return backends.Errorf(backends.ErrConflict, "Invalid update. It would result in a duplicate metadata definition object with the same name="+out.Name+" in namespace="+ns+".")
+			return backends.Errorf(backends.ErrConflict, "Invalid update. It would result in a duplicate metadata definition object with the same name="+name+" in namespace="+ns+".")
 		}
 		return err
 	})
@@ -559,7 +562,7 @@ func (s *Store) MetadefProperties(ctx context.Context, ns string) ([]*backends.M
 func (s *Store) propertyRow(ctx context.Context, q querier, nsID int64, ns, name string) (int64, *backends.MetadefProperty, error) {
 	id, p, err := scanProperty(q.QueryRowContext(ctx, `SELECT id, name, json_schema, created_at, updated_at FROM metadef_properties WHERE namespace_id=? AND name=?`, nsID, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil, backends.Errorf(backends.ErrNotFound, "The metadata definition property with name="+name+" was not found in namespace="+ns+".")
+		return 0, nil, backends.Errorf(backends.ErrNotFound, "Could not find property "+name)
 	}
 	return id, p, err
 }
@@ -607,7 +610,7 @@ func (s *Store) UpdateMetadefProperty(ctx context.Context, ns, name string, p *b
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.Exec(`UPDATE metadef_properties SET name=?, json_schema=?, updated_at=? WHERE id=?`, out.Name, string(out.Schema), micros(out.UpdatedAt), id)
 		if isUnique(err) {
-			return backends.Errorf(backends.ErrConflict, "Invalid update. It would result in a duplicate metadata definition property with the same name="+out.Name+" in namespace="+ns+".")
+			return backends.Errorf(backends.ErrConflict, "Invalid update. It would result in a duplicate metadata definition property with the same name="+name+" in namespace="+ns+".")
 		}
 		return err
 	})
@@ -738,7 +741,7 @@ func (s *Store) MetadefTags(ctx context.Context, ns string, q *backends.TagQuery
 func (s *Store) tagRow(ctx context.Context, q querier, nsID int64, ns, name string) (int64, *backends.MetadefTag, error) {
 	id, tg, err := scanTag(q.QueryRowContext(ctx, `SELECT id, name, created_at, updated_at FROM metadef_tags WHERE namespace_id=? AND name=?`, nsID, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil, backends.Errorf(backends.ErrNotFound, "The metadata definition tag with name="+name+" was not found in namespace="+ns+".")
+		return 0, nil, backends.Errorf(backends.ErrNotFound, "Could not find metadata tag "+name)
 	}
 	return id, tg, err
 }
