@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -456,4 +459,85 @@ func pyNumberStr(n json.Number) string {
 		out += ".0"
 	}
 	return out
+}
+
+// NamespaceDefinition reads one of Glance's metadata definition files
+// (etc/metadefs/*.json) as glance-manage db_load_metadefs does: no schema
+// check; owner "admin" unless it names one; an object's required list is
+// not kept (the loader does not store it); properties become what the API
+// shows of them (WSME's PropertyType).
+func NamespaceDefinition(doc []byte) (*backends.MetadefNamespaceContent, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return nil, err
+	}
+	c := &backends.MetadefNamespaceContent{}
+	var ok bool
+	if c.Namespace, ok = obj["namespace"].(string); !ok || c.Namespace == "" {
+		return nil, errors.New("no namespace")
+	}
+	str := func(k string) *string {
+		if v, ok := obj[k].(string); ok {
+			return &v
+		}
+		return nil
+	}
+	c.DisplayName, c.Description = str("display_name"), str("description")
+	c.Visibility, _ = obj["visibility"].(string)
+	if c.Visibility == "" {
+		c.Visibility = "private" // Glance's NULL, shown as private
+	}
+	c.Protected, _ = obj["protected"].(bool)
+	c.Owner = "admin"
+	if o, ok := obj["owner"].(string); ok {
+		c.Owner = o
+	}
+	list := func(k string) []map[string]any {
+		arr, _ := obj[k].([]any)
+		var out []map[string]any
+		for _, e := range arr {
+			if m, ok := e.(map[string]any); ok {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	for _, m := range list("resource_type_associations") {
+		a := &backends.MetadefAssociation{}
+		if a.Name, ok = m["name"].(string); !ok {
+			return nil, errors.New("a resource type association without name")
+		}
+		if v, ok := m["prefix"].(string); ok {
+			a.Prefix = &v
+		}
+		if v, ok := m["properties_target"].(string); ok {
+			a.PropertiesTarget = &v
+		}
+		c.Associations = append(c.Associations, a)
+	}
+	if props, ok := obj["properties"].(map[string]any); ok {
+		for _, name := range sortedKeys(props) {
+			schema, err := normalizeProperty(name, props[name])
+			if err != nil {
+				return nil, fmt.Errorf("property %s: %s", name, err)
+			}
+			c.Properties = append(c.Properties, &backends.MetadefProperty{Name: name, Schema: schema})
+		}
+	}
+	for _, m := range list("objects") {
+		delete(m, "required")
+		o, err := objectOf(m, "objects")
+		if err != nil {
+			return nil, fmt.Errorf("object %v: %s", m["name"], err)
+		}
+		c.Objects = append(c.Objects, o)
+	}
+	for _, m := range list("tags") {
+		if name, ok := m["name"].(string); ok {
+			c.Tags = append(c.Tags, &backends.MetadefTag{Name: name})
+		}
+	}
+	return c, nil
 }

@@ -908,10 +908,17 @@ func (s *Store) ResourceTypeAssociations(ctx context.Context, ns string) ([]*bac
 // insertAssociation associates a namespace with a resource type, creating
 // the type if it is new (Glance's resource_type_association.create).
 func insertAssociation(ctx context.Context, tx *sql.Tx, nsID int64, ns string, a *backends.MetadefAssociation, t time.Time) error {
+	return insertAssociationOf(ctx, tx, nsID, ns, a, t, false)
+}
+
+// insertAssociationOf is insertAssociation; a type it creates is
+// protected when seeded (a definitions load: Glance's "seeded-system"
+// types).
+func insertAssociationOf(ctx context.Context, tx *sql.Tx, nsID int64, ns string, a *backends.MetadefAssociation, t time.Time, seeded bool) error {
 	var rtID int64
 	err := tx.QueryRowContext(ctx, `SELECT id FROM metadef_resource_types WHERE name=?`, a.Name).Scan(&rtID)
 	if errors.Is(err, sql.ErrNoRows) {
-		res, err := tx.Exec(`INSERT INTO metadef_resource_types (name, protected, created_at, updated_at) VALUES (?,0,?,?)`, a.Name, micros(t), micros(t))
+		res, err := tx.Exec(`INSERT INTO metadef_resource_types (name, protected, created_at, updated_at) VALUES (?,?,?,?)`, a.Name, boolInt(seeded), micros(t), micros(t))
 		if err != nil {
 			return err
 		}
@@ -970,4 +977,65 @@ func (s *Store) DeleteResourceTypeAssociation(ctx context.Context, ns, resourceT
 		_, err := tx.Exec(`DELETE FROM metadef_namespace_resource_types WHERE namespace_id=? AND resource_type_id=?`, cur.id, rtID)
 		return err
 	})
+}
+
+// LoadNamespace stores a namespace from a definitions file, as glance-manage
+// db_load_metadefs does: a namespace that exists is skipped (loaded
+// false) unless overwrite, which replaces it and its contents; the
+// resource types it creates are protected. All of one namespace or none.
+func (s *Store) LoadNamespace(ctx context.Context, c *backends.MetadefNamespaceContent, overwrite bool) (loaded bool, err error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	t := now()
+	ns := c.MetadefNamespace
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM metadef_namespaces WHERE namespace=?`, ns.Namespace).Scan(&id)
+		switch {
+		case err == nil && !overwrite:
+			return nil
+		case err == nil:
+			for _, table := range []string{"metadef_tags", "metadef_objects", "metadef_properties", "metadef_namespace_resource_types"} {
+				if _, err := tx.Exec(`DELETE FROM `+table+` WHERE namespace_id=?`, id); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Exec(`DELETE FROM metadef_namespaces WHERE id=?`, id); err != nil {
+				return err
+			}
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		res, err := tx.Exec(`INSERT INTO metadef_namespaces (namespace, display_name, description, visibility, protected, owner, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)`,
+			ns.Namespace, nullStr(ns.DisplayName), nullStr(ns.Description), ns.Visibility, boolInt(ns.Protected), ns.Owner, micros(t), micros(t))
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		for _, a := range c.Associations {
+			if err := insertAssociationOf(ctx, tx, id, ns.Namespace, a, t, true); err != nil {
+				return err
+			}
+		}
+		for _, p := range c.Properties {
+			if err := insertProperty(tx, id, ns.Namespace, p, t); err != nil {
+				return err
+			}
+		}
+		for _, o := range c.Objects {
+			if err := insertObject(tx, id, ns.Namespace, o, t); err != nil {
+				return err
+			}
+		}
+		for _, tg := range c.Tags {
+			if err := insertTag(tx, id, ns.Namespace, tg.Name, t); err != nil {
+				return err
+			}
+		}
+		loaded = true
+		return nil
+	})
+	return loaded, err
 }
