@@ -99,7 +99,14 @@ func (s *Server) enforceAll(c *call, ns *backends.MetadefNamespace, rules ...pol
 // --- rendering -------------------------------------------------------------
 
 // isoTime is oslo's isotime: seconds, Z.
-func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+// The zero time (a NULL: definitions loaded from files have no
+// updated_at) is "", which the bodies omit.
+func isoTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05Z")
+}
 
 type assocJSON struct {
 	Name             string  `json:"name"`
@@ -170,7 +177,7 @@ type namespaceJSON struct {
 	Protected    bool            `json:"protected"`
 	Owner        *string         `json:"owner,omitempty"`
 	CreatedAt    string          `json:"created_at"`
-	UpdatedAt    string          `json:"updated_at"`
+	UpdatedAt    string          `json:"updated_at,omitempty"`
 	Associations []assocJSON     `json:"resource_type_associations,omitempty"`
 	Properties   json.RawMessage `json:"properties,omitempty"`
 	Objects      []objectJSON    `json:"objects,omitempty"`
@@ -1115,7 +1122,7 @@ func (s *Server) listResourceTypes(c *call) {
 	type rtJSON struct {
 		Name      string `json:"name"`
 		CreatedAt string `json:"created_at"`
-		UpdatedAt string `json:"updated_at"`
+		UpdatedAt string `json:"updated_at,omitempty"`
 	}
 	out := struct {
 		ResourceTypes []rtJSON `json:"resource_types"`

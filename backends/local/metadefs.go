@@ -23,31 +23,31 @@ const metadefSchema = `
 CREATE TABLE IF NOT EXISTS metadef_namespaces (
 	id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL UNIQUE,
 	display_name TEXT, description TEXT, visibility TEXT NOT NULL, protected INTEGER NOT NULL,
-	owner TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+	owner TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS ix_metadef_namespaces_owner ON metadef_namespaces(owner);
 CREATE TABLE IF NOT EXISTS metadef_objects (
 	id INTEGER PRIMARY KEY AUTOINCREMENT, namespace_id INTEGER NOT NULL, name TEXT NOT NULL,
-	description TEXT, required TEXT, json_schema TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+	description TEXT, required TEXT, json_schema TEXT, created_at INTEGER NOT NULL, updated_at INTEGER,
 	UNIQUE (namespace_id, name)
 );
 CREATE TABLE IF NOT EXISTS metadef_properties (
 	id INTEGER PRIMARY KEY AUTOINCREMENT, namespace_id INTEGER NOT NULL, name TEXT NOT NULL,
-	json_schema TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+	json_schema TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER,
 	UNIQUE (namespace_id, name)
 );
 CREATE TABLE IF NOT EXISTS metadef_tags (
 	id INTEGER PRIMARY KEY AUTOINCREMENT, namespace_id INTEGER NOT NULL, name TEXT NOT NULL,
-	created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+	created_at INTEGER NOT NULL, updated_at INTEGER,
 	UNIQUE (namespace_id, name)
 );
 CREATE TABLE IF NOT EXISTS metadef_resource_types (
 	id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, protected INTEGER NOT NULL,
-	created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+	created_at INTEGER NOT NULL, updated_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS metadef_namespace_resource_types (
 	resource_type_id INTEGER NOT NULL, namespace_id INTEGER NOT NULL,
-	properties_target TEXT, prefix TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+	properties_target TEXT, prefix TEXT, created_at INTEGER NOT NULL, updated_at INTEGER,
 	PRIMARY KEY (resource_type_id, namespace_id)
 );
 `
@@ -75,13 +75,14 @@ func scanNamespace(r scanner) (*nsRow, error) {
 	var row nsRow
 	var dn, desc sql.NullString
 	var prot int64
-	var ca, ua int64
+	var ca int64
+	var ua sql.NullInt64
 	if err := r.Scan(&row.id, &row.ns.Namespace, &dn, &desc, &row.ns.Visibility, &prot, &row.ns.Owner, &ca, &ua); err != nil {
 		return nil, err
 	}
 	row.ns.DisplayName, row.ns.Description = optStr(dn), optStr(desc)
 	row.ns.Protected = prot != 0
-	row.ns.CreatedAt, row.ns.UpdatedAt = fromMicros(ca), fromMicros(ua)
+	row.ns.CreatedAt, row.ns.UpdatedAt = fromMicros(ca), fromNullMicros(ua)
 	return &row, nil
 }
 
@@ -214,6 +215,15 @@ func (s *Store) ListNamespaces(ctx context.Context, q *backends.NamespaceQuery) 
 		out = append(out, &r.ns)
 	}
 	return out, rows.Err()
+}
+
+// fromNullMicros is a time that may be NULL (what a definitions load
+// leaves, as Glance's loader does): the zero time.
+func fromNullMicros(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMicros(v.Int64)
 }
 
 func boolInt(b bool) int64 {
@@ -375,7 +385,8 @@ func scanObject(r scanner) (int64, *backends.MetadefObject, error) {
 	var id int64
 	var o backends.MetadefObject
 	var desc, req, props sql.NullString
-	var ca, ua int64
+	var ca int64
+	var ua sql.NullInt64
 	if err := r.Scan(&id, &o.Name, &desc, &req, &props, &ca, &ua); err != nil {
 		return 0, nil, err
 	}
@@ -388,7 +399,7 @@ func scanObject(r scanner) (int64, *backends.MetadefObject, error) {
 	if props.Valid {
 		o.Properties = json.RawMessage(props.String)
 	}
-	o.CreatedAt, o.UpdatedAt = fromMicros(ca), fromMicros(ua)
+	o.CreatedAt, o.UpdatedAt = fromMicros(ca), fromNullMicros(ua)
 	return id, &o, nil
 }
 
@@ -528,12 +539,13 @@ func scanProperty(r scanner) (int64, *backends.MetadefProperty, error) {
 	var id int64
 	var p backends.MetadefProperty
 	var schema string
-	var ca, ua int64
+	var ca int64
+	var ua sql.NullInt64
 	if err := r.Scan(&id, &p.Name, &schema, &ca, &ua); err != nil {
 		return 0, nil, err
 	}
 	p.Schema = json.RawMessage(schema)
-	p.CreatedAt, p.UpdatedAt = fromMicros(ca), fromMicros(ua)
+	p.CreatedAt, p.UpdatedAt = fromMicros(ca), fromNullMicros(ua)
 	return id, &p, nil
 }
 
@@ -658,11 +670,12 @@ func insertTag(tx *sql.Tx, nsID int64, ns, name string, t time.Time) error {
 func scanTag(r scanner) (int64, *backends.MetadefTag, error) {
 	var id int64
 	var tg backends.MetadefTag
-	var ca, ua int64
+	var ca int64
+	var ua sql.NullInt64
 	if err := r.Scan(&id, &tg.Name, &ca, &ua); err != nil {
 		return 0, nil, err
 	}
-	tg.CreatedAt, tg.UpdatedAt = fromMicros(ca), fromMicros(ua)
+	tg.CreatedAt, tg.UpdatedAt = fromMicros(ca), fromNullMicros(ua)
 	return id, &tg, nil
 }
 
@@ -866,12 +879,13 @@ func (s *Store) ResourceTypes(ctx context.Context) ([]*backends.MetadefResourceT
 	var out []*backends.MetadefResourceType
 	for rows.Next() {
 		var rt backends.MetadefResourceType
-		var prot, ca, ua int64
+		var prot, ca int64
+		var ua sql.NullInt64
 		if err := rows.Scan(&rt.Name, &prot, &ca, &ua); err != nil {
 			return nil, err
 		}
 		rt.Protected = prot != 0
-		rt.CreatedAt, rt.UpdatedAt = fromMicros(ca), fromMicros(ua)
+		rt.CreatedAt, rt.UpdatedAt = fromMicros(ca), fromNullMicros(ua)
 		out = append(out, &rt)
 	}
 	return out, rows.Err()
@@ -894,12 +908,13 @@ func (s *Store) ResourceTypeAssociations(ctx context.Context, ns string) ([]*bac
 	for rows.Next() {
 		var a backends.MetadefAssociation
 		var target, prefix sql.NullString
-		var ca, ua int64
+		var ca int64
+	var ua sql.NullInt64
 		if err := rows.Scan(&a.Name, &target, &prefix, &ca, &ua); err != nil {
 			return nil, err
 		}
 		a.PropertiesTarget, a.Prefix = optStr(target), optStr(prefix)
-		a.CreatedAt, a.UpdatedAt = fromMicros(ca), fromMicros(ua)
+		a.CreatedAt, a.UpdatedAt = fromMicros(ca), fromNullMicros(ua)
 		out = append(out, &a)
 	}
 	return out, rows.Err()
@@ -918,7 +933,11 @@ func insertAssociationOf(ctx context.Context, tx *sql.Tx, nsID int64, ns string,
 	var rtID int64
 	err := tx.QueryRowContext(ctx, `SELECT id FROM metadef_resource_types WHERE name=?`, a.Name).Scan(&rtID)
 	if errors.Is(err, sql.ErrNoRows) {
-		res, err := tx.Exec(`INSERT INTO metadef_resource_types (name, protected, created_at, updated_at) VALUES (?,?,?,?)`, a.Name, boolInt(seeded), micros(t), micros(t))
+		var updated any = micros(t)
+		if seeded {
+			updated = nil // Glance's loader sets no updated_at
+		}
+		res, err := tx.Exec(`INSERT INTO metadef_resource_types (name, protected, created_at, updated_at) VALUES (?,?,?,?)`, a.Name, boolInt(seeded), micros(t), updated)
 		if err != nil {
 			return err
 		}
@@ -1033,6 +1052,15 @@ func (s *Store) LoadNamespace(ctx context.Context, c *backends.MetadefNamespaceC
 			if err := insertTag(tx, id, ns.Namespace, tg.Name, t); err != nil {
 				return err
 			}
+		}
+		// Glance's loader sets created_at only.
+		for _, table := range []string{"metadef_tags", "metadef_objects", "metadef_properties", "metadef_namespace_resource_types"} {
+			if _, err := tx.Exec(`UPDATE `+table+` SET updated_at=NULL WHERE namespace_id=?`, id); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(`UPDATE metadef_namespaces SET updated_at=NULL WHERE id=?`, id); err != nil {
+			return err
 		}
 		loaded = true
 		return nil

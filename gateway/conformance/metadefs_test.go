@@ -1,7 +1,11 @@
 package conformance
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -351,4 +355,80 @@ func metadefScript() []step {
 		named("md: resource types at the end", get("admin", "/v2/metadefs/resource_types")),
 	)
 	return s
+}
+
+// TestMetadefsLoad loads Glance's standard definition files (testdata:
+// Debian glance-common 25.1's /usr/share/glance-common/metadefs) into a
+// real Glance with glance-manage db_load_metadefs and into Spyglass's
+// store with "spyglass metadefs load", and compares what both serve.
+func TestMetadefsLoad(t *testing.T) {
+	if err := glancetest.Available(); err != nil {
+		t.Fatalf("the metadefs suite needs a real Glance: %v", err)
+	}
+	defs, err := filepath.Abs("testdata/metadefs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := glancetest.StartTWith(t, glancetest.Options{NoImageCache: true})
+	argv := fmt.Sprintf("[%q, '--config-file', %q, 'db_load_metadefs', %q]", "glance-manage", filepath.Join(g.Dir, "glance-api.conf"), defs)
+	if out, err := exec.Command(glancetest.Python, "-c", "import sys; sys.argv="+argv+"; from glance.cmd.manage import main; main()").CombinedOutput(); err != nil {
+		t.Fatalf("glance-manage db_load_metadefs: %v\n%s", err, out)
+	}
+
+	data := t.TempDir()
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := exec.Command("go", "run", "./cmd/spyglass", "metadefs", "load", defs, "--data-dir", data)
+	load.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
+	if out, err := load.CombinedOutput(); err != nil {
+		t.Fatalf("spyglass metadefs load: %v\n%s", err, out)
+	}
+	spy := newTarget("spyglass", startSpyglass(t, "legacy", "", data))
+
+	files, _ := filepath.Glob(filepath.Join(defs, "*.json"))
+	var steps []step
+	steps = append(steps,
+		named("load: walk by name", step{as: "admin", method: "GET", path: mdNS + "?limit=7&sort_key=namespace&sort_dir=asc", walk: true}),
+		named("load: list as p1 by name", get("p1", mdNS+"?sort_key=namespace&sort_dir=asc&limit=100")),
+		named("load: filter by resource type", get("p1", mdNS+"?sort_key=namespace&resource_types=OS::Nova::Flavor")),
+	)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Namespace string
+			Objects   []struct{ Name string }
+			Props     map[string]any `json:"properties"`
+			RTs       []struct {
+				Name   string
+				Prefix string
+			} `json:"resource_type_associations"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		ns := mdNS + "/" + doc.Namespace
+		steps = append(steps,
+			named("load: show "+doc.Namespace, get("p1", ns)),
+			named("load: objects "+doc.Namespace, get("p1", ns+"/objects")),
+			named("load: properties "+doc.Namespace, get("p1", ns+"/properties")),
+			named("load: associations "+doc.Namespace, get("p1", ns+"/resource_types")),
+			named("load: delete seeded association "+doc.Namespace, del("admin", ns+"/resource_types/OS::Nope")),
+		)
+		for _, rt := range doc.RTs {
+			steps = append(steps, named("load: show "+doc.Namespace+" for "+rt.Name, get("p1", ns+"?resource_type="+rt.Name)))
+			for name := range doc.Props {
+				steps = append(steps, named("load: property "+doc.Namespace+" "+rt.Prefix+name, get("p1", ns+"/properties/"+rt.Prefix+name+"?resource_type="+rt.Name)))
+				break
+			}
+		}
+		for _, o := range doc.Objects {
+			steps = append(steps, named("load: object "+doc.Namespace+" "+o.Name, get("p1", ns+"/objects/"+o.Name)))
+		}
+	}
+	runScript(t, newTarget("glance", g.URL), spy, steps, nil)
 }
