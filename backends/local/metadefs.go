@@ -909,7 +909,7 @@ func (s *Store) ResourceTypeAssociations(ctx context.Context, ns string) ([]*bac
 		var a backends.MetadefAssociation
 		var target, prefix sql.NullString
 		var ca int64
-	var ua sql.NullInt64
+		var ua sql.NullInt64
 		if err := rows.Scan(&a.Name, &target, &prefix, &ca, &ua); err != nil {
 			return nil, err
 		}

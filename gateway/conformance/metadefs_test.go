@@ -36,7 +36,7 @@ func TestMetadefs(t *testing.T) {
 var metadefDifferences = map[string]string{
 	"md: namespace property with unknown attribute": "Glance answers 500 (WSME's UnknownAttribute escapes its deserializer: the namespace schema lets any key into a property); Spyglass answers 400",
 	"md: object update with unknown attribute":      "as above: an object's update checks its properties against the namespace schema's definition only",
-	"md: namespaces limit=abc":            "Glance answers 500 (int() before its check); Spyglass answers 400 \"limit param must be an integer\"",
+	"md: namespaces limit=abc":                      "Glance answers 500 (int() before its check); Spyglass answers 400 \"limit param must be an integer\"",
 }
 
 // runScript runs steps against both targets and fails on each difference
