@@ -46,7 +46,7 @@ func FuzzParseNamespace(f *testing.F) {
 			checkMetadefErr(t, err)
 			return
 		}
-		if c.Namespace == "" && !json.Valid([]byte(body)) {
+		if !json.Valid([]byte(body)) {
 			t.Fatalf("accepted %q", body)
 		}
 		for _, p := range c.Properties {
