@@ -162,9 +162,9 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 		fc.Shared = shared
 		inst.Redis = shared
 	}
-	// The metadata definitions are the default region's when it is
-	// embedded (the composition picks the store: federation merges images,
-	// not metadefs); in front of a Glance default region they answer 501.
+	// The metadata definitions are the default region's (the composition
+	// picks it: federation merges images, not metadefs): its embedded
+	// store, or the Glance region itself, asked with the caller's identity.
 	var metadefs gateway.Metadefs
 	defaultName := cfg.DefaultRegion
 	if defaultName == "" {
@@ -194,6 +194,9 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 				return catalog{}, nil, fmt.Errorf("regions[%s]: %w", region.Name, err)
 			}
 			rc.Region = federation.RegionOf(remote)
+			if region.Name == defaultName {
+				metadefs = remote
+			}
 			inst.Regions = append(inst.Regions, admin.Region{Name: region.Name, Kind: region.Kind, Breaker: remote, Cached: cfg.Cache.MaxSize > 0})
 			if cfg.Cache.MetadataTTL > 0 {
 				mc := meta.Config{
