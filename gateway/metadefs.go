@@ -51,9 +51,11 @@ func namespaceVisible(c *call, ns *backends.MetadefNamespace) bool {
 }
 
 // findNamespace is the controllers' ns_repo.get(namespace).
+//
+// A region that hides the namespace itself answers backends.ErrHidden.
 func (s *Server) findNamespace(c *call, md Metadefs, name string, miss nsMiss) (*backends.MetadefNamespace, error) {
 	ns, err := md.Namespace(c, name)
-	if err == nil && !namespaceVisible(c, ns) {
+	if errors.Is(err, backends.ErrHidden) || (err == nil && !namespaceVisible(c, ns)) {
 		if miss == missShow {
 			return nil, errHidden
 		}
@@ -332,7 +334,7 @@ func (s *Server) listNamespaces(c *call) {
 	q := &backends.NamespaceQuery{AllVisible: c.id.IsAdmin, Owner: c.id.ProjectID, Visibility: p.visibility, SortKey: p.sortKey, Desc: p.desc}
 	if err == nil && p.hasMarker && p.marker != "" {
 		var m *backends.MetadefNamespace
-		if m, err = md.Namespace(c, p.marker); err == nil && !namespaceVisible(c, m) {
+		if m, err = md.Namespace(c, p.marker); errors.Is(err, backends.ErrHidden) || (err == nil && !namespaceVisible(c, m)) {
 			err = backends.Errorf(backends.ErrForbidden, "Forbidding request, metadata definition namespace="+p.marker+" is not visible.")
 		}
 		q.Marker = p.marker

@@ -3,6 +3,7 @@ package glance
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -80,8 +81,15 @@ func nsBody(ns *backends.MetadefNamespace) map[string]any {
 
 // Namespace looks the namespace up as visible to the caller (see
 // lookupCtx: the gateway applies get_metadef_namespace itself).
+//
+// A namespace the region hides from the caller is backends.ErrHidden:
+// Glance answers it with a bare 404, a missing one with its message.
 func (r *Region) Namespace(ctx context.Context, name string) (*backends.MetadefNamespace, error) {
 	body, _, err := r.call(lookupCtx(ctx), "GET", nsPath(name), nil, "", 200)
+	var be *backends.Error
+	if errors.As(err, &be) && be.Kind == backends.ErrNotFound && !be.Detail && be.Explanation == backends.ErrHidden.Error() {
+		return nil, backends.ErrHidden
+	}
 	if err != nil {
 		return nil, err
 	}

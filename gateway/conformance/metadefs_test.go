@@ -432,3 +432,28 @@ func TestMetadefsLoad(t *testing.T) {
 	}
 	runScript(t, newTarget("glance", g.URL), spy, steps, nil)
 }
+
+// TestMetadefsGlanceRegion runs the metadefs script against Spyglass in
+// front of a Glance default region (which answers the metadefs itself,
+// asked with the caller's identity) and against a twin Glance.
+func TestMetadefsGlanceRegion(t *testing.T) {
+	if err := glancetest.Available(); err != nil {
+		t.Fatalf("the metadefs suite needs a real Glance: %v", err)
+	}
+	for _, mode := range policyModes(t) {
+		t.Run(mode, func(t *testing.T) {
+			opts := glancetest.Options{NewDefaults: mode == "current", NoImageCache: true}
+			g := glancetest.StartTWith(t, opts)
+			region := glancetest.StartTWith(t, opts)
+			runScript(t, newTarget("glance", g.URL), newTarget("spyglass", startSpyglass(t, mode, region.URL)), metadefScript(), metadefRegionDifferences)
+		})
+	}
+}
+
+// metadefRegionDifferences are those of metadefDifferences that the
+// region answers itself (its 500s become the gateway's 503).
+var metadefRegionDifferences = map[string]string{
+	"md: namespaces limit=abc":                      metadefDifferences["md: namespaces limit=abc"],
+	"md: namespace property with unknown attribute": metadefDifferences["md: namespace property with unknown attribute"],
+	"md: object update with unknown attribute":      metadefDifferences["md: object update with unknown attribute"],
+}
