@@ -41,6 +41,9 @@ func TestMetadefSchemaMatchesJSONSchema(t *testing.T) {
 		`{"namespace": "x", "objects": [{"name": 1, "required": [1]}]}`,
 		`{"namespace": "x", "tags": [{"name": "a"}, "b"]}`,
 		`[]`, `["self"]`,
+		// Two errors at one depth: best_match prefers the one whose
+		// instance is not of its schema's type, whatever their order.
+		`{"namespace": "x", "display_name": "` + strings.Repeat("d", 81) + `", "description": 5}`,
 	} {
 		cases = append(cases, tc{"metadefs/namespace", b})
 	}
