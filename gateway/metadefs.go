@@ -44,6 +44,16 @@ func (s *Server) metadefs(c *call) (Metadefs, bool) {
 	return s.cat.Metadefs, true
 }
 
+// metadefsNoBody is metadefs for the routes Glance's router marks
+// body_reject: a request with a body is a 400 before anything else.
+func (s *Server) metadefsNoBody(c *call) (Metadefs, bool) {
+	if c.hasBody() {
+		writeError(c.ctx, badRequest("A body is not expected with this request."))
+		return nil, false
+	}
+	return s.metadefs(c)
+}
+
 // namespaceVisible is Glance's _is_namespace_visible.
 func namespaceVisible(c *call, ns *backends.MetadefNamespace) bool {
 	return c.id.IsAdmin || ns.Owner == "" || ns.Visibility == "public" ||
@@ -456,7 +466,7 @@ func ownerGiven(body []byte) (string, bool) {
 }
 
 func (s *Server) showNamespace(c *call, name string) {
-	md, ok := s.metadefs(c)
+	md, ok := s.metadefsNoBody(c)
 	if !ok {
 		return
 	}
@@ -596,7 +606,7 @@ func (s *Server) updateNamespace(c *call, name string) {
 }
 
 func (s *Server) deleteNamespace(c *call, name string) {
-	md, ok := s.metadefs(c)
+	md, ok := s.metadefsNoBody(c)
 	if !ok {
 		return
 	}
@@ -701,7 +711,7 @@ func (s *Server) createMetadefObject(c *call, ns string) {
 }
 
 func (s *Server) showMetadefObject(c *call, ns, name string) {
-	md, ok := s.metadefs(c)
+	md, ok := s.metadefsNoBody(c)
 	if !ok {
 		return
 	}
@@ -748,7 +758,7 @@ func (s *Server) updateMetadefObject(c *call, ns, name string) {
 }
 
 func (s *Server) deleteMetadefObject(c *call, ns, name string) {
-	md, ok := s.metadefs(c)
+	md, ok := s.metadefsNoBody(c)
 	if !ok {
 		return
 	}
@@ -769,7 +779,7 @@ func (s *Server) deleteMetadefObject(c *call, ns, name string) {
 // --- properties --------------------------------------------------------------
 
 func (s *Server) listMetadefProperties(c *call, ns string) {
-	md, ok := s.metadefs(c)
+	md, ok := s.metadefsNoBody(c)
 	if !ok {
 		return
 	}
@@ -976,7 +986,7 @@ func tagJSONOf(t *backends.MetadefTag) tagJSON {
 }
 
 func (s *Server) showMetadefTag(c *call, ns, name string) {
-	md, ok := s.metadefs(c)
+	md, ok := s.metadefsNoBody(c)
 	if !ok {
 		return
 	}
@@ -996,7 +1006,7 @@ func (s *Server) showMetadefTag(c *call, ns, name string) {
 }
 
 func (s *Server) createMetadefTag(c *call, ns, name string) {
-	md, ok := s.metadefs(c)
+	md, ok := s.metadefsNoBody(c)
 	if !ok {
 		return
 	}
@@ -1087,7 +1097,7 @@ func (s *Server) updateMetadefTag(c *call, ns, name string) {
 }
 
 func (s *Server) deleteMetadefTag(c *call, ns, name string) {
-	md, ok := s.metadefs(c)
+	md, ok := s.metadefsNoBody(c)
 	if !ok {
 		return
 	}
@@ -1108,7 +1118,7 @@ func (s *Server) deleteMetadefTag(c *call, ns, name string) {
 // --- resource types --------------------------------------------------------------
 
 func (s *Server) listResourceTypes(c *call) {
-	md, ok := s.metadefs(c)
+	md, ok := s.metadefsNoBody(c)
 	if !ok {
 		return
 	}
@@ -1136,7 +1146,7 @@ func (s *Server) listResourceTypes(c *call) {
 }
 
 func (s *Server) listAssociations(c *call, ns string) {
-	md, ok := s.metadefs(c)
+	md, ok := s.metadefsNoBody(c)
 	if !ok {
 		return
 	}
@@ -1191,7 +1201,7 @@ func (s *Server) createAssociation(c *call, ns string) {
 }
 
 func (s *Server) deleteAssociation(c *call, ns, rt string) {
-	md, ok := s.metadefs(c)
+	md, ok := s.metadefsNoBody(c)
 	if !ok {
 		return
 	}

@@ -109,6 +109,8 @@ func metadefScript() []step {
 		named("md: namespaces empty", get("admin", mdNS)),
 		named("md: namespaces empty as p1", get("p1", mdNS)),
 		named("md: POST resource_types 405", post("admin", "/v2/metadefs/resource_types", `{}`)),
+		named("md: GET with a body", step{as: "admin", method: "GET", path: "/v2/metadefs/resource_types", body: "{}", header: map[string]string{"Content-Type": ctJSON}}),
+		named("md: DELETE namespace with a body", step{as: "admin", method: "DELETE", path: mdNS + "/nope", body: "{}", header: map[string]string{"Content-Type": ctJSON}}),
 		named("md: PATCH namespace 405", step{as: "admin", method: "PATCH", path: mdNS + "/x", body: "{}", header: map[string]string{"Content-Type": ctJSON}}),
 	)
 
@@ -256,6 +258,7 @@ func metadefScript() []step {
 	add(
 		named("md: tags", get("admin", tags)),
 		named("md: tag create", post("admin", tags+"/ssd", ``)),
+		named("md: tag create with a body", post("admin", tags+"/body", `{"name": "body"}`)),
 		named("md: tag create duplicate", post("admin", tags+"/ssd", ``)),
 		named("md: tag create too long", post("admin", tags+"/"+strings.Repeat("t", 81), ``)),
 		named("md: tag create as p1", post("p1", tags+"/p1tag", ``)),
