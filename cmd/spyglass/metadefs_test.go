@@ -83,3 +83,43 @@ func TestMetadefsLoadCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestMetadefsOfTheDefaultRegion: with several embedded regions the
+// metadata definitions are the default region's store, where "metadefs
+// load --config" puts them.
+func TestMetadefsOfTheDefaultRegion(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "spyglass.yaml")
+	yaml := "listen: 127.0.0.1:0\nauth: {mode: noauth}\ndefault_region: b\nregions:\n" +
+		"  - {name: a, kind: local, data_dir: \"" + filepath.Join(dir, "a") + "\"}\n" +
+		"  - {name: b, kind: local, data_dir: \"" + filepath.Join(dir, "b") + "\"}\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defs := t.TempDir()
+	if err := os.WriteFile(filepath.Join(defs, "x.json"), []byte(`{"namespace": "NS::X", "visibility": "public"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), func() {}, []string{"metadefs", "load", defs, "--config", cfg}, &stdout, &stderr); code != 0 {
+		t.Fatalf("load: exit %d: %s", code, stderr.String())
+	}
+	p := startWithConfig(t, bin, cfg)
+	status, body := do(t, "GET", "http://"+p.addr+"/v2/metadefs/namespaces/NS::X", "")
+	if status != 200 || body["owner"] != "admin" {
+		t.Fatalf("GET the loaded namespace: %d %v\n%s", status, body, p.log())
+	}
+	status, body = do(t, "POST", "http://"+p.addr+"/v2/metadefs/namespaces", `{"namespace": "NS::Y"}`)
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, body)
+	}
+	s, err := local.Open(filepath.Join(dir, "b"), local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Namespace(context.Background(), "NS::Y"); err != nil {
+		t.Fatalf("the namespace created is not in the default region's store: %v", err)
+	}
+}
