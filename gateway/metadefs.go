@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -247,11 +248,15 @@ func (s *Server) writeJSON(c *call, status int, v any) {
 	case []byte:
 		b = x
 	default:
-		var err error
-		if b, err = json.Marshal(v); err != nil {
+		// As Glance's jsonutils.dumps: <, > and & as they are.
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
 			writeError(c.ctx, err)
 			return
 		}
+		b = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
 	if status != 0 {
 		c.ctx.SetStatusCode(status)
@@ -426,10 +431,9 @@ func (s *Server) createNamespace(c *call) {
 		writeError(c.ctx, err)
 		return
 	}
-	if content.Owner == "" {
-		if _, given := ownerGiven(body); !given {
-			content.Owner = c.id.ProjectID
-		}
+	if content.Owner == "" && !bodyHasKey(body, "owner") {
+		// Glance: the caller's project unless the body names one.
+		content.Owner = c.id.ProjectID
 	}
 	if content.Visibility == "" {
 		content.Visibility = "private"
@@ -455,14 +459,14 @@ func (s *Server) createNamespace(c *call) {
 	s.writeJSON(c, 201, j)
 }
 
-// ownerGiven reports whether the body names an owner (even "").
-func ownerGiven(body []byte) (string, bool) {
+// bodyHasKey reports whether a JSON object body has key (even as "").
+func bodyHasKey(body []byte, key string) bool {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(body, &m) != nil {
-		return "", false
+		return false
 	}
-	_, ok := m["owner"]
-	return "", ok
+	_, ok := m[key]
+	return ok
 }
 
 func (s *Server) showNamespace(c *call, name string) {
