@@ -402,8 +402,12 @@ func TestV1SourcesGlanceRegion(t *testing.T) {
 		if v2["stores"] != "edge" || v2["status"] != "active" {
 			t.Errorf("v2 show: stores %v status %v, want edge active", v2["stores"], v2["status"])
 		}
-		if glanceStatus(t, g.URL, id) == "queued" {
-			t.Error("the image is still queued in the Glance region")
+		req, _ := http.NewRequest("GET", g.URL+"/v2/images/"+id, nil)
+		glancetest.SetCaller(req.Header, "p1", "u-p1", "member")
+		if resp, err := http.DefaultClient.Do(req); err != nil {
+			t.Fatal(err)
+		} else if resp.Body.Close(); resp.StatusCode != 404 {
+			t.Errorf("the Glance region still has the moved image: %d", resp.StatusCode)
 		}
 		checkLocationImage(t, ts.testServer, src, id)
 		// With a checksum to verify against, the data is cached: a
