@@ -139,7 +139,7 @@ type cachedRegion struct {
 	// allBlobs is the catalog's blob cache whatever the region: images
 	// at an http location are cached in it (openLocation). nil: none.
 	allBlobs *blob.Cache
-	log    *slog.Logger
+	log      *slog.Logger
 	// writes counts the writes through the catalog (shared by its
 	// regions): images a listing read ahead are reused for the next page
 	// only when none happened in between.

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/policy"
@@ -169,7 +170,8 @@ func (s *Server) v1AddLocation(c *call, id string, m *V1ImageMeta, src v1Source)
 // that fails leaves the image killed.
 func (s *Server) v1StartCopy(c *call, id string, m *V1ImageMeta, src v1Source) {
 	who := backends.CallerOf(c)
-	ctx := backends.WithCaller(context.Background(), &who)
+	ctx, done := s.copies.start()
+	ctx = backends.WithCaller(ctx, &who)
 	get := s.cfg.ImportFilter.(sourceGetter)
 	v := &v1Verifier{md5: md5.New(), size: -1}
 	if m.Has("size") && m.Size > 0 {
@@ -180,6 +182,7 @@ func (s *Server) v1StartCopy(c *call, id string, m *V1ImageMeta, src v1Source) {
 	}
 	opts := backends.UploadOptions{ExpectedSize: -1, SizeCap: s.cfg.SizeCap, Store: v1Store(m)}
 	go func() {
+		defer done()
 		err := s.v1Copy(ctx, get, id, src.copyFrom, v, opts)
 		s.render.forget(id)
 		if err == nil {
@@ -189,7 +192,7 @@ func (s *Server) v1StartCopy(c *call, id string, m *V1ImageMeta, src v1Source) {
 		// upload_utils.py safe_kill. A catalog that cannot kill an image
 		// (a remote Glance 25 has no such transition) leaves it queued,
 		// as a failed upload does.
-		if _, kerr := s.cat.Images.SetImageStatus(ctx, id, backends.StatusKilled); kerr != nil {
+		if _, kerr := s.cat.Images.SetImageStatus(context.WithoutCancel(ctx), id, backends.StatusKilled); kerr != nil {
 			s.log.Warn("v1 copy-from: the image could not be killed", "image", id, "err", kerr)
 		}
 		s.render.forget(id)
@@ -208,4 +211,43 @@ func (s *Server) v1Copy(ctx context.Context, get sourceGetter, id, raw string, v
 		return v.err
 	}
 	return err
+}
+
+// v1Copies are the copy-from copies running: Shutdown cancels them (the
+// process is going; Queens' copies died with it) and waits for them to
+// record their end, before the catalog closes.
+type v1Copies struct {
+	mu      sync.Mutex
+	ctx     context.Context // nil until the first copy
+	cancel  context.CancelFunc
+	running sync.WaitGroup
+}
+
+// start registers a copy: it runs under ctx and calls done when it ends.
+func (cs *v1Copies) start() (ctx context.Context, done func()) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.ctx == nil {
+		cs.ctx, cs.cancel = context.WithCancel(context.Background())
+	}
+	cs.running.Add(1)
+	return cs.ctx, cs.running.Done
+}
+
+// stop cancels the copies and waits for them, or for ctx to end.
+func (cs *v1Copies) stop(ctx context.Context) {
+	cs.mu.Lock()
+	if cs.cancel != nil {
+		cs.cancel()
+	}
+	cs.mu.Unlock()
+	ended := make(chan struct{})
+	go func() {
+		cs.running.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-ctx.Done():
+	}
 }

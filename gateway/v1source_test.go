@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -446,4 +447,43 @@ func TestV1SourcesGlanceRegion(t *testing.T) {
 			t.Errorf("status %s, want queued", got)
 		}
 	})
+}
+
+// TestV1CopyFromShutdown: a copy still running when the gateway shuts
+// down is stopped, and its image ends killed before Shutdown returns (the
+// catalog closes after it).
+func TestV1CopyFromShutdown(t *testing.T) {
+	src := startSource(t)
+	stalled := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000000")
+		w.Write(make([]byte, 1000))
+		w.(http.Flusher).Flush()
+		close(stalled)
+		select { // stalled until the copy is stopped (or a failing test ends)
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer slow.Close()
+	ts := startSourceEmbedded(t, src) // the same loopback host as slow
+	resp, body := ts.do(t, p1, "POST", "/v1/images", nil, hdrs("x-glance-api-copy-from", slow.URL+"/big.img")...)
+	if resp.StatusCode != 201 {
+		t.Fatalf("POST: %d %s", resp.StatusCode, body)
+	}
+	id := v1Body(t, body)["id"].(string)
+	<-stalled
+	ts.waitStatus(t, id, "saving")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ts.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	img, err := ts.store.Image(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Status != "killed" {
+		t.Errorf("after Shutdown the copy's image is %s, want killed", img.Status)
+	}
 }
