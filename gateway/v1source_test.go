@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 	"github.com/spyglass-gateway/spyglass/cache/blob"
 	"github.com/spyglass-gateway/spyglass/federation"
 	"github.com/spyglass-gateway/spyglass/gateway"
+	"github.com/spyglass-gateway/spyglass/policy"
 )
 
 // The v1 external sources (v1source.go): x-image-meta-location and
@@ -485,5 +488,38 @@ func TestV1CopyFromShutdown(t *testing.T) {
 	}
 	if img.Status != "killed" {
 		t.Errorf("after Shutdown the copy's image is %s, want killed", img.Status)
+	}
+}
+
+// TestV1SourcePolicy: images.py:491 (set_image_location) and 916-919
+// (copy_from, upload_image), each a bare 403 before anything is made;
+// copy_from is no Glance 25 default, so a policy file's rule of that name
+// decides (Queens' policy.json: "").
+func TestV1SourcePolicy(t *testing.T) {
+	src := startSource(t)
+	ts := startSourceEmbedded(t, src)
+	for _, tc := range []struct {
+		rule string
+		hdr  []string
+	}{
+		{"set_image_location", hdrs("x-image-meta-location", src.URL+"/image.img")},
+		{"copy_from", hdrs("x-glance-api-copy-from", src.URL+"/image.img")},
+		{"upload_image", hdrs("x-glance-api-copy-from", src.URL+"/image.img")},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "policy.yaml")
+			if err := os.WriteFile(f, []byte(`"`+tc.rule+`": "!"`+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ts.srv.SetPolicy(policy.MustNew(policy.Options{File: f}))
+			defer ts.srv.SetPolicy(policy.MustNew(policy.Options{}))
+			before := imageCount(t, ts.testServer)
+			if resp, body := ts.do(t, p1, "POST", "/v1/images", nil, tc.hdr...); resp.StatusCode != 403 {
+				t.Errorf("POST with %s refused: %d %s", tc.rule, resp.StatusCode, body)
+			}
+			if imageCount(t, ts.testServer) != before {
+				t.Error("a refused create kept an image")
+			}
+		})
 	}
 }
