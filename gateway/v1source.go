@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/backends/httpstore"
 	"github.com/spyglass-gateway/spyglass/policy"
 )
 
@@ -149,6 +150,20 @@ func v1CheckFormats(m *V1ImageMeta, orig *backends.Image) error {
 		return errDetail(400, "Container format is not specified.")
 	}
 	return nil
+}
+
+// v1ProbeLocation is update's _get_size (images.py:1055-1058), before
+// the metadata is changed: a location that cannot be sized (404, an
+// error status, unreachable, a refused redirect) changes nothing. The
+// catalog sizes it again when it records it (AddLocation), as Queens'
+// _handle_source did.
+func (s *Server) v1ProbeLocation(c *call, raw string) error {
+	d, ok := s.cfg.ImportFilter.(httpstore.Doer)
+	if !ok {
+		return nil // the catalog's own check is the only one
+	}
+	_, err := httpstore.New(d).Size(c, raw)
+	return err
 }
 
 // v1AddLocation is _handle_source for a location: the queued image id

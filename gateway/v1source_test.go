@@ -230,6 +230,17 @@ func TestV1Location(t *testing.T) {
 			t.Fatalf("PUT location: %d %s", resp.StatusCode, body)
 		}
 		checkLocationImage(t, ts.testServer, src, id)
+		// images.py:1055-1058: a location that cannot be sized changes
+		// nothing of the queued image.
+		_, body = ts.do(t, p1, "POST", "/v1/images", nil, hdrs("x-image-meta-name", "kept")...)
+		other := v1Body(t, body)["id"].(string)
+		resp, body = ts.do(t, p1, "PUT", "/v1/images/"+other, nil, "x-image-meta-name", "renamed", "x-image-meta-location", src.URL+"/gone")
+		if resp.StatusCode != 404 || !strings.Contains(string(body), "HTTP datastore could not find image at URI.") {
+			t.Errorf("PUT a location not found: %d %s", resp.StatusCode, body)
+		}
+		if v2 := ts.json(t, p1, "GET", "/v2/images/"+other, nil, 200); v2["name"] != "kept" || v2["status"] != "queued" {
+			t.Errorf("after a refused location: name %v status %v, want kept queued", v2["name"], v2["status"])
+		}
 		// images.py:1012 and 1029-1033: only a queued image.
 		resp, body = ts.do(t, p1, "PUT", "/v1/images/"+id, nil, "x-image-meta-location", src.URL+"/image.img")
 		if resp.StatusCode != 400 || !strings.Contains(string(body), "Attempted to update Location field for an image not in queued status.") {

@@ -368,6 +368,9 @@ func (s *Server) v1Update(c *call, id string) {
 		if err = v1CheckFormats(m, orig); err == nil {
 			err = s.v1CheckStore(m)
 		}
+		if err == nil && src.location != "" {
+			err = s.v1ProbeLocation(c, src.location)
+		}
 	}
 	if err == nil && data {
 		err = s.v1CheckData(c, m, orig)
