@@ -56,8 +56,8 @@ type v1Source struct {
 func (src v1Source) any() bool { return src.location != "" || src.copyFrom != "" }
 
 // v1CopyFrom is the x-glance-api-copy-from header, and whether it was
-// sent at all (Queens tested the header's presence for the policy and
-// its value for the source).
+// sent at all (Queens tested its value for the policy, its presence for
+// the source: an empty one is "External source should not be empty").
 func v1CopyFrom(c *call) (string, bool) {
 	v := c.ctx.Request.Header.Peek("x-glance-api-copy-from")
 	return string(v), v != nil
@@ -68,7 +68,7 @@ func v1CopyFrom(c *call) (string, bool) {
 // file's rule of that name when there is one) and upload_image for
 // copy-from, set_image_location for a location (_external_source).
 func (s *Server) v1EnforceSource(c *call, m *V1ImageMeta, t *policy.Target) error {
-	if _, sent := v1CopyFrom(c); sent {
+	if v, _ := v1CopyFrom(c); v != "" { // images.py:916-919: a value, not the header's presence
 		if allowed, ok := c.pol.AllowedName("copy_from", &c.id, t); ok && !allowed {
 			return errV1Forbidden
 		}
