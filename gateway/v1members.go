@@ -101,16 +101,12 @@ func (s *Server) v1Sharable(c *call, img *backends.Image) error {
 // v1MemberError maps the catalog's errors on a member write as the API
 // re-raised the registry's.
 func v1MemberError(err error) error {
-	var be *backends.Error
 	switch {
 	case errors.Is(err, backends.ErrQuota):
 		// The API's own 413 (_enforce_image_member_quota), the detail.
 		_, text := statusOf(err)
 		return errDetail(413, text)
 	case errors.Is(err, backends.ErrForbidden):
-		if errors.As(err, &be) && be.Explanation == "Only shared images have members." {
-			return errStatus(403, be.Explanation)
-		}
 		_, text := statusOf(err)
 		return registryError(404, 403, text)
 	case errors.Is(err, backends.ErrBadRequest):
@@ -180,6 +176,9 @@ func (s *Server) v1ShareMember(c *call, id, memberID string) {
 		err = s.v1Sharable(c, img)
 	}
 	if err == nil {
+		err = v1AcceptsMembers(img)
+	}
+	if err == nil {
 		err = checkV1MemberID(memberID)
 	}
 	if err == nil {
@@ -207,6 +206,9 @@ func (s *Server) v1ReplaceMembers(c *call, id string) {
 	}
 	if err == nil {
 		err = s.v1Sharable(c, img)
+	}
+	if err == nil {
+		err = v1AcceptsMembers(img)
 	}
 	var grants []backends.MemberGrant
 	if err == nil {
@@ -284,6 +286,16 @@ func (s *Server) v1SharedImages(c *call, memberID string) {
 	*buf = b
 	c.ctx.Response.Header.SetContentTypeBytes(ctJSON)
 	c.ctx.Response.SetBodyRaw(b)
+}
+
+// v1AcceptsMembers is the catalog's rule, members on shared images only,
+// decided here so that every region kind answers it alike (a Glance
+// region words it otherwise).
+func v1AcceptsMembers(img *backends.Image) error {
+	if err := img.AcceptsMembers(); err != nil {
+		return errStatus(403, "Only shared images have members.")
+	}
+	return nil
 }
 
 // checkV1MemberID: the database's member column is 255 characters.
