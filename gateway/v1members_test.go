@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spyglass-gateway/spyglass/backends/glance"
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
 	"github.com/spyglass-gateway/spyglass/federation"
 	"github.com/spyglass-gateway/spyglass/gateway"
@@ -335,5 +336,55 @@ func TestV1MembersCurrentRules(t *testing.T) {
 	mustStatus(t, ts, p1, "DELETE", base+"/p2", "", 204, "")
 	if _, ok := sharedWith(t, ts, p3, "p3")[id]; !ok {
 		t.Fatalf("shared-images/p3 lacks %s", id)
+	}
+}
+
+// TestV1MembersTwoRegions: one catalog over the embedded store and a
+// Glance region: /v1/shared-images gathers both regions' memberships, and
+// can_share is kept where the image's region keeps it.
+func TestV1MembersTwoRegions(t *testing.T) {
+	g := glancetest.SharedT(t)
+	origin, err := glance.New(glance.Config{Name: "origin", Endpoint: g.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := startServerWith(t, "trusted", gateway.Config{}).store
+	cat, err := federation.New(federation.Config{
+		Regions: []federation.RegionConfig{
+			{Name: "local", Region: federation.RegionOf(store)},
+			{Name: "origin", Region: federation.RegionOf(origin)},
+		},
+		ProjectRegions: map[string]string{"p8": "origin"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cat.Close)
+	ts := serveData(t, gateway.Config{EnableV1: true}, cat).testServer
+	p7, p8 := as{"p7", "member"}, as{"p8", "member"}
+
+	local := createV1(t, ts, p1)
+	remote := createV1(t, ts, p8)
+	// (p8's image is in the Glance region: granting can_share on it is
+	// the 400 naming the region, below.)
+	mustStatus(t, ts, p1, "PUT", "/v1/images/"+local+"/members/p7", `{"member": {"can_share": true}}`, 204, "")
+	mustStatus(t, ts, p8, "PUT", "/v1/images/"+remote+"/members/p7", `{"member": {"can_share": true}}`, 400, "region origin")
+	mustStatus(t, ts, p8, "PUT", "/v1/images/"+remote+"/members/p7", "", 204, "")
+	for _, who := range []as{p7, admin} {
+		got := sharedWith(t, ts, who, "p7")
+		if cs, ok := got[local]; !ok || !cs {
+			t.Errorf("shared-images/p7 as %s: local image %v %v, want can_share true", who.project, ok, cs)
+		}
+		if cs, ok := got[remote]; !ok || cs {
+			t.Errorf("shared-images/p7 as %s: remote image %v %v, want can_share false", who.project, ok, cs)
+		}
+	}
+	// The owner of one sees that one only.
+	got := sharedWith(t, ts, p8, "p7")
+	if _, ok := got[local]; ok {
+		t.Errorf("shared-images/p7 as p8 shows p1's image")
+	}
+	if _, ok := got[remote]; !ok {
+		t.Errorf("shared-images/p7 as p8 lacks its own image")
 	}
 }
