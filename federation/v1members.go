@@ -42,6 +42,9 @@ type SharedLister interface {
 // image the caller did not get through membership.
 const maxSharedScan = 1000
 
+// sharedPage is the page sharedThroughListing asks for.
+const sharedPage = 200
+
 func (c *cachedRegion) noGrants() error {
 	return backends.Errorf(backends.ErrBadRequest, fmt.Sprintf(
 		"can_share cannot be granted on an image of region %s: it is a Glance region, whose Images API v2 has no can_share to keep it in; share the image without can_share (or with can_share false)", c.name))
@@ -119,31 +122,42 @@ func (c *cachedRegion) SharedWith(ctx context.Context, memberID string) ([]*back
 // sharedThroughListing answers SharedWith from a region's v2 API, as the
 // caller: the shared images it sees whatever their member status (its own
 // and those shared with it; an admin's: all), the caller's own only when
-// memberID is not its project (a non-admin sees no one else's
-// memberships on images it does not own). An image the caller sees
-// without owning it is one it is a member of, so asking for the caller's
-// own memberships costs one listing plus one member lookup per image it
-// owns; for another project, one lookup per image listed. More than
-// maxSharedScan images is an error, not a partial answer.
+// memberID is not its project (a non-admin sees no one else's memberships
+// on images it does not own). An image the caller sees without owning it
+// is one it is a member of, so asking for the caller's own memberships
+// costs a listing (a request per sharedPage images, and a last, empty
+// one) plus one member lookup per image it owns; for another project, or
+// for an admin, one lookup per image listed. More than maxSharedScan
+// images is an error, not a partial answer.
 func (c *cachedRegion) sharedThroughListing(ctx context.Context, memberID string) ([]*backends.Member, error) {
 	who := backends.CallerOf(ctx)
 	if !who.Admin && who.Project == "" {
 		return nil, nil
 	}
 	q := &backends.ListQuery{
-		Visibility: backends.VisibilityShared, MemberStatus: "all", Limit: maxSharedScan + 1,
+		Visibility: backends.VisibilityShared, MemberStatus: "all", Limit: sharedPage,
 		Sort: []backends.SortKey{{Key: "created_at"}, {Key: "id"}},
 	}
 	if !who.Admin && memberID != who.Project {
 		q.Filters = []backends.Filter{{Key: "owner", Op: backends.OpEq, Values: []string{who.Project}}}
 	}
-	imgs, err := c.region.Images.ListImages(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	if len(imgs) > maxSharedScan {
-		return nil, backends.Errorf(backends.ErrUnavailable, fmt.Sprintf(
-			"region %s holds more than %d shared images the caller can see: too many to search for the memberships of %s", c.name, maxSharedScan, memberID))
+	// Pages until one comes back empty: a region may cap a page below
+	// the limit asked (api_limit_max), so a short page is not the end.
+	var imgs []*backends.Image
+	for {
+		page, err := c.region.Images.ListImages(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		imgs = append(imgs, page...)
+		if len(imgs) > maxSharedScan {
+			return nil, backends.Errorf(backends.ErrUnavailable, fmt.Sprintf(
+				"region %s holds more than %d shared images the caller can see: too many to search for the memberships of %s", c.name, maxSharedScan, memberID))
+		}
+		q.Marker = page[len(page)-1].ID
 	}
 	var out []*backends.Member
 	for _, img := range imgs {
