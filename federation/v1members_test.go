@@ -209,3 +209,10 @@ func TestSharedThroughListing(t *testing.T) {
 		}
 	})
 }
+
+// The embedded store keeps can_share and lists a project's memberships
+// itself; a Glance region does neither (sharedThroughListing).
+var (
+	_ federation.GrantKeeper  = (*local.Store)(nil)
+	_ federation.SharedLister = (*local.Store)(nil)
+)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spyglass-gateway/spyglass/backends/glance"
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
+	"github.com/spyglass-gateway/spyglass/backends/local"
 	"github.com/spyglass-gateway/spyglass/federation"
 	"github.com/spyglass-gateway/spyglass/gateway"
 	"github.com/spyglass-gateway/spyglass/policy"
@@ -388,3 +389,9 @@ func TestV1MembersTwoRegions(t *testing.T) {
 		t.Errorf("shared-images/p7 as p8 lacks its own image")
 	}
 }
+
+// Both catalogs serve the v1 members.
+var (
+	_ gateway.V1Members = (*local.Store)(nil)
+	_ gateway.V1Members = (*federation.Catalog)(nil)
+)
