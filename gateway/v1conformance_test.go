@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
 	"github.com/spyglass-gateway/spyglass/gateway"
 )
@@ -790,4 +792,40 @@ func mustDo(t *testing.T, ts *testServer, who as, method, path string, body []by
 		t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, status)
 	}
 	return b
+}
+
+// TestV1StatusFilter: db/sqlalchemy/api.py:463-466 hides killed images
+// from an undeleted listing; the caller's status filter is narrowed in
+// place, one filter on status, which a Glance region's query string can
+// carry (two were one overwritten: status=queued listed every image).
+func TestV1StatusFilter(t *testing.T) {
+	for _, c := range []struct {
+		query string
+		want  string // the status filter's values; "" none
+		empty bool
+	}{
+		{"", "active,saving,queued,pending_delete,deleted,deactivated,uploading,importing", false},
+		{"status=queued", "queued", false},
+		{"status=in:killed,active", "active", false},
+		{"status=killed", "killed", true},
+		{"status=eq:killed", "killed", true},
+		{"changes-since=2020-01-01T00:00:00", "", false},
+		{"changes-since=2020-01-01T00:00:00&status=killed", "killed", false},
+	} {
+		var args fasthttp.Args
+		args.Parse(c.query)
+		q, err := gateway.ParseV1ListQuery(&args, false)
+		if err != nil {
+			t.Fatalf("%s: %v", c.query, err)
+		}
+		var got []string
+		for _, f := range q.Query.Filters {
+			if f.Key == "status" && !f.Property {
+				got = append(got, strings.Join(f.Values, ","))
+			}
+		}
+		if strings.Join(got, ";") != c.want || q.Empty != c.empty {
+			t.Errorf("%s: status filters %q, empty %v; want %q, %v", c.query, got, q.Empty, c.want, c.empty)
+		}
+	}
 }
