@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,10 @@ import (
 //     deleted, x-image-meta-deleted True): the catalog keeps no deleted
 //     image (v2's delete removes it), so it is a 404, as for any image the
 //     caller cannot see.
+
+// v1TimeRE is how the registry's JSON wrote a time
+// (timeutils.PERFECT_TIME_FORMAT).
+var v1TimeRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$`)
 
 // v1Topology starts a v1-enabled gateway on one kind of catalog.
 type v1Topology struct {
@@ -216,7 +221,27 @@ func functionalGetHeadSimplePost() []v1Step {
 			if !bytes.Equal(b, five) {
 				t.Errorf("data: %d bytes", len(b))
 			}
+			// The seed doc's sample headers hold x-image-meta-uri, an
+			// empty x-image-meta-deleted_at, is_public "true", status
+			// "available" and times as "2010-02-03 09:34:01"; Queens'
+			// serializer (images.py:1265-1296) sends no uri, no field
+			// that is None, six.text_type's "True", the database's
+			// statuses and the registry's ISO times, and Queens wins.
+			for _, k := range []string{"x-image-meta-uri", "x-image-meta-deleted_at", "x-image-meta-location"} {
+				if v, ok := resp.Header[http.CanonicalHeaderKey(k)]; ok {
+					t.Errorf("%s %q, want none", k, v)
+				}
+			}
+			for _, k := range []string{"x-image-meta-created_at", "x-image-meta-updated_at"} {
+				if v := resp.Header.Get(k); !v1TimeRE.MatchString(v) {
+					t.Errorf("%s %q, want the registry's YYYY-MM-DDTHH:MM:SS.ffffff", k, v)
+				}
+			}
 		}},
+		// The seed doc's listing sample has a "uri" and the size as a
+		// string; the registry's index (DISPLAY_FIELDS_IN_INDEX,
+		// registry:39-41) has neither, and Queens wins: this is the
+		// functional test's exact body.
 		{"5 GET /images", func(t *testing.T, s *v1Scenario) {
 			_, b := s.call(t, admin, "GET", "/v1/images", nil, 200)
 			var got, want any
@@ -502,6 +527,7 @@ func TestV1ConformanceFunctional(t *testing.T) {
 				})
 			}
 			t.Run("listing", func(t *testing.T) { v1ListingConformance(t, ts) })
+			t.Run("prefixes", func(t *testing.T) { v1Prefixes(t, ts) })
 			t.Run("errors", func(t *testing.T) { v1ErrorConformance(t, ts) })
 		})
 	}
@@ -674,6 +700,31 @@ func v1ListingConformance(t *testing.T, ts *testServer) {
 	}
 }
 
+// v1Prefixes: router.py is mounted at /v1, /v1.0 and /v1.1 (and, by
+// the version negotiation, at / with a v1 Accept header); each answers
+// the same.
+func v1Prefixes(t *testing.T, ts *testServer) {
+	want := mustGet(t, ts, p1, "/v1/images/detail?sort_key=name")
+	for _, c := range []struct{ path, accept string }{
+		{"/v1.0/images/detail?sort_key=name", ""},
+		{"/v1.1/images/detail?sort_key=name", ""},
+		{"/images/detail?sort_key=name", "application/vnd.openstack.images-v1"},
+	} {
+		resp, b := ts.do(t, p1, "GET", c.path, nil, "Accept", c.accept)
+		if resp.StatusCode != 200 || !bytes.Equal(b, want) {
+			t.Errorf("GET %s (Accept %q): %d %s\nwant %s", c.path, c.accept, resp.StatusCode, b, want)
+		}
+	}
+	for _, id := range v1IDs(t, want) {
+		for _, prefix := range []string{"/v1.0", "/v1.1"} {
+			resp, _ := ts.do(t, p1, "HEAD", prefix+"/images/"+id, nil)
+			if resp.StatusCode != 200 || resp.Header.Get("x-image-meta-id") != id {
+				t.Errorf("HEAD %s/images/%s: %d", prefix, id, resp.StatusCode)
+			}
+		}
+	}
+}
+
 func mustGet(t *testing.T, ts *testServer, who as, path string) []byte {
 	t.Helper()
 	resp, b := ts.do(t, who, "GET", path, nil)
@@ -752,8 +803,27 @@ func v1ErrorConformance(t *testing.T, ts *testServer) {
 			}
 		})
 	}
+	// test_add_image_zero_size: an explicit size 0 without data is active
+	// at once (images.py:584-585), and its data is empty.
+	zero := v1Body(t, mustDo(t, ts, p1, "POST", "/v1/images", nil, 201, "x-image-meta-disk-format", "ami",
+		"x-image-meta-container-format", "ami", "x-image-meta-size", "0", "x-image-meta-name", "empty image"))
+	if zero["status"] != "active" {
+		t.Errorf("test_add_image_zero_size: status %v", zero["status"])
+	}
+	if resp, b := doBytes(t, ts, p1, "GET", "/v1/images/"+zero["id"].(string), nil); resp.StatusCode != 200 || len(b) != 0 {
+		t.Errorf("test_add_image_zero_size: GET %d, %d bytes", resp.StatusCode, len(b))
+	}
+	mustDo(t, ts, p1, "DELETE", "/v1/images/"+zero["id"].(string), nil, 200)
+	// test_meta_utf8: UTF-8 names and properties come out as UTF-8
+	// header values.
+	utf := ts.json(t, p1, "POST", "/v2/images", map[string]any{"name": "fake image #2 with utf-8 éàè", "prop_utf8": "ça marche"}, 201)
+	resp, _ := doBytes(t, ts, p1, "HEAD", "/v1/images/"+utf["id"].(string), nil)
+	if resp.StatusCode != 200 || resp.Header.Get("x-image-meta-name") != "fake image #2 with utf-8 éàè" || resp.Header.Get("x-image-meta-property-prop_utf8") != "ça marche" {
+		t.Errorf("test_meta_utf8: %d name %q property %q", resp.StatusCode, resp.Header.Get("x-image-meta-name"), resp.Header.Get("x-image-meta-property-prop_utf8"))
+	}
+	mustDo(t, ts, p1, "DELETE", "/v1/images/"+utf["id"].(string), nil, 200)
 	// test_image_is_checksummed and test_etag_equals_checksum_header.
-	resp, _ := doBytes(t, ts, p1, "HEAD", "/v1/images/"+active, nil)
+	resp, _ = doBytes(t, ts, p1, "HEAD", "/v1/images/"+active, nil)
 	if got, want := resp.Header.Get("x-image-meta-checksum"), md5hex([]byte("XXXX")); got != want || resp.Header.Get("ETag") != want {
 		t.Errorf("checksum %q, ETag %q, want %q", got, resp.Header.Get("ETag"), want)
 	}
