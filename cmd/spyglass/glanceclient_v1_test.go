@@ -48,6 +48,7 @@ func TestGlanceClientV1(t *testing.T) {
 		}},
 	} {
 		t.Run(top.name, func(t *testing.T) {
+			t.Parallel() // each waits on its own Python start-ups
 			p := top.start(t)
 			glanceV1Session(t, cli, "http://"+p.addr, p, top.full)
 		})
