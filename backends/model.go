@@ -146,11 +146,23 @@ func (im *Image) Clone() *Image {
 
 // Member is one image membership: the image is shared with project MemberID.
 type Member struct {
-	ImageID   string
-	MemberID  string
-	Status    string
+	ImageID  string
+	MemberID string
+	Status   string
+	// CanShare is the Images API v1's grant: the member may change the
+	// image's members (Queens' registry is_image_sharable). v2 has no such
+	// field; false where the store keeps none (a Glance region).
+	CanShare  bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// MemberGrant is one entry of a v1 membership list (PUT
+// /v1/images/{id}/members): a project, and its can_share when the client
+// gave one (nil: a member kept keeps its grant, a new one gets false).
+type MemberGrant struct {
+	MemberID string
+	CanShare *bool
 }
 
 // Task is one Glance task (the Tasks API and the import flow).

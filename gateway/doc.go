@@ -36,7 +36,9 @@
 //
 // The catalog is a set of small contracts the handlers own, one per
 // resource (catalog.go): Images (records, tags, actions), ImageData
-// (upload, stage, open), Members, Tasks (tasks and imports) and Stores.
+// (upload, stage, open), Members, V1Members (v1's can_share, list
+// replacement and shared-images; needed with EnableV1), Tasks (tasks and
+// imports) and Stores.
 // A Catalog holds one of each; CatalogOf fills them from one value that
 // serves them all (the embedded store, a federation.Catalog), and a test
 // replaces only the one it fakes. The caller travels in ctx

@@ -116,6 +116,9 @@ func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 	if err := cat.check(); err != nil {
 		return nil, err
 	}
+	if cfg.EnableV1 && cat.V1Members == nil {
+		return nil, errors.New("gateway: EnableV1 needs the v1 members: Catalog.V1Members is nil (it needs a gateway.V1Members)")
+	}
 	if auth == nil {
 		return nil, errors.New("gateway: nil Authenticator")
 	}

@@ -126,6 +126,7 @@ CREATE INDEX IF NOT EXISTS ix_tags_value ON image_tags(value, image_id);
 CREATE TABLE IF NOT EXISTS image_members (
 	image_id TEXT NOT NULL, member TEXT NOT NULL, status TEXT NOT NULL,
 	created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+	can_share INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (image_id, member)
 );
 CREATE INDEX IF NOT EXISTS ix_members_member ON image_members(member, status, image_id);
@@ -145,6 +146,37 @@ CREATE TABLE IF NOT EXISTS image_locations (
 );
 CREATE INDEX IF NOT EXISTS ix_locations_image ON image_locations(image_id, seq);
 `
+
+// migrate brings a database made by an older Spyglass to schema: CREATE
+// TABLE IF NOT EXISTS leaves an existing table as it was, so the columns
+// added since are added here (each an ADD COLUMN with the default every
+// existing row had in effect).
+func migrate(db *sql.DB) error {
+	cols := map[string]bool{}
+	rows, err := db.Query(`SELECT name FROM pragma_table_info('image_members')`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		cols[name] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	if !cols["can_share"] {
+		// The v1 members' can_share (Queens' image_members.can_share,
+		// default False): no member of an older store had the grant.
+		if _, err := db.Exec(`ALTER TABLE image_members ADD COLUMN can_share INTEGER NOT NULL DEFAULT 0`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Open opens (creating it if missing) the store in dir and recovers from a
 // crash: uploads cut off leave their image queued, leftover temporary files
@@ -184,6 +216,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	if _, err := wdb.Exec(schema); err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("creating the schema: %w", err)
+	}
+	if err := migrate(wdb); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("migrating the schema: %w", err)
 	}
 	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
@@ -366,14 +402,14 @@ func (s *Store) load() error {
 	if err := s.loadLocations(); err != nil {
 		return err
 	}
-	rows, err = s.rdb.Query(`SELECT image_id, member, status, created_at, updated_at FROM image_members`)
+	rows, err = s.rdb.Query(`SELECT image_id, member, status, can_share, created_at, updated_at FROM image_members`)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
 		m := &backends.Member{}
 		var c, u int64
-		if err := rows.Scan(&m.ImageID, &m.MemberID, &m.Status, &c, &u); err != nil {
+		if err := rows.Scan(&m.ImageID, &m.MemberID, &m.Status, &m.CanShare, &c, &u); err != nil {
 			rows.Close()
 			return err
 		}
