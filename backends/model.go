@@ -2,6 +2,7 @@ package backends
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -103,19 +104,7 @@ func (im *Image) HTTPLocation() string {
 }
 
 func hasPrefixFold(s, prefix string) bool {
-	if len(s) < len(prefix) {
-		return false
-	}
-	for i := 0; i < len(prefix); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != prefix[i] {
-			return false
-		}
-	}
-	return true
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // Clone returns a deep copy, for building the next snapshot.
