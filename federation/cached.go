@@ -342,8 +342,8 @@ func (c *cachedRegion) SetImageStatus(ctx context.Context, id, status string) (*
 func (c *cachedRegion) DeleteImage(ctx context.Context, id string) error {
 	err := c.region.Images.DeleteImage(ctx, id)
 	c.written(ctx, id, nil)
-	if err == nil && c.blobs != nil {
-		c.blobs.Delete(blob.Key{Region: c.name, Image: id})
+	if err == nil && c.allBlobs != nil { // a remote image's data, or an http location's
+		c.allBlobs.Delete(blob.Key{Region: c.name, Image: id})
 	}
 	return err
 }

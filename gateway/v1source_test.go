@@ -389,7 +389,12 @@ func TestV1SourcesGlanceRegion(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cat.Close)
-	ts := serveData(t, gateway.Config{EnableV1: true, ImportFilter: f}, cat)
+	ts := serveData(t, gateway.Config{EnableV1: true, ImportFilter: f, ImageCache: cat.ImageCache()}, cat)
+	cached := func(id string) bool {
+		t.Helper()
+		_, body := ts.do(t, admin, "GET", "/v2/cache", nil)
+		return strings.Contains(string(body), id)
+	}
 
 	t.Run("Glance refuses an http location", func(t *testing.T) {
 		_, body := ts.do(t, p1, "POST", "/v1/images", nil, hdrs()...)
@@ -433,6 +438,16 @@ func TestV1SourcesGlanceRegion(t *testing.T) {
 		}
 		if n := src.gets.Load() - gets; n != 0 {
 			t.Errorf("a cached location image read the location %d times", n)
+		}
+		if !cached(id) {
+			t.Error("the cache API does not list the cached location image")
+		}
+		// Deleted, its cached data goes with it.
+		if resp, body := ts.do(t, p1, "DELETE", "/v1/images/"+id, nil); resp.StatusCode != 200 {
+			t.Fatalf("DELETE: %d %s", resp.StatusCode, body)
+		}
+		if cached(id) {
+			t.Error("a deleted location image's data is still cached")
 		}
 	})
 	t.Run("copy-from into Glance", func(t *testing.T) {
