@@ -34,8 +34,10 @@ import (
 //   - functional steps 12-17 and 28-31 (image members) and the unit
 //     tests of /v1/images/{id}/members and /v1/shared-images: served by
 //     another change (members), to be added with it;
-//   - every x-image-meta-location, x-glance-api-copy-from and
-//     x-image-meta-store=<scheme> case: not served (v1write.go);
+//   - the x-image-meta-location and x-glance-api-copy-from cases: they
+//     need an external server, and are v1source_test.go's; the
+//     x-image-meta-store=<scheme> cases: a store is a region here
+//     (v1write.go);
 //   - unit tests that inject faults into glance_store, notifications or
 //     property protections (no such configuration in Spyglass);
 //   - test_download_non_exists_image_raises_http_forbidden: it rewrites

@@ -14,6 +14,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/backends/httpstore"
 	"github.com/spyglass-gateway/spyglass/backends/outbound"
 )
 
@@ -45,8 +46,8 @@ type Options struct {
 	// StoreName is the Glance store id this region shows in an image's
 	// `stores`. "": "local".
 	StoreName string
-	// Fetcher fetches web-download imports and import tasks' import_from
-	// through the import filter. nil: outbound.Default(), Glance's
+	// Fetcher fetches web-download imports, import tasks' import_from and
+	// images' http locations through the import filter. nil: outbound.Default(), Glance's
 	// default [import_filtering_opts].
 	Fetcher *outbound.Fetcher
 }
@@ -58,6 +59,9 @@ type Store struct {
 
 	wdb *sql.DB // the one writer connection
 	rdb *sql.DB // readers (WAL lets them run beside the writer)
+
+	// http reads images' http locations through opts.Fetcher.
+	http *httpstore.Store
 
 	// wmu serializes every write: read snapshot, write DB, swap snapshot.
 	wmu sync.Mutex
@@ -132,6 +136,15 @@ CREATE TABLE IF NOT EXISTS tasks (
 	image_id TEXT NOT NULL, input TEXT, result TEXT, message TEXT NOT NULL,
 	expires_at INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
 );
+-- Glance's image_locations: where an image's data lives outside the
+-- store's files (an http location), in order. Added after the first
+-- release: CREATE ... IF NOT EXISTS is its migration.
+CREATE TABLE IF NOT EXISTS image_locations (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT, -- keeps the order
+	image_id TEXT NOT NULL, value TEXT NOT NULL,
+	meta_data TEXT NOT NULL DEFAULT '{}', status TEXT NOT NULL DEFAULT 'active'
+);
+CREATE INDEX IF NOT EXISTS ix_locations_image ON image_locations(image_id, seq);
 `
 
 // migrate brings a database made by an older Spyglass to schema: CREATE
@@ -220,6 +233,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		members: make(map[string]map[string]*backends.Member),
 		tasks:   make(map[string]*backends.Task),
 	}
+	s.http = httpstore.New(opts.Fetcher)
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	if err := s.recover(); err != nil {
 		s.Close()
@@ -385,6 +399,9 @@ func (s *Store) load() error {
 		}
 	}
 	rows.Close()
+	if err := s.loadLocations(); err != nil {
+		return err
+	}
 	rows, err = s.rdb.Query(`SELECT image_id, member, status, can_share, created_at, updated_at FROM image_members`)
 	if err != nil {
 		return err
