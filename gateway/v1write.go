@@ -36,7 +36,12 @@ import (
 //   - the catalog's state rules are v2's: an image is active only with
 //     its formats (a size-0 reservation without them stays queued), and
 //     the formats change only while it is queued;
-//   - the rules are decided on v2's targets, not on {} (v1Enforce).
+//   - the rules are decided on v2's targets, not on {} (v1Enforce);
+//   - the catalog keeps no deleted images (v2's): a deleted image's HEAD
+//     is a 404 where Queens answered 200 with status deleted, and
+//     changes-since never lists deleted images;
+//   - the property quota is the catalog's (image_property_quota, 128 by
+//     default), not the 10 Queens' functional tests configured.
 
 // hasBody is Glance's wsgi.JSONRequestDeserializer.has_body: a
 // Transfer-Encoding, or a Content-Length above 0.
