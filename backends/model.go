@@ -2,6 +2,7 @@ package backends
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -65,6 +66,45 @@ type Image struct {
 	// Stores names the regions (Glance "stores") that hold the image's data;
 	// empty until the image has data.
 	Stores []string
+	// Locations are where the image's data lives outside the store's own
+	// files, in order (Glance's image_locations): today an http(s) URL
+	// served read-only (backends/httpstore), set by v1's
+	// x-image-meta-location. Nil for an image whose data the store holds.
+	// Never rendered unless the API says so (Glance hides them unless
+	// show_multiple_locations or show_image_direct_url): the URL may
+	// carry credentials.
+	Locations []Location
+}
+
+// Location is one place an image's data can be read from.
+type Location struct {
+	// URL is where the bytes are, e.g. https://example.com/cirros.img.
+	URL string
+	// Metadata is the location's metadata as Glance records it (a JSON
+	// object); nil is {}.
+	Metadata map[string]string
+	// Status is Glance's location status: "active" (served) or
+	// "deleted"; "" is active.
+	Status string
+}
+
+// HTTPLocation is the URL of the first active http(s) location of im, or
+// "" when its data is the store's own.
+func (im *Image) HTTPLocation() string {
+	for i := range im.Locations {
+		l := &im.Locations[i]
+		if l.Status != "" && l.Status != "active" {
+			continue
+		}
+		if hasPrefixFold(l.URL, "http://") || hasPrefixFold(l.URL, "https://") {
+			return l.URL
+		}
+	}
+	return ""
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // Clone returns a deep copy, for building the next snapshot.
@@ -72,6 +112,18 @@ func (im *Image) Clone() *Image {
 	c := *im
 	c.Tags = append([]string(nil), im.Tags...)
 	c.Stores = append([]string(nil), im.Stores...)
+	if im.Locations != nil {
+		c.Locations = make([]Location, len(im.Locations))
+		for i, l := range im.Locations {
+			c.Locations[i] = l
+			if l.Metadata != nil {
+				c.Locations[i].Metadata = make(map[string]string, len(l.Metadata))
+				for k, v := range l.Metadata {
+					c.Locations[i].Metadata[k] = v
+				}
+			}
+		}
+	}
 	if im.Properties != nil {
 		c.Properties = make(map[string]string, len(im.Properties))
 		for k, v := range im.Properties {
@@ -83,11 +135,23 @@ func (im *Image) Clone() *Image {
 
 // Member is one image membership: the image is shared with project MemberID.
 type Member struct {
-	ImageID   string
-	MemberID  string
-	Status    string
+	ImageID  string
+	MemberID string
+	Status   string
+	// CanShare is the Images API v1's grant: the member may change the
+	// image's members (Queens' registry is_image_sharable). v2 has no such
+	// field; false where the store keeps none (a Glance region).
+	CanShare  bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// MemberGrant is one entry of a v1 membership list (PUT
+// /v1/images/{id}/members): a project, and its can_share when the client
+// gave one (nil: a member kept keeps its grant, a new one gets false).
+type MemberGrant struct {
+	MemberID string
+	CanShare *bool
 }
 
 // Task is one Glance task (the Tasks API and the import flow).

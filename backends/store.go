@@ -43,6 +43,18 @@ type UploadOptions struct {
 	Store string
 }
 
+// LocationOptions describe a location given to an image
+// (ImageLocations.AddLocation).
+type LocationOptions struct {
+	// Size is the size the client gave (v1's x-image-meta-size); 0 means
+	// none. A location whose server reports another non-zero size is
+	// ErrConflict; a server that reports none leaves this one.
+	Size int64
+	// Checksum is the MD5 the client gave, recorded as it is (Queens did:
+	// the data is never read to compute it); nil means none.
+	Checksum *string
+}
+
 // Data is an image's bytes, opened for reading. Readers may read any range
 // concurrently; Close releases it.
 type Data interface {

@@ -349,9 +349,11 @@ type API struct {
 	// EnableV1 serves the Images API v1 (Glance Queens' `enable_v1_api`)
 	// over the same catalog as v2: `GET /v1/images`, `GET
 	// /v1/images/detail`, `HEAD` and `GET /v1/images/{id}`, and the writes
-	// `POST /v1/images`, `PUT` and `DELETE /v1/images/{id}` (no members,
-	// locations or copy-from yet), also under `/v1.0/` and `/v1.1/`, with
-	// v1.1 and v1.0 listed DEPRECATED in
+	// `POST /v1/images`, `PUT` and `DELETE /v1/images/{id}`, and the
+	// members (`/v1/images/{id}/members`, `/v1/shared-images/{member}`),
+	// and the external sources (`x-image-meta-location`,
+	// `x-glance-api-copy-from`, through `import_filtering`), also under
+	// `/v1.0/` and `/v1.1/`, with v1.1 and v1.0 listed DEPRECATED in
 	// the versions document. Default true; false: a /v1 path is an unknown
 	// version (300), as in every Glance since Rocky.
 	EnableV1 bool `yaml:"enable_v1"`

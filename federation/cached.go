@@ -136,7 +136,10 @@ type cachedRegion struct {
 	meta   *meta.Cache
 	blobs  *blob.Cache
 	fetch  Fetcher // nil: the region's data is not cached
-	log    *slog.Logger
+	// allBlobs is the catalog's blob cache whatever the region: images
+	// at an http location are cached in it (openLocation). nil: none.
+	allBlobs *blob.Cache
+	log      *slog.Logger
 	// writes counts the writes through the catalog (shared by its
 	// regions): images a listing read ahead are reused for the next page
 	// only when none happened in between.
@@ -146,7 +149,7 @@ type cachedRegion struct {
 }
 
 func newCachedRegion(name string, region Region, meta *meta.Cache, blobs *blob.Cache, log *slog.Logger) *cachedRegion {
-	c := &cachedRegion{region: region, name: name, meta: meta, log: log}
+	c := &cachedRegion{region: region, name: name, meta: meta, log: log, allBlobs: blobs}
 	if f, ok := region.Data.(Fetcher); ok && blobs != nil {
 		c.blobs, c.fetch = blobs, f
 	}
@@ -339,8 +342,8 @@ func (c *cachedRegion) SetImageStatus(ctx context.Context, id, status string) (*
 func (c *cachedRegion) DeleteImage(ctx context.Context, id string) error {
 	err := c.region.Images.DeleteImage(ctx, id)
 	c.written(ctx, id, nil)
-	if err == nil && c.blobs != nil {
-		c.blobs.Delete(blob.Key{Region: c.name, Image: id})
+	if err == nil && c.allBlobs != nil { // a remote image's data, or an http location's
+		c.allBlobs.Delete(blob.Key{Region: c.name, Image: id})
 	}
 	return err
 }
@@ -381,6 +384,9 @@ func (c *cachedRegion) Import(ctx context.Context, id string, req backends.Impor
 // (through this region's metadata cache); images it cannot verify (no size
 // or checksums yet) stream from the region.
 func (c *cachedRegion) OpenData(ctx context.Context, img *backends.Image) (backends.Data, error) {
+	if img.HTTPLocation() != "" {
+		return c.openLocation(ctx, img)
+	}
 	if c.blobs == nil {
 		return c.region.Data.OpenData(ctx, img)
 	}
@@ -389,6 +395,36 @@ func (c *cachedRegion) OpenData(ctx context.Context, img *backends.Image) (backe
 		return c.region.Data.OpenData(ctx, img)
 	}
 	return c.blobs.Open(ctx, blob.Key{Region: c.name, Image: img.ID}, exp, c.origin(ctx, img.ID))
+}
+
+// openLocation opens the data of an image whose bytes are at an http
+// location (the region reads them from there): through the blob cache,
+// when there is one and the image has a checksum to verify the bytes
+// against, like any region's data, else straight from the location.
+func (c *cachedRegion) openLocation(ctx context.Context, img *backends.Image) (backends.Data, error) {
+	data, err := c.region.Data.OpenData(ctx, img)
+	if err != nil || c.allBlobs == nil {
+		return data, err
+	}
+	sec, ok := data.(backends.Sectioner)
+	exp, verifiable := expect(img)
+	if !ok || !verifiable {
+		return data, nil
+	}
+	return c.allBlobs.Open(ctx, blob.Key{Region: c.name, Image: img.ID}, exp, locationOrigin{sec, data.Size()})
+}
+
+// locationOrigin fills the blob cache from a location's data.
+type locationOrigin struct {
+	s    backends.Sectioner
+	size int64
+}
+
+func (o locationOrigin) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	if n < 0 || off+n > o.size {
+		n = o.size - off
+	}
+	return o.s.Section(ctx, off, n)
 }
 
 // expect is what the cache verifies an image's data against.

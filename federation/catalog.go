@@ -541,6 +541,11 @@ func (c *Catalog) move(ctx context.Context, id string, from, to int) error {
 	for _, m := range members {
 		if _, err := dst.AddMember(ctx, id, m.MemberID); err != nil {
 			c.log.WarnContext(ctx, "moving an image: a member was not added", "image", id, "member", m.MemberID, "err", err)
+		} else if m.CanShare {
+			// v1's grant goes with it where the region keeps one.
+			if _, err := dst.ShareMember(ctx, id, m.MemberID, &m.CanShare); err != nil {
+				c.log.WarnContext(ctx, "moving an image: a member's can_share was not kept", "image", id, "member", m.MemberID, "err", err)
+			}
 		}
 	}
 	if err := src.DeleteImage(ctx, id); err != nil {

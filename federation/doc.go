@@ -8,7 +8,8 @@
 // fakes. Optional capabilities are separate interfaces, checked once at
 // New on the field they belong to: a Fetcher (ranged reads: the region's
 // data goes through the blob cache), a StoreNamer (the region's default
-// name). The catalog itself satisfies the gateway's contracts, and its
+// name); the v1 members' GrantKeeper and SharedLister (v1members.go) are
+// asked of Members at each call. The catalog itself satisfies the gateway's contracts, and its
 // image data cache, when it has one, is ImageCache (nil otherwise).
 //
 // Every region is wrapped in a cachedRegion. For a remote region (a Glance

@@ -66,7 +66,9 @@ func (ic *ImageCache) DeleteCachedImage(_ context.Context, id string) (bool, err
 	c := ic.c
 	deleted := false
 	for _, r := range c.regions {
-		if r.cached.fetch != nil && c.blobs.Delete(blob.Key{Region: r.cached.name, Image: id}) {
+		// Every region: an embedded one's http-location images are
+		// cached too (openLocation).
+		if c.blobs.Delete(blob.Key{Region: r.cached.name, Image: id}) {
 			deleted = true
 		}
 	}

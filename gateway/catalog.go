@@ -79,6 +79,26 @@ type Members interface {
 	DeleteMember(ctx context.Context, imageID, memberID string) error
 }
 
+// V1Members are what the Images API v1 adds to Members, over the same
+// memberships (Glance Queens served both versions over one table): the
+// can_share grant, the whole list replaced at once, and a project's
+// memberships across images. A member added here is pending for v2; v2's
+// read here with can_share false unless v1 granted it.
+type V1Members interface {
+	// ShareMember adds memberID to the image (pending; can_share false
+	// unless canShare says otherwise) or sets an existing membership's
+	// can_share (canShare nil: unchanged). A store that keeps no can_share
+	// refuses true with ErrBadRequest.
+	ShareMember(ctx context.Context, imageID, memberID string, canShare *bool) (*backends.Member, error)
+	// ReplaceMembers makes the image's members exactly grants: the others
+	// are removed, those kept keep their status.
+	ReplaceMembers(ctx context.Context, imageID string, grants []backends.MemberGrant) error
+	// SharedWith lists memberID's memberships as the caller in ctx may see
+	// them: an admin all of them; anyone else those on images it owns, and
+	// all of its own when memberID is its project.
+	SharedWith(ctx context.Context, memberID string) ([]*backends.Member, error)
+}
+
 // Tasks are the asynchronous work: /v2/tasks and an image's import, which
 // Glance runs as a task.
 type Tasks interface {
@@ -152,8 +172,10 @@ type Catalog struct {
 	Images  Images
 	Data    ImageData
 	Members Members
-	Tasks   Tasks
-	Stores  Stores
+	// V1Members is required with Config.EnableV1 only.
+	V1Members V1Members
+	Tasks     Tasks
+	Stores    Stores
 	// Metadefs nil: /v2/metadefs/* (but the schemas) answer 501.
 	Metadefs Metadefs
 }
@@ -165,6 +187,7 @@ func CatalogOf(v any) Catalog {
 	c.Images, _ = v.(Images)
 	c.Data, _ = v.(ImageData)
 	c.Members, _ = v.(Members)
+	c.V1Members, _ = v.(V1Members)
 	c.Tasks, _ = v.(Tasks)
 	c.Stores, _ = v.(Stores)
 	c.Metadefs, _ = v.(Metadefs)

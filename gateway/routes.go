@@ -134,6 +134,16 @@ var routeTable = [...]routeSpec{
 	{method: "POST", path: "/v1/images", rule: policy.AddImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1Create(c) }},
 	{method: "PUT", path: "/v1/images/{image_id}", rule: policy.ModifyImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1Update(c, string(a[0])) }},
 	{method: "DELETE", path: "/v1/images/{image_id}", rule: policy.DeleteImage, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1Delete(c, string(a[0])) }},
+	// The v1 members (v1members.go), with Queens' rules: get_members,
+	// modify_member (v2's add_member under the current defaults:
+	// v1MemberRule), delete_member; GET of one member is Queens' 405, and
+	// /v1/shared-images has no rule.
+	{method: "GET", path: "/v1/images/{image_id}/members", rule: policy.GetMembers, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1ListMembers(c, string(a[0])) }},
+	{method: "PUT", path: "/v1/images/{image_id}/members", rule: policy.ModifyMember, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1ReplaceMembers(c, string(a[0])) }},
+	{method: "GET", path: "/v1/images/{image_id}/members/{member_id}", handle: func(s *Server, c *call, a routeArgs) { s.v1ShowMember(c) }},
+	{method: "PUT", path: "/v1/images/{image_id}/members/{member_id}", rule: policy.ModifyMember, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1ShareMember(c, string(a[0]), string(a[1])) }},
+	{method: "DELETE", path: "/v1/images/{image_id}/members/{member_id}", rule: policy.DeleteMember, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.v1DeleteMember(c, string(a[0]), string(a[1])) }},
+	{method: "GET", path: "/v1/shared-images/{member_id}", handle: func(s *Server, c *call, a routeArgs) { s.v1SharedImages(c, string(a[0])) }},
 }
 
 // routeID names a route template: an index into routeIDs. The first ones

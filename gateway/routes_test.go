@@ -99,7 +99,11 @@ func TestResolve(t *testing.T) {
 		{"POST", "/v1/images", "", outRoute, "/v1/images", ""},
 		{"GET", "/v1", "", outBareVersion, "/v1", ""},
 		{"GET", "/v1.2/images", "", outChoices, "other", ""},
-		{"GET", "/v1/images/x/members", "", outNotFound, "other", ""},
+		{"GET", "/v1/images/x/members", "", outRoute, "/v1/images/{image_id}/members", ""},
+		{"POST", "/v1/images/x/members", "", outNotAllowed, "/v1/images/{image_id}/members", "GET, PUT"},
+		{"PATCH", "/v1/images/x/members/p2", "", outNotAllowed, "/v1/images/{image_id}/members/{member_id}", "GET, PUT, DELETE"},
+		{"GET", "/v1/shared-images/p2", "", outRoute, "/v1/shared-images/{member_id}", ""},
+		{"GET", "/v1/images/x/members/p2/x", "", outNotFound, "other", ""},
 		{"GET", "/v1/schemas/image", "", outNotFound, "other", ""}, // no v2 route under /v1
 		{"GET", "/v2/images/detail", "", outRoute, "/v2/images/{image_id}", ""},
 	} {

@@ -105,6 +105,9 @@ type Server struct {
 	// catalogs are the message catalogs in force (SetCatalogs swaps
 	// them); nil: English only.
 	catalogs atomic.Pointer[i18n.Catalogs]
+
+	// copies are the v1 copy-from copies running (v1source.go).
+	copies v1Copies
 }
 
 // New validates cfg and returns a server for cat (gateway.CatalogOf(store)
@@ -112,6 +115,9 @@ type Server struct {
 func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 	if err := cat.check(); err != nil {
 		return nil, err
+	}
+	if cfg.EnableV1 && cat.V1Members == nil {
+		return nil, errors.New("gateway: EnableV1 needs the v1 members: Catalog.V1Members is nil (it needs a gateway.V1Members)")
 	}
 	if auth == nil {
 		return nil, errors.New("gateway: nil Authenticator")
@@ -195,9 +201,13 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting connections and waits for in-flight requests,
-// uploads included, to finish, or for ctx to end.
+// uploads included, to finish, or for ctx to end; then it stops the v1
+// copy-from copies still running (their images end killed) and waits for
+// them, or for ctx to end.
 func (s *Server) Shutdown(ctx context.Context) error {
-	return s.srv.ShutdownWithContext(ctx)
+	err := s.srv.ShutdownWithContext(ctx)
+	s.copies.stop(ctx) // after the requests, which may start copies
+	return err
 }
 
 // SetPolicy replaces the authorization rules (a policy file reloaded on

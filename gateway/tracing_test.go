@@ -143,8 +143,9 @@ func TestRouteIDsAgree(t *testing.T) {
 		resp, _ := ts.do(t, admin, row.Method, path, nil)
 		statuses[row] = resp.StatusCode
 		// The router's own answers; a task's DELETE is Glance's 405 by
-		// its handler (Allow: GET).
-		if resp.StatusCode == 300 || resp.StatusCode == 405 && resp.Header.Get("Allow") != "GET" {
+		// its handler (Allow: GET), and GET of one v1 member Queens' bare
+		// 405 (no Allow; the router's always has one).
+		if allow := resp.Header.Get("Allow"); resp.StatusCode == 300 || resp.StatusCode == 405 && allow != "GET" && allow != "" {
 			t.Errorf("%s %s: %d", row.Method, path, resp.StatusCode)
 		}
 		spans := exp.GetSpans()

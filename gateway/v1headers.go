@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -117,6 +118,13 @@ func ParseV1ImageMeta(h *fasthttp.RequestHeader) (*V1ImageMeta, error) {
 			shown = "None"
 		}
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			// Python's int has no range: an integer past int64 is
+			// one (ParseInt's n is clamped to the nearest bound), for
+			// the database's range check (v1CheckDBInts) or the size
+			// cap to refuse as Queens did, not "Cannot convert".
+			err = nil
+		}
 		if err != nil {
 			if f.nullable && shown == "None" {
 				continue

@@ -50,8 +50,9 @@ func (s *Server) v1ListImages(c *call, detail bool) {
 		imgs, err = s.v1List(c, q)
 	}
 	if err != nil {
-		if errors.Is(err, backends.ErrMarkerNotFound) {
-			// registry/api/v1/images.py:121-132.
+		if errors.Is(err, backends.ErrMarkerNotFound) || q.Query.Marker != "" && errors.Is(err, backends.ErrBadRequest) && s.v1MarkerMissing(c, q) {
+			// registry/api/v1/images.py:121-132. A Glance region
+			// answers its own 400 for a marker it does not list.
 			err = badRequest("Invalid marker. Image could not be found.")
 		}
 		writeError(c.ctx, err)
@@ -104,6 +105,13 @@ func (s *Server) v1List(c *call, q *V1ListQuery) ([]*backends.Image, error) {
 	}
 }
 
+// v1MarkerMissing reports whether the listing's marker names no image
+// the listing's caller can see.
+func (s *Server) v1MarkerMissing(c *call, q *V1ListQuery) bool {
+	_, err := s.cat.Images.Image(backendsCtx(c, q.AsUser), q.Query.Marker)
+	return errors.Is(err, backends.ErrNotFound)
+}
+
 // backendsCtx is the call as the catalog's context; asUser: with the
 // caller's admin flag off, for an admin's listing "as a regular user".
 func backendsCtx(c *call, asUser bool) context.Context {
@@ -112,6 +120,16 @@ func backendsCtx(c *call, asUser bool) context.Context {
 	}
 	u := &asUserCall{call: c, who: *backends.CallerFrom(c)}
 	u.who.Admin = false
+	// A Glance region decides is_admin from the roles it is told
+	// (X-Roles, trusted mode): without the admin role, or it lists as
+	// an admin. A forwarded Keystone token stays an admin's.
+	roles := make([]string, 0, len(u.who.Roles))
+	for _, r := range u.who.Roles {
+		if r != "admin" {
+			roles = append(roles, r)
+		}
+	}
+	u.who.Roles = roles
 	return u
 }
 

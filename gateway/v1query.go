@@ -187,7 +187,9 @@ func ParseV1ListQuery(args *fasthttp.Args, admin bool) (*V1ListQuery, error) {
 	}
 	if !changesSince {
 		// db/sqlalchemy/api.py:463-466: no killed image when undeleted.
-		q.Filters = append(q.Filters, backends.Filter{Key: "status", Op: backends.OpIn, Values: v1Statuses})
+		// A status the caller asks for is narrowed in place, one filter
+		// on the key: a region's query string holds one status.
+		v1NarrowStatus(out)
 	}
 
 	// 223-225 and 333-349: is_public, for an admin only; absent means
@@ -264,4 +266,30 @@ func uuidLike(v string) bool {
 		}
 	}
 	return true
+}
+
+// v1NarrowStatus keeps the listing to v1Statuses: the caller's status
+// filter, if any, loses the statuses not among them (nothing left: an
+// empty page), else one is added.
+func v1NarrowStatus(out *V1ListQuery) {
+	q := &out.Query
+	for i := range q.Filters {
+		f := &q.Filters[i]
+		if f.Key != "status" || f.Property {
+			continue
+		}
+		var keep []string
+		for _, v := range f.Values {
+			if contains(v1Statuses, v) {
+				keep = append(keep, v)
+			}
+		}
+		if len(keep) == 0 {
+			out.Empty = true
+			keep = f.Values
+		}
+		f.Values = keep
+		return
+	}
+	q.Filters = append(q.Filters, backends.Filter{Key: "status", Op: backends.OpIn, Values: v1Statuses})
 }

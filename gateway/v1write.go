@@ -30,12 +30,18 @@ import (
 //   - size, checksum and virtual_size are the store's to compute (v2's
 //     read-only attributes): supplied, they are verified against the data
 //     uploaded with them and otherwise not recorded;
-//   - x-image-meta-location and x-glance-api-copy-from are not served
-//     (400), and x-image-meta-store names a store (region) of the catalog;
+//   - x-image-meta-location and x-glance-api-copy-from are served as
+//     v1source.go says, and x-image-meta-store names a store (region) of
+//     the catalog;
 //   - the catalog's state rules are v2's: an image is active only with
 //     its formats (a size-0 reservation without them stays queued), and
 //     the formats change only while it is queued;
-//   - the rules are decided on v2's targets, not on {} (v1Enforce).
+//   - the rules are decided on v2's targets, not on {} (v1Enforce);
+//   - the catalog keeps no deleted images (v2's): a deleted image's HEAD
+//     is a 404 where Queens answered 200 with status deleted, and
+//     changes-since never lists deleted images;
+//   - the property quota is the catalog's (image_property_quota, 128 by
+//     default), not the 10 Queens' functional tests configured.
 
 // hasBody is Glance's wsgi.JSONRequestDeserializer.has_body: a
 // Transfer-Encoding, or a Content-Length above 0.
@@ -62,13 +68,10 @@ func (s *Server) v1Enforce(c *call, rule policy.Rule, m *V1ImageMeta, data bool,
 	if m.IsPublic && !c.pol.Allowed(policy.PublicizeImage, &c.id, t) {
 		return errV1Forbidden
 	}
-	if m.Has("copy_from") || m.Has("location") || len(c.ctx.Request.Header.Peek("x-glance-api-copy-from")) > 0 {
-		return badRequest("Image locations and copy-from are not served by this Images API v1: upload the data in the request body.")
-	}
 	if data && !c.pol.Allowed(policy.UploadImage, &c.id, t) {
 		return errV1Forbidden
 	}
-	return nil
+	return s.v1EnforceSource(c, m, t) // v1source.go
 }
 
 // v1CheckData is what must hold before data is read: the Content-Type
@@ -146,10 +149,19 @@ func (s *Server) v1Create(c *call) {
 	}
 	t := policy.ProposedImageTarget(img.Owner, img.Visibility)
 	err = s.v1Enforce(c, policy.AddImage, m, c.hasBody(), &t)
+	var src v1Source // x-image-meta-location, x-glance-api-copy-from (v1source.go)
 	if err == nil {
-		if c.hasBody() {
+		src, err = s.v1ParseSource(c, m)
+	}
+	if err == nil {
+		switch {
+		case c.hasBody():
 			err = s.v1CheckData(c, m, nil)
-		} else {
+		case src.any():
+			if err = v1CheckFormats(m, nil); err == nil {
+				err = s.v1CheckStore(m)
+			}
+		default:
 			err = s.v1CheckStore(m)
 		}
 	}
@@ -195,7 +207,17 @@ func (s *Server) v1Create(c *call) {
 	// images.py:584-585: a reservation of size 0 is active at once. The
 	// catalog activates no image without its formats (v2's rule): without
 	// them it stays a queued reservation.
-	empty := !c.hasBody() && m.Has("size") && m.Size == 0 && img.DiskFormat != nil && img.ContainerFormat != nil
+	empty := !c.hasBody() && !src.any() && m.Has("size") && m.Size == 0 && img.DiskFormat != nil && img.ContainerFormat != nil
+	if src.location != "" {
+		up, err := s.v1AddLocation(c, created.ID, m, src)
+		if err != nil {
+			s.v1Discard(c, created)
+			s.render.forget(created.ID)
+			writeError(c.ctx, err)
+			return
+		}
+		created = up
+	}
 	if c.hasBody() || empty {
 		var up *backends.Image
 		if empty {
@@ -220,6 +242,9 @@ func (s *Server) v1Create(c *call) {
 	}
 	c.ctx.SetStatusCode(201)
 	s.v1WriteImage(c, created)
+	if src.copyFrom != "" {
+		s.v1StartCopy(c, created.ID, m, src)
+	}
 }
 
 // v1Discard deletes an image the create reserved and could not fill; a
@@ -336,6 +361,22 @@ func (s *Server) v1Update(c *call, id string) {
 		// images.py:1004-1005: HTTPConflict(msg), the detail.
 		err = errDetail(409, "Cannot upload to an unqueued image")
 	}
+	var src v1Source // v1source.go
+	if err == nil {
+		src, err = s.v1ParseSource(c, m)
+	}
+	if err == nil && src.any() && orig.Status != backends.StatusQueued {
+		// images.py:1012 and 1029-1033.
+		err = errStatus(400, "Attempted to update Location field for an image not in queued status.")
+	}
+	if err == nil && src.any() {
+		if err = v1CheckFormats(m, orig); err == nil {
+			err = s.v1CheckStore(m)
+		}
+		if err == nil && src.location != "" {
+			err = s.v1ProbeLocation(c, src.location)
+		}
+	}
 	if err == nil && data {
 		err = s.v1CheckData(c, m, orig)
 	}
@@ -374,11 +415,20 @@ func (s *Server) v1Update(c *call, id string) {
 			return
 		}
 	}
+	if src.location != "" {
+		if updated, err = s.v1AddLocation(c, id, m, src); err != nil {
+			writeError(c.ctx, err)
+			return
+		}
+	}
 	// ImageSerializer.update (images.py:1330-1335).
 	if updated.Checksum != nil {
 		c.ctx.Response.Header.Set("ETag", *updated.Checksum)
 	}
 	s.v1WriteImage(c, updated)
+	if src.copyFrom != "" {
+		s.v1StartCopy(c, id, m, src)
+	}
 }
 
 // v1CheckImmutable is images.py:970-990: id and status never change;

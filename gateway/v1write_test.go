@@ -323,8 +323,9 @@ func TestV1Create(t *testing.T) {
 		// 128), a 413.
 		{name: "property quota", who: p1, hdr: manyProps(129), status: 413,
 			msg: "The limit has been exceeded on the number of allowed image properties. Attempted: 129, Maximum: 128"},
-		{name: "location not served", who: p1, hdr: []string{"x-image-meta-location", "http://example.com/x"}, status: 400, msg: "not served"},
-		{name: "copy-from not served", who: p1, hdr: []string{"x-glance-api-copy-from", "http://example.com/x"}, status: 400, msg: "not served"},
+		// images.py:467-484, _validate_source (more in v1source_test.go).
+		{name: "location not http", who: p1, hdr: []string{"x-image-meta-location", "file:///etc/passwd"}, status: 400, msg: "External sources are not supported: 'file:///etc/passwd'"},
+		{name: "copy-from refused by the import filter", who: p1, hdr: []string{"x-glance-api-copy-from", "http://127.0.0.1/x"}, status: 400, msg: "External sources are not supported: 'http://127.0.0.1/x'"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := imageCount(t, ts)

@@ -308,6 +308,10 @@ func (s *Store) OpenData(ctx context.Context, img *backends.Image) (backends.Dat
 	if !img.HasData() {
 		return nil, backends.ErrNoData
 	}
+	if u := img.HTTPLocation(); u != "" {
+		// Read-only, where it lives (httpstore): never a file here.
+		return s.http.Open(u, *img.Size), nil
+	}
 	id := img.ID
 	f, err := os.Open(s.dataPath(id))
 	if err != nil {

@@ -19,6 +19,11 @@
 //	defer s.Close()
 //	img, err := s.CreateImage(ctx, &backends.Image{ID: id, Visibility: "shared"})
 //
+// An image may instead have its data at an http location (AddLocation,
+// the image_locations table): it is active with no file here, and its
+// bytes are read from the URL through backends/httpstore and the import
+// filter.
+//
 // Layout under the directory: glance.db (+ WAL files), images/<id> (data of
 // active images), staging/<id> (data staged with PUT /stage). Temporary
 // files start with ".tmp-" and are removed when the store opens.

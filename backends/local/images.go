@@ -252,6 +252,16 @@ func (s *Store) SetImageStatus(ctx context.Context, id, status string) (*backend
 		default:
 			return nil, backends.Errorf(backends.ErrForbidden, fmt.Sprintf("Not allowed to reactivate image in status '%s'", cur.Status))
 		}
+	case backends.StatusKilled:
+		// v1 copy-from's safe_kill: an image whose data never came. No
+		// v2 action asks for it.
+		switch cur.Status {
+		case backends.StatusKilled:
+			return cur, nil
+		case backends.StatusQueued, backends.StatusSaving:
+		default:
+			return nil, backends.Errorf(backends.ErrConflict, fmt.Sprintf("Image status transition from %s to %s is not allowed", cur.Status, status))
+		}
 	default:
 		return nil, backends.Errorf(backends.ErrBadRequest, fmt.Sprintf("Image status transition from %s to %s is not allowed", cur.Status, status))
 	}
@@ -296,6 +306,7 @@ func (s *Store) DeleteImage(ctx context.Context, id string) error {
 			`DELETE FROM image_properties WHERE image_id=?`,
 			`DELETE FROM image_tags WHERE image_id=?`,
 			`DELETE FROM image_members WHERE image_id=?`,
+			`DELETE FROM image_locations WHERE image_id=?`,
 		} {
 			if _, err := tx.Exec(q, id); err != nil {
 				return err

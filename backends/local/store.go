@@ -14,6 +14,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/backends/httpstore"
 	"github.com/spyglass-gateway/spyglass/backends/outbound"
 )
 
@@ -45,8 +46,8 @@ type Options struct {
 	// StoreName is the Glance store id this region shows in an image's
 	// `stores`. "": "local".
 	StoreName string
-	// Fetcher fetches web-download imports and import tasks' import_from
-	// through the import filter. nil: outbound.Default(), Glance's
+	// Fetcher fetches web-download imports, import tasks' import_from and
+	// images' http locations through the import filter. nil: outbound.Default(), Glance's
 	// default [import_filtering_opts].
 	Fetcher *outbound.Fetcher
 }
@@ -58,6 +59,9 @@ type Store struct {
 
 	wdb *sql.DB // the one writer connection
 	rdb *sql.DB // readers (WAL lets them run beside the writer)
+
+	// http reads images' http locations through opts.Fetcher.
+	http *httpstore.Store
 
 	// wmu serializes every write: read snapshot, write DB, swap snapshot.
 	wmu sync.Mutex
@@ -122,6 +126,7 @@ CREATE INDEX IF NOT EXISTS ix_tags_value ON image_tags(value, image_id);
 CREATE TABLE IF NOT EXISTS image_members (
 	image_id TEXT NOT NULL, member TEXT NOT NULL, status TEXT NOT NULL,
 	created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+	can_share INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (image_id, member)
 );
 CREATE INDEX IF NOT EXISTS ix_members_member ON image_members(member, status, image_id);
@@ -131,7 +136,47 @@ CREATE TABLE IF NOT EXISTS tasks (
 	image_id TEXT NOT NULL, input TEXT, result TEXT, message TEXT NOT NULL,
 	expires_at INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
 );
+-- Glance's image_locations: where an image's data lives outside the
+-- store's files (an http location), in order. Added after the first
+-- release: CREATE ... IF NOT EXISTS is its migration.
+CREATE TABLE IF NOT EXISTS image_locations (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT, -- keeps the order
+	image_id TEXT NOT NULL, value TEXT NOT NULL,
+	meta_data TEXT NOT NULL DEFAULT '{}', status TEXT NOT NULL DEFAULT 'active'
+);
+CREATE INDEX IF NOT EXISTS ix_locations_image ON image_locations(image_id, seq);
 `
+
+// migrate brings a database made by an older Spyglass to schema: CREATE
+// TABLE IF NOT EXISTS leaves an existing table as it was, so the columns
+// added since are added here (each an ADD COLUMN with the default every
+// existing row had in effect).
+func migrate(db *sql.DB) error {
+	cols := map[string]bool{}
+	rows, err := db.Query(`SELECT name FROM pragma_table_info('image_members')`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		cols[name] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	if !cols["can_share"] {
+		// The v1 members' can_share (Queens' image_members.can_share,
+		// default False): no member of an older store had the grant.
+		if _, err := db.Exec(`ALTER TABLE image_members ADD COLUMN can_share INTEGER NOT NULL DEFAULT 0`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Open opens (creating it if missing) the store in dir and recovers from a
 // crash: uploads cut off leave their image queued, leftover temporary files
@@ -172,6 +217,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("creating the schema: %w", err)
 	}
+	if err := migrate(wdb); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("migrating the schema: %w", err)
+	}
 	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
 		wdb.Close()
@@ -184,6 +233,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		members: make(map[string]map[string]*backends.Member),
 		tasks:   make(map[string]*backends.Task),
 	}
+	s.http = httpstore.New(opts.Fetcher)
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	if err := s.recover(); err != nil {
 		s.Close()
@@ -349,14 +399,17 @@ func (s *Store) load() error {
 		}
 	}
 	rows.Close()
-	rows, err = s.rdb.Query(`SELECT image_id, member, status, created_at, updated_at FROM image_members`)
+	if err := s.loadLocations(); err != nil {
+		return err
+	}
+	rows, err = s.rdb.Query(`SELECT image_id, member, status, can_share, created_at, updated_at FROM image_members`)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
 		m := &backends.Member{}
 		var c, u int64
-		if err := rows.Scan(&m.ImageID, &m.MemberID, &m.Status, &c, &u); err != nil {
+		if err := rows.Scan(&m.ImageID, &m.MemberID, &m.Status, &m.CanShare, &c, &u); err != nil {
 			rows.Close()
 			return err
 		}
