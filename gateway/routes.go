@@ -209,7 +209,7 @@ var routesByShape = func() (t [3][maxSegments + 1][]*compiledRoute) {
 }()
 
 // numRoutes bounds routeID for the metrics' table.
-const numRoutes = 64
+const numRoutes = 48
 
 func compileRoutes(table []routeSpec) ([]compiledRoute, []string) {
 	ids := append([]string(nil), pseudoRoutes[:]...)
