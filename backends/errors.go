@@ -38,6 +38,12 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 )
 
+// ErrHidden is what a remote region answers about an object that exists
+// but that the caller may not see (Glance's bare 404, as for a private
+// namespace of another project), where the gateway words that case
+// differently from a missing one. It is an ErrNotFound.
+var ErrHidden error = &Error{Kind: ErrNotFound, Explanation: "The resource could not be found."}
+
 // Error carries a client-facing explanation together with the sentinel that
 // decides the status code: errors.Is(err, ErrConflict) still holds.
 type Error struct {

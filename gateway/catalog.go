@@ -122,8 +122,52 @@ type Stores interface {
 	Stores() []string
 }
 
-// Catalog is what a Server calls, by resource. Every field is required;
-// CatalogOf fills them all from one value that serves every resource.
+// Metadefs are the metadata definitions: /v2/metadefs. A namespace is
+// found whoever may see it (the gateway decides visibility and policy, as
+// Glance's API layer does); the catalog enforces names' uniqueness
+// (ErrConflict), protection (ErrForbidden) and existence (ErrNotFound),
+// each with Glance's explanation.
+type Metadefs interface {
+	ListNamespaces(ctx context.Context, q *backends.NamespaceQuery) ([]*backends.MetadefNamespace, error)
+	Namespace(ctx context.Context, name string) (*backends.MetadefNamespace, error)
+	// CreateNamespace creates a namespace with its contents, all or none.
+	CreateNamespace(ctx context.Context, c *backends.MetadefNamespaceContent) (*backends.MetadefNamespace, error)
+	UpdateNamespace(ctx context.Context, name string, ns *backends.MetadefNamespace) (*backends.MetadefNamespace, error)
+	DeleteNamespace(ctx context.Context, name string) error
+	// DeleteNamespaceContent deletes all of a namespace's objects,
+	// properties or tags (backends.MetadefObjects, ...).
+	DeleteNamespaceContent(ctx context.Context, name, kind string) error
+
+	MetadefObjects(ctx context.Context, ns string) ([]*backends.MetadefObject, error)
+	MetadefObject(ctx context.Context, ns, name string) (*backends.MetadefObject, error)
+	CreateMetadefObject(ctx context.Context, ns string, o *backends.MetadefObject) (*backends.MetadefObject, error)
+	UpdateMetadefObject(ctx context.Context, ns, name string, o *backends.MetadefObject) (*backends.MetadefObject, error)
+	DeleteMetadefObject(ctx context.Context, ns, name string) error
+
+	MetadefProperties(ctx context.Context, ns string) ([]*backends.MetadefProperty, error)
+	MetadefProperty(ctx context.Context, ns, name string) (*backends.MetadefProperty, error)
+	CreateMetadefProperty(ctx context.Context, ns string, p *backends.MetadefProperty) (*backends.MetadefProperty, error)
+	UpdateMetadefProperty(ctx context.Context, ns, name string, p *backends.MetadefProperty) (*backends.MetadefProperty, error)
+	DeleteMetadefProperty(ctx context.Context, ns, name string) error
+
+	MetadefTags(ctx context.Context, ns string, q *backends.TagQuery) ([]*backends.MetadefTag, error)
+	MetadefTag(ctx context.Context, ns, name string) (*backends.MetadefTag, error)
+	CreateMetadefTag(ctx context.Context, ns, name string) (*backends.MetadefTag, error)
+	// CreateMetadefTags adds names, replacing the namespace's tags unless
+	// appending; an empty list changes nothing.
+	CreateMetadefTags(ctx context.Context, ns string, names []string, appending bool) ([]*backends.MetadefTag, error)
+	UpdateMetadefTag(ctx context.Context, ns, name, newName string) (*backends.MetadefTag, error)
+	DeleteMetadefTag(ctx context.Context, ns, name string) error
+
+	ResourceTypes(ctx context.Context) ([]*backends.MetadefResourceType, error)
+	ResourceTypeAssociations(ctx context.Context, ns string) ([]*backends.MetadefAssociation, error)
+	CreateResourceTypeAssociation(ctx context.Context, ns string, a *backends.MetadefAssociation) (*backends.MetadefAssociation, error)
+	DeleteResourceTypeAssociation(ctx context.Context, ns, resourceType string) error
+}
+
+// Catalog is what a Server calls, by resource. Every field but Metadefs is
+// required; CatalogOf fills them all from one value that serves every
+// resource.
 type Catalog struct {
 	Images  Images
 	Data    ImageData
@@ -132,6 +176,8 @@ type Catalog struct {
 	V1Members V1Members
 	Tasks     Tasks
 	Stores    Stores
+	// Metadefs nil: /v2/metadefs/* (but the schemas) answer 501.
+	Metadefs Metadefs
 }
 
 // CatalogOf returns a Catalog whose every field is v, where v implements
@@ -144,6 +190,7 @@ func CatalogOf(v any) Catalog {
 	c.V1Members, _ = v.(V1Members)
 	c.Tasks, _ = v.(Tasks)
 	c.Stores, _ = v.(Stores)
+	c.Metadefs, _ = v.(Metadefs)
 	return c
 }
 

@@ -38,10 +38,11 @@
 // resource (catalog.go): Images (records, tags, actions), ImageData
 // (upload, stage, open), Members, V1Members (v1's can_share, list
 // replacement and shared-images; needed with EnableV1), Tasks (tasks and
-// imports) and Stores.
-// A Catalog holds one of each; CatalogOf fills them from one value that
-// serves them all (the embedded store, a federation.Catalog), and a test
-// replaces only the one it fakes. The caller travels in ctx
+// imports), Stores and Metadefs (the metadata definitions, metadefs.go:
+// the default region's, which serve's composition picks; nil answers
+// 501). A Catalog holds one of each; CatalogOf fills them from one value
+// that serves them all (the embedded store, a federation.Catalog), and a
+// test replaces only the one it fakes. The caller travels in ctx
 // (backends.CallerFrom), never as an argument. The image data cache that
 // /v2/cache manages is an optional capability of its own
 // (Config.ImageCache).

@@ -231,7 +231,9 @@ func decodeJSON(body []byte) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, backends.Errorf(backends.ErrBadRequest, "Malformed JSON in request body.")
 	}
-	if dec.More() {
+	// Only white space may follow the document (json.Decoder.More
+	// misses a stray ']' or '}'; Python's json.loads calls it extra data).
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 		return nil, backends.Errorf(backends.ErrBadRequest, "Malformed JSON in request body.")
 	}
 	return v, nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/policy"
 )
 
@@ -80,6 +81,42 @@ var routeTable = [...]routeSpec{
 	// other name (after its 405: a POST to any name is a 405).
 	{method: "GET", path: "/v2/info/{info}", handle: func(s *Server, c *call, a routeArgs) { s.getInfo(c, a[0]) }},
 	{method: "GET", path: "/v2/info/stores/detail", rule: policy.StoresInfoDetail, ruled: true, handle: func(s *Server, c *call, a routeArgs) { s.getInfo(c, nil) }},
+
+	// The metadata definitions (metadefs.go), in the order of Glance's
+	// router; each handler enforces its rule on the namespace
+	// (MetadefAPIPolicy), so none is ruled here.
+	{method: "GET", path: "/v2/metadefs/resource_types", handle: func(s *Server, c *call, a routeArgs) { s.listResourceTypes(c) }},
+	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/resource_types", handle: func(s *Server, c *call, a routeArgs) { s.listAssociations(c, string(a[0])) }},
+	{method: "POST", path: "/v2/metadefs/namespaces/{namespace}/resource_types", handle: func(s *Server, c *call, a routeArgs) { s.createAssociation(c, string(a[0])) }},
+	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/resource_types/{resource_type}", handle: func(s *Server, c *call, a routeArgs) { s.deleteAssociation(c, string(a[0]), string(a[1])) }},
+	{method: "GET", path: "/v2/metadefs/namespaces", handle: func(s *Server, c *call, a routeArgs) { s.listNamespaces(c) }},
+	{method: "POST", path: "/v2/metadefs/namespaces", handle: func(s *Server, c *call, a routeArgs) { s.createNamespace(c) }},
+	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}", handle: func(s *Server, c *call, a routeArgs) { s.showNamespace(c, string(a[0])) }},
+	{method: "PUT", path: "/v2/metadefs/namespaces/{namespace}", handle: func(s *Server, c *call, a routeArgs) { s.updateNamespace(c, string(a[0])) }},
+	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}", handle: func(s *Server, c *call, a routeArgs) { s.deleteNamespace(c, string(a[0])) }},
+	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/properties", handle: func(s *Server, c *call, a routeArgs) { s.listMetadefProperties(c, string(a[0])) }},
+	{method: "POST", path: "/v2/metadefs/namespaces/{namespace}/properties", handle: func(s *Server, c *call, a routeArgs) { s.createMetadefProperty(c, string(a[0])) }},
+	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/properties", handle: func(s *Server, c *call, a routeArgs) {
+		s.deleteNamespaceContent(c, string(a[0]), backends.MetadefProperties)
+	}},
+	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/properties/{property_name}", handle: func(s *Server, c *call, a routeArgs) { s.showMetadefProperty(c, string(a[0]), string(a[1])) }},
+	{method: "PUT", path: "/v2/metadefs/namespaces/{namespace}/properties/{property_name}", handle: func(s *Server, c *call, a routeArgs) { s.updateMetadefProperty(c, string(a[0]), string(a[1])) }},
+	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/properties/{property_name}", handle: func(s *Server, c *call, a routeArgs) { s.deleteMetadefProperty(c, string(a[0]), string(a[1])) }},
+	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/objects", handle: func(s *Server, c *call, a routeArgs) { s.listMetadefObjects(c, string(a[0])) }},
+	{method: "POST", path: "/v2/metadefs/namespaces/{namespace}/objects", handle: func(s *Server, c *call, a routeArgs) { s.createMetadefObject(c, string(a[0])) }},
+	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/objects", handle: func(s *Server, c *call, a routeArgs) {
+		s.deleteNamespaceContent(c, string(a[0]), backends.MetadefObjects)
+	}},
+	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/objects/{object_name}", handle: func(s *Server, c *call, a routeArgs) { s.showMetadefObject(c, string(a[0]), string(a[1])) }},
+	{method: "PUT", path: "/v2/metadefs/namespaces/{namespace}/objects/{object_name}", handle: func(s *Server, c *call, a routeArgs) { s.updateMetadefObject(c, string(a[0]), string(a[1])) }},
+	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/objects/{object_name}", handle: func(s *Server, c *call, a routeArgs) { s.deleteMetadefObject(c, string(a[0]), string(a[1])) }},
+	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/tags", handle: func(s *Server, c *call, a routeArgs) { s.listMetadefTags(c, string(a[0])) }},
+	{method: "POST", path: "/v2/metadefs/namespaces/{namespace}/tags", handle: func(s *Server, c *call, a routeArgs) { s.createMetadefTags(c, string(a[0])) }},
+	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/tags", handle: func(s *Server, c *call, a routeArgs) { s.deleteNamespaceContent(c, string(a[0]), backends.MetadefTags) }},
+	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/tags/{tag_name}", handle: func(s *Server, c *call, a routeArgs) { s.showMetadefTag(c, string(a[0]), string(a[1])) }},
+	{method: "POST", path: "/v2/metadefs/namespaces/{namespace}/tags/{tag_name}", handle: func(s *Server, c *call, a routeArgs) { s.createMetadefTag(c, string(a[0]), string(a[1])) }},
+	{method: "PUT", path: "/v2/metadefs/namespaces/{namespace}/tags/{tag_name}", handle: func(s *Server, c *call, a routeArgs) { s.updateMetadefTag(c, string(a[0]), string(a[1])) }},
+	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/tags/{tag_name}", handle: func(s *Server, c *call, a routeArgs) { s.deleteMetadefTag(c, string(a[0]), string(a[1])) }},
 
 	// The Images API v1 reads (v1images.go), with Config.EnableV1:
 	// Queens' glance/api/v1/router.py, whose /images/detail comes before

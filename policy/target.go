@@ -30,6 +30,7 @@ const (
 	targetProposed                   // add_image's dict
 	targetProject                    // get_images' {'project_id': caller}
 	targetContext                    // context_is_admin's context.to_dict()
+	targetMetadef                    // MetadefAPIPolicy's {'project_id': owner, 'visibility': ...}
 )
 
 // ImageTarget is Glance's ImageTarget over an image the caller found:
@@ -53,6 +54,13 @@ func ProposedImageTarget(owner *string, visibility string) Target {
 
 // ProjectTarget is get_images' target, {'project_id': the caller's project}.
 func ProjectTarget(caller *Identity) Target { return Target{kind: targetProject, id: caller} }
+
+// MetadefTarget is MetadefAPIPolicy's target over a namespace:
+// {'project_id': its owner, 'visibility': its visibility}. A call about no
+// namespace (a listing, a create) has ProjectTarget's.
+func MetadefTarget(owner, visibility string) Target {
+	return Target{kind: targetMetadef, owner: owner, visibility: visibility}
+}
 
 // EmptyTarget is {}.
 func EmptyTarget() Target { return Target{} }
@@ -189,6 +197,14 @@ func (t *Target) lookup(p *tpart) (value, bool) {
 			if t.ownerNone {
 				return vNone, true
 			}
+			return strValue(t.owner), true
+		case key == keyAttr && p.attr == attrVisibility:
+			return strValue(t.visibility), true
+		}
+		return value{}, false
+	case targetMetadef:
+		switch {
+		case key == keyProjectID:
 			return strValue(t.owner), true
 		case key == keyAttr && p.attr == attrVisibility:
 			return strValue(t.visibility), true

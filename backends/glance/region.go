@@ -228,6 +228,9 @@ func (c *uploadConn) Write(p []byte) (int, error) {
 // identity is the caller's identity as the region must see it.
 func identity(ctx context.Context) map[string]string {
 	h := map[string]string{"Accept": "application/json"}
+	if extra, ok := ctx.Value(extraHeaderKey{}).([2]string); ok {
+		h[extra[0]] = extra[1]
+	}
 	c := backends.CallerFrom(ctx)
 	if c == nil {
 		return h

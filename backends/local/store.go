@@ -213,7 +213,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	wdb.SetMaxOpenConns(1)
 	wdb.SetConnMaxIdleTime(0)
-	if _, err := wdb.Exec(schema); err != nil {
+	if _, err := wdb.Exec(schema + metadefSchema); err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("creating the schema: %w", err)
 	}

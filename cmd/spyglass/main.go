@@ -47,6 +47,9 @@ commands:
   cache ls [--json] | cache prefetch IMAGE_ID | cache evict IMAGE_ID
             list, fill or drop a running instance's image data cache through
             its admin listener (--admin ADDR, --config FILE, --region NAME, --token TOKEN)
+  metadefs load DIR
+            load Glance's metadata definition files (*.json) into the
+            default embedded region (--config FILE, --data-dir DIR, --overwrite)
   version   print the version and the Go version it was built with
   help      print this help
 `
@@ -73,6 +76,8 @@ func run(ctx context.Context, stop func(), args []string, stdout, stderr io.Writ
 		return configCommand(args[1:], stdout, stderr)
 	case "cache":
 		return cacheCommand(args[1:], stdout, stderr)
+	case "metadefs":
+		return metadefsCommand(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		if len(args) > 1 {
 			fmt.Fprintf(stderr, "spyglass version: takes no arguments\n")

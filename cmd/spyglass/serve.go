@@ -162,6 +162,14 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 		fc.Shared = shared
 		inst.Redis = shared
 	}
+	// The metadata definitions are the default region's (the composition
+	// picks it: federation merges images, not metadefs): its embedded
+	// store, or the Glance region itself, asked with the caller's identity.
+	var metadefs gateway.Metadefs
+	defaultName := cfg.DefaultRegion
+	if defaultName == "" {
+		defaultName = cfg.Regions[0].Name
+	}
 	for i := range cfg.Regions {
 		region := &cfg.Regions[i]
 		rc := federation.RegionConfig{
@@ -186,6 +194,9 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 				return catalog{}, nil, fmt.Errorf("regions[%s]: %w", region.Name, err)
 			}
 			rc.Region = federation.RegionOf(remote)
+			if region.Name == defaultName {
+				metadefs = remote
+			}
 			inst.Regions = append(inst.Regions, admin.Region{Name: region.Name, Kind: region.Kind, Breaker: remote, Cached: cfg.Cache.MaxSize > 0})
 			if cfg.Cache.MetadataTTL > 0 {
 				mc := meta.Config{
@@ -236,6 +247,9 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 				return catalog{}, nil, err
 			}
 			rc.Region = federation.RegionOf(store)
+			if region.Name == defaultName {
+				metadefs = store
+			}
 			closers = append(closers, closeStore)
 			inst.Regions = append(inst.Regions, admin.Region{Name: region.Name, Kind: region.Kind})
 		}
@@ -247,7 +261,9 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 		return catalog{}, nil, err
 	}
 	closers = append(closers, cat.Close)
-	return catalog{Catalog: gateway.CatalogOf(cat), cache: cat.ImageCache()}, closeAll, nil
+	gc := gateway.CatalogOf(cat)
+	gc.Metadefs = metadefs
+	return catalog{Catalog: gc, cache: cat.ImageCache()}, closeAll, nil
 }
 
 // catalog is what openCatalog opened: what the gateway calls, and the

@@ -438,7 +438,10 @@ func spyglassUnderTest(t *testing.T, mode string, opts glancetest.Options) strin
 // With regionURL set, Spyglass serves no embedded store: its one region is
 // the Glance at regionURL (CONFORMANCE_BACKEND=glance), so the suite checks
 // Spyglass in front of a Glance against that Glance's twin.
-func startSpyglass(t *testing.T, defaults, regionURL string) string {
+//
+// dataDir, when given, is the embedded store's directory (a test that
+// loads it first); by default an empty one.
+func startSpyglass(t *testing.T, defaults, regionURL string, dataDir ...string) string {
 	t.Helper()
 	if u := os.Getenv("CONFORMANCE_SPYGLASS"); u != "" {
 		return u
@@ -479,7 +482,11 @@ func startSpyglass(t *testing.T, defaults, regionURL string) string {
 		yaml += "regions: [{name: local, kind: glance, endpoint: \"" + regionURL + "\"}]\n" +
 			"cache: {dir: \"" + filepath.Join(tmp, "cache") + "\"}\n"
 	} else {
-		args = append(args, "--data-dir", filepath.Join(tmp, "data"))
+		dir := filepath.Join(tmp, "data")
+		if len(dataDir) > 0 {
+			dir = dataDir[0]
+		}
+		args = append(args, "--data-dir", dir)
 	}
 	if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
