@@ -15,7 +15,7 @@ TEST_TIMEOUT ?= 20m
 BENCH_TIMEOUT ?= 45m
 FUZZTIME ?= 15s
 
-.PHONY: all build run test vet deps deps-bench conformance conformance-glance fuzz bench bench-quick bench-system clean help
+.PHONY: all build run test vet deps deps-bench conformance conformance-glance tempest fuzz bench bench-quick bench-system clean help
 
 all: build
 
@@ -26,6 +26,7 @@ help:
 	@echo "make build        bin/spyglass, version $(VERSION)"
 	@echo "make conformance  differential suite: Spyglass against a real Glance, legacy and current policy"
 	@echo "make conformance-glance  the same with Spyglass in front of a second Glance"
+	@echo "make tempest      Tempest's image API tests against Spyglass (and a real Glance) with a real Keystone; TEMPEST_PROFILES=$(TEMPEST_PROFILES)"
 	@echo "make fuzz         every FuzzXxx for FUZZTIME=$(FUZZTIME) each"
 	@echo "make bench        go benchmarks; SYSTEM=1 adds the bench/ scenarios (make bench-system)"
 
@@ -80,6 +81,19 @@ conformance: deps
 # region, kind glance) instead of the embedded store.
 conformance-glance: deps
 	CONFORMANCE_BACKEND=glance $(GO) test ./gateway/conformance/ -count=1 -v -timeout $(TEST_TIMEOUT)
+
+# Tempest's image API tests (Debian's python3-tempest 33) against each
+# profile of TEMPEST_PROFILES (embedded: Spyglass on its embedded store;
+# regions: Spyglass over two real Glance regions; glance: a real Glance,
+# the reference), all with a real Keystone. Fails on a failure not in
+# cmd/spyglass/testdata/tempest/expected-failures-<profile>.txt and on a
+# listed test that did not fail; results in bin/tempest/<profile>/.
+TEMPEST_PROFILES ?= embedded,regions,glance
+TEMPEST_TIMEOUT ?= 60m
+tempest: deps
+	$(call need,test -x /usr/bin/tempest,python3-tempest)
+	$(call need,/usr/bin/python3 -c 'import keystonemiddleware',python3-keystonemiddleware)
+	SPYGLASS_TEMPEST=$(TEMPEST_PROFILES) SPYGLASS_TEMPEST_OUT=$(CURDIR)/bin/tempest $(GO) test -count=1 -v -timeout $(TEMPEST_TIMEOUT) -run '^TestTempest$$' ./cmd/spyglass/
 
 # need PROBE, PACKAGE: installs PACKAGE with apt-get when PROBE (a shell
 # command) fails. Never skips: without root or apt, it stops and says what

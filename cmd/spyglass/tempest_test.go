@@ -105,6 +105,9 @@ type tempestHarness struct {
 	// out keeps each profile's results (SPYGLASS_TEMPEST_OUT, else a
 	// temporary directory).
 	out string
+	// outDir is out/<the profile being run>: the servers leave their
+	// logs there when the profile ends.
+	outDir string
 }
 
 // The service users, each with the admin role on project service (they
@@ -185,28 +188,40 @@ import_filtering: {allowed_ports: []%s}
 
 func startTempestEmbedded(t *testing.T, h *tempestHarness) string {
 	p := startArgs(t, h.bin, "serve", "--config", h.spyglassConfig(t, ""), "--data-dir", t.TempDir())
+	h.keepSpyglassLog(t, p)
 	return "http://" + p.addr
 }
 
+// keepSpyglassLog writes what spyglass logged to spyglass.log in the
+// profile's results when the profile ends.
+func (h *tempestHarness) keepSpyglassLog(t *testing.T, p *process) {
+	out := h.outDir
+	t.Cleanup(func() { os.WriteFile(filepath.Join(out, "spyglass.log"), []byte(p.log()), 0o644) })
+}
+
 func startTempestRegions(t *testing.T, h *tempestHarness) string {
-	one, two := h.startGlance(t), h.startGlance(t)
+	one, two := h.startGlance(t, ""), h.startGlance(t, "")
 	cfg := h.spyglassConfig(t, fmt.Sprintf(`regions:
   - {name: one, kind: glance, endpoint: %q}
   - {name: two, kind: glance, endpoint: %q}
 default_region: one
 `, one, two))
 	p := startArgs(t, h.bin, "serve", "--config", cfg)
+	h.keepSpyglassLog(t, p)
 	return "http://" + p.addr
 }
 
+// startTempestGlance starts the reference: a Glance with two file stores,
+// as a multi-store install (devstack's) has, so Tempest's copy-image and
+// multi-store import tests run.
 func startTempestGlance(t *testing.T, h *tempestHarness) string {
-	return h.startGlance(t)
+	return h.startGlance(t, fmt.Sprintf("\n[DEFAULT]\nenabled_backends = local:file, second:file\n\n[second]\nfilesystem_store_datadir = %s\n", t.TempDir()))
 }
 
 // startGlance starts a real Glance 25 that validates tokens with the
 // harness's Keystone, and may fetch web-download imports from loopback.
-func (h *tempestHarness) startGlance(t *testing.T) string {
-	extra := "\n[import_filtering_opts]\nallowed_ports =\n"
+func (h *tempestHarness) startGlance(t *testing.T, conf string) string {
+	extra := conf + "\n[import_filtering_opts]\nallowed_ports =\n"
 	if h.importFilterHosts != "" {
 		extra += "allowed_hosts = 127.0.0.1\n"
 	}
@@ -216,6 +231,8 @@ func (h *tempestHarness) startGlance(t *testing.T) string {
 		},
 		ExtraConfig: extra,
 	})
+	out := h.outDir
+	t.Cleanup(func() { copyFile(filepath.Join(g.Dir, "api.log"), filepath.Join(out, "glance-"+filepath.Base(g.Dir)+".log")) })
 	return g.URL
 }
 
@@ -228,6 +245,11 @@ type tempestResult struct {
 func (h *tempestHarness) run(t *testing.T, p tempestProfile) {
 	ctx := context.Background()
 	start := time.Now()
+	outDir := filepath.Join(h.out, p.name)
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.outDir = outDir
 	endpoint := p.start(t, h)
 	// A catalog region of the profile's own: the image endpoints of
 	// profiles run before stay in the catalog.
@@ -261,10 +283,6 @@ func (h *tempestHarness) run(t *testing.T, p tempestProfile) {
 	}
 	conf := tempestConf(h.ks.AuthURL(), region, h.httpImage, filepath.Join(ws, "logs"), p.apiV1)
 	if err := os.WriteFile(filepath.Join(ws, "etc", "tempest.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	outDir := filepath.Join(h.out, p.name)
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(outDir, "tempest.conf"), []byte(conf), 0o644)
@@ -457,11 +475,13 @@ func parseTempestCSV(b []byte) ([]tempestResult, error) {
 			}
 		}
 		switch st {
-		case "success", "fail", "skip":
-		case "xfail", "uxsuccess":
+		case "success", "skip":
+		case "fail", "failure", "xfail", "uxsuccess":
 			st = "fail"
+		case "exists", "inprogress":
+			continue // not an outcome
 		default:
-			continue // exists, inprogress: not an outcome
+			return nil, fmt.Errorf("subunit2csv row %d: unknown status %q", i, st)
 		}
 		out = append(out, tempestResult{id: id, status: st})
 	}
