@@ -55,9 +55,11 @@ var tempestProfiles = []tempestProfile{
 
 // TestTempest runs Tempest's image API tests (tempest run --regex
 // '^tempest\.api\.image') against each profile named in SPYGLASS_TEMPEST
-// (comma-separated, or "all"), with a real Keystone: dynamic credentials
-// made with Keystone's bootstrap admin, the Images API under test as the
-// catalog's image endpoint. Tempest's failures are compared with the
+// (comma-separated, or "all"), with a real Keystone whose catalog has the
+// Images API under test as its image endpoint. Tempest's credentials are
+// pre-provisioned users (tempestAccounts), or with
+// SPYGLASS_TEMPEST_CREDENTIALS=dynamic made per test class by Keystone's
+// bootstrap admin. Tempest's failures are compared with the
 // profile's testdata/tempest/expected-failures-<profile>.txt: a failure
 // not listed fails the test, and so does a listed test that did not fail
 // (it passes now, or was skipped: take it off the list). `make tempest`
@@ -99,6 +101,9 @@ type tempestHarness struct {
 	// httpImage is Tempest's [image] http_image: a loopback server, the
 	// machine may have no way out.
 	httpImage string
+	// accounts is Tempest's accounts.yaml (pre-provisioned credentials);
+	// empty: dynamic credentials, made by Keystone's bootstrap admin.
+	accounts string
 	// importFilterHosts is import_filtering.allowed_hosts (YAML) when the
 	// web server had to listen on loopback; empty: any host.
 	importFilterHosts string
@@ -156,12 +161,56 @@ func newTempestHarness(t *testing.T) *tempestHarness {
 	web.Start()
 	t.Cleanup(web.Close)
 	h.httpImage = web.URL + "/cirros.img"
+	switch mode := os.Getenv("SPYGLASS_TEMPEST_CREDENTIALS"); mode {
+	case "", "preprovisioned":
+		if h.accounts, err = tempestAccounts(ctx, h.ks); err != nil {
+			t.Fatal(err)
+		}
+	case "dynamic":
+	default:
+		t.Fatalf("SPYGLASS_TEMPEST_CREDENTIALS=%s: want preprovisioned (the default) or dynamic", mode)
+	}
 	if h.out = os.Getenv("SPYGLASS_TEMPEST_OUT"); h.out == "" {
 		h.out = t.TempDir()
 	} else if err := os.MkdirAll(h.out, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// Pre-provisioned accounts: enough for tempestConcurrency workers whose
+// test classes each hold two (primary and alt, or admin and primary).
+const (
+	tempestMembers = 2 * tempestConcurrency
+	tempestAdmins  = tempestConcurrency
+)
+
+// tempestAccounts makes the users and projects of Tempest's
+// pre-provisioned credentials (each user the member, or admin, of a
+// project of its own) and returns accounts.yaml. Dynamic credentials make
+// and delete a project and users per test class: with Keystone on a busy
+// 2-core machine they cost most of the run (a Keystone call took 2-10 s).
+func tempestAccounts(ctx context.Context, ks *keystonetest.Keystone) (string, error) {
+	var b strings.Builder
+	for i := 0; i < tempestMembers+tempestAdmins; i++ {
+		role, name := "member", fmt.Sprintf("tempest-member-%d", i)
+		if i >= tempestMembers {
+			role, name = "admin", fmt.Sprintf("tempest-admin-%d", i-tempestMembers)
+		}
+		project, err := ks.CreateProject(ctx, name)
+		if err != nil {
+			return "", err
+		}
+		u, err := ks.CreateUser(ctx, name, name+"-pw")
+		if err != nil {
+			return "", err
+		}
+		if err := ks.Grant(ctx, u.ID, project, role); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "- username: %s\n  password: %s\n  project_name: %s\n  user_domain_name: Default\n  project_domain_name: Default\n  roles: [%s]\n", u.Name, u.Password, name, role)
+	}
+	return b.String(), nil
 }
 
 // spyglassConfig is a keystone-mode configuration; regions are YAML lines
@@ -232,7 +281,9 @@ func (h *tempestHarness) startGlance(t *testing.T, conf string) string {
 		ExtraConfig: extra,
 	})
 	out := h.outDir
-	t.Cleanup(func() { copyFile(filepath.Join(g.Dir, "api.log"), filepath.Join(out, "glance-"+filepath.Base(g.Dir)+".log")) })
+	t.Cleanup(func() {
+		copyFile(filepath.Join(g.Dir, "api.log"), filepath.Join(out, "glance-"+filepath.Base(g.Dir)+".log"))
+	})
 	return g.URL
 }
 
@@ -282,6 +333,13 @@ func (h *tempestHarness) run(t *testing.T, p tempestProfile) {
 		t.Fatal(err)
 	}
 	conf := tempestConf(h.ks.AuthURL(), region, h.httpImage, filepath.Join(ws, "logs"), p.apiV1)
+	if h.accounts != "" {
+		path := filepath.Join(ws, "etc", "accounts.yaml")
+		if err := os.WriteFile(path, []byte(h.accounts), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		conf = strings.Replace(conf, "use_dynamic_credentials = true\n", "use_dynamic_credentials = false\ntest_accounts_file = "+path+"\n", 1)
+	}
 	if err := os.WriteFile(filepath.Join(ws, "etc", "tempest.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}

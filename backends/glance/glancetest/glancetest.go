@@ -14,7 +14,9 @@
 //	}
 //
 // Only for tests on loopback: anyone who reaches the port can claim any
-// identity.
+// identity. With Options.Keystone it validates Keystone tokens instead
+// (keystonemiddleware, Glance's stock "keystone" flavor), as the reference
+// Glance of cmd/spyglass's Tempest run does.
 package glancetest
 
 import (
