@@ -86,7 +86,17 @@ func TestTempest(t *testing.T) {
 		t.Fatalf("Tempest is not installed (%v): `make tempest` installs it (apt-get install -y --no-install-recommends python3-tempest)", err)
 	}
 
+	var metadefs string
+	if slices.ContainsFunc(profiles, func(p tempestProfile) bool { return p.name != "embedded" }) {
+		// Tempest's metadefs tests need Glance's stock definitions (the
+		// resource types above all), which python3-glance lacks.
+		metadefs = os.Getenv("SPYGLASS_TEMPEST_METADEFS")
+		if fi, err := os.Stat(metadefs); metadefs == "" || err != nil || !fi.IsDir() {
+			t.Fatalf("SPYGLASS_TEMPEST_METADEFS=%q: the real Glances need glance-common's metadefs directory (usr/share/glance-common/metadefs of the glance-common package); make tempest extracts it", metadefs)
+		}
+	}
 	h := newTempestHarness(t)
+	h.metadefs = metadefs
 	for _, p := range profiles {
 		t.Run(p.name, func(t *testing.T) { h.run(t, p) })
 	}
@@ -101,6 +111,10 @@ type tempestHarness struct {
 	// httpImage is Tempest's [image] http_image: a loopback server, the
 	// machine may have no way out.
 	httpImage string
+	// metadefs is glance-common's metadefs directory
+	// (SPYGLASS_TEMPEST_METADEFS), loaded into every Glance as a stock
+	// install has them; empty when no profile starts a Glance.
+	metadefs string
 	// accounts is Tempest's accounts.yaml (pre-provisioned credentials);
 	// empty: dynamic credentials, made by Keystone's bootstrap admin.
 	accounts string
@@ -270,15 +284,16 @@ func startTempestGlance(t *testing.T, h *tempestHarness) string {
 // startGlance starts a real Glance 25 that validates tokens with the
 // harness's Keystone, and may fetch web-download imports from loopback.
 func (h *tempestHarness) startGlance(t *testing.T, conf string) string {
-	extra := conf + "\n[import_filtering_opts]\nallowed_ports =\n"
+	extra := conf + "\n[import_filtering_opts]\nallowed_ports = []\n"
 	if h.importFilterHosts != "" {
-		extra += "allowed_hosts = 127.0.0.1\n"
+		extra += "allowed_hosts = [127.0.0.1]\n"
 	}
 	g := glancetest.StartTWith(t, glancetest.Options{
 		Keystone: &glancetest.KeystoneAuth{
 			AuthURL: h.ks.AuthURL(), Username: tempestGlanceUser, Password: tempestServicePass, Project: tempestServiceProject,
 		},
 		ExtraConfig: extra,
+		Metadefs:    h.metadefs,
 	})
 	out := h.outDir
 	t.Cleanup(func() {

@@ -123,6 +123,11 @@ type Options struct {
 	// stock "keystone" flavor) instead of believing identity headers.
 	// Nil: the trusted-header pipeline.
 	Keystone *KeystoneAuth
+	// Metadefs is a directory of metadata definition files (glance-common's
+	// /usr/share/glance-common/metadefs, *.json) that glance-manage
+	// db_load_metadefs loads before the API starts, as a stock install
+	// does. Empty: no metadefs (no namespaces, no resource types).
+	Metadefs string
 	// ExtraConfig is appended to glance-api.conf: more sections or options
 	// (oslo.config merges a section given twice), e.g.
 	// "[import_filtering_opts]\nallowed_ports = []\n". Empty: nothing.

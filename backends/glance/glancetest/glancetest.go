@@ -103,6 +103,15 @@ func StartWith(ctx context.Context, dir string, opts Options) (*Glance, error) {
 	if err := prepareDB(ctx, dir); err != nil {
 		return nil, err
 	}
+	if opts.Metadefs != "" {
+		metadefs, err := filepath.Abs(opts.Metadefs)
+		if err != nil {
+			return nil, err
+		}
+		if err := runLogged(ctx, filepath.Join(dir, "db_load_metadefs.log"), Python, "-c", pyMain("glance-manage", "glance.cmd.manage", dir, "db_load_metadefs", metadefs)); err != nil {
+			return nil, fmt.Errorf("glancetest: db_load_metadefs %s failed (see %s): %w", metadefs, filepath.Join(dir, "db_load_metadefs.log"), err)
+		}
+	}
 
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
