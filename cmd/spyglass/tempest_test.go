@@ -108,8 +108,9 @@ func TestTempest(t *testing.T) {
 type tempestHarness struct {
 	ks  *keystonetest.Keystone
 	bin string
-	// httpImage is Tempest's [image] http_image: a loopback server, the
-	// machine may have no way out.
+	// httpImage is Tempest's [image] http_image: a server of the test's
+	// own (the machine may have no way out), on a non-loopback address
+	// of this machine when it has one.
 	httpImage string
 	// metadefs is glance-common's metadefs directory
 	// (SPYGLASS_TEMPEST_METADEFS), loaded into every Glance as a stock
