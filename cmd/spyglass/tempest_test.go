@@ -171,7 +171,8 @@ func newTempestHarness(t *testing.T) *tempestHarness {
 		web.Listener.Close()
 		web.Listener = l
 	} else {
-		h.importFilterHosts = "[127.0.0.1]"
+		// Loopback it is, listed along with the bad-URL test's host.
+		h.importFilterHosts = "[127.0.0.1, " + tempestBadURLHost + "]"
 	}
 	web.Start()
 	t.Cleanup(web.Close)
@@ -192,6 +193,10 @@ func newTempestHarness(t *testing.T) *tempestHarness {
 	}
 	return h
 }
+
+// tempestBadURLHost is the host of the URL Tempest's
+// test_image_web_download_import_with_bad_url imports from.
+const tempestBadURLHost = "does-not.exist"
 
 // Pre-provisioned accounts: enough for tempestConcurrency workers whose
 // test classes each hold two (primary and alt, or admin and primary).
@@ -283,11 +288,12 @@ func startTempestGlance(t *testing.T, h *tempestHarness) string {
 }
 
 // startGlance starts a real Glance 25 that validates tokens with the
-// harness's Keystone, and may fetch web-download imports from loopback.
+// harness's Keystone, and fetches web-download imports from any port
+// (from loopback too when the web server is there).
 func (h *tempestHarness) startGlance(t *testing.T, conf string) string {
 	extra := conf + "\n[import_filtering_opts]\nallowed_ports = []\n"
 	if h.importFilterHosts != "" {
-		extra += "allowed_hosts = [127.0.0.1]\n"
+		extra += "allowed_hosts = [127.0.0.1," + tempestBadURLHost + "]\n"
 	}
 	g := glancetest.StartTWith(t, glancetest.Options{
 		Keystone: &glancetest.KeystoneAuth{
