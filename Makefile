@@ -15,7 +15,7 @@ TEST_TIMEOUT ?= 20m
 BENCH_TIMEOUT ?= 45m
 FUZZTIME ?= 15s
 
-.PHONY: all build run test vet deps deps-bench conformance conformance-glance fuzz bench bench-quick bench-system clean help
+.PHONY: all build run test vet deps deps-bench conformance conformance-glance tempest fuzz bench bench-quick bench-system clean help
 
 all: build
 
@@ -26,6 +26,7 @@ help:
 	@echo "make build        bin/spyglass, version $(VERSION)"
 	@echo "make conformance  differential suite: Spyglass against a real Glance, legacy and current policy"
 	@echo "make conformance-glance  the same with Spyglass in front of a second Glance"
+	@echo "make tempest      Tempest's image API tests against Spyglass (and a real Glance) with a real Keystone; TEMPEST_PROFILES=$(TEMPEST_PROFILES)"
 	@echo "make fuzz         every FuzzXxx for FUZZTIME=$(FUZZTIME) each"
 	@echo "make bench        go benchmarks; SYSTEM=1 adds the bench/ scenarios (make bench-system)"
 
@@ -80,6 +81,29 @@ conformance: deps
 # region, kind glance) instead of the embedded store.
 conformance-glance: deps
 	CONFORMANCE_BACKEND=glance $(GO) test ./gateway/conformance/ -count=1 -v -timeout $(TEST_TIMEOUT)
+
+# Tempest's image API tests (Debian's python3-tempest 33) against each
+# profile of TEMPEST_PROFILES (embedded: Spyglass on its embedded store;
+# regions: Spyglass over two real Glance regions; glance: a real Glance,
+# the reference), all with a real Keystone. Fails on a failure not in
+# cmd/spyglass/testdata/tempest/expected-failures-<profile>.txt and on a
+# listed test that did not fail; results in bin/tempest/<profile>/.
+# The real Glances load glance-common's metadefs (python3-glance lacks
+# them), taken from the package without installing it.
+TEMPEST_PROFILES ?= embedded,regions,glance
+TEMPEST_TIMEOUT ?= 60m
+TEMPEST_METADEFS := $(CURDIR)/bin/tempest/metadefs
+tempest: deps
+	$(call need,test -x /usr/bin/tempest,python3-tempest)
+	$(call need,/usr/bin/python3 -c 'import keystonemiddleware',python3-keystonemiddleware)
+	@if [ ! -f $(TEMPEST_METADEFS)/compute-cpu-pinning.json ]; then \
+	  echo "tempest: extracting glance-common's metadefs into $(TEMPEST_METADEFS)"; \
+	  rm -rf bin/tempest/deb && mkdir -p bin/tempest/deb && cd bin/tempest/deb && \
+	  { apt-get download glance-common </dev/null || { apt-get update </dev/null && apt-get download glance-common </dev/null; }; } && \
+	  dpkg-deb -x glance-common_*.deb x && rm -rf $(TEMPEST_METADEFS) && mv x/usr/share/glance-common/metadefs $(TEMPEST_METADEFS) && cd .. && rm -rf deb \
+	  || { echo "tempest: cannot get glance-common's metadefs (apt-get download glance-common; dpkg-deb -x); the reference Glance needs them" >&2; exit 1; }; \
+	fi
+	SPYGLASS_TEMPEST=$(TEMPEST_PROFILES) SPYGLASS_TEMPEST_OUT=$(CURDIR)/bin/tempest SPYGLASS_TEMPEST_METADEFS=$(TEMPEST_METADEFS) $(GO) test -count=1 -v -timeout $(TEMPEST_TIMEOUT) -run '^TestTempest$$' ./cmd/spyglass/
 
 # need PROBE, PACKAGE: installs PACKAGE with apt-get when PROBE (a shell
 # command) fails. Never skips: without root or apt, it stops and says what

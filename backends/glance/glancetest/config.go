@@ -38,6 +38,13 @@ paste.filter_factory = oslo_middleware:HTTPProxyToWSGI.factory
 
 [pipeline:glance-api-trusted]
 pipeline = healthcheck http_proxy_to_wsgi versionnegotiation context rootapp
+
+[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+delay_auth_decision = true
+
+[pipeline:glance-api-keystone]
+pipeline = healthcheck http_proxy_to_wsgi versionnegotiation authtoken context rootapp
 `
 
 // apiConf is glance-api.conf. Choices that differ from a bare glance.sh
@@ -83,7 +90,7 @@ filesystem_store_datadir = %[1]s/staging
 filesystem_store_datadir = %[1]s/tasks
 
 [paste_deploy]
-flavor = trusted
+flavor = %[6]s
 config_file = %[1]s/glance-api-paste.ini
 
 [oslo_concurrency]
@@ -111,6 +118,30 @@ type Options struct {
 	// "Caching via API is not supported at this site." — as Spyglass over
 	// its embedded store. False: image_cache_dir is set (a stock install).
 	NoImageCache bool
+	// Keystone, when set, makes Glance validate X-Auth-Token with that
+	// Keystone (keystonemiddleware's authtoken in the pipeline, Glance's
+	// stock "keystone" flavor) instead of believing identity headers.
+	// Nil: the trusted-header pipeline.
+	Keystone *KeystoneAuth
+	// Metadefs is a directory of metadata definition files (glance-common's
+	// /usr/share/glance-common/metadefs, *.json) that glance-manage
+	// db_load_metadefs loads before the API starts, as a stock install
+	// does. Empty: no metadefs (no namespaces, no resource types).
+	Metadefs string
+	// ExtraConfig is appended to glance-api.conf: more sections or options
+	// (oslo.config merges a section given twice), e.g.
+	// "[import_filtering_opts]\nallowed_ports = []\n". Empty: nothing.
+	ExtraConfig string
+}
+
+// KeystoneAuth is Glance's [keystone_authtoken]: the Keystone v3 that
+// validates callers' tokens and the service user Glance does it as (it
+// needs the admin or service role on its project).
+type KeystoneAuth struct {
+	AuthURL  string // Keystone's v3 URL, e.g. http://127.0.0.1:5000/v3
+	Username string
+	Password string
+	Project  string // the service user's project name, in domain Default
 }
 
 func writeConfig(dir string, port int, opts Options) error {
@@ -134,5 +165,22 @@ func writeConfig(dir string, port int, opts Options) error {
 	if opts.NoImageCache {
 		cacheDir = ""
 	}
-	return os.WriteFile(filepath.Join(dir, "glance-api.conf"), []byte(fmt.Sprintf(apiConf, dir, port, flag, policyFile, cacheDir)), 0o644)
+	flavor, authtoken := "trusted", ""
+	if k := opts.Keystone; k != nil {
+		flavor = "keystone"
+		authtoken = fmt.Sprintf(`
+[keystone_authtoken]
+www_authenticate_uri = %[1]s
+auth_url = %[1]s
+auth_type = password
+username = %[2]s
+password = %[3]s
+project_name = %[4]s
+user_domain_name = Default
+project_domain_name = Default
+service_token_roles_required = true
+`, k.AuthURL, k.Username, k.Password, k.Project)
+	}
+	conf := fmt.Sprintf(apiConf, dir, port, flag, policyFile, cacheDir, flavor) + authtoken + opts.ExtraConfig
+	return os.WriteFile(filepath.Join(dir, "glance-api.conf"), []byte(conf), 0o644)
 }

@@ -14,7 +14,9 @@
 //	}
 //
 // Only for tests on loopback: anyone who reaches the port can claim any
-// identity.
+// identity. With Options.Keystone it validates Keystone tokens instead
+// (keystonemiddleware, Glance's stock "keystone" flavor), as the reference
+// Glance of cmd/spyglass's Tempest run does.
 package glancetest
 
 import (
@@ -100,6 +102,15 @@ func StartWith(ctx context.Context, dir string, opts Options) (*Glance, error) {
 	}
 	if err := prepareDB(ctx, dir); err != nil {
 		return nil, err
+	}
+	if opts.Metadefs != "" {
+		metadefs, err := filepath.Abs(opts.Metadefs)
+		if err != nil {
+			return nil, err
+		}
+		if err := runLogged(ctx, filepath.Join(dir, "db_load_metadefs.log"), Python, "-c", pyMain("glance-manage", "glance.cmd.manage", dir, "db_load_metadefs", metadefs)); err != nil {
+			return nil, fmt.Errorf("glancetest: db_load_metadefs %s failed (see %s): %w", metadefs, filepath.Join(dir, "db_load_metadefs.log"), err)
+		}
 	}
 
 	var lastErr error
