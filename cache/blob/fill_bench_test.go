@@ -1,18 +1,104 @@
 package blob_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/sha512"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
+	"net/http"
+	"os"
+	"os/exec"
 	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/spyglass-gateway/spyglass/backends/glance"
 	"github.com/spyglass-gateway/spyglass/cache/blob"
-	"github.com/spyglass-gateway/spyglass/cache/blob/blobtest"
 )
+
+// TestMain runs the benchmark's helper process when asked (fillHelperEnv).
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(fillHelperEnv); mode != "" {
+		fillHelper(mode)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// fillHelperEnv makes the test binary one of BenchmarkFillWithReaders's
+// helpers ("origin" or "clients"): the origin and the clients live in
+// processes of their own, as they do in a site (the origin a region away,
+// the clients compute hosts), so that the goroutines measured are the
+// cache's alone, and the origin's pace is not the clients'.
+const fillHelperEnv = "SPYGLASS_BLOB_FILL_HELPER"
+
+const fillSize = 32 << 20
+
+// fillImage is the benchmark's image, the same in both processes.
+func fillImage() []byte {
+	data := make([]byte, fillSize)
+	rng := rand.New(rand.NewPCG(18, 18))
+	for i := 0; i < len(data); i += 8 {
+		v := rng.Uint64()
+		for j := 0; j < 8; j++ {
+			data[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return data
+}
+
+// fillHelper, as the origin, serves the image over HTTP with ranges; as
+// the clients, reads and drops whatever its listener's connections send. It
+// prints its address, and exits when its stdin closes.
+func fillHelper(mode string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	if mode == "origin" {
+		data := fillImage()
+		go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+		}))
+	}
+	dln := ln
+	go func() {
+		for {
+			c, err := dln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 256<<10)
+				for {
+					if _, err := c.Read(buf); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	fmt.Println(ln.Addr())
+	io.Copy(io.Discard, os.Stdin)
+}
+
+type fillOrigin struct {
+	r *glance.Region
+}
+
+func (o fillOrigin) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	return o.r.Fetch(ctx, "img", off, n)
+}
 
 // BenchmarkFillWithReaders: how long one fill takes from a loopback origin
 // at full speed with 1 reader and with 100 readers attached, in the same
@@ -25,32 +111,43 @@ import (
 //
 //	go test -run XXX -bench FillWithReaders -benchtime 3x ./cache/blob/
 func BenchmarkFillWithReaders(b *testing.B) {
-	const size = 32 << 20
-	o := blobtest.NewOrigin(b, size)
-	src := o.Region(b, 10*time.Second)
-	exp := o.Expect() // hashes the image: once
+	const size = fillSize
+	data := fillImage()
+	m, h := md5.Sum(data), sha512.Sum512(data)
+	exp := blob.Expect{Size: size, Checksum: hex.EncodeToString(m[:]), HashAlgo: "sha512", HashValue: hex.EncodeToString(h[:])}
+	originAddr := startFillHelper(b, "origin")
+	drainAddr := startFillHelper(b, "clients")
+	region, err := glance.New(glance.Config{Name: "r1", Endpoint: "http://" + originAddr, ReadTimeout: 30 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var got atomic.Int64 // bytes the fill has read from the origin
+	src := countingOrigin{fillOrigin{region}, &got}
 	c, err := blob.Open(blob.Config{Dir: b.TempDir(), MaxSize: 8 << 30})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Close()
 	img := 0
-	run := func(readers int) (fill, complete time.Duration) {
-		img++
+	run := func(readers int, warm bool) (fill, complete, wall time.Duration) {
+		if !warm {
+			img++
+		}
 		k := blob.Key{Region: "r1", Image: fmt.Sprintf("img-%d", img)}
 		conns := make([]net.Conn, readers)
-		var drained sync.WaitGroup
 		for i := range conns {
-			conns[i] = loopbackPair(b, &drained)
+			if conns[i], err = net.Dial("tcp", drainAddr); err != nil {
+				b.Fatal(err)
+			}
 		}
-		before := o.Sent.Load()
+		before := got.Load()
 		var wg sync.WaitGroup
 		start := time.Now()
 		var origin time.Duration
 		doneOrigin := make(chan struct{})
 		go func() {
 			defer close(doneOrigin)
-			for o.Sent.Load()-before < size {
+			for !warm && got.Load()-before < size {
 				time.Sleep(200 * time.Microsecond)
 			}
 			origin = time.Since(start)
@@ -66,6 +163,13 @@ func BenchmarkFillWithReaders(b *testing.B) {
 					return
 				}
 				defer d.Close()
+				if fd, ok := d.(interface{ File() *os.File }); ok {
+					// Complete: the gateway sends the file (sendfile).
+					if n, err := io.Copy(conn, fd.File()); err != nil || n != size {
+						b.Errorf("reader: %d bytes, %v", n, err)
+					}
+					return
+				}
 				r, err := d.(sectioner).Section(context.Background(), 0, d.Size())
 				if err != nil {
 					b.Error(err)
@@ -77,27 +181,32 @@ func BenchmarkFillWithReaders(b *testing.B) {
 				}
 			}(conns[i])
 		}
-		<-doneOrigin
+		if !warm {
+			<-doneOrigin
+		}
 		for c.Stats().FillsInFlight != 0 {
 			time.Sleep(200 * time.Microsecond)
 		}
 		complete = time.Since(start)
 		wg.Wait()
-		drained.Wait()
-		c.Delete(k)
-		return origin, complete
+		wall = time.Since(start)
+		return origin, complete, wall
 	}
-	var one, many, oneC, manyC []float64
+	var one, many, oneC, manyC, coldWall, warmWall []float64
 	for i := 0; i < b.N; i++ {
-		f, cp := run(1)
+		f, cp, _ := run(1, false)
 		one, oneC = append(one, f.Seconds()*1e3), append(oneC, cp.Seconds()*1e3)
-		f, cp = run(100)
-		many, manyC = append(many, f.Seconds()*1e3), append(manyC, cp.Seconds()*1e3)
+		f, cp, w := run(100, false)
+		many, manyC, coldWall = append(many, f.Seconds()*1e3), append(manyC, cp.Seconds()*1e3), append(coldWall, w.Seconds()*1e3)
+		_, _, w = run(100, true)
+		warmWall = append(warmWall, w.Seconds()*1e3)
 	}
 	b.ReportMetric(median(one), "fill1-ms")
 	b.ReportMetric(median(many), "fill100-ms")
 	b.ReportMetric(median(many)/median(one), "fill-ratio")
 	b.ReportMetric(median(manyC)/median(oneC), "complete-ratio")
+	b.ReportMetric(median(coldWall)/median(warmWall), "cold/warm-wall")
+	b.ReportMetric(median(warmWall), "warm100-ms")
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -107,32 +216,49 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
-// loopbackPair is a client connection's server side: what is written to
-// it is read and dropped by the client end.
-func loopbackPair(t testing.TB, drained *sync.WaitGroup) net.Conn {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// countingOrigin counts the bytes its streams deliver.
+type countingOrigin struct {
+	o blob.Origin
+	n *atomic.Int64
+}
+
+func (o countingOrigin) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	rc, err := o.o.Fetch(ctx, off, n)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
+	return countingStream{rc, o.n}, nil
+}
+
+type countingStream struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (s countingStream) Read(p []byte) (int, error) {
+	n, err := s.ReadCloser.Read(p)
+	s.n.Add(int64(n))
+	return n, err
+}
+
+// startFillHelper starts a helper process and returns its address.
+func startFillHelper(b *testing.B, mode string) string {
+	self, err := os.Executable()
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
-	server, err := ln.Accept()
+	helper := exec.Command(self)
+	helper.Env = append(os.Environ(), fillHelperEnv+"="+mode)
+	stdin, _ := helper.StdinPipe()
+	stdout, _ := helper.StdoutPipe()
+	helper.Stderr = os.Stderr
+	if err := helper.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stdin.Close(); helper.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
-	drained.Add(1)
-	go func() {
-		defer drained.Done()
-		defer client.Close()
-		buf := make([]byte, 256<<10)
-		for {
-			if _, err := client.Read(buf); err != nil {
-				return
-			}
-		}
-	}()
-	return server
+	return strings.TrimSpace(line)
 }
