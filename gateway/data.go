@@ -184,8 +184,16 @@ type dataReader struct {
 	metrics   *RequestMetrics
 	fromCache bool
 	cut       bool
-	sink      sink // WriteTo's writer
+	sink      sink         // WriteTo's writer
+	plain     plainReader  // d without WriteTo
+	primed    bytes.Reader // first, for WriteTo
 }
+
+// plainReader is a dataReader as an io.Reader alone (no WriteTo to call
+// back into).
+type plainReader struct{ d *dataReader }
+
+func (p *plainReader) Read(b []byte) (int, error) { return p.d.Read(b) }
 
 // primeSize is how much of a download is read before its status is sent:
 // whatever one read of the source gives, up to this.
@@ -244,10 +252,24 @@ func (d *dataReader) Read(p []byte) (int, error) {
 // lands, with sendfile over fasthttp's writer), through Read otherwise.
 // fasthttp prefers it to Read (copyZeroAlloc).
 func (d *dataReader) WriteTo(w io.Writer) (int64, error) {
+	rf, ok := w.(io.ReaderFrom)
+	wt, isWT := d.r.(io.WriterTo)
+	if !ok || !isWT {
+		// As fasthttp would without WriteTo: straight to the connection,
+		// so that bytes sent before a failure are on the wire.
+		d.plain.d = d
+		if ok {
+			return rf.ReadFrom(&d.plain)
+		}
+		return io.Copy(w, &d.plain)
+	}
 	var total int64
 	if d.first != nil {
-		n, err := w.Write(d.first[d.off:d.end])
-		total += int64(n)
+		// Through ReadFrom, not Write: not left in a buffer should the
+		// source fail next.
+		d.primed.Reset(d.first[d.off:d.end])
+		n, err := rf.ReadFrom(&d.primed)
+		total += n
 		if err != nil {
 			return total, err
 		}
@@ -256,27 +278,6 @@ func (d *dataReader) WriteTo(w io.Writer) (int64, error) {
 	}
 	if d.left <= 0 {
 		return total, nil
-	}
-	wt, ok := d.r.(io.WriterTo)
-	if !ok {
-		buf := primeBufs.Get().(*[primeSize]byte)
-		defer primeBufs.Put(buf)
-		for {
-			n, err := d.Read(buf[:])
-			if n > 0 {
-				m, werr := w.Write(buf[:n])
-				total += int64(m)
-				if werr != nil {
-					return total, werr
-				}
-			}
-			if err == io.EOF {
-				return total, nil
-			}
-			if err != nil {
-				return total, err
-			}
-		}
 	}
 	d.sink = sink{w: w}
 	n, err := wt.WriteTo(&d.sink)
