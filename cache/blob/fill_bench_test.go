@@ -23,6 +23,7 @@ import (
 
 	"github.com/spyglass-gateway/spyglass/backends/glance"
 	"github.com/spyglass-gateway/spyglass/cache/blob"
+	"github.com/spyglass-gateway/spyglass/cache/blob/blobtest"
 )
 
 // TestMain runs the benchmark's helper process when asked (fillHelperEnv).
@@ -261,4 +262,71 @@ func startFillHelper(b *testing.B, mode string) string {
 		b.Fatal(err)
 	}
 	return strings.TrimSpace(line)
+}
+
+// Readers attached to a fill that send through WriteTo into a TCP
+// connection (sendfile, lock-free at the fill's front) get exactly the
+// image, while the fill is slower than they are (they wait at its front)
+// and whatever their number.
+func TestBlobReadersSendAsBytesLand(t *testing.T) {
+	o := blobtest.NewOrigin(t, 4<<20+123)
+	o.BytesPerS.Store(16 << 20)
+	b := openBlobs(t, t.TempDir(), 1<<30)
+	defer b.Close()
+	src := o.Region(t, 5*time.Second)
+	exp := o.Expect()
+	want := md5.Sum(o.Data)
+	const readers = 20
+	var wg sync.WaitGroup
+	for i := 0; i < readers; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		client, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		server, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			defer client.Close()
+			h := md5.New()
+			n, err := io.Copy(h, client)
+			if err != nil || n != int64(len(o.Data)) || !bytes.Equal(h.Sum(nil), want[:]) {
+				t.Errorf("client got %d bytes (%v), or not the image's", n, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			defer server.Close()
+			d, err := b.Open(context.Background(), key, exp, src)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer d.Close()
+			r, err := d.(sectioner).Section(context.Background(), 0, d.Size())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer r.Close()
+			if _, ok := r.(io.WriterTo); !ok {
+				t.Error("a section of a fill has no WriteTo")
+			}
+			if n, err := io.Copy(server, r); err != nil || n != int64(len(o.Data)) {
+				t.Errorf("reader sent %d bytes, %v", n, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if sent := o.Sent.Load(); sent != int64(len(o.Data)) {
+		t.Fatalf("origin sent %d bytes for a %d-byte image", sent, len(o.Data))
+	}
 }
