@@ -31,10 +31,10 @@ const (
 const aheadThreshold = 4 << 20
 
 // chunk is what one read from an origin fills at most, and the unit in which
-// readers are woken. 1 MiB: with 100 readers attached, every wake-up is 100
-// goroutines scheduled and 100 sends; at 256 KiB the wake-ups, not the
-// bytes, took the CPU the fill needed (issue 18).
-const chunk = 1 << 20
+// readers are woken. 256 KiB: 1 MiB made the fill slower with 1 reader and
+// with 100 (BenchmarkFillWithReaders: the fill waits on a larger read while
+// its socket could be drained), 128 KiB too (twice the wake-ups).
+const chunk = 256 << 10
 
 // entry is one image's blob. Lock order: Cache.mu, then entry.mu.
 type entry struct {
