@@ -148,7 +148,8 @@ deps-bench: deps
 	$(call need,command -v redis-server,redis-server)
 	$(call need,command -v wrk,wrk)
 	$(call need,command -v nginx,nginx-light)
-	@echo "deps-bench: ok (redis-server, wrk, nginx-light)"
+	$(call need,test -x /usr/sbin/varnishd,varnish)
+	@echo "deps-bench: ok (redis-server, wrk, nginx-light, varnish)"
 
 # Each FuzzXxx of each package, one at a time (go test -fuzz takes one
 # target per run).

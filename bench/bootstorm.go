@@ -44,7 +44,7 @@ type StormOptions struct {
 
 // StormResult is one storm against one target.
 type StormResult struct {
-	Target      string  `json:"target"` // glance, nginx-cold, nginx-warm, spyglass-cold, spyglass-warm, site-cold, site-warm
+	Target      string  `json:"target"` // glance, nginx-cold, nginx-warm, varnish-cold, varnish-warm, spyglass-cold, spyglass-warm, site-cold, site-warm
 	N           int     `json:"n"`
 	ImageMiB    float64 `json:"image_mib"`
 	OriginRatio float64 `json:"origin_bytes_per_image"`
@@ -57,24 +57,32 @@ type StormResult struct {
 	// OriginFirstByte is when the origin sent its first body byte, from the
 	// storm's start; waiters' first bytes are compared with it.
 	OriginFirstByteS float64 `json:"origin_first_byte_s"`
-	SpyglassRSSMiB   float64 `json:"spyglass_peak_rss_mib,omitempty"`
-	Errors           int     `json:"errors"`
+	// FillS is the origin's transfer: from its first body byte to its last
+	// (for a cache, the one transfer every client waits on).
+	FillS float64 `json:"origin_fill_s"`
+	// OriginRecords and OriginData count the requests the origin logged
+	// for the image during the storm: GET /v2/images/{id} and .../file.
+	OriginRecords  int     `json:"origin_record_requests"`
+	OriginData     int     `json:"origin_data_requests"`
+	SpyglassRSSMiB float64 `json:"spyglass_peak_rss_mib,omitempty"`
+	Errors         int     `json:"errors"`
 }
 
 // StormEnv is a real Glance behind a byte-counting link, with nginx
 // proxy_cache (proxy_cache_lock on) and Spyglass (a glance region with the
 // blob cache) in front of that link.
 type StormEnv struct {
-	Dir       string
-	Glance    *glancetest.Glance
-	Link      *countingLink
-	NginxURL  string
-	SpyURL    string
-	SiteURL   string // the site variant's round-robin front; "" without it
-	spy       *exec.Cmd
-	siteFront *http.Server
-	procs     []*exec.Cmd
-	env       *Env // for its process helpers
+	Dir        string
+	Glance     *glancetest.Glance
+	Link       *countingLink
+	NginxURL   string
+	VarnishURL string // "" when varnishd is not installed
+	SpyURL     string
+	SiteURL    string // the site variant's round-robin front; "" without it
+	spy        *exec.Cmd
+	siteFront  *http.Server
+	procs      []*exec.Cmd
+	env        *Env // for its process helpers
 }
 
 var adminIdentity = map[string]string{
@@ -117,6 +125,9 @@ func StartStormEnv(ctx context.Context, opts StormOptions) (*StormEnv, error) {
 	se.NginxURL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	if err := waitHTTP(se.NginxURL+"/versions", 20*time.Second); err != nil {
 		return fail(fmt.Errorf("nginx: %w", err))
+	}
+	if err := se.startVarnish(opts); err != nil {
+		return fail(fmt.Errorf("varnish: %w", err))
 	}
 	if err := se.startSpyglass(ctx); err != nil {
 		return fail(fmt.Errorf("spyglass: %w", err))
@@ -162,6 +173,62 @@ http {
     }
   }
 }
+`
+
+// startVarnish starts varnishd (Debian's varnish, 7.1) in front of the
+// link, caching image data for everyone; its request coalescing (the
+// waiting list) with streaming (do_stream) is its answer to a thundering
+// herd. Storage is a file in the temporary directory sized for every image
+// of the run; workdir (-n) is there too. Without varnishd the run goes on
+// without it (make deps-bench installs it).
+func (se *StormEnv) startVarnish(opts StormOptions) error {
+	bin, err := exec.LookPath("varnishd")
+	if err != nil {
+		if bin, err = exec.LookPath("/usr/sbin/varnishd"); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: varnishd not found (make deps-bench installs varnish): bootstorm runs without it")
+			return nil
+		}
+	}
+	host, port, _ := net.SplitHostPort(se.Link.Addr())
+	vcl := filepath.Join(se.Dir, "storm.vcl")
+	if err := os.WriteFile(vcl, []byte(fmt.Sprintf(stormVCL, host, port)), 0o644); err != nil {
+		return err
+	}
+	vport, err := freePort()
+	if err != nil {
+		return err
+	}
+	storeMiB := opts.ImageSize>>20*int64(len(opts.Ns)+1) + 256
+	args := []string{"-F", "-n", filepath.Join(se.Dir, "varnish"), "-a", fmt.Sprintf("127.0.0.1:%d", vport),
+		"-T", "127.0.0.1:0", "-f", vcl, "-s", fmt.Sprintf("file,%s,%dM", filepath.Join(se.Dir, "varnish.bin"), storeMiB),
+		"-p", "thread_pool_max=2000", "-p", "default_ttl=3600", "-p", "send_timeout=600"}
+	if os.Geteuid() == 0 {
+		args = append(args, "-j", "none") // no varnish user needed, no root-only paths
+	}
+	if err := se.env.start("varnish", exec.Command(bin, args...)); err != nil {
+		return err
+	}
+	se.VarnishURL = fmt.Sprintf("http://127.0.0.1:%d", vport)
+	return waitHTTP(se.VarnishURL+"/versions", 30*time.Second)
+}
+
+// stormVCL caches every GET for everyone (the bytes do not depend on the
+// caller), streaming a miss to every request waiting on it.
+const stormVCL = `vcl 4.1;
+backend glance { .host = "%s"; .port = "%s"; .first_byte_timeout = 600s; .between_bytes_timeout = 600s; }
+sub vcl_recv {
+  if (req.method != "GET" && req.method != "HEAD") { return (pass); }
+  return (hash);
+}
+sub vcl_hash { hash_data(req.url); return (lookup); }
+sub vcl_backend_response {
+  unset beresp.http.Set-Cookie;
+  unset beresp.http.Vary;
+  set beresp.ttl = 1h;
+  set beresp.do_stream = true;
+  return (deliver);
+}
+sub vcl_deliver { if (obj.hits > 0) { set resp.http.X-Cache = "HIT"; } else { set resp.http.X-Cache = "MISS"; } }
 `
 
 func (se *StormEnv) startSpyglass(ctx context.Context) error {
@@ -277,13 +344,18 @@ func (se *StormEnv) storm(target, base string, img *stormImage, n int) StormResu
 	client := &http.Client{Transport: tr}
 	beforeOrigin := se.Link.Sent()
 	se.Link.ResetFirstByte()
-	start := time.Now()
+	logFrom := se.originLogSize()
 	ttfb := make([]float64, n)
 	done := make([]float64, n)
 	var errs atomic.Int64
-	var wg sync.WaitGroup
+	var wg, ready sync.WaitGroup
+	// The barrier: every client is ready, then all are released at once;
+	// times count from the release.
+	gate := make(chan struct{})
+	var start time.Time
 	for i := 0; i < n; i++ {
 		wg.Add(1)
+		ready.Add(1)
 		go func(i int) {
 			defer wg.Done()
 			req, _ := http.NewRequest("GET", base+"/v2/images/"+img.id+"/file", nil)
@@ -294,6 +366,9 @@ func (se *StormEnv) storm(target, base string, img *stormImage, n int) StormResu
 			req = req.WithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
 				GotFirstResponseByte: func() { first = time.Now() },
 			}))
+			buf := make([]byte, 256<<10)
+			ready.Done()
+			<-gate
 			resp, err := client.Do(req)
 			if err != nil {
 				errs.Add(1)
@@ -304,7 +379,6 @@ func (se *StormEnv) storm(target, base string, img *stormImage, n int) StormResu
 				errs.Add(1)
 				return
 			}
-			buf := make([]byte, 256<<10)
 			var off int64
 			for {
 				k, err := resp.Body.Read(buf)
@@ -331,15 +405,22 @@ func (se *StormEnv) storm(target, base string, img *stormImage, n int) StormResu
 			done[i] = time.Since(start).Seconds()
 		}(i)
 	}
+	ready.Wait()
+	start = time.Now()
+	close(gate)
 	wg.Wait()
 	wall := time.Since(start).Seconds()
 	size := float64(len(img.data))
 	r := StormResult{Target: target, N: n, ImageMiB: size / (1 << 20), WallS: wall, Errors: int(errs.Load()),
 		OriginRatio: float64(se.Link.Sent()-beforeOrigin) / size,
 		MiBps:       float64(n) * size / (1 << 20) / wall}
-	if fb := se.Link.FirstByte(); !fb.IsZero() {
+	if fb, lb := se.Link.FirstByte(), se.Link.LastByte(); !fb.IsZero() {
 		r.OriginFirstByteS = fb.Sub(start).Seconds()
+		if lb.After(fb) {
+			r.FillS = lb.Sub(fb).Seconds()
+		}
 	}
+	r.OriginRecords, r.OriginData = se.originRequests(logFrom, img.id)
 	r.TTFBP50, r.TTFBP99 = percentile(ttfb, 0.5), percentile(ttfb, 0.99)
 	r.DoneP50, r.DoneP99 = percentile(done, 0.5), percentile(done, 0.99)
 	if strings.HasPrefix(target, "spyglass") {
@@ -371,6 +452,10 @@ func RunStorm(se *StormEnv, opts StormOptions) ([]StormResult, error) {
 		}
 		out = append(out, se.storm("nginx-cold", se.NginxURL, img, n))
 		out = append(out, se.storm("nginx-warm", se.NginxURL, img, n))
+		if se.VarnishURL != "" {
+			out = append(out, se.storm("varnish-cold", se.VarnishURL, img, n))
+			out = append(out, se.storm("varnish-warm", se.VarnishURL, img, n))
+		}
 		out = append(out, se.storm("spyglass-cold", se.SpyURL, img, n))
 		out = append(out, se.storm("spyglass-warm", se.SpyURL, img, n))
 		if se.SiteURL != "" {
@@ -407,6 +492,15 @@ func StormRatios(res []StormResult) map[string]float64 {
 		if okw && okn && nw.MiBps > 0 {
 			out[fmt.Sprintf("N=%d spyglass warm MiB/s / nginx warm", n)] = warm.MiBps / nw.MiBps
 		}
+		if vw, ok := by[fmt.Sprintf("varnish-warm/%d", n)]; okw && ok && vw.MiBps > 0 {
+			out[fmt.Sprintf("N=%d spyglass warm MiB/s / varnish warm", n)] = warm.MiBps / vw.MiBps
+		}
+		if vc, ok := by[fmt.Sprintf("varnish-cold/%d", n)]; ok && vc.FillS > 0 && r.FillS > 0 {
+			out[fmt.Sprintf("N=%d spyglass origin fill s / varnish's", n)] = r.FillS / vc.FillS
+		}
+		if nc, ok := by[fmt.Sprintf("nginx-cold/%d", n)]; ok && nc.FillS > 0 && r.FillS > 0 {
+			out[fmt.Sprintf("N=%d spyglass origin fill s / nginx's", n)] = r.FillS / nc.FillS
+		}
 		out[fmt.Sprintf("N=%d spyglass cold p99 first byte - origin first byte (s)", n)] = r.TTFBP99 - r.OriginFirstByteS
 		if sc, ok := by[fmt.Sprintf("site-cold/%d", n)]; ok {
 			out[fmt.Sprintf("N=%d origin bytes per image, site of instances behind round-robin, cold", n)] = sc.OriginRatio
@@ -423,10 +517,10 @@ func StormRatios(res []StormResult) map[string]float64 {
 
 func printStorm(res []StormResult) {
 	fmt.Printf("\n== boot storm (same run) ==\n")
-	fmt.Printf("%-14s %5s %8s %7s %8s %8s %8s %8s %9s %8s %6s\n", "target", "N", "origin×", "wall s", "ttfb50", "ttfb99", "done50", "done99", "MiB/s", "rssMiB", "errors")
+	fmt.Printf("%-14s %5s %8s %7s %7s %5s %8s %8s %8s %8s %9s %8s %6s\n", "target", "N", "origin×", "fill s", "wall s", "rec/data", "ttfb50", "ttfb99", "done50", "done99", "MiB/s", "rssMiB", "errors")
 	for _, r := range res {
-		fmt.Printf("%-14s %5d %8.2f %7.2f %8.3f %8.3f %8.2f %8.2f %9.0f %8.0f %6d\n", r.Target, r.N, r.OriginRatio, r.WallS,
-			r.TTFBP50, r.TTFBP99, r.DoneP50, r.DoneP99, r.MiBps, r.SpyglassRSSMiB, r.Errors)
+		fmt.Printf("%-14s %5d %8.2f %7.2f %7.2f %3d/%-3d %8.3f %8.3f %8.2f %8.2f %9.0f %8.0f %6d\n", r.Target, r.N, r.OriginRatio, r.FillS, r.WallS,
+			r.OriginRecords, r.OriginData, r.TTFBP50, r.TTFBP99, r.DoneP50, r.DoneP99, r.MiBps, r.SpyglassRSSMiB, r.Errors)
 	}
 	printRatios(StormRatios(res))
 }
@@ -441,6 +535,7 @@ type countingLink struct {
 	sent      atomic.Int64
 	mu        sync.Mutex
 	firstByte time.Time
+	lastByte  time.Time // of a body, since ResetFirstByte
 	wantFirst bool
 }
 
@@ -468,7 +563,7 @@ func (l *countingLink) Sent() int64  { return l.sent.Load() }
 
 func (l *countingLink) ResetFirstByte() {
 	l.mu.Lock()
-	l.firstByte, l.wantFirst = time.Time{}, true
+	l.firstByte, l.lastByte, l.wantFirst = time.Time{}, time.Time{}, true
 	l.mu.Unlock()
 }
 
@@ -476,6 +571,13 @@ func (l *countingLink) FirstByte() time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.firstByte
+}
+
+// LastByte is when the origin last sent a body's bytes.
+func (l *countingLink) LastByte() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastByte
 }
 
 func (l *countingLink) serve(c net.Conn) {
@@ -493,10 +595,12 @@ func (l *countingLink) serve(c net.Conn) {
 		n, err := o.Read(buf)
 		if n > 0 {
 			if n > 4096 { // a body, not just headers: the origin's first byte
+				now := time.Now()
 				l.mu.Lock()
 				if l.wantFirst {
-					l.firstByte, l.wantFirst = time.Now(), false
+					l.firstByte, l.wantFirst = now, false
 				}
+				l.lastByte = now
 				l.mu.Unlock()
 			}
 			l.sent.Add(int64(n))
@@ -515,4 +619,39 @@ func (l *countingLink) serve(c net.Conn) {
 			return
 		}
 	}
+}
+
+// originLogSize is where the origin's log ends now: originRequests reads
+// what it logs after.
+func (se *StormEnv) originLogSize() int64 {
+	fi, err := os.Stat(filepath.Join(se.Glance.Dir, "api.log"))
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// originRequests counts the requests for image id the origin logged after
+// offset from: its record (GET /v2/images/{id}) and its data (GET
+// /v2/images/{id}/file). Glance logs a request when its answer is done.
+func (se *StormEnv) originRequests(from int64, id string) (records, data int) {
+	time.Sleep(200 * time.Millisecond) // the last answer's line
+	f, err := os.Open(filepath.Join(se.Glance.Dir, "api.log"))
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return 0, 0
+	}
+	b, _ := io.ReadAll(f)
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.Contains(line, "GET /v2/images/"+id+"/file "):
+			data++
+		case strings.Contains(line, "GET /v2/images/"+id+" "):
+			records++
+		}
+	}
+	return records, data
 }

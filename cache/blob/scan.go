@@ -88,6 +88,7 @@ func (b *Cache) load(dir, name string) *entry {
 		}
 		e.durable = e.ext.Clone()
 	}
+	e.publishLocked() // not shared yet: no lock needed
 	e.hits, e.lastAccess, e.modified, e.lru = r.Hits, r.LastAccess, r.Modified, r.LastAccess
 	e.charge = entryCharge(r.Expect.Size)
 	b.entries[e.key] = e
