@@ -134,8 +134,8 @@ type cachedRegion struct {
 	region Region
 	name   string // the region's store name, the blob cache's key
 	meta   *meta.Cache
-	blobs  *blob.Cache
-	fetch  Fetcher // nil: the region's data is not cached
+	blobs  *blob.Cache // nil: no image data cache
+	fetch  Fetcher     // nil: the region's downloads do not read through blobs
 	log    *slog.Logger
 	// writes counts the writes through the catalog (shared by its
 	// regions): images a listing read ahead are reused for the next page
@@ -146,9 +146,11 @@ type cachedRegion struct {
 }
 
 func newCachedRegion(name string, region Region, meta *meta.Cache, blobs *blob.Cache, log *slog.Logger) *cachedRegion {
-	c := &cachedRegion{region: region, name: name, meta: meta, log: log}
+	// Every region's prefetched images are in the blob cache (and leave it
+	// with the image); only a remote region's downloads read through it.
+	c := &cachedRegion{region: region, name: name, meta: meta, blobs: blobs, log: log}
 	if f, ok := region.Data.(Fetcher); ok && blobs != nil {
-		c.blobs, c.fetch = blobs, f
+		c.fetch = f
 	}
 	return c
 }
@@ -381,7 +383,7 @@ func (c *cachedRegion) Import(ctx context.Context, id string, req backends.Impor
 // (through this region's metadata cache); images it cannot verify (no size
 // or checksums yet) stream from the region.
 func (c *cachedRegion) OpenData(ctx context.Context, img *backends.Image) (backends.Data, error) {
-	if c.blobs == nil {
+	if c.fetch == nil {
 		return c.region.Data.OpenData(ctx, img)
 	}
 	exp, ok := expect(img)
