@@ -111,6 +111,11 @@ type Options struct {
 	// "Caching via API is not supported at this site." — as Spyglass over
 	// its embedded store. False: image_cache_dir is set (a stock install).
 	NoImageCache bool
+	// ImportFiltering is the body of glance-api.conf's
+	// [import_filtering_opts] section ("allowed_ports = [1]\n": oslo.config
+	// wants the brackets for these bounded lists); empty:
+	// Glance's defaults.
+	ImportFiltering string
 }
 
 func writeConfig(dir string, port int, opts Options) error {
@@ -134,5 +139,9 @@ func writeConfig(dir string, port int, opts Options) error {
 	if opts.NoImageCache {
 		cacheDir = ""
 	}
-	return os.WriteFile(filepath.Join(dir, "glance-api.conf"), []byte(fmt.Sprintf(apiConf, dir, port, flag, policyFile, cacheDir)), 0o644)
+	conf := fmt.Sprintf(apiConf, dir, port, flag, policyFile, cacheDir)
+	if opts.ImportFiltering != "" {
+		conf += "\n[import_filtering_opts]\n" + opts.ImportFiltering
+	}
+	return os.WriteFile(filepath.Join(dir, "glance-api.conf"), []byte(conf), 0o644)
 }
