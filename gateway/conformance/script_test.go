@@ -658,6 +658,7 @@ func hostileSteps() []step {
 
 	// --- the cache-management API (Tempest's caching cycle) ----------------------------------
 	add(cacheSteps()...)
+	add(copySteps()...)
 
 	// --- last: Glance 25 lets a tenant give its community image away.
 	add(
