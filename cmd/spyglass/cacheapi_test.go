@@ -106,12 +106,14 @@ func TestImageCachingCycle(t *testing.T) {
 	bin := buildBinary(t)
 	g := glancetest.SharedT(t)
 	embeddedDir := t.TempDir()
+	var embeddedAdmin string
 	targets := []struct {
 		name  string
 		start func(t *testing.T) string
 	}{
 		{"embedded default", func(t *testing.T) string {
 			p := startArgs(t, bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", embeddedDir, "--auth", "trusted")
+			embeddedAdmin = p.admin
 			return "http://" + p.addr
 		}},
 		{"glance region", func(t *testing.T) string {
@@ -191,6 +193,21 @@ func TestImageCachingCycle(t *testing.T) {
 			}
 			if l := listCache(t, base); l.cached(id) != nil && base != g.URL {
 				t.Errorf("after the image's delete: %+v, want it gone", l)
+			}
+
+			if tc.name == "embedded default" {
+				// The operator's controls on the admin listener see the
+				// embedded store's cache too.
+				id := createImage(t, base, data)
+				resp, err := http.DefaultClient.Do(adminReq(t, "PUT", "http://"+embeddedAdmin+"/cache/local/"+id, nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 202 {
+					t.Errorf("admin PUT /cache/local/{id}: %d, want 202", resp.StatusCode)
+				}
+				waitCached(t, base, id)
 			}
 		})
 	}

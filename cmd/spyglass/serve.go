@@ -140,7 +140,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 			return catalog{}, nil, err
 		}
 		closers = append(closers, closeStore)
-		inst.Regions = []admin.Region{{Name: cfg.Regions[0].Name, Kind: cfg.Regions[0].Kind}}
+		inst.Regions = []admin.Region{{Name: cfg.Regions[0].Name, Kind: cfg.Regions[0].Kind, Cached: cfg.Cache.MaxSize > 0}}
 		cat := catalog{Catalog: gateway.CatalogOf(store)}
 		if cfg.Cache.MaxSize > 0 {
 			// The cache-management API over the embedded store, as a
@@ -226,7 +226,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 			}
 			rc.Region = federation.RegionOf(store)
 			closers = append(closers, closeStore)
-			inst.Regions = append(inst.Regions, admin.Region{Name: region.Name, Kind: region.Kind})
+			inst.Regions = append(inst.Regions, admin.Region{Name: region.Name, Kind: region.Kind, Cached: cfg.Cache.MaxSize > 0})
 		}
 		fc.Regions = append(fc.Regions, rc)
 	}
