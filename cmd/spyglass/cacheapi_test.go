@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -118,6 +119,15 @@ func TestImageCachingCycle(t *testing.T) {
 		}},
 		{"glance region", func(t *testing.T) string {
 			return "http://" + startWithConfig(t, bin, glanceRegionConfig(t, "trusted", g.URL, "")).addr
+		}},
+		{"two embedded regions", func(t *testing.T) string {
+			dir := t.TempDir()
+			cfgPath := filepath.Join(dir, "spyglass.yaml")
+			if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf("listen: 127.0.0.1:0\nauth: {mode: trusted}\nregions:\n  - {name: east, kind: local, data_dir: %q}\n  - {name: west, kind: local, data_dir: %q}\ndefault_region: east\n",
+				filepath.Join(dir, "east"), filepath.Join(dir, "west"))), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return "http://" + startWithConfig(t, bin, cfgPath).addr
 		}},
 		{"glance 25 (oracle)", func(*testing.T) string { return g.URL }},
 	}

@@ -16,6 +16,9 @@ func cacheSteps() []step {
 		s := step{as: as, method: method, path: path, ignore: times}
 		return withHeader(s, kv...)
 	}
+	// No queue of an image queued or cached already: Glance 25 answers
+	// 202 and submits another fetch to its worker anyway, which caches the
+	// image again after a delete that follows.
 	return []step{
 		named("cache: member lists", cache("p1", "GET", "/v2/cache")),
 		// In front of a region Spyglass has cached the images the script
@@ -31,9 +34,7 @@ func cacheSteps() []step {
 		named("cache: member queues", cache("p1", "PUT", "/v2/cache/{{c_cache}}")),
 		named("cache: queue", cache("admin", "PUT", "/v2/cache/{{c_cache}}")),
 		named("cache: queued right after", cache("admin", "GET", "/v2/cache")),
-		named("cache: queue again while queued", cache("admin", "PUT", "/v2/cache/{{c_cache}}")),
 		named("cache: until cached", withUntil(cache("admin", "GET", "/v2/cache"), cachedOne)),
-		named("cache: queue a cached image", cache("admin", "PUT", "/v2/cache/{{c_cache}}")),
 		named("cache: cached, not queued", cache("admin", "GET", "/v2/cache")),
 		named("cache: delete entry", cache("admin", "DELETE", "/v2/cache/{{c_cache}}")),
 		named("cache: after the entry's delete", cache("admin", "GET", "/v2/cache")),
@@ -63,6 +64,7 @@ func cachedOne(r *response) bool {
 
 func init() {
 	// Kept here, with the steps, rather than in knownDifferences' literal.
+	knownDifferences["cache: queued right after"] = "Glance 25's cache worker starts at once and may have cached a small image before the next request (then it is listed cached, not queued, and Tempest's assertion fails); Spyglass's prefetcher waits 1 s, so the image is always still queued"
 	for _, name := range []string{"create c_cache_q", "create c_cache"} {
 		knownDifferences[name] = "as for create c_data: Glance's OpenStack-image-store-ids lists its reserved stores once a data upload has registered them"
 	}
