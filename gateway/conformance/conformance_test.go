@@ -120,7 +120,7 @@ var cacheDifferences = map[string]string{
 // regionDifferences are known differences of Spyglass in front of a Glance
 // region (CONFORMANCE_BACKEND=glance).
 var regionDifferences = map[string]string{
-	"list: request line 8191":        "the listing Spyglass sends on to the region spells out what the client left implicit (limit, member_status, os_hidden, the tie-break sort keys) and would pass Glance's 8192-byte request line: Spyglass answers 400 instead of sending it",
+	"list: request line 8191": "the listing Spyglass sends on to the region spells out what the client left implicit (limit, member_status, os_hidden, the tie-break sort keys) and would pass Glance's 8192-byte request line: Spyglass answers 400 instead of sending it",
 }
 
 // knownDifference is the reason a step may differ, if it may.
