@@ -125,16 +125,19 @@ func (b *Cache) prefetcher() {
 					"image", q.key.Image, "size", q.exp.Size, "full", why == bypassFull)
 				continue
 			}
+			// The entry is released before anything else: an entry being
+			// read is never evicted, and an operator may shrink the cache
+			// the moment it is complete.
 			if fd, ok := d.(*fillData); ok {
 				if err := fd.e.wait(context.Background()); err != nil && !fd.e.stoppedOnPurpose() {
+					d.Close()
 					b.dequeue(q)
 					b.prefetchFailed(ctx, q, err)
-					d.Close()
 					continue
 				}
 			}
-			b.dequeue(q)
 			d.Close()
+			b.dequeue(q)
 		}
 	}
 }
