@@ -52,7 +52,7 @@ type CacheEntry struct {
 	LastModified *time.Time `json:"last_modified,omitempty"`
 }
 
-var errNoImageCache = backends.Detailf(backends.ErrNotFound, "This instance caches no image data: its regions are all embedded (kind local), whose data is on disk already, or cache.max_size is 0.")
+var errNoImageCache = backends.Detailf(backends.ErrNotFound, "This instance caches no image data: cache.max_size is 0.")
 
 func (s *Server) listCache(w http.ResponseWriter, r *http.Request) {
 	b := s.inst.Blobs

@@ -49,8 +49,8 @@ type Region struct {
 	// Breaker is the region's circuit breaker; nil for an embedded region,
 	// which is always there.
 	Breaker Breaker
-	// Cached: the region's image data goes through Instance.Blobs (a
-	// remote region).
+	// Cached: the region's image data can be in Instance.Blobs (a remote
+	// region's downloads, and any region's prefetched images).
 	Cached bool
 }
 

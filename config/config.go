@@ -248,11 +248,16 @@ type Region struct {
 	MaxPage int `yaml:"max_page" default:"1000"`
 }
 
-// Cache configures the caches of remote (glance) regions' metadata and data;
-// an embedded region needs none.
+// Cache configures the caches of remote (glance) regions' metadata and
+// data, and the image data cache the cache-management API (/v2/cache)
+// manages.
 type Cache struct {
-	// Dir is the directory of the image data cache (remote regions). The
-	// default is not `./cache`: in a checkout that is the cache package.
+	// Dir is the directory of the image data cache: remote regions' image
+	// data, and the images prefetched through the cache-management API
+	// (`PUT /v2/cache/{id}`, also of embedded regions). Left out of the
+	// file, with a local default region: its `data_dir` + `/cache`
+	// (`--data-dir` moves it along). The default is not `./cache`: in a
+	// checkout that is the cache package.
 	Dir string `yaml:"dir"`
 	// MaxSize bounds the image data cache on disk; `0` disables it. A size:
 	// bytes or a number with a unit, `KiB`, `MiB`, `GiB`, `TiB`, `PiB`

@@ -134,12 +134,9 @@ type cachedRegion struct {
 	region Region
 	name   string // the region's store name, the blob cache's key
 	meta   *meta.Cache
-	blobs  *blob.Cache
-	fetch  Fetcher // nil: the region's data is not cached
-	// allBlobs is the catalog's blob cache whatever the region: images
-	// at an http location are cached in it (openLocation). nil: none.
-	allBlobs *blob.Cache
-	log      *slog.Logger
+	blobs  *blob.Cache // nil: no image data cache
+	fetch  Fetcher     // nil: the region's downloads do not read through blobs
+	log    *slog.Logger
 	// writes counts the writes through the catalog (shared by its
 	// regions): images a listing read ahead are reused for the next page
 	// only when none happened in between.
@@ -149,9 +146,11 @@ type cachedRegion struct {
 }
 
 func newCachedRegion(name string, region Region, meta *meta.Cache, blobs *blob.Cache, log *slog.Logger) *cachedRegion {
-	c := &cachedRegion{region: region, name: name, meta: meta, log: log, allBlobs: blobs}
+	// Every region's prefetched images are in the blob cache (and leave it
+	// with the image); only a remote region's downloads read through it.
+	c := &cachedRegion{region: region, name: name, meta: meta, blobs: blobs, log: log}
 	if f, ok := region.Data.(Fetcher); ok && blobs != nil {
-		c.blobs, c.fetch = blobs, f
+		c.fetch = f
 	}
 	return c
 }
@@ -342,8 +341,8 @@ func (c *cachedRegion) SetImageStatus(ctx context.Context, id, status string) (*
 func (c *cachedRegion) DeleteImage(ctx context.Context, id string) error {
 	err := c.region.Images.DeleteImage(ctx, id)
 	c.written(ctx, id, nil)
-	if err == nil && c.allBlobs != nil { // a remote image's data, or an http location's
-		c.allBlobs.Delete(blob.Key{Region: c.name, Image: id})
+	if err == nil && c.blobs != nil { // a remote image's data, or an http location's
+		c.blobs.Delete(blob.Key{Region: c.name, Image: id})
 	}
 	return err
 }
@@ -387,7 +386,7 @@ func (c *cachedRegion) OpenData(ctx context.Context, img *backends.Image) (backe
 	if img.HTTPLocation() != "" {
 		return c.openLocation(ctx, img)
 	}
-	if c.blobs == nil {
+	if c.fetch == nil {
 		return c.region.Data.OpenData(ctx, img)
 	}
 	exp, ok := expect(img)
@@ -403,7 +402,7 @@ func (c *cachedRegion) OpenData(ctx context.Context, img *backends.Image) (backe
 // against, like any region's data, else straight from the location.
 func (c *cachedRegion) openLocation(ctx context.Context, img *backends.Image) (backends.Data, error) {
 	data, err := c.region.Data.OpenData(ctx, img)
-	if err != nil || c.allBlobs == nil {
+	if err != nil || c.blobs == nil {
 		return data, err
 	}
 	sec, ok := data.(backends.Sectioner)
@@ -411,7 +410,7 @@ func (c *cachedRegion) openLocation(ctx context.Context, img *backends.Image) (b
 	if !ok || !verifiable {
 		return data, nil
 	}
-	return c.allBlobs.Open(ctx, blob.Key{Region: c.name, Image: img.ID}, exp, locationOrigin{sec, data.Size()})
+	return c.blobs.Open(ctx, blob.Key{Region: c.name, Image: img.ID}, exp, locationOrigin{sec, data.Size()})
 }
 
 // locationOrigin fills the blob cache from a location's data.

@@ -465,6 +465,10 @@ func (s *Server) importImage(c *call, id string) {
 		writeError(c.ctx, backends.Errorf(backends.ErrConflict, "Image with status active cannot be target for import"))
 		return
 	}
+	if req.Method == "copy-image" && img.Status != backends.StatusActive {
+		writeError(c.ctx, backends.Errorf(backends.ErrConflict, "Only images with status active can be targeted for copying"))
+		return
+	}
 	// copy-image has its own rule; any other method needs modify_image
 	// (and, in legacy mode, ownership).
 	if req.Method == "copy-image" {
@@ -476,8 +480,20 @@ func (s *Server) importImage(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
-	// Glance filters the URI last, after the image's state and the
-	// caller's rights.
+	req, done, err := s.importStores(c, req, img)
+	if err != nil {
+		writeError(c.ctx, err)
+		return
+	}
+	if done {
+		// copy-image to all stores of an image in all of them: Glance
+		// answers 202 and starts nothing.
+		c.ctx.SetStatusCode(202)
+		c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
+		return
+	}
+	// Glance filters the URI last, after the image's state, the
+	// caller's rights and the stores.
 	if req.Method == "web-download" {
 		if err := s.cfg.ImportFilter.CheckURL(req.URI); err != nil {
 			writeError(c.ctx, backends.Errorf(backends.ErrBadRequest, "URI for web-download does not pass filtering: "+uriText(body)))
@@ -491,6 +507,56 @@ func (s *Server) importImage(c *call, id string) {
 	s.render.forget(id)
 	c.ctx.SetStatusCode(202)
 	c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
+}
+
+// importStores is the store choice of an import as Glance's import_image
+// checks it (get_stores_from_request, then copy-image's stores the image is
+// in already): stores and all_stores exclude each other and the
+// X-Image-Meta-Store header, an unknown store is a conflict (409), the
+// header alone names the store. done: a copy-image to all stores of an
+// image that is in all of them already, which Glance accepts and skips.
+func (s *Server) importStores(c *call, req backends.ImportRequest, img *backends.Image) (_ backends.ImportRequest, done bool, err error) {
+	header := string(c.ctx.Request.Header.Peek("X-Image-Meta-Store"))
+	known := s.cat.Stores.Stores()
+	switch {
+	case req.AllStores && (len(req.Stores) > 0 || header != ""):
+		return req, false, backends.Errorf(backends.ErrBadRequest, "All_stores parameter can't be used with x-image-meta-store header or stores parameter")
+	case len(req.Stores) > 0 && header != "":
+		return req, false, backends.Errorf(backends.ErrBadRequest, "Stores parameter and x-image-meta-store header can't be both specified")
+	case req.AllStores:
+		if req.Method != "copy-image" {
+			return req, false, nil
+		}
+		for _, st := range known {
+			if !contains(img.Stores, st) {
+				return req, false, nil
+			}
+		}
+		return req, true, nil
+	}
+	stores := req.Stores
+	if header != "" {
+		stores = []string{header}
+		req.Stores = stores
+	}
+	for _, st := range stores {
+		if !contains(known, st) {
+			return req, false, backends.Errorf(backends.ErrConflict, "Store for identifier "+st+" not found")
+		}
+	}
+	if req.Method == "copy-image" {
+		if len(stores) == 0 && len(known) > 0 {
+			stores = known[:1] // the default store
+			req.Stores = stores
+		}
+		// Glance names the first of the image's stores that is asked for.
+		for _, have := range img.Stores {
+			if contains(stores, have) {
+				return req, false, backends.Errorf(backends.ErrBadRequest, "Image is already present at store '"+have+"'")
+			}
+		}
+	}
+	return req, false, nil
 }
 
 // uriText is the import body's method.uri as Glance's message shows it

@@ -25,8 +25,19 @@ func (r *Region) image(body []byte) (*backends.Image, error) {
 	if hasStores {
 		img.Stores = []string{r.name}
 	}
+	// Glance's import bookkeeping names its own backends; the client
+	// knows the region as the store (GET /v2/info/stores), and imports go
+	// to the region as a whole.
+	for _, k := range importStoreProps {
+		if v, ok := img.Properties[k]; ok && v != "" {
+			img.Properties[k] = r.name
+		}
+	}
 	return img, nil
 }
+
+// importStoreProps are the properties in which Glance lists store ids.
+var importStoreProps = [...]string{"os_glance_failed_import", "os_glance_importing_to_stores"}
 
 // CreateImage creates the image in the region with the attributes the
 // gateway validated; the region sets status and times.

@@ -67,6 +67,13 @@ type Config struct {
 	// CheckpointInterval is the least time between two checkpoints
 	// (default 1s): each costs an fsync.
 	CheckpointInterval time.Duration
+	// PrefetchDelay is how long a queued prefetch waits before the
+	// prefetcher starts it; zero: at once. An image stays listed as queued
+	// (List) until its fill completes, as in Glance, whose queue file goes
+	// only when the cached file is committed; the delay lets whoever queued
+	// an image see it queued even when its fill would take a millisecond
+	// (a small image of an embedded store).
+	PrefetchDelay time.Duration
 	// Logger; nil: slog.Default().
 	Logger *slog.Logger
 
@@ -240,7 +247,8 @@ func (b *Cache) openEntry(ctx context.Context, k Key, exp Expect, o Origin) (_ b
 	e.refs++
 	e.lastAccess = time.Now()
 	e.lru = time.Now()
-	b.removeQueuedLocked(k)
+	// A queued image stays queued until its fill completes (complete
+	// removes it), whoever started the fill.
 	result = "fill"
 	if !b.startFillLocked(ctx, e, o) {
 		result = "attach"

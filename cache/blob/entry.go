@@ -377,6 +377,9 @@ func (e *entry) run(trace context.Context, o Origin) bool {
 	e.mu.Unlock()
 	e.b.mu.Lock()
 	e.modified = time.Now()
+	// Cached now, no longer queued: Glance drops the queue file when it
+	// commits the cached one.
+	e.b.removeQueuedLocked(e.key)
 	e.b.mu.Unlock()
 	if err := e.writeRecord(); err != nil {
 		// Complete in memory; after a restart it will be filled again.

@@ -76,7 +76,10 @@ func (b *Cache) removeQueuedLocked(k Key) bool {
 	return false
 }
 
-// prefetcher runs queued prefetches one at a time.
+// prefetcher runs queued prefetches one at a time, each no sooner than
+// PrefetchDelay after it was queued. A prefetch keeps its queue slot while
+// its fill runs: the image is listed as queued until it is cached (or the
+// fill fails), never as neither.
 func (b *Cache) prefetcher() {
 	defer b.wg.Done()
 	for range b.kick {
@@ -92,32 +95,62 @@ func (b *Cache) prefetcher() {
 			}
 			q := b.queue[0]
 			b.mu.Unlock()
+			if wait := time.Until(q.at.Add(b.cfg.PrefetchDelay)); wait > 0 {
+				// A kick (a new prefetch, a Close) ends the wait early:
+				// the loop looks at the queue again.
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-b.kick:
+					t.Stop()
+				}
+				continue
+			}
 			ctx := logctx.WithRequestID(context.Background(), q.reqID)
 			d, _, why, err := b.openEntry(ctx, q.key, q.exp, q.origin)
-			b.mu.Lock()
-			b.removeQueuedLocked(q.key)
-			b.mu.Unlock()
 			switch {
 			case why == bypassDisk || err != nil:
 				// The disk failed after the image was queued.
 				if err == nil {
 					err = errors.New("the cache cannot hold it now (its disk fails; see /ready)")
 				}
+				b.dequeue(q)
 				b.prefetchFailed(ctx, q, err)
 				continue
 			case why != cached:
 				// A prefetch reads nothing through: with no room it is
 				// only skipped.
+				b.dequeue(q)
 				b.log.WarnContext(ctx, "prefetch skipped: the blob cache cannot take the image now", "region", q.key.Region,
 					"image", q.key.Image, "size", q.exp.Size, "full", why == bypassFull)
 				continue
 			}
+			// The entry is released before anything else: an entry being
+			// read is never evicted, and an operator may shrink the cache
+			// the moment it is complete.
 			if fd, ok := d.(*fillData); ok {
 				if err := fd.e.wait(context.Background()); err != nil && !fd.e.stoppedOnPurpose() {
+					d.Close()
+					b.dequeue(q)
 					b.prefetchFailed(ctx, q, err)
+					continue
 				}
 			}
 			d.Close()
+			b.dequeue(q)
+		}
+	}
+}
+
+// dequeue removes the prefetch q from the queue once its fill has ended;
+// a slot queued again since (after a Delete or Clear) stays.
+func (b *Cache) dequeue(q queued) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, o := range b.queue {
+		if o.key == q.key && o.at.Equal(q.at) {
+			b.queue = append(b.queue[:i], b.queue[i+1:]...)
+			return
 		}
 	}
 }

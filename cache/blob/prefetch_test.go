@@ -110,3 +110,79 @@ func TestBlobPrefetchDiskFailsWhileQueued(t *testing.T) {
 		t.Errorf("the second image's origin was asked %d times for an image nobody reads", got)
 	}
 }
+
+// A queued image is listed as queued until its fill completes, then as
+// cached, and never as neither: Glance drops its queue file only when it
+// commits the cached one. Before, the slot went when the fill started, and
+// a GET /v2/cache during the fill of a region's image listed it nowhere.
+func TestBlobPrefetchQueuedUntilCached(t *testing.T) {
+	o := blobtest.NewOrigin(t, 1<<20)
+	o.HoldAt.Store(1 << 10)
+	b := openBlobs(t, t.TempDir(), 1<<30)
+	defer b.Close()
+	if err := b.Prefetch(context.Background(), key, o.Expect(), o.Region(t, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	<-o.Held // the fill runs, its first KiB written
+	if cached, queued := b.List(); len(cached) != 0 || len(queued) != 1 || queued[0] != key {
+		t.Fatalf("during the fill: cached %v, queued %v; want the image queued", cached, queued)
+	}
+	close(o.Release)
+	eventually(t, "the image cached", func() bool { return isCached(b, key) })
+	if cached, queued := b.List(); len(cached) != 1 || len(queued) != 0 {
+		t.Errorf("after the fill: cached %v, queued %v; want it cached only", cached, queued)
+	}
+	if cached, _ := b.List(); len(cached) == 1 && cached[0].Hits != 0 {
+		t.Errorf("hits = %d after a prefetch, want 0", cached[0].Hits)
+	}
+}
+
+// PrefetchDelay: a queued image waits its delay before its fill starts,
+// listed as queued; a Close ends the wait.
+func TestBlobPrefetchDelay(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration
+	}{{"at once", 0}, {"after 300ms", 300 * time.Millisecond}} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := blobtest.NewOrigin(t, 64<<10)
+			b, err := blob.Open(blob.Config{Dir: t.TempDir(), MaxSize: 1 << 30, PrefetchDelay: tc.delay})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			start := time.Now()
+			if err := b.Prefetch(context.Background(), key, o.Expect(), o.Region(t, time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if tc.delay > 0 {
+				if _, queued := b.List(); len(queued) != 1 {
+					t.Fatalf("right after Prefetch: queued %v, want the image", queued)
+				}
+			}
+			eventually(t, "the image cached", func() bool { return isCached(b, key) })
+			if took := time.Since(start); took < tc.delay {
+				t.Errorf("cached after %v, before the delay %v", took, tc.delay)
+			}
+		})
+	}
+	// Close during a long delay returns at once.
+	o := blobtest.NewOrigin(t, 64<<10)
+	b, err := blob.Open(blob.Config{Dir: t.TempDir(), MaxSize: 1 << 30, PrefetchDelay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Prefetch(context.Background(), key, o.Expect(), o.Region(t, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { b.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for the prefetch delay")
+	}
+	if got := o.Requests.Load(); got != 0 {
+		t.Errorf("the origin was asked %d times before the delay ended", got)
+	}
+}

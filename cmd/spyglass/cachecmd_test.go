@@ -230,11 +230,15 @@ func TestCacheCommands(t *testing.T) {
 		t.Errorf("ls against the Images API port: exit %d: %s", code, errOut)
 	}
 
-	// An instance with only an embedded region has no image data cache.
-	local := startServe(t, bin, t.TempDir())
+	// An instance with cache.max_size 0 has no image data cache.
+	noCache := filepath.Join(t.TempDir(), "spyglass.yaml")
+	if err := os.WriteFile(noCache, []byte("listen: 127.0.0.1:0\nregions: [{name: local, kind: local, data_dir: \""+t.TempDir()+"\"}]\ncache: {max_size: 0}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	local := startWithConfig(t, bin, noCache)
 	code, _, errOut = runCLI(t, bin, "cache", "ls", "--admin", local.admin)
 	if code != 1 || !strings.Contains(errOut, "caches no image data") {
-		t.Errorf("ls against an embedded-only instance: exit %d: %s", code, errOut)
+		t.Errorf("ls against an instance without a cache: exit %d: %s", code, errOut)
 	}
 }
 

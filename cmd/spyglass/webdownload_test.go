@@ -273,3 +273,80 @@ func TestWebDownloadSSRFThroughGlanceRegion(t *testing.T) {
 		})
 	}
 }
+
+// TestWebDownloadUnreachableAllowed: a web-download of a loopback URL the
+// import filtering allows (allowed_hosts 127.0.0.1, allowed_ports 1) that
+// nothing answers ends as Glance 25's does, on the embedded store and
+// through a Glance region: 202, then the task fails, the image is queued
+// again with its store in os_glance_failed_import and
+// os_glance_importing_to_stores emptied. The oracle is a Glance with the
+// same [import_filtering_opts].
+func TestWebDownloadUnreachableAllowed(t *testing.T) {
+	bin := buildBinary(t)
+	g := glancetest.StartTWith(t, glancetest.Options{ImportFiltering: "allowed_hosts = [127.0.0.1]\nallowed_ports = [1]\n"})
+	filtering := "import_filtering: {allowed_hosts: [127.0.0.1], allowed_ports: [1]}\n"
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "spyglass.yaml")
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf("listen: 127.0.0.1:0\nauth: {mode: trusted}\nregions: [{name: local, kind: local, data_dir: %q}]\n%s", filepath.Join(dir, "data"), filtering)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	embedded := startWithConfig(t, bin, cfgPath)
+	region := startWithConfig(t, bin, glanceRegionConfig(t, "trusted", g.URL, filtering))
+	const uri = "http://127.0.0.1:1/x"
+	for _, tc := range []struct{ name, base, store string }{
+		{"glance 25 (oracle)", g.URL, "local"},
+		{"embedded", "http://" + embedded.addr, "local"},
+		{"glance region", "http://" + region.addr, "origin"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, status, msg := importAs(t, tc.base, uri)
+			if status != 202 {
+				t.Fatalf("import: %d %q, want 202", status, msg)
+			}
+			// Glance records the failed store first, then drops
+			// os_glance_import_task and ends the task: wait for all.
+			var doc map[string]any
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+				doc = waitImport(t, tc.base, id)
+				if _, busy := doc["os_glance_import_task"]; !busy && taskStatus(t, tc.base, id) == "failure" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the import has not ended within a minute: %v", doc)
+				}
+			}
+			if got, want := doc["status"], "queued"; got != want {
+				t.Errorf("status %v, want %v", got, want)
+			}
+			if got, want := doc["os_glance_failed_import"], tc.store; got != want {
+				t.Errorf("os_glance_failed_import %v, want %v", got, want)
+			}
+			if got, want := doc["os_glance_importing_to_stores"], ""; got != want {
+				t.Errorf("os_glance_importing_to_stores %v, want %q", got, want)
+			}
+			if doc["size"] != nil || doc["checksum"] != nil {
+				t.Errorf("size %v checksum %v, want none", doc["size"], doc["checksum"])
+			}
+			if msg := taskMessage(t, tc.base, id); msg == "" {
+				t.Errorf("the failed task says nothing")
+			}
+		})
+	}
+}
+
+// taskStatus is the status of the image's (one) import task, "" when
+// there is none.
+func taskStatus(t *testing.T, base, id string) string {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(memberReq(t, "GET", base+"/v2/images/"+id+"/tasks", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct{ Tasks []struct{ Status string } }
+	json.NewDecoder(resp.Body).Decode(&doc)
+	if len(doc.Tasks) != 1 {
+		return ""
+	}
+	return doc.Tasks[0].Status
+}

@@ -656,6 +656,10 @@ func hostileSteps() []step {
 		named("show: request line 8192", get("p1", "/v2/images/{{c_pt}}?"+strings.Repeat("a", 8192))),
 	)
 
+	// --- the cache-management API (Tempest's caching cycle) ----------------------------------
+	add(cacheSteps()...)
+	add(copySteps()...)
+
 	// --- last: Glance 25 lets a tenant give its community image away.
 	add(
 		saving("c_give", post("p1", "/v2/images", `{"name":"give","visibility":"community"}`)),

@@ -132,6 +132,11 @@ type Options struct {
 	// (oslo.config merges a section given twice), e.g.
 	// "[import_filtering_opts]\nallowed_ports = []\n". Empty: nothing.
 	ExtraConfig string
+	// ImportFiltering is the body of glance-api.conf's
+	// [import_filtering_opts] section ("allowed_ports = [1]\n": oslo.config
+	// wants the brackets for these bounded lists); empty:
+	// Glance's defaults.
+	ImportFiltering string
 }
 
 // KeystoneAuth is Glance's [keystone_authtoken]: the Keystone v3 that
@@ -182,5 +187,8 @@ service_token_roles_required = true
 `, k.AuthURL, k.Username, k.Password, k.Project)
 	}
 	conf := fmt.Sprintf(apiConf, dir, port, flag, policyFile, cacheDir, flavor) + authtoken + opts.ExtraConfig
+	if opts.ImportFiltering != "" {
+		conf += "\n[import_filtering_opts]\n" + opts.ImportFiltering
+	}
 	return os.WriteFile(filepath.Join(dir, "glance-api.conf"), []byte(conf), 0o644)
 }
