@@ -326,6 +326,11 @@ func (s *Server) updateImage(c *call, id string) {
 		writeError(c.ctx, err)
 		return
 	}
+	if s.cfg.ShowMultipleLocations {
+		for i := range changes {
+			changes[i].LocationsVisible = true
+		}
+	}
 	img, err := s.lookup(c, id)
 	if err != nil {
 		writeError(c.ctx, err)
