@@ -88,6 +88,7 @@ func applyLocation(img *Image, c *Change, sizes LocationSizes, store string) err
 		if err != nil {
 			return err
 		}
+		setStore(&loc, store)
 		for _, have := range img.Locations {
 			if sameLocation(have, loc) {
 				return Errorf(ErrBadRequest, "The location "+loc.URL+" already exists")
@@ -123,6 +124,7 @@ func applyLocation(img *Image, c *Change, sizes LocationSizes, store string) err
 				return err
 			}
 			locs[i] = Location{URL: l.URL, Metadata: md, Status: "active"}
+			setStore(&locs[i], store)
 		}
 		if !sameLocations(img.Locations, locs) {
 			urls, ori := sortedURLs(locs), sortedURLs(img.Locations)
@@ -176,6 +178,20 @@ func ownData(img *Image) error {
 		return Errorf(ErrConflict, "The image's data is held by this store: its locations cannot be changed.")
 	}
 	return nil
+}
+
+// setStore names the store in a location's metadata, as a multi-store
+// Glance does (store_utils.get_updated_store_location: its http store
+// claims every http URL): Spyglass's stores are its regions, and the
+// embedded one serves its http locations.
+func setStore(l *Location, store string) {
+	if store == "" {
+		return
+	}
+	if l.Metadata == nil {
+		l.Metadata = map[string]string{}
+	}
+	l.Metadata["store"] = store
 }
 
 // locationPos is _get_locations_op_pos.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // pasteINI is the part of Glance's api-paste.ini that the trusted pipeline
@@ -111,6 +112,12 @@ type Options struct {
 	// "Caching via API is not supported at this site." — as Spyglass over
 	// its embedded store. False: image_cache_dir is set (a stock install).
 	NoImageCache bool
+	// Locations runs Glance as the oracle of the v2 locations API:
+	// show_multiple_locations and show_image_direct_url true, and a
+	// read-only http store ("web") beside the file store, so that http
+	// URLs are locations it can size. False: both off (Glance's
+	// defaults), file store only.
+	Locations bool
 }
 
 func writeConfig(dir string, port int, opts Options) error {
@@ -134,5 +141,10 @@ func writeConfig(dir string, port int, opts Options) error {
 	if opts.NoImageCache {
 		cacheDir = ""
 	}
-	return os.WriteFile(filepath.Join(dir, "glance-api.conf"), []byte(fmt.Sprintf(apiConf, dir, port, flag, policyFile, cacheDir)), 0o644)
+	conf := fmt.Sprintf(apiConf, dir, port, flag, policyFile, cacheDir)
+	if opts.Locations {
+		conf = strings.Replace(conf, "enabled_backends = local:file\n",
+			"enabled_backends = local:file, web:http\nshow_multiple_locations = true\nshow_image_direct_url = true\n", 1)
+	}
+	return os.WriteFile(filepath.Join(dir, "glance-api.conf"), []byte(conf), 0o644)
 }
