@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -127,11 +128,11 @@ func applyLocation(img *Image, c *Change, sizes LocationSizes, store string) err
 			setStore(&locs[i], store)
 		}
 		if !sameLocations(img.Locations, locs) {
-			urls, ori := sortedURLs(locs), sortedURLs(img.Locations)
-			if len(img.Locations) > 0 && urls != ori {
+			sameURLs := slices.Equal(sortedURLs(locs), sortedURLs(img.Locations))
+			if len(img.Locations) > 0 && !sameURLs {
 				return Errorf(ErrBadRequest, "Original locations is not empty: "+pyLocations(img.Locations))
 			}
-			if urls != ori {
+			if !sameURLs {
 				for i, l := range ls {
 					if _, err := checkLocation(l, sizes); err != nil {
 						return err
@@ -282,13 +283,13 @@ func sameLocations(a, b []Location) bool {
 	return true
 }
 
-func sortedURLs(ls []Location) string {
+func sortedURLs(ls []Location) []string {
 	urls := make([]string, len(ls))
 	for i, l := range ls {
 		urls[i] = l.URL
 	}
 	sort.Strings(urls)
-	return strings.Join(urls, "\x00")
+	return urls
 }
 
 // pyLocations renders locations the way Glance's message shows its
