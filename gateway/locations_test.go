@@ -16,6 +16,8 @@ import (
 
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
 	"github.com/spyglass-gateway/spyglass/backends/local"
+	"github.com/spyglass-gateway/spyglass/cache/blob"
+	"github.com/spyglass-gateway/spyglass/federation"
 	"github.com/spyglass-gateway/spyglass/gateway"
 )
 
@@ -250,4 +252,79 @@ func hexSum(h func() hash.Hash, b []byte) string {
 	x := h()
 	x.Write(b)
 	return hex.EncodeToString(x.Sum(nil))
+}
+
+// TestLocationsDropCachedData: an http location image's data, cached
+// once verifiable (its validation_data gave the checksums), stays cached
+// when a location is added and goes when one is removed or the list
+// replaced: the bytes may have come from the location that went.
+func TestLocationsDropCachedData(t *testing.T) {
+	src := startSource(t)
+	f := src.fetcher(t)
+	store, err := local.Open(t.TempDir(), local.Options{Fetcher: f, StoreName: "edge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	blobs, err := blob.Open(blob.Config{Dir: t.TempDir(), MaxSize: 1 << 30, Retries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { blobs.Close() })
+	cat, err := federation.New(federation.Config{
+		Regions: []federation.RegionConfig{{Name: "edge", Region: federation.RegionOf(store)}},
+		Default: "edge", Blobs: blobs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cat.Close)
+	ts := serveData(t, gateway.Config{ImportFilter: f, ImageCache: cat.ImageCache(), ShowMultipleLocations: true}, cat)
+	cached := func(id string) bool {
+		t.Helper()
+		_, body := ts.do(t, admin, "GET", "/v2/cache", nil)
+		return strings.Contains(string(body), id)
+	}
+	patch := func(id, body string) {
+		t.Helper()
+		resp, b := ts.do(t, p1, "PATCH", "/v2/images/"+id, strings.NewReader(body), "Content-Type", patchCT)
+		if resp.StatusCode != 200 {
+			t.Fatalf("PATCH %s: %d %s", body, resp.StatusCode, b)
+		}
+	}
+	download := func(id string) {
+		t.Helper()
+		if resp, got := ts.do(t, p1, "GET", "/v2/images/"+id+"/file", nil); resp.StatusCode != 200 || !bytes.Equal(got, src.image) {
+			t.Fatalf("GET /file: %d, %d bytes", resp.StatusCode, len(got))
+		}
+	}
+	img := ts.json(t, p1, "POST", "/v2/images", map[string]any{"name": "loc", "disk_format": "raw", "container_format": "bare"}, 201)
+	id := img["id"].(string)
+	patch(id, `[{"op":"replace","path":"/locations","value":[{"url":"`+src.URL+`/image.img","metadata":{},"validation_data":{"checksum":"`+hexSum(md5.New, src.image)+`","os_hash_algo":"sha512","os_hash_value":"`+hexSum(sha512.New, src.image)+`"}}]}]`)
+	download(id)
+	if !cached(id) {
+		t.Fatal("a verifiable location image was not cached")
+	}
+	gets := src.gets.Load()
+	download(id)
+	if n := src.gets.Load() - gets; n != 0 {
+		t.Errorf("a cached location image read the location %d times", n)
+	}
+	patch(id, `[{"op":"add","path":"/locations/-","value":{"url":"`+src.URL+`/image.img?copy=2","metadata":{}}}]`)
+	if !cached(id) {
+		t.Error("adding a location dropped the cached data")
+	}
+	patch(id, `[{"op":"remove","path":"/locations/0"}]`)
+	if cached(id) {
+		t.Error("removing a location kept the cached data")
+	}
+	download(id)
+	if !cached(id) {
+		t.Fatal("not cached again")
+	}
+	patch(id, `[{"op":"replace","path":"/locations","value":[{"url":"`+src.URL+`/image.img?copy=2","metadata":{"k":"v"}}]}]`)
+	if cached(id) {
+		t.Error("replacing the locations kept the cached data")
+	}
+	download(id)
 }
