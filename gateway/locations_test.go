@@ -173,6 +173,16 @@ func TestLocationsGlanceDifferential(t *testing.T) {
 			t.Errorf("%s: GET b /file: %d, %d bytes", tg.name, resp.StatusCode, len(got))
 		}
 	}
+	// The image schema is the same with the options on.
+	var schemas [2]any
+	for i, tg := range targets {
+		if err := json.Unmarshal(must200(t, tg.ts, "/v2/schemas/image"), &schemas[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(schemas[0], schemas[1]) {
+		t.Errorf("image schema differs from Glance's with show_multiple_locations")
+	}
 	for i, st := range locSteps {
 		g, s := answers[0][i], answers[1][i]
 		if g.status != s.status {
@@ -327,4 +337,13 @@ func TestLocationsDropCachedData(t *testing.T) {
 		t.Error("replacing the locations kept the cached data")
 	}
 	download(id)
+}
+
+func must200(t *testing.T, ts *testServer, path string) []byte {
+	t.Helper()
+	resp, b := ts.do(t, p1, "GET", path, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return b
 }
