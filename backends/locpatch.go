@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -204,7 +205,9 @@ func locationPos(s string, n int, allowMax bool) (int, bool) {
 	if isDigits(s) {
 		v, err := strconv.Atoi(s)
 		if err != nil {
-			return 0, false
+			// Python's int has no bound: a huge position is past any
+			// list's end (an add appends, a remove is refused).
+			v = math.MaxInt
 		}
 		pos = v
 	} else if s != "-" {
