@@ -47,7 +47,8 @@ func startLocationsEmbedded(t *testing.T, src *source) *dataServer {
 // source server's URL, {id} the image's id.
 type locStep struct {
 	name, method, path, body string
-	// image: "a" (the first image) or "b" (a second, queued one).
+	// image: "a" (the first image), "b" (a second, queued one) or "c"
+	// (p1's community image, patched by p2).
 	image string
 	// fields are the body fields compared on a success.
 	fields []string
@@ -105,6 +106,14 @@ var locSteps = []locStep{
 		fields: []string{"status", "size", "checksum", "os_hash_algo", "os_hash_value", "locations", "direct_url"}},
 }
 
+func init() {
+	locSteps = append(locSteps,
+		locStep{name: "c another project's add", image: "c", method: "PATCH", body: `[{"op":"add","path":"/locations/-","value":{"url":"{src}/image.img","metadata":{}}}]`},
+		locStep{name: "c another project's replace", image: "c", method: "PATCH", body: `[{"op":"replace","path":"/locations","value":[{"url":"{src}/image.img","metadata":{}}]}]`},
+		locStep{name: "c another project's remove", image: "c", method: "PATCH", body: `[{"op":"remove","path":"/locations/0"}]`},
+	)
+}
+
 var zeros128 = strings.Repeat("0", 128)
 
 func TestLocationsGlanceDifferential(t *testing.T) {
@@ -130,6 +139,8 @@ func TestLocationsGlanceDifferential(t *testing.T) {
 			img := tg.ts.json(t, p1, "POST", "/v2/images", map[string]any{"name": name, "disk_format": "raw", "container_format": "bare"}, 201)
 			ids[name] = img["id"].(string)
 		}
+		img := tg.ts.json(t, p1, "POST", "/v2/images", map[string]any{"name": "c", "disk_format": "raw", "container_format": "bare", "visibility": "community"}, 201)
+		ids["c"] = img["id"].(string)
 		for _, st := range locSteps {
 			name := st.image
 			if name == "" {
@@ -142,7 +153,11 @@ func TestLocationsGlanceDifferential(t *testing.T) {
 				hdr = []string{"Content-Type", patchCT}
 				body = strings.NewReader(sums.Replace(st.body))
 			}
-			resp, b := tg.ts.do(t, p1, st.method, "/v2/images/"+id+st.path, body, hdr...)
+			who := p1
+			if name == "c" {
+				who = p2
+			}
+			resp, b := tg.ts.do(t, who, st.method, "/v2/images/"+id+st.path, body, hdr...)
 			a := answer{status: resp.StatusCode}
 			if resp.StatusCode >= 400 {
 				a.body = strings.ReplaceAll(string(b), id, "{id}")
