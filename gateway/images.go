@@ -284,11 +284,17 @@ func (s *Server) authorizeChange(c *call, img *backends.Image, ch *backends.Chan
 		if err := s.authorizeImage(c, rule, img); err != nil {
 			return err
 		}
-		// Glance's database refuses to save an image its caller does
-		// not own (_check_mutate_authorization), whatever the policy:
-		// with locations shown, anyone the default rule lets through
-		// would otherwise change another project's image data.
-		if !policy.Mutable(&c.id, img) {
+		// delete_locations checks the ownership in legacy mode before
+		// anything else; with locations shown, Glance's database then
+		// refuses to save an image its caller does not own
+		// (_check_mutate_authorization), whatever the policy: anyone the
+		// default rule lets through would otherwise change another
+		// project's image data. With them hidden, Glance refuses the
+		// change as hidden first (the store's 403).
+		if ch.Op == backends.PatchRemove && !c.pol.LegacyMutable(&c.id, img) {
+			return errNotOwner
+		}
+		if s.cfg.ShowMultipleLocations && !policy.Mutable(&c.id, img) {
 			return errNotOwner
 		}
 		return nil
