@@ -86,6 +86,9 @@ func applyLocation(img *Image, c *Change, sizes LocationSizes, store string) err
 		if err := ownData(img); err != nil {
 			return err
 		}
+		if err := locationQuota(len(img.Locations) + 1); err != nil {
+			return err
+		}
 		loc, err := checkLocation(l, sizes)
 		if err != nil {
 			return err
@@ -117,6 +120,9 @@ func applyLocation(img *Image, c *Change, sizes LocationSizes, store string) err
 			return err
 		}
 		if err := ownData(img); err != nil {
+			return err
+		}
+		if err := locationQuota(len(ls)); err != nil {
 			return err
 		}
 		locs := make([]Location, len(ls))
@@ -167,6 +173,19 @@ func applyLocation(img *Image, c *Change, sizes LocationSizes, store string) err
 		img.Locations = append(img.Locations[:pos:pos], img.Locations[pos+1:]...)
 	default:
 		return Errorf(ErrBadRequest, "Invalid operation")
+	}
+	return nil
+}
+
+// LocationQuota is Glance's default image_location_quota: the most
+// locations an image may have.
+const LocationQuota = 10
+
+// locationQuota is _enforce_image_location_quota (a 413), checked
+// before the locations themselves.
+func locationQuota(attempted int) error {
+	if attempted > LocationQuota {
+		return Errorf(ErrQuota, fmt.Sprintf("The limit has been exceeded on the number of allowed image locations. Attempted: %d, Maximum: %d", attempted, LocationQuota))
 	}
 	return nil
 }

@@ -101,6 +101,7 @@ var locSteps = []locStep{
 	{name: "reactivate", method: "POST", path: "/actions/reactivate"},
 	// A second image: a replace activates it with the validation data.
 	{name: "b conflicting validation_data", image: "b", method: "PATCH", body: `[{"op":"replace","path":"/locations","value":[{"url":"{src}/image.img","metadata":{},"validation_data":{"os_hash_algo":"sha512","os_hash_value":"{sha}"}},{"url":"{src}/image.img?copy=2","metadata":{},"validation_data":{"os_hash_algo":"sha512","os_hash_value":"` + zeros128 + `"}}]}]`},
+	{name: "b replace over the quota", image: "b", method: "PATCH", body: `[{"op":"replace","path":"/locations","value":[` + elevenLocations + `]}]`},
 	{name: "b replace duplicates", image: "b", method: "PATCH", body: `[{"op":"replace","path":"/locations","value":[{"url":"{src}/image.img","metadata":{}},{"url":"{src}/image.img","metadata":{}}]}]`},
 	{name: "b replace activates", image: "b", method: "PATCH", body: `[{"op":"replace","path":"/locations","value":[{"url":"{src}/image.img","metadata":{},"validation_data":{"checksum":"{md5}","os_hash_algo":"sha512","os_hash_value":"{sha}"}}]}]`,
 		fields: []string{"status", "size", "checksum", "os_hash_algo", "os_hash_value", "locations", "direct_url"}},
@@ -113,6 +114,14 @@ func init() {
 		locStep{name: "c another project's remove", image: "c", method: "PATCH", body: `[{"op":"remove","path":"/locations/0"}]`},
 	)
 }
+
+var elevenLocations = func() string {
+	var l []string
+	for i := 0; i < 11; i++ {
+		l = append(l, `{"url":"{src}/image.img?n=`+strconv.Itoa(i)+`","metadata":{}}`)
+	}
+	return strings.Join(l, ",")
+}()
 
 var zeros128 = strings.Repeat("0", 128)
 
