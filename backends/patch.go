@@ -112,10 +112,19 @@ func CheckChange(img *Image, c *Change, admin bool) error {
 // removed, replacing or removing a missing one is a conflict, adding an
 // existing one is a conflict only under the v2.0 media type; locations are
 // invisible (Glance's default show_multiple_locations=False) and cannot be
-// changed. The values have been validated against the image schema by the
+// changed unless a change says they are visible (ApplyChangesWith). The values have been validated against the image schema by the
 // parser; a value of the wrong JSON type is still refused here, never
 // applied.
 func ApplyChanges(img *Image, changes []Change) (*Image, error) {
+	return ApplyChangesWith(img, changes, nil, "")
+}
+
+// ApplyChangesWith is ApplyChanges where locations may change
+// (Change.LocationsVisible): sizes are what the store found at the URLs
+// the changes name (LocationURLs), store the name a queued image's
+// stores take when a location activates it (Glance's locations.py
+// semantics: applyLocation).
+func ApplyChangesWith(img *Image, changes []Change, sizes LocationSizes, store string) (*Image, error) {
 	out := img.Clone()
 	if out.Properties == nil {
 		out.Properties = map[string]string{}
@@ -131,8 +140,10 @@ func ApplyChanges(img *Image, changes []Change) (*Image, error) {
 			if c.Op == PatchReplace && patchEmptyValue(c.Value) {
 				return nil, Detailf(ErrForbidden, "Cannot set locations to empty list.")
 			}
-			verb := map[PatchOp]string{PatchAdd: "add", PatchRemove: "remove", PatchReplace: "update"}[c.Op]
-			return nil, Errorf(ErrForbidden, "It's not allowed to "+verb+" locations if locations are invisible.")
+			if err := applyLocation(out, &c, sizes, store); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err := CheckChange(out, &c, true); err != nil {
 			return nil, err

@@ -28,6 +28,9 @@ type Change struct {
 	// application/openstack-images-v2.0-json-patch media type, where "add"
 	// of an existing property is a conflict rather than a replace.
 	Legacy bool
+	// LocationsVisible is Glance's show_multiple_locations for a change
+	// of /locations: false (the default) refuses it with a 403.
+	LocationsVisible bool
 }
 
 // UploadOptions describe one data upload (PUT /file or PUT /stage).

@@ -362,6 +362,17 @@ type API struct {
 	// the versions document. Default true; false: a /v1 path is an unknown
 	// version (300), as in every Glance since Rocky.
 	EnableV1 bool `yaml:"enable_v1"`
+	// ShowMultipleLocations is Glance's `show_multiple_locations`: v2
+	// image bodies carry `locations` (each `url` and `metadata`), and a
+	// PATCH may add, replace and remove them (`/locations`, http(s) URLs
+	// served read-only from the embedded store). Default false, as
+	// Glance: no `locations`, and a patch of them is a 403. The URLs may
+	// carry credentials: every caller who can see an image sees them.
+	ShowMultipleLocations bool `yaml:"show_multiple_locations"`
+	// ShowImageDirectURL is Glance's `show_image_direct_url`: v2 image
+	// bodies of an image with a location carry `direct_url`, its first
+	// location's URL. Default false, as Glance.
+	ShowImageDirectURL bool `yaml:"show_image_direct_url"`
 }
 
 // Telemetry configures metrics and traces.

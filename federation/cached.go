@@ -329,7 +329,25 @@ func (c *cachedRegion) CreateImage(ctx context.Context, img *backends.Image) (*b
 func (c *cachedRegion) UpdateImage(ctx context.Context, id string, changes []backends.Change) (*backends.Image, error) {
 	img, err := c.region.Images.UpdateImage(ctx, id, changes)
 	c.written(ctx, id, img)
+	if err == nil && c.blobs != nil && dropsLocation(changes) {
+		// The bytes cached were read from a location that may be gone
+		// (remove), or whose metadata changed (replace): the next read
+		// fills from the locations the image has now.
+		c.blobs.Delete(blob.Key{Region: c.name, Image: id})
+	}
 	return img, err
+}
+
+// dropsLocation reports whether a patch replaces or removes an image's
+// locations.
+func dropsLocation(changes []backends.Change) bool {
+	for i := range changes {
+		ch := &changes[i]
+		if len(ch.Path) > 0 && ch.Path[0] == "locations" && ch.Op != backends.PatchAdd {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *cachedRegion) SetImageStatus(ctx context.Context, id, status string) (*backends.Image, error) {

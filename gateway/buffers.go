@@ -43,6 +43,9 @@ func bytebuf(ctx *fasthttp.RequestCtx) *[]byte {
 // immutable snapshots, so a rendering is valid for as long as the entry's
 // snapshot pointer is the one the store returns.
 type renderCache struct {
+	// view is how locations are shown (the server's configuration), set
+	// before the first request.
+	view    locationView
 	mu      sync.RWMutex
 	entries map[string]*rendered
 }
@@ -65,7 +68,7 @@ func (r *renderCache) image(img *backends.Image) []byte {
 	if e != nil && e.img == img {
 		return e.body
 	}
-	e = &rendered{img: img, body: appendImage(nil, img)}
+	e = &rendered{img: img, body: appendImageView(nil, img, r.view)}
 	r.mu.Lock()
 	if len(r.entries) >= maxRendered {
 		r.entries = make(map[string]*rendered)

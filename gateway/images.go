@@ -272,21 +272,32 @@ func (s *Server) authorizeVisibility(c *call, visibility string, t *policy.Targe
 func (s *Server) authorizeChange(c *call, img *backends.Image, ch *backends.Change) error {
 	root := ch.Path[0]
 	if root == "locations" {
+		rule := policy.SetImageLocation
 		switch ch.Op {
 		case backends.PatchRemove:
-			if err := s.authorizeImage(c, policy.DeleteImageLocation, img); err != nil {
-				return err
-			}
-			if !c.pol.LegacyMutable(&c.id, img) {
-				return errNotOwner
-			}
-			return nil
+			rule = policy.DeleteImageLocation
 		case backends.PatchReplace:
 			if v := strings.TrimSpace(string(ch.Value)); v == "[]" || v == "null" {
 				return errDetail(403, "Cannot set locations to empty list.")
 			}
 		}
-		return s.authorizeImage(c, policy.SetImageLocation, img)
+		if err := s.authorizeImage(c, rule, img); err != nil {
+			return err
+		}
+		// delete_locations checks the ownership in legacy mode before
+		// anything else; with locations shown, Glance's database then
+		// refuses to save an image its caller does not own
+		// (_check_mutate_authorization), whatever the policy: anyone the
+		// default rule lets through would otherwise change another
+		// project's image data. With them hidden, Glance refuses the
+		// change as hidden first (the store's 403).
+		if ch.Op == backends.PatchRemove && !c.pol.LegacyMutable(&c.id, img) {
+			return errNotOwner
+		}
+		if s.cfg.ShowMultipleLocations && !policy.Mutable(&c.id, img) {
+			return errNotOwner
+		}
+		return nil
 	}
 	if root == "owner" && ch.Op == backends.PatchReplace && !c.id.IsAdmin {
 		// _do_replace refuses before any policy check.
@@ -325,6 +336,11 @@ func (s *Server) updateImage(c *call, id string) {
 		}
 		writeError(c.ctx, err)
 		return
+	}
+	if s.cfg.ShowMultipleLocations {
+		for i := range changes {
+			changes[i].LocationsVisible = true
+		}
 	}
 	img, err := s.lookup(c, id)
 	if err != nil {

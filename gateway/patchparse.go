@@ -136,9 +136,14 @@ func ParsePatch(contentType string, body []byte) ([]backends.Change, error) {
 				if err := validateImageAttr(root, value); err != nil {
 					return nil, err
 				}
+				if l, ok := value.([]any); ok && root == "locations" {
+					if err := validateLocations(l); err != nil {
+						return nil, err
+					}
+				}
 			} else if root == "locations" {
-				if _, ok := value.(map[string]any); !ok {
-					return nil, schemaError(pyRepr(value) + " is not of type 'object'")
+				if err := validateLocations([]any{value}); err != nil {
+					return nil, err
 				}
 			}
 		}

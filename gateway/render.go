@@ -113,6 +113,12 @@ var hiddenProperties = map[string]bool{"os_glance_stage_host": true}
 // appendImage renders one image as Glance's ResponseSerializer does:
 // custom properties first, then the core attributes in Glance's order.
 func appendImage(dst []byte, im *backends.Image) []byte {
+	return appendImageView(dst, im, locationView{})
+}
+
+// appendImageView is appendImage with the locations shown as the
+// configuration says (locationView).
+func appendImageView(dst []byte, im *backends.Image, lv locationView) []byte {
 	dst = append(dst, '{')
 	first := true
 	if len(im.Properties) > 0 {
@@ -166,6 +172,7 @@ func appendImage(dst []byte, im *backends.Image) []byte {
 	dst = appendTime(dst, im.CreatedAt)
 	dst = appendKey(dst, false, "updated_at")
 	dst = appendTime(dst, im.UpdatedAt)
+	dst = lv.append(dst, im)
 	dst = appendKey(dst, false, "tags")
 	dst = appendStringList(dst, im.Tags)
 	dst = appendKey(dst, false, "self")

@@ -39,6 +39,14 @@ type Config struct {
 	// value) means no v1: a /v1 path names an unknown version (300), as
 	// in every Glance since Rocky.
 	EnableV1 bool
+	// ShowMultipleLocations is Glance's show_multiple_locations: image
+	// bodies carry `locations` and a patch may change them; false (the
+	// default, as Glance) hides them and refuses such a patch (403).
+	ShowMultipleLocations bool
+	// ShowImageDirectURL is Glance's show_image_direct_url: the body of
+	// an image with a location carries `direct_url`; false (the default,
+	// as Glance) leaves it out.
+	ShowImageDirectURL bool
 	// ImageCache is the image data cache /v2/cache manages; nil means this
 	// gateway caches no image data and the cache API answers Glance's 404
 	// "Caching via API is not supported at this site.".
@@ -160,6 +168,7 @@ func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 		s.importM += m
 	}
 	s.render.init()
+	s.render.view = locationView{multiple: cfg.ShowMultipleLocations, direct: cfg.ShowImageDirectURL}
 	handler := s.serveHTTP
 	if cfg.Tracing != nil {
 		s.tracer = cfg.Tracing.Tracer(tracing.Scope)

@@ -196,21 +196,31 @@ func dedupe(tags []string) []string {
 
 // UpdateImage applies a JSON patch (Glance's semantics, see
 // backends.ApplyChanges) atomically and enforces the quotas.
+//
+// Changes of /locations (shown: Change.LocationsVisible) have their URLs
+// sized by a HEAD each before the write lock is taken (sizeLocations), so
+// a slow location server delays no other write; the image's status and
+// data fields change only through them.
 func (s *Store) UpdateImage(ctx context.Context, id string, changes []backends.Change) (*backends.Image, error) {
+	sizes := s.sizeLocations(ctx, changes)
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	cur, err := s.get(id)
 	if err != nil {
 		return nil, err
 	}
-	img, err := backends.ApplyChanges(cur, changes)
+	img, err := backends.ApplyChangesWith(cur, changes, sizes, s.opts.StoreName)
 	if err != nil {
 		return nil, err
 	}
 	if img == cur {
 		img = cur.Clone()
 	}
-	img.ID, img.CreatedAt, img.Status = cur.ID, cur.CreatedAt, cur.Status
+	img.ID, img.CreatedAt = cur.ID, cur.CreatedAt
+	locs := sizes != nil
+	if !locs {
+		img.Status = cur.Status
+	}
 	img.Tags = dedupe(img.Tags)
 	if err := s.checkQuotas(img); err != nil {
 		return nil, err
@@ -219,7 +229,15 @@ func (s *Store) UpdateImage(ctx context.Context, id string, changes []backends.C
 		return nil, err
 	}
 	img.UpdatedAt = now()
-	if err := s.tx(ctx, func(tx *sql.Tx) error { return writeImage(tx, img, false) }); err != nil {
+	if err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := writeImage(tx, img, false); err != nil {
+			return err
+		}
+		if locs {
+			return writeLocations(tx, img)
+		}
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	s.swap(img)

@@ -11,9 +11,9 @@ import (
 
 // An image's locations: the image_locations rows, in order, loaded into
 // the snapshots at Open and written with the image (writeImage). Today a
-// location is an http(s) URL whose data httpstore reads (OpenData); the
-// v2 locations API (add, replace, remove) is to be built on AddLocation
-// and these rows.
+// location is an http(s) URL whose data httpstore reads (OpenData), set
+// by v1's x-image-meta-location (AddLocation) or by a v2 patch of
+// /locations (UpdateImage, sizeLocations).
 
 func (s *Store) loadLocations() error {
 	rows, err := s.rdb.Query(`SELECT image_id, value, meta_data, status FROM image_locations ORDER BY seq`)
@@ -138,4 +138,38 @@ func locationTarget(img *backends.Image) error {
 		return backends.Errorf(backends.ErrConflict, fmt.Sprintf("Image status transition from %s to %s is not allowed", img.Status, backends.StatusActive))
 	}
 	return formatsSet(img)
+}
+
+// sizeLocations sizes the location URLs the changes add or set, for
+// backends.ApplyChangesWith: nil when no change touches a shown
+// /locations (the patch then changes no location). A URL that is not
+// http(s), that the import filter refuses, or whose server does not
+// answer a size is left out: an invalid location, as glance.location's
+// _check_location_uri says of any store error.
+func (s *Store) sizeLocations(ctx context.Context, changes []backends.Change) backends.LocationSizes {
+	touched := false
+	for i := range changes {
+		if len(changes[i].Path) > 0 && changes[i].Path[0] == "locations" && changes[i].LocationsVisible {
+			touched = true
+		}
+	}
+	if !touched {
+		return nil
+	}
+	sizes := backends.LocationSizes{}
+	for _, u := range backends.LocationURLs(changes) {
+		if _, done := sizes[u]; done {
+			continue
+		}
+		if (&backends.Image{Locations: []backends.Location{{URL: u}}}).HTTPLocation() == "" || s.http == nil {
+			sizes[u] = 0
+			continue
+		}
+		n, err := s.http.Size(ctx, u)
+		if err != nil {
+			n = 0
+		}
+		sizes[u] = n
+	}
+	return sizes
 }

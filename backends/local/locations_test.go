@@ -3,9 +3,11 @@ package local
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"time"
 
@@ -129,4 +131,67 @@ func TestKilled(t *testing.T) {
 	}
 	_, err := s.SetImageStatus(ctx, "k2", backends.StatusKilled)
 	wantErr(t, err, backends.ErrConflict, "Image status transition from active to killed is not allowed")
+}
+
+// TestPatchLocations: a v2 patch of /locations on the embedded store
+// sizes its URLs with a HEAD (an unreachable one is an invalid location),
+// activates a queued image, and its locations (order, metadata, the store
+// named) survive a restart; a patch of them refused changes nothing.
+func TestPatchLocations(t *testing.T) {
+	ctx := context.Background()
+	image := bytes.Repeat([]byte("location"), 1000)
+	srv := locationServer(t, image)
+	dir := t.TempDir()
+	s, err := Open(dir, Options{Fetcher: loopbackFetcher(t, srv), StoreName: "edge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create(t, s, "l1", "p1", "private")
+	change := func(op backends.PatchOp, path []string, value string) backends.Change {
+		return backends.Change{Op: op, Path: path, Value: []byte(value), LocationsVisible: true}
+	}
+	if _, err := s.UpdateImage(ctx, "l1", []backends.Change{change(backends.PatchAdd, []string{"locations", "-"}, `{"url":"`+srv.URL+`/missing.img","metadata":{}}`)}); !errors.Is(err, backends.ErrBadRequest) {
+		t.Fatalf("a location answering 404: %v, want a 400", err)
+	}
+	if img, _ := s.Image(ctx, "l1"); img.Status != backends.StatusQueued || len(img.Locations) != 0 {
+		t.Fatalf("a refused patch changed the image: %+v", img)
+	}
+	img, err := s.UpdateImage(ctx, "l1", []backends.Change{
+		change(backends.PatchAdd, []string{"locations", "-"}, `{"url":"`+srv.URL+`/image.img","metadata":{}}`),
+		change(backends.PatchAdd, []string{"locations", "0"}, `{"url":"`+srv.URL+`/image.img?2","metadata":{"k":"v"}}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Status != backends.StatusActive || img.Size == nil || *img.Size != int64(len(image)) || len(img.Locations) != 2 {
+		t.Fatalf("after the patch: %+v", img)
+	}
+	s.Close()
+	if s, err = Open(dir, Options{Fetcher: loopbackFetcher(t, srv), StoreName: "edge"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	img, err = s.Image(ctx, "l1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []backends.Location{
+		{URL: srv.URL + "/image.img?2", Metadata: map[string]string{"k": "v", "store": "edge"}, Status: "active"},
+		{URL: srv.URL + "/image.img", Metadata: map[string]string{"store": "edge"}, Status: "active"},
+	}
+	if !reflect.DeepEqual(img.Locations, want) || img.Status != backends.StatusActive || len(img.Stores) != 1 || img.Stores[0] != "edge" {
+		t.Fatalf("after a restart: %+v, want locations %+v", img, want)
+	}
+	d, err := s.OpenData(ctx, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(io.NewSectionReader(d, 0, d.Size()))
+	d.Close()
+	if !bytes.Equal(got, image) {
+		t.Errorf("data: %d bytes, want the location's %d", len(got), len(image))
+	}
+	if img, err = s.UpdateImage(ctx, "l1", []backends.Change{change(backends.PatchRemove, []string{"locations", "0"}, "")}); err != nil || len(img.Locations) != 1 || img.Locations[0].URL != srv.URL+"/image.img" {
+		t.Fatalf("remove: %v %+v", err, img)
+	}
 }

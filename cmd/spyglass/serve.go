@@ -392,12 +392,14 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		inst.Keystone = k
 	}
 	gcfg := gateway.Config{
-		SizeCap:      int64(cfg.ImageSizeCap),
-		Policy:       pol,
-		Logger:       log,
-		ImportFilter: fetcher,
-		Catalogs:     cats,
-		EnableV1:     cfg.API.EnableV1,
+		SizeCap:               int64(cfg.ImageSizeCap),
+		Policy:                pol,
+		Logger:                log,
+		ImportFilter:          fetcher,
+		Catalogs:              cats,
+		EnableV1:              cfg.API.EnableV1,
+		ShowMultipleLocations: cfg.API.ShowMultipleLocations,
+		ShowImageDirectURL:    cfg.API.ShowImageDirectURL,
 	}
 	if tp != nil {
 		gcfg.Tracing = tp

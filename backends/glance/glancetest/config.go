@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // pasteINI is the part of Glance's api-paste.ini that the trusted pipeline
@@ -137,6 +138,12 @@ type Options struct {
 	// wants the brackets for these bounded lists); empty:
 	// Glance's defaults.
 	ImportFiltering string
+	// Locations runs Glance as the oracle of the v2 locations API:
+	// show_multiple_locations and show_image_direct_url true, and a
+	// read-only http store ("web") beside the file store, so that http
+	// URLs are locations it can size. False: both off (Glance's
+	// defaults), file store only.
+	Locations bool
 }
 
 // KeystoneAuth is Glance's [keystone_authtoken]: the Keystone v3 that
@@ -189,6 +196,10 @@ service_token_roles_required = true
 	conf := fmt.Sprintf(apiConf, dir, port, flag, policyFile, cacheDir, flavor) + authtoken + opts.ExtraConfig
 	if opts.ImportFiltering != "" {
 		conf += "\n[import_filtering_opts]\n" + opts.ImportFiltering
+	}
+	if opts.Locations {
+		conf = strings.Replace(conf, "enabled_backends = local:file\n",
+			"enabled_backends = local:file, web:http\nshow_multiple_locations = true\nshow_image_direct_url = true\n", 1)
 	}
 	return os.WriteFile(filepath.Join(dir, "glance-api.conf"), []byte(conf), 0o644)
 }
