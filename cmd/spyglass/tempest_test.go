@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -379,21 +380,68 @@ func (h *tempestHarness) run(t *testing.T, p tempestProfile) {
 	// tempest run exits 1 when a test fails: the results say which.
 	runErr := tempest(io.MultiWriter(os.Stdout, trace), "run", "--regex", tempestRegex, "--concurrency", fmt.Sprint(tempestConcurrency))
 	var csvOut bytes.Buffer
-	cmd := exec.Command("/bin/sh", "-c", "stestr last --subunit | subunit2csv")
-	cmd.Env, cmd.Dir, cmd.Stdout = env, ws, &csvOut
-	// Both exit 1 when a test failed: an empty output is the error.
-	csvErr := testproc.Run(cmd)
-	if csvOut.Len() == 0 {
-		t.Fatalf("reading the results (stestr last --subunit | subunit2csv): %v; tempest run: %v", csvErr, runErr)
+	last := func() []tempestResult {
+		csvOut.Reset()
+		cmd := exec.Command("/bin/sh", "-c", "stestr last --subunit | subunit2csv")
+		cmd.Env, cmd.Dir, cmd.Stdout = env, ws, &csvOut
+		// Both exit 1 when a test failed: an empty output is the error.
+		csvErr := testproc.Run(cmd)
+		if csvOut.Len() == 0 {
+			t.Fatalf("reading the results (stestr last --subunit | subunit2csv): %v; tempest run: %v", csvErr, runErr)
+		}
+		results, err := parseTempestCSV(csvOut.Bytes())
+		if err != nil {
+			t.Fatalf("%v; tempest run: %v", err, runErr)
+		}
+		return results
 	}
-	results, err := parseTempestCSV(csvOut.Bytes())
-	if err != nil {
-		t.Fatalf("%v; tempest run: %v", err, runErr)
-	}
+	results := last()
+	os.WriteFile(filepath.Join(outDir, "results.csv"), csvOut.Bytes(), 0o644)
 	if len(results) == 0 {
 		t.Fatalf("tempest ran no test: %v (see %s and %s)", runErr, filepath.Join(outDir, "run.log"), filepath.Join(ws, "logs"))
 	}
 	copyFile(filepath.Join(ws, "logs", "tempest.log"), filepath.Join(outDir, "tempest.log"))
+
+	listPath := filepath.Join("testdata", "tempest", "expected-failures-"+p.name+".txt")
+	expected, err := readExpectedFailures(listPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A test that failed unexpectedly runs once more, alone: Tempest's
+	// classes share pre-provisioned projects and a loaded 2-core machine,
+	// and a failure that does not come back is reported as flaky (in the
+	// summary and flaky.txt), not hidden; one that comes back fails the
+	// profile.
+	var again []string
+	for _, r := range results {
+		if _, ok := expected[r.id]; r.status == "fail" && !ok && !strings.Contains(r.id, "setUpClass") {
+			again = append(again, regexp.QuoteMeta(r.id))
+		}
+	}
+	var flaky []string
+	if len(again) > 0 {
+		fmt.Printf("== tempest (%s): %d unexpected failure(s), run once more alone\n", p.name, len(again))
+		retryErr := tempest(io.MultiWriter(os.Stdout, trace), "run", "--regex", `^(`+strings.Join(again, "|")+`)(\[.*)?$`, "--concurrency", "1")
+		retried := map[string]string{}
+		for _, r := range last() {
+			retried[r.id] = r.status
+		}
+		os.WriteFile(filepath.Join(outDir, "retry.csv"), csvOut.Bytes(), 0o644)
+		if len(retried) == 0 {
+			t.Fatalf("the retry ran no test: %v", retryErr)
+		}
+		for i, r := range results {
+			if s, ok := retried[r.id]; ok && r.status == "fail" && s == "success" {
+				results[i].status = "success"
+				flaky = append(flaky, r.id)
+			}
+		}
+		sort.Strings(flaky)
+		os.WriteFile(filepath.Join(outDir, "flaky.txt"), []byte(strings.Join(flaky, "\n")+"\n"), 0o644)
+		for _, id := range flaky {
+			t.Logf("FLAKY: %s failed in the full run and passed alone (details of the failure in %s)", id, filepath.Join(outDir, "run.log"))
+		}
+	}
 
 	var failed []string
 	counts := map[string]map[string]int{} // api (v1, v2, all) → status → count
@@ -422,12 +470,11 @@ func (h *tempestHarness) run(t *testing.T, p tempestProfile) {
 	t.Log(summary)
 	os.WriteFile(filepath.Join(outDir, "summary.txt"), []byte(summary+"\n"), 0o644)
 	os.WriteFile(filepath.Join(outDir, "failing.txt"), []byte(strings.Join(failed, "\n")+"\n"), 0o644)
-	os.WriteFile(filepath.Join(outDir, "results.csv"), csvOut.Bytes(), 0o644)
 
-	listPath := filepath.Join("testdata", "tempest", "expected-failures-"+p.name+".txt")
-	expected, err := readExpectedFailures(listPath)
-	if err != nil {
-		t.Fatal(err)
+	if len(flaky) > 0 {
+		summary += fmt.Sprintf("; %d flaky (failed, then passed alone: flaky.txt)", len(flaky))
+		os.WriteFile(filepath.Join(outDir, "summary.txt"), []byte(summary+"\n"), 0o644)
+		fmt.Println(summary)
 	}
 	status := map[string]string{}
 	for _, r := range results {
