@@ -31,6 +31,13 @@ func (b *Cache) List() (cached []Cached, queued []Key) {
 		return cached[i].Key.Region < cached[j].Key.Region
 	})
 	for _, q := range b.queue {
+		// A prefetch keeps its slot until its fill has completed and the
+		// prefetcher dequeues it: between the two, the image is cached,
+		// and listed so only (Glance drops the queue file as it commits
+		// the cached one).
+		if e := b.entries[q.key]; e != nil && e.isComplete() {
+			continue
+		}
 		queued = append(queued, q.key)
 	}
 	return cached, queued
