@@ -574,24 +574,10 @@ func prefixedProperties(raw json.RawMessage, prefix string) json.RawMessage {
 }
 
 func (s *Server) updateNamespace(c *call, name string) {
-	md, ok := s.metadefs(c)
-	if !ok {
-		return
-	}
-	body, err := s.jsonBody(c)
 	var content *backends.MetadefNamespaceContent
-	if err == nil {
-		content, err = ParseNamespace(body)
-	}
-	var cur *backends.MetadefNamespace
-	if err == nil {
-		cur, err = s.findNamespace(c, md, name, missAny)
-	}
-	if err == nil {
-		err = s.enforceMetadef(c, policy.ModifyMetadefNamespace, cur)
-	}
-	if err != nil {
-		writeError(c.ctx, err)
+	read := readBody(s, c, ParseNamespace, &content)
+	md, _, ok := s.inNamespace(c, name, false, read, missAny, policy.ModifyMetadefNamespace)
+	if !ok {
 		return
 	}
 	ns := content.MetadefNamespace
@@ -610,66 +596,39 @@ func (s *Server) updateNamespace(c *call, name string) {
 }
 
 func (s *Server) deleteNamespace(c *call, name string) {
-	md, ok := s.metadefsNoBody(c)
-	if !ok {
-		return
+	if md, _, ok := s.inNamespace(c, name, true, nil, missAny, policy.DeleteMetadefNamespace); ok {
+		noContentOr(c, md.DeleteNamespace(c, name))
 	}
-	ns, err := s.findNamespace(c, md, name, missAny)
-	if err == nil {
-		err = s.enforceMetadef(c, policy.DeleteMetadefNamespace, ns)
-	}
-	if err == nil {
-		err = md.DeleteNamespace(c, name)
-	}
-	if err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	noContent(c)
 }
 
 // deleteNamespaceContent is DELETE .../objects, .../properties, .../tags.
 func (s *Server) deleteNamespaceContent(c *call, name, kind string) {
-	md, ok := s.metadefs(c)
+	md, ns, ok := s.inNamespace(c, name, false, nil, missAny, policy.DeleteMetadefNamespace)
 	if !ok {
 		return
 	}
-	ns, err := s.findNamespace(c, md, name, missAny)
-	if err == nil {
-		err = s.enforceMetadef(c, policy.DeleteMetadefNamespace, ns)
-	}
-	if err == nil && kind == backends.MetadefTags {
+	var err error
+	if kind == backends.MetadefTags {
 		err = s.enforceMetadef(c, policy.DeleteMetadefTags, ns)
 	}
 	if err == nil {
 		err = md.DeleteNamespaceContent(c, name, kind)
 	}
-	if err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	noContent(c)
+	noContentOr(c, err)
 }
 
 // --- objects -----------------------------------------------------------------
 
 func (s *Server) listMetadefObjects(c *call, ns string) {
-	md, ok := s.metadefs(c)
+	read := func() error {
+		_, err := parseMetadefList(c, []string{"public", "private", "shared"}, false, false)
+		return err
+	}
+	md, cur, ok := s.inNamespace(c, ns, false, read, missObjects, policy.GetMetadefObjects)
 	if !ok {
 		return
 	}
-	_, err := parseMetadefList(c, []string{"public", "private", "shared"}, false, false)
-	var cur *backends.MetadefNamespace
-	if err == nil {
-		cur, err = s.findNamespace(c, md, ns, missObjects)
-	}
-	if err == nil {
-		err = s.enforceMetadef(c, policy.GetMetadefObjects, cur)
-	}
-	var objs []*backends.MetadefObject
-	if err == nil {
-		objs, err = md.MetadefObjects(c, ns)
-	}
+	objs, err := md.MetadefObjects(c, ns)
 	if err != nil {
 		writeError(c.ctx, err)
 		return
@@ -687,114 +646,14 @@ func (s *Server) listMetadefObjects(c *call, ns string) {
 	s.writeJSON(c, 0, out)
 }
 
-func (s *Server) createMetadefObject(c *call, ns string) {
-	md, ok := s.metadefs(c)
-	if !ok {
-		return
-	}
-	body, err := s.jsonBody(c)
-	var o *backends.MetadefObject
-	if err == nil {
-		o, err = ParseMetadefObject(body, true)
-	}
-	var cur *backends.MetadefNamespace
-	if err == nil {
-		cur, err = s.findNamespace(c, md, ns, missObjects)
-	}
-	if err == nil {
-		err = s.enforceMetadef(c, policy.AddMetadefObject, cur)
-	}
-	if err == nil {
-		o, err = md.CreateMetadefObject(c, ns, o)
-	}
-	if err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	s.writeJSON(c, 201, objectJSONOf(ns, o, true))
-}
-
-func (s *Server) showMetadefObject(c *call, ns, name string) {
-	md, ok := s.metadefsNoBody(c)
-	if !ok {
-		return
-	}
-	cur, err := s.findNamespace(c, md, ns, missObjects)
-	if err == nil {
-		err = s.enforceMetadef(c, policy.GetMetadefObject, cur)
-	}
-	var o *backends.MetadefObject
-	if err == nil {
-		o, err = md.MetadefObject(c, ns, name)
-	}
-	if err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	s.writeJSON(c, 0, storedObjectJSON(ns, o))
-}
-
-func (s *Server) updateMetadefObject(c *call, ns, name string) {
-	md, ok := s.metadefs(c)
-	if !ok {
-		return
-	}
-	body, err := s.jsonBody(c)
-	var o *backends.MetadefObject
-	if err == nil {
-		o, err = ParseMetadefObject(body, false)
-	}
-	var cur *backends.MetadefNamespace
-	if err == nil {
-		cur, err = s.findNamespace(c, md, ns, missObjects)
-	}
-	if err == nil {
-		err = s.enforceMetadef(c, policy.ModifyMetadefObject, cur)
-	}
-	if err == nil {
-		o, err = md.UpdateMetadefObject(c, ns, name, o)
-	}
-	if err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	s.writeJSON(c, 200, objectJSONOf(ns, o, true))
-}
-
-func (s *Server) deleteMetadefObject(c *call, ns, name string) {
-	md, ok := s.metadefsNoBody(c)
-	if !ok {
-		return
-	}
-	cur, err := s.findNamespace(c, md, ns, missObjects)
-	if err == nil {
-		err = s.enforceMetadef(c, policy.DeleteMetadefObject, cur)
-	}
-	if err == nil {
-		err = md.DeleteMetadefObject(c, ns, name)
-	}
-	if err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	noContent(c)
-}
-
 // --- properties --------------------------------------------------------------
 
 func (s *Server) listMetadefProperties(c *call, ns string) {
-	md, ok := s.metadefsNoBody(c)
+	md, _, ok := s.inNamespace(c, ns, true, nil, missAny, policy.GetMetadefProperties)
 	if !ok {
 		return
 	}
-	cur, err := s.findNamespace(c, md, ns, missAny)
-	if err == nil {
-		err = s.enforceMetadef(c, policy.GetMetadefProperties, cur)
-	}
-	var props []*backends.MetadefProperty
-	if err == nil {
-		props, err = md.MetadefProperties(c, ns)
-	}
+	props, err := md.MetadefProperties(c, ns)
 	if err != nil {
 		writeError(c.ctx, err)
 		return
@@ -804,32 +663,6 @@ func (s *Server) listMetadefProperties(c *call, ns string) {
 		all = json.RawMessage("{}")
 	}
 	s.writeJSON(c, 0, append(append([]byte(`{"properties": `), all...), '}'))
-}
-
-func (s *Server) showMetadefProperty(c *call, ns, name string) {
-	md, ok := s.metadefs(c)
-	if !ok {
-		return
-	}
-	cur, err := s.findNamespace(c, md, ns, missAny)
-	if err == nil {
-		err = s.enforceMetadef(c, policy.GetMetadefProperty, cur)
-	}
-	if rt := c.ctx.QueryArgs().Peek("resource_type"); err == nil && len(rt) > 0 {
-		// The name carries the association's prefix: strip it, or 404.
-		if err = s.enforceMetadef(c, policy.GetMetadefResourceType, cur); err == nil {
-			name, err = s.unprefixed(c, md, ns, string(rt), name)
-		}
-	}
-	var p *backends.MetadefProperty
-	if err == nil {
-		p, err = md.MetadefProperty(c, ns, name)
-	}
-	if err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	s.writeJSON(c, 0, propertyJSON(p))
 }
 
 // unprefixed is the property's name without the prefix of its namespace's
@@ -870,79 +703,6 @@ func (s *Server) unprefixed(c *call, md Metadefs, ns, rt, name string) (string, 
 	return "", backends.Errorf(backends.ErrNotFound, "The metadata definition resource-type association of resource-type="+rt+" to namespace="+ns+", was not found.")
 }
 
-func (s *Server) createMetadefProperty(c *call, ns string) {
-	md, ok := s.metadefs(c)
-	if !ok {
-		return
-	}
-	body, err := s.jsonBody(c)
-	var p *backends.MetadefProperty
-	if err == nil {
-		p, err = ParseMetadefProperty(body)
-	}
-	var cur *backends.MetadefNamespace
-	if err == nil {
-		cur, err = s.findNamespace(c, md, ns, missAny)
-	}
-	if err == nil {
-		err = s.enforceMetadef(c, policy.AddMetadefProperty, cur)
-	}
-	if err == nil {
-		p, err = md.CreateMetadefProperty(c, ns, p)
-	}
-	if err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	s.writeJSON(c, 201, propertyJSON(p))
-}
-
-func (s *Server) updateMetadefProperty(c *call, ns, name string) {
-	md, ok := s.metadefs(c)
-	if !ok {
-		return
-	}
-	body, err := s.jsonBody(c)
-	var p *backends.MetadefProperty
-	if err == nil {
-		p, err = ParseMetadefProperty(body)
-	}
-	var cur *backends.MetadefNamespace
-	if err == nil {
-		cur, err = s.findNamespace(c, md, ns, missAny)
-	}
-	if err == nil {
-		err = s.enforceMetadef(c, policy.ModifyMetadefProperty, cur)
-	}
-	if err == nil {
-		p, err = md.UpdateMetadefProperty(c, ns, name, p)
-	}
-	if err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	s.writeJSON(c, 200, propertyJSON(p))
-}
-
-func (s *Server) deleteMetadefProperty(c *call, ns, name string) {
-	md, ok := s.metadefs(c)
-	if !ok {
-		return
-	}
-	cur, err := s.findNamespace(c, md, ns, missAny)
-	if err == nil {
-		err = s.enforceMetadef(c, policy.RemoveMetadefProperty, cur)
-	}
-	if err == nil {
-		err = md.DeleteMetadefProperty(c, ns, name)
-	}
-	if err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	noContent(c)
-}
-
 // --- tags ----------------------------------------------------------------------
 
 type tagsJSON struct {
@@ -950,37 +710,30 @@ type tagsJSON struct {
 }
 
 func (s *Server) listMetadefTags(c *call, ns string) {
-	md, ok := s.metadefs(c)
+	var p *mdListParams
+	read := func() (err error) {
+		p, err = parseMetadefList(c, []string{"public", "private", "shared"}, true, false)
+		return err
+	}
+	md, _, ok := s.inNamespace(c, ns, false, read, missAny, policy.GetMetadefTags)
 	if !ok {
 		return
 	}
-	p, err := parseMetadefList(c, []string{"public", "private", "shared"}, true, false)
-	var cur *backends.MetadefNamespace
-	if err == nil {
-		cur, err = s.findNamespace(c, md, ns, missAny)
+	q := &backends.TagQuery{SortKey: p.sortKey, Desc: p.desc, Marker: p.marker, Limit: p.limit}
+	if p.limit == 0 {
+		// Glance: a 0 limit ("0" is a true string) asks for no row.
+		q.Limit = -1
 	}
-	if err == nil {
-		err = s.enforceMetadef(c, policy.GetMetadefTags, cur)
-	}
-	var tags []*backends.MetadefTag
-	if err == nil {
-		q := &backends.TagQuery{SortKey: p.sortKey, Desc: p.desc, Marker: p.marker, Limit: p.limit}
-		if p.limit == 0 {
-			// Glance: a 0 limit ("0" is a true string) asks for no row.
-			q.Limit = -1
-		}
-		tags, err = md.MetadefTags(c, ns, q)
-		if p.limit == 0 {
-			tags = nil
-		}
-	}
+	tags, err := md.MetadefTags(c, ns, q)
 	if err != nil {
 		writeError(c.ctx, err)
 		return
 	}
 	out := tagsJSON{Tags: []tagJSON{}}
-	for _, t := range tags {
-		out.Tags = append(out.Tags, tagJSON{Name: t.Name})
+	if p.limit != 0 {
+		for _, t := range tags {
+			out.Tags = append(out.Tags, tagJSON{Name: t.Name})
+		}
 	}
 	s.writeJSON(c, 0, out)
 }
@@ -989,37 +742,21 @@ func tagJSONOf(t *backends.MetadefTag) tagJSON {
 	return tagJSON{Name: t.Name, CreatedAt: isoTime(t.CreatedAt), UpdatedAt: isoTime(t.UpdatedAt)}
 }
 
-func (s *Server) showMetadefTag(c *call, ns, name string) {
-	md, ok := s.metadefsNoBody(c)
-	if !ok {
-		return
-	}
-	cur, err := s.findNamespace(c, md, ns, missAny)
-	if err == nil {
-		err = s.enforceMetadef(c, policy.GetMetadefTag, cur)
-	}
-	var t *backends.MetadefTag
-	if err == nil {
-		t, err = md.MetadefTag(c, ns, name)
-	}
-	if err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	s.writeJSON(c, 0, tagJSONOf(t))
-}
-
+// createMetadefTag is POST .../tags/{name}: the one item route whose
+// steps inNamespace cannot run, for Glance checks the name (the URL's, as
+// there is no body) between finding the namespace and the rule.
 func (s *Server) createMetadefTag(c *call, ns, name string) {
+	k := metadefTagKind
 	md, ok := s.metadefsNoBody(c)
 	if !ok {
 		return
 	}
-	cur, err := s.findNamespace(c, md, ns, missAny)
+	cur, err := s.findNamespace(c, md, ns, k.miss)
 	if err == nil {
 		err = ValidateTagName(name)
 	}
 	if err == nil {
-		err = s.enforceMetadef(c, policy.AddMetadefTag, cur)
+		err = s.enforceMetadef(c, k.rules[itemCreate], cur)
 	}
 	var t *backends.MetadefTag
 	if err == nil {
@@ -1029,30 +766,17 @@ func (s *Server) createMetadefTag(c *call, ns, name string) {
 		writeError(c.ctx, err)
 		return
 	}
-	s.writeJSON(c, 201, tagJSONOf(t))
+	s.writeJSON(c, 201, k.render(ns, t, false))
 }
 
 func (s *Server) createMetadefTags(c *call, ns string) {
-	md, ok := s.metadefs(c)
+	var names []string
+	read := readBody(s, c, ParseMetadefTags, &names)
+	md, _, ok := s.inNamespace(c, ns, false, read, missAny, policy.AddMetadefTags)
 	if !ok {
 		return
 	}
-	body, err := s.jsonBody(c)
-	var names []string
-	if err == nil {
-		names, err = ParseMetadefTags(body)
-	}
-	var cur *backends.MetadefNamespace
-	if err == nil {
-		cur, err = s.findNamespace(c, md, ns, missAny)
-	}
-	if err == nil {
-		err = s.enforceMetadef(c, policy.AddMetadefTags, cur)
-	}
-	if err == nil {
-		_, err = md.CreateMetadefTags(c, ns, names, boolFromString(string(c.ctx.Request.Header.Peek("X-Openstack-Append"))))
-	}
-	if err != nil {
+	if _, err := md.CreateMetadefTags(c, ns, names, boolFromString(string(c.ctx.Request.Header.Peek("X-Openstack-Append")))); err != nil {
 		writeError(c.ctx, err)
 		return
 	}
@@ -1070,53 +794,6 @@ func boolFromString(v string) bool {
 		return true
 	}
 	return false
-}
-
-func (s *Server) updateMetadefTag(c *call, ns, name string) {
-	md, ok := s.metadefs(c)
-	if !ok {
-		return
-	}
-	body, err := s.jsonBody(c)
-	var newName string
-	if err == nil {
-		newName, err = ParseMetadefTag(body)
-	}
-	var cur *backends.MetadefNamespace
-	if err == nil {
-		cur, err = s.findNamespace(c, md, ns, missAny)
-	}
-	if err == nil {
-		err = s.enforceMetadef(c, policy.ModifyMetadefTag, cur)
-	}
-	var t *backends.MetadefTag
-	if err == nil {
-		t, err = md.UpdateMetadefTag(c, ns, name, newName)
-	}
-	if err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	s.writeJSON(c, 200, tagJSONOf(t))
-}
-
-func (s *Server) deleteMetadefTag(c *call, ns, name string) {
-	md, ok := s.metadefsNoBody(c)
-	if !ok {
-		return
-	}
-	cur, err := s.findNamespace(c, md, ns, missAny)
-	if err == nil {
-		err = s.enforceMetadef(c, policy.DeleteMetadefTag, cur)
-	}
-	if err == nil {
-		err = md.DeleteMetadefTag(c, ns, name)
-	}
-	if err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	noContent(c)
 }
 
 // --- resource types --------------------------------------------------------------
@@ -1150,18 +827,11 @@ func (s *Server) listResourceTypes(c *call) {
 }
 
 func (s *Server) listAssociations(c *call, ns string) {
-	md, ok := s.metadefsNoBody(c)
+	md, cur, ok := s.inNamespace(c, ns, true, nil, missAny, policy.ListMetadefResourceTypes)
 	if !ok {
 		return
 	}
-	cur, err := s.findNamespace(c, md, ns, missAny)
-	if err == nil {
-		err = s.enforceMetadef(c, policy.ListMetadefResourceTypes, cur)
-	}
-	var assocs []*backends.MetadefAssociation
-	if err == nil {
-		assocs, err = md.ResourceTypeAssociations(c, ns)
-	}
+	assocs, err := md.ResourceTypeAssociations(c, ns)
 	if err != nil {
 		writeError(c.ctx, err)
 		return
@@ -1178,25 +848,13 @@ func (s *Server) listAssociations(c *call, ns string) {
 }
 
 func (s *Server) createAssociation(c *call, ns string) {
-	md, ok := s.metadefs(c)
+	var a *backends.MetadefAssociation
+	read := readBody(s, c, ParseResourceTypeAssociation, &a)
+	md, _, ok := s.inNamespace(c, ns, false, read, missAny, policy.AddMetadefResourceTypeAssociation)
 	if !ok {
 		return
 	}
-	body, err := s.jsonBody(c)
-	var a *backends.MetadefAssociation
-	if err == nil {
-		a, err = ParseResourceTypeAssociation(body)
-	}
-	var cur *backends.MetadefNamespace
-	if err == nil {
-		cur, err = s.findNamespace(c, md, ns, missAny)
-	}
-	if err == nil {
-		err = s.enforceMetadef(c, policy.AddMetadefResourceTypeAssociation, cur)
-	}
-	if err == nil {
-		a, err = md.CreateResourceTypeAssociation(c, ns, a)
-	}
+	a, err := md.CreateResourceTypeAssociation(c, ns, a)
 	if err != nil {
 		writeError(c.ctx, err)
 		return
@@ -1205,17 +863,13 @@ func (s *Server) createAssociation(c *call, ns string) {
 }
 
 func (s *Server) deleteAssociation(c *call, ns, rt string) {
-	md, ok := s.metadefsNoBody(c)
-	if !ok {
-		return
+	if md, _, ok := s.inNamespace(c, ns, true, nil, missAny, policy.RemoveMetadefResourceTypeAssociation); ok {
+		noContentOr(c, md.DeleteResourceTypeAssociation(c, ns, rt))
 	}
-	cur, err := s.findNamespace(c, md, ns, missAny)
-	if err == nil {
-		err = s.enforceMetadef(c, policy.RemoveMetadefResourceTypeAssociation, cur)
-	}
-	if err == nil {
-		err = md.DeleteResourceTypeAssociation(c, ns, rt)
-	}
+}
+
+// noContentOr answers err, or with nothing (a delete's answer).
+func noContentOr(c *call, err error) {
 	if err != nil {
 		writeError(c.ctx, err)
 		return

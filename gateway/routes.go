@@ -95,28 +95,32 @@ var routeTable = [...]routeSpec{
 	{method: "PUT", path: "/v2/metadefs/namespaces/{namespace}", handle: func(s *Server, c *call, a routeArgs) { s.updateNamespace(c, string(a[0])) }},
 	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}", handle: func(s *Server, c *call, a routeArgs) { s.deleteNamespace(c, string(a[0])) }},
 	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/properties", handle: func(s *Server, c *call, a routeArgs) { s.listMetadefProperties(c, string(a[0])) }},
-	{method: "POST", path: "/v2/metadefs/namespaces/{namespace}/properties", handle: func(s *Server, c *call, a routeArgs) { s.createMetadefProperty(c, string(a[0])) }},
+	{method: "POST", path: "/v2/metadefs/namespaces/{namespace}/properties", handle: func(s *Server, c *call, a routeArgs) { createItem(s, c, metadefPropertyKind, string(a[0])) }},
 	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/properties", handle: func(s *Server, c *call, a routeArgs) {
 		s.deleteNamespaceContent(c, string(a[0]), backends.MetadefProperties)
 	}},
-	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/properties/{property_name}", handle: func(s *Server, c *call, a routeArgs) { s.showMetadefProperty(c, string(a[0]), string(a[1])) }},
-	{method: "PUT", path: "/v2/metadefs/namespaces/{namespace}/properties/{property_name}", handle: func(s *Server, c *call, a routeArgs) { s.updateMetadefProperty(c, string(a[0]), string(a[1])) }},
-	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/properties/{property_name}", handle: func(s *Server, c *call, a routeArgs) { s.deleteMetadefProperty(c, string(a[0]), string(a[1])) }},
+	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/properties/{property_name}", handle: func(s *Server, c *call, a routeArgs) { showItem(s, c, metadefPropertyKind, string(a[0]), string(a[1])) }},
+	{method: "PUT", path: "/v2/metadefs/namespaces/{namespace}/properties/{property_name}", handle: func(s *Server, c *call, a routeArgs) {
+		updateItem(s, c, metadefPropertyKind, string(a[0]), string(a[1]))
+	}},
+	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/properties/{property_name}", handle: func(s *Server, c *call, a routeArgs) {
+		deleteItem(s, c, metadefPropertyKind, string(a[0]), string(a[1]))
+	}},
 	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/objects", handle: func(s *Server, c *call, a routeArgs) { s.listMetadefObjects(c, string(a[0])) }},
-	{method: "POST", path: "/v2/metadefs/namespaces/{namespace}/objects", handle: func(s *Server, c *call, a routeArgs) { s.createMetadefObject(c, string(a[0])) }},
+	{method: "POST", path: "/v2/metadefs/namespaces/{namespace}/objects", handle: func(s *Server, c *call, a routeArgs) { createItem(s, c, metadefObjectKind, string(a[0])) }},
 	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/objects", handle: func(s *Server, c *call, a routeArgs) {
 		s.deleteNamespaceContent(c, string(a[0]), backends.MetadefObjects)
 	}},
-	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/objects/{object_name}", handle: func(s *Server, c *call, a routeArgs) { s.showMetadefObject(c, string(a[0]), string(a[1])) }},
-	{method: "PUT", path: "/v2/metadefs/namespaces/{namespace}/objects/{object_name}", handle: func(s *Server, c *call, a routeArgs) { s.updateMetadefObject(c, string(a[0]), string(a[1])) }},
-	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/objects/{object_name}", handle: func(s *Server, c *call, a routeArgs) { s.deleteMetadefObject(c, string(a[0]), string(a[1])) }},
+	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/objects/{object_name}", handle: func(s *Server, c *call, a routeArgs) { showItem(s, c, metadefObjectKind, string(a[0]), string(a[1])) }},
+	{method: "PUT", path: "/v2/metadefs/namespaces/{namespace}/objects/{object_name}", handle: func(s *Server, c *call, a routeArgs) { updateItem(s, c, metadefObjectKind, string(a[0]), string(a[1])) }},
+	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/objects/{object_name}", handle: func(s *Server, c *call, a routeArgs) { deleteItem(s, c, metadefObjectKind, string(a[0]), string(a[1])) }},
 	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/tags", handle: func(s *Server, c *call, a routeArgs) { s.listMetadefTags(c, string(a[0])) }},
 	{method: "POST", path: "/v2/metadefs/namespaces/{namespace}/tags", handle: func(s *Server, c *call, a routeArgs) { s.createMetadefTags(c, string(a[0])) }},
 	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/tags", handle: func(s *Server, c *call, a routeArgs) { s.deleteNamespaceContent(c, string(a[0]), backends.MetadefTags) }},
-	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/tags/{tag_name}", handle: func(s *Server, c *call, a routeArgs) { s.showMetadefTag(c, string(a[0]), string(a[1])) }},
+	{method: "GET", path: "/v2/metadefs/namespaces/{namespace}/tags/{tag_name}", handle: func(s *Server, c *call, a routeArgs) { showItem(s, c, metadefTagKind, string(a[0]), string(a[1])) }},
 	{method: "POST", path: "/v2/metadefs/namespaces/{namespace}/tags/{tag_name}", handle: func(s *Server, c *call, a routeArgs) { s.createMetadefTag(c, string(a[0]), string(a[1])) }},
-	{method: "PUT", path: "/v2/metadefs/namespaces/{namespace}/tags/{tag_name}", handle: func(s *Server, c *call, a routeArgs) { s.updateMetadefTag(c, string(a[0]), string(a[1])) }},
-	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/tags/{tag_name}", handle: func(s *Server, c *call, a routeArgs) { s.deleteMetadefTag(c, string(a[0]), string(a[1])) }},
+	{method: "PUT", path: "/v2/metadefs/namespaces/{namespace}/tags/{tag_name}", handle: func(s *Server, c *call, a routeArgs) { updateItem(s, c, metadefTagKind, string(a[0]), string(a[1])) }},
+	{method: "DELETE", path: "/v2/metadefs/namespaces/{namespace}/tags/{tag_name}", handle: func(s *Server, c *call, a routeArgs) { deleteItem(s, c, metadefTagKind, string(a[0]), string(a[1])) }},
 
 	// The Images API v1 reads (v1images.go), with Config.EnableV1:
 	// Queens' glance/api/v1/router.py, whose /images/detail comes before
