@@ -146,58 +146,29 @@ func (s *Store) ListNamespaces(ctx context.Context, q *backends.NamespaceQuery) 
 			args = append(args, rt)
 		}
 	}
-	key := q.SortKey
-	if key == "" {
-		key = "created_at"
-	}
-	if !namespaceSortKeys[key] {
-		return nil, backends.Errorf(backends.ErrBadRequest, "Unknown sort key: "+key)
-	}
-	keys := []string{key}
-	for _, k := range []string{"created_at", "id"} {
-		if k != key {
-			keys = append(keys, k)
-		}
-	}
-	dir, cmp := "ASC", ">"
-	if q.Desc {
-		dir, cmp = "DESC", "<"
+	ks, err := newKeyset(q.SortKey, q.Desc, namespaceSortKeys)
+	if err != nil {
+		return nil, err
 	}
 	if q.Marker != "" {
 		m, err := s.namespaceRow(ctx, s.rdb, q.Marker)
 		if err != nil {
 			return nil, err
 		}
-		// oslo.db's paginate_query: (k1 > m1) OR (k1 = m1 AND k2 > m2) ...
-		// (NULLs of a nullable key compare as SQL does: unknown).
-		vals := map[string]any{
+		var after string
+		after, args = ks.after(map[string]any{
 			"id": m.id, "namespace": m.ns.Namespace, "display_name": nullStr(m.ns.DisplayName),
 			"description": nullStr(m.ns.Description), "visibility": m.ns.Visibility,
 			"protected": boolInt(m.ns.Protected), "owner": m.ns.Owner,
 			"created_at": micros(m.ns.CreatedAt), "updated_at": micros(m.ns.UpdatedAt),
-		}
-		var ors []string
-		for i := range keys {
-			var ands []string
-			for j := 0; j < i; j++ {
-				ands = append(ands, keys[j]+"=?")
-				args = append(args, vals[keys[j]])
-			}
-			ands = append(ands, keys[i]+cmp+"?")
-			args = append(args, vals[keys[i]])
-			ors = append(ors, "("+strings.Join(ands, " AND ")+")")
-		}
-		where = append(where, "("+strings.Join(ors, " OR ")+")")
+		}, args)
+		where = append(where, after)
 	}
 	query := `SELECT ` + nsColumns + ` FROM metadef_namespaces`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	var order []string
-	for _, k := range keys {
-		order = append(order, k+" "+dir)
-	}
-	query += ` ORDER BY ` + strings.Join(order, ", ")
+	query += ` ORDER BY ` + ks.orderBy()
 	if q.Limit > 0 {
 		query += ` LIMIT ` + strconv.Itoa(q.Limit)
 	}
@@ -271,7 +242,7 @@ func (s *Store) CreateNamespace(ctx context.Context, c *backends.MetadefNamespac
 			}
 		}
 		for _, tg := range c.Tags {
-			if err := insertTag(tx, id, ns.Namespace, tg.Name, t); err != nil {
+			if err := insertTag(tx, id, ns.Namespace, tg, t); err != nil {
 				return err
 			}
 		}
@@ -291,21 +262,17 @@ func (s *Store) CreateNamespace(ctx context.Context, c *backends.MetadefNamespac
 // UpdateNamespace replaces the namespace's fields (a rename keeps its
 // contents).
 func (s *Store) UpdateNamespace(ctx context.Context, name string, ns *backends.MetadefNamespace) (*backends.MetadefNamespace, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	cur, err := s.namespaceRow(ctx, s.wdb, name)
-	if err != nil {
-		return nil, err
-	}
 	out := *ns
-	out.CreatedAt, out.UpdatedAt = cur.ns.CreatedAt, now()
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`UPDATE metadef_namespaces SET namespace=?, display_name=?, description=?, visibility=?, protected=?, owner=?, updated_at=? WHERE id=?`,
-			out.Namespace, nullStr(out.DisplayName), nullStr(out.Description), out.Visibility, boolInt(out.Protected), out.Owner, micros(out.UpdatedAt), cur.id)
-		if isUnique(err) {
-			return backends.Errorf(backends.ErrConflict, "Invalid update. It would result in a duplicate metadata definition namespace with the same name of "+out.Namespace)
-		}
-		return err
+	err := s.changeIn(ctx, name, func(cur *nsRow) error {
+		out.CreatedAt, out.UpdatedAt = cur.ns.CreatedAt, now()
+		return s.tx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.Exec(`UPDATE metadef_namespaces SET namespace=?, display_name=?, description=?, visibility=?, protected=?, owner=?, updated_at=? WHERE id=?`,
+				out.Namespace, nullStr(out.DisplayName), nullStr(out.Description), out.Visibility, boolInt(out.Protected), out.Owner, micros(out.UpdatedAt), cur.id)
+			if isUnique(err) {
+				return backends.Errorf(backends.ErrConflict, "Invalid update. It would result in a duplicate metadata definition namespace with the same name of "+out.Namespace)
+			}
+			return err
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -316,60 +283,70 @@ func (s *Store) UpdateNamespace(ctx context.Context, name string, ns *backends.M
 // DeleteNamespace deletes a namespace and everything in it; a protected one
 // is ErrForbidden.
 func (s *Store) DeleteNamespace(ctx context.Context, name string) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	cur, err := s.namespaceRow(ctx, s.wdb, name)
-	if err != nil {
-		return err
-	}
-	if cur.ns.Protected {
-		return nsProtected(name)
-	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		for _, table := range []string{"metadef_tags", "metadef_objects", "metadef_properties", "metadef_namespace_resource_types"} {
-			if _, err := tx.Exec(`DELETE FROM `+table+` WHERE namespace_id=?`, cur.id); err != nil {
-				return err
-			}
+	return s.changeIn(ctx, name, func(cur *nsRow) error {
+		if cur.ns.Protected {
+			return nsProtected(name)
 		}
-		_, err := tx.Exec(`DELETE FROM metadef_namespaces WHERE id=?`, cur.id)
-		return err
+		return s.tx(ctx, func(tx *sql.Tx) error { return deleteNamespaceRows(tx, cur.id) })
 	})
+}
+
+// namespaceContent are the tables of what a namespace holds.
+var namespaceContent = []string{"metadef_tags", "metadef_objects", "metadef_properties", "metadef_namespace_resource_types"}
+
+// deleteNamespaceRows deletes the namespace whose id is id and what it
+// holds.
+func deleteNamespaceRows(tx *sql.Tx, id int64) error {
+	for _, table := range namespaceContent {
+		if _, err := tx.Exec(`DELETE FROM `+table+` WHERE namespace_id=?`, id); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(`DELETE FROM metadef_namespaces WHERE id=?`, id)
+	return err
 }
 
 // DeleteNamespaceContent deletes every object, property or tag (kind) of a
 // namespace; a protected namespace is ErrForbidden.
 func (s *Store) DeleteNamespaceContent(ctx context.Context, name, kind string) error {
-	table := map[string]string{backends.MetadefObjects: "metadef_objects", backends.MetadefProperties: "metadef_properties", backends.MetadefTags: "metadef_tags"}[kind]
+	table := itemTables[kind]
 	if table == "" {
 		return fmt.Errorf("local: no metadef content %q", kind)
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	cur, err := s.namespaceRow(ctx, s.wdb, name)
-	if err != nil {
-		return err
-	}
-	if cur.ns.Protected {
-		return nsProtected(name)
-	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`DELETE FROM `+table+` WHERE namespace_id=?`, cur.id)
-		return err
+	return s.changeIn(ctx, name, func(cur *nsRow) error {
+		if cur.ns.Protected {
+			return nsProtected(name)
+		}
+		return s.tx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.Exec(`DELETE FROM `+table+` WHERE namespace_id=?`, cur.id)
+			return err
+		})
 	})
 }
 
 // --- objects ---------------------------------------------------------------
 
-func insertObject(tx *sql.Tx, nsID int64, ns string, o *backends.MetadefObject, t time.Time) error {
-	var req any
+var objectTable = &itemTable[*backends.MetadefObject]{
+	table: "metadef_objects", columns: `id, name, description, required, json_schema, created_at, updated_at`,
+	noun: "object", notFound: "Could not find metadata object ", // MetadefObjectRepo.get's words
+	scan: scanObject, insert: insertObject,
+}
+
+// objectJSON is what an object's required and properties are stored as
+// (NULL for none).
+func objectJSON(o *backends.MetadefObject) (req, props any) {
 	if o.Required != nil {
 		b, _ := json.Marshal(o.Required)
 		req = string(b)
 	}
-	var props any
 	if o.Properties != nil {
 		props = string(o.Properties)
 	}
+	return req, props
+}
+
+func insertObject(tx *sql.Tx, nsID int64, ns string, o *backends.MetadefObject, t time.Time) error {
+	req, props := objectJSON(o)
 	_, err := tx.Exec(`INSERT INTO metadef_objects (namespace_id, name, description, required, json_schema, created_at, updated_at) VALUES (?,?,?,?,?,?,?)`,
 		nsID, o.Name, nullStr(o.Description), req, props, micros(t), micros(t))
 	if isUnique(err) {
@@ -378,8 +355,6 @@ func insertObject(tx *sql.Tx, nsID int64, ns string, o *backends.MetadefObject, 
 	o.CreatedAt, o.UpdatedAt = t, t
 	return err
 }
-
-const objColumns = `id, name, description, required, json_schema, created_at, updated_at`
 
 func scanObject(r scanner) (int64, *backends.MetadefObject, error) {
 	var id int64
@@ -406,124 +381,47 @@ func scanObject(r scanner) (int64, *backends.MetadefObject, error) {
 // MetadefObjects lists a namespace's objects by name (the order Glance's
 // SQLite answers in: through the (namespace_id, name) index).
 func (s *Store) MetadefObjects(ctx context.Context, ns string) ([]*backends.MetadefObject, error) {
-	cur, err := s.namespaceRow(ctx, s.rdb, ns)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+objColumns+` FROM metadef_objects WHERE namespace_id=? ORDER BY name`, cur.id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*backends.MetadefObject
-	for rows.Next() {
-		_, o, err := scanObject(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
-}
-
-// objectNotFound is Glance's MetadefObjectRepo.get's message (the
-// repository rewords the database's).
-func objectNotFound(ns, name string) error {
-	return backends.Errorf(backends.ErrNotFound, "Could not find metadata object "+name)
-}
-
-func (s *Store) objectRow(ctx context.Context, q querier, nsID int64, ns, name string) (int64, *backends.MetadefObject, error) {
-	id, o, err := scanObject(q.QueryRowContext(ctx, `SELECT `+objColumns+` FROM metadef_objects WHERE namespace_id=? AND name=?`, nsID, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil, objectNotFound(ns, name)
-	}
-	return id, o, err
+	return listItems(ctx, s, objectTable, ns, "name")
 }
 
 // MetadefObject returns a namespace's object.
 func (s *Store) MetadefObject(ctx context.Context, ns, name string) (*backends.MetadefObject, error) {
-	cur, err := s.namespaceRow(ctx, s.rdb, ns)
-	if err != nil {
-		return nil, err
-	}
-	_, o, err := s.objectRow(ctx, s.rdb, cur.id, ns, name)
-	return o, err
+	return getItem(ctx, s, objectTable, ns, name)
 }
 
 // CreateMetadefObject adds an object to a namespace.
 func (s *Store) CreateMetadefObject(ctx context.Context, ns string, o *backends.MetadefObject) (*backends.MetadefObject, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	cur, err := s.namespaceRow(ctx, s.wdb, ns)
-	if err != nil {
-		return nil, err
-	}
 	out := *o
-	err = s.tx(ctx, func(tx *sql.Tx) error { return insertObject(tx, cur.id, ns, &out, now()) })
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return createItem(ctx, s, objectTable, ns, &out)
 }
 
 // UpdateMetadefObject replaces an object (a rename included).
 func (s *Store) UpdateMetadefObject(ctx context.Context, ns, name string, o *backends.MetadefObject) (*backends.MetadefObject, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	cur, err := s.namespaceRow(ctx, s.wdb, ns)
-	if err != nil {
-		return nil, err
-	}
-	id, old, err := s.objectRow(ctx, s.wdb, cur.id, ns, name)
-	if err != nil {
-		return nil, err
-	}
-	out := *o
-	out.CreatedAt, out.UpdatedAt = old.CreatedAt, now()
-	var req, props any
-	if out.Required != nil {
-		b, _ := json.Marshal(out.Required)
-		req = string(b)
-	}
-	if out.Properties != nil {
-		props = string(out.Properties)
-	}
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	return updateItem(ctx, s, objectTable, ns, name, func(tx *sql.Tx, id int64, old *backends.MetadefObject) (*backends.MetadefObject, error) {
+		out := *o
+		out.CreatedAt, out.UpdatedAt = old.CreatedAt, now()
+		req, props := objectJSON(&out)
 		_, err := tx.Exec(`UPDATE metadef_objects SET name=?, description=?, required=?, json_schema=?, updated_at=? WHERE id=?`,
 			out.Name, nullStr(out.Description), req, props, micros(out.UpdatedAt), id)
 		if isUnique(err) {
-			return backends.Errorf(backends.ErrConflict, "Invalid update. It would result in a duplicate metadata definition object with the same name="+name+" in namespace="+ns+".")
+			return nil, backends.Errorf(backends.ErrConflict, "Invalid update. It would result in a duplicate metadata definition object with the same name="+name+" in namespace="+ns+".")
 		}
-		return err
+		return &out, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
 }
 
 // DeleteMetadefObject deletes an object; in a protected namespace, ErrForbidden.
 func (s *Store) DeleteMetadefObject(ctx context.Context, ns, name string) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	cur, err := s.namespaceRow(ctx, s.wdb, ns)
-	if err != nil {
-		return err
-	}
-	id, _, err := s.objectRow(ctx, s.wdb, cur.id, ns, name)
-	if err != nil {
-		return err
-	}
-	if cur.ns.Protected {
-		return backends.Errorf(backends.ErrForbidden, "Metadata definition object "+name+" is protected and cannot be deleted.")
-	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`DELETE FROM metadef_objects WHERE id=?`, id)
-		return err
-	})
+	return deleteItem(ctx, s, objectTable, ns, name)
 }
 
 // --- properties ------------------------------------------------------------
+
+var propertyTable = &itemTable[*backends.MetadefProperty]{
+	table: "metadef_properties", columns: `id, name, json_schema, created_at, updated_at`,
+	noun: "property", notFound: "Could not find property ",
+	scan: scanProperty, insert: insertProperty,
+}
 
 func insertProperty(tx *sql.Tx, nsID int64, ns string, p *backends.MetadefProperty, t time.Time) error {
 	_, err := tx.Exec(`INSERT INTO metadef_properties (namespace_id, name, json_schema, created_at, updated_at) VALUES (?,?,?,?,?)`,
@@ -551,119 +449,56 @@ func scanProperty(r scanner) (int64, *backends.MetadefProperty, error) {
 
 // MetadefProperties lists a namespace's properties in creation order.
 func (s *Store) MetadefProperties(ctx context.Context, ns string) ([]*backends.MetadefProperty, error) {
-	cur, err := s.namespaceRow(ctx, s.rdb, ns)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, json_schema, created_at, updated_at FROM metadef_properties WHERE namespace_id=? ORDER BY id`, cur.id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*backends.MetadefProperty
-	for rows.Next() {
-		_, p, err := scanProperty(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
-}
-
-func (s *Store) propertyRow(ctx context.Context, q querier, nsID int64, ns, name string) (int64, *backends.MetadefProperty, error) {
-	id, p, err := scanProperty(q.QueryRowContext(ctx, `SELECT id, name, json_schema, created_at, updated_at FROM metadef_properties WHERE namespace_id=? AND name=?`, nsID, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil, backends.Errorf(backends.ErrNotFound, "Could not find property "+name)
-	}
-	return id, p, err
+	return listItems(ctx, s, propertyTable, ns, "id")
 }
 
 // MetadefProperty returns a namespace's property.
 func (s *Store) MetadefProperty(ctx context.Context, ns, name string) (*backends.MetadefProperty, error) {
-	cur, err := s.namespaceRow(ctx, s.rdb, ns)
-	if err != nil {
-		return nil, err
-	}
-	_, p, err := s.propertyRow(ctx, s.rdb, cur.id, ns, name)
-	return p, err
+	return getItem(ctx, s, propertyTable, ns, name)
 }
 
 // CreateMetadefProperty adds a property to a namespace.
 func (s *Store) CreateMetadefProperty(ctx context.Context, ns string, p *backends.MetadefProperty) (*backends.MetadefProperty, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	cur, err := s.namespaceRow(ctx, s.wdb, ns)
-	if err != nil {
-		return nil, err
-	}
 	out := *p
-	err = s.tx(ctx, func(tx *sql.Tx) error { return insertProperty(tx, cur.id, ns, &out, now()) })
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return createItem(ctx, s, propertyTable, ns, &out)
 }
 
 // UpdateMetadefProperty replaces a property (a rename included).
 func (s *Store) UpdateMetadefProperty(ctx context.Context, ns, name string, p *backends.MetadefProperty) (*backends.MetadefProperty, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	cur, err := s.namespaceRow(ctx, s.wdb, ns)
-	if err != nil {
-		return nil, err
-	}
-	id, old, err := s.propertyRow(ctx, s.wdb, cur.id, ns, name)
-	if err != nil {
-		return nil, err
-	}
-	out := *p
-	out.CreatedAt, out.UpdatedAt = old.CreatedAt, now()
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	return updateItem(ctx, s, propertyTable, ns, name, func(tx *sql.Tx, id int64, old *backends.MetadefProperty) (*backends.MetadefProperty, error) {
+		out := *p
+		out.CreatedAt, out.UpdatedAt = old.CreatedAt, now()
 		_, err := tx.Exec(`UPDATE metadef_properties SET name=?, json_schema=?, updated_at=? WHERE id=?`, out.Name, string(out.Schema), micros(out.UpdatedAt), id)
 		if isUnique(err) {
-			return backends.Errorf(backends.ErrConflict, "Invalid update. It would result in a duplicate metadata definition property with the same name="+name+" in namespace="+ns+".")
+			return nil, backends.Errorf(backends.ErrConflict, "Invalid update. It would result in a duplicate metadata definition property with the same name="+name+" in namespace="+ns+".")
 		}
-		return err
+		return &out, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
 }
 
 // DeleteMetadefProperty deletes a property; in a protected namespace, ErrForbidden.
 func (s *Store) DeleteMetadefProperty(ctx context.Context, ns, name string) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	cur, err := s.namespaceRow(ctx, s.wdb, ns)
-	if err != nil {
-		return err
-	}
-	id, _, err := s.propertyRow(ctx, s.wdb, cur.id, ns, name)
-	if err != nil {
-		return err
-	}
-	if cur.ns.Protected {
-		return backends.Errorf(backends.ErrForbidden, "Metadata definition property "+name+" is protected and cannot be deleted.")
-	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`DELETE FROM metadef_properties WHERE id=?`, id)
-		return err
-	})
+	return deleteItem(ctx, s, propertyTable, ns, name)
 }
 
 // --- tags ------------------------------------------------------------------
+
+var tagTable = &itemTable[*backends.MetadefTag]{
+	table: "metadef_tags", columns: `id, name, created_at, updated_at`,
+	noun: "tag", notFound: "Could not find metadata tag ",
+	scan: scanTag, insert: insertTag,
+}
 
 func tagDuplicate(ns, name string) error {
 	return backends.Errorf(backends.ErrConflict, "A metadata tag with name="+name+" already exists in namespace="+ns+". (Please note that metadata tag names are case insensitive).")
 }
 
-func insertTag(tx *sql.Tx, nsID int64, ns, name string, t time.Time) error {
-	_, err := tx.Exec(`INSERT INTO metadef_tags (namespace_id, name, created_at, updated_at) VALUES (?,?,?,?)`, nsID, name, micros(t), micros(t))
+func insertTag(tx *sql.Tx, nsID int64, ns string, tg *backends.MetadefTag, t time.Time) error {
+	_, err := tx.Exec(`INSERT INTO metadef_tags (namespace_id, name, created_at, updated_at) VALUES (?,?,?,?)`, nsID, tg.Name, micros(t), micros(t))
 	if isUnique(err) {
-		return tagDuplicate(ns, name)
+		return tagDuplicate(ns, tg.Name)
 	}
+	tg.CreatedAt, tg.UpdatedAt = t, t
 	return err
 }
 
@@ -688,131 +523,65 @@ func (s *Store) MetadefTags(ctx context.Context, ns string, q *backends.TagQuery
 	if err != nil {
 		return nil, err
 	}
-	key := q.SortKey
-	if key == "" {
-		key = "created_at"
-	}
-	if !tagSortKeys[key] {
-		return nil, backends.Errorf(backends.ErrBadRequest, "Unknown sort key: "+key)
-	}
-	keys := []string{key}
-	for _, k := range []string{"created_at", "id"} {
-		if k != key {
-			keys = append(keys, k)
-		}
-	}
-	dir, cmp := "ASC", ">"
-	if q.Desc {
-		dir, cmp = "DESC", "<"
+	ks, err := newKeyset(q.SortKey, q.Desc, tagSortKeys)
+	if err != nil {
+		return nil, err
 	}
 	where := `namespace_id=?`
 	args := []any{cur.id}
 	if q.Marker != "" {
 		// The marker is a tag's name: Glance resolves it to the tag's id.
-		mid, m, err := s.tagRow(ctx, s.rdb, cur.id, ns, q.Marker)
+		mid, m, err := itemRow(ctx, s.rdb, tagTable, cur.id, q.Marker)
 		if err != nil {
 			return nil, err
 		}
-		vals := map[string]any{"id": mid, "name": m.Name, "created_at": micros(m.CreatedAt), "updated_at": micros(m.UpdatedAt)}
-		var ors []string
-		for i := range keys {
-			var ands []string
-			for j := 0; j < i; j++ {
-				ands = append(ands, keys[j]+"=?")
-				args = append(args, vals[keys[j]])
-			}
-			ands = append(ands, keys[i]+cmp+"?")
-			args = append(args, vals[keys[i]])
-			ors = append(ors, "("+strings.Join(ands, " AND ")+")")
-		}
-		where += " AND (" + strings.Join(ors, " OR ") + ")"
+		var after string
+		after, args = ks.after(map[string]any{"id": mid, "name": m.Name, "created_at": micros(m.CreatedAt), "updated_at": micros(m.UpdatedAt)}, args)
+		where += " AND " + after
 	}
-	var order []string
-	for _, k := range keys {
-		order = append(order, k+" "+dir)
-	}
-	query := `SELECT id, name, created_at, updated_at FROM metadef_tags WHERE ` + where + ` ORDER BY ` + strings.Join(order, ", ")
+	query := `SELECT ` + tagTable.columns + ` FROM metadef_tags WHERE ` + where + ` ORDER BY ` + ks.orderBy()
 	if q.Limit > 0 {
 		query += ` LIMIT ` + strconv.Itoa(q.Limit)
 	}
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*backends.MetadefTag
-	for rows.Next() {
-		_, tg, err := scanTag(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, tg)
-	}
-	return out, rows.Err()
-}
-
-func (s *Store) tagRow(ctx context.Context, q querier, nsID int64, ns, name string) (int64, *backends.MetadefTag, error) {
-	id, tg, err := scanTag(q.QueryRowContext(ctx, `SELECT id, name, created_at, updated_at FROM metadef_tags WHERE namespace_id=? AND name=?`, nsID, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil, backends.Errorf(backends.ErrNotFound, "Could not find metadata tag "+name)
-	}
-	return id, tg, err
+	return scanItems(ctx, s, tagTable, query, args...)
 }
 
 // MetadefTag returns a namespace's tag.
 func (s *Store) MetadefTag(ctx context.Context, ns, name string) (*backends.MetadefTag, error) {
-	cur, err := s.namespaceRow(ctx, s.rdb, ns)
-	if err != nil {
-		return nil, err
-	}
-	_, tg, err := s.tagRow(ctx, s.rdb, cur.id, ns, name)
-	return tg, err
+	return getItem(ctx, s, tagTable, ns, name)
 }
 
 // CreateMetadefTag adds a tag to a namespace.
 func (s *Store) CreateMetadefTag(ctx context.Context, ns, name string) (*backends.MetadefTag, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	cur, err := s.namespaceRow(ctx, s.wdb, ns)
-	if err != nil {
-		return nil, err
-	}
-	t := now()
-	err = s.tx(ctx, func(tx *sql.Tx) error { return insertTag(tx, cur.id, ns, name, t) })
-	if err != nil {
-		return nil, err
-	}
-	return &backends.MetadefTag{Name: name, CreatedAt: t, UpdatedAt: t}, nil
+	return createItem(ctx, s, tagTable, ns, &backends.MetadefTag{Name: name})
 }
 
 // CreateMetadefTags adds tags to a namespace, replacing the ones it has unless
 // appending; all or none.
 func (s *Store) CreateMetadefTags(ctx context.Context, ns string, names []string, appending bool) ([]*backends.MetadefTag, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	cur, err := s.namespaceRow(ctx, s.wdb, ns)
-	if err != nil {
-		return nil, err
-	}
-	if len(names) == 0 {
-		// Glance's create_tags does nothing for an empty list.
-		return nil, nil
-	}
-	t := now()
-	out := make([]*backends.MetadefTag, 0, len(names))
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		if !appending {
-			if _, err := tx.Exec(`DELETE FROM metadef_tags WHERE namespace_id=?`, cur.id); err != nil {
-				return err
-			}
+	var out []*backends.MetadefTag
+	err := s.changeIn(ctx, ns, func(cur *nsRow) error {
+		if len(names) == 0 {
+			// Glance's create_tags does nothing for an empty list.
+			return nil
 		}
-		for _, n := range names {
-			if err := insertTag(tx, cur.id, ns, n, t); err != nil {
-				return err
+		t := now()
+		out = make([]*backends.MetadefTag, 0, len(names))
+		return s.tx(ctx, func(tx *sql.Tx) error {
+			if !appending {
+				if _, err := tx.Exec(`DELETE FROM metadef_tags WHERE namespace_id=?`, cur.id); err != nil {
+					return err
+				}
 			}
-			out = append(out, &backends.MetadefTag{Name: n, CreatedAt: t, UpdatedAt: t})
-		}
-		return nil
+			for _, n := range names {
+				tg := &backends.MetadefTag{Name: n}
+				if err := insertTag(tx, cur.id, ns, tg, t); err != nil {
+					return err
+				}
+				out = append(out, tg)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -822,49 +591,19 @@ func (s *Store) CreateMetadefTags(ctx context.Context, ns string, names []string
 
 // UpdateMetadefTag renames a tag.
 func (s *Store) UpdateMetadefTag(ctx context.Context, ns, name, newName string) (*backends.MetadefTag, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	cur, err := s.namespaceRow(ctx, s.wdb, ns)
-	if err != nil {
-		return nil, err
-	}
-	id, old, err := s.tagRow(ctx, s.wdb, cur.id, ns, name)
-	if err != nil {
-		return nil, err
-	}
-	out := &backends.MetadefTag{Name: newName, CreatedAt: old.CreatedAt, UpdatedAt: now()}
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	return updateItem(ctx, s, tagTable, ns, name, func(tx *sql.Tx, id int64, old *backends.MetadefTag) (*backends.MetadefTag, error) {
+		out := &backends.MetadefTag{Name: newName, CreatedAt: old.CreatedAt, UpdatedAt: now()}
 		_, err := tx.Exec(`UPDATE metadef_tags SET name=?, updated_at=? WHERE id=?`, newName, micros(out.UpdatedAt), id)
 		if isUnique(err) {
-			return tagDuplicate(ns, newName)
+			return nil, tagDuplicate(ns, newName)
 		}
-		return err
+		return out, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeleteMetadefTag deletes a tag; in a protected namespace, ErrForbidden.
 func (s *Store) DeleteMetadefTag(ctx context.Context, ns, name string) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	cur, err := s.namespaceRow(ctx, s.wdb, ns)
-	if err != nil {
-		return err
-	}
-	id, _, err := s.tagRow(ctx, s.wdb, cur.id, ns, name)
-	if err != nil {
-		return err
-	}
-	if cur.ns.Protected {
-		return backends.Errorf(backends.ErrForbidden, "Metadata definition tag "+name+" is protected and cannot be deleted.")
-	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`DELETE FROM metadef_tags WHERE id=?`, id)
-		return err
-	})
+	return deleteItem(ctx, s, tagTable, ns, name)
 }
 
 // --- resource types --------------------------------------------------------
@@ -958,14 +697,10 @@ func insertAssociationOf(ctx context.Context, tx *sql.Tx, nsID int64, ns string,
 
 // CreateResourceTypeAssociation associates a namespace with a resource type.
 func (s *Store) CreateResourceTypeAssociation(ctx context.Context, ns string, a *backends.MetadefAssociation) (*backends.MetadefAssociation, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	cur, err := s.namespaceRow(ctx, s.wdb, ns)
-	if err != nil {
-		return nil, err
-	}
 	out := *a
-	err = s.tx(ctx, func(tx *sql.Tx) error { return insertAssociation(ctx, tx, cur.id, ns, &out, now()) })
+	err := s.changeIn(ctx, ns, func(cur *nsRow) error {
+		return s.tx(ctx, func(tx *sql.Tx) error { return insertAssociation(ctx, tx, cur.id, ns, &out, now()) })
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -975,26 +710,22 @@ func (s *Store) CreateResourceTypeAssociation(ctx context.Context, ns string, a 
 // DeleteResourceTypeAssociation removes a namespace's association with a resource
 // type (the type stays); in a protected namespace, ErrForbidden.
 func (s *Store) DeleteResourceTypeAssociation(ctx context.Context, ns, resourceType string) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	cur, err := s.namespaceRow(ctx, s.wdb, ns)
-	if err != nil {
-		return err
-	}
-	var rtID int64
-	err = s.wdb.QueryRowContext(ctx, `SELECT r.id FROM metadef_resource_types r JOIN metadef_namespace_resource_types a ON a.resource_type_id=r.id WHERE a.namespace_id=? AND r.name=?`, cur.id, resourceType).Scan(&rtID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return backends.Errorf(backends.ErrNotFound, "Failed to find resource type "+resourceType+" to delete")
-	}
-	if err != nil {
-		return err
-	}
-	if cur.ns.Protected {
-		return backends.Errorf(backends.ErrForbidden, "Metadata definition resource-type-association "+resourceType+" is protected and cannot be deleted.")
-	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`DELETE FROM metadef_namespace_resource_types WHERE namespace_id=? AND resource_type_id=?`, cur.id, rtID)
-		return err
+	return s.changeIn(ctx, ns, func(cur *nsRow) error {
+		var rtID int64
+		err := s.wdb.QueryRowContext(ctx, `SELECT r.id FROM metadef_resource_types r JOIN metadef_namespace_resource_types a ON a.resource_type_id=r.id WHERE a.namespace_id=? AND r.name=?`, cur.id, resourceType).Scan(&rtID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return backends.Errorf(backends.ErrNotFound, "Failed to find resource type "+resourceType+" to delete")
+		}
+		if err != nil {
+			return err
+		}
+		if cur.ns.Protected {
+			return backends.Errorf(backends.ErrForbidden, "Metadata definition resource-type-association "+resourceType+" is protected and cannot be deleted.")
+		}
+		return s.tx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.Exec(`DELETE FROM metadef_namespace_resource_types WHERE namespace_id=? AND resource_type_id=?`, cur.id, rtID)
+			return err
+		})
 	})
 }
 
@@ -1014,12 +745,7 @@ func (s *Store) LoadNamespace(ctx context.Context, c *backends.MetadefNamespaceC
 		case err == nil && !overwrite:
 			return nil
 		case err == nil:
-			for _, table := range []string{"metadef_tags", "metadef_objects", "metadef_properties", "metadef_namespace_resource_types"} {
-				if _, err := tx.Exec(`DELETE FROM `+table+` WHERE namespace_id=?`, id); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.Exec(`DELETE FROM metadef_namespaces WHERE id=?`, id); err != nil {
+			if err := deleteNamespaceRows(tx, id); err != nil {
 				return err
 			}
 		case !errors.Is(err, sql.ErrNoRows):
@@ -1049,12 +775,12 @@ func (s *Store) LoadNamespace(ctx context.Context, c *backends.MetadefNamespaceC
 			}
 		}
 		for _, tg := range c.Tags {
-			if err := insertTag(tx, id, ns.Namespace, tg.Name, t); err != nil {
+			if err := insertTag(tx, id, ns.Namespace, tg, t); err != nil {
 				return err
 			}
 		}
 		// Glance's loader sets created_at only.
-		for _, table := range []string{"metadef_tags", "metadef_objects", "metadef_properties", "metadef_namespace_resource_types"} {
+		for _, table := range namespaceContent {
 			if _, err := tx.Exec(`UPDATE `+table+` SET updated_at=NULL WHERE namespace_id=?`, id); err != nil {
 				return err
 			}
