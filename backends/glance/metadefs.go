@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -79,6 +78,14 @@ func nsBody(ns *backends.MetadefNamespace) map[string]any {
 	return doc
 }
 
+func (r *Region) namespaceAnswer(body []byte, err error) (*backends.MetadefNamespace, error) {
+	d, err := decodeDoc[nsDoc](r, "a namespace", body, err)
+	if err != nil {
+		return nil, err
+	}
+	return d.record(), nil
+}
+
 // Namespace looks the namespace up as visible to the caller (see
 // lookupCtx: the gateway applies get_metadef_namespace itself).
 //
@@ -90,34 +97,13 @@ func (r *Region) Namespace(ctx context.Context, name string) (*backends.MetadefN
 	if errors.As(err, &be) && be.Kind == backends.ErrNotFound && !be.Detail && be.Explanation == backends.ErrHidden.Error() {
 		return nil, backends.ErrHidden
 	}
-	if err != nil {
-		return nil, err
-	}
-	var d nsDoc
-	if err := json.Unmarshal(body, &d); err != nil {
-		return nil, r.decodeErr("a namespace", err)
-	}
-	return d.record(), nil
+	return r.namespaceAnswer(body, err)
 }
 
 // ListNamespaces lists the region's namespaces for the caller: the region
 // decides their visibility.
 func (r *Region) ListNamespaces(ctx context.Context, q *backends.NamespaceQuery) ([]*backends.MetadefNamespace, error) {
-	v := url.Values{}
-	if q.Limit > 0 {
-		v.Set("limit", strconv.Itoa(q.Limit))
-	}
-	if q.Marker != "" {
-		v.Set("marker", q.Marker)
-	}
-	if q.SortKey != "" {
-		v.Set("sort_key", q.SortKey)
-	}
-	if q.Desc {
-		v.Set("sort_dir", "desc")
-	} else {
-		v.Set("sort_dir", "asc")
-	}
+	v := pageQuery(q.Limit, q.Marker, q.SortKey, q.Desc)
 	if q.Visibility != "" {
 		v.Set("visibility", q.Visibility)
 	}
@@ -125,12 +111,9 @@ func (r *Region) ListNamespaces(ctx context.Context, q *backends.NamespaceQuery)
 		v.Set("resource_types", strings.Join(q.ResourceTypes, ","))
 	}
 	body, _, err := r.call(lookupCtx(ctx), "GET", "/v2/metadefs/namespaces?"+v.Encode(), nil, "", 200)
+	doc, err := decodeDoc[struct{ Namespaces []nsDoc }](r, "namespaces", body, err)
 	if err != nil {
 		return nil, err
-	}
-	var doc struct{ Namespaces []nsDoc }
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, r.decodeErr("namespaces", err)
 	}
 	out := make([]*backends.MetadefNamespace, len(doc.Namespaces))
 	for i := range doc.Namespaces {
@@ -172,26 +155,12 @@ func (r *Region) CreateNamespace(ctx context.Context, c *backends.MetadefNamespa
 		doc["tags"] = list
 	}
 	body, _, err := r.call(ctx, "POST", "/v2/metadefs/namespaces", doc, "", 201)
-	if err != nil {
-		return nil, err
-	}
-	var d nsDoc
-	if err := json.Unmarshal(body, &d); err != nil {
-		return nil, r.decodeErr("a namespace", err)
-	}
-	return d.record(), nil
+	return r.namespaceAnswer(body, err)
 }
 
 func (r *Region) UpdateNamespace(ctx context.Context, name string, ns *backends.MetadefNamespace) (*backends.MetadefNamespace, error) {
 	body, _, err := r.call(ctx, "PUT", nsPath(name), nsBody(ns), "", 200)
-	if err != nil {
-		return nil, err
-	}
-	var d nsDoc
-	if err := json.Unmarshal(body, &d); err != nil {
-		return nil, r.decodeErr("a namespace", err)
-	}
-	return d.record(), nil
+	return r.namespaceAnswer(body, err)
 }
 
 func (r *Region) DeleteNamespace(ctx context.Context, name string) error {
@@ -205,6 +174,18 @@ func (r *Region) DeleteNamespaceContent(ctx context.Context, name, kind string) 
 }
 
 // --- objects ---------------------------------------------------------------
+
+var objectAPI = &itemAPI[*backends.MetadefObject]{
+	kind: backends.MetadefObjects,
+	answer: func(r *Region, body []byte, err error) (*backends.MetadefObject, error) {
+		d, err := decodeDoc[objectDoc](r, "an object", body, err)
+		if err != nil {
+			return nil, err
+		}
+		return d.record(), nil
+	},
+	body: func(o *backends.MetadefObject) (any, string) { return objectBody(o), "" },
+}
 
 type objectDoc struct {
 	Name        string          `json:"name"`
@@ -234,25 +215,11 @@ func objectBody(o *backends.MetadefObject) map[string]any {
 	return doc
 }
 
-func (r *Region) objectAnswer(body []byte, err error) (*backends.MetadefObject, error) {
-	if err != nil {
-		return nil, err
-	}
-	var d objectDoc
-	if err := json.Unmarshal(body, &d); err != nil {
-		return nil, r.decodeErr("an object", err)
-	}
-	return d.record(), nil
-}
-
 func (r *Region) MetadefObjects(ctx context.Context, ns string) ([]*backends.MetadefObject, error) {
 	body, _, err := r.call(lookupCtx(ctx), "GET", nsPath(ns)+"/objects", nil, "", 200)
+	doc, err := decodeDoc[struct{ Objects []objectDoc }](r, "objects", body, err)
 	if err != nil {
 		return nil, err
-	}
-	var doc struct{ Objects []objectDoc }
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, r.decodeErr("objects", err)
 	}
 	out := make([]*backends.MetadefObject, len(doc.Objects))
 	for i := range doc.Objects {
@@ -262,40 +229,41 @@ func (r *Region) MetadefObjects(ctx context.Context, ns string) ([]*backends.Met
 }
 
 func (r *Region) MetadefObject(ctx context.Context, ns, name string) (*backends.MetadefObject, error) {
-	body, _, err := r.call(lookupCtx(ctx), "GET", nsPath(ns)+"/objects/"+url.PathEscape(name), nil, "", 200)
-	return r.objectAnswer(body, err)
+	return getItem(ctx, r, objectAPI, ns, name)
 }
 
 func (r *Region) CreateMetadefObject(ctx context.Context, ns string, o *backends.MetadefObject) (*backends.MetadefObject, error) {
-	body, _, err := r.call(ctx, "POST", nsPath(ns)+"/objects", objectBody(o), "", 201)
-	return r.objectAnswer(body, err)
+	return createItem(ctx, r, objectAPI, ns, o)
 }
 
 func (r *Region) UpdateMetadefObject(ctx context.Context, ns, name string, o *backends.MetadefObject) (*backends.MetadefObject, error) {
-	body, _, err := r.call(ctx, "PUT", nsPath(ns)+"/objects/"+url.PathEscape(name), objectBody(o), "", 200)
-	return r.objectAnswer(body, err)
+	return updateItem(ctx, r, objectAPI, ns, name, o)
 }
 
 func (r *Region) DeleteMetadefObject(ctx context.Context, ns, name string) error {
-	_, _, err := r.call(ctx, "DELETE", nsPath(ns)+"/objects/"+url.PathEscape(name), nil, "", 204)
-	return err
+	return deleteItem(ctx, r, objectAPI.kind, ns, name)
 }
 
 // --- properties ------------------------------------------------------------
 
+// propertyAPI's bodies are raw JSON: a property shown alone is its name
+// beside its schema's keys, which no struct spells.
+var propertyAPI = &itemAPI[*backends.MetadefProperty]{
+	kind:   backends.MetadefProperties,
+	answer: (*Region).propertyAnswer,
+	body:   func(p *backends.MetadefProperty) (any, string) { return propertyBody(p), "application/json" },
+}
+
 // propertyAnswer reads a property shown alone: its name, then its schema.
 func (r *Region) propertyAnswer(body []byte, err error) (*backends.MetadefProperty, error) {
+	m, err := decodeDoc[map[string]json.RawMessage](r, "a property", body, err)
 	if err != nil {
 		return nil, err
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, r.decodeErr("a property", err)
-	}
 	var name string
-	json.Unmarshal(m["name"], &name)
-	delete(m, "name")
-	schema, err := json.Marshal(m)
+	json.Unmarshal((*m)["name"], &name)
+	delete(*m, "name")
+	schema, err := json.Marshal(*m)
 	if err != nil {
 		return nil, r.decodeErr("a property", err)
 	}
@@ -315,14 +283,11 @@ func propertyBody(p *backends.MetadefProperty) []byte {
 
 func (r *Region) MetadefProperties(ctx context.Context, ns string) ([]*backends.MetadefProperty, error) {
 	body, _, err := r.call(lookupCtx(ctx), "GET", nsPath(ns)+"/properties", nil, "", 200)
+	doc, err := decodeDoc[struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}](r, "properties", body, err)
 	if err != nil {
 		return nil, err
-	}
-	var doc struct {
-		Properties map[string]json.RawMessage `json:"properties"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, r.decodeErr("properties", err)
 	}
 	out := make([]*backends.MetadefProperty, 0, len(doc.Properties))
 	for name, schema := range doc.Properties {
@@ -332,26 +297,36 @@ func (r *Region) MetadefProperties(ctx context.Context, ns string) ([]*backends.
 }
 
 func (r *Region) MetadefProperty(ctx context.Context, ns, name string) (*backends.MetadefProperty, error) {
-	body, _, err := r.call(lookupCtx(ctx), "GET", nsPath(ns)+"/properties/"+url.PathEscape(name), nil, "", 200)
-	return r.propertyAnswer(body, err)
+	return getItem(ctx, r, propertyAPI, ns, name)
 }
 
 func (r *Region) CreateMetadefProperty(ctx context.Context, ns string, p *backends.MetadefProperty) (*backends.MetadefProperty, error) {
-	body, _, err := r.call(ctx, "POST", nsPath(ns)+"/properties", propertyBody(p), "application/json", 201)
-	return r.propertyAnswer(body, err)
+	return createItem(ctx, r, propertyAPI, ns, p)
 }
 
 func (r *Region) UpdateMetadefProperty(ctx context.Context, ns, name string, p *backends.MetadefProperty) (*backends.MetadefProperty, error) {
-	body, _, err := r.call(ctx, "PUT", nsPath(ns)+"/properties/"+url.PathEscape(name), propertyBody(p), "application/json", 200)
-	return r.propertyAnswer(body, err)
+	return updateItem(ctx, r, propertyAPI, ns, name, p)
 }
 
 func (r *Region) DeleteMetadefProperty(ctx context.Context, ns, name string) error {
-	_, _, err := r.call(ctx, "DELETE", nsPath(ns)+"/properties/"+url.PathEscape(name), nil, "", 204)
-	return err
+	return deleteItem(ctx, r, propertyAPI.kind, ns, name)
 }
 
 // --- tags ------------------------------------------------------------------
+
+// tagAPI's create is the create of one tag by its name (POST
+// .../tags/{name}, no body): CreateMetadefTag, not createItem.
+var tagAPI = &itemAPI[*backends.MetadefTag]{
+	kind: backends.MetadefTags,
+	answer: func(r *Region, body []byte, err error) (*backends.MetadefTag, error) {
+		d, err := decodeDoc[tagDoc](r, "a tag", body, err)
+		if err != nil {
+			return nil, err
+		}
+		return d.record(), nil
+	},
+	body: func(t *backends.MetadefTag) (any, string) { return map[string]string{"name": t.Name}, "" },
+}
 
 type tagDoc struct {
 	Name      string `json:"name"`
@@ -359,60 +334,35 @@ type tagDoc struct {
 	UpdatedAt string `json:"updated_at"`
 }
 
-func (r *Region) tagAnswer(body []byte, err error) (*backends.MetadefTag, error) {
-	if err != nil {
-		return nil, err
-	}
-	var d tagDoc
-	if err := json.Unmarshal(body, &d); err != nil {
-		return nil, r.decodeErr("a tag", err)
-	}
-	return &backends.MetadefTag{Name: d.Name, CreatedAt: mdTime(d.CreatedAt), UpdatedAt: mdTime(d.UpdatedAt)}, nil
+func (d *tagDoc) record() *backends.MetadefTag {
+	return &backends.MetadefTag{Name: d.Name, CreatedAt: mdTime(d.CreatedAt), UpdatedAt: mdTime(d.UpdatedAt)}
 }
 
 func (r *Region) tagList(body []byte, err error) ([]*backends.MetadefTag, error) {
+	doc, err := decodeDoc[struct{ Tags []tagDoc }](r, "tags", body, err)
 	if err != nil {
 		return nil, err
 	}
-	var doc struct{ Tags []tagDoc }
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, r.decodeErr("tags", err)
-	}
 	out := make([]*backends.MetadefTag, len(doc.Tags))
-	for i, d := range doc.Tags {
-		out[i] = &backends.MetadefTag{Name: d.Name, CreatedAt: mdTime(d.CreatedAt), UpdatedAt: mdTime(d.UpdatedAt)}
+	for i := range doc.Tags {
+		out[i] = doc.Tags[i].record()
 	}
 	return out, nil
 }
 
 func (r *Region) MetadefTags(ctx context.Context, ns string, q *backends.TagQuery) ([]*backends.MetadefTag, error) {
-	v := url.Values{}
-	if q.Limit > 0 {
-		v.Set("limit", strconv.Itoa(q.Limit))
-	}
-	if q.Marker != "" {
-		v.Set("marker", q.Marker)
-	}
-	if q.SortKey != "" {
-		v.Set("sort_key", q.SortKey)
-	}
-	if q.Desc {
-		v.Set("sort_dir", "desc")
-	} else {
-		v.Set("sort_dir", "asc")
-	}
+	v := pageQuery(q.Limit, q.Marker, q.SortKey, q.Desc)
 	body, _, err := r.call(lookupCtx(ctx), "GET", nsPath(ns)+"/tags?"+v.Encode(), nil, "", 200)
 	return r.tagList(body, err)
 }
 
 func (r *Region) MetadefTag(ctx context.Context, ns, name string) (*backends.MetadefTag, error) {
-	body, _, err := r.call(lookupCtx(ctx), "GET", nsPath(ns)+"/tags/"+url.PathEscape(name), nil, "", 200)
-	return r.tagAnswer(body, err)
+	return getItem(ctx, r, tagAPI, ns, name)
 }
 
 func (r *Region) CreateMetadefTag(ctx context.Context, ns, name string) (*backends.MetadefTag, error) {
-	body, _, err := r.call(ctx, "POST", nsPath(ns)+"/tags/"+url.PathEscape(name), nil, "", 201)
-	return r.tagAnswer(body, err)
+	body, _, err := r.call(ctx, "POST", itemPath(ns, tagAPI.kind, name), nil, "", 201)
+	return tagAPI.answer(r, body, err)
 }
 
 func (r *Region) CreateMetadefTags(ctx context.Context, ns string, names []string, appending bool) ([]*backends.MetadefTag, error) {
@@ -430,13 +380,11 @@ func (r *Region) CreateMetadefTags(ctx context.Context, ns string, names []strin
 }
 
 func (r *Region) UpdateMetadefTag(ctx context.Context, ns, name, newName string) (*backends.MetadefTag, error) {
-	body, _, err := r.call(ctx, "PUT", nsPath(ns)+"/tags/"+url.PathEscape(name), map[string]string{"name": newName}, "", 200)
-	return r.tagAnswer(body, err)
+	return updateItem(ctx, r, tagAPI, ns, name, &backends.MetadefTag{Name: newName})
 }
 
 func (r *Region) DeleteMetadefTag(ctx context.Context, ns, name string) error {
-	_, _, err := r.call(ctx, "DELETE", nsPath(ns)+"/tags/"+url.PathEscape(name), nil, "", 204)
-	return err
+	return deleteItem(ctx, r, tagAPI.kind, ns, name)
 }
 
 // --- resource types --------------------------------------------------------
@@ -468,14 +416,11 @@ func assocBody(a *backends.MetadefAssociation) map[string]any {
 
 func (r *Region) ResourceTypes(ctx context.Context) ([]*backends.MetadefResourceType, error) {
 	body, _, err := r.call(lookupCtx(ctx), "GET", "/v2/metadefs/resource_types", nil, "", 200)
+	doc, err := decodeDoc[struct {
+		ResourceTypes []assocDoc `json:"resource_types"`
+	}](r, "resource types", body, err)
 	if err != nil {
 		return nil, err
-	}
-	var doc struct {
-		ResourceTypes []assocDoc `json:"resource_types"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, r.decodeErr("resource types", err)
 	}
 	out := make([]*backends.MetadefResourceType, len(doc.ResourceTypes))
 	for i, d := range doc.ResourceTypes {
@@ -486,14 +431,11 @@ func (r *Region) ResourceTypes(ctx context.Context) ([]*backends.MetadefResource
 
 func (r *Region) ResourceTypeAssociations(ctx context.Context, ns string) ([]*backends.MetadefAssociation, error) {
 	body, _, err := r.call(lookupCtx(ctx), "GET", nsPath(ns)+"/resource_types", nil, "", 200)
+	doc, err := decodeDoc[struct {
+		Associations []assocDoc `json:"resource_type_associations"`
+	}](r, "resource type associations", body, err)
 	if err != nil {
 		return nil, err
-	}
-	var doc struct {
-		Associations []assocDoc `json:"resource_type_associations"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, r.decodeErr("resource type associations", err)
 	}
 	out := make([]*backends.MetadefAssociation, len(doc.Associations))
 	for i := range doc.Associations {
@@ -504,17 +446,13 @@ func (r *Region) ResourceTypeAssociations(ctx context.Context, ns string) ([]*ba
 
 func (r *Region) CreateResourceTypeAssociation(ctx context.Context, ns string, a *backends.MetadefAssociation) (*backends.MetadefAssociation, error) {
 	body, _, err := r.call(ctx, "POST", nsPath(ns)+"/resource_types", assocBody(a), "", 201)
+	d, err := decodeDoc[assocDoc](r, "a resource type association", body, err)
 	if err != nil {
 		return nil, err
-	}
-	var d assocDoc
-	if err := json.Unmarshal(body, &d); err != nil {
-		return nil, r.decodeErr("a resource type association", err)
 	}
 	return d.record(), nil
 }
 
 func (r *Region) DeleteResourceTypeAssociation(ctx context.Context, ns, resourceType string) error {
-	_, _, err := r.call(ctx, "DELETE", nsPath(ns)+"/resource_types/"+url.PathEscape(resourceType), nil, "", 204)
-	return err
+	return deleteItem(ctx, r, "resource_types", ns, resourceType)
 }
