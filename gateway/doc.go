@@ -38,7 +38,8 @@
 // resource (catalog.go): Images (records, tags, actions), ImageData
 // (upload, stage, open), Members, V1Members (v1's can_share, list
 // replacement and shared-images; needed with EnableV1), Tasks (tasks and
-// imports), Stores and Metadefs (the metadata definitions, metadefs.go:
+// imports), Stores and Metadefs (the metadata definitions, metadefs.go;
+// metadefitems.go holds the routes objects, properties and tags share:
 // the default region's, which serve's composition picks; nil answers
 // 501). A Catalog holds one of each; CatalogOf fills them from one value
 // that serves them all (the embedded store, a federation.Catalog), and a

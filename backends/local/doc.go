@@ -7,7 +7,8 @@
 // showing an image never touches SQL; listings run one indexed SQL query
 // for ids and answer with the snapshots.
 //
-// The metadata definitions (metadefs.go) live in tables of their own,
+// The metadata definitions (metadefs.go; metadefitems.go holds what
+// objects, properties and tags share) live in tables of their own,
 // shaped as Glance's and read with SQL each time (they are small, rarely
 // read, and another process may load them: "spyglass metadefs load");
 // a database made before them gains the tables when it is opened.
