@@ -42,7 +42,10 @@ func startHeldSource(t *testing.T) *heldSource {
 		case <-r.Context().Done():
 		}
 	}))
-	t.Cleanup(h.Close)
+	t.Cleanup(func() { // a failed test leaves answers held: cut them
+		h.CloseClientConnections()
+		h.Close()
+	})
 	return h
 }
 

@@ -36,7 +36,10 @@ func startHeldOrigin(t *testing.T) *heldOrigin {
 		case <-r.Context().Done():
 		}
 	}))
-	t.Cleanup(h.Close)
+	t.Cleanup(func() { // a failed test leaves answers held: cut them
+		h.CloseClientConnections()
+		h.Close()
+	})
 	return h
 }
 

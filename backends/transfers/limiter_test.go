@@ -54,7 +54,10 @@ func newOrigin(t *testing.T) *origin {
 		}
 		w.Write([]byte("the rest"))
 	}))
-	t.Cleanup(o.Close)
+	t.Cleanup(func() { // a failed test leaves answers held: cut them
+		o.CloseClientConnections()
+		o.Close()
+	})
 	return o
 }
 
