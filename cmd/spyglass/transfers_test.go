@@ -88,7 +88,9 @@ func TestTransfersShareOneBound(t *testing.T) {
 	}
 	task := func(project, id string) (status, message string) {
 		_, b := call(project, "GET", "/v2/images/"+id+"/tasks", "")
-		var doc struct{ Tasks []struct{ Status, Message string } }
+		var doc struct {
+			Tasks []struct{ Status, Message string }
+		}
 		json.Unmarshal(b, &doc)
 		if len(doc.Tasks) != 1 {
 			t.Fatalf("tasks of %s: %s", id, b)
