@@ -122,11 +122,12 @@ func (l *Limiter) Do(ctx context.Context, projectID string, transfer func(ctx co
 		select {
 		case <-w.ready:
 		case <-ctx.Done():
-			if !l.leave(p, w) {
-				return ctx.Err()
+			switch granted, err := l.leave(p, w); {
+			case granted: // meanwhile: the slot is ours, and goes back
+				l.release(p)
+			case err != nil: // Close came first
+				return err
 			}
-			// Granted meanwhile: the slot is ours, and goes back.
-			l.release(p)
 			return ctx.Err()
 		}
 		if w.err != nil {
@@ -173,14 +174,14 @@ func (l *Limiter) admit(projectID string) (*project, *waiter, error) {
 	return p, w, nil
 }
 
-// leave takes a waiter whose ctx ended out of the queue; false: it was
-// given a slot (or refused by Close) first.
-func (l *Limiter) leave(p *project, w *waiter) (granted bool) {
+// leave takes a waiter whose ctx ended out of the queue, unless it was
+// given a slot first (granted) or Close refused it (err).
+func (l *Limiter) leave(p *project, w *waiter) (granted bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	select {
 	case <-w.ready:
-		return w.err == nil
+		return w.err == nil, w.err
 	default:
 	}
 	for i, o := range p.waiting {
@@ -194,7 +195,7 @@ func (l *Limiter) leave(p *project, w *waiter) (granted bool) {
 	}
 	l.queued--
 	l.uncount(p)
-	return false
+	return false, nil
 }
 
 // release ends a running transfer of p and hands its slot on.
