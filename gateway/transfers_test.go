@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -98,6 +100,7 @@ func waitTransfers(t *testing.T, l *transfers.Limiter, active, queued int64) {
 // image killed without a fetch while another project's copy still queues,
 // and Shutdown kills the copies running and queued, fetching nothing more.
 func TestV1CopyFromTransferLimits(t *testing.T) {
+	checkNoLeak(t)
 	src := startHeldSource(t)
 	u, _ := url.Parse(src.URL)
 	f, err := outbound.New(outbound.Options{Filter: outbound.Filter{AllowedHosts: []string{u.Hostname()}}})
@@ -172,4 +175,36 @@ func TestV1CopyFromTransferLimits(t *testing.T) {
 	}
 	src.noneArrives(t) // neither d nor e was fetched
 	waitTransfers(t, lim, 0, 0)
+}
+
+// checkNoLeak fails when goroutines started during the test outlive it
+// (registered first, it runs after every other cleanup). fasthttp's own
+// are not counted: its clock, started once per process, and its worker
+// pool's cleaner, which sleeps 10s before it sees the server stopped.
+func checkNoLeak(t *testing.T) {
+	before := goroutines()
+	t.Cleanup(func() {
+		http.DefaultClient.CloseIdleConnections()
+		deadline := time.Now().Add(10 * time.Second)
+		for goroutines() > before {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				t.Errorf("%d goroutines, %d before the test:\n%s", goroutines(), before, buf[:runtime.Stack(buf, true)])
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+func goroutines() int {
+	buf := make([]byte, 1<<20)
+	all := strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n")
+	n := 0
+	for _, g := range all {
+		if !strings.Contains(g, "fasthttp.updateServerDate") && !strings.Contains(g, "fasthttp.(*workerPool).Start") {
+			n++
+		}
+	}
+	return n
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -94,6 +95,7 @@ func waitTransfers(t *testing.T, l *transfers.Limiter, active, queued int64) {
 // assert_quota), while another project still queues; Close fails the
 // imports running and queued as failed imports, downloading nothing more.
 func TestWebDownloadTransferLimits(t *testing.T) {
+	checkNoLeak(t)
 	src := startHeldOrigin(t)
 	lim, err := transfers.New(transfers.Options{MaxActive: 1, PerProject: 2, MaxQueued: 5})
 	if err != nil {
@@ -186,4 +188,22 @@ func TestWebDownloadTransferLimits(t *testing.T) {
 	checkImage("w4", backends.StatusQueued, "local")
 	src.noneArrives(t)
 	waitTransfers(t, lim, 0, 0)
+}
+
+// checkNoLeak fails when goroutines started during the test outlive it
+// (registered first, it runs after every other cleanup).
+func checkNoLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		http.DefaultClient.CloseIdleConnections()
+		deadline := time.Now().Add(10 * time.Second)
+		for runtime.NumGoroutine() > before {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				t.Errorf("%d goroutines, %d before the test:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 }
