@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/backends/transfers"
 	"github.com/spyglass-gateway/spyglass/cache/blob"
 	"github.com/spyglass-gateway/spyglass/cache/meta"
 	"github.com/spyglass-gateway/spyglass/cache/redis"
@@ -39,6 +40,9 @@ type Instance struct {
 	Redis Breaker
 	// Keystone validates tokens; nil: auth.mode is not keystone.
 	Keystone *policy.Keystone
+	// Transfers bounds the outbound transfers tenants start; nil: none
+	// reported.
+	Transfers TransferStats
 
 	draining atomic.Bool
 }
@@ -53,6 +57,10 @@ type Region struct {
 	// region's downloads, and any region's prefetched images).
 	Cached bool
 }
+
+// TransferStats reports the outbound transfers running, waiting and
+// refused; *transfers.Limiter is one.
+type TransferStats interface{ Stats() transfers.Stats }
 
 // Breaker reports a gobreaker's state: "closed", "half-open" or "open".
 type Breaker interface{ BreakerState() string }

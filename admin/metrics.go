@@ -73,6 +73,9 @@ func observeInstance(m metric.Meter, inst *Instance) error {
 		used             = gauge("spyglass.image_cache.used", "By", "Bytes the image data cache counts against cache.max_size: its entries in whole disk blocks with their records (a fill counts its whole image from its start), and its directories.")
 		limit            = gauge("spyglass.image_cache.limit", "By", "The image data cache's bounds: max (cache.max_size), high_watermark (eviction starts past it), low_watermark (eviction goes down to it).")
 		breaker          = gauge("spyglass.breaker.state", "", "Circuit breaker state: 0 closed, 1 half-open (probing), 2 open (calls fail fast); component=region (name=the region), keystone or redis.")
+		transfersActive  = gauge("spyglass.transfers.active", "{transfer}", "Outbound transfers tenants started (v1 copy-from, web-download, import tasks of embedded regions) running now; at most transfers.max_active.")
+		transfersQueued  = gauge("spyglass.transfers.queued", "{transfer}", "Outbound transfers waiting for a slot; at most transfers.max_queued.")
+		transfersRefused = ctr("spyglass.transfers.refused", "{transfer}", "Outbound transfers refused (failed without starting), by reason: project (the project had transfers.per_project running or waiting), queue (transfers.max_queued were waiting).")
 		draining         = gauge("spyglass.draining", "", "1 while the instance drains after SIGTERM/SIGINT (GET /ready answers 503), else 0.")
 		metaAttrs        = set(attribute.String("cache", "metadata"))
 		dataAttrs        = set(attribute.String("cache", "image_data"))
@@ -85,6 +88,8 @@ func observeInstance(m metric.Meter, inst *Instance) error {
 		uncacheable      = set(attribute.String("reason", "uncacheable"))
 		full             = set(attribute.String("reason", "full"))
 		diskFailed       = set(attribute.String("reason", "disk"))
+		projectReason    = set(attribute.String("reason", "project"))
+		queueReason      = set(attribute.String("reason", "queue"))
 		highAttrs        = set(attribute.String("limit", "high_watermark"))
 		lowAttrs         = set(attribute.String("limit", "low_watermark"))
 		keystoneAttrs    = set(attribute.String("component", "keystone"), attribute.String("name", "keystone"))
@@ -100,6 +105,9 @@ func observeInstance(m metric.Meter, inst *Instance) error {
 		regionAttrs = append(regionAttrs, set(attribute.String("component", "region"), attribute.String("name", r.Name)))
 	}
 	instruments := []metric.Observable{hits, misses, breaker, draining}
+	if inst.Transfers != nil {
+		instruments = append(instruments, transfersActive, transfersQueued, transfersRefused)
+	}
 	if inst.Blobs != nil {
 		instruments = append(instruments, fills, fillsFailed, prefetchesFailed, evictions, bypasses, originRead, peer, inFlight, waiters, used, limit)
 	}
@@ -132,6 +140,13 @@ func observeInstance(m metric.Meter, inst *Instance) error {
 			d = 1
 		}
 		o.ObserveInt64(draining, d)
+		if inst.Transfers != nil {
+			s := inst.Transfers.Stats()
+			o.ObserveInt64(transfersActive, s.Active)
+			o.ObserveInt64(transfersQueued, s.Queued)
+			o.ObserveInt64(transfersRefused, s.RefusedProject, projectReason)
+			o.ObserveInt64(transfersRefused, s.RefusedQueue, queueReason)
+		}
 		if inst.Blobs == nil {
 			return nil
 		}

@@ -57,6 +57,23 @@ type Config struct {
 	// redirect is checked the same way; proxy environment variables are
 	// not used.
 	ImportFiltering ImportFiltering `yaml:"import_filtering"`
+	// Transfers bounds the outbound transfers tenants make Spyglass run:
+	// v1 copy-from copies, and the web-download imports and import tasks
+	// of embedded regions (a glance region's imports run in that Glance,
+	// under its own `[taskflow_executor]`). Each is size-capped
+	// (`image_size_cap`); these bound how many run and wait, so that a
+	// tenant creating many images cannot make the gateway fetch any
+	// number of URLs at once. A transfer waiting for a slot keeps its
+	// image queued (copy-from) or importing with its task pending
+	// (web-download), as in Glance waiting for a taskflow worker. One
+	// refused (its project is at `per_project`, or `max_queued` wait
+	// already) fails as its method fails: a copy-from's image is killed;
+	// a web-download's task fails with Glance's message for a project
+	// over its `image_count_uploading` limit ("The request returned a 413
+	// Request Entity Too Large...") and its image goes back to queued.
+	// On shutdown the waiting ones fail the same way (a web-download as
+	// a failed import: its store in `os_glance_failed_import`).
+	Transfers Transfers `yaml:"transfers"`
 	// ImageSizeCap is the largest image accepted on upload, Glance's
 	// `image_size_cap`; larger uploads get 413. A size (`1TiB`); `0`:
 	// Glance's default, 1 TiB.
@@ -455,6 +472,24 @@ type ImportFiltering struct {
 	AllowedPorts []int `yaml:"allowed_ports"`
 	// DisallowedPorts are refused when `allowed_ports` is empty.
 	DisallowedPorts []int `yaml:"disallowed_ports"`
+}
+
+// Transfers bounds the outbound transfers tenants start (Config.Transfers).
+type Transfers struct {
+	// MaxActive is how many transfers run at once, gateway-wide (all
+	// regions and copy-from together): Glance's `[taskflow_executor]
+	// max_workers`, and its default. The others wait their turn.
+	MaxActive int `yaml:"max_active"`
+	// PerProject is how many transfers one project may have running or
+	// waiting; one more is refused. The default, 5, keeps one project
+	// from filling the queue or taking more than half of `max_active`.
+	// Slots that free go to the waiting projects in turn. Glance has no
+	// such default; its operators set `image_count_uploading` in
+	// Keystone's unified limits.
+	PerProject int `yaml:"per_project"`
+	// MaxQueued is how many transfers may wait for a slot, all projects
+	// together; one more is refused.
+	MaxQueued int `yaml:"max_queued"`
 }
 
 // Log configures the process's log, written to stderr with log/slog. Every

@@ -65,6 +65,7 @@ shutdown_timeout: 2m
 		Telemetry:       Telemetry{Metrics: false, TracesEndpoint: "http://127.0.0.1:4318"},
 		Admin:           Admin{Listen: "127.0.0.1:9293"},
 		ImportFiltering: Default().ImportFiltering,
+		Transfers:       Default().Transfers,
 		Log:             Log{Format: "json", Level: "warn"},
 		ImageSizeCap:    10 << 30,
 		ShutdownTimeout: 2 * time.Minute,
@@ -93,6 +94,7 @@ func TestParsePartial(t *testing.T) {
 			c.DefaultRegion = "a"
 		}},
 		{"byte count", "image_size_cap: 1024\n", func(c *Config) { c.ImageSizeCap = 1024 }},
+		{"transfers", "transfers: {max_active: 4, per_project: 2}\n", func(c *Config) { c.Transfers.MaxActive, c.Transfers.PerProject = 4, 2 }},
 		{"redis sentinel", "redis: {sentinel: {master_name: m, addrs: [10.0.0.1:26379, 10.0.0.2:26379]}}\n", func(c *Config) {
 			c.Redis.Sentinel = Sentinel{MasterName: "m", Addrs: []string{"10.0.0.1:26379", "10.0.0.2:26379"}}
 		}},
@@ -260,6 +262,9 @@ func TestValidate(t *testing.T) {
 			[]string{"telemetry.traces_endpoint:", "OTLP/HTTP", "e.g. http://127.0.0.1:4318"}},
 		{"negative size cap", func(c *Config) { c.ImageSizeCap = -1 }, []string{"image_size_cap: must not be negative"}},
 		{"negative shutdown", func(c *Config) { c.ShutdownTimeout = -1 }, []string{"shutdown_timeout: must not be negative"}},
+		{"no transfer slot", func(c *Config) { c.Transfers.MaxActive = 0 }, []string{"transfers.max_active: must be at least 1; e.g. 10"}},
+		{"transfers per project and queue", func(c *Config) { c.Transfers.PerProject, c.Transfers.MaxQueued = 0, -1 }, []string{
+			"transfers.max_queued: must be at least 1; e.g. 100", "transfers.per_project: must be at least 1; e.g. 5"}},
 		{"log json debug", func(c *Config) { c.Log.Format, c.Log.Level = "json", "debug" }, nil},
 		{"log format unknown", func(c *Config) { c.Log.Format = "yaml" }, []string{`log.format: unknown format "yaml"; text or json`}},
 		{"log level unknown", func(c *Config) { c.Log.Level = "trace" }, []string{`log.level: unknown level "trace"; debug, info, warn or error`}},

@@ -24,6 +24,7 @@ func Default() Config {
 		Telemetry:       Telemetry{Metrics: true},
 		Admin:           Admin{Listen: "127.0.0.1:9293"},
 		ImportFiltering: ImportFiltering{AllowedSchemes: []string{"http", "https"}, AllowedPorts: []int{80, 443}},
+		Transfers:       Transfers{MaxActive: 10, PerProject: 5, MaxQueued: 100},
 		Log:             Log{Format: LogText, Level: LogInfo},
 		ShutdownTimeout: 30 * time.Second,
 	}

@@ -249,6 +249,15 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.ImportFiltering.validate(bad)
+	for _, f := range []struct {
+		key string
+		v   int
+		eg  string
+	}{{"transfers.max_active", c.Transfers.MaxActive, "10"}, {"transfers.per_project", c.Transfers.PerProject, "5"}, {"transfers.max_queued", c.Transfers.MaxQueued, "100"}} {
+		if f.v < 1 {
+			bad(f.key, "must be at least 1; e.g. %s", f.eg)
+		}
+	}
 	if c.ImageSizeCap < 0 {
 		bad("image_size_cap", "must not be negative; e.g. 1TiB, or 0 for Glance's default")
 	}

@@ -40,36 +40,30 @@ const heldBatch = 150
 // settle runs where no stream is being filled (after the parallel fills,
 // after a refill, in the read-ahead after its fills).
 func (c *Catalog) settle(ctx context.Context, q *backends.ListQuery, streams []*stream, taken map[string]int) {
-	var down regionSet // regions that failed on this page, or failed a check: not asked
-	pending := 0
-	for _, s := range streams {
+	// What is known of each pending id: the earlier regions whose page
+	// shows it, those asked, those that answered, and those listing it.
+	// (The first region's entries are never pending: none is earlier.)
+	type known struct{ shown, asked, answered, lists regionSet }
+	var ids map[string]known // nil until the first pending id
+	var down regionSet       // regions that failed on this page, or failed a check: not asked
+	for k, s := range streams {
 		if s.err != nil || s.unchecked {
 			down |= one(s.i)
 		}
-		if s.err != nil {
+		if s.err != nil || k == 0 {
 			continue
 		}
 		for _, e := range s.buf {
 			if e.pending != 0 {
-				pending++
-			}
-		}
-	}
-	if pending == 0 {
-		return
-	}
-	// What is known of each pending id: the earlier regions whose page
-	// shows it, those asked, those that answered, and those listing it.
-	type known struct{ shown, asked, answered, lists regionSet }
-	ids := make(map[string]known, pending)
-	for _, s := range streams[1:] {
-		if s.err == nil {
-			for _, e := range s.buf {
-				if e.pending != 0 {
-					ids[e.img.ID] = known{}
+				if ids == nil {
+					ids = make(map[string]known, len(s.buf))
 				}
+				ids[e.img.ID] = known{}
 			}
 		}
+	}
+	if len(ids) == 0 {
+		return
 	}
 	for _, s := range streams[:len(streams)-1] {
 		if s.err == nil {

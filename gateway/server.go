@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/spyglass-gateway/spyglass/backends/outbound"
+	"github.com/spyglass-gateway/spyglass/backends/transfers"
 	"github.com/spyglass-gateway/spyglass/gateway/schemas"
 	"github.com/spyglass-gateway/spyglass/i18n"
 	"github.com/spyglass-gateway/spyglass/logctx"
@@ -80,6 +81,18 @@ type Config struct {
 	// sending Accept-Language gets its messages translated; nil means every
 	// message is English, whatever the header says.
 	Catalogs *i18n.Catalogs
+	// Transfers bounds the v1 copy-from copies (and whatever else the
+	// gateway fetches for a tenant) with the regions' web-downloads: give
+	// them the same *transfers.Limiter. nil means a limiter of the
+	// gateway's own with transfers' defaults.
+	Transfers TransferLimiter
+}
+
+// TransferLimiter runs a transfer a tenant of project started when its
+// bounds allow, and returns without running it when they refuse it or ctx
+// ends first; *transfers.Limiter is one.
+type TransferLimiter interface {
+	Do(ctx context.Context, project string, transfer func(ctx context.Context) error) error
 }
 
 // URLChecker says whether a URI a tenant gives may be fetched;
@@ -150,6 +163,13 @@ func New(cfg Config, cat Catalog, auth policy.Authenticator) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Transfers == nil {
+		l, err := transfers.New(transfers.Options{})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Transfers = l
 	}
 	if cfg.ReadTimeout == 0 {
 		cfg.ReadTimeout = 5 * time.Minute

@@ -182,7 +182,8 @@ func (s *Server) v1AddLocation(c *call, id string, m *V1ImageMeta, src v1Source)
 // answer, as the caller (a copy of the identity: the request is gone by
 // then), through the import filter (every hop and address checked again).
 // The supplied size and checksum are verified as an upload's are; a copy
-// that fails leaves the image killed.
+// that fails, or that Config.Transfers refuses or never runs, leaves the
+// image killed.
 func (s *Server) v1StartCopy(c *call, id string, m *V1ImageMeta, src v1Source) {
 	who := backends.CallerOf(c)
 	ctx, done := s.copies.start()
@@ -198,7 +199,12 @@ func (s *Server) v1StartCopy(c *call, id string, m *V1ImageMeta, src v1Source) {
 	opts := backends.UploadOptions{ExpectedSize: -1, SizeCap: s.cfg.SizeCap, Store: v1Store(m)}
 	go func() {
 		defer done()
-		err := s.v1Copy(ctx, get, id, src.copyFrom, v, opts)
+		// The copy waits for a slot among the gateway's transfers; one
+		// refused (its project has too many, or the queue is full) or
+		// still waiting at Shutdown fails as a copy does.
+		err := s.cfg.Transfers.Do(ctx, who.Project, func(ctx context.Context) error {
+			return s.v1Copy(ctx, get, id, src.copyFrom, v, opts)
+		})
 		s.render.forget(id)
 		if err == nil {
 			return

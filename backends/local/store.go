@@ -16,6 +16,7 @@ import (
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/backends/httpstore"
 	"github.com/spyglass-gateway/spyglass/backends/outbound"
+	"github.com/spyglass-gateway/spyglass/backends/transfers"
 )
 
 // Glance's defaults for the quotas and the size cap.
@@ -50,6 +51,19 @@ type Options struct {
 	// images' http locations through the import filter. nil: outbound.Default(), Glance's
 	// default [import_filtering_opts].
 	Fetcher *outbound.Fetcher
+	// Transfers bounds the web-download imports and import tasks, which
+	// fetch what a tenant names, with the gateway's other outbound
+	// transfers: give every region and the gateway the same
+	// *transfers.Limiter. nil: a limiter of the region's own with
+	// transfers' defaults.
+	Transfers TransferLimiter
+}
+
+// TransferLimiter runs a transfer a tenant of project started when its
+// bounds allow, and returns without running it when they refuse it or ctx
+// ends first; *transfers.Limiter is one.
+type TransferLimiter interface {
+	Do(ctx context.Context, project string, transfer func(ctx context.Context) error) error
 }
 
 // Store is the embedded region. It is safe for concurrent use.
@@ -199,6 +213,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.Fetcher == nil {
 		opts.Fetcher = outbound.Default()
+	}
+	if opts.Transfers == nil {
+		l, err := transfers.New(transfers.Options{})
+		if err != nil {
+			return nil, err
+		}
+		opts.Transfers = l
 	}
 	for _, d := range []string{dir, filepath.Join(dir, "images"), filepath.Join(dir, "staging")} {
 		if err := os.MkdirAll(d, 0o750); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/backends/transfers"
 	"github.com/spyglass-gateway/spyglass/logctx"
 )
 
@@ -312,23 +313,31 @@ func (s *Store) Import(ctx context.Context, id string, req backends.ImportReques
 		s.revert(id, backends.StatusImporting, from)
 		return err
 	}
+	project := backends.CallerOf(ctx).Project
 	s.run(func(ctx context.Context) {
-		task = s.setTaskStatus(task, backends.TaskProcessing)
-		var r io.ReadCloser
 		var err error
 		if req.Method == "glance-direct" {
-			r, err = os.Open(s.stagingPath(id))
+			err = s.importData(ctx, &task, id, func(context.Context) (io.ReadCloser, error) { return os.Open(s.stagingPath(id)) })
 		} else {
-			r, err = s.fetch(ctx, req.URI)
-		}
-		if err == nil {
-			_, err = s.ingest(ctx, id, r, s.opts.SizeCap, -1, backends.StatusImporting)
-			r.Close()
+			// A download waits, pending, for a slot among the gateway's
+			// transfers (Glance's task waits for a taskflow worker).
+			err = s.opts.Transfers.Do(ctx, project, func(ctx context.Context) error {
+				return s.importData(ctx, &task, id, func(ctx context.Context) (io.ReadCloser, error) { return s.fetch(ctx, req.URI) })
+			})
 		}
 		if err != nil {
 			s.revert(id, backends.StatusImporting, from)
-			// As Glance: the store goes to os_glance_failed_import.
-			s.setImportFailed(ctx, id, s.opts.StoreName)
+			var lim *transfers.LimitError
+			if errors.As(err, &lim) {
+				// As Glance's import flow over a quota (assert_quota):
+				// the image is back in queued with no store to import to,
+				// and none recorded as failed.
+				s.setImportProps(context.WithoutCancel(ctx), id, "")
+			} else {
+				// As Glance: the store goes to os_glance_failed_import
+				// (also when Close ends the import, running or waiting).
+				s.setImportFailed(context.WithoutCancel(ctx), id, s.opts.StoreName)
+			}
 			s.finishTask(task, nil, err)
 			return
 		}
@@ -340,6 +349,19 @@ func (s *Store) Import(ctx context.Context, id string, req backends.ImportReques
 		s.finishTask(task, map[string]any{"image_id": id}, nil)
 	})
 	return nil
+}
+
+// importData is an import's work once it runs: the task goes processing,
+// then open's data is ingested into the importing image.
+func (s *Store) importData(ctx context.Context, task **backends.Task, id string, open func(context.Context) (io.ReadCloser, error)) error {
+	*task = s.setTaskStatus(*task, backends.TaskProcessing)
+	r, err := open(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = s.ingest(ctx, id, r, s.opts.SizeCap, -1, backends.StatusImporting)
+	return err
 }
 
 // importInput is the input of an "import" task (POST /v2/tasks).
@@ -380,18 +402,23 @@ func (s *Store) CreateTask(ctx context.Context, typ string, input json.RawMessag
 			return
 		}
 		// Like Glance, a legacy import task names its image only in its
-		// result, not in the task's image_id.
-		r, err := s.fetch(ctx, in.ImportFrom)
-		if err == nil {
-			err = s.begin(ctx, img.ID, backends.StatusSaving)
-			if err == nil {
-				_, err = s.ingest(ctx, img.ID, r, s.opts.SizeCap, -1, backends.StatusSaving)
-				if err != nil {
-					s.revert(img.ID, backends.StatusSaving, backends.StatusQueued)
-				}
+		// result, not in the task's image_id. The fetch waits for a slot
+		// among the gateway's transfers.
+		err = s.opts.Transfers.Do(ctx, caller.Project, func(ctx context.Context) error {
+			r, err := s.fetch(ctx, in.ImportFrom)
+			if err != nil {
+				return err
 			}
-			r.Close()
-		}
+			defer r.Close()
+			if err := s.begin(ctx, img.ID, backends.StatusSaving); err != nil {
+				return err
+			}
+			if _, err := s.ingest(ctx, img.ID, r, s.opts.SizeCap, -1, backends.StatusSaving); err != nil {
+				s.revert(img.ID, backends.StatusSaving, backends.StatusQueued)
+				return err
+			}
+			return nil
+		})
 		if err != nil {
 			s.finishTask(task, nil, err)
 			return

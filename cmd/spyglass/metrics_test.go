@@ -351,8 +351,14 @@ func TestReadyWhileDraining(t *testing.T) {
 	if code, r := ready(t, p); code != 200 || !r.Ready || r.Draining || len(r.Regions) != 1 || r.Regions[0].Name != "local" || !r.Regions[0].Available {
 		t.Fatalf("GET /ready: %d %+v", code, r)
 	}
-	if got := scrape(t, p).must(t, "spyglass_draining"); got != 0 {
+	before := scrape(t, p)
+	if got := before.must(t, "spyglass_draining"); got != 0 {
 		t.Fatalf("spyglass_draining = %v before SIGTERM", got)
+	}
+	for _, name := range []string{"spyglass_transfers_active", "spyglass_transfers_queued"} {
+		if got := before.must(t, name); got != 0 {
+			t.Errorf("%s = %v with no transfer", name, got)
+		}
 	}
 
 	code, img := do(t, "POST", base+"/v2/images", `{"name": "drain", "disk_format": "raw", "container_format": "bare"}`)

@@ -18,6 +18,7 @@ import (
 	"github.com/spyglass-gateway/spyglass/backends/glance"
 	"github.com/spyglass-gateway/spyglass/backends/local"
 	"github.com/spyglass-gateway/spyglass/backends/outbound"
+	"github.com/spyglass-gateway/spyglass/backends/transfers"
 	"github.com/spyglass-gateway/spyglass/cache/blob"
 	"github.com/spyglass-gateway/spyglass/cache/meta"
 	"github.com/spyglass-gateway/spyglass/cache/redis"
@@ -125,9 +126,9 @@ func buildCatalogs(c config.I18n) (*i18n.Catalogs, error) {
 // directly (it answers from memory), otherwise the federation catalog over
 // every region, remote ones behind the metadata cache and the blob cache.
 // It records the parts it opens in inst. Embedded stores fetch tenants'
-// URLs (web-download, import tasks) with fetcher; adminToken is the site's
+// URLs (web-download, import tasks) with fetcher, within lim; adminToken is the site's
 // admin token, which fills send to the other instances.
-func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string, log *slog.Logger, inst *admin.Instance) (catalog, func(), error) {
+func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, lim *transfers.Limiter, adminToken string, log *slog.Logger, inst *admin.Instance) (catalog, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -135,7 +136,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 		}
 	}
 	if len(cfg.Regions) == 1 && cfg.Regions[0].Kind != config.KindGlance {
-		store, closeStore, err := openLocal(cfg, &cfg.Regions[0], fetcher, log)
+		store, closeStore, err := openLocal(cfg, &cfg.Regions[0], fetcher, lim, log)
 		if err != nil {
 			return catalog{}, nil, err
 		}
@@ -230,7 +231,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, adminToken string
 				closers = append(closers, mcache.Close)
 			}
 		default:
-			store, closeStore, err := openLocal(cfg, region, fetcher, log)
+			store, closeStore, err := openLocal(cfg, region, fetcher, lim, log)
 			if err != nil {
 				closeAll()
 				return catalog{}, nil, err
@@ -320,7 +321,7 @@ type catalog struct {
 }
 
 // openLocal opens an embedded region.
-func openLocal(cfg config.Config, region *config.Region, fetcher *outbound.Fetcher, log *slog.Logger) (*local.Store, func(), error) {
+func openLocal(cfg config.Config, region *config.Region, fetcher *outbound.Fetcher, lim *transfers.Limiter, log *slog.Logger) (*local.Store, func(), error) {
 	// The default configuration points at ./data: make "spyglass
 	// serve" work in an empty directory.
 	if err := os.MkdirAll(region.DataDir, 0o750); err != nil {
@@ -330,6 +331,7 @@ func openLocal(cfg config.Config, region *config.Region, fetcher *outbound.Fetch
 		SizeCap:   int64(cfg.ImageSizeCap),
 		StoreName: region.Name,
 		Fetcher:   fetcher,
+		Transfers: lim,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("regions[%s]: open %s: %w", region.Name, region.DataDir, err)
@@ -373,8 +375,14 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	if err != nil {
 		return err
 	}
-	inst := &admin.Instance{DefaultRegion: cfg.DefaultRegion}
-	cat, closeCat, err := openCatalog(cfg, fetcher, adminToken, log, inst)
+	// The outbound transfers tenants start (copy-from, web-download,
+	// import tasks) share one set of bounds, gateway-wide.
+	lim, err := transfers.New(transfers.Options{MaxActive: cfg.Transfers.MaxActive, PerProject: cfg.Transfers.PerProject, MaxQueued: cfg.Transfers.MaxQueued})
+	if err != nil {
+		return fmt.Errorf("transfers: %w", err)
+	}
+	inst := &admin.Instance{DefaultRegion: cfg.DefaultRegion, Transfers: lim}
+	cat, closeCat, err := openCatalog(cfg, fetcher, lim, adminToken, log, inst)
 	if err != nil {
 		return err
 	}
@@ -396,6 +404,7 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 		Policy:                pol,
 		Logger:                log,
 		ImportFilter:          fetcher,
+		Transfers:             lim,
 		Catalogs:              cats,
 		EnableV1:              cfg.API.EnableV1,
 		ShowMultipleLocations: cfg.API.ShowMultipleLocations,
@@ -487,6 +496,10 @@ wait:
 	}
 	stop() // a second signal now kills the process
 	inst.Drain()
+	// The transfers waiting for a slot fail now (their images killed or
+	// their imports failed); the running ones are cut when the gateway
+	// and the regions close.
+	lim.Close()
 
 	log.Info("shutting down: no new connections; waiting for requests in flight", "timeout", cfg.ShutdownTimeout)
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
