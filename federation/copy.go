@@ -127,26 +127,14 @@ func (c *Catalog) copyImage(ctx context.Context, id string, req backends.ImportR
 		Input: input, CreatedAt: now, UpdatedAt: now,
 	}
 	c.copies.put(task)
+	c.book.begin(id, img, names)
 
 	// The copy outlives the request: it runs as the admin who asked, with
 	// a context of its own.
 	who := caller
 	bg := logctx.WithRequestID(backends.WithCaller(context.Background(), &who), caller.RequestID)
-	src := c.regions[holders.primary()].cached
 	go func() {
-		var failed []string
-		for _, i := range targets {
-			dst := c.regions[i].cached
-			if err := c.copyTo(bg, src, dst, i, img); err != nil {
-				c.log.ErrorContext(bg, "copy-image failed", "image", id, "from", src.name, "to", dst.name, "err", err)
-				failed = append(failed, dst.name+": "+err.Error())
-				if req.AllStoresMustSucceed {
-					break
-				}
-				continue
-			}
-			c.log.InfoContext(bg, "copy-image done", "image", id, "from", src.name, "to", dst.name)
-		}
+		failed := c.spread(bg, img, holders.primary(), targets, req.AllStoresMustSucceed)
 		if len(failed) > 0 {
 			c.copies.update(task, backends.TaskFailure, "Copy failed: "+strings.Join(failed, "; "))
 			return
@@ -154,6 +142,40 @@ func (c *Catalog) copyImage(ctx context.Context, id string, req backends.ImportR
 		c.copies.update(task, backends.TaskSuccess, "")
 	}()
 	return nil
+}
+
+// spread copies img from region src to the targets in turn, keeping the
+// import bookkeeping: each target leaves the importing list as its copy
+// lands, or goes to the failed list. must (all_stores_must_succeed): the
+// first failure stops it and, as Glance's revert removes the locations
+// the import added, the copies that landed are deleted (they are not
+// listed as failed; the targets not tried leave the importing list).
+// It returns the failures, "store: error".
+func (c *Catalog) spread(ctx context.Context, img *backends.Image, src int, targets []int, must bool) (failed []string) {
+	from := c.regions[src].cached
+	var landed []int
+	for k, i := range targets {
+		dst := c.regions[i].cached
+		if err := c.copyTo(ctx, from, dst, i, img); err != nil {
+			c.log.ErrorContext(ctx, "copy-image failed", "image", img.ID, "from", from.name, "to", dst.name, "err", err)
+			c.book.failedIn(img.ID, dst.name)
+			failed = append(failed, dst.name+": "+err.Error())
+			if must {
+				for _, j := range targets[k+1:] {
+					c.book.done(img.ID, c.regions[j].cached.name)
+				}
+				for _, j := range landed {
+					c.abandon(ctx, c.regions[j].cached, j, img.ID, nil)
+				}
+				return failed
+			}
+			continue
+		}
+		landed = append(landed, i)
+		c.book.done(img.ID, dst.name)
+		c.log.InfoContext(ctx, "copy-image done", "image", img.ID, "from", from.name, "to", dst.name)
+	}
+	return failed
 }
 
 // copyTo creates img in dst (same id, owner, attributes, tags) and streams
