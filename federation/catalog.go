@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -690,5 +689,15 @@ func (c *Catalog) ImageTasks(ctx context.Context, imageID string) ([]*backends.T
 	if err != nil {
 		return nil, err
 	}
-	return append(slices.Clip(ts), c.copies.forImage(imageID)...), nil
+	ours := c.copies.forImage(imageID)
+	if len(ours) == 0 {
+		return ts, nil
+	}
+	out := make([]*backends.Task, 0, len(ts)+len(ours))
+	for _, t := range ts {
+		if !c.copies.hidden(t.ID) {
+			out = append(out, t)
+		}
+	}
+	return append(out, ours...), nil
 }

@@ -21,6 +21,28 @@ import (
 type copyTasks struct {
 	mu    sync.Mutex
 	tasks map[string]*backends.Task
+	// subsumed maps a region's import task to the multi-store import task
+	// that stands for it: Glance shows one task for an import to several
+	// stores, so the region's own is not listed beside it.
+	subsumed map[string]string
+}
+
+// subsume hides the region task regionTask behind the task ours.
+func (t *copyTasks) subsume(regionTask, ours string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.subsumed == nil {
+		t.subsumed = map[string]string{}
+	}
+	t.subsumed[regionTask] = ours
+}
+
+// hidden reports whether a region's task is subsumed by a task of ours.
+func (t *copyTasks) hidden(regionTask string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.subsumed[regionTask]
+	return ok
 }
 
 func (t *copyTasks) put(task *backends.Task) {
@@ -33,6 +55,11 @@ func (t *copyTasks) put(task *backends.Task) {
 	for id, old := range t.tasks {
 		if old.ExpiresAt != nil && old.ExpiresAt.Before(now) {
 			delete(t.tasks, id)
+		}
+	}
+	for region, ours := range t.subsumed {
+		if _, ok := t.tasks[ours]; !ok {
+			delete(t.subsumed, region)
 		}
 	}
 	t.tasks[task.ID] = task
@@ -127,7 +154,7 @@ func (c *Catalog) copyImage(ctx context.Context, id string, req backends.ImportR
 		Input: input, CreatedAt: now, UpdatedAt: now,
 	}
 	c.copies.put(task)
-	c.book.begin(id, img, names)
+	c.book.begin(id, img, names, "", false)
 
 	// The copy outlives the request: it runs as the admin who asked, with
 	// a context of its own.
@@ -135,11 +162,13 @@ func (c *Catalog) copyImage(ctx context.Context, id string, req backends.ImportR
 	bg := logctx.WithRequestID(backends.WithCaller(context.Background(), &who), caller.RequestID)
 	go func() {
 		failed := c.spread(bg, img, holders.primary(), targets, req.AllStoresMustSucceed)
-		if len(failed) > 0 {
+		// Without all_stores_must_succeed Glance's task succeeds whatever
+		// failed (the failures are in os_glance_failed_import).
+		if len(failed) > 0 && req.AllStoresMustSucceed {
 			c.copies.update(task, backends.TaskFailure, "Copy failed: "+strings.Join(failed, "; "))
 			return
 		}
-		c.copies.update(task, backends.TaskSuccess, "")
+		c.copies.update(task, backends.TaskSuccess, copiedMiB(img))
 	}()
 	return nil
 }
@@ -242,6 +271,16 @@ func (c *Catalog) abandon(ctx context.Context, dst *cachedRegion, i int, id stri
 		c.loc.remove(ctx, id, i)
 	}
 	return cause
+}
+
+// copiedMiB is the message of Glance's import task that completed (its
+// last progress report).
+func copiedMiB(img *backends.Image) string {
+	var size int64
+	if img != nil && img.Size != nil {
+		size = *img.Size
+	}
+	return fmt.Sprintf("Copied %d MiB", size>>20)
 }
 
 func dataString(img *backends.Image) string {

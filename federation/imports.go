@@ -45,6 +45,14 @@ type importBook struct {
 // snapshot) keeps hitting while nothing changes.
 type importMarks struct {
 	importing, failed []string // sorted, no duplicates
+	// first is the store a glance-direct or web-download imports into
+	// before the others ("" for copy-image): the image shows importing
+	// while it is, as Glance's does from the task's start. hold: it shows
+	// importing until no store is left, as Glance activates an import
+	// whose every store must succeed only after the last (the first
+	// region's copy is active before).
+	first string
+	hold  bool
 	expires           time.Time
 	src, out          *backends.Image
 }
@@ -102,8 +110,10 @@ func (b *importBook) evict(now time.Time) {
 
 // begin is the start of an import to stores: they are importing, and no
 // longer failed (Glance's add_importing_stores, remove_failed_stores).
-func (b *importBook) begin(id string, seed *backends.Image, stores []string) {
+// first and hold: how the image's status shows the import (importMarks).
+func (b *importBook) begin(id string, seed *backends.Image, stores []string, first string, hold bool) {
 	b.update(id, seed, func(m *importMarks) {
+		m.first, m.hold = first, hold
 		for _, s := range stores {
 			m.importing = addStore(m.importing, s)
 			m.failed = removeStore(m.failed, s)
@@ -163,6 +173,12 @@ func (b *importBook) render(img *backends.Image) *backends.Image {
 	// A store still importing holds no data yet: Glance names a store in
 	// stores once its location is added.
 	if len(m.importing) > 0 {
+		if m.first != "" && (m.hold || slices.Contains(m.importing, m.first)) {
+			switch out.Status {
+			case backends.StatusQueued, backends.StatusUploading, backends.StatusActive:
+				out.Status = backends.StatusImporting
+			}
+		}
 		out.Stores = slices.DeleteFunc(slices.Clone(out.Stores), func(s string) bool {
 			_, in := slices.BinarySearch(m.importing, s)
 			return in

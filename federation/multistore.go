@@ -103,7 +103,10 @@ func (c *Catalog) importMany(ctx context.Context, id string, req backends.Import
 		Input: input, CreatedAt: now, UpdatedAt: now,
 	}
 	c.copies.put(task)
-	c.book.begin(id, img, storeNames)
+	if t := latestImportTask(ctx, dst, id, started); t != nil {
+		c.copies.subsume(t.ID, task.ID)
+	}
+	c.book.begin(id, img, storeNames, first.name, req.AllStoresMustSucceed)
 
 	who := caller
 	bg := logctx.WithRequestID(backends.WithCaller(context.Background(), &who), caller.RequestID)
@@ -122,8 +125,8 @@ func (c *Catalog) importMany(ctx context.Context, id string, req backends.Import
 		}
 		c.book.done(id, first.name)
 		failed := c.spread(bg, active, order[0], order[1:], req.AllStoresMustSucceed)
-		if len(failed) == 0 {
-			c.copies.update(task, backends.TaskSuccess, "")
+		if len(failed) == 0 || !req.AllStoresMustSucceed {
+			c.copies.update(task, backends.TaskSuccess, copiedMiB(active))
 			return
 		}
 		msg := "Import failed: " + strings.Join(failed, "; ")
