@@ -51,10 +51,10 @@ type importMarks struct {
 	// importing until no store is left, as Glance activates an import
 	// whose every store must succeed only after the last (the first
 	// region's copy is active before).
-	first string
-	hold  bool
-	expires           time.Time
-	src, out          *backends.Image
+	first    string
+	hold     bool
+	expires  time.Time
+	src, out *backends.Image
 }
 
 const (

@@ -111,11 +111,11 @@ func importBody(method string, extra map[string]any) map[string]any {
 }
 
 type multiCase struct {
-	name   string
-	setup  func(t *testing.T, mt multiTarget, id string) // the data, before the import
-	body   func(mt multiTarget) map[string]any
-	fail   bool // b refuses the image
-	want   storeState
+	name  string
+	setup func(t *testing.T, mt multiTarget, id string) // the data, before the import
+	body  func(mt multiTarget) map[string]any
+	fail  bool // b refuses the image
+	want  storeState
 	// wantIn is the settled state where a target differs (a target's
 	// name: its reason in the case).
 	wantIn map[string]storeState
@@ -128,13 +128,19 @@ func multiCases() []multiCase {
 	upload := func(t *testing.T, mt multiTarget, id string) { putData(t, mt.base, id, "file", data) }
 	return []multiCase{
 		{name: "glance-direct to both stores", setup: stage,
-			body:   func(mt multiTarget) map[string]any { return importBody("glance-direct", map[string]any{"stores": []string{mt.a, mt.b}}) },
+			body: func(mt multiTarget) map[string]any {
+				return importBody("glance-direct", map[string]any{"stores": []string{mt.a, mt.b}})
+			},
 			status: 202, want: storeState{Status: "active", Stores: "a,b"}},
 		{name: "glance-direct to all stores", setup: stage,
-			body:   func(mt multiTarget) map[string]any { return importBody("glance-direct", map[string]any{"all_stores": true}) },
+			body: func(mt multiTarget) map[string]any {
+				return importBody("glance-direct", map[string]any{"all_stores": true})
+			},
 			status: 202, want: storeState{Status: "active", Stores: "a,b"}},
 		{name: "copy-image to the other store", setup: upload,
-			body:   func(mt multiTarget) map[string]any { return importBody("copy-image", map[string]any{"stores": []string{mt.b}}) },
+			body: func(mt multiTarget) map[string]any {
+				return importBody("copy-image", map[string]any{"stores": []string{mt.b}})
+			},
 			status: 202, want: storeState{Status: "active", Stores: "a,b"}},
 		{name: "glance-direct, b fails, must not all succeed", setup: stage, fail: true,
 			body: func(mt multiTarget) map[string]any {
@@ -142,7 +148,9 @@ func multiCases() []multiCase {
 			},
 			status: 202, want: storeState{Status: "active", Stores: "a", Failed: "b"}},
 		{name: "glance-direct, b fails, all must succeed", setup: stage, fail: true,
-			body:   func(mt multiTarget) map[string]any { return importBody("glance-direct", map[string]any{"stores": []string{mt.a, mt.b}}) },
+			body: func(mt multiTarget) map[string]any {
+				return importBody("glance-direct", map[string]any{"stores": []string{mt.a, mt.b}})
+			},
 			// Glance 25 leaves the image importing, without data, for
 			// good (its revert never reaches _VerifyImageState); the
 			// embedded region takes it back to queued, so that it can be
@@ -154,7 +162,9 @@ func multiCases() []multiCase {
 				"glance regions": {Status: "active", Stores: "a", Failed: "b"},
 			}},
 		{name: "copy-image, b fails", setup: upload, fail: true,
-			body:   func(mt multiTarget) map[string]any { return importBody("copy-image", map[string]any{"stores": []string{mt.b}}) },
+			body: func(mt multiTarget) map[string]any {
+				return importBody("copy-image", map[string]any{"stores": []string{mt.b}})
+			},
 			status: 202, want: storeState{Status: "active", Stores: "a", Failed: "b"}},
 	}
 }
