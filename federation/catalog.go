@@ -427,6 +427,9 @@ func (c *Catalog) DeleteImage(ctx context.Context, id string) error {
 		}
 		return struct{}{}, err
 	})
+	if err == nil {
+		c.book.forget(id)
+	}
 	return err
 }
 

@@ -135,18 +135,15 @@ func (b *importBook) failedIn(id, store string) {
 	})
 }
 
-// get returns id's lists, comma-joined; ok is false when it has none.
-func (b *importBook) get(id string) (importing, failed string, ok bool) {
+// forget drops id's marks (the image was deleted).
+func (b *importBook) forget(id string) {
 	if b.n.Load() == 0 {
-		return "", "", false
+		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	m := b.m[id]
-	if m == nil || m.expires.Before(time.Now()) {
-		return "", "", false
-	}
-	return strings.Join(m.importing, ","), strings.Join(m.failed, ","), true
+	delete(b.m, id)
+	b.n.Store(int32(len(b.m)))
 }
 
 // render lays id's marks over img, as Glance shows them in the image's
