@@ -263,12 +263,19 @@ func sameData(a, b *backends.Image) bool {
 		eq(a.Checksum, b.Checksum) && eq(a.OSHashValue, b.OSHashValue)
 }
 
-// abandon deletes a copy that did not complete.
+// abandon deletes a copy that did not complete (or that a failed import
+// to several stores reverts), and where the region allows it frees its id
+// there, so that a later copy to that region can make it again.
 func (c *Catalog) abandon(ctx context.Context, dst *cachedRegion, i int, id string, cause error) error {
 	if err := dst.DeleteImage(ctx, id); err != nil {
 		c.log.WarnContext(ctx, "copy-image: the incomplete copy was not deleted", "image", id, "region", dst.name, "err", err)
-	} else {
-		c.loc.remove(ctx, id, i)
+		return cause
+	}
+	c.loc.remove(ctx, id, i)
+	if f, ok := dst.region.Images.(idForgetter); ok {
+		if err := f.ForgetDeleted(ctx, id); err != nil {
+			c.log.WarnContext(ctx, "copy-image: the copy's id stays taken in its region", "image", id, "region", dst.name, "err", err)
+		}
 	}
 	return cause
 }

@@ -172,6 +172,18 @@ func multiCases() []multiCase {
 // runMulti runs the cases against mt and returns each case's states.
 func runMulti(t *testing.T, mt multiTarget) map[string][]storeState {
 	out := map[string][]storeState{}
+	t.Run(mt.name+"/an unknown store among several", func(t *testing.T) {
+		id := newImage(t, mt.base)
+		putData(t, mt.base, id, "stage", []byte("x"))
+		code, b := do(t, mt.base, multiAdmin, "POST", "/v2/images/"+id+"/import",
+			importBody("glance-direct", map[string]any{"stores": []string{mt.a, "nope"}}))
+		if code != 409 || !strings.Contains(string(b), "Store for identifier nope not found") {
+			t.Errorf("import: %d %s; want 409, Store for identifier nope not found", code, b)
+		}
+		if s := showState(t, mt.base, id); s.Status != "uploading" || s.Importing != "" {
+			t.Errorf("after a refused import: %v, want uploading and nothing importing", s)
+		}
+	})
 	for _, tc := range multiCases() {
 		t.Run(mt.name+"/"+tc.name, func(t *testing.T) {
 			if tc.fail && mt.failIn == nil {
@@ -270,4 +282,62 @@ func TestImportToSeveralStoresAsGlance(t *testing.T) {
 
 	f, _ := newGlanceFederation(t, 2)
 	runMulti(t, multiTarget{name: "glance regions", base: f.spy[0], a: "g0", b: "g1", failIn: occupy(f.urls[1])})
+}
+
+// TestImportToSeveralStoresRevertsWhenOneMustSucceed: three embedded
+// regions, an import to all three whose every store must succeed, the
+// last refusing the image: the copy that landed in the second is deleted,
+// the image is back to queued without data in the first, the failed store
+// listed, the task failed; imported again without the failing store, it
+// completes.
+func TestImportToSeveralStoresRevertsWhenOneMustSucceed(t *testing.T) {
+	var rcs []federation.RegionConfig
+	var urls []string
+	var stores []*local.Store
+	for i := range 3 {
+		store, err := local.Open(t.TempDir(), local.Options{StoreName: fmt.Sprintf("e%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		stores = append(stores, store)
+		urls = append(urls, serve(t, store))
+		rcs = append(rcs, federation.RegionConfig{Region: federation.RegionOf(store)})
+	}
+	cat, err := federation.New(federation.Config{Regions: rcs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cat.Close)
+	base := serve(t, cat)
+
+	id := newImage(t, base)
+	putData(t, base, id, "stage", []byte("spyglass"))
+	if code, b := do(t, urls[2], multiAdmin, "POST", "/v2/images", map[string]any{"id": id}); code != 201 {
+		t.Fatalf("squatter in e2: %d %s", code, b)
+	}
+	if code, b := do(t, base, multiAdmin, "POST", "/v2/images/"+id+"/import",
+		importBody("glance-direct", map[string]any{"stores": []string{"e0", "e1", "e2"}})); code != 202 {
+		t.Fatalf("import: %d %s", code, b)
+	}
+	_, last := settle(t, base, id)
+	if want := (storeState{Status: "queued", Failed: "e2"}); last != want {
+		t.Fatalf("settled as %v, want %v", last, want)
+	}
+	if code, _ := do(t, urls[1], multiAdmin, "GET", "/v2/images/"+id, nil); code != 404 {
+		t.Errorf("the copy that landed in e1 is still there (%d)", code)
+	}
+	if resp, _ := send(t, base, multiAdmin, "GET", "/v2/images/"+id+"/file", nil, nil); resp.StatusCode != 204 {
+		t.Errorf("download of the reverted image: %d, want 204 (no data)", resp.StatusCode)
+	}
+
+	// Again, to the two stores that can take it.
+	putData(t, base, id, "stage", []byte("spyglass"))
+	if code, b := do(t, base, multiAdmin, "POST", "/v2/images/"+id+"/import",
+		importBody("glance-direct", map[string]any{"stores": []string{"e0", "e1"}})); code != 202 {
+		t.Fatalf("import again: %d %s", code, b)
+	}
+	if _, last := settle(t, base, id); last != (storeState{Status: "active", Stores: "e0,e1", Failed: "e2"}) {
+		t.Fatalf("imported again: %v, want active in e0,e1 (e2's failure still listed, as Glance keeps other stores' failures)", last)
+	}
 }
