@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -95,6 +94,7 @@ type Catalog struct {
 	log       *slog.Logger
 
 	copies copyTasks
+	book   importBook // os_glance_importing_to_stores and os_glance_failed_import of imports across regions
 }
 
 // New validates cfg and returns the Catalog.
@@ -306,7 +306,7 @@ func (c *Catalog) place(ctx context.Context, id string, r reach) (*backends.Imag
 			img, err = c.regions[p].cached.Image(ctx, id)
 		}
 		if err == nil {
-			return c.withStores(img, holders), holders, nil
+			return c.book.render(c.withStores(img, holders)), holders, nil
 		}
 		if errors.Is(err, backends.ErrNotFound) && attempt < len(c.regions) {
 			// The index named a region that no longer holds it (or
@@ -427,6 +427,9 @@ func (c *Catalog) DeleteImage(ctx context.Context, id string) error {
 		}
 		return struct{}{}, err
 	})
+	if err == nil {
+		c.book.forget(id)
+	}
 	return err
 }
 
@@ -590,15 +593,18 @@ func (c *Catalog) StageData(ctx context.Context, id string, r io.Reader, opts ba
 
 // Import runs glance-direct and web-download in the region chosen by
 // stores (moving a queued image there), and copy-image across regions.
+// An import to several stores imports into the image's own region and
+// copies from there (importMany).
 func (c *Catalog) Import(ctx context.Context, id string, req backends.ImportRequest) error {
-	if req.Method == "copy-image" && !c.single() {
+	if !c.single() && req.Method == "copy-image" {
 		return c.copyImage(ctx, id, req)
+	}
+	if !c.single() && (len(req.Stores) > 1 || req.AllStores) {
+		return c.importMany(ctx, id, req)
 	}
 	store := ""
 	if len(req.Stores) == 1 {
 		store = req.Stores[0]
-	} else if len(req.Stores) > 1 || (req.AllStores && !c.single()) {
-		return backends.Errorf(backends.ErrBadRequest, "Spyglass imports into one store (region); copy-image copies to others")
 	}
 	dst, err := c.target(ctx, id, store)
 	if err != nil {
@@ -686,5 +692,15 @@ func (c *Catalog) ImageTasks(ctx context.Context, imageID string) ([]*backends.T
 	if err != nil {
 		return nil, err
 	}
-	return append(slices.Clip(ts), c.copies.forImage(imageID)...), nil
+	ours := c.copies.forImage(imageID)
+	if len(ours) == 0 {
+		return ts, nil
+	}
+	out := make([]*backends.Task, 0, len(ts)+len(ours))
+	for _, t := range ts {
+		if !c.copies.hidden(t.ID) {
+			out = append(out, t)
+		}
+	}
+	return append(out, ours...), nil
 }

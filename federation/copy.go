@@ -21,6 +21,28 @@ import (
 type copyTasks struct {
 	mu    sync.Mutex
 	tasks map[string]*backends.Task
+	// subsumed maps a region's import task to the multi-store import task
+	// that stands for it: Glance shows one task for an import to several
+	// stores, so the region's own is not listed beside it.
+	subsumed map[string]string
+}
+
+// subsume hides the region task regionTask behind the task ours.
+func (t *copyTasks) subsume(regionTask, ours string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.subsumed == nil {
+		t.subsumed = map[string]string{}
+	}
+	t.subsumed[regionTask] = ours
+}
+
+// hidden reports whether a region's task is subsumed by a task of ours.
+func (t *copyTasks) hidden(regionTask string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.subsumed[regionTask]
+	return ok
 }
 
 func (t *copyTasks) put(task *backends.Task) {
@@ -33,6 +55,11 @@ func (t *copyTasks) put(task *backends.Task) {
 	for id, old := range t.tasks {
 		if old.ExpiresAt != nil && old.ExpiresAt.Before(now) {
 			delete(t.tasks, id)
+		}
+	}
+	for region, ours := range t.subsumed {
+		if _, ok := t.tasks[ours]; !ok {
+			delete(t.subsumed, region)
 		}
 	}
 	t.tasks[task.ID] = task
@@ -127,33 +154,57 @@ func (c *Catalog) copyImage(ctx context.Context, id string, req backends.ImportR
 		Input: input, CreatedAt: now, UpdatedAt: now,
 	}
 	c.copies.put(task)
+	c.book.begin(id, img, names, "", false)
 
 	// The copy outlives the request: it runs as the admin who asked, with
 	// a context of its own.
 	who := caller
 	bg := logctx.WithRequestID(backends.WithCaller(context.Background(), &who), caller.RequestID)
-	src := c.regions[holders.primary()].cached
 	go func() {
-		var failed []string
-		for _, i := range targets {
-			dst := c.regions[i].cached
-			if err := c.copyTo(bg, src, dst, i, img); err != nil {
-				c.log.ErrorContext(bg, "copy-image failed", "image", id, "from", src.name, "to", dst.name, "err", err)
-				failed = append(failed, dst.name+": "+err.Error())
-				if req.AllStoresMustSucceed {
-					break
-				}
-				continue
-			}
-			c.log.InfoContext(bg, "copy-image done", "image", id, "from", src.name, "to", dst.name)
-		}
-		if len(failed) > 0 {
+		failed := c.spread(bg, img, holders.primary(), targets, req.AllStoresMustSucceed)
+		// Without all_stores_must_succeed Glance's task succeeds whatever
+		// failed (the failures are in os_glance_failed_import).
+		if len(failed) > 0 && req.AllStoresMustSucceed {
 			c.copies.update(task, backends.TaskFailure, "Copy failed: "+strings.Join(failed, "; "))
 			return
 		}
-		c.copies.update(task, backends.TaskSuccess, "")
+		c.copies.update(task, backends.TaskSuccess, copiedMiB(img))
 	}()
 	return nil
+}
+
+// spread copies img from region src to the targets in turn, keeping the
+// import bookkeeping: each target leaves the importing list as its copy
+// lands, or goes to the failed list. must (all_stores_must_succeed): the
+// first failure stops it and, as Glance's revert removes the locations
+// the import added, the copies that landed are deleted (they are not
+// listed as failed; the targets not tried leave the importing list).
+// It returns the failures, "store: error".
+func (c *Catalog) spread(ctx context.Context, img *backends.Image, src int, targets []int, must bool) (failed []string) {
+	from := c.regions[src].cached
+	var landed []int
+	for k, i := range targets {
+		dst := c.regions[i].cached
+		if err := c.copyTo(ctx, from, dst, i, img); err != nil {
+			c.log.ErrorContext(ctx, "copy-image failed", "image", img.ID, "from", from.name, "to", dst.name, "err", err)
+			c.book.failedIn(img.ID, dst.name)
+			failed = append(failed, dst.name+": "+err.Error())
+			if must {
+				for _, j := range targets[k+1:] {
+					c.book.done(img.ID, c.regions[j].cached.name)
+				}
+				for _, j := range landed {
+					c.abandon(ctx, c.regions[j].cached, j, img.ID, nil)
+				}
+				return failed
+			}
+			continue
+		}
+		landed = append(landed, i)
+		c.book.done(img.ID, dst.name)
+		c.log.InfoContext(ctx, "copy-image done", "image", img.ID, "from", from.name, "to", dst.name)
+	}
+	return failed
 }
 
 // copyTo creates img in dst (same id, owner, attributes, tags) and streams
@@ -212,14 +263,31 @@ func sameData(a, b *backends.Image) bool {
 		eq(a.Checksum, b.Checksum) && eq(a.OSHashValue, b.OSHashValue)
 }
 
-// abandon deletes a copy that did not complete.
+// abandon deletes a copy that did not complete (or that a failed import
+// to several stores reverts), and where the region allows it frees its id
+// there, so that a later copy to that region can make it again.
 func (c *Catalog) abandon(ctx context.Context, dst *cachedRegion, i int, id string, cause error) error {
 	if err := dst.DeleteImage(ctx, id); err != nil {
 		c.log.WarnContext(ctx, "copy-image: the incomplete copy was not deleted", "image", id, "region", dst.name, "err", err)
-	} else {
-		c.loc.remove(ctx, id, i)
+		return cause
+	}
+	c.loc.remove(ctx, id, i)
+	if f, ok := dst.region.Images.(idForgetter); ok {
+		if err := f.ForgetDeleted(ctx, id); err != nil {
+			c.log.WarnContext(ctx, "copy-image: the copy's id stays taken in its region", "image", id, "region", dst.name, "err", err)
+		}
 	}
 	return cause
+}
+
+// copiedMiB is the message of Glance's import task that completed (its
+// last progress report).
+func copiedMiB(img *backends.Image) string {
+	var size int64
+	if img != nil && img.Size != nil {
+		size = *img.Size
+	}
+	return fmt.Sprintf("Copied %d MiB", size>>20)
 }
 
 func dataString(img *backends.Image) string {

@@ -52,6 +52,11 @@
 //     region (a store, to clients) moves there under the same id.
 //   - copy-image (copy.go): an image copied to other regions under the same
 //     id, streamed region to region, followed as a Glance task.
+//   - Imports to several stores (multistore.go): glance-direct and
+//     web-download into the image's region, then copied as copy-image
+//     copies; Glance's os_glance_importing_to_stores and
+//     os_glance_failed_import for both are kept in process and laid over
+//     the image's record (imports.go).
 //
 // The embedded region alone needs none of this (its store answers from
 // memory), so cmd/spyglass hands the gateway that store directly.

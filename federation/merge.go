@@ -389,7 +389,7 @@ func (c *Catalog) listMerged(ctx context.Context, q *backends.ListQuery) ([]*bac
 			continue
 		}
 		seen[img.ID] = next.i
-		out = append(out, c.withStores(img, c.loc.get(ctx, img.ID)))
+		out = append(out, c.book.render(c.withStores(img, c.loc.get(ctx, img.ID))))
 	}
 
 	if len(missing) > 0 {

@@ -323,3 +323,30 @@ func (s *Store) OpenData(ctx context.Context, img *backends.Image) (backends.Dat
 	}
 	return &fileData{f: f, size: *img.Size}, nil
 }
+
+// Unimport takes an active image back to queued with no data: Glance's
+// revert of an import that had to reach every store and did not (the
+// image back to queued, its location removed). The data file is removed
+// after the record no longer names it.
+func (s *Store) Unimport(ctx context.Context, id string) (*backends.Image, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	cur, err := s.get(id)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Status != backends.StatusActive {
+		return nil, backends.Errorf(backends.ErrConflict, fmt.Sprintf("Image status transition from %s to queued is not allowed", cur.Status))
+	}
+	img := cur.Clone()
+	img.Status = backends.StatusQueued
+	img.Size, img.VirtualSize, img.Checksum, img.OSHashAlgo, img.OSHashValue = nil, nil, nil, nil, nil
+	img.Stores = nil
+	img.UpdatedAt = now()
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return writeStatus(tx, img) }); err != nil {
+		return nil, err
+	}
+	s.swap(img)
+	os.Remove(s.dataPath(id))
+	return img, nil
+}

@@ -256,8 +256,16 @@ import_filtering: {allowed_ports: []%s}
 	return path
 }
 
+// startTempestEmbedded serves the embedded default with a second embedded
+// region beside it: two stores, so Tempest's copy-image and multi-store
+// import tests run.
 func startTempestEmbedded(t *testing.T, h *tempestHarness) string {
-	cfg, data := h.spyglassConfig(t, ""), t.TempDir()
+	data, second := t.TempDir(), t.TempDir()
+	cfg := h.spyglassConfig(t, fmt.Sprintf(`regions:
+  - {name: local, kind: local, data_dir: %q}
+  - {name: second, kind: local, data_dir: %q}
+default_region: local
+`, data, second))
 	if out, err := exec.Command(h.bin, "metadefs", "load", h.metadefs, "--config", cfg, "--data-dir", data).CombinedOutput(); err != nil {
 		t.Fatalf("spyglass metadefs load %s: %v\n%s", h.metadefs, err, out)
 	}

@@ -144,6 +144,10 @@ type Options struct {
 	// URLs are locations it can size. False: both off (Glance's
 	// defaults), file store only.
 	Locations bool
+	// FileStores are more file stores beside "local" (enabled_backends),
+	// each keeping its data in <dir>/images-<name>: a multi-store Glance,
+	// the oracle of imports to several stores. Nil: "local" alone.
+	FileStores []string
 }
 
 // KeystoneAuth is Glance's [keystone_authtoken]: the Keystone v3 that
@@ -200,6 +204,14 @@ service_token_roles_required = true
 	if opts.Locations {
 		conf = strings.Replace(conf, "enabled_backends = local:file\n",
 			"enabled_backends = local:file, web:http\nshow_multiple_locations = true\nshow_image_direct_url = true\n", 1)
+	}
+	if len(opts.FileStores) > 0 {
+		backends := "enabled_backends = local:file"
+		for _, name := range opts.FileStores {
+			backends += ", " + name + ":file"
+			conf += fmt.Sprintf("\n[%s]\nfilesystem_store_datadir = %s/images-%s\n", name, dir, name)
+		}
+		conf = strings.Replace(conf, "enabled_backends = local:file", backends, 1)
 	}
 	return os.WriteFile(filepath.Join(dir, "glance-api.conf"), []byte(conf), 0o644)
 }
