@@ -502,8 +502,9 @@ func percentile(xs []float64, p float64) float64 {
 	return s[min(len(s)-1, int(p*float64(len(s))))]
 }
 
-// RunStorm runs every N against every target, cold then warm, each N on a
-// fresh image (so "cold" is cold for nginx and Spyglass alike).
+// RunStorm runs every N against every target, every cache cold then every
+// cache warm, each N on a fresh image (so "cold" is cold for nginx and
+// Spyglass alike).
 func RunStorm(se *StormEnv, opts StormOptions) ([]StormResult, error) {
 	var out []StormResult
 	for i, n := range opts.Ns {
@@ -514,14 +515,18 @@ func RunStorm(se *StormEnv, opts StormOptions) ([]StormResult, error) {
 		if n <= opts.DirectMaxN {
 			out = append(out, se.storm("glance", "http://"+se.Link.Addr(), img, n))
 		}
-		out = append(out, se.storm("nginx-cold", se.NginxURL, img, n))
-		out = append(out, se.storm("nginx-warm", se.NginxURL, img, n))
-		if se.VarnishURL != "" {
-			out = append(out, se.storm("varnish-cold", se.VarnishURL, img, n))
-			out = append(out, se.storm("varnish-warm", se.VarnishURL, img, n))
+		// Every cache cold, then every cache warm: the warm storms run
+		// next to each other, so the host's drift (it is shared) hits
+		// them alike, and none runs in the wake of its own fill (the
+		// writeback of the bytes it just wrote) while another does not.
+		caches := []struct{ name, url string }{{"nginx", se.NginxURL}, {"varnish", se.VarnishURL}, {"spyglass", se.SpyURL}}
+		for _, phase := range []string{"-cold", "-warm"} {
+			for _, c := range caches {
+				if c.url != "" {
+					out = append(out, se.storm(c.name+phase, c.url, img, n))
+				}
+			}
 		}
-		out = append(out, se.storm("spyglass-cold", se.SpyURL, img, n))
-		out = append(out, se.storm("spyglass-warm", se.SpyURL, img, n))
 		if se.SiteURL != "" {
 			// A fresh image: cold for the site's instances too.
 			img, err := se.uploadImage(opts.ImageSize, uint64(1000+i))
