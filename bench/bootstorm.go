@@ -65,7 +65,14 @@ type StormResult struct {
 	OriginRecords  int     `json:"origin_record_requests"`
 	OriginData     int     `json:"origin_data_requests"`
 	SpyglassRSSMiB float64 `json:"spyglass_peak_rss_mib,omitempty"`
-	Errors         int     `json:"errors"`
+	// ServerCPUS is the CPU time (user and system) the target's processes
+	// used during the storm; 0 for a target the bench does not run as
+	// one process group (glance, the site). The clients share the host's
+	// cores with the servers, so a server that spends less CPU per byte
+	// does not always get a higher aggregate on one shared machine: this
+	// is the cost comparison the noise does not blur.
+	ServerCPUS float64 `json:"server_cpu_s"`
+	Errors     int     `json:"errors"`
 }
 
 // StormEnv is a real Glance behind a byte-counting link, with nginx
@@ -80,6 +87,8 @@ type StormEnv struct {
 	SpyURL     string
 	SiteURL    string // the site variant's round-robin front; "" without it
 	spy        *exec.Cmd
+	nginx      *exec.Cmd
+	varnish    *exec.Cmd
 	siteFront  *http.Server
 	procs      []*exec.Cmd
 	env        *Env // for its process helpers
@@ -119,7 +128,8 @@ func StartStormEnv(ctx context.Context, opts StormOptions) (*StormEnv, error) {
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return fail(err)
 	}
-	if err := se.env.start("nginx", exec.Command("nginx", "-p", dir, "-c", path)); err != nil {
+	se.nginx = exec.Command("nginx", "-p", dir, "-c", path)
+	if err := se.env.start("nginx", se.nginx); err != nil {
 		return fail(err)
 	}
 	se.NginxURL = fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -205,7 +215,8 @@ func (se *StormEnv) startVarnish(opts StormOptions) error {
 	if os.Geteuid() == 0 {
 		args = append(args, "-j", "none") // no varnish user needed, no root-only paths
 	}
-	if err := se.env.start("varnish", exec.Command(bin, args...)); err != nil {
+	se.varnish = exec.Command(bin, args...)
+	if err := se.env.start("varnish", se.varnish); err != nil {
 		return err
 	}
 	se.VarnishURL = fmt.Sprintf("http://127.0.0.1:%d", vport)
@@ -345,6 +356,8 @@ func (se *StormEnv) storm(target, base string, img *stormImage, n int) StormResu
 	beforeOrigin := se.Link.Sent()
 	se.Link.ResetFirstByte()
 	logFrom := se.originLogSize()
+	server := se.serverOf(target)
+	cpuBefore := groupCPU(server)
 	ttfb := make([]float64, n)
 	done := make([]float64, n)
 	var errs atomic.Int64
@@ -410,8 +423,9 @@ func (se *StormEnv) storm(target, base string, img *stormImage, n int) StormResu
 	close(gate)
 	wg.Wait()
 	wall := time.Since(start).Seconds()
+	cpu := groupCPU(server) - cpuBefore
 	size := float64(len(img.data))
-	r := StormResult{Target: target, N: n, ImageMiB: size / (1 << 20), WallS: wall, Errors: int(errs.Load()),
+	r := StormResult{Target: target, N: n, ImageMiB: size / (1 << 20), WallS: wall, Errors: int(errs.Load()), ServerCPUS: cpu,
 		OriginRatio: float64(se.Link.Sent()-beforeOrigin) / size,
 		MiBps:       float64(n) * size / (1 << 20) / wall}
 	if fb, lb := se.Link.FirstByte(), se.Link.LastByte(); !fb.IsZero() {
@@ -429,6 +443,56 @@ func (se *StormEnv) storm(target, base string, img *stormImage, n int) StormResu
 	return r
 }
 
+// serverOf is the process a target's storm is served by (its process
+// group, as Env.start starts it), nil when not one of the bench's.
+func (se *StormEnv) serverOf(target string) *exec.Cmd {
+	switch {
+	case strings.HasPrefix(target, "nginx"):
+		return se.nginx
+	case strings.HasPrefix(target, "varnish"):
+		return se.varnish
+	case strings.HasPrefix(target, "spyglass"):
+		return se.spy
+	}
+	return nil
+}
+
+// groupCPU is the CPU time (user and system, seconds) used so far by the
+// live processes of cmd's process group: nginx's workers, varnishd's
+// child, Spyglass.
+func groupCPU(cmd *exec.Cmd) float64 {
+	if cmd == nil || cmd.Process == nil {
+		return 0
+	}
+	pgid := strconv.Itoa(cmd.Process.Pid)
+	dirs, _ := os.ReadDir("/proc")
+	var ticks int64
+	for _, d := range dirs {
+		if d.Name()[0] < '0' || d.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command name, in parentheses, may hold spaces: fields count
+		// from after its closing one (state is field 3, pgrp 5, utime 14,
+		// stime 15).
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 || f[2] != pgid {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + s
+	}
+	return float64(ticks) / 100 // USER_HZ, 100 on Linux
+}
+
 func percentile(xs []float64, p float64) float64 {
 	s := append([]float64(nil), xs...)
 	sort.Float64s(s)
@@ -438,8 +502,9 @@ func percentile(xs []float64, p float64) float64 {
 	return s[min(len(s)-1, int(p*float64(len(s))))]
 }
 
-// RunStorm runs every N against every target, cold then warm, each N on a
-// fresh image (so "cold" is cold for nginx and Spyglass alike).
+// RunStorm runs every N against every target, every cache cold then every
+// cache warm, each N on a fresh image (so "cold" is cold for nginx and
+// Spyglass alike).
 func RunStorm(se *StormEnv, opts StormOptions) ([]StormResult, error) {
 	var out []StormResult
 	for i, n := range opts.Ns {
@@ -450,14 +515,18 @@ func RunStorm(se *StormEnv, opts StormOptions) ([]StormResult, error) {
 		if n <= opts.DirectMaxN {
 			out = append(out, se.storm("glance", "http://"+se.Link.Addr(), img, n))
 		}
-		out = append(out, se.storm("nginx-cold", se.NginxURL, img, n))
-		out = append(out, se.storm("nginx-warm", se.NginxURL, img, n))
-		if se.VarnishURL != "" {
-			out = append(out, se.storm("varnish-cold", se.VarnishURL, img, n))
-			out = append(out, se.storm("varnish-warm", se.VarnishURL, img, n))
+		// Every cache cold, then every cache warm: the warm storms run
+		// next to each other, so the host's drift (it is shared) hits
+		// them alike, and none runs in the wake of its own fill (the
+		// writeback of the bytes it just wrote) while another does not.
+		caches := []struct{ name, url string }{{"nginx", se.NginxURL}, {"varnish", se.VarnishURL}, {"spyglass", se.SpyURL}}
+		for _, phase := range []string{"-cold", "-warm"} {
+			for _, c := range caches {
+				if c.url != "" {
+					out = append(out, se.storm(c.name+phase, c.url, img, n))
+				}
+			}
 		}
-		out = append(out, se.storm("spyglass-cold", se.SpyURL, img, n))
-		out = append(out, se.storm("spyglass-warm", se.SpyURL, img, n))
 		if se.SiteURL != "" {
 			// A fresh image: cold for the site's instances too.
 			img, err := se.uploadImage(opts.ImageSize, uint64(1000+i))
@@ -495,6 +564,15 @@ func StormRatios(res []StormResult) map[string]float64 {
 		if vw, ok := by[fmt.Sprintf("varnish-warm/%d", n)]; okw && ok && vw.MiBps > 0 {
 			out[fmt.Sprintf("N=%d spyglass warm MiB/s / varnish warm", n)] = warm.MiBps / vw.MiBps
 		}
+		if vw, ok := by[fmt.Sprintf("varnish-warm/%d", n)]; okw && ok && vw.ServerCPUS > 0 {
+			out[fmt.Sprintf("N=%d spyglass warm server CPU / varnish warm", n)] = warm.ServerCPUS / vw.ServerCPUS
+		}
+		if okw && okn && nw.ServerCPUS > 0 {
+			out[fmt.Sprintf("N=%d spyglass warm server CPU / nginx warm", n)] = warm.ServerCPUS / nw.ServerCPUS
+		}
+		if vc, ok := by[fmt.Sprintf("varnish-cold/%d", n)]; ok && vc.ServerCPUS > 0 {
+			out[fmt.Sprintf("N=%d spyglass cold server CPU / varnish cold", n)] = r.ServerCPUS / vc.ServerCPUS
+		}
 		if vc, ok := by[fmt.Sprintf("varnish-cold/%d", n)]; ok && vc.FillS > 0 && r.FillS > 0 {
 			out[fmt.Sprintf("N=%d spyglass origin fill s / varnish's", n)] = r.FillS / vc.FillS
 		}
@@ -517,10 +595,10 @@ func StormRatios(res []StormResult) map[string]float64 {
 
 func printStorm(res []StormResult) {
 	fmt.Printf("\n== boot storm (same run) ==\n")
-	fmt.Printf("%-14s %5s %8s %7s %7s %5s %8s %8s %8s %8s %9s %8s %6s\n", "target", "N", "origin×", "fill s", "wall s", "rec/data", "ttfb50", "ttfb99", "done50", "done99", "MiB/s", "rssMiB", "errors")
+	fmt.Printf("%-14s %5s %8s %7s %7s %5s %8s %8s %8s %8s %9s %8s %8s %6s\n", "target", "N", "origin×", "fill s", "wall s", "rec/data", "ttfb50", "ttfb99", "done50", "done99", "MiB/s", "cpu s", "rssMiB", "errors")
 	for _, r := range res {
-		fmt.Printf("%-14s %5d %8.2f %7.2f %7.2f %3d/%-3d %8.3f %8.3f %8.2f %8.2f %9.0f %8.0f %6d\n", r.Target, r.N, r.OriginRatio, r.FillS, r.WallS,
-			r.OriginRecords, r.OriginData, r.TTFBP50, r.TTFBP99, r.DoneP50, r.DoneP99, r.MiBps, r.SpyglassRSSMiB, r.Errors)
+		fmt.Printf("%-14s %5d %8.2f %7.2f %7.2f %3d/%-3d %8.3f %8.3f %8.2f %8.2f %9.0f %8.2f %8.0f %6d\n", r.Target, r.N, r.OriginRatio, r.FillS, r.WallS,
+			r.OriginRecords, r.OriginData, r.TTFBP50, r.TTFBP99, r.DoneP50, r.DoneP99, r.MiBps, r.ServerCPUS, r.SpyglassRSSMiB, r.Errors)
 	}
 	printRatios(StormRatios(res))
 }

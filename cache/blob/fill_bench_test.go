@@ -146,10 +146,18 @@ func BenchmarkFillWithReaders(b *testing.B) {
 		start := time.Now()
 		var origin time.Duration
 		doneOrigin := make(chan struct{})
+		readersDone := make(chan struct{})
 		go func() {
 			defer close(doneOrigin)
+			// Until the origin sent the image, or every reader is done
+			// without it (a failed fill, which the readers report): never
+			// a wait that outlives the run.
 			for !warm && got.Load()-before < size {
-				time.Sleep(200 * time.Microsecond)
+				select {
+				case <-readersDone:
+					return
+				case <-time.After(200 * time.Microsecond):
+				}
 			}
 			origin = time.Since(start)
 		}()
@@ -182,14 +190,26 @@ func BenchmarkFillWithReaders(b *testing.B) {
 				}
 			}(conns[i])
 		}
-		if !warm {
-			<-doneOrigin
-		}
+		go func() { wg.Wait(); close(readersDone) }()
+		<-doneOrigin // read origin only once its writer is done (warm too)
 		for c.Stats().FillsInFlight != 0 {
-			time.Sleep(200 * time.Microsecond)
+			select {
+			case <-readersDone:
+				// A reader's last byte waits for the verification: a fill
+				// still in flight once all are done is a stuck one.
+				if deadline := time.Now().Add(10 * time.Second); c.Stats().FillsInFlight != 0 {
+					for c.Stats().FillsInFlight != 0 && time.Now().Before(deadline) {
+						time.Sleep(time.Millisecond)
+					}
+					if c.Stats().FillsInFlight != 0 {
+						b.Fatalf("%d fills still in flight 10 s after every reader was done", c.Stats().FillsInFlight)
+					}
+				}
+			case <-time.After(200 * time.Microsecond):
+			}
 		}
 		complete = time.Since(start)
-		wg.Wait()
+		<-readersDone
 		wall = time.Since(start)
 		return origin, complete, wall
 	}
