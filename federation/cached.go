@@ -401,7 +401,10 @@ func (c *cachedRegion) Import(ctx context.Context, id string, req backends.Impor
 // (through this region's metadata cache); images it cannot verify (no size
 // or checksums yet) stream from the region.
 func (c *cachedRegion) OpenData(ctx context.Context, img *backends.Image) (backends.Data, error) {
-	if img.HTTPLocation() != "" {
+	// A remote region's location images are its own (its http store
+	// reads the URL): they fill the blob cache from the region as any
+	// image does. The embedded store's are read from the location.
+	if img.HTTPLocation() != "" && c.fetch == nil {
 		return c.openLocation(ctx, img)
 	}
 	if c.fetch == nil {
