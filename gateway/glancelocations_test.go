@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -17,13 +18,21 @@ import (
 // images and v2 location patches itself; a stock one holds none, and with
 // no embedded region a v1 location image is a 400.
 
-// startGlanceOnly serves a catalog of one Glance region, "origin", at
-// url, with a blob cache.
-func startGlanceOnly(t *testing.T, src *source, url string, showLocations bool) *dataServer {
+// startGlanceOnly serves a catalog of Glance regions with a blob cache:
+// "origin" at url (the default), then "other" at more[0] if given.
+func startGlanceOnly(t *testing.T, src *source, url string, showLocations bool, more ...string) *dataServer {
 	t.Helper()
-	remote, err := glance.New(glance.Config{Name: "origin", Endpoint: url})
-	if err != nil {
-		t.Fatal(err)
+	var regions []federation.RegionConfig
+	for i, u := range append([]string{url}, more...) {
+		name := "origin"
+		if i > 0 {
+			name = "other"
+		}
+		remote, err := glance.New(glance.Config{Name: name, Endpoint: u})
+		if err != nil {
+			t.Fatal(err)
+		}
+		regions = append(regions, federation.RegionConfig{Name: name, Region: federation.RegionOf(remote)})
 	}
 	blobs, err := blob.Open(blob.Config{Dir: t.TempDir(), MaxSize: 1 << 30, Retries: 1})
 	if err != nil {
@@ -31,8 +40,7 @@ func startGlanceOnly(t *testing.T, src *source, url string, showLocations bool) 
 	}
 	t.Cleanup(func() { blobs.Close() })
 	cat, err := federation.New(federation.Config{
-		Regions: []federation.RegionConfig{{Name: "origin", Region: federation.RegionOf(remote)}},
-		Default: "origin", Blobs: blobs,
+		Regions: regions, Default: "origin", Blobs: blobs,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +132,31 @@ func TestLocationsGlanceRegion(t *testing.T) {
 		}
 		if got := glanceStatus(t, holding.URL, id); got != "queued" {
 			t.Errorf("the region's status %q, want queued", got)
+		}
+	})
+	t.Run("moved from a stock Glance to one that holds locations", func(t *testing.T) {
+		ts := startGlanceOnly(t, src, stock.URL, true, holding.URL)
+		resp, body := ts.do(t, p1, "POST", "/v1/images", nil, hdrs("x-image-meta-location", url)...)
+		if resp.StatusCode != 201 {
+			t.Fatalf("POST: %d %s", resp.StatusCode, body)
+		}
+		id := v1Body(t, body)["id"].(string)
+		v2 := ts.json(t, p1, "GET", "/v2/images/"+id, nil, 200)
+		if v2["stores"] != "other" || v2["status"] != "active" {
+			t.Errorf("stores %v status %v, want other active", v2["stores"], v2["status"])
+		}
+		if got := glanceStatus(t, holding.URL, id); got != "active" {
+			t.Errorf("the holding region's status %q, want active", got)
+		}
+		req, _ := http.NewRequest("GET", stock.URL+"/v2/images/"+id, nil)
+		glancetest.SetCaller(req.Header, "p1", "u-p1", "member")
+		if resp, err := http.DefaultClient.Do(req); err != nil {
+			t.Fatal(err)
+		} else if resp.Body.Close(); resp.StatusCode != 404 {
+			t.Errorf("the stock region still has the moved image: %d", resp.StatusCode)
+		}
+		if resp, got := ts.do(t, p1, "GET", "/v2/images/"+id+"/file", nil); resp.StatusCode != 200 || !bytes.Equal(got, src.image) {
+			t.Errorf("GET /file: %d, %d bytes", resp.StatusCode, len(got))
 		}
 	})
 	t.Run("stock Glance holds none", func(t *testing.T) {
