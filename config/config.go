@@ -382,7 +382,8 @@ type API struct {
 	// ShowMultipleLocations is Glance's `show_multiple_locations`: v2
 	// image bodies carry `locations` (each `url` and `metadata`), and a
 	// PATCH may add, replace and remove them (`/locations`, http(s) URLs
-	// served read-only from the embedded store). Default false, as
+	// served read-only from the embedded store, or by a Glance region
+	// that holds them: see v1's `x-image-meta-location`). Default false, as
 	// Glance: no `locations`, and a patch of them is a 403. The URLs may
 	// carry credentials: every caller who can see an image sees them.
 	ShowMultipleLocations bool `yaml:"show_multiple_locations"`

@@ -401,7 +401,10 @@ func (c *cachedRegion) Import(ctx context.Context, id string, req backends.Impor
 // (through this region's metadata cache); images it cannot verify (no size
 // or checksums yet) stream from the region.
 func (c *cachedRegion) OpenData(ctx context.Context, img *backends.Image) (backends.Data, error) {
-	if img.HTTPLocation() != "" {
+	// A remote region's location images are its own (its http store
+	// reads the URL): they fill the blob cache from the region as any
+	// image does. The embedded store's are read from the location.
+	if img.HTTPLocation() != "" && c.fetch == nil {
 		return c.openLocation(ctx, img)
 	}
 	if c.fetch == nil {
@@ -411,7 +414,9 @@ func (c *cachedRegion) OpenData(ctx context.Context, img *backends.Image) (backe
 	if !ok {
 		return c.region.Data.OpenData(ctx, img)
 	}
-	return c.blobs.Open(ctx, blob.Key{Region: c.name, Image: img.ID}, exp, c.origin(ctx, img.ID))
+	o := c.origin(ctx, img.ID)
+	o.size = *img.Size
+	return c.blobs.Open(ctx, blob.Key{Region: c.name, Image: img.ID}, exp, o)
 }
 
 // openLocation opens the data of an image whose bytes are at an http
@@ -461,7 +466,7 @@ func expect(img *backends.Image) (blob.Expect, bool) {
 
 // origin is the region's data as the cache fills it: as the caller who
 // started the fill (a copy: the fill outlives the request).
-func (c *cachedRegion) origin(ctx context.Context, id string) blob.Origin {
+func (c *cachedRegion) origin(ctx context.Context, id string) *regionOrigin {
 	o := &regionOrigin{f: c.fetch, id: id}
 	if who := backends.CallerFrom(ctx); who != nil {
 		o.caller = *who
@@ -473,9 +478,16 @@ type regionOrigin struct {
 	f      Fetcher
 	id     string
 	caller backends.Caller
+	size   int64 // the image's size; 0: unknown
 }
 
+// Fetch asks for the whole image without a range (n < 0) when that is
+// the range: a Glance region's location images are read by its http
+// store, which refuses any Range, even one of every byte.
 func (o *regionOrigin) Fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	if off == 0 && n > 0 && n == o.size {
+		n = -1
+	}
 	return o.f.Fetch(backends.WithCaller(ctx, &o.caller), o.id, off, n)
 }
 

@@ -189,7 +189,8 @@ func (s *Server) createImage(c *call) {
 	if img.Owner != nil {
 		owner = *img.Owner
 	}
-	if img.ID == "" {
+	chosen := img.ID == "" // by Spyglass: the client cannot find it
+	if chosen {
 		img.ID = newUUID()
 	}
 	if img.Owner == nil && owner != "" {
@@ -200,6 +201,9 @@ func (s *Server) createImage(c *call) {
 	}
 	created, err := s.cat.Images.CreateImage(c, img)
 	if err != nil {
+		if chosen {
+			s.dropOrphan(c, img.ID, err)
+		}
 		writeError(c.ctx, err)
 		return
 	}

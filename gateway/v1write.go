@@ -169,6 +169,7 @@ func (s *Server) v1Create(c *call) {
 		writeError(c.ctx, err)
 		return
 	}
+	chosen := false // the id by Spyglass: the client cannot find it
 	if id := m.Value("id"); id != nil {
 		// registry/api/v1/images.py:429-434, is_uuid_like; narrowed to
 		// the v2 schema's pattern, the one form every v2 client and
@@ -180,6 +181,7 @@ func (s *Server) v1Create(c *call) {
 		img.ID = *id
 	} else {
 		img.ID = newUUID()
+		chosen = true
 	}
 	if err := v1CheckDBInts(m); err != nil {
 		writeError(c.ctx, badRequest("Failed to reserve image. Got error: "+err.Error()))
@@ -197,6 +199,9 @@ func (s *Server) v1Create(c *call) {
 	}
 	created, err := s.cat.Images.CreateImage(c, img)
 	if err != nil {
+		if chosen {
+			s.dropOrphan(c, img.ID, err)
+		}
 		if errors.Is(err, backends.ErrConflict) {
 			// images.py:612-619.
 			err = errStatus(409, "An image with identifier "+img.ID+" already exists")

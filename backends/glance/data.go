@@ -379,10 +379,15 @@ type remoteData struct {
 func (d *remoteData) Size() int64  { return d.size }
 func (d *remoteData) Close() error { return nil }
 
-// Section streams [off, off+n) as it arrives from the region.
+// Section streams [off, off+n) as it arrives from the region. The whole
+// image is asked for without a Range: Glance's http store refuses any
+// Range (StoreRandomGetNotSupported, a 400), even one of every byte.
 func (d *remoteData) Section(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 	if n == 0 {
 		return io.NopCloser(strings.NewReader("")), nil
+	}
+	if off == 0 && n == d.size {
+		n = -1
 	}
 	return d.r.Fetch(backends.WithCaller(ctx, &d.caller), d.id, off, n)
 }

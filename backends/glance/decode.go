@@ -20,15 +20,17 @@ var imageFields = map[string]bool{
 }
 
 // decodeImage turns one of Glance's image documents into a record; stores
-// reports whether Glance said the data lives in some store. Custom
+// reports whether Glance said the data lives in some store, shown whether
+// the document carries locations at all (Glance's show_multiple_locations:
+// it renders the key on every image, even as [], or on none). Custom
 // properties are strings in Glance's database; a non-string value is an
 // answer Spyglass cannot represent and is refused rather than mangled.
-func decodeImage(raw json.RawMessage) (img *backends.Image, stores bool, err error) {
-	img, err = decodeImageDoc(raw, &stores)
-	return img, stores, err
+func decodeImage(raw json.RawMessage) (img *backends.Image, stores, shown bool, err error) {
+	img, err = decodeImageDoc(raw, &stores, &shown)
+	return img, stores, shown, err
 }
 
-func decodeImageDoc(raw json.RawMessage, stores *bool) (*backends.Image, error) {
+func decodeImageDoc(raw json.RawMessage, stores, shown *bool) (*backends.Image, error) {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("image document: %w", err)
@@ -113,6 +115,10 @@ func decodeImageDoc(raw json.RawMessage, stores *bool) (*backends.Image, error) 
 			err = fmt.Errorf("image tags: %w", e)
 		}
 	}
+	if v, ok := doc["locations"]; ok && err == nil {
+		*shown = true
+		img.Locations, err = decodeLocations(v)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +139,39 @@ func decodeImageDoc(raw json.RawMessage, stores *bool) (*backends.Image, error) 
 		img.Properties[k] = s
 	}
 	return img, nil
+}
+
+// decodeLocations reads an image's locations (url, metadata). Glance's
+// location metadata is any JSON object; the record keeps strings, so
+// another value is kept as its JSON text rather than dropped. Glance shows
+// no location status: every location it lists is active.
+func decodeLocations(raw json.RawMessage) ([]backends.Location, error) {
+	var docs []struct {
+		URL      string                     `json:"url"`
+		Metadata map[string]json.RawMessage `json:"metadata"`
+	}
+	if err := json.Unmarshal(raw, &docs); err != nil {
+		return nil, fmt.Errorf("image locations: %w", err)
+	}
+	if len(docs) == 0 {
+		return nil, nil
+	}
+	locs := make([]backends.Location, len(docs))
+	for i, d := range docs {
+		locs[i] = backends.Location{URL: d.URL, Status: "active"}
+		if len(d.Metadata) == 0 {
+			continue
+		}
+		locs[i].Metadata = make(map[string]string, len(d.Metadata))
+		for k, v := range d.Metadata {
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				s = string(v)
+			}
+			locs[i].Metadata[k] = s
+		}
+	}
+	return locs, nil
 }
 
 type memberDoc struct {

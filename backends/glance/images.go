@@ -18,10 +18,11 @@ var memberAddSeed = maphash.MakeSeed()
 // the data, whatever Glance calls its own backend: clients see regions as
 // stores.
 func (r *Region) image(body []byte) (*backends.Image, error) {
-	img, hasStores, err := decodeImage(body)
+	img, hasStores, shown, err := decodeImage(body)
 	if err != nil {
 		return nil, fmt.Errorf("region %s: %v: %w", r.name, err, errUnavailable)
 	}
+	r.sawLocations(shown)
 	if hasStores {
 		img.Stores = []string{r.name}
 	}
@@ -121,6 +122,9 @@ func (r *Region) ListImages(ctx context.Context, q *backends.ListQuery) ([]*back
 
 // UpdateImage sends the changes as one JSON patch (the 2.1 media type).
 func (r *Region) UpdateImage(ctx context.Context, id string, changes []backends.Change) (*backends.Image, error) {
+	if err := hiddenLocations(changes); err != nil {
+		return nil, err
+	}
 	legacy := len(changes) > 0 && changes[0].Legacy
 	patch, err := encodePatch(changes, legacy)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -66,6 +67,10 @@ type Region struct {
 	memberAdds [64]sync.Mutex
 	readTO     time.Duration
 	log        *slog.Logger
+	// shows and stores are what the region says of its locations
+	// (locations.go).
+	shows  atomic.Int32
+	stores storesInfo
 }
 
 // New validates cfg and returns the region. It does not contact it.

@@ -218,7 +218,7 @@ func FuzzDecodeImage(f *testing.F) {
 	f.Add([]byte(`{"id": "x", "name": null, "status": "active", "size": 3, "tags": ["a"], "hw": "v", "created_at": "2026-01-01T00:00:00Z", "stores": "local"}`))
 	f.Add([]byte(`{"id": "x", "extra": 5}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		img, _, err := decodeImage(raw)
+		img, _, _, err := decodeImage(raw)
 		if err == nil && img.ID == "" {
 			t.Fatal("an image without an id was accepted")
 		}

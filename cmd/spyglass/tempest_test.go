@@ -43,6 +43,9 @@ type tempestProfile struct {
 	// apiV1 is [image-feature-enabled] api_v1: Spyglass serves v1,
 	// Glance 25 does not.
 	apiV1 bool
+	// locations is [image-feature-enabled] manage_locations: the API
+	// under test has show_multiple_locations and an http store.
+	locations bool
 	// start serves the Images API under test with Keystone auth and
 	// returns its base URL.
 	start func(t *testing.T, h *tempestHarness) string
@@ -50,7 +53,7 @@ type tempestProfile struct {
 
 var tempestProfiles = []tempestProfile{
 	{name: "embedded", doc: "Spyglass in keystone mode on its embedded store (the default region)", apiV1: true, start: startTempestEmbedded},
-	{name: "regions", doc: "Spyglass in keystone mode in front of two real Glance 25 regions", apiV1: true, start: startTempestRegions},
+	{name: "regions", doc: "Spyglass in keystone mode in front of two real Glance 25 regions", apiV1: true, locations: true, start: startTempestRegions},
 	{name: "glance", doc: "a real Glance 25 behind keystonemiddleware: the reference", apiV1: false, start: startTempestGlance},
 }
 
@@ -281,9 +284,16 @@ func (h *tempestHarness) keepSpyglassLog(t *testing.T, p *process) {
 	t.Cleanup(func() { os.WriteFile(filepath.Join(out, "spyglass.log"), []byte(p.log()), 0o644) })
 }
 
+// tempestGlanceLocations makes a Glance region hold http locations
+// (show_multiple_locations and a read-only http store beside the file
+// one): Spyglass then keeps v1 location images, and v2's location
+// patches, in the region.
+const tempestGlanceLocations = "\n[DEFAULT]\nenabled_backends = local:file, web:http\nshow_multiple_locations = true\n"
+
 func startTempestRegions(t *testing.T, h *tempestHarness) string {
-	one, two := h.startGlance(t, ""), h.startGlance(t, "")
-	cfg := h.spyglassConfig(t, fmt.Sprintf(`regions:
+	one, two := h.startGlance(t, tempestGlanceLocations), h.startGlance(t, tempestGlanceLocations)
+	cfg := h.spyglassConfig(t, fmt.Sprintf(`api: {show_multiple_locations: true}
+regions:
   - {name: one, kind: glance, endpoint: %q}
   - {name: two, kind: glance, endpoint: %q}
 default_region: one
@@ -368,6 +378,9 @@ func (h *tempestHarness) run(t *testing.T, p tempestProfile) {
 		t.Fatal(err)
 	}
 	conf := tempestConf(h.ks.AuthURL(), region, h.httpImage, filepath.Join(ws, "logs"), p.apiV1)
+	if p.locations {
+		conf = strings.Replace(conf, "manage_locations = false\n", "manage_locations = true\n", 1)
+	}
 	if h.accounts != "" {
 		path := filepath.Join(ws, "etc", "accounts.yaml")
 		if err := os.WriteFile(path, []byte(h.accounts), 0o600); err != nil {
