@@ -140,6 +140,12 @@ func New(cfg Config) (*Catalog, error) {
 			rc.MaxPage = 1000
 		}
 		c.byName[name] = i
+		if rc.Meta != nil {
+			// Another instance's write to an image (a copy-image, a
+			// move) may have changed where it is: this instance's
+			// index must not keep answering what it knew before.
+			rc.Meta.OnOthersInvalidate(c.loc.forget)
+		}
 		cr := newCachedRegion(name, rc.Region, rc.Meta, cfg.Blobs, cfg.Logger)
 		cr.writes = &c.writes
 		c.regions = append(c.regions, region{cached: cr, maxPage: rc.MaxPage})

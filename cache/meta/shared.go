@@ -215,6 +215,9 @@ func (s *sharedLevel) received(msg string) {
 	if from != s.self {
 		s.m.invalidateLocal(id)
 		s.m.others.Add(1)
+		if f := s.m.onOthers.Load(); f != nil {
+			(*f)(id)
+		}
 	}
 	if wantsAck {
 		s.store.Publish(context.Background(), s.ackChannel(from), seq)

@@ -198,6 +198,25 @@ func TestTwoInstancesStageHereWriteThere(t *testing.T) {
 			s.show(w, owner, id) // both cache the new record
 		}
 
+		// Copied to region two through instance 1: once instance 1 shows
+		// the copy, so does instance 0, which knew the image in region
+		// one only.
+		if code, b := s.call(1, owner, true, "POST", "/v2/images/"+id+"/import", "application/json",
+			[]byte(`{"method": {"name": "copy-image"}, "stores": ["two"]}`)); code != 202 {
+			t.Fatalf("copy-image through instance 1: %d %s", code, b)
+		}
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if _, img := s.show(1, owner, id); img["stores"] == "one,two" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("instance 1 does not show the copy within 60s")
+			}
+		}
+		if _, img := s.show(0, owner, id); img["stores"] != "one,two" {
+			t.Errorf("right after instance 1 shows the copy, instance 0 shows stores %v, want one,two", img["stores"])
+		}
+
 		// A verdict cached on instance 0 (not a member) yields to a
 		// member added through instance 1.
 		const other = "remote-other"
