@@ -267,6 +267,13 @@ import_filtering: {allowed_ports: []%s}
 	return path
 }
 
+// startTempestEmbedded starts one instance: Tempest's remote tests skip
+// (no h.remote). A second instance would need the same data directory, and
+// the embedded store is one process's: it answers shows and listings from
+// in-memory snapshots that another process's writes never reach, and on
+// opening it fails the tasks and resets the uploads and imports in flight
+// (another process's too). SQLite's WAL would take two processes; the
+// store would not.
 func startTempestEmbedded(t *testing.T, h *tempestHarness) string {
 	cfg, data := h.spyglassConfig(t, ""), t.TempDir()
 	if out, err := exec.Command(h.bin, "metadefs", "load", h.metadefs, "--config", cfg, "--data-dir", data).CombinedOutput(); err != nil {
