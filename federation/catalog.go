@@ -171,6 +171,8 @@ func New(cfg Config) (*Catalog, error) {
 		}
 	}
 	if cfg.Shared != nil {
+		c.copies.shared = cfg.Shared
+		c.copies.sets, _ = cfg.Shared.(SharedSets)
 		if sets, ok := cfg.Shared.(SharedSets); ok && len(c.regions) > 1 {
 			names := make([]string, len(c.regions))
 			for i, r := range c.regions {
@@ -621,7 +623,7 @@ func (c *Catalog) CreateTask(ctx context.Context, typ string, input json.RawMess
 
 // Task finds a task in whichever region (or copy job) has it.
 func (c *Catalog) Task(ctx context.Context, id string) (*backends.Task, error) {
-	if t, ok := c.copies.get(id); ok {
+	if t, ok := c.copies.get(ctx, id); ok {
 		return t, nil
 	}
 	var firstErr error
@@ -692,5 +694,5 @@ func (c *Catalog) ImageTasks(ctx context.Context, imageID string) ([]*backends.T
 	if err != nil {
 		return nil, err
 	}
-	return append(slices.Clip(ts), c.copies.forImage(imageID)...), nil
+	return append(slices.Clip(ts), c.copies.forImage(ctx, imageID)...), nil
 }

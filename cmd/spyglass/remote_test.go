@@ -216,6 +216,43 @@ func TestTwoInstancesStageHereWriteThere(t *testing.T) {
 		if _, img := s.show(0, owner, id); img["stores"] != "one,two" {
 			t.Errorf("right after instance 1 shows the copy, instance 0 shows stores %v, want one,two", img["stores"])
 		}
+		// The copy job, which instance 1 runs, is followed through
+		// either instance.
+		copyTask := func(i int) (string, string) {
+			code, b := s.call(i, owner, true, "GET", "/v2/images/"+id+"/tasks", "", nil)
+			if code != 200 {
+				t.Fatalf("image tasks through instance %d: %d %s", i, code, b)
+			}
+			var got struct {
+				Tasks []struct {
+					ID, Status string
+					Input      json.RawMessage
+				}
+			}
+			json.Unmarshal(b, &got)
+			for _, task := range got.Tasks {
+				if bytes.Contains(task.Input, []byte("copy-image")) {
+					return task.ID, task.Status
+				}
+			}
+			return "", ""
+		}
+		var taskID string
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			var st string
+			if taskID, st = copyTask(1); st == "success" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("instance 1's copy job did not succeed within 60s")
+			}
+		}
+		if got, st := copyTask(0); got != taskID || st != "success" {
+			t.Errorf("instance 0 lists the image's copy job as %q %q, want %s success", got, st, taskID)
+		}
+		if code, b := s.call(0, owner, true, "GET", "/v2/tasks/"+taskID, "", nil); code != 200 || !bytes.Contains(b, []byte(`"success"`)) {
+			t.Errorf("GET /v2/tasks/%s through instance 0: %d %s", taskID, code, b)
+		}
 
 		// A verdict cached on instance 0 (not a member) yields to a
 		// member added through instance 1.
