@@ -120,8 +120,10 @@ func (s *remoteSite) listed(i int, project, id string) (bool, string) {
 // instance is imported, or deleted, through the other (Tempest's
 // test_remote_import and test_remote_delete), and after each write the
 // record read through either instance right away — shown and listed — is
-// the one the write left, though both had it cached for an hour; so is a
-// membership verdict the other instance had cached.
+// the one the write left, though both had it cached for an hour. So are a
+// rename, a membership verdict the other instance had cached, where a
+// copy-image put the image (stores) and the copy job's task, whichever
+// instance wrote.
 func TestTwoInstancesStageHereWriteThere(t *testing.T) {
 	s := startRemoteSite(t)
 	const owner = "remote-owner"
