@@ -312,4 +312,3 @@ func (s *remoteSite) expectEverywhere(t *testing.T, project, id, after string, c
 		}
 	}
 }
-
