@@ -315,9 +315,11 @@ type Redis struct {
 	// positions of listing walks are kept in Redis as a second level behind
 	// each instance's memory. A write through any instance invalidates the
 	// image in Redis and in its own memory before it answers, and in every
-	// other instance's memory within a few ms (pub/sub; measured p99 under
-	// Status); versioned keys keep a slow read that began before a write
-	// from putting the old record back on any instance. Instances must name
+	// other instance's memory before it answers too (pub/sub, each instance
+	// acknowledging; one that does not within 250ms is not waited for): a
+	// read through any instance right after a write is the write's result;
+	// versioned keys keep a slow read that began before a write from
+	// putting the old record back on any instance. Instances must name
 	// their regions alike. Redis down: each instance serves from its own
 	// memory and the regions, and another instance's writes reach it within
 	// `cache.metadata_ttl`; when the subscription comes back, each instance

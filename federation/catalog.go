@@ -140,6 +140,12 @@ func New(cfg Config) (*Catalog, error) {
 			rc.MaxPage = 1000
 		}
 		c.byName[name] = i
+		if rc.Meta != nil {
+			// Another instance's write to an image (a copy-image, a
+			// move) may have changed where it is: this instance's
+			// index must not keep answering what it knew before.
+			rc.Meta.OnOthersInvalidate(c.loc.forget)
+		}
 		cr := newCachedRegion(name, rc.Region, rc.Meta, cfg.Blobs, cfg.Logger)
 		cr.writes = &c.writes
 		c.regions = append(c.regions, region{cached: cr, maxPage: rc.MaxPage})
@@ -165,6 +171,8 @@ func New(cfg Config) (*Catalog, error) {
 		}
 	}
 	if cfg.Shared != nil {
+		c.copies.shared = cfg.Shared
+		c.copies.sets, _ = cfg.Shared.(SharedSets)
 		if sets, ok := cfg.Shared.(SharedSets); ok && len(c.regions) > 1 {
 			names := make([]string, len(c.regions))
 			for i, r := range c.regions {
@@ -621,7 +629,7 @@ func (c *Catalog) CreateTask(ctx context.Context, typ string, input json.RawMess
 
 // Task finds a task in whichever region (or copy job) has it.
 func (c *Catalog) Task(ctx context.Context, id string) (*backends.Task, error) {
-	if t, ok := c.copies.get(id); ok {
+	if t, ok := c.copies.get(ctx, id); ok {
 		return t, nil
 	}
 	var firstErr error
@@ -692,7 +700,7 @@ func (c *Catalog) ImageTasks(ctx context.Context, imageID string) ([]*backends.T
 	if err != nil {
 		return nil, err
 	}
-	ours := c.copies.forImage(imageID)
+	ours := c.copies.forImage(ctx, imageID)
 	if len(ours) == 0 {
 		return ts, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,7 +18,10 @@ import (
 
 // copyTasks are the copy-image jobs this gateway ran, as Glance's
 // api_image_import tasks: GET /v2/images/{id}/tasks and /v2/tasks/{id}
-// follow them. Kept in process for a day, as Glance's task_time_to_live.
+// follow them. Kept in process for a day, as Glance's task_time_to_live;
+// with a shared tier in Redis too, so that every instance follows a job
+// any of them runs, as every Glance worker reads the tasks of one
+// database.
 type copyTasks struct {
 	mu    sync.Mutex
 	tasks map[string]*backends.Task
@@ -25,6 +29,9 @@ type copyTasks struct {
 	// that stands for it: Glance shows one task for an import to several
 	// stores, so the region's own is not listed beside it.
 	subsumed map[string]string
+	// shared and sets are the shared tier; nil: this instance's jobs only.
+	shared SharedStore
+	sets   SharedSets
 }
 
 // subsume hides the region task regionTask behind the task ours.
@@ -45,9 +52,15 @@ func (t *copyTasks) hidden(regionTask string) bool {
 	return ok
 }
 
-func (t *copyTasks) put(task *backends.Task) {
+// copyTaskTTL is how long Redis keeps a job's record: its day after it
+// ended, and the copy before.
+const copyTaskTTL = 25 * time.Hour
+
+func copyTaskKey(id string) string            { return "copytask:{" + id + "}" }
+func copyTasksOfImageKey(image string) string { return "copytasks:{" + image + "}" }
+
+func (t *copyTasks) put(ctx context.Context, task *backends.Task) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.tasks == nil {
 		t.tasks = map[string]*backends.Task{}
 	}
@@ -62,22 +75,63 @@ func (t *copyTasks) put(task *backends.Task) {
 			delete(t.subsumed, region)
 		}
 	}
+	t.mu.Unlock()
+	// Redis first: once this instance answers a job's new status, every
+	// instance does.
+	if t.shared != nil {
+		if b, err := json.Marshal(task); err == nil {
+			t.shared.Set(ctx, copyTaskKey(task.ID), b, copyTaskTTL)
+		}
+		if t.sets != nil {
+			t.sets.SetAdd(ctx, copyTasksOfImageKey(task.ImageID), task.ID, copyTaskTTL)
+		}
+	}
+	t.mu.Lock()
 	t.tasks[task.ID] = task
+	t.mu.Unlock()
 }
 
-func (t *copyTasks) get(id string) (*backends.Task, bool) {
+func (t *copyTasks) get(ctx context.Context, id string) (*backends.Task, bool) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	task, ok := t.tasks[id]
-	return task, ok
+	t.mu.Unlock()
+	if ok || t.shared == nil {
+		return task, ok
+	}
+	return t.sharedTask(ctx, id)
 }
 
-func (t *copyTasks) forImage(imageID string) []*backends.Task {
+// sharedTask is a job another instance runs (or ran), as it last put it.
+func (t *copyTasks) sharedTask(ctx context.Context, id string) (*backends.Task, bool) {
+	b, ok := t.shared.Get(ctx, copyTaskKey(id))
+	if !ok {
+		return nil, false
+	}
+	var task backends.Task
+	if json.Unmarshal(b, &task) != nil || task.ID != id || (task.ExpiresAt != nil && task.ExpiresAt.Before(time.Now())) {
+		return nil, false
+	}
+	return &task, true
+}
+
+func (t *copyTasks) forImage(ctx context.Context, imageID string) []*backends.Task {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	var out []*backends.Task
 	for _, task := range t.tasks {
 		if task.ImageID == imageID {
+			out = append(out, task)
+		}
+	}
+	t.mu.Unlock()
+	if t.sets == nil {
+		return out
+	}
+	ids, _ := t.sets.SetMembers(ctx, copyTasksOfImageKey(imageID))
+	for _, id := range ids {
+		if slices.ContainsFunc(out, func(task *backends.Task) bool { return task.ID == id }) {
+			continue
+		}
+		if task, ok := t.sharedTask(ctx, id); ok && task.ImageID == imageID {
 			out = append(out, task)
 		}
 	}
@@ -86,14 +140,14 @@ func (t *copyTasks) forImage(imageID string) []*backends.Task {
 
 // update replaces the task's record with a new snapshot (records handed
 // out are never modified).
-func (t *copyTasks) update(task *backends.Task, status, message string) *backends.Task {
+func (t *copyTasks) update(ctx context.Context, task *backends.Task, status, message string) *backends.Task {
 	n := *task
 	n.Status, n.Message, n.UpdatedAt = status, message, time.Now().UTC()
 	if status == backends.TaskSuccess || status == backends.TaskFailure {
 		exp := n.UpdatedAt.Add(24 * time.Hour)
 		n.ExpiresAt = &exp
 	}
-	t.put(&n)
+	t.put(ctx, &n)
 	return &n
 }
 
@@ -153,7 +207,7 @@ func (c *Catalog) copyImage(ctx context.Context, id string, req backends.ImportR
 		Owner: caller.Project, UserID: caller.User, RequestID: caller.RequestID, ImageID: id,
 		Input: input, CreatedAt: now, UpdatedAt: now,
 	}
-	c.copies.put(task)
+	c.copies.put(ctx, task)
 	c.book.begin(id, img, names, "", false)
 
 	// The copy outlives the request: it runs as the admin who asked, with
@@ -165,10 +219,10 @@ func (c *Catalog) copyImage(ctx context.Context, id string, req backends.ImportR
 		// Without all_stores_must_succeed Glance's task succeeds whatever
 		// failed (the failures are in os_glance_failed_import).
 		if len(failed) > 0 && req.AllStoresMustSucceed {
-			c.copies.update(task, backends.TaskFailure, "Copy failed: "+strings.Join(failed, "; "))
+			c.copies.update(bg, task, backends.TaskFailure, "Copy failed: "+strings.Join(failed, "; "))
 			return
 		}
-		c.copies.update(task, backends.TaskSuccess, copiedMiB(img))
+		c.copies.update(bg, task, backends.TaskSuccess, copiedMiB(img))
 	}()
 	return nil
 }

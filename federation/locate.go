@@ -163,6 +163,15 @@ func (l *locations) set(id string, add regionSet) {
 	l.mu.Unlock()
 }
 
+// forget drops what this instance knows of id's regions (not Redis's): it
+// asks Redis, or the regions, next time. Another instance wrote to the
+// image, and may have copied or moved it.
+func (l *locations) forget(id string) {
+	l.mu.Lock()
+	delete(l.ids, id)
+	l.mu.Unlock()
+}
+
 // remove records that region i no longer holds id.
 func (l *locations) remove(ctx context.Context, id string, i int) {
 	l.mu.Lock()

@@ -102,7 +102,7 @@ func (c *Catalog) importMany(ctx context.Context, id string, req backends.Import
 		Owner: caller.Project, UserID: caller.User, RequestID: caller.RequestID, ImageID: id,
 		Input: input, CreatedAt: now, UpdatedAt: now,
 	}
-	c.copies.put(task)
+	c.copies.put(ctx, task)
 	if t := latestImportTask(ctx, dst, id, started); t != nil {
 		c.copies.subsume(t.ID, task.ID)
 	}
@@ -120,13 +120,13 @@ func (c *Catalog) importMany(ctx context.Context, id string, req backends.Import
 			for _, i := range order[1:] {
 				c.book.done(id, c.regions[i].cached.name)
 			}
-			c.copies.update(task, backends.TaskFailure, first.name+": "+err.Error())
+			c.copies.update(bg, task, backends.TaskFailure, first.name+": "+err.Error())
 			return
 		}
 		c.book.done(id, first.name)
 		failed := c.spread(bg, active, order[0], order[1:], req.AllStoresMustSucceed)
 		if len(failed) == 0 || !req.AllStoresMustSucceed {
-			c.copies.update(task, backends.TaskSuccess, copiedMiB(active))
+			c.copies.update(bg, task, backends.TaskSuccess, copiedMiB(active))
 			return
 		}
 		msg := "Import failed: " + strings.Join(failed, "; ")
@@ -141,7 +141,7 @@ func (c *Catalog) importMany(ctx context.Context, id string, req backends.Import
 				msg += "; the image stays active in store " + first.name + ", which cannot revert it to queued"
 			}
 		}
-		c.copies.update(task, backends.TaskFailure, msg)
+		c.copies.update(bg, task, backends.TaskFailure, msg)
 	}()
 	return nil
 }

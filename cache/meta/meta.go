@@ -67,6 +67,22 @@ type Cache struct {
 	// others counts invalidations from other instances (one per message,
 	// one per resubscription, which may have lost some).
 	others atomic.Uint64
+	// onOthers is told of other instances' invalidations (OnOthersInvalidate).
+	onOthers atomic.Pointer[func(id string)]
+}
+
+// OnOthersInvalidate has f called with the image id of every invalidation
+// another instance published, once this instance applied it and before it
+// acknowledges it: what a consumer derived from the record and keeps
+// elsewhere (the catalog's location index) is dropped as the record is,
+// before the other instance's write returns. A later call replaces f; nil
+// removes it.
+func (m *Cache) OnOthersInvalidate(f func(id string)) {
+	if f == nil {
+		m.onOthers.Store(nil)
+		return
+	}
+	m.onOthers.Store(&f)
 }
 
 // Stats counts image lookups: a hit found a fresh record (in

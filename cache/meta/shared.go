@@ -20,8 +20,9 @@ import (
 type VersionedStore interface {
 	GetVersioned(ctx context.Context, key, versionKey string) (record []byte, version string, ok bool)
 	SetIfVersion(ctx context.Context, key, versionKey, version string, val []byte, ttl time.Duration) (stored, ok bool)
-	BumpVersion(ctx context.Context, key, versionKey string, versionTTL time.Duration, channel, message string) (version string, ok bool)
+	BumpVersion(ctx context.Context, key, versionKey string, versionTTL time.Duration, channel, message string) (version string, receivers int, ok bool)
 	Subscribe(ctx context.Context, channel string, onMessage func(string), onSubscribed func())
+	Publish(ctx context.Context, channel, message string) (ok bool)
 }
 
 // sharedLevel is the metadata cache's second level: records and verdicts
@@ -41,6 +42,9 @@ type sharedLevel struct {
 	pendWake chan struct{}
 	// subscriptions counts the times the subscription was established.
 	subscriptions atomic.Int64
+	// acks are this instance's invalidations waiting for every instance
+	// to have applied them (ack.go).
+	acks acks
 }
 
 // maxPending bounds the invalidations kept for retry while Redis is away;
@@ -60,6 +64,8 @@ func newSharedLevel(m *Cache, store VersionedStore, name string) *sharedLevel {
 		pending:  map[string]struct{}{},
 		pendWake: make(chan struct{}, 1),
 	}
+	s.acks.init()
+	store.Subscribe(ctx, s.ackChannel(s.self), s.acked, func() {})
 	store.Subscribe(ctx, s.channel, s.received, s.resubscribed)
 	go s.retry(ctx)
 	return s
@@ -134,10 +140,16 @@ func (s *sharedLevel) putMember(ctx context.Context, version, id, project string
 
 // invalidate moves id's version (voiding its record and verdicts in Redis
 // and every ticket carrying the old version) and tells the other
-// instances. Redis not answering: retried in the background.
+// instances, and returns once they have all applied it (or ackWait has
+// passed): a client that wrote through this instance reads what it wrote
+// through any other. Redis not answering: retried in the background.
 func (s *sharedLevel) invalidate(ctx context.Context, id string) (string, bool) {
-	v, ok := s.store.BumpVersion(ctx, s.recordKey(id), s.versionKey(id), s.versTTL, s.channel, s.self+" "+id)
-	if !ok {
+	seq, w := s.acks.expect()
+	defer s.acks.done(seq)
+	v, receivers, ok := s.store.BumpVersion(ctx, s.recordKey(id), s.versionKey(id), s.versTTL, s.channel, s.self+"/"+seq+" "+id)
+	if ok {
+		w.wait(receivers, ackWait)
+	} else {
 		s.pendMu.Lock()
 		if len(s.pending) < maxPending {
 			s.pending[id] = struct{}{}
@@ -174,7 +186,7 @@ func (s *sharedLevel) retry(ctx context.Context) {
 				break
 			}
 			for _, id := range ids {
-				if _, ok := s.store.BumpVersion(ctx, s.recordKey(id), s.versionKey(id), s.versTTL, s.channel, s.self+" "+id); !ok {
+				if _, _, ok := s.store.BumpVersion(ctx, s.recordKey(id), s.versionKey(id), s.versTTL, s.channel, s.self+" "+id); !ok {
 					break
 				}
 				s.pendMu.Lock()
@@ -190,14 +202,26 @@ func (s *sharedLevel) retry(ctx context.Context) {
 	}
 }
 
-// received is an invalidation published by an instance.
+// received is an invalidation published by an instance: "<instance> <id>",
+// or "<instance>/<seq> <id>" when the instance waits for it to be
+// acknowledged (its own included: the count it waits for is every
+// subscriber Redis handed it to).
 func (s *sharedLevel) received(msg string) {
 	from, id, ok := strings.Cut(msg, " ")
-	if !ok || from == s.self {
+	if !ok {
 		return
 	}
-	s.m.invalidateLocal(id)
-	s.m.others.Add(1)
+	from, seq, wantsAck := strings.Cut(from, "/")
+	if from != s.self {
+		s.m.invalidateLocal(id)
+		s.m.others.Add(1)
+		if f := s.m.onOthers.Load(); f != nil {
+			(*f)(id)
+		}
+	}
+	if wantsAck {
+		s.store.Publish(context.Background(), s.ackChannel(from), seq)
+	}
 }
 
 // resubscribed: invalidations published while the subscription was down

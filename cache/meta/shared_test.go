@@ -1,8 +1,11 @@
 package meta
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/cache/redis"
@@ -130,4 +133,51 @@ func TestSharedMetadataResubscribeDropsFirstLevel(t *testing.T) {
 		_, f, _ := b.Image(ctx, "img")
 		return f == Missing
 	})
+}
+
+// TestSharedInvalidationAppliedWhenWriteReturns: once an instance's
+// Invalidate returns, no other instance serves the record it voided —
+// not "eventually", right away, as two workers of one Glance read one
+// database; and a subscriber that never acknowledges (an instance that
+// stopped reading its subscription) delays a write by ackWait at most.
+func TestSharedInvalidationAppliedWhenWriteReturns(t *testing.T) {
+	srv := redistest.StartT(t)
+	ms := sharedMetas(t, srv.Addr, 3)
+	for _, m := range ms { // the acknowledgements' channels too
+		eventually(t, "acknowledgements subscribed", func() bool {
+			start := time.Now()
+			m.Invalidate(ctx, "warm")
+			return time.Since(start) < ackWait/2
+		})
+	}
+	for i := range 60 {
+		name := fmt.Sprint("v", i)
+		_, _, tk := ms[0].Image(ctx, "img")
+		ms[0].PutImage(ctx, tk, named("img", name))
+		for j, m := range ms { // every instance holds it in its first level
+			if got, f, _ := m.Image(ctx, "img"); f != Fresh || nameIn(got) != name {
+				t.Fatalf("round %d: instance %d: %q %v, want %s", i, j, nameIn(got), f, name)
+			}
+		}
+		w := i % len(ms)
+		ms[w].Invalidate(ctx, "img")
+		for j, m := range ms {
+			if got, f, _ := m.Image(ctx, "img"); f != Missing {
+				t.Fatalf("round %d: right after instance %d's write, instance %d serves %q (%v)", i, w, j, nameIn(got), f)
+			}
+		}
+	}
+
+	deaf := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+	defer deaf.Close()
+	ps := deaf.Subscribe(ctx, "spyglass:"+ms[0].shared.channel) // redis.Config.Prefix's default
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil { // subscribed
+		t.Fatal(err)
+	}
+	start := time.Now()
+	ms[1].Invalidate(ctx, "img")
+	if took := time.Since(start); took < ackWait || took > ackWait+2*time.Second {
+		t.Errorf("with a subscriber that never acknowledges, a write took %v, want about %v", took, ackWait)
+	}
 }

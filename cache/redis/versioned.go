@@ -21,6 +21,7 @@ import (
 
 // bumpScript: KEYS[1] the version, KEYS[2] the record (deleted); ARGV[1]
 // the version's lifetime in ms, ARGV[2] the channel to publish ARGV[3] on.
+// It returns the version and how many subscribers the message reached.
 var bumpScript = goredis.NewScript(`
 local v
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -33,8 +34,9 @@ else
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
-if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
-return v
+local n = 0
+if ARGV[2] ~= '' then n = redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+return {v, n}
 `)
 
 // setIfVersionScript: KEYS[1] the record, KEYS[2] its version; ARGV[1] the
@@ -87,21 +89,42 @@ func (s *Tier) SetIfVersion(ctx context.Context, key, versionKey, version string
 
 // BumpVersion moves versionKey to a new version (kept for versionTTL),
 // deletes key, and publishes message on channel ("" publishes nothing),
-// atomically. It returns the new version; ok is false when Redis did not
-// answer in time, and then nothing may have happened.
-func (s *Tier) BumpVersion(ctx context.Context, key, versionKey string, versionTTL time.Duration, channel, message string) (version string, ok bool) {
+// atomically. It returns the new version and how many subscribers the
+// message reached (on a Redis Cluster: those of the node that ran it); ok
+// is false when Redis did not answer in time, and then nothing may have
+// happened.
+func (s *Tier) BumpVersion(ctx context.Context, key, versionKey string, versionTTL time.Duration, channel, message string) (version string, receivers int, ok bool) {
 	if channel != "" {
 		channel = s.prefix + channel
 	}
 	_, err := s.breaker.Execute(func() ([]byte, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 		defer cancel()
-		v, err := bumpScript.Run(ctx, s.client, []string{s.prefix + versionKey, s.prefix + key},
-			versionTTL.Milliseconds(), channel, message).Text()
-		version = v
-		return nil, err
+		res, err := bumpScript.Run(ctx, s.client, []string{s.prefix + versionKey, s.prefix + key},
+			versionTTL.Milliseconds(), channel, message).Slice()
+		if err != nil {
+			return nil, err
+		}
+		if len(res) != 2 {
+			return nil, fmt.Errorf("redis: the version bump answered %d values, want 2", len(res))
+		}
+		version, _ = res[0].(string)
+		n, _ := res[1].(int64)
+		receivers = int(n)
+		return nil, nil
 	})
-	return version, err == nil
+	return version, receivers, err == nil
+}
+
+// Publish sends message on channel; ok is false when Redis did not answer
+// in time.
+func (s *Tier) Publish(ctx context.Context, channel, message string) (ok bool) {
+	_, err := s.breaker.Execute(func() ([]byte, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+		defer cancel()
+		return nil, s.client.Publish(ctx, s.prefix+channel, message).Err()
+	})
+	return err == nil
 }
 
 // Subscribe delivers the messages published on channel to onMessage, in

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
+	"github.com/spyglass-gateway/spyglass/cache/redistest"
 	"github.com/spyglass-gateway/spyglass/internal/testproc"
 	"github.com/spyglass-gateway/spyglass/policy/keystonetest"
 )
@@ -132,7 +133,17 @@ type tempestHarness struct {
 	// outDir is out/<the profile being run>: the servers leave their
 	// logs there when the profile ends.
 	outDir string
+	// remote is the base URL of a second instance of the Images API under
+	// test, set by a profile's start that runs one: registered in the
+	// catalog as tempestRemoteService, Tempest's alternate_image_endpoint
+	// (its test_remote_import and test_remote_delete stage on one
+	// instance and import or delete on the other); empty: they skip.
+	remote string
 }
+
+// tempestRemoteService is the catalog's service type of the second
+// instance (Tempest's [image] alternate_image_endpoint).
+const tempestRemoteService = "image_remote"
 
 // The service users, each with the admin role on project service (they
 // validate other users' tokens).
@@ -262,6 +273,13 @@ import_filtering: {allowed_ports: []%s}
 // startTempestEmbedded serves the embedded default with a second embedded
 // region beside it: two stores, so Tempest's copy-image and multi-store
 // import tests run.
+// It starts one instance: Tempest's remote tests skip
+// (no h.remote). A second instance would need the same data directory, and
+// the embedded store is one process's: it answers shows and listings from
+// in-memory snapshots that another process's writes never reach, and on
+// opening it fails the tasks and resets the uploads and imports in flight
+// (another process's too). SQLite's WAL would take two processes; the
+// store would not.
 func startTempestEmbedded(t *testing.T, h *tempestHarness) string {
 	data, second := t.TempDir(), t.TempDir()
 	cfg := h.spyglassConfig(t, fmt.Sprintf(`regions:
@@ -290,16 +308,25 @@ func (h *tempestHarness) keepSpyglassLog(t *testing.T, p *process) {
 // patches, in the region.
 const tempestGlanceLocations = "\n[DEFAULT]\nenabled_backends = local:file, web:http\nshow_multiple_locations = true\n"
 
+// startTempestRegions starts two Spyglass instances in front of the same
+// two Glance regions, sharing one real Redis as a site's instances do:
+// Tempest's remote tests stage through the first and import or delete
+// through the second (h.remote), as through two Glance workers.
 func startTempestRegions(t *testing.T, h *tempestHarness) string {
 	one, two := h.startGlance(t, tempestGlanceLocations), h.startGlance(t, tempestGlanceLocations)
-	cfg := h.spyglassConfig(t, fmt.Sprintf(`api: {show_multiple_locations: true}
+	regions := fmt.Sprintf(`api: {show_multiple_locations: true}
 regions:
   - {name: one, kind: glance, endpoint: %q}
   - {name: two, kind: glance, endpoint: %q}
 default_region: one
-`, one, two))
-	p := startArgs(t, h.bin, "serve", "--config", cfg)
+redis: {addr: %q, timeout: 2s}
+`, one, two, redistest.StartT(t).Addr)
+	p := startArgs(t, h.bin, "serve", "--config", h.spyglassConfig(t, regions))
 	h.keepSpyglassLog(t, p)
+	remote := startArgs(t, h.bin, "serve", "--config", h.spyglassConfig(t, regions))
+	out := h.outDir
+	t.Cleanup(func() { os.WriteFile(filepath.Join(out, "spyglass-remote.log"), []byte(remote.log()), 0o644) })
+	h.remote = "http://" + remote.addr
 	return "http://" + p.addr
 }
 
@@ -345,13 +372,18 @@ func (h *tempestHarness) run(t *testing.T, p tempestProfile) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h.outDir = outDir
+	h.outDir, h.remote = outDir, ""
 	endpoint := p.start(t, h)
 	// A catalog region of the profile's own: the image endpoints of
 	// profiles run before stay in the catalog.
 	region := "tempest-" + p.name
 	if err := h.ks.RegisterEndpoint(ctx, "image", "glance", region, "public", endpoint); err != nil {
 		t.Fatal(err)
+	}
+	if h.remote != "" {
+		if err := h.ks.RegisterEndpoint(ctx, tempestRemoteService, "glance-remote", region, "public", h.remote); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	work := t.TempDir()
@@ -387,6 +419,9 @@ func (h *tempestHarness) run(t *testing.T, p tempestProfile) {
 			t.Fatal(err)
 		}
 		conf = strings.Replace(conf, "use_dynamic_credentials = true\n", "use_dynamic_credentials = false\ntest_accounts_file = "+path+"\n", 1)
+	}
+	if h.remote != "" {
+		conf = strings.Replace(conf, "[image]\n", "[image]\nalternate_image_endpoint = "+tempestRemoteService+"\nalternate_image_endpoint_type = public\n", 1)
 	}
 	if err := os.WriteFile(filepath.Join(ws, "etc", "tempest.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
