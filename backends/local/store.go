@@ -15,6 +15,7 @@ import (
 
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/backends/httpstore"
+	"github.com/spyglass-gateway/spyglass/backends/glancedownload"
 	"github.com/spyglass-gateway/spyglass/backends/outbound"
 )
 
@@ -50,6 +51,10 @@ type Options struct {
 	// images' http locations through the import filter. nil: outbound.Default(), Glance's
 	// default [import_filtering_opts].
 	Fetcher *outbound.Fetcher
+	// GlanceDownload reads glance-download imports' sources (another
+	// region's Glance, from the caller's catalog). nil:
+	// glancedownload.Client().
+	GlanceDownload glancedownload.Doer
 }
 
 // Store is the embedded region. It is safe for concurrent use.

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/backends/glancedownload"
 	"github.com/spyglass-gateway/spyglass/logctx"
 )
 
@@ -263,6 +264,8 @@ func (s *Store) Import(ctx context.Context, id string, req backends.ImportReques
 		if err := s.opts.Fetcher.CheckURL(req.URI); err != nil {
 			return backends.Errorf(backends.ErrBadRequest, "URI for web-download does not pass filtering: "+req.URI)
 		}
+	case "glance-download":
+		from = backends.StatusQueued
 	case "copy-image":
 		return backends.Errorf(backends.ErrBadRequest, "Image "+id+" is already present in all the available stores.")
 	default:
@@ -296,9 +299,16 @@ func (s *Store) Import(ctx context.Context, id string, req backends.ImportReques
 	s.wmu.Unlock()
 
 	method := map[string]any{"name": req.Method}
-	if req.Method == "web-download" {
+	switch req.Method {
+	case "web-download":
 		method["uri"] = req.URI
+	case "glance-download":
+		method["glance_image_id"] = req.Glance.ImageID
+		method["glance_region"] = req.Glance.Region
+		method["glance_service_interface"] = req.Glance.Interface
 	}
+	// glance-download reads as the caller, after the request.
+	token := backends.CallerOf(ctx).Token
 	input := map[string]any{
 		"image_id":   id,
 		"import_req": map[string]any{"method": method},
@@ -316,16 +326,26 @@ func (s *Store) Import(ctx context.Context, id string, req backends.ImportReques
 		task = s.setTaskStatus(task, backends.TaskProcessing)
 		var r io.ReadCloser
 		var err error
-		if req.Method == "glance-direct" {
+		var undo func()
+		expected := int64(-1)
+		switch req.Method {
+		case "glance-direct":
 			r, err = os.Open(s.stagingPath(id))
-		} else {
+		case "glance-download":
+			var size int64
+			r, size, undo, err = s.openGlanceDownload(ctx, id, req.Glance, token)
+			expected = size
+		default:
 			r, err = s.fetch(ctx, req.URI)
 		}
 		if err == nil {
-			_, err = s.ingest(ctx, id, r, s.opts.SizeCap, -1, backends.StatusImporting)
+			_, err = s.ingest(ctx, id, r, s.opts.SizeCap, expected, backends.StatusImporting)
 			r.Close()
 		}
 		if err != nil {
+			if undo != nil {
+				undo()
+			}
 			s.revert(id, backends.StatusImporting, from)
 			// As Glance: the store goes to os_glance_failed_import.
 			s.setImportFailed(ctx, id, s.opts.StoreName)
@@ -340,6 +360,82 @@ func (s *Store) Import(ctx context.Context, id string, req backends.ImportReques
 		s.finishTask(task, map[string]any{"image_id": id}, nil)
 	})
 	return nil
+}
+
+// openGlanceDownload is glance-download's first steps, as Glance's
+// _ImportMetadata and _DownloadGlanceImage: read the source's record as
+// the caller, give the image its disk and container formats and the
+// properties Glance copies by default, and open the source's data, of
+// size bytes. undo, when not nil, puts the image's formats and
+// properties back as they were (the import failed).
+func (s *Store) openGlanceDownload(ctx context.Context, id string, src backends.GlanceSource, token string) (r io.ReadCloser, size int64, undo func(), err error) {
+	d := s.opts.GlanceDownload
+	if d == nil {
+		d = glancedownload.Client()
+	}
+	meta, err := glancedownload.Fetch(ctx, d, src, token, glancedownload.DefaultProperties)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	old, err := s.setDownloadMetadata(ctx, id, meta)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	undo = func() { s.restoreDownloadMetadata(id, old, meta) }
+	r, err = glancedownload.Open(ctx, d, src, token)
+	if err != nil {
+		return nil, 0, undo, err
+	}
+	return r, meta.Size, undo, nil
+}
+
+// setDownloadMetadata sets the source's formats and properties on the
+// image; it returns the image as it was.
+func (s *Store) setDownloadMetadata(ctx context.Context, id string, meta *glancedownload.Image) (*backends.Image, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	cur, err := s.get(id)
+	if err != nil {
+		return nil, err
+	}
+	img := cur.Clone()
+	img.DiskFormat, img.ContainerFormat = &meta.DiskFormat, &meta.ContainerFormat
+	if img.Properties == nil {
+		img.Properties = map[string]string{}
+	}
+	for k, v := range meta.Properties {
+		img.Properties[k] = v
+	}
+	img.UpdatedAt = now()
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return writeImage(tx, img, false) }); err != nil {
+		return nil, err
+	}
+	s.swap(img)
+	return cur, nil
+}
+
+// restoreDownloadMetadata is Glance's _ImportMetadata.revert: the formats
+// and the properties it set go back to old's.
+func (s *Store) restoreDownloadMetadata(id string, old *backends.Image, meta *glancedownload.Image) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	cur, err := s.get(id)
+	if err != nil {
+		return
+	}
+	img := cur.Clone()
+	img.DiskFormat, img.ContainerFormat = old.DiskFormat, old.ContainerFormat
+	for k := range meta.Properties {
+		if v, ok := old.Properties[k]; ok {
+			img.Properties[k] = v
+		} else {
+			delete(img.Properties, k)
+		}
+	}
+	img.UpdatedAt = now()
+	if s.tx(context.Background(), func(tx *sql.Tx) error { return writeImage(tx, img, false) }) == nil {
+		s.swap(img)
+	}
 }
 
 // importInput is the input of an "import" task (POST /v2/tasks).
