@@ -474,6 +474,7 @@ func (s *Server) importImage(c *call, id string) {
 			writeError(c.ctx, err)
 			return
 		}
+		req.SizeCap = s.cfg.SizeCap
 	}
 	// copy-image has its own rule; any other method needs modify_image
 	// (and, in legacy mode, ownership).

@@ -438,6 +438,10 @@ func (s *Store) restoreDownloadMetadata(id string, old *backends.Image, meta *gl
 	}
 }
 
+// RunsGlanceDownload reports that Import runs glance-download itself
+// (federation.GlanceDownloader).
+func (s *Store) RunsGlanceDownload() bool { return true }
+
 // importInput is the input of an "import" task (POST /v2/tasks).
 type importInput struct {
 	ImportFrom       string                     `json:"import_from"`
