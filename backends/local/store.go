@@ -14,8 +14,8 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/spyglass-gateway/spyglass/backends"
-	"github.com/spyglass-gateway/spyglass/backends/httpstore"
 	"github.com/spyglass-gateway/spyglass/backends/glancedownload"
+	"github.com/spyglass-gateway/spyglass/backends/httpstore"
 	"github.com/spyglass-gateway/spyglass/backends/outbound"
 )
 
