@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -132,6 +133,20 @@ func TestGlanceDownloadImport(t *testing.T) {
 	if err := ks.RegisterEndpoint(ctx, "image", "glance", "source", "public", source.URL); err != nil {
 		t.Fatal(err)
 	}
+	// A region whose record is fine and whose data fails: the import
+	// fails after the image took the source's formats and properties,
+	// which must be put back.
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/file") {
+			http.Error(w, "disk on fire", 500)
+			return
+		}
+		io.WriteString(w, `{"status":"active","disk_format":"qcow2","container_format":"bare","size":10,"hw_cpu_cores":"7","os_type":"linux"}`)
+	}))
+	t.Cleanup(broken.Close)
+	if err := ks.RegisterEndpoint(ctx, "image", "glance", "broken", "public", broken.URL); err != nil {
+		t.Fatal(err)
+	}
 	fx := ks.FixtureT(t)
 	c := gdClient{t: t, token: ks.ProjectTokenT(t, fx.MemberA, fx.ProjectA)}
 
@@ -228,6 +243,7 @@ func TestGlanceDownloadImport(t *testing.T) {
 				{"bad endpoint", "36d4b546-64a2-4bb9-bdd0-ba676aa48f2c", "not a region", "not an interface", "not an interface glance endpoint not found for region not a region"},
 				{"bad interface", src, "source", "internal", "internal glance endpoint not found for region source"},
 				{"missing image", "36d4b546-64a2-4bb9-bdd0-ba676aa48f2c", "source", "public", "HTTP Error 404: Not Found"},
+				{"data fails", "36d4b546-64a2-4bb9-bdd0-ba676aa48f2c", "broken", "public", "HTTP Error 500: Internal Server Error"},
 			} {
 				t.Run(fail.name, func(t *testing.T) {
 					c := c
@@ -243,6 +259,9 @@ func TestGlanceDownloadImport(t *testing.T) {
 						if got := img[k]; got != want {
 							t.Errorf("%s = %v, want %v", k, got, want)
 						}
+					}
+					if v, ok := img["os_type"]; ok {
+						t.Errorf("os_type = %v: the source's property stayed", v)
 					}
 				})
 			}
