@@ -170,7 +170,7 @@ func TestGlanceDownloadImport(t *testing.T) {
 			c := c
 			c.t = t
 			dir := t.TempDir()
-			cfg := "listen: 127.0.0.1:0\n" + keystoneAuth
+			cfg := "listen: 127.0.0.1:0\n" + keystoneAuth + fmt.Sprintf("cache: {dir: %q}\n", filepath.Join(dir, "cache"))
 			if tc.regions != "" {
 				cfg += fmt.Sprintf(tc.regions, filepath.Join(dir, "data"))
 			}
