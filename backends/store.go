@@ -68,12 +68,28 @@ type Data interface {
 
 // ImportRequest is a validated POST /v2/images/{id}/import body.
 type ImportRequest struct {
-	Method string // glance-direct, web-download, copy-image
+	Method string // glance-direct, web-download, copy-image, glance-download
 	URI    string // web-download only
+	// Glance is glance-download's source; zero for other methods.
+	Glance GlanceSource
+	// SizeCap is the largest image glance-download brings, in bytes, when
+	// the gateway reads the source itself (into a remote region); 0: the
+	// region's own cap alone.
+	SizeCap int64
 	// Stores and AllStores choose target stores (regions).
 	Stores               []string
 	AllStores            bool
 	AllStoresMustSucceed bool
+}
+
+// GlanceSource is the image a glance-download import reads: ImageID in the
+// Glance of Region, reached through Interface, as the request named them.
+type GlanceSource struct {
+	ImageID, Region, Interface string
+	// Endpoint is that Glance's URL, found by the gateway in the caller's
+	// service catalog; empty: the catalog has none, and the import's task
+	// fails as Glance's does.
+	Endpoint string
 }
 
 // TaskQuery is one parsed GET /v2/tasks.

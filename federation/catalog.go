@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/backends/glancedownload"
 	"github.com/spyglass-gateway/spyglass/cache/blob"
 	"github.com/spyglass-gateway/spyglass/cache/meta"
 )
@@ -53,6 +54,10 @@ type Config struct {
 	// Logger receives stale-if-error, cache and region events; nil:
 	// slog.Default().
 	Logger *slog.Logger
+	// GlanceDownload reads the sources of glance-download imports into
+	// regions that do not run them (glancedownload.go); nil:
+	// glancedownload.Client().
+	GlanceDownload glancedownload.Doer
 }
 
 // RegionConfig is one region behind the catalog.
@@ -95,6 +100,8 @@ type Catalog struct {
 
 	copies copyTasks
 	book   importBook // os_glance_importing_to_stores and os_glance_failed_import of imports across regions
+	// glanceDL reads glance-download sources (Config.GlanceDownload).
+	glanceDL glancedownload.Doer
 }
 
 // New validates cfg and returns the Catalog.
@@ -116,6 +123,9 @@ func New(cfg Config) (*Catalog, error) {
 	}
 	c := &Catalog{byName: map[string]int{}, projects: map[string]int{}, failFast: cfg.FailListings,
 		loc: newLocations(1 << 20), blobs: cfg.Blobs, log: cfg.Logger, readAhead: cfg.ReadAheadTTL}
+	if c.glanceDL = cfg.GlanceDownload; c.glanceDL == nil {
+		c.glanceDL = glancedownload.Client()
+	}
 	for i, rc := range cfg.Regions {
 		if err := rc.Region.check(); err != nil {
 			return nil, fmt.Errorf("federation: regions[%d]: %w; fill it with federation.RegionOf(store)", i, err)
@@ -619,6 +629,9 @@ func (c *Catalog) Import(ctx context.Context, id string, req backends.ImportRequ
 		return err
 	}
 	req.Stores, req.AllStores = nil, false
+	if req.Method == "glance-download" && !runsGlanceDownload(dst) {
+		return c.glanceDownload(ctx, dst, id, req)
+	}
 	return dst.Import(ctx, id, req)
 }
 

@@ -27,7 +27,7 @@ type unimporter interface {
 	Unimport(ctx context.Context, id string) (*backends.Image, error)
 }
 
-// importMany is glance-direct or web-download to several stores (stores,
+// importMany is glance-direct, web-download or glance-download to several stores (stores,
 // or all_stores): each region is one store, so the image is imported into
 // one region by that region's own import, and copied from there to the
 // others as copy-image copies, in the background; one api_image_import
@@ -77,7 +77,18 @@ func (c *Catalog) importMany(ctx context.Context, id string, req backends.Import
 	one := req
 	one.Stores, one.AllStores, one.AllStoresMustSucceed = nil, false, true
 	started := time.Now()
-	if err := dst.Import(ctx, id, one); err != nil {
+	// glance-download into a region that does not run it (a Glance) is
+	// the gateway's: the source is read and staged there in the
+	// background, before the region's own glance-direct import.
+	var download *backends.Image
+	if req.Method == "glance-download" && !runsGlanceDownload(dst) {
+		if download, err = dst.Image(ctx, id); err != nil {
+			return err
+		}
+		if download.Status != backends.StatusQueued {
+			return backends.Errorf(backends.ErrConflict, "Image needs to be in 'queued' state to use 'glance-download' method")
+		}
+	} else if err := dst.Import(ctx, id, one); err != nil {
 		return err
 	}
 
@@ -86,8 +97,13 @@ func (c *Catalog) importMany(ctx context.Context, id string, req backends.Import
 		storeNames[k] = c.regions[i].cached.name
 	}
 	method := map[string]any{"name": req.Method}
-	if req.Method == "web-download" {
+	switch req.Method {
+	case "web-download":
 		method["uri"] = req.URI
+	case "glance-download":
+		method["glance_image_id"] = req.Glance.ImageID
+		method["glance_region"] = req.Glance.Region
+		method["glance_service_interface"] = req.Glance.Interface
 	}
 	importReq := map[string]any{"method": method, "all_stores_must_succeed": req.AllStoresMustSucceed}
 	if req.AllStores {
@@ -111,9 +127,20 @@ func (c *Catalog) importMany(ctx context.Context, id string, req backends.Import
 	who := caller
 	bg := logctx.WithRequestID(backends.WithCaller(context.Background(), &who), caller.RequestID)
 	go func() {
-		wctx, cancel := context.WithTimeout(bg, importWait)
-		active, err := c.awaitImport(wctx, order[0], id, started)
-		cancel()
+		var active *backends.Image
+		var err error
+		if download != nil {
+			if err = c.runGlanceDownload(bg, dst, download, one, who.Token); err == nil {
+				if t := latestImportTask(bg, dst, id, started); t != nil {
+					c.copies.subsume(t.ID, task.ID)
+				}
+			}
+		}
+		if err == nil {
+			wctx, cancel := context.WithTimeout(bg, importWait)
+			active, err = c.awaitImport(wctx, order[0], id, started)
+			cancel()
+		}
 		if err != nil {
 			c.log.ErrorContext(bg, "multi-store import failed in its first store", "image", id, "store", first.name, "err", err)
 			c.book.failedIn(id, first.name)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 
 	"github.com/spyglass-gateway/spyglass/backends"
@@ -120,6 +121,58 @@ func ParseImport(body []byte) (backends.ImportRequest, error) {
 		req.URI, _ = method["uri"].(string)
 	}
 	return req, nil
+}
+
+// ParseGlanceDownload parses glance-download's parameters of an import
+// body (method.glance_image_id, glance_region, glance_service_interface)
+// as Glance's import_image checks them once the image may be imported:
+// region and image id required, the id a UUID, the interface public when
+// absent. The endpoint is left for the gateway to find.
+func ParseGlanceDownload(body []byte) (backends.GlanceSource, error) {
+	var src backends.GlanceSource
+	v, err := decodeJSON(body)
+	if err != nil {
+		return src, err
+	}
+	obj, _ := v.(map[string]any)
+	method, _ := obj["method"].(map[string]any)
+	str := func(key string) (string, bool, error) {
+		raw, ok := method[key]
+		if !ok {
+			return "", false, nil
+		}
+		s, isStr := raw.(string)
+		if !isStr {
+			return "", true, badRequest("'" + key + "' must be a string")
+		}
+		return s, true, nil
+	}
+	region, ok, err := str("glance_region")
+	if err != nil {
+		return src, err
+	}
+	if !ok {
+		return src, badRequest("'glance_region' needs to be set for glance-download import method")
+	}
+	id, ok, err := str("glance_image_id")
+	if err != nil {
+		return src, err
+	}
+	if !ok {
+		return src, badRequest("'glance_image_id' needs to be set for glance-download import method")
+	}
+	if _, err := uuid.Parse(id); err != nil {
+		return src, badRequest("Remote image id does not look like a UUID: " + id)
+	}
+	iface, ok, err := str("glance_service_interface")
+	if err != nil {
+		return src, err
+	}
+	if !ok {
+		iface = "public"
+	}
+	src.ImageID, src.Region, src.Interface = id, region, iface
+	return src, nil
 }
 
 // ParseTaskCreate parses POST /v2/tasks: {"type": "import", "input": {...}}.

@@ -469,6 +469,13 @@ func (s *Server) importImage(c *call, id string) {
 		writeError(c.ctx, backends.Errorf(backends.ErrConflict, "Only images with status active can be targeted for copying"))
 		return
 	}
+	if req.Method == "glance-download" {
+		if req.Glance, err = s.glanceSource(c, body); err != nil {
+			writeError(c.ctx, err)
+			return
+		}
+		req.SizeCap = s.cfg.SizeCap
+	}
 	// copy-image has its own rule; any other method needs modify_image
 	// (and, in legacy mode, ownership).
 	if req.Method == "copy-image" {

@@ -380,7 +380,8 @@ func checkSpan(t *testing.T, h string, size, start, length int64, ok bool, err e
 }
 
 func FuzzParseBodies(f *testing.F) {
-	for _, s := range []string{`{"name":"x","tags":["a"]}`, `{"member":"p2"}`, `{"status":"accepted"}`, `{"method":{"name":"web-download","uri":"http://x"}}`, `{"type":"import","input":{}}`} {
+	for _, s := range []string{`{"name":"x","tags":["a"]}`, `{"member":"p2"}`, `{"status":"accepted"}`, `{"method":{"name":"web-download","uri":"http://x"}}`, `{"type":"import","input":{}}`,
+		`{"method":{"name":"glance-download","glance_image_id":"36d4b546-64a2-4bb9-bdd0-ba676aa48f2c","glance_region":"r","glance_service_interface":"public"}}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
@@ -391,6 +392,7 @@ func FuzzParseBodies(f *testing.F) {
 			func() error { _, err := ParseMemberUpdate(b); return err }(),
 			func() error { _, err := ParseImport(b); return err }(),
 			func() error { _, _, err := ParseTaskCreate(b); return err }(),
+			func() error { _, err := ParseGlanceDownload(b); return err }(),
 		} {
 			if err != nil {
 				if st, _ := statusOf(err); st >= 500 {

@@ -38,6 +38,30 @@ type Identity struct {
 	// RequestID is the client's X-Openstack-Request-Id, which Glance
 	// adopts as its own; empty when the client sent none.
 	RequestID []byte
+	// ImageEndpoints are the Images API endpoints of the token's service
+	// catalog (keystone mode), where glance-download finds the region it
+	// reads from, as Glance does in its request context's catalog. nil: no
+	// catalog (other modes, a token validated without one).
+	ImageEndpoints []Endpoint
+}
+
+// Endpoint is one endpoint of a service catalog.
+type Endpoint struct {
+	Region    string // the region's id (name)
+	Interface string // public, internal or admin
+	URL       string // as registered, without a trailing slash
+}
+
+// ImageEndpoint is the URL of the Images API of region (compared without
+// case, as Glance's get_glance_endpoint) for iface in the token's catalog;
+// false when there is none.
+func (id *Identity) ImageEndpoint(region, iface string) (string, bool) {
+	for _, e := range id.ImageEndpoints {
+		if strings.EqualFold(e.Region, region) && e.Interface == iface {
+			return e.URL, true
+		}
+	}
+	return "", false
 }
 
 // Caller is the part of the identity a store needs.

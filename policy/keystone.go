@@ -433,6 +433,7 @@ type tokenInfo struct {
 	domainID, systemScope      string
 	roles                      []string
 	expires                    time.Time
+	images                     []Endpoint
 }
 
 func (ti *tokenInfo) identity(token string) Identity {
@@ -445,6 +446,7 @@ func (ti *tokenInfo) identity(token string) Identity {
 		ProjectDomainID: ti.projectDomainID,
 		SystemScope:     ti.systemScope,
 		Token:           token,
+		ImageEndpoints:  ti.images,
 	}
 }
 
@@ -471,6 +473,15 @@ type tokenDoc struct {
 	Roles  []struct {
 		Name string `json:"name"`
 	} `json:"roles"`
+	Catalog []struct {
+		Type      string `json:"type"`
+		Endpoints []struct {
+			Region    string `json:"region"`
+			RegionID  string `json:"region_id"`
+			Interface string `json:"interface"`
+			URL       string `json:"url"`
+		} `json:"endpoints"`
+	} `json:"catalog"`
 }
 
 func decodeToken(r tokens.GetResult) (*tokenInfo, error) {
@@ -507,6 +518,21 @@ func (t *tokenDoc) info() (*tokenInfo, error) {
 	}
 	// Identities share this slice: an append must not write into it.
 	ti.roles = slices.Clip(ti.roles)
+	// Only the image endpoints are kept (glance-download looks there): a
+	// cached verdict stays small.
+	for _, svc := range t.Catalog {
+		if svc.Type != "image" {
+			continue
+		}
+		for _, e := range svc.Endpoints {
+			region := e.RegionID
+			if region == "" {
+				region = e.Region
+			}
+			ti.images = append(ti.images, Endpoint{Region: region, Interface: e.Interface, URL: strings.TrimSuffix(e.URL, "/")})
+		}
+	}
+	ti.images = slices.Clip(ti.images)
 	return ti, nil
 }
 

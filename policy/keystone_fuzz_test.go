@@ -22,6 +22,8 @@ func FuzzKeystoneTokenDocument(f *testing.F) {
 	f.Add(`{"expires_at": "yesterday", "user": {"id": "u1"}}`)
 	f.Add(`{"user": {}}`)
 	f.Add(`{"expires_at": 7, "roles": [null, {"name": 3}]}`)
+	f.Add(`{"expires_at": "2030-01-01T00:00:00Z", "user": {"id": "u1"}, "catalog": [{"type": "image", "endpoints": [{"region_id": "two", "region": "two", "interface": "public", "url": "http://g/"}]}, {"type": "identity", "endpoints": [{"interface": "public", "url": "http://k"}]}]}`)
+	f.Add(`{"expires_at": "2030-01-01T00:00:00Z", "user": {"id": "u1"}, "catalog": [null, {"type": "image", "endpoints": [null, {"url": 3}]}]}`)
 	f.Fuzz(func(t *testing.T, doc string) {
 		var d tokenDoc
 		if json.Unmarshal([]byte(doc), &d) != nil {
@@ -50,6 +52,15 @@ func FuzzKeystoneTokenDocument(f *testing.F) {
 		}
 		if cap(ti.roles) != len(ti.roles) {
 			t.Fatal("roles slice has spare capacity an append would share")
+		}
+		if cap(ti.images) != len(ti.images) {
+			t.Fatal("image endpoints slice has spare capacity an append would share")
+		}
+		id := ti.identity("tok")
+		for _, e := range ti.images {
+			if _, ok := id.ImageEndpoint(e.Region, e.Interface); !ok {
+				t.Fatalf("endpoint %+v kept but not found", e)
+			}
 		}
 	})
 }

@@ -14,6 +14,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/spyglass-gateway/spyglass/backends"
+	"github.com/spyglass-gateway/spyglass/backends/glancedownload"
 	"github.com/spyglass-gateway/spyglass/backends/httpstore"
 	"github.com/spyglass-gateway/spyglass/backends/outbound"
 	"github.com/spyglass-gateway/spyglass/backends/transfers"
@@ -57,6 +58,10 @@ type Options struct {
 	// *transfers.Limiter. nil: a limiter of the region's own with
 	// transfers' defaults.
 	Transfers TransferLimiter
+	// GlanceDownload reads glance-download imports' sources (another
+	// region's Glance, from the caller's catalog). nil:
+	// glancedownload.Client().
+	GlanceDownload glancedownload.Doer
 }
 
 // TransferLimiter runs a transfer a tenant of project started when its

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/backends/transfers"
+	"github.com/spyglass-gateway/spyglass/backends/glancedownload"
 	"github.com/spyglass-gateway/spyglass/logctx"
 )
 
@@ -264,6 +265,8 @@ func (s *Store) Import(ctx context.Context, id string, req backends.ImportReques
 		if err := s.opts.Fetcher.CheckURL(req.URI); err != nil {
 			return backends.Errorf(backends.ErrBadRequest, "URI for web-download does not pass filtering: "+req.URI)
 		}
+	case "glance-download":
+		from = backends.StatusQueued
 	case "copy-image":
 		return backends.Errorf(backends.ErrBadRequest, "Image "+id+" is already present in all the available stores.")
 	default:
@@ -297,9 +300,16 @@ func (s *Store) Import(ctx context.Context, id string, req backends.ImportReques
 	s.wmu.Unlock()
 
 	method := map[string]any{"name": req.Method}
-	if req.Method == "web-download" {
+	switch req.Method {
+	case "web-download":
 		method["uri"] = req.URI
+	case "glance-download":
+		method["glance_image_id"] = req.Glance.ImageID
+		method["glance_region"] = req.Glance.Region
+		method["glance_service_interface"] = req.Glance.Interface
 	}
+	// glance-download reads as the caller, after the request.
+	token := backends.CallerOf(ctx).Token
 	input := map[string]any{
 		"image_id":   id,
 		"import_req": map[string]any{"method": method},
@@ -316,16 +326,35 @@ func (s *Store) Import(ctx context.Context, id string, req backends.ImportReques
 	project := backends.CallerOf(ctx).Project
 	s.run(func(ctx context.Context) {
 		var err error
-		if req.Method == "glance-direct" {
-			err = s.importData(ctx, &task, id, func(context.Context) (io.ReadCloser, error) { return os.Open(s.stagingPath(id)) })
-		} else {
+		var undo func()
+		switch req.Method {
+		case "glance-direct":
+			err = s.importData(ctx, &task, id, func(context.Context) (io.ReadCloser, int64, error) {
+				r, err := os.Open(s.stagingPath(id))
+				return r, -1, err
+			})
+		case "glance-download":
 			// A download waits, pending, for a slot among the gateway's
 			// transfers (Glance's task waits for a taskflow worker).
 			err = s.opts.Transfers.Do(ctx, project, func(ctx context.Context) error {
-				return s.importData(ctx, &task, id, func(ctx context.Context) (io.ReadCloser, error) { return s.fetch(ctx, req.URI) })
+				return s.importData(ctx, &task, id, func(ctx context.Context) (io.ReadCloser, int64, error) {
+					r, size, u, err := s.openGlanceDownload(ctx, id, req.Glance, token)
+					undo = u
+					return r, size, err
+				})
+			})
+		default:
+			err = s.opts.Transfers.Do(ctx, project, func(ctx context.Context) error {
+				return s.importData(ctx, &task, id, func(ctx context.Context) (io.ReadCloser, int64, error) {
+					r, err := s.fetch(ctx, req.URI)
+					return r, -1, err
+				})
 			})
 		}
 		if err != nil {
+			if undo != nil {
+				undo()
+			}
 			s.revert(id, backends.StatusImporting, from)
 			var lim *transfers.LimitError
 			if errors.As(err, &lim) {
@@ -352,17 +381,98 @@ func (s *Store) Import(ctx context.Context, id string, req backends.ImportReques
 }
 
 // importData is an import's work once it runs: the task goes processing,
-// then open's data is ingested into the importing image.
-func (s *Store) importData(ctx context.Context, task **backends.Task, id string, open func(context.Context) (io.ReadCloser, error)) error {
+// then open's data (of the size it says, -1 unknown) is ingested into the
+// importing image.
+func (s *Store) importData(ctx context.Context, task **backends.Task, id string, open func(context.Context) (io.ReadCloser, int64, error)) error {
 	*task = s.setTaskStatus(*task, backends.TaskProcessing)
-	r, err := open(ctx)
+	r, expected, err := open(ctx)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	_, err = s.ingest(ctx, id, r, s.opts.SizeCap, -1, backends.StatusImporting)
+	_, err = s.ingest(ctx, id, r, s.opts.SizeCap, expected, backends.StatusImporting)
 	return err
 }
+
+// openGlanceDownload is glance-download's first steps, as Glance's
+// _ImportMetadata and _DownloadGlanceImage: read the source's record as
+// the caller, give the image its disk and container formats and the
+// properties Glance copies by default, and open the source's data, of
+// size bytes. undo, when not nil, puts the image's formats and
+// properties back as they were (the import failed).
+func (s *Store) openGlanceDownload(ctx context.Context, id string, src backends.GlanceSource, token string) (r io.ReadCloser, size int64, undo func(), err error) {
+	d := s.opts.GlanceDownload
+	if d == nil {
+		d = glancedownload.Client()
+	}
+	meta, err := glancedownload.Fetch(ctx, d, src, token, glancedownload.DefaultProperties)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	old, err := s.setDownloadMetadata(ctx, id, meta)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	undo = func() { s.restoreDownloadMetadata(id, old, meta) }
+	r, err = glancedownload.Open(ctx, d, src, token)
+	if err != nil {
+		return nil, 0, undo, err
+	}
+	return r, meta.Size, undo, nil
+}
+
+// setDownloadMetadata sets the source's formats and properties on the
+// image; it returns the image as it was.
+func (s *Store) setDownloadMetadata(ctx context.Context, id string, meta *glancedownload.Image) (*backends.Image, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	cur, err := s.get(id)
+	if err != nil {
+		return nil, err
+	}
+	img := cur.Clone()
+	img.DiskFormat, img.ContainerFormat = &meta.DiskFormat, &meta.ContainerFormat
+	if img.Properties == nil {
+		img.Properties = map[string]string{}
+	}
+	for k, v := range meta.Properties {
+		img.Properties[k] = v
+	}
+	img.UpdatedAt = now()
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return writeImage(tx, img, false) }); err != nil {
+		return nil, err
+	}
+	s.swap(img)
+	return cur, nil
+}
+
+// restoreDownloadMetadata is Glance's _ImportMetadata.revert: the formats
+// and the properties it set go back to old's.
+func (s *Store) restoreDownloadMetadata(id string, old *backends.Image, meta *glancedownload.Image) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	cur, err := s.get(id)
+	if err != nil {
+		return
+	}
+	img := cur.Clone()
+	img.DiskFormat, img.ContainerFormat = old.DiskFormat, old.ContainerFormat
+	for k := range meta.Properties {
+		if v, ok := old.Properties[k]; ok {
+			img.Properties[k] = v
+		} else {
+			delete(img.Properties, k)
+		}
+	}
+	img.UpdatedAt = now()
+	if s.tx(context.Background(), func(tx *sql.Tx) error { return writeImage(tx, img, false) }) == nil {
+		s.swap(img)
+	}
+}
+
+// RunsGlanceDownload reports that Import runs glance-download itself
+// (federation.GlanceDownloader).
+func (s *Store) RunsGlanceDownload() bool { return true }
 
 // importInput is the input of an "import" task (POST /v2/tasks).
 type importInput struct {

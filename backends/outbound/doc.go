@@ -1,7 +1,8 @@
 // Package outbound fetches URLs that tenants give Spyglass (web-download
-// imports, import tasks' import_from; later glance-download and http
-// locations) only where the operator's import filtering allows — Glance's
-// [import_filtering_opts], made safe against server-side request forgery.
+// imports, import tasks' import_from, http locations) only where the
+// operator's import filtering allows — Glance's [import_filtering_opts],
+// made safe against server-side request forgery. (glance-download reads
+// endpoints of the Keystone catalog, not tenants' URLs: backends/glancedownload.)
 //
 // One Fetcher does it all, for every such fetch:
 //

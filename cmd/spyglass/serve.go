@@ -413,6 +413,11 @@ func serveConfig(ctx context.Context, stop func(), cfg config.Config, pol *polic
 	if tp != nil {
 		gcfg.Tracing = tp
 	}
+	if cfg.Auth.Mode == config.AuthKeystone {
+		// glance-download finds its source in the caller's catalog, which
+		// only a Keystone token carries.
+		gcfg.ImportMethods = []string{"glance-direct", "web-download", "copy-image", "glance-download"}
+	}
 	if cat.cache != nil { // not a nil *ImageCache in a non-nil interface
 		gcfg.ImageCache = cat.cache
 		inst.Prefetch = cat.cache
