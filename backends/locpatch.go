@@ -163,7 +163,7 @@ func applyLocation(img *Image, c *Change, sizes LocationSizes, store string) err
 		if img.Status != StatusActive {
 			return Errorf(ErrConflict, "It's not allowed to remove locations if image status is "+img.Status+".")
 		}
-		if len(img.Locations) == 1 {
+		if len(img.Locations) == 1 || (len(img.Locations) == 0 && img.DataURL != "") {
 			return Detailf(ErrForbidden, "Cannot remove last location in the image.")
 		}
 		pos, ok := locationPos(c.Path[1], len(img.Locations), false)

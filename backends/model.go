@@ -74,6 +74,13 @@ type Image struct {
 	// show_multiple_locations or show_image_direct_url): the URL may
 	// carry credentials.
 	Locations []Location
+	// DataURL is where the store keeps the image's own data when it does
+	// (the embedded store: file:///…/images/<id>), "" otherwise. Glance's
+	// file store records that file as the image's one location, and shows
+	// it as such when locations are shown; so does Spyglass. It is not in
+	// Locations: no patch may move or drop the store's own file (see
+	// ownData), and its reads never go through a location.
+	DataURL string
 }
 
 // Location is one place an image's data can be read from.

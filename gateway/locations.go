@@ -17,9 +17,9 @@ type locationView struct {
 // append renders the image's locations after updated_at, where Glance's
 // _format_image puts them. A deactivated image's locations are hidden
 // (Glance's proxy refuses to read them: an empty list, no direct_url);
-// only active locations are listed. An image whose data is the store's
-// own file shows an empty list: that file is no location a client may
-// use.
+// only active locations are listed. An image whose data is the embedded
+// store's own file shows that file as its one location, as Glance's file
+// store does (file:///…/images/<id>, metadata {"store": <its store>}).
 func (lv locationView) append(dst []byte, im *backends.Image) []byte {
 	if !lv.multiple && !lv.direct {
 		return dst
@@ -30,6 +30,13 @@ func (lv locationView) append(dst []byte, im *backends.Image) []byte {
 			if l.Status == "" || l.Status == "active" {
 				locs = append(locs, l)
 			}
+		}
+		if len(locs) == 0 && im.DataURL != "" {
+			l := backends.Location{URL: im.DataURL}
+			if len(im.Stores) > 0 {
+				l.Metadata = map[string]string{"store": im.Stores[0]}
+			}
+			locs = append(locs, l)
 		}
 	}
 	if lv.multiple {

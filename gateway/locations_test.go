@@ -6,6 +6,7 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"hash"
 	"io"
 	"reflect"
@@ -370,4 +371,84 @@ func must200(t *testing.T, ts *testServer, path string) []byte {
 		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
 	}
 	return b
+}
+
+// TestLocationsOwnDataDifferential: an image whose data was uploaded to
+// the store shows that data's file as its one location, as Glance's file
+// store does (Tempest's ImageLocationsTest.test_location_after_upload),
+// with direct_url the same URL; it cannot be removed (the last location)
+// and is hidden while the image is deactivated. The file's directory is
+// each server's own: the URLs are compared as file://…/<id>.
+func TestLocationsOwnDataDifferential(t *testing.T) {
+	src := startSource(t)
+	g := glancetest.StartTWith(t, glancetest.Options{Locations: true})
+	store, err := local.Open(t.TempDir(), local.Options{Fetcher: src.fetcher(t), StoreName: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	targets := []struct {
+		name string
+		ts   *testServer
+	}{
+		{"glance", &testServer{url: g.URL}},
+		{"spyglass", serveData(t, gateway.Config{ShowMultipleLocations: true, ShowImageDirectURL: true}, store).testServer},
+	}
+	steps := []struct{ name, method, path, body string }{
+		{"show", "GET", "", ""},
+		{"remove last", "PATCH", "", `[{"op":"remove","path":"/locations/0"}]`},
+		{"remove bad position", "PATCH", "", `[{"op":"remove","path":"/locations/3"}]`},
+		{"deactivate", "POST", "/actions/deactivate", ""},
+		{"show deactivated", "GET", "", ""},
+		{"reactivate", "POST", "/actions/reactivate", ""},
+		{"show reactivated", "GET", "", ""},
+	}
+	var answers [2][]string
+	for ti, tg := range targets {
+		img := tg.ts.json(t, p1, "POST", "/v2/images", map[string]any{"name": "own", "disk_format": "raw", "container_format": "bare"}, 201)
+		id := img["id"].(string)
+		if resp, b := tg.ts.do(t, p1, "PUT", "/v2/images/"+id+"/file", bytes.NewReader(src.image), "Content-Type", "application/octet-stream"); resp.StatusCode != 204 {
+			t.Fatalf("%s: upload: %d %s", tg.name, resp.StatusCode, b)
+		}
+		for _, st := range steps {
+			var hdr []string
+			var body io.Reader
+			if st.method == "PATCH" {
+				hdr, body = []string{"Content-Type", patchCT}, strings.NewReader(st.body)
+			}
+			resp, b := tg.ts.do(t, p1, st.method, "/v2/images/"+id+st.path, body, hdr...)
+			a := fmt.Sprintf("%d ", resp.StatusCode)
+			if resp.StatusCode >= 400 {
+				a += glanceErrorText(strings.ReplaceAll(string(b), id, "{id}"))
+			} else if len(b) > 0 {
+				var v map[string]any
+				if err := json.Unmarshal(b, &v); err != nil {
+					t.Fatalf("%s %s: %v: %s", tg.name, st.name, err, b)
+				}
+				locs, _ := v["locations"].([]any)
+				for _, l := range locs {
+					m := l.(map[string]any)
+					u, _ := m["url"].(string)
+					if !strings.HasPrefix(u, "file:///") || !strings.HasSuffix(u, "/"+id) {
+						t.Errorf("%s %s: location %q is not file:///…/%s", tg.name, st.name, u, id)
+					}
+					if d, ok := v["direct_url"]; ok && d != u && len(locs) == 1 {
+						t.Errorf("%s %s: direct_url %v, location %q", tg.name, st.name, d, u)
+					}
+					m["url"] = "file:///…/{id}"
+				}
+				if d, ok := v["direct_url"].(string); ok && strings.HasPrefix(d, "file:///") {
+					v["direct_url"] = "file:///…/{id}"
+				}
+				f, _ := json.Marshal(map[string]any{"locations": v["locations"], "direct_url": v["direct_url"], "status": v["status"]})
+				a += string(f)
+			}
+			answers[ti] = append(answers[ti], a)
+		}
+	}
+	for i, st := range steps {
+		if answers[0][i] != answers[1][i] {
+			t.Errorf("%s:\nspyglass: %s\nglance:   %s", st.name, answers[1][i], answers[0][i])
+		}
+	}
 }

@@ -39,6 +39,7 @@ func (s *Store) get(id string) (*backends.Image, error) {
 }
 
 func (s *Store) swap(img *backends.Image) {
+	s.setDataURL(img)
 	s.mu.Lock()
 	s.images[img.ID] = img
 	s.mu.Unlock()

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"path/filepath"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 )
@@ -36,7 +38,29 @@ func (s *Store) loadLocations() error {
 			img.Locations = append(img.Locations, l)
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, img := range s.images {
+		s.setDataURL(img)
+	}
+	return nil
+}
+
+// setDataURL sets img.DataURL, the file:// URL of its data file, when
+// the image's data is this store's own: active or deactivated, with no
+// location. Glance's file store records the same URL as the image's
+// location (file:///var/lib/glance/images/<id>).
+func (s *Store) setDataURL(img *backends.Image) {
+	img.DataURL = ""
+	if len(img.Locations) > 0 || (img.Status != backends.StatusActive && img.Status != backends.StatusDeactivated) {
+		return
+	}
+	path := s.dataPath(img.ID)
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	img.DataURL = (&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}).String()
 }
 
 // writeLocations replaces the image's location rows with img.Locations.

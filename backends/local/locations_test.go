@@ -7,7 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,5 +196,39 @@ func TestPatchLocations(t *testing.T) {
 	}
 	if img, err = s.UpdateImage(ctx, "l1", []backends.Change{change(backends.PatchRemove, []string{"locations", "0"}, "")}); err != nil || len(img.Locations) != 1 || img.Locations[0].URL != srv.URL+"/image.img" {
 		t.Fatalf("remove: %v %+v", err, img)
+	}
+}
+
+// TestDataURL: an image whose data the store holds carries its file's
+// URL (shown as its location, as Glance's file store), from the upload
+// on and after a reopen; a queued image and a location image carry none.
+func TestDataURL(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create(t, s, "u", "p", "private")
+	if got := cur(t, s, "u").DataURL; got != "" {
+		t.Fatalf("queued image's DataURL %q", got)
+	}
+	if _, err := s.UploadData(ctx, "u", strings.NewReader("0123456789"), backends.UploadOptions{ExpectedSize: -1}); err != nil {
+		t.Fatal(err)
+	}
+	want := "file://" + filepath.ToSlash(filepath.Join(dir, "images", "u"))
+	if got := cur(t, s, "u").DataURL; got != want {
+		t.Fatalf("DataURL %q, want %q", got, want)
+	}
+	if b, err := os.ReadFile(strings.TrimPrefix(want, "file://")); err != nil || string(b) != "0123456789" {
+		t.Fatalf("the URL's file: %q %v", b, err)
+	}
+	s.Close()
+	if s, err = Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if got := cur(t, s, "u").DataURL; got != want {
+		t.Fatalf("DataURL after reopen %q, want %q", got, want)
 	}
 }
