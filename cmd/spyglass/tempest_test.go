@@ -33,6 +33,16 @@ const tempestBin = "/usr/bin/tempest"
 // API is certified with.
 const tempestRegex = `^tempest\.api\.image`
 
+// tempestLeaky are the image test classes that leave images behind:
+// ImageLocationsTest creates its images with the client itself, not the
+// base class's create_image, so nothing deletes them. With pre-provisioned
+// accounts its project is handed on to later classes, and Glance (so
+// Spyglass) lists a project's own shared images in its
+// visibility=shared&member_status=pending listing whatever the member
+// status: ListSharedImagesTest, whose alt got that project, counted 9
+// images where it shared one. They run last, alone.
+const tempestLeaky = `\.v2\.test_images\.ImageLocationsTest`
+
 // tempestConcurrency is Tempest's worker count: the tests mostly wait on
 // HTTP (and Keystone's bcrypt), so more workers than the 2 cores help.
 const tempestConcurrency = 4
@@ -53,7 +63,7 @@ type tempestProfile struct {
 }
 
 var tempestProfiles = []tempestProfile{
-	{name: "embedded", doc: "Spyglass in keystone mode on its embedded store (the default region)", apiV1: true, start: startTempestEmbedded},
+	{name: "embedded", doc: "Spyglass in keystone mode on its embedded store (the default region)", apiV1: true, locations: true, start: startTempestEmbedded},
 	{name: "regions", doc: "Spyglass in keystone mode in front of two real Glance 25 regions", apiV1: true, locations: true, start: startTempestRegions},
 	{name: "glance", doc: "a real Glance 25 behind keystonemiddleware: the reference", apiV1: false, start: startTempestGlance},
 }
@@ -248,6 +258,16 @@ func tempestAccounts(ctx context.Context, ks *keystonetest.Keystone) (string, er
 	return b.String(), nil
 }
 
+// tempestPolicy is the one rule the Spyglass profiles change from the
+// current defaults, as an operator who lets members manage their images'
+// locations would: ImageLocationsTest.test_delete_locations removes a
+// location as a member, and delete_image_location is role:admin in Glance
+// 25's current defaults. Tempest's own gate runs Glance with
+// enforce_new_defaults off, where the deprecated rule:default ("")
+// allows it; so do the stock Glance 25 regions here.
+const tempestPolicy = `"delete_image_location": "role:admin or (role:member and project_id:%(owner)s)"
+`
+
 // spyglassConfig is a keystone-mode configuration; regions are YAML lines
 // for the regions key ("" : the embedded default).
 func (h *tempestHarness) spyglassConfig(t *testing.T, regions string) string {
@@ -256,13 +276,18 @@ func (h *tempestHarness) spyglassConfig(t *testing.T, regions string) string {
 	if h.importFilterHosts != "" {
 		hostsKey = ", allowed_hosts: " + h.importFilterHosts
 	}
+	policyFile := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte(tempestPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
 auth:
   mode: keystone
   keystone: {auth_url: %q, username: %s, password: %s, project_name: %s, timeout: 1m}
+policy: {file: %q}
 cache: {dir: %q, max_size: 1GiB}
 import_filtering: {allowed_ports: []%s}
-`, h.ks.AuthURL(), tempestSpyglassUser, tempestServicePass, tempestServiceProject, filepath.Join(dir, "cache"), hostsKey) + regions
+`, h.ks.AuthURL(), tempestSpyglassUser, tempestServicePass, tempestServiceProject, policyFile, filepath.Join(dir, "cache"), hostsKey) + regions
 	path := filepath.Join(dir, "spyglass.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -282,7 +307,8 @@ import_filtering: {allowed_ports: []%s}
 // store would not.
 func startTempestEmbedded(t *testing.T, h *tempestHarness) string {
 	data, second := t.TempDir(), t.TempDir()
-	cfg := h.spyglassConfig(t, fmt.Sprintf(`regions:
+	cfg := h.spyglassConfig(t, fmt.Sprintf(`api: {show_multiple_locations: true}
+regions:
   - {name: local, kind: local, data_dir: %q}
   - {name: second, kind: local, data_dir: %q}
 default_region: local
@@ -438,7 +464,9 @@ func (h *tempestHarness) run(t *testing.T, p tempestProfile) {
 	// SPYGLASS_TEMPEST_REGEX narrows the run to some tests while working
 	// on them; the expected-failures list is then checked only for the
 	// tests that ran.
-	regex, narrowed := tempestRegex, os.Getenv("SPYGLASS_TEMPEST_REGEX")
+	// Without it, the classes that leave images behind (tempestLeaky)
+	// run after the others, in a run of their own.
+	regex, narrowed := tempestRegex+`(?!`+tempestLeaky+`)`, os.Getenv("SPYGLASS_TEMPEST_REGEX")
 	if narrowed != "" {
 		regex = narrowed
 	}
@@ -460,7 +488,20 @@ func (h *tempestHarness) run(t *testing.T, p tempestProfile) {
 		return results
 	}
 	results := last()
-	os.WriteFile(filepath.Join(outDir, "results.csv"), csvOut.Bytes(), 0o644)
+	allCSV := slices.Clone(csvOut.Bytes())
+	if narrowed == "" {
+		leakyErr := tempest(io.MultiWriter(os.Stdout, trace), "run", "--regex", tempestRegex+tempestLeaky, "--concurrency", "1")
+		results = append(results, last()...)
+		second := csvOut.Bytes()
+		if i := bytes.IndexByte(second, '\n'); i >= 0 {
+			second = second[i+1:] // its header is the first run's
+		}
+		allCSV = append(allCSV, second...)
+		if runErr == nil {
+			runErr = leakyErr
+		}
+	}
+	os.WriteFile(filepath.Join(outDir, "results.csv"), allCSV, 0o644)
 	if len(results) == 0 {
 		t.Fatalf("tempest ran no test: %v (see %s and %s)", runErr, filepath.Join(outDir, "run.log"), filepath.Join(ws, "logs"))
 	}
