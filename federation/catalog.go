@@ -80,6 +80,17 @@ type RegionConfig struct {
 type region struct {
 	cached  *cachedRegion
 	maxPage int
+	// others counts the writes other gateway instances made to the
+	// region's own state (OthersWriter); nil: none it knows of.
+	others OthersWriter
+}
+
+// OthersWriter is a region whose records other gateway instances change
+// without going through this one's metadata cache — an embedded store
+// whose directory the site's instances share — and that counts the times
+// it found they did: a listing's read-ahead is stale once it moved.
+type OthersWriter interface {
+	OthersWrites() uint64
 }
 
 // Catalog is the gateway's catalog over the regions: one logical Glance.
@@ -158,7 +169,8 @@ func New(cfg Config) (*Catalog, error) {
 		}
 		cr := newCachedRegion(name, rc.Region, rc.Meta, cfg.Blobs, cfg.Logger)
 		cr.writes = &c.writes
-		c.regions = append(c.regions, region{cached: cr, maxPage: rc.MaxPage})
+		others, _ := rc.Region.Images.(OthersWriter)
+		c.regions = append(c.regions, region{cached: cr, maxPage: rc.MaxPage, others: others})
 	}
 	if cfg.Default != "" {
 		i, ok := c.byName[cfg.Default]
