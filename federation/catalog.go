@@ -87,10 +87,14 @@ type region struct {
 
 // OthersWriter is a region whose records other gateway instances change
 // without going through this one's metadata cache — an embedded store
-// whose directory the site's instances share — and that counts the times
-// it found they did: a listing's read-ahead is stale once it moved.
+// whose directory the site's instances share (local.Store). It counts the
+// times it found they did (a listing's read-ahead is stale once it
+// moved), and tells f of each image they changed before their write
+// answers (the location index must not keep where the image was: a
+// copy-image through another instance put it in this region).
 type OthersWriter interface {
 	OthersWrites() uint64
+	OnOthersWrite(f func(id string))
 }
 
 // Catalog is the gateway's catalog over the regions: one logical Glance.
@@ -170,6 +174,9 @@ func New(cfg Config) (*Catalog, error) {
 		cr := newCachedRegion(name, rc.Region, rc.Meta, cfg.Blobs, cfg.Logger)
 		cr.writes = &c.writes
 		others, _ := rc.Region.Images.(OthersWriter)
+		if others != nil {
+			others.OnOthersWrite(c.loc.forget)
+		}
 		c.regions = append(c.regions, region{cached: cr, maxPage: rc.MaxPage, others: others})
 	}
 	if cfg.Default != "" {

@@ -309,6 +309,20 @@ func (s *Store) Refresh() {
 	}
 }
 
+// OnOthersWrite has f called with the id of every image another process
+// changed (its record, properties, tags, locations or members), once the
+// store holds the change and before Refresh returns — so before the
+// writer's announcement is acknowledged: what a consumer derived from the
+// image and keeps elsewhere (the catalog's location index) goes as the
+// snapshot changes. A later call replaces f.
+func (s *Store) OnOthersWrite(f func(id string)) { s.onOthers.Store(&f) }
+
+func (s *Store) othersWrote(id string) {
+	if f := s.onOthers.Load(); f != nil && *f != nil {
+		(*f)(id)
+	}
+}
+
 // OthersWrites counts the times the store found other processes' writes:
 // what a consumer derived from earlier answers (a listing's read-ahead)
 // is stale once it moved. Always 0 without Options.Shared.
@@ -366,6 +380,9 @@ func (s *Store) catchUp() error {
 		if err != nil {
 			return fmt.Errorf("image %s: %w", id, err)
 		}
+		if img != nil {
+			s.setDataURL(img) // as load does
+		}
 		imgs[id] = imageState{img, members}
 	}
 	ts := make(map[string]*backends.Task, len(tasks))
@@ -399,6 +416,9 @@ func (s *Store) catchUp() error {
 	s.mu.Unlock()
 	s.share.seen = last
 	s.others.Add(1)
+	for id := range imgs {
+		s.othersWrote(id)
+	}
 	return nil
 }
 
@@ -410,17 +430,28 @@ func (s *Store) reloadAll() error {
 		return err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	images, members, tasks := s.images, s.members, s.tasks
 	s.images = make(map[string]*backends.Image)
 	s.members = make(map[string]map[string]*backends.Member)
 	s.tasks = make(map[string]*backends.Task)
 	if err := s.load(); err != nil {
 		s.images, s.members, s.tasks = images, members, tasks
+		s.mu.Unlock()
 		return err
 	}
+	fresh := s.images
+	s.mu.Unlock()
 	s.share.seen = hw
 	s.others.Add(1)
+	// Any image may have changed: every one this process knew or knows.
+	for id := range images {
+		s.othersWrote(id)
+	}
+	for id := range fresh {
+		if images[id] == nil {
+			s.othersWrote(id)
+		}
+	}
 	return nil
 }
 

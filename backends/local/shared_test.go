@@ -117,6 +117,9 @@ func TestSharedStageHereImportThere(t *testing.T) {
 	if got := cur(t, a, "s1"); got.Status != backends.StatusActive || *got.Checksum != *img.Checksum {
 		t.Fatalf("a shows %s (checksum %v) after b imported", got.Status, got.Checksum)
 	}
+	if got, want := cur(t, a, "s1").DataURL, img.DataURL; got != want || got == "" {
+		t.Errorf("a shows the data file at %q, b at %q", got, want)
+	}
 	d, err := a.OpenData(ctx, cur(t, a, "s1"))
 	if err != nil {
 		t.Fatal(err)
@@ -283,5 +286,31 @@ func TestSharedPrunedLogReloads(t *testing.T) {
 	}
 	if _, err := b.Image(ctx, "old"); !errors.Is(err, backends.ErrNotFound) {
 		t.Fatalf("b still shows a deleted image: %v", err)
+	}
+}
+
+func TestSharedTellsOfOthersWrites(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	a, b := openShared(t, dir), openShared(t, dir)
+	var mu sync.Mutex
+	told := map[string]int{}
+	a.OnOthersWrite(func(id string) {
+		mu.Lock()
+		told[id]++
+		mu.Unlock()
+	})
+	create(t, a, "mine", "p", "private")
+	create(t, b, "theirs", "p", "private")
+	if err := b.AddTag(ctx, "theirs", "x"); err != nil {
+		t.Fatal(err)
+	}
+	a.Refresh()
+	mu.Lock()
+	defer mu.Unlock()
+	// Once per catch-up that found it changed (the poll may have run
+	// between b's two writes).
+	if told["theirs"] == 0 || told["mine"] != 0 {
+		t.Fatalf("a was told of %v, want theirs, not its own", told)
 	}
 }

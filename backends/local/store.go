@@ -106,8 +106,10 @@ type Store struct {
 
 	// share is nil unless Options.Shared.
 	share *sharing
-	// others counts the catch-ups that found other processes' writes.
-	others atomic.Uint64
+	// others counts the catch-ups that found other processes' writes;
+	// onOthers is told of each image they changed (OnOthersWrite).
+	others   atomic.Uint64
+	onOthers atomic.Pointer[func(id string)]
 	// locks are the flocks held while open (locks/dir, a worker's own).
 	locks []*os.File
 

@@ -582,3 +582,6 @@ func regionNames(rs []config.Region) string {
 	}
 	return strings.Join(names, ",")
 }
+
+// A shared embedded store tells the catalog of other instances' writes.
+var _ federation.OthersWriter = (*local.Store)(nil)
