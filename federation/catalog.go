@@ -90,8 +90,8 @@ type region struct {
 // whose directory the site's instances share (local.Store). It counts the
 // times it found they did (a listing's read-ahead is stale once it
 // moved), and tells f of each image they changed before their write
-// answers (the location index must not keep where the image was: a
-// copy-image through another instance put it in this region).
+// answers (the location index learns whether the region holds it: a
+// copy-image through another instance put it there).
 type OthersWriter interface {
 	OthersWrites() uint64
 	OnOthersWrite(f func(id string))
@@ -175,7 +175,15 @@ func New(cfg Config) (*Catalog, error) {
 		cr.writes = &c.writes
 		others, _ := rc.Region.Images.(OthersWriter)
 		if others != nil {
-			others.OnOthersWrite(c.loc.forget)
+			// The region's store knows, from memory, whether it holds
+			// the image now: the index keeps what it knows of the other
+			// regions (forgetting it would have the next show ask Redis,
+			// which the writer may not have told yet).
+			i, images := len(c.regions), rc.Region.Images
+			others.OnOthersWrite(func(id string) {
+				_, err := images.Image(context.Background(), id)
+				c.loc.changed(context.Background(), id, i, err == nil)
+			})
 		}
 		c.regions = append(c.regions, region{cached: cr, maxPage: rc.MaxPage, others: others})
 	}

@@ -21,16 +21,21 @@ import (
 
 // embeddedSiteConfig writes the configuration of one instance of a site
 // whose instances serve the same embedded data directory, with the same
-// Redis (redis "" : none), and returns its path.
-func embeddedSiteConfig(t *testing.T, data, redis string) string {
+// Redis (redis "" : none), and returns its path. With more data
+// directories, each is a further embedded region (second, third...).
+func embeddedSiteConfig(t *testing.T, data, redis string, more ...string) string {
 	t.Helper()
 	dir := t.TempDir()
+	regions := fmt.Sprintf("  - {name: local, kind: local, data_dir: %q}\n", data)
+	for i, d := range more {
+		regions += fmt.Sprintf("  - {name: %s, kind: local, data_dir: %q}\n", []string{"second", "third"}[i], d)
+	}
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
 auth: {mode: trusted}
 regions:
-  - {name: local, kind: local, data_dir: %q}
+%sdefault_region: local
 cache: {dir: %q, max_size: 1GiB}
-`, data, filepath.Join(dir, "cache"))
+`, regions, filepath.Join(dir, "cache"))
 	if redis != "" {
 		cfg += fmt.Sprintf("redis: {addr: %q, timeout: 2s}\n", redis)
 	}
@@ -235,4 +240,44 @@ func TestTwoInstancesOneEmbeddedStore(t *testing.T) {
 		id := s.create(t, 0, owner, "after-refusal")
 		s.expectEverywhere(t, owner, id, "created after the refusal", 200, "queued")
 	})
+}
+
+// TestTwoInstancesTwoEmbeddedRegions: on two embedded regions (two
+// stores), an image staged through one instance and imported through the
+// other lands in both stores, and the first instance says so right away:
+// its location index learned the copy from the second store's refresh
+// (Tempest's test_remote_import waits for stores to name both).
+func TestTwoInstancesTwoEmbeddedRegions(t *testing.T) {
+	bin := buildBinary(t)
+	redis := redistest.StartT(t)
+	data, second := t.TempDir(), t.TempDir()
+	s := &remoteSite{t: t}
+	for i := range s.inst {
+		s.proc[i] = startWithConfig(t, bin, embeddedSiteConfig(t, data, redis.Addr, second))
+		s.inst[i] = "http://" + s.proc[i].addr
+	}
+	const owner = "stores-owner"
+	id := s.create(t, 0, owner, "two-stores")
+	if code, b := s.call(0, owner, false, "PUT", "/v2/images/"+id+"/stage", "application/octet-stream", []byte("staged data")); code != 204 {
+		t.Fatalf("stage through instance 0: %d %s", code, b)
+	}
+	s.show(0, owner, id) // instance 0 knows it in the first store
+	if code, b := s.call(1, owner, false, "POST", "/v2/images/"+id+"/import", "application/json",
+		[]byte(`{"method": {"name": "glance-direct"}, "all_stores": true}`)); code != 202 {
+		t.Fatalf("import through instance 1: %d %s", code, b)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, img := s.show(1, owner, id)
+		if img["status"] == "active" && img["stores"] == "local,second" && img["os_glance_importing_to_stores"] == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance 1 after 30s: %v", img)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, img := s.show(0, owner, id); img["status"] != "active" || img["stores"] != "local,second" {
+		t.Errorf("right after instance 1 showed it in both stores, instance 0 shows %v in %v", img["status"], img["stores"])
+	}
 }
