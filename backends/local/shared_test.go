@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 )
@@ -312,5 +315,57 @@ func TestSharedTellsOfOthersWrites(t *testing.T) {
 	// between b's two writes).
 	if told["theirs"] == 0 || told["mine"] != 0 {
 		t.Fatalf("a was told of %v, want theirs, not its own", told)
+	}
+}
+
+func TestSharedOpenLeavesLiveImportAlone(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("first half, "))
+		w.(http.Flusher).Flush()
+		<-release
+		w.Write([]byte("second half"))
+	}))
+	defer srv.Close()
+	defer close(release) // before srv.Close: a failed test must not hang it
+	dir := t.TempDir()
+	a, err := Open(dir, Options{Shared: true, Fetcher: loopbackFetcher(t, srv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := backends.WithCaller(context.Background(), &backends.Caller{Project: "p"})
+	create(t, a, "wd", "p", "private")
+	if err := a.Import(ctx, "wd", backends.ImportRequest{Method: "web-download", URI: srv.URL + "/img"}); err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := a.ImageTasks(ctx, "wd")
+	if err != nil || len(tasks) != 1 {
+		t.Fatalf("tasks %v %v", tasks, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for cur, _ := a.Task(ctx, tasks[0].ID); cur.Status != backends.TaskProcessing; cur, _ = a.Task(ctx, tasks[0].ID) {
+		if time.Now().After(deadline) {
+			t.Fatalf("task still %s", cur.Status)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	// Another process opens the directory mid-import.
+	b := openShared(t, dir)
+	if got := cur(t, b, "wd").Status; got != backends.StatusImporting {
+		t.Fatalf("b found the import in flight %s, want importing", got)
+	}
+	if task, _ := b.Task(ctx, tasks[0].ID); task.Status != backends.TaskProcessing {
+		t.Fatalf("b found the import's task %s, want processing", task.Status)
+	}
+	release <- struct{}{}
+	waitStatus(t, a, "wd", backends.StatusActive)
+	if task := waitTask(t, a, tasks[0].ID); task.Status != backends.TaskSuccess {
+		t.Fatalf("the import b's start would have failed: %s %s", task.Status, task.Message)
+	}
+	b.Refresh()
+	if got := cur(t, b, "wd"); got.Status != backends.StatusActive || *got.Size != int64(len("first half, second half")) {
+		t.Fatalf("b shows %s, size %v", got.Status, got.Size)
 	}
 }
