@@ -42,9 +42,10 @@ import (
 // claimed in the claims table by the process doing it, in the transaction
 // that starts it; each process holds an exclusive flock on its own file
 // (locks/worker-<id>) while it lives, and the kernel drops it however the
-// process ends. Recovery at open then touches only work no live process
-// claims: another process's running upload is neither reset nor has its
-// files removed.
+// process ends. Recovery — at open, and every minute in each running
+// process (recoverDead) — then touches only work no live process claims:
+// another process's running upload is neither reset nor has its files
+// removed, and a crashed one's is put back within a minute.
 //
 // A process that does not share (the default) keeps the directory to
 // itself: it takes locks/dir exclusively and fails if any other holds it,
@@ -574,7 +575,75 @@ func (s *Store) follow(ctx context.Context) {
 			if err := s.prune(ctx); err != nil {
 				slog.Warn("embedded store: pruning the change log", "dir", s.dir, "err", err)
 			}
+			if err := s.recoverDead(); err != nil {
+				slog.Warn("embedded store: recovering the work of processes that ended", "dir", s.dir, "err", err)
+			}
 		}
+	}
+}
+
+// recoverDead recovers the work of processes that ended while this one
+// runs (an upload cut off by a crash goes back to queued within a minute,
+// not at the next start of a process), as Open recovers: under locks/open,
+// so that no process is between creating its lock file and locking it,
+// then under the write lock.
+func (s *Store) recoverDead() error {
+	s.wmu.mu.Lock()
+	defer s.wmu.mu.Unlock()
+	opening, err := openLockFile(s.dir, "open")
+	if err != nil {
+		return err
+	}
+	defer opening.Close()
+	if err := flock(opening, lockExclusive|lockNoWait); err != nil {
+		if wouldBlock(err) {
+			return nil // a process is opening (it recovers); next time
+		}
+		return err
+	}
+	defer funlock(opening)
+	live, err := liveWorkers(s.dir, s.share.worker)
+	if err != nil {
+		return err
+	}
+	live[s.share.worker] = true
+	rows, err := s.rdb.Query(`SELECT DISTINCT worker FROM claims`)
+	if err != nil {
+		return err
+	}
+	dead := false
+	for rows.Next() {
+		var w string
+		if err := rows.Scan(&w); err != nil {
+			rows.Close()
+			return err
+		}
+		dead = dead || !live[w]
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil || !dead {
+		return err
+	}
+	if err := flock(s.wmu.file, lockExclusive); err != nil {
+		return err
+	}
+	err = s.recover(live)
+	if err == nil {
+		// Recovery's changes are in the log past seen: read back as any
+		// process's would be.
+		err = s.catchUp()
+	}
+	funlock(s.wmu.file)
+	if err == nil {
+		s.announceLater()
+	}
+	return err
+}
+
+// announceLater announces outside the write lock's mutex, which the
+// caller holds.
+func (s *Store) announceLater() {
+	if s.opts.Announce != nil {
+		s.run(func(context.Context) { s.announce() })
 	}
 }
 

@@ -369,3 +369,36 @@ func TestSharedOpenLeavesLiveImportAlone(t *testing.T) {
 		t.Fatalf("b shows %s, size %v", got.Status, got.Size)
 	}
 }
+
+func TestSharedRecoversWorkOfAProcessThatEnded(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	a, b := openShared(t, dir), openShared(t, dir)
+	create(t, a, "up", "p", "private")
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.UploadData(ctx, "up", pr, backends.UploadOptions{ExpectedSize: -1})
+	}()
+	defer func() { pw.Close(); <-done }()
+	pw.Write([]byte("part"))
+	waitStatus(t, a, "up", backends.StatusSaving)
+	if err := b.recoverDead(); err != nil {
+		t.Fatal(err)
+	}
+	b.Refresh()
+	if got := cur(t, b, "up").Status; got != backends.StatusSaving {
+		t.Fatalf("b recovered a live upload: %s", got)
+	}
+	a.locks[1].Close() // a "dies"
+	if err := b.recoverDead(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cur(t, b, "up").Status; got != backends.StatusQueued {
+		t.Fatalf("b, still running, left the dead upload %s, want queued", got)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "images")); len(ents) != 0 {
+		t.Fatalf("the dead upload's files stay: %v", ents)
+	}
+}

@@ -376,6 +376,9 @@ func (s *Store) open() error {
 func (s *Store) Close() error {
 	s.bgCancel()
 	s.bg.Wait()
+	// A write a request still runs finishes first, its locks with it.
+	s.wmu.mu.Lock()
+	defer s.wmu.mu.Unlock()
 	var errs []error
 	for _, db := range []*sql.DB{s.rdb, s.wdb} {
 		if db != nil {
