@@ -80,6 +80,21 @@ type RegionConfig struct {
 type region struct {
 	cached  *cachedRegion
 	maxPage int
+	// others counts the writes other gateway instances made to the
+	// region's own state (OthersWriter); nil: none it knows of.
+	others OthersWriter
+}
+
+// OthersWriter is a region whose records other gateway instances change
+// without going through this one's metadata cache — an embedded store
+// whose directory the site's instances share (local.Store). It counts the
+// times it found they did (a listing's read-ahead is stale once it
+// moved), and tells f of each image they changed before their write
+// answers (the location index learns whether the region holds it: a
+// copy-image through another instance put it there).
+type OthersWriter interface {
+	OthersWrites() uint64
+	OnOthersWrite(f func(id string))
 }
 
 // Catalog is the gateway's catalog over the regions: one logical Glance.
@@ -158,7 +173,19 @@ func New(cfg Config) (*Catalog, error) {
 		}
 		cr := newCachedRegion(name, rc.Region, rc.Meta, cfg.Blobs, cfg.Logger)
 		cr.writes = &c.writes
-		c.regions = append(c.regions, region{cached: cr, maxPage: rc.MaxPage})
+		others, _ := rc.Region.Images.(OthersWriter)
+		if others != nil {
+			// The region's store knows, from memory, whether it holds
+			// the image now: the index keeps what it knows of the other
+			// regions (forgetting it would have the next show ask Redis,
+			// which the writer may not have told yet).
+			i, images := len(c.regions), rc.Region.Images
+			others.OnOthersWrite(func(id string) {
+				_, err := images.Image(context.Background(), id)
+				c.loc.changed(context.Background(), id, i, err == nil)
+			})
+		}
+		c.regions = append(c.regions, region{cached: cr, maxPage: rc.MaxPage, others: others})
 	}
 	if cfg.Default != "" {
 		i, ok := c.byName[cfg.Default]

@@ -172,6 +172,26 @@ func (l *locations) forget(id string) {
 	l.mu.Unlock()
 }
 
+// changed records what region i itself says of id after another
+// instance wrote to it there: whether it holds id. An image this index
+// knows nothing of stays unknown (the regions are asked when it is next
+// looked up).
+func (l *locations) changed(ctx context.Context, id string, i int, holds bool) {
+	if !holds {
+		l.remove(ctx, id, i)
+		return
+	}
+	l.mu.Lock()
+	s, ok := l.ids[id]
+	if ok {
+		l.ids[id] = s | one(i)
+	}
+	l.mu.Unlock()
+	if ok && l.shared != nil {
+		l.shared.SetAdd(ctx, locationKey(id), l.names[i], locationTTL)
+	}
+}
+
 // remove records that region i no longer holds id.
 func (l *locations) remove(ctx context.Context, id string, i int) {
 	l.mu.Lock()

@@ -226,12 +226,16 @@ func (c *Catalog) fresh(cur *cursor) bool {
 
 // writesSeen counts the writes this instance knows of: through this
 // catalog, and, with a shared tier, through other instances (the
-// invalidations its regions' metadata caches received from them).
+// invalidations its regions' metadata caches received from them, and
+// what shared embedded stores found of theirs).
 func (c *Catalog) writesSeen() uint64 {
 	n := c.writes.Load()
 	for _, r := range c.regions {
 		if r.cached.meta != nil {
 			n += r.cached.meta.OthersWrites()
+		}
+		if r.others != nil {
+			n += r.others.OthersWrites()
 		}
 	}
 	return n

@@ -25,7 +25,16 @@
 // bytes are read from the URL through backends/httpstore and the import
 // filter.
 //
+// Several processes may open one directory with Options.Shared, as Glance
+// API workers share one database and one file store (shared.go): each
+// keeps its snapshots up with the others' writes through a change log in
+// the database, writes take turns under a lock on the directory, and
+// recovery at open touches only the work of processes that ended. A
+// process without Shared keeps the directory to itself.
+//
 // Layout under the directory: glance.db (+ WAL files), images/<id> (data of
-// active images), staging/<id> (data staged with PUT /stage). Temporary
-// files start with ".tmp-" and are removed when the store opens.
+// active images), staging/<id> (data staged with PUT /stage), locks/ (the
+// flocks: dir, open, write, worker-<id>). Temporary files start with
+// ".tmp-<id>-" and are removed when the store opens, unless a live
+// process is writing them.
 package local

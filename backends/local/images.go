@@ -57,6 +57,11 @@ func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
+	// Work this write started is this process's (shared.go).
+	if err := s.claim(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
 	return tx.Commit()
 }
 

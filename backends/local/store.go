@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -62,6 +63,23 @@ type Options struct {
 	// region's Glance, from the caller's catalog). nil:
 	// glancedownload.Client().
 	GlanceDownload glancedownload.Doer
+	// Shared lets other processes open the directory with Shared too
+	// (shared.go): each one's writes are checked against, and seen by,
+	// the others. false: this process keeps the directory to itself, and
+	// Open fails while another process has it open (and makes any other
+	// fail while it has).
+	Shared bool
+	// Announce, with Shared, is called after every write, outside the
+	// store's locks, and should return once the other processes have
+	// called Refresh (the gateway's acknowledged invalidation over
+	// Redis). nil: they see the write within a second (Refresh runs that
+	// often), and through their own next write at once.
+	Announce func(ctx context.Context)
+	// MetadefsOnly opens the store to read and write metadata
+	// definitions only ("spyglass metadefs load"): it neither recovers
+	// nor loads images and tasks, and so may open a directory another
+	// process serves (metadefs are read with SQL each time).
+	MetadefsOnly bool
 }
 
 // TransferLimiter runs a transfer a tenant of project started when its
@@ -82,8 +100,18 @@ type Store struct {
 	// http reads images' http locations through opts.Fetcher.
 	http *httpstore.Store
 
-	// wmu serializes every write: read snapshot, write DB, swap snapshot.
-	wmu sync.Mutex
+	// wmu serializes every write: read snapshot, write DB, swap snapshot
+	// (with Options.Shared, across processes: shared.go).
+	wmu writeLock
+
+	// share is nil unless Options.Shared.
+	share *sharing
+	// others counts the catch-ups that found other processes' writes;
+	// onOthers is told of each image they changed (OnOthersWrite).
+	others   atomic.Uint64
+	onOthers atomic.Pointer[func(id string)]
+	// locks are the flocks held while open (locks/dir, a worker's own).
+	locks []*os.File
 
 	mu      sync.RWMutex
 	images  map[string]*backends.Image
@@ -226,57 +254,144 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		opts.Transfers = l
 	}
-	for _, d := range []string{dir, filepath.Join(dir, "images"), filepath.Join(dir, "staging")} {
+	for _, d := range []string{dir, filepath.Join(dir, "images"), filepath.Join(dir, "staging"), filepath.Join(dir, locksDir)} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, err
 		}
 	}
-	dsn := "file:" + filepath.Join(dir, "glance.db") +
-		fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(OFF)", busyTimeoutMsec)
-	wdb, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, err
-	}
-	wdb.SetMaxOpenConns(1)
-	wdb.SetConnMaxIdleTime(0)
-	if _, err := wdb.Exec(schema + metadefSchema); err != nil {
-		wdb.Close()
-		return nil, fmt.Errorf("creating the schema: %w", err)
-	}
-	if err := migrate(wdb); err != nil {
-		wdb.Close()
-		return nil, fmt.Errorf("migrating the schema: %w", err)
-	}
-	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
-	if err != nil {
-		wdb.Close()
-		return nil, err
-	}
-	rdb.SetMaxOpenConns(8)
 	s := &Store{
-		dir: dir, opts: opts, wdb: wdb, rdb: rdb,
+		dir: dir, opts: opts,
 		images:  make(map[string]*backends.Image),
 		members: make(map[string]map[string]*backends.Member),
 		tasks:   make(map[string]*backends.Task),
 	}
+	s.wmu.s = s
 	s.http = httpstore.New(opts.Fetcher)
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
-	if err := s.recover(); err != nil {
+	if err := s.open(); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("recovering %s: %w", dir, err)
+		return nil, err
 	}
-	if err := s.load(); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("loading %s: %w", dir, err)
+	if s.share != nil {
+		s.run(s.follow)
+		// What recovery changed, the others learn at once.
+		s.announce()
 	}
 	return s, nil
 }
 
-// Close stops background imports and tasks and closes the database.
+// open takes the directory's locks and opens, migrates, recovers and
+// loads the database. Processes open a directory one at a time
+// (locks/open): no two run a migration or a recovery at once, and none
+// sees another between registering as live and recovering.
+func (s *Store) open() error {
+	if !s.opts.MetadefsOnly {
+		f, err := lockDir(s.dir, s.opts.Shared)
+		if err != nil {
+			return err
+		}
+		s.locks = append(s.locks, f)
+	}
+	opening, err := openLockFile(s.dir, "open")
+	if err != nil {
+		return err
+	}
+	defer opening.Close()
+	if err := flock(opening, lockExclusive); err != nil {
+		return fmt.Errorf("locking %s: %w", opening.Name(), err)
+	}
+	defer funlock(opening)
+
+	dsn := "file:" + filepath.Join(s.dir, "glance.db") +
+		fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(OFF)", busyTimeoutMsec)
+	// The writer begins IMMEDIATE: with another process writing, a
+	// transaction that read first and wrote second could not commit
+	// (SQLITE_BUSY_SNAPSHOT, which no busy timeout retries); this one
+	// waits for the write lock up front.
+	if s.wdb, err = sql.Open("sqlite", dsn+"&_txlock=immediate"); err != nil {
+		return err
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetConnMaxIdleTime(0)
+	if s.rdb, err = sql.Open("sqlite", dsn+"&_pragma=query_only(1)"); err != nil {
+		return err
+	}
+	s.rdb.SetMaxOpenConns(8)
+	if _, err := s.wdb.Exec(schema + metadefSchema + sharingSchema); err != nil {
+		return fmt.Errorf("creating the schema: %w", err)
+	}
+	if err := migrate(s.wdb); err != nil {
+		return fmt.Errorf("migrating the schema: %w", err)
+	}
+	if s.opts.MetadefsOnly {
+		return nil
+	}
+	// The change log is kept only while the directory is shared; a
+	// process alone neither needs it nor pays for it.
+	if _, err := s.wdb.Exec(sharingTriggers(s.opts.Shared)); err != nil {
+		return fmt.Errorf("creating the change log: %w", err)
+	}
+	live := map[string]bool{}
+	if s.opts.Shared {
+		s.share = &sharing{worker: newWorkerID()}
+		f, err := openLockFile(s.dir, workerPrefix+s.share.worker)
+		if err != nil {
+			return err
+		}
+		s.locks = append(s.locks, f)
+		if err := flock(f, lockExclusive|lockNoWait); err != nil {
+			return fmt.Errorf("locking %s: %w", f.Name(), err)
+		}
+		if live, err = liveWorkers(s.dir, s.share.worker); err != nil {
+			return err
+		}
+		if s.wmu.file, err = openLockFile(s.dir, "write"); err != nil {
+			return err
+		}
+		// Recovery writes beside the live processes: as one of their
+		// writes, under the write lock.
+		if err := flock(s.wmu.file, lockExclusive); err != nil {
+			return fmt.Errorf("locking %s: %w", s.wmu.file.Name(), err)
+		}
+		defer funlock(s.wmu.file)
+	}
+	if err := s.recover(live); err != nil {
+		return fmt.Errorf("recovering %s: %w", s.dir, err)
+	}
+	if s.share != nil {
+		// Read before the snapshots: a change made while they load is
+		// applied again, never missed.
+		if s.share.seen, err = highWater(s.wdb); err != nil {
+			return err
+		}
+	}
+	if err := s.load(); err != nil {
+		return fmt.Errorf("loading %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// Close stops background imports and tasks and closes the database; the
+// directory's locks go last, once nothing of this process writes.
 func (s *Store) Close() error {
 	s.bgCancel()
 	s.bg.Wait()
-	return errors.Join(s.rdb.Close(), s.wdb.Close())
+	// A write a request still runs finishes first, its locks with it.
+	s.wmu.mu.Lock()
+	defer s.wmu.mu.Unlock()
+	var errs []error
+	for _, db := range []*sql.DB{s.rdb, s.wdb} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	if s.wmu.file != nil {
+		s.wmu.file.Close()
+	}
+	for _, f := range s.locks {
+		f.Close()
+	}
+	return errors.Join(errs...)
 }
 
 // Stores returns the one store this region has.
@@ -286,21 +401,46 @@ func (s *Store) dataPath(id string) string    { return filepath.Join(s.dir, "ima
 func (s *Store) stagingPath(id string) string { return filepath.Join(s.dir, "staging", id) }
 
 // recover puts the database and the files back into a consistent state
-// after a crash; it runs before anything is loaded.
-func (s *Store) recover() error {
+// after a crash; it runs before anything is loaded. Work a live process
+// claims (live: the other processes sharing the directory) is that
+// process's: its upload, stage or import is running, not cut off.
+func (s *Store) recover(live map[string]bool) error {
 	now := micros(time.Now())
-	// A cut-off PUT /file: Glance leaves such an image queued.
-	if _, err := s.wdb.Exec(`UPDATE images SET status='queued', updated_at=? WHERE status='saving'`, now); err != nil {
-		return err
-	}
-	// Staged data is only recorded (status uploading) after its file was
-	// renamed into place; an import cut off goes back to uploading when the
-	// staged data is still there, else to queued.
-	rows, err := s.wdb.Query(`SELECT id, status FROM images WHERE status IN ('uploading','importing')`)
+	owned := map[string]bool{} // kind/id claimed by a live process
+	var stale [][2]string
+	rows, err := s.wdb.Query(`SELECT kind, id, worker FROM claims`)
 	if err != nil {
 		return err
 	}
-	type fix struct{ id, status string }
+	for rows.Next() {
+		var kind, id, worker string
+		if err := rows.Scan(&kind, &id, &worker); err != nil {
+			rows.Close()
+			return err
+		}
+		if live[worker] {
+			owned[kind+"/"+id] = true
+		} else {
+			stale = append(stale, [2]string{kind, id})
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, c := range stale {
+		if _, err := s.wdb.Exec(`DELETE FROM claims WHERE kind=? AND id=?`, c[0], c[1]); err != nil {
+			return err
+		}
+	}
+	// A cut-off PUT /file: Glance leaves such an image queued. Staged
+	// data is only recorded (status uploading) after its file was renamed
+	// into place; an import cut off goes back to uploading when the
+	// staged data is still there, else to queued.
+	rows, err = s.wdb.Query(`SELECT id, status FROM images WHERE status IN (` + claimableImage + `)`)
+	if err != nil {
+		return err
+	}
+	type fix struct{ id, from, to string }
 	var fixes []fix
 	for rows.Next() {
 		var id, st string
@@ -308,26 +448,56 @@ func (s *Store) recover() error {
 			rows.Close()
 			return err
 		}
-		if _, err := os.Stat(s.stagingPath(id)); err == nil {
-			if st == backends.StatusImporting {
-				fixes = append(fixes, fix{id, backends.StatusUploading})
-			}
-		} else {
-			fixes = append(fixes, fix{id, backends.StatusQueued})
+		if owned["image/"+id] {
+			continue
+		}
+		_, serr := os.Stat(s.stagingPath(id))
+		staged := serr == nil
+		switch {
+		case st == backends.StatusSaving:
+			fixes = append(fixes, fix{id, st, backends.StatusQueued})
+		case staged && st == backends.StatusImporting:
+			fixes = append(fixes, fix{id, st, backends.StatusUploading})
+		case !staged:
+			fixes = append(fixes, fix{id, st, backends.StatusQueued})
 		}
 	}
-	rows.Close()
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
 	for _, f := range fixes {
-		if _, err := s.wdb.Exec(`UPDATE images SET status=?, updated_at=? WHERE id=?`, f.status, now, f.id); err != nil {
+		if _, err := s.wdb.Exec(`UPDATE images SET status=?, updated_at=? WHERE id=? AND status=?`, f.to, now, f.id, f.from); err != nil {
 			return err
 		}
 	}
-	if _, err := s.wdb.Exec(`UPDATE tasks SET status='failure', message='The task was interrupted by a restart of the store.', updated_at=?, expires_at=? WHERE status IN ('pending','processing')`,
-		now, micros(time.Now().Add(taskTimeToLive))); err != nil {
+	var tasks []string
+	rows, err = s.wdb.Query(`SELECT id FROM tasks WHERE status IN (` + claimableTask + `)`)
+	if err != nil {
 		return err
 	}
-	// Files: temporaries always go; data only stays with an image that
-	// has it (active or deactivated), staged data with an uploading image.
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		if !owned["task/"+id] {
+			tasks = append(tasks, id)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, id := range tasks {
+		if _, err := s.wdb.Exec(`UPDATE tasks SET status='failure', message='The task was interrupted by a restart of the store.', updated_at=?, expires_at=? WHERE id=? AND status IN (`+claimableTask+`)`,
+			now, micros(time.Now().Add(taskTimeToLive)), id); err != nil {
+			return err
+		}
+	}
+	// Files: temporaries go, and data only stays with an image that has
+	// it (active or deactivated), staged data with an uploading image —
+	// unless a live process is working on the image: its temporary is
+	// being written, its data renamed into place before it commits.
 	keep := func(dirName, query string) error {
 		want := map[string]bool{}
 		rows, err := s.wdb.Query(query)
@@ -342,17 +512,26 @@ func (s *Store) recover() error {
 			}
 			want[id] = true
 		}
-		rows.Close()
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
 		d := filepath.Join(s.dir, dirName)
 		ents, err := os.ReadDir(d)
 		if err != nil {
 			return err
 		}
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), tmpPrefix) || !want[e.Name()] {
-				if err := os.RemoveAll(filepath.Join(d, e.Name())); err != nil {
-					return err
+			name := e.Name()
+			if tmp, ok := strings.CutPrefix(name, tmpPrefix); ok {
+				// .tmp-<image id>-<random>
+				if i := strings.LastIndexByte(tmp, '-'); i > 0 && owned["image/"+tmp[:i]] {
+					continue
 				}
+			} else if want[name] || owned["image/"+name] {
+				continue
+			}
+			if err := os.RemoveAll(filepath.Join(d, name)); err != nil {
+				return err
 			}
 		}
 		return nil

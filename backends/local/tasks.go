@@ -22,33 +22,43 @@ import (
 )
 
 func (s *Store) loadTasks() error {
-	rows, err := s.rdb.Query(`SELECT id, type, status, owner, user_id, request_id, image_id, input, result, message, expires_at, created_at, updated_at FROM tasks`)
+	rows, err := s.rdb.Query(`SELECT ` + taskColumns + ` FROM tasks`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		t := &backends.Task{}
-		var in, res sql.NullString
-		var exp sql.NullInt64
-		var c, u int64
-		if err := rows.Scan(&t.ID, &t.Type, &t.Status, &t.Owner, &t.UserID, &t.RequestID, &t.ImageID, &in, &res, &t.Message, &exp, &c, &u); err != nil {
+		t, err := scanTask(rows)
+		if err != nil {
 			return err
 		}
-		if in.Valid {
-			t.Input = json.RawMessage(in.String)
-		}
-		if res.Valid {
-			t.Result = json.RawMessage(res.String)
-		}
-		if exp.Valid {
-			e := fromMicros(exp.Int64)
-			t.ExpiresAt = &e
-		}
-		t.CreatedAt, t.UpdatedAt = fromMicros(c), fromMicros(u)
 		s.tasks[t.ID] = t
 	}
 	return rows.Err()
+}
+
+const taskColumns = `id, type, status, owner, user_id, request_id, image_id, input, result, message, expires_at, created_at, updated_at`
+
+func scanTask(rows *sql.Rows) (*backends.Task, error) {
+	t := &backends.Task{}
+	var in, res sql.NullString
+	var exp sql.NullInt64
+	var c, u int64
+	if err := rows.Scan(&t.ID, &t.Type, &t.Status, &t.Owner, &t.UserID, &t.RequestID, &t.ImageID, &in, &res, &t.Message, &exp, &c, &u); err != nil {
+		return nil, err
+	}
+	if in.Valid {
+		t.Input = json.RawMessage(in.String)
+	}
+	if res.Valid {
+		t.Result = json.RawMessage(res.String)
+	}
+	if exp.Valid {
+		e := fromMicros(exp.Int64)
+		t.ExpiresAt = &e
+	}
+	t.CreatedAt, t.UpdatedAt = fromMicros(c), fromMicros(u)
+	return t, nil
 }
 
 func rawOrNil(m json.RawMessage) any {

@@ -82,7 +82,9 @@ func metadefsCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "spyglass metadefs load: %v\n", err)
 		return 1
 	}
-	store, err := local.Open(dir, local.Options{})
+	// Metadefs only: a server may have the directory open (its images
+	// and tasks are its own to recover).
+	store, err := local.Open(dir, local.Options{MetadefsOnly: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "spyglass metadefs load: open %s: %v\n", dir, err)
 		return 1

@@ -135,9 +135,24 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, lim *transfers.Li
 			closers[i]()
 		}
 	}
-	if len(cfg.Regions) == 1 && cfg.Regions[0].Kind != config.KindGlance {
-		store, closeStore, err := openLocal(cfg, &cfg.Regions[0], fetcher, lim, log)
+	var shared *redis.Tier
+	if r := cfg.Redis; r.Enabled() {
+		var err error
+		shared, err = redis.New(redis.Config{
+			Addr: r.Addr, Cluster: r.Cluster,
+			SentinelMaster: r.Sentinel.MasterName, SentinelAddrs: r.Sentinel.Addrs, SentinelPassword: r.Sentinel.Password,
+			Password: r.Password, DB: r.DB, Timeout: r.Timeout, Logger: log,
+		})
 		if err != nil {
+			return catalog{}, nil, err
+		}
+		closers = append(closers, func() { shared.Close() })
+		inst.Redis = shared
+	}
+	if len(cfg.Regions) == 1 && cfg.Regions[0].Kind != config.KindGlance {
+		store, closeStore, err := openLocal(cfg, &cfg.Regions[0], fetcher, lim, shared, log)
+		if err != nil {
+			closeAll()
 			return catalog{}, nil, err
 		}
 		closers = append(closers, closeStore)
@@ -162,20 +177,8 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, lim *transfers.Li
 		FailListings: cfg.Federation.OnRegionFailure == "fail", CursorTTL: cfg.Federation.CursorTTL,
 		ReadAheadTTL: cfg.Cache.MetadataTTL, Logger: log,
 	}
-	var shared *redis.Tier
-	if r := cfg.Redis; r.Enabled() {
-		var err error
-		shared, err = redis.New(redis.Config{
-			Addr: r.Addr, Cluster: r.Cluster,
-			SentinelMaster: r.Sentinel.MasterName, SentinelAddrs: r.Sentinel.Addrs, SentinelPassword: r.Sentinel.Password,
-			Password: r.Password, DB: r.DB, Timeout: r.Timeout, Logger: log,
-		})
-		if err != nil {
-			return catalog{}, nil, err
-		}
-		closers = append(closers, func() { shared.Close() })
+	if shared != nil {
 		fc.Shared = shared
-		inst.Redis = shared
 	}
 	// The metadata definitions are the default region's (the composition
 	// picks it: federation merges images, not metadefs): its embedded
@@ -231,7 +234,7 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, lim *transfers.Li
 				closers = append(closers, mcache.Close)
 			}
 		default:
-			store, closeStore, err := openLocal(cfg, region, fetcher, lim, log)
+			store, closeStore, err := openLocal(cfg, region, fetcher, lim, shared, log)
 			if err != nil {
 				closeAll()
 				return catalog{}, nil, err
@@ -320,28 +323,62 @@ type catalog struct {
 	cache *federation.ImageCache
 }
 
-// openLocal opens an embedded region.
-func openLocal(cfg config.Config, region *config.Region, fetcher *outbound.Fetcher, lim *transfers.Limiter, log *slog.Logger) (*local.Store, func(), error) {
+// openLocal opens an embedded region. With a shared tier, the instances
+// of a site may serve the same data directory as Glance API workers share
+// one database and one file store: each announces its writes over Redis,
+// as an acknowledged invalidation of the metadata cache (cache/meta,
+// ack.go), and every other catches up with the database before it
+// acknowledges, so the writer answers once they all read what it wrote.
+// Without one, the store keeps its directory to itself.
+func openLocal(cfg config.Config, region *config.Region, fetcher *outbound.Fetcher, lim *transfers.Limiter, shared *redis.Tier, log *slog.Logger) (*local.Store, func(), error) {
 	// The default configuration points at ./data: make "spyglass
 	// serve" work in an empty directory.
 	if err := os.MkdirAll(region.DataDir, 0o750); err != nil {
 		return nil, nil, fmt.Errorf("regions[%s].data_dir: %w", region.Name, err)
 	}
-	store, err := local.Open(region.DataDir, local.Options{
+	opts := local.Options{
 		SizeCap:   int64(cfg.ImageSizeCap),
 		StoreName: region.Name,
 		Fetcher:   fetcher,
 		Transfers: lim,
-	})
+	}
+	var bus *meta.Cache
+	if shared != nil {
+		// Only its invalidations are used: it caches nothing of the
+		// store, which answers from memory.
+		var err error
+		bus, err = meta.New(meta.Config{TTL: time.Second, MaxEntries: 1, Shared: shared, Name: "embedded:" + region.Name})
+		if err != nil {
+			return nil, nil, fmt.Errorf("regions[%s]: %w", region.Name, err)
+		}
+		opts.Shared = true
+		opts.Announce = func(ctx context.Context) { bus.Invalidate(ctx, storeWrites) }
+	}
+	store, err := local.Open(region.DataDir, opts)
 	if err != nil {
+		if bus != nil {
+			bus.Close()
+		}
 		return nil, nil, fmt.Errorf("regions[%s]: open %s: %w", region.Name, region.DataDir, err)
+	}
+	if bus != nil {
+		bus.OnOthersInvalidate(func(string) { store.Refresh() })
+		// Announcements sent before the callback was set.
+		store.Refresh()
 	}
 	return store, func() {
 		if err := store.Close(); err != nil {
 			log.Error("closing the store", "region", region.Name, "err", err)
 		}
+		if bus != nil {
+			bus.Close()
+		}
 	}, nil
 }
+
+// storeWrites is the id an embedded store's announcements invalidate: a
+// receiver catches up with every write, whichever image it was to.
+const storeWrites = "store"
 
 // serveConfig serves cfg until ctx ends, then drains. On SIGHUP, reload
 // (when not nil) applies what can change without a restart.
@@ -545,3 +582,6 @@ func regionNames(rs []config.Region) string {
 	}
 	return strings.Join(names, ",")
 }
+
+// A shared embedded store tells the catalog of other instances' writes.
+var _ federation.OthersWriter = (*local.Store)(nil)

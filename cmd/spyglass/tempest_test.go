@@ -297,27 +297,31 @@ import_filtering: {allowed_ports: []%s}
 
 // startTempestEmbedded serves the embedded default with a second embedded
 // region beside it: two stores, so Tempest's copy-image and multi-store
-// import tests run.
-// It starts one instance: Tempest's remote tests skip
-// (no h.remote). A second instance would need the same data directory, and
-// the embedded store is one process's: it answers shows and listings from
-// in-memory snapshots that another process's writes never reach, and on
-// opening it fails the tasks and resets the uploads and imports in flight
-// (another process's too). SQLite's WAL would take two processes; the
-// store would not.
+// import tests run. It starts two instances on the same data directories,
+// sharing one real Redis as a site's instances do: Tempest's remote tests
+// stage through the first and import or delete through the second
+// (h.remote), as through two Glance API workers on one database and one
+// file store.
 func startTempestEmbedded(t *testing.T, h *tempestHarness) string {
 	data, second := t.TempDir(), t.TempDir()
-	cfg := h.spyglassConfig(t, fmt.Sprintf(`api: {show_multiple_locations: true}
+	regions := fmt.Sprintf(`api: {show_multiple_locations: true}
 regions:
   - {name: local, kind: local, data_dir: %q}
   - {name: second, kind: local, data_dir: %q}
 default_region: local
-`, data, second))
+redis: {addr: %q, timeout: 2s}
+`, data, second, redistest.StartT(t).Addr)
+	cfg := h.spyglassConfig(t, regions)
 	if out, err := exec.Command(h.bin, "metadefs", "load", h.metadefs, "--config", cfg, "--data-dir", data).CombinedOutput(); err != nil {
 		t.Fatalf("spyglass metadefs load %s: %v\n%s", h.metadefs, err, out)
 	}
-	p := startArgs(t, h.bin, "serve", "--config", cfg, "--data-dir", data)
+	p := startArgs(t, h.bin, "serve", "--config", cfg)
 	h.keepSpyglassLog(t, p)
+	// Its own configuration: its own image data cache (cache.dir).
+	remote := startArgs(t, h.bin, "serve", "--config", h.spyglassConfig(t, regions))
+	out := h.outDir
+	t.Cleanup(func() { os.WriteFile(filepath.Join(out, "spyglass-remote.log"), []byte(remote.log()), 0o644) })
+	h.remote = "http://" + remote.addr
 	return "http://" + p.addr
 }
 
