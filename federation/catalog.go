@@ -14,6 +14,8 @@ import (
 
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/backends/glancedownload"
+	"github.com/spyglass-gateway/spyglass/backends/outbound"
+	"github.com/spyglass-gateway/spyglass/backends/transfers"
 	"github.com/spyglass-gateway/spyglass/cache/blob"
 	"github.com/spyglass-gateway/spyglass/cache/meta"
 )
@@ -58,6 +60,17 @@ type Config struct {
 	// regions that do not run them (glancedownload.go); nil:
 	// glancedownload.Client().
 	GlanceDownload glancedownload.Doer
+	// WebDownload fetches the URIs of web-download imports into regions
+	// that do not run them (download.go): give it the fetcher of the
+	// gateway's import filtering, which the embedded regions use too.
+	// nil: outbound.Default(), Glance's default [import_filtering_opts].
+	WebDownload URLGetter
+	// Transfers bounds the downloads the gateway runs into those regions
+	// (web-download, glance-download) with the gateway's other outbound
+	// transfers: give it the *transfers.Limiter the gateway and the
+	// embedded regions share. nil: a limiter of the catalog's own with
+	// transfers' defaults.
+	Transfers TransferLimiter
 }
 
 // RegionConfig is one region behind the catalog.
@@ -100,8 +113,13 @@ type Catalog struct {
 
 	copies copyTasks
 	book   importBook // os_glance_importing_to_stores and os_glance_failed_import of imports across regions
-	// glanceDL reads glance-download sources (Config.GlanceDownload).
-	glanceDL glancedownload.Doer
+	// glanceDL reads glance-download sources (Config.GlanceDownload),
+	// webDL fetches web-download URIs (Config.WebDownload), within
+	// transfers (Config.Transfers).
+	glanceDL    glancedownload.Doer
+	webDL       URLGetter
+	transfers   TransferLimiter
+	downloading downloading // the images the gateway's downloads work on
 }
 
 // New validates cfg and returns the Catalog.
@@ -125,6 +143,16 @@ func New(cfg Config) (*Catalog, error) {
 		loc: newLocations(1 << 20), blobs: cfg.Blobs, log: cfg.Logger, readAhead: cfg.ReadAheadTTL}
 	if c.glanceDL = cfg.GlanceDownload; c.glanceDL == nil {
 		c.glanceDL = glancedownload.Client()
+	}
+	if c.webDL = cfg.WebDownload; c.webDL == nil {
+		c.webDL = outbound.Default()
+	}
+	if c.transfers = cfg.Transfers; c.transfers == nil {
+		l, err := transfers.New(transfers.Options{})
+		if err != nil {
+			return nil, err
+		}
+		c.transfers = l
 	}
 	for i, rc := range cfg.Regions {
 		if err := rc.Region.check(); err != nil {
@@ -368,7 +396,9 @@ func (c *Catalog) askEvery(ctx context.Context, id string) regionSet {
 // metadata cache).
 func (c *Catalog) Image(ctx context.Context, id string) (*backends.Image, error) {
 	if c.single() {
-		return c.regions[0].cached.Image(ctx, id)
+		// The gateway's downloads keep import bookkeeping here too.
+		img, err := c.regions[0].cached.Image(ctx, id)
+		return c.book.render(img), err
 	}
 	img, _, err := c.place(ctx, id, primaryCopy)
 	return img, err
@@ -377,7 +407,8 @@ func (c *Catalog) Image(ctx context.Context, id string) (*backends.Image, error)
 // ListImages merges the regions' listings; one region is asked directly.
 func (c *Catalog) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
 	if c.single() {
-		return c.regions[0].cached.ListImages(ctx, q)
+		imgs, err := c.regions[0].cached.ListImages(ctx, q)
+		return c.book.renderAll(imgs), err
 	}
 	return c.listMerged(ctx, q)
 }
@@ -612,8 +643,12 @@ func (c *Catalog) StageData(ctx context.Context, id string, r io.Reader, opts ba
 // Import runs glance-direct and web-download in the region chosen by
 // stores (moving a queued image there), and copy-image across regions.
 // An import to several stores imports into the image's own region and
-// copies from there (importMany).
+// copies from there (importMany). web-download and glance-download into a
+// region that does not run them (a Glance) are the gateway's (download).
 func (c *Catalog) Import(ctx context.Context, id string, req backends.ImportRequest) error {
+	if c.downloading.busy(id) {
+		return busyError(req.Method)
+	}
 	if !c.single() && req.Method == "copy-image" {
 		return c.copyImage(ctx, id, req)
 	}
@@ -629,8 +664,8 @@ func (c *Catalog) Import(ctx context.Context, id string, req backends.ImportRequ
 		return err
 	}
 	req.Stores, req.AllStores = nil, false
-	if req.Method == "glance-download" && !runsGlanceDownload(dst) {
-		return c.glanceDownload(ctx, dst, id, req)
+	if gatewayRuns(dst, req.Method) {
+		return c.download(ctx, dst, id, req)
 	}
 	return dst.Import(ctx, id, req)
 }
@@ -717,9 +752,14 @@ func (c *Catalog) ImageTasks(ctx context.Context, imageID string) ([]*backends.T
 	if len(ours) == 0 {
 		return ts, nil
 	}
+	// While a download of the gateway runs, the region's import in flight
+	// is its glance-direct (no other import is let in), subsumed as soon
+	// as it is known.
+	busy := c.downloading.busy(imageID)
 	out := make([]*backends.Task, 0, len(ts)+len(ours))
 	for _, t := range ts {
-		if !c.copies.hidden(t.ID) {
+		inFlight := t.Status == backends.TaskPending || t.Status == backends.TaskProcessing
+		if !c.copies.hidden(t.ID) && !(busy && t.Type == "api_image_import" && inFlight) {
 			out = append(out, t)
 		}
 	}
