@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -693,11 +694,13 @@ func (c *Catalog) Task(ctx context.Context, id string) (*backends.Task, error) {
 	return nil, firstErr
 }
 
-// ListTasks lists the tasks of every region, newest first as Glance's
-// default; filters, sort and markers are the default region's when there is
-// one region.
+// ListTasks lists the tasks of every region and the gateway's own (its
+// copy-image jobs and the imports it ran: ourTasks), newest first as
+// Glance's default; filters, sort and markers are the default region's
+// when there is one region and the gateway has no task to show.
 func (c *Catalog) ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error) {
-	if c.single() {
+	ours := c.ourTasks(ctx, q)
+	if c.single() && len(ours) == 0 {
 		return c.regions[0].cached.ListTasks(ctx, q)
 	}
 	backends.CallerFrom(ctx) // built now, not by the goroutines below at once
@@ -718,23 +721,108 @@ func (c *Catalog) ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*back
 				}
 				return
 			}
-			all = append(all, ts...)
+			for _, t := range ts {
+				if !c.copies.hidden(t.ID) {
+					all = append(all, t)
+				}
+			}
 		}()
 	}
 	wg.Wait()
 	if firstErr != nil && len(all) == 0 {
 		return nil, firstErr
 	}
-	sort.SliceStable(all, func(a, b int) bool {
-		if !all[a].CreatedAt.Equal(all[b].CreatedAt) {
-			return all[a].CreatedAt.After(all[b].CreatedAt)
-		}
-		return all[a].ID > all[b].ID
+	// The regions' tasks keep their region's order (Glance renders times
+	// to the second; its database orders by the microsecond), and the
+	// gateway's go where the second they were made puts them.
+	n := len(all)
+	all = append(all, ours...)
+	isOurs := func(i int) bool { return i >= n }
+	idx := make([]int, len(all))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		return taskBefore(q, all[idx[a]], all[idx[b]], isOurs(idx[a]), isOurs(idx[b]))
 	})
+	sorted := make([]*backends.Task, len(all))
+	for i, j := range idx {
+		sorted[i] = all[j]
+	}
+	all = sorted
 	if q.Limit > 0 && len(all) > q.Limit {
 		all = all[:q.Limit]
 	}
 	return all, nil
+}
+
+// ourTasks are the gateway's tasks a listing q shows the caller (an
+// admin: all; else the project's), those of this instance: on the first
+// page only (a marker is a region's position).
+func (c *Catalog) ourTasks(ctx context.Context, q *backends.TaskQuery) []*backends.Task {
+	if q.Marker != "" {
+		return nil
+	}
+	who := backends.CallerOf(ctx)
+	ours := c.copies.matching(func(t *backends.Task) bool {
+		return (who.Admin || t.Owner == who.Project) &&
+			(q.Status == "" || t.Status == q.Status) && (q.Type == "" || t.Type == q.Type)
+	})
+	// In the order they were made, for the listing's stable sort.
+	desc := q.Desc || q.SortKey == ""
+	sort.Slice(ours, func(a, b int) bool {
+		if desc {
+			return ours[a].CreatedAt.After(ours[b].CreatedAt)
+		}
+		return ours[a].CreatedAt.Before(ours[b].CreatedAt)
+	})
+	return ours
+}
+
+// taskBefore is the order of a task listing: q's sort key and direction
+// (created_at, newest first, by default), then created_at, as the regions
+// show them: to the second. Between a region's task and one of the
+// gateway's (ourA, ourB) made in the same second, the gateway's counts as
+// the older: it was made at the request, before the work that followed.
+// Otherwise equal tasks keep the order they come in (a region's own).
+func taskBefore(q *backends.TaskQuery, a, b *backends.Task, ourA, ourB bool) bool {
+	desc := q.Desc || q.SortKey == ""
+	sec := func(t time.Time) int64 { return t.Unix() }
+	cmp := 0
+	switch q.SortKey {
+	case "id":
+		cmp = strings.Compare(a.ID, b.ID)
+	case "type":
+		cmp = strings.Compare(a.Type, b.Type)
+	case "status":
+		cmp = strings.Compare(a.Status, b.Status)
+	case "updated_at":
+		cmp = cmpInt(sec(a.UpdatedAt), sec(b.UpdatedAt))
+	}
+	if cmp == 0 {
+		cmp = cmpInt(sec(a.CreatedAt), sec(b.CreatedAt))
+	}
+	if cmp == 0 && ourA != ourB {
+		if ourA {
+			cmp = -1
+		} else {
+			cmp = 1
+		}
+	}
+	if desc {
+		return cmp > 0
+	}
+	return cmp < 0
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // ImageTasks lists an image's tasks: its primary region's and the copy

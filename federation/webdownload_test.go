@@ -375,6 +375,20 @@ func TestGatewayDownloadsShareTheTransferBound(t *testing.T) {
 		!strings.Contains(task.Message, "Project p1 is over a limit for [Resource image_count_uploading is over limit of 1 due to current usage 2 and delta 0]") {
 		t.Errorf("refused web-download's task: %q, want Glance's LimitExceeded", task.Message)
 	}
+	// GET /v2/tasks lists both, as Glance lists its import tasks (the
+	// tasks API is an admin's).
+	_, b := do(t, base, multiAdmin, "GET", "/v2/tasks", nil)
+	var list struct{ Tasks []taskDoc }
+	json.Unmarshal(b, &list)
+	var statuses []string
+	for _, task := range list.Tasks {
+		if task.Type == "api_image_import" {
+			statuses = append(statuses, task.Status)
+		}
+	}
+	if got, want := strings.Join(statuses, ","), "failure,pending"; got != want {
+		t.Errorf("import tasks listed, newest first: %s, want %s", got, want)
+	}
 	if s := showState(t, base, refused); s != (storeState{Status: "queued"}) {
 		t.Errorf("refused image: %v, want queued, no store importing or failed", s)
 	}
