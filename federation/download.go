@@ -324,7 +324,11 @@ func (c *Catalog) awaitNotUploading(ctx context.Context, r *cachedRegion, id str
 	defer cancel()
 	for wait := 50 * time.Millisecond; ; wait = min(wait*2, time.Second) {
 		img, err := r.region.Images.Image(ctx, id)
-		if err == nil {
+		switch {
+		case errors.Is(err, backends.ErrNotFound): // deleted meanwhile
+			r.written(ctx, id, nil)
+			return
+		case err == nil:
 			r.written(ctx, id, img)
 			if img.Status != backends.StatusUploading {
 				return
