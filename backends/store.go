@@ -72,9 +72,9 @@ type ImportRequest struct {
 	URI    string // web-download only
 	// Glance is glance-download's source; zero for other methods.
 	Glance GlanceSource
-	// SizeCap is the largest image glance-download brings, in bytes, when
-	// the gateway reads the source itself (into a remote region); 0: the
-	// region's own cap alone.
+	// SizeCap is the largest image web-download or glance-download
+	// brings, in bytes, when the gateway reads the source itself (into a
+	// remote region); 0: the region's own cap alone.
 	SizeCap int64
 	// Stores and AllStores choose target stores (regions).
 	Stores               []string

@@ -48,7 +48,9 @@ type Config struct {
 	// cache's controls and the peer endpoint other instances fill from.
 	Admin Admin `yaml:"admin"`
 	// ImportFiltering is Glance's `[import_filtering_opts]`: the URLs
-	// tenants may make Spyglass fetch (web-download, import tasks). Same
+	// tenants may make Spyglass fetch (web-download, into every kind of
+	// region: Spyglass runs it for its Glance regions too; import tasks;
+	// v1 external sources). Same
 	// keys and defaults as Glance; stronger: encoded IP forms
 	// (`2130706433`, `0x7f000001`, `127.1`) are always refused; loopback,
 	// link-local (169.254.169.254) and unspecified addresses and
@@ -58,9 +60,10 @@ type Config struct {
 	// not used.
 	ImportFiltering ImportFiltering `yaml:"import_filtering"`
 	// Transfers bounds the outbound transfers tenants make Spyglass run:
-	// v1 copy-from copies, and the web-download imports and import tasks
-	// of embedded regions (a glance region's imports run in that Glance,
-	// under its own `[taskflow_executor]`). Each is size-capped
+	// v1 copy-from copies, the web-download imports and import tasks of
+	// embedded regions, and the web-download and glance-download imports
+	// Spyglass runs into Glance regions (fetched by Spyglass, staged in
+	// the region, imported there with glance-direct). Each is size-capped
 	// (`image_size_cap`); these bound how many run and wait, so that a
 	// tenant creating many images cannot make the gateway fetch any
 	// number of URLs at once. A transfer waiting for a slot keeps its

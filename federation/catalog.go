@@ -8,12 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/backends/glancedownload"
+	"github.com/spyglass-gateway/spyglass/backends/outbound"
+	"github.com/spyglass-gateway/spyglass/backends/transfers"
 	"github.com/spyglass-gateway/spyglass/cache/blob"
 	"github.com/spyglass-gateway/spyglass/cache/meta"
 )
@@ -58,6 +61,17 @@ type Config struct {
 	// regions that do not run them (glancedownload.go); nil:
 	// glancedownload.Client().
 	GlanceDownload glancedownload.Doer
+	// WebDownload fetches the URIs of web-download imports into regions
+	// that do not run them (download.go): give it the fetcher of the
+	// gateway's import filtering, which the embedded regions use too.
+	// nil: outbound.Default(), Glance's default [import_filtering_opts].
+	WebDownload URLGetter
+	// Transfers bounds the downloads the gateway runs into those regions
+	// (web-download, glance-download) with the gateway's other outbound
+	// transfers: give it the *transfers.Limiter the gateway and the
+	// embedded regions share. nil: a limiter of the catalog's own with
+	// transfers' defaults.
+	Transfers TransferLimiter
 }
 
 // RegionConfig is one region behind the catalog.
@@ -115,8 +129,13 @@ type Catalog struct {
 
 	copies copyTasks
 	book   importBook // os_glance_importing_to_stores and os_glance_failed_import of imports across regions
-	// glanceDL reads glance-download sources (Config.GlanceDownload).
-	glanceDL glancedownload.Doer
+	// glanceDL reads glance-download sources (Config.GlanceDownload),
+	// webDL fetches web-download URIs (Config.WebDownload), within
+	// transfers (Config.Transfers).
+	glanceDL    glancedownload.Doer
+	webDL       URLGetter
+	transfers   TransferLimiter
+	downloading downloading // the images the gateway's downloads work on
 }
 
 // New validates cfg and returns the Catalog.
@@ -140,6 +159,16 @@ func New(cfg Config) (*Catalog, error) {
 		loc: newLocations(1 << 20), blobs: cfg.Blobs, log: cfg.Logger, readAhead: cfg.ReadAheadTTL}
 	if c.glanceDL = cfg.GlanceDownload; c.glanceDL == nil {
 		c.glanceDL = glancedownload.Client()
+	}
+	if c.webDL = cfg.WebDownload; c.webDL == nil {
+		c.webDL = outbound.Default()
+	}
+	if c.transfers = cfg.Transfers; c.transfers == nil {
+		l, err := transfers.New(transfers.Options{})
+		if err != nil {
+			return nil, err
+		}
+		c.transfers = l
 	}
 	for i, rc := range cfg.Regions {
 		if err := rc.Region.check(); err != nil {
@@ -395,7 +424,9 @@ func (c *Catalog) askEvery(ctx context.Context, id string) regionSet {
 // metadata cache).
 func (c *Catalog) Image(ctx context.Context, id string) (*backends.Image, error) {
 	if c.single() {
-		return c.regions[0].cached.Image(ctx, id)
+		// The gateway's downloads keep import bookkeeping here too.
+		img, err := c.regions[0].cached.Image(ctx, id)
+		return c.book.render(img), err
 	}
 	img, _, err := c.place(ctx, id, primaryCopy)
 	return img, err
@@ -404,7 +435,8 @@ func (c *Catalog) Image(ctx context.Context, id string) (*backends.Image, error)
 // ListImages merges the regions' listings; one region is asked directly.
 func (c *Catalog) ListImages(ctx context.Context, q *backends.ListQuery) ([]*backends.Image, error) {
 	if c.single() {
-		return c.regions[0].cached.ListImages(ctx, q)
+		imgs, err := c.regions[0].cached.ListImages(ctx, q)
+		return c.book.renderAll(imgs), err
 	}
 	return c.listMerged(ctx, q)
 }
@@ -639,8 +671,12 @@ func (c *Catalog) StageData(ctx context.Context, id string, r io.Reader, opts ba
 // Import runs glance-direct and web-download in the region chosen by
 // stores (moving a queued image there), and copy-image across regions.
 // An import to several stores imports into the image's own region and
-// copies from there (importMany).
+// copies from there (importMany). web-download and glance-download into a
+// region that does not run them (a Glance) are the gateway's (download).
 func (c *Catalog) Import(ctx context.Context, id string, req backends.ImportRequest) error {
+	if c.downloading.busy(id) {
+		return busyError(req.Method)
+	}
 	if !c.single() && req.Method == "copy-image" {
 		return c.copyImage(ctx, id, req)
 	}
@@ -656,8 +692,8 @@ func (c *Catalog) Import(ctx context.Context, id string, req backends.ImportRequ
 		return err
 	}
 	req.Stores, req.AllStores = nil, false
-	if req.Method == "glance-download" && !runsGlanceDownload(dst) {
-		return c.glanceDownload(ctx, dst, id, req)
+	if gatewayRuns(dst, req.Method) {
+		return c.download(ctx, dst, id, req)
 	}
 	return dst.Import(ctx, id, req)
 }
@@ -685,11 +721,13 @@ func (c *Catalog) Task(ctx context.Context, id string) (*backends.Task, error) {
 	return nil, firstErr
 }
 
-// ListTasks lists the tasks of every region, newest first as Glance's
-// default; filters, sort and markers are the default region's when there is
-// one region.
+// ListTasks lists the tasks of every region and the gateway's own (its
+// copy-image jobs and the imports it ran: ourTasks), newest first as
+// Glance's default; filters, sort and markers are the default region's
+// when there is one region and the gateway has no task to show.
 func (c *Catalog) ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*backends.Task, error) {
-	if c.single() {
+	ours := c.ourTasks(ctx, q)
+	if c.single() && len(ours) == 0 {
 		return c.regions[0].cached.ListTasks(ctx, q)
 	}
 	backends.CallerFrom(ctx) // built now, not by the goroutines below at once
@@ -710,23 +748,108 @@ func (c *Catalog) ListTasks(ctx context.Context, q *backends.TaskQuery) ([]*back
 				}
 				return
 			}
-			all = append(all, ts...)
+			for _, t := range ts {
+				if !c.copies.hidden(t.ID) {
+					all = append(all, t)
+				}
+			}
 		}()
 	}
 	wg.Wait()
 	if firstErr != nil && len(all) == 0 {
 		return nil, firstErr
 	}
-	sort.SliceStable(all, func(a, b int) bool {
-		if !all[a].CreatedAt.Equal(all[b].CreatedAt) {
-			return all[a].CreatedAt.After(all[b].CreatedAt)
-		}
-		return all[a].ID > all[b].ID
+	// The regions' tasks keep their region's order (Glance renders times
+	// to the second; its database orders by the microsecond), and the
+	// gateway's go where the second they were made puts them.
+	n := len(all)
+	all = append(all, ours...)
+	isOurs := func(i int) bool { return i >= n }
+	idx := make([]int, len(all))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		return taskBefore(q, all[idx[a]], all[idx[b]], isOurs(idx[a]), isOurs(idx[b]))
 	})
+	sorted := make([]*backends.Task, len(all))
+	for i, j := range idx {
+		sorted[i] = all[j]
+	}
+	all = sorted
 	if q.Limit > 0 && len(all) > q.Limit {
 		all = all[:q.Limit]
 	}
 	return all, nil
+}
+
+// ourTasks are the gateway's tasks a listing q shows the caller (an
+// admin: all; else the project's), those of this instance: on the first
+// page only (a marker is a region's position).
+func (c *Catalog) ourTasks(ctx context.Context, q *backends.TaskQuery) []*backends.Task {
+	if q.Marker != "" {
+		return nil
+	}
+	who := backends.CallerOf(ctx)
+	ours := c.copies.matching(func(t *backends.Task) bool {
+		return (who.Admin || t.Owner == who.Project) &&
+			(q.Status == "" || t.Status == q.Status) && (q.Type == "" || t.Type == q.Type)
+	})
+	// In the order they were made, for the listing's stable sort.
+	desc := q.Desc || q.SortKey == ""
+	sort.Slice(ours, func(a, b int) bool {
+		if desc {
+			return ours[a].CreatedAt.After(ours[b].CreatedAt)
+		}
+		return ours[a].CreatedAt.Before(ours[b].CreatedAt)
+	})
+	return ours
+}
+
+// taskBefore is the order of a task listing: q's sort key and direction
+// (created_at, newest first, by default), then created_at, as the regions
+// show them: to the second. Between a region's task and one of the
+// gateway's (ourA, ourB) made in the same second, the gateway's counts as
+// the older: it was made at the request, before the work that followed.
+// Otherwise equal tasks keep the order they come in (a region's own).
+func taskBefore(q *backends.TaskQuery, a, b *backends.Task, ourA, ourB bool) bool {
+	desc := q.Desc || q.SortKey == ""
+	sec := func(t time.Time) int64 { return t.Unix() }
+	cmp := 0
+	switch q.SortKey {
+	case "id":
+		cmp = strings.Compare(a.ID, b.ID)
+	case "type":
+		cmp = strings.Compare(a.Type, b.Type)
+	case "status":
+		cmp = strings.Compare(a.Status, b.Status)
+	case "updated_at":
+		cmp = cmpInt(sec(a.UpdatedAt), sec(b.UpdatedAt))
+	}
+	if cmp == 0 {
+		cmp = cmpInt(sec(a.CreatedAt), sec(b.CreatedAt))
+	}
+	if cmp == 0 && ourA != ourB {
+		if ourA {
+			cmp = -1
+		} else {
+			cmp = 1
+		}
+	}
+	if desc {
+		return cmp > 0
+	}
+	return cmp < 0
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // ImageTasks lists an image's tasks: its primary region's and the copy
@@ -744,9 +867,14 @@ func (c *Catalog) ImageTasks(ctx context.Context, imageID string) ([]*backends.T
 	if len(ours) == 0 {
 		return ts, nil
 	}
+	// While a download of the gateway runs, the region's import in flight
+	// is its glance-direct (no other import is let in), subsumed as soon
+	// as it is known.
+	busy := c.downloading.busy(imageID)
 	out := make([]*backends.Task, 0, len(ts)+len(ours))
 	for _, t := range ts {
-		if !c.copies.hidden(t.ID) {
+		inFlight := t.Status == backends.TaskPending || t.Status == backends.TaskProcessing
+		if !c.copies.hidden(t.ID) && !(busy && t.Type == "api_image_import" && inFlight) {
 			out = append(out, t)
 		}
 	}

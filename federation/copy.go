@@ -138,6 +138,20 @@ func (t *copyTasks) forImage(ctx context.Context, imageID string) []*backends.Ta
 	return out
 }
 
+// matching are this instance's tasks that keep says to, not expired.
+func (t *copyTasks) matching(keep func(*backends.Task) bool) []*backends.Task {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	var out []*backends.Task
+	for _, task := range t.tasks {
+		if (task.ExpiresAt == nil || task.ExpiresAt.After(now)) && keep(task) {
+			out = append(out, task)
+		}
+	}
+	return out
+}
+
 // update replaces the task's record with a new snapshot (records handed
 // out are never modified).
 func (t *copyTasks) update(ctx context.Context, task *backends.Task, status, message string) *backends.Task {

@@ -57,6 +57,17 @@
 //     copies; Glance's os_glance_importing_to_stores and
 //     os_glance_failed_import for both are kept in process and laid over
 //     the image's record (imports.go).
+//   - The gateway's downloads (download.go): web-download and
+//     glance-download into a region that does not run them (a Glance:
+//     its own would apply its own import filtering and rules, or look in
+//     its own catalog) are run by the catalog, into one store or several:
+//     the source fetched through the gateway's import filtering
+//     (Config.WebDownload) or read from the caller's catalog
+//     (Config.GlanceDownload), within the transfer bounds the gateway's
+//     other outbound transfers share (Config.Transfers), staged in the
+//     region and imported there with glance-direct, followed as one
+//     Glance task with Glance's bookkeeping (a failure leaves the image
+//     queued and its store in os_glance_failed_import).
 //
 // The embedded region alone needs none of this (its store answers from
 // memory), so cmd/spyglass hands the gateway that store directly.
@@ -64,6 +75,6 @@
 //	cat, err := federation.New(federation.Config{Regions: []federation.RegionConfig{
 //		{Name: "local", Region: federation.RegionOf(store)},
 //		{Name: "east", Region: federation.RegionOf(remote), Meta: meta},
-//	}, Blobs: blobs})
+//	}, Blobs: blobs, WebDownload: fetcher, Transfers: limiter})
 //	srv, err := gateway.New(gateway.Config{}, gateway.CatalogOf(cat), auth)
 package federation

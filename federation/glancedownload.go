@@ -4,19 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
-
-	"github.com/google/uuid"
+	"io"
 
 	"github.com/spyglass-gateway/spyglass/backends"
 	"github.com/spyglass-gateway/spyglass/backends/glancedownload"
-	"github.com/spyglass-gateway/spyglass/logctx"
 )
 
 // GlanceDownloader is a region whose Import runs glance-download itself
 // (local.Store). The others (a Glance, whose own glance-download would
 // look in its own catalog, with its own import filtering, if enabled at
-// all) get the gateway's: see Catalog.glanceDownload.
+// all) get the gateway's download (download.go), whose source
+// openGlanceSource opens.
 type GlanceDownloader interface {
 	RunsGlanceDownload() bool
 }
@@ -26,84 +24,35 @@ func runsGlanceDownload(r *cachedRegion) bool {
 	return ok && g.RunsGlanceDownload()
 }
 
-// glanceDownload is the glance-download import into a region that does not
-// run it: the gateway reads the source's record as the caller, gives the
-// image the source's formats and the properties Glance copies, streams
-// the source's data into the region's staging area and imports it with
-// glance-direct, the region's own task. It runs as a task of the gateway
-// (api_image_import, as Glance records it) and returns at once; a failure
-// before the data is staged puts the formats and properties back, and the
-// image stays queued, as Glance's revert leaves it.
-func (c *Catalog) glanceDownload(ctx context.Context, dst *cachedRegion, id string, req backends.ImportRequest) error {
-	img, err := dst.Image(ctx, id)
-	if err != nil {
-		return err
-	}
-	if img.Status != backends.StatusQueued {
-		return backends.Errorf(backends.ErrConflict, "Image needs to be in 'queued' state to use 'glance-download' method")
-	}
-	caller := backends.CallerOf(ctx)
-	input, _ := json.Marshal(map[string]any{
-		"image_id": id,
-		"import_req": map[string]any{"method": map[string]any{
-			"name": req.Method, "glance_image_id": req.Glance.ImageID,
-			"glance_region": req.Glance.Region, "glance_service_interface": req.Glance.Interface,
-		}},
-		"backend": []string{dst.name},
-	})
-	now := time.Now().UTC()
-	task := &backends.Task{
-		ID: uuid.NewString(), Type: "api_image_import", Status: backends.TaskProcessing,
-		Owner: caller.Project, UserID: caller.User, RequestID: caller.RequestID, ImageID: id,
-		Input: input, CreatedAt: now, UpdatedAt: now,
-	}
-	c.copies.put(ctx, task)
-
-	// The download outlives the request: it runs as the caller, with a
-	// context of its own.
-	who := caller
-	bg := logctx.WithRequestID(backends.WithCaller(context.Background(), &who), caller.RequestID)
-	go func() {
-		if err := c.runGlanceDownload(bg, dst, img, req, who.Token); err != nil {
-			c.log.ErrorContext(bg, "glance-download failed", "image", id, "from", req.Glance.Region, "to", dst.name, "err", err)
-			c.copies.update(bg, task, backends.TaskFailure, logctx.Redact(err.Error()))
-			return
-		}
-		c.copies.update(bg, task, backends.TaskSuccess, "")
-	}()
-	return nil
-}
-
-func (c *Catalog) runGlanceDownload(ctx context.Context, dst *cachedRegion, img *backends.Image, req backends.ImportRequest, token string) error {
+// openGlanceSource is glance-download's first steps, as Glance's
+// _ImportMetadata and _DownloadGlanceImage: read the source's record as
+// the caller, give the image in dst the source's formats and the
+// properties Glance copies, and open the source's data, of size bytes.
+// undo puts the formats and properties back (the import failed before
+// the data was staged: Glance's revert leaves the image queued as it was).
+func (c *Catalog) openGlanceSource(ctx context.Context, dst *cachedRegion, img *backends.Image, req backends.ImportRequest, token string) (body io.ReadCloser, size int64, undo func(), err error) {
 	meta, err := glancedownload.Fetch(ctx, c.glanceDL, req.Glance, token, glancedownload.DefaultProperties)
 	if err != nil {
-		return err
+		return nil, 0, nil, err
 	}
 	if req.SizeCap > 0 && meta.Size > req.SizeCap {
-		return fmt.Errorf("the remote image's size %d is larger than the image size cap %d", meta.Size, req.SizeCap)
+		return nil, 0, nil, fmt.Errorf("the remote image's size %d is larger than the image size cap %d", meta.Size, req.SizeCap)
 	}
-	set, undo := downloadChanges(img, meta)
+	set, back := downloadChanges(img, meta)
 	if _, err := dst.UpdateImage(ctx, img.ID, set); err != nil {
-		return fmt.Errorf("setting the source's formats and properties: %w", err)
+		return nil, 0, nil, fmt.Errorf("setting the source's formats and properties: %w", err)
 	}
-	restore := func(cause error) error {
-		if _, err := dst.UpdateImage(ctx, img.ID, undo); err != nil {
+	undo = func() {
+		if _, err := dst.UpdateImage(ctx, img.ID, back); err != nil {
 			c.log.WarnContext(ctx, "glance-download: the image's formats and properties were not put back", "image", img.ID, "region", dst.name, "err", err)
 		}
-		return cause
 	}
-	body, err := glancedownload.Open(ctx, c.glanceDL, req.Glance, token)
+	body, err = glancedownload.Open(ctx, c.glanceDL, req.Glance, token)
 	if err != nil {
-		return restore(err)
+		undo()
+		return nil, 0, nil, err
 	}
-	defer body.Close()
-	if _, err := dst.StageData(ctx, img.ID, body, backends.UploadOptions{ExpectedSize: meta.Size, SizeCap: req.SizeCap}); err != nil {
-		return restore(fmt.Errorf("staging the data: %w", err))
-	}
-	if err := dst.Import(ctx, img.ID, backends.ImportRequest{Method: "glance-direct"}); err != nil {
-		return fmt.Errorf("importing the staged data: %w", err)
-	}
-	return nil
+	return body, meta.Size, undo, nil
 }
 
 // downloadChanges are the patches that give img the source's formats and

@@ -185,6 +185,28 @@ func (b *importBook) render(img *backends.Image) *backends.Image {
 	return out
 }
 
+// renderAll is render over a listing's page; the page is copied, not
+// changed, when an image on it has marks.
+func (b *importBook) renderAll(imgs []*backends.Image) []*backends.Image {
+	if b.n.Load() == 0 {
+		return imgs
+	}
+	var out []*backends.Image
+	for i, img := range imgs {
+		r := b.render(img)
+		if r != img && out == nil {
+			out = slices.Clone(imgs)
+		}
+		if out != nil {
+			out[i] = r
+		}
+	}
+	if out == nil {
+		return imgs
+	}
+	return out
+}
+
 // storeList parses a bookkeeping property (Glance splits on ",", drops
 // empty names, and keeps a set).
 func storeList(v string) []string {

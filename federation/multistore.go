@@ -2,17 +2,13 @@ package federation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/spyglass-gateway/spyglass/backends"
-	"github.com/spyglass-gateway/spyglass/logctx"
 )
 
 // importWait bounds how long a multi-store import waits for its first
@@ -27,11 +23,13 @@ type unimporter interface {
 	Unimport(ctx context.Context, id string) (*backends.Image, error)
 }
 
-// importMany is glance-direct, web-download or glance-download to several stores (stores,
-// or all_stores): each region is one store, so the image is imported into
-// one region by that region's own import, and copied from there to the
-// others as copy-image copies, in the background; one api_image_import
-// task follows the whole, and the import bookkeeping is Glance's.
+// importMany is glance-direct, web-download or glance-download to several
+// stores (stores, or all_stores): each region is one store, so the image
+// is imported into one region by that region's own import (or, for a
+// download into a region that does not run it, the gateway's: download.go,
+// within the transfer bounds), and copied from there to the others as
+// copy-image copies, in the background; one api_image_import task follows
+// the whole, and the import bookkeeping is Glance's.
 //
 // The first region is the image's own when it is asked for; else a queued
 // image (web-download) moves to the first store asked for, while a staged
@@ -43,7 +41,6 @@ type unimporter interface {
 // cannot: the image stays active there, the failed store is listed and the
 // task fails. Glance itself activates the image only after the last store.
 func (c *Catalog) importMany(ctx context.Context, id string, req backends.ImportRequest) error {
-	caller := backends.CallerOf(ctx)
 	img, holders, err := c.place(ctx, id, primaryCopy)
 	if err != nil {
 		return err
@@ -77,16 +74,14 @@ func (c *Catalog) importMany(ctx context.Context, id string, req backends.Import
 	one := req
 	one.Stores, one.AllStores, one.AllStoresMustSucceed = nil, false, true
 	started := time.Now()
-	// glance-download into a region that does not run it (a Glance) is
-	// the gateway's: the source is read and staged there in the
-	// background, before the region's own glance-direct import.
+	// web-download and glance-download into a region that does not run
+	// them (a Glance) are the gateway's (download.go): the source is read
+	// and staged there in the background, before the region's own
+	// glance-direct import.
 	var download *backends.Image
-	if req.Method == "glance-download" && !runsGlanceDownload(dst) {
-		if download, err = dst.Image(ctx, id); err != nil {
+	if gatewayRuns(dst, req.Method) {
+		if download, err = c.claimQueued(ctx, dst, id, req.Method); err != nil {
 			return err
-		}
-		if download.Status != backends.StatusQueued {
-			return backends.Errorf(backends.ErrConflict, "Image needs to be in 'queued' state to use 'glance-download' method")
 		}
 	} else if err := dst.Import(ctx, id, one); err != nil {
 		return err
@@ -96,58 +91,55 @@ func (c *Catalog) importMany(ctx context.Context, id string, req backends.Import
 	for k, i := range order {
 		storeNames[k] = c.regions[i].cached.name
 	}
-	method := map[string]any{"name": req.Method}
-	switch req.Method {
-	case "web-download":
-		method["uri"] = req.URI
-	case "glance-download":
-		method["glance_image_id"] = req.Glance.ImageID
-		method["glance_region"] = req.Glance.Region
-		method["glance_service_interface"] = req.Glance.Interface
-	}
-	importReq := map[string]any{"method": method, "all_stores_must_succeed": req.AllStoresMustSucceed}
+	importReq := map[string]any{"method": importMethod(req), "all_stores_must_succeed": req.AllStoresMustSucceed}
 	if req.AllStores {
 		importReq["all_stores"] = true
 	} else {
 		importReq["stores"] = req.Stores
 	}
-	input, _ := json.Marshal(map[string]any{"image_id": id, "import_req": importReq, "backend": storeNames})
-	now := time.Now().UTC()
-	task := &backends.Task{
-		ID: uuid.NewString(), Type: "api_image_import", Status: backends.TaskProcessing,
-		Owner: caller.Project, UserID: caller.User, RequestID: caller.RequestID, ImageID: id,
-		Input: input, CreatedAt: now, UpdatedAt: now,
+	status := backends.TaskProcessing
+	if download != nil {
+		status = backends.TaskPending // until the transfer has a slot
 	}
-	c.copies.put(ctx, task)
+	task := c.importTask(ctx, id, importReq, storeNames, status)
 	if t := latestImportTask(ctx, dst, id, started); t != nil {
 		c.copies.subsume(t.ID, task.ID)
 	}
 	c.book.begin(id, img, storeNames, first.name, req.AllStoresMustSucceed)
 
-	who := caller
-	bg := logctx.WithRequestID(backends.WithCaller(context.Background(), &who), caller.RequestID)
+	bg := background(ctx)
 	go func() {
 		var active *backends.Image
 		var err error
 		if download != nil {
-			if err = c.runGlanceDownload(bg, dst, download, one, who.Token); err == nil {
-				if t := latestImportTask(bg, dst, id, started); t != nil {
-					c.copies.subsume(t.ID, task.ID)
-				}
-			}
-		}
-		if err == nil {
+			active, err = c.runDownload(bg, order[0], download, one, task, started)
+			c.downloading.release(id)
+		} else {
 			wctx, cancel := context.WithTimeout(bg, importWait)
 			active, err = c.awaitImport(wctx, order[0], id, started)
 			cancel()
 		}
 		if err != nil {
 			c.log.ErrorContext(bg, "multi-store import failed in its first store", "image", id, "store", first.name, "err", err)
-			c.book.failedIn(id, first.name)
-			for _, i := range order[1:] {
-				c.book.done(id, c.regions[i].cached.name)
+			var staging *stagingError
+			for k, i := range order {
+				switch name := c.regions[i].cached.name; {
+				case overBound(err):
+					// As Glance's import over its quota: no store failed.
+					c.book.done(id, name)
+				case k == 0, errors.As(err, &staging):
+					// A download that never staged its data failed
+					// every store (Glance's BaseDownload.revert).
+					c.book.failedIn(id, name)
+				default:
+					c.book.done(id, name)
+				}
 			}
-			c.copies.update(bg, task, backends.TaskFailure, first.name+": "+err.Error())
+			msg := taskMessage(err)
+			if !overBound(err) && msg != internalError {
+				msg = first.name + ": " + msg // Glance's words need no store
+			}
+			c.copies.update(bg, task, backends.TaskFailure, msg)
 			return
 		}
 		c.book.done(id, first.name)

@@ -474,6 +474,10 @@ func (s *Server) importImage(c *call, id string) {
 			writeError(c.ctx, err)
 			return
 		}
+	}
+	if req.Method == "glance-download" || req.Method == "web-download" {
+		// The gateway may run the download itself (into a Glance
+		// region): the data it brings is capped as an upload is.
 		req.SizeCap = s.cfg.SizeCap
 	}
 	// copy-image has its own rule; any other method needs modify_image

@@ -484,6 +484,10 @@ func (s *Store) restoreDownloadMetadata(id string, old *backends.Image, meta *gl
 // (federation.GlanceDownloader).
 func (s *Store) RunsGlanceDownload() bool { return true }
 
+// RunsWebDownload reports that Import runs web-download itself
+// (federation.WebDownloader).
+func (s *Store) RunsWebDownload() bool { return true }
+
 // importInput is the input of an "import" task (POST /v2/tasks).
 type importInput struct {
 	ImportFrom       string                     `json:"import_from"`

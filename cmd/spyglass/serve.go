@@ -125,9 +125,10 @@ func buildCatalogs(c config.I18n) (*i18n.Catalogs, error) {
 // openCatalog opens the regions the gateway serves: one embedded store
 // directly (it answers from memory), otherwise the federation catalog over
 // every region, remote ones behind the metadata cache and the blob cache.
-// It records the parts it opens in inst. Embedded stores fetch tenants'
-// URLs (web-download, import tasks) with fetcher, within lim; adminToken is the site's
-// admin token, which fills send to the other instances.
+// It records the parts it opens in inst. Embedded stores, and the
+// catalog for the Glance regions, fetch tenants' URLs (web-download,
+// import tasks) with fetcher, within lim; adminToken is the site's admin
+// token, which fills send to the other instances.
 func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, lim *transfers.Limiter, adminToken string, log *slog.Logger, inst *admin.Instance) (catalog, func(), error) {
 	var closers []func()
 	closeAll := func() {
@@ -176,6 +177,10 @@ func openCatalog(cfg config.Config, fetcher *outbound.Fetcher, lim *transfers.Li
 		Default: cfg.DefaultRegion, ProjectRegions: cfg.ProjectRegions,
 		FailListings: cfg.Federation.OnRegionFailure == "fail", CursorTTL: cfg.Federation.CursorTTL,
 		ReadAheadTTL: cfg.Cache.MetadataTTL, Logger: log,
+		// web-download and glance-download into Glance regions are the
+		// gateway's: the same import filtering and the same transfer
+		// bounds as the embedded regions' and v1 copy-from.
+		WebDownload: fetcher, Transfers: lim,
 	}
 	if shared != nil {
 		fc.Shared = shared

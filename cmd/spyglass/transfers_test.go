@@ -16,14 +16,24 @@ import (
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
 )
 
-// TestTransfersShareOneBound: serve gives the gateway's v1 copy-from and
-// the embedded region's web-download one limiter, from the transfers keys.
-// With one slot and one transfer a project, p1's copy (held open by the
-// origin) makes p1's web-download fail at once with Glance's over-quota
-// message, while p2's waits queued and runs when the copy ends; /metrics
-// counts them.
+// TestTransfersShareOneBound: serve gives the gateway's v1 copy-from, the
+// embedded region's web-download and the gateway's web-download into a
+// Glance region one limiter, from the transfers keys. With one slot and
+// one transfer a project, p1's copy (held open by the origin) makes p1's
+// web-download fail at once with Glance's over-quota message, while p2's
+// waits queued and runs when the copy ends; /metrics counts them.
 func TestTransfersShareOneBound(t *testing.T) {
 	bin := buildBinary(t)
+	g := glancetest.SharedT(t)
+	for _, tc := range []struct{ name, regions string }{
+		{"embedded", "regions: [{name: local, kind: local, data_dir: %q}]\n"},
+		{"glance region", "regions: [{name: origin, kind: glance, endpoint: " + fmt.Sprintf("%q", g.URL) + "}]\ncache: {dir: %q, max_size: 1GiB}\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { transfersShareOneBound(t, bin, tc.regions) })
+	}
+}
+
+func transfersShareOneBound(t *testing.T, bin, regions string) {
 	release := make(chan struct{})
 	arrived := make(chan string, 10)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -44,9 +54,8 @@ func TestTransfersShareOneBound(t *testing.T) {
 	u, _ := url.Parse(origin.URL)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "spyglass.yaml")
-	cfg := fmt.Sprintf("listen: 127.0.0.1:0\nauth: {mode: trusted}\nregions: [{name: local, kind: local, data_dir: %q}]\n"+
-		"import_filtering: {allowed_hosts: [127.0.0.1], allowed_ports: [%s]}\ntransfers: {max_active: 1, per_project: 1, max_queued: 1}\n",
-		filepath.Join(dir, "data"), u.Port())
+	cfg := "listen: 127.0.0.1:0\nauth: {mode: trusted}\n" + fmt.Sprintf(regions, filepath.Join(dir, "data")) +
+		fmt.Sprintf("import_filtering: {allowed_hosts: [127.0.0.1], allowed_ports: [%s]}\ntransfers: {max_active: 1, per_project: 1, max_queued: 1}\n", u.Port())
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
