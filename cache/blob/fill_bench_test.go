@@ -131,6 +131,7 @@ func BenchmarkFillWithReaders(b *testing.B) {
 	}
 	defer c.Close()
 	img := 0
+	var readBack1, readBack100 []float64 // bytes the verifiers read back, per image byte
 	run := func(readers int, warm bool) (fill, complete, wall, cpu time.Duration) {
 		if !warm {
 			img++
@@ -143,7 +144,7 @@ func BenchmarkFillWithReaders(b *testing.B) {
 			}
 		}
 		before := got.Load()
-		cpu0 := processCPU()
+		cpu0, rb0 := processCPU(), blob.VerifyReadBack(c)
 		var wg sync.WaitGroup
 		start := time.Now()
 		var origin time.Duration
@@ -213,6 +214,11 @@ func BenchmarkFillWithReaders(b *testing.B) {
 		complete = time.Since(start)
 		<-readersDone
 		wall = time.Since(start)
+		if rb := float64(blob.VerifyReadBack(c)-rb0) / size; readers == 1 && !warm {
+			readBack1 = append(readBack1, rb)
+		} else if !warm {
+			readBack100 = append(readBack100, rb)
+		}
 		return origin, complete, wall, processCPU() - cpu0
 	}
 	var one, many, oneC, manyC, coldWall, warmWall, cpu1, cpu100, cpuWarm []float64
@@ -239,6 +245,10 @@ func BenchmarkFillWithReaders(b *testing.B) {
 	b.ReportMetric(median(cpu1), "cpu1-ms")
 	b.ReportMetric(median(cpu100), "cpu100-ms")
 	b.ReportMetric(median(cpu100)-median(cpuWarm), "cpu100-warm-ms")
+	// Bytes the verifiers read back from the file rather than hashed from
+	// the fill's buffers, per byte of the image and checksum (two).
+	b.ReportMetric(median(readBack1)/2, "readback1/B")
+	b.ReportMetric(median(readBack100)/2, "readback100/B")
 	b.ReportMetric(0, "ns/op")
 }
 

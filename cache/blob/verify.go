@@ -153,7 +153,9 @@ func (v *verification) verdict() error {
 // at off is hashed from memory; one beyond it first has the bytes between
 // read back from the file (waiting for them to be written); one before it
 // (those bytes were read back already) is hashed only for what it has
-// beyond off.
+// beyond off. Bytes written twice (a stream shortened by a fetch ahead
+// while its read was in flight) are hashed once, from whichever copy came
+// first: both are the origin's bytes for that range.
 func (v *verification) follow(ctx context.Context, name, want string, h hash.Hash, in <-chan *piece) error {
 	e := v.e
 	var off int64
