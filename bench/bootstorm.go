@@ -580,6 +580,26 @@ func StormRatios(res []StormResult) map[string]float64 {
 			out[fmt.Sprintf("N=%d spyglass origin fill s / nginx's", n)] = r.FillS / nc.FillS
 		}
 		out[fmt.Sprintf("N=%d spyglass cold p99 first byte - origin first byte (s)", n)] = r.TTFBP99 - r.OriginFirstByteS
+		if vc, ok := by[fmt.Sprintf("varnish-cold/%d", n)]; ok && vc.TTFBP99 > 0 {
+			out[fmt.Sprintf("N=%d spyglass cold p99 first byte / varnish's", n)] = r.TTFBP99 / vc.TTFBP99
+		}
+		// The targets against the best peer: the shortest cold
+		// wall, the highest warm aggregate.
+		bestCold, bestWarm := 0.0, 0.0
+		for _, peer := range []string{"nginx", "varnish"} {
+			if pc, ok := by[fmt.Sprintf("%s-cold/%d", peer, n)]; ok && pc.WallS > 0 && (bestCold == 0 || pc.WallS < bestCold) {
+				bestCold = pc.WallS
+			}
+			if pw, ok := by[fmt.Sprintf("%s-warm/%d", peer, n)]; ok && pw.MiBps > bestWarm {
+				bestWarm = pw.MiBps
+			}
+		}
+		if bestCold > 0 {
+			out[fmt.Sprintf("N=%d spyglass cold wall / best peer's cold wall", n)] = r.WallS / bestCold
+		}
+		if okw && bestWarm > 0 {
+			out[fmt.Sprintf("N=%d spyglass warm MiB/s / best peer's warm", n)] = warm.MiBps / bestWarm
+		}
 		if sc, ok := by[fmt.Sprintf("site-cold/%d", n)]; ok {
 			out[fmt.Sprintf("N=%d origin bytes per image, site of instances behind round-robin, cold", n)] = sc.OriginRatio
 			if sw, ok := by[fmt.Sprintf("site-warm/%d", n)]; ok && sw.WallS > 0 {

@@ -18,7 +18,10 @@ import (
 // sectionData is the optional capability of a Data whose bytes arrive over
 // time — a remote region's stream, a blob still being filled: Section
 // streams [off, off+n) as the bytes exist, where io.ReaderAt would wait to
-// fill whole buffers. Closing the reader does not close the Data.
+// fill whole buffers. It returns once the bytes' source has answered (a
+// region with its headers; a fill once its origin did), before any byte:
+// its error is that source failing before it answered. Closing the reader
+// does not close the Data.
 type sectionData interface {
 	Section(ctx context.Context, off, n int64) (io.ReadCloser, error)
 }
@@ -69,9 +72,10 @@ func (s *Server) download(c *call, id string) {
 		}
 	}
 	if body == nil {
-		// The status goes out with the first byte, so a store that fails
-		// before it is answered as such (dataReader.prime), not with a
-		// connection closed before any status line.
+		// The status goes out once the store's source has answered (as a
+		// proxy's goes out with its origin's headers), so a source that
+		// fails before that is answered as such, not with a connection
+		// closed before any status line.
 		r, err := s.openData(c, data, start, n)
 		if err != nil {
 			data.Close()
@@ -118,12 +122,13 @@ func downloadSpan(h *fasthttp.RequestHeader, size int64) (start, n int64, partia
 	return 0, size, false, nil
 }
 
-// openData opens [start, start+n) of data to stream, with its first bytes
-// already read: an error here is the store failing before anything was
-// sent.
+// openData opens [start, start+n) of data to stream, once its source has
+// answered: an error here is the store failing before anything was sent.
+// A section's source answers with Section (a region's headers, a fill's
+// origin's); a Data read at offsets has no answer but its first bytes,
+// which are read first (prime).
 func (s *Server) openData(c *call, data backends.Data, start, n int64) (*dataReader, error) {
 	d := &dataReader{left: n, metrics: s.metrics, fromCache: fromCache(data)}
-	var section io.Closer // nil: nothing to close but the Data
 	if sd, ok := data.(sectionData); ok {
 		// The stream outlives the handler: fasthttp reads it after we
 		// return, so it must not end with the request's context.
@@ -131,14 +136,11 @@ func (s *Server) openData(c *call, data backends.Data, start, n int64) (*dataRea
 		if err != nil {
 			return nil, err
 		}
-		d.r, d.c, section = r, closeBoth{r, data}, r
-	} else {
-		d.r, d.c = io.NewSectionReader(data, start, n), data
+		d.r, d.c = r, closeBoth{r, data}
+		return d, nil
 	}
+	d.r, d.c = io.NewSectionReader(data, start, n), data
 	if err := d.prime(); err != nil {
-		if section != nil {
-			section.Close() // not the Data: the caller closes it
-		}
 		return nil, err
 	}
 	return d, nil
@@ -171,10 +173,11 @@ func (c closeBoth) Close() error {
 }
 
 // dataReader streams a Data section and closes the Data when fasthttp is
-// done with it. It holds the section's first bytes, read before the status
-// was sent (prime); a failure after them can only cut the stream short,
-// which the client sees as a body shorter than its Content-Length and the
-// metrics count (MetricDownloadsCut).
+// done with it. A failure after the status was sent can only cut the
+// stream short, which the client sees as a body shorter than its
+// Content-Length and the metrics count (MetricDownloadsCut). For a Data
+// read at offsets, it holds the first bytes, read before the status was
+// sent (prime).
 type dataReader struct {
 	r         io.Reader
 	c         io.Closer
@@ -195,8 +198,8 @@ type plainReader struct{ d *dataReader }
 
 func (p *plainReader) Read(b []byte) (int, error) { return p.d.Read(b) }
 
-// primeSize is how much of a download is read before its status is sent:
-// whatever one read of the source gives, up to this.
+// primeSize is how much of a download read at offsets is read before its
+// status is sent: whatever one read of the source gives, up to this.
 const primeSize = 32 << 10
 
 var primeBufs = sync.Pool{New: func() any { return new([primeSize]byte) }}

@@ -377,11 +377,12 @@ func slowUpload(t *testing.T, ts *dataServer, id string, n int) {
 	}
 }
 
-// TestDownloadFromFailingRegion: a region that refuses, hangs, fails or
-// sends nothing before the first byte is Glance's 503 for a store that
-// cannot be reached; one that cuts the stream after it leaves nothing but
-// cutting the client's stream short, which the metrics count. A real
-// Glance cannot be made to fail so: a small fake region on loopback.
+// TestDownloadFromFailingRegion: a region that refuses, hangs or fails
+// before it answers is Glance's 503 for a store that cannot be reached;
+// one that answered 200 with its headers (so did the download, at once)
+// and then sends nothing, or cuts the stream, leaves nothing but cutting
+// the client's stream short, which the metrics count. A real Glance
+// cannot be made to fail so: a small fake region on loopback.
 func TestDownloadFromFailingRegion(t *testing.T) {
 	for _, blobs := range []bool{true, false} {
 		for _, mode := range []faultMode{refuse, hang, answer500, noBytes, cutAtByte} {
@@ -398,7 +399,7 @@ func TestDownloadFromFailingRegion(t *testing.T) {
 					t.Fatalf("no answer: %v", err)
 				}
 				body, err := io.ReadAll(resp.Body)
-				if mode != cutAtByte {
+				if answered := mode == noBytes || mode == cutAtByte; !answered {
 					if got, want := resp.StatusCode, 503; got != want {
 						t.Fatalf("status %d %q, want %d", got, body, want)
 					}
@@ -418,8 +419,12 @@ func TestDownloadFromFailingRegion(t *testing.T) {
 				if resp.StatusCode != 200 || resp.ContentLength != int64(len(fr.data)) {
 					t.Fatalf("status %d, Content-Length %d: want 200 and the image's %d", resp.StatusCode, resp.ContentLength, len(fr.data))
 				}
-				if !errors.Is(err, io.ErrUnexpectedEOF) || len(body) == 0 || len(body) > cutAt || !bytes.Equal(body, fr.data[:len(body)]) {
-					t.Fatalf("read %d bytes (%v): want the image's first bytes, at most %d, then the stream cut", len(body), err, cutAt)
+				most := cutAt // a reader may also hear of the failure before it sent them
+				if mode == noBytes {
+					most = 0
+				}
+				if !errors.Is(err, io.ErrUnexpectedEOF) || len(body) > most || !bytes.Equal(body, fr.data[:len(body)]) {
+					t.Fatalf("read %d bytes (%v): want at most the image's first %d, then the stream cut", len(body), err, most)
 				}
 				if got, want := cuts(t, ts.metrics), int64(1); got != want {
 					t.Fatalf("%d downloads counted as cut, want %d", got, want)
@@ -429,7 +434,59 @@ func TestDownloadFromFailingRegion(t *testing.T) {
 	}
 }
 
-// cuts is the count of downloads cut after their first byte.
+// TestDownloadHeadersAtTheRegionsAnswer: a download's status and headers
+// go out as soon as the region has answered with its headers, before any
+// byte of the image — with the image data cache, for the download that
+// started the fill and for one that attached to it (one region transfer
+// for both) — as a caching proxy's do, so that a storm's first bytes are
+// not queued behind the data. The region holds its body until both have
+// their headers: a gateway that waited for bytes would never give them.
+func TestDownloadHeadersAtTheRegionsAnswer(t *testing.T) {
+	for _, blobs := range []bool{true, false} {
+		t.Run(fmt.Sprintf("image data cache %v", blobs), func(t *testing.T) {
+			fr := startFaultyRegion(t, 256<<10)
+			ts := startGlanceRegion(fr.url, "", blobs, 30*time.Second)(t, gateway.Config{})
+			ts.json(t, p1, "GET", "/v2/images/"+fr.id, nil, 200) // the record is cached
+			fr.fail(holdBody)
+			var resps []*http.Response
+			for i := range 2 {
+				c := ts.dial(t)
+				c.head(t, "GET", "/v2/images/"+fr.id+"/file")
+				// Not a measure, a bound on a failure: without it a
+				// gateway that waits for bytes hangs the test.
+				c.SetReadDeadline(time.Now().Add(20 * time.Second))
+				resp, err := http.ReadResponse(c.br, nil)
+				if err != nil {
+					t.Fatalf("download %d: no status while the region holds its body: %v", i, err)
+				}
+				c.SetReadDeadline(time.Time{})
+				if resp.StatusCode != 200 || resp.ContentLength != int64(len(fr.data)) {
+					t.Fatalf("download %d: status %d, Content-Length %d, want 200 and %d", i, resp.StatusCode, resp.ContentLength, len(fr.data))
+				}
+				if got, want := resp.Header.Get("Content-MD5"), fr.md5(); got != want {
+					t.Fatalf("download %d: Content-MD5 %q, want %q", i, got, want)
+				}
+				resps = append(resps, resp)
+			}
+			close(fr.release)
+			for i, resp := range resps {
+				body, err := io.ReadAll(resp.Body)
+				if err != nil || !bytes.Equal(body, fr.data) {
+					t.Fatalf("download %d: %v, %d bytes: not the image", i, err, len(body))
+				}
+			}
+			want := int32(2) // each download its own region request
+			if blobs {
+				want = 1
+			}
+			if got := fr.asked.Load(); got != want {
+				t.Fatalf("the region was asked for the data %d times, want %d", got, want)
+			}
+		})
+	}
+}
+
+// cuts is the count of downloads cut after their status was sent.
 func cuts(t *testing.T, m *gateway.RequestMetrics) int64 {
 	t.Helper()
 	sms, err := m.Produce(context.Background())
@@ -475,12 +532,13 @@ const (
 	answer500           // Glance's answer when its store fails
 	noBytes             // 200 and its headers, then the connection closes
 	cutAtByte           // 200, cutAt bytes, then the connection closes
+	holdBody            // 200 and its headers, then the body once release is closed
 )
 
 const cutAt = 1000
 
 func (m faultMode) String() string {
-	return [...]string{"serve", "refuse", "hang", "answer 500", "no bytes", "cut at byte 1000"}[m]
+	return [...]string{"serve", "refuse", "hang", "answer 500", "no bytes", "cut at byte 1000", "hold the body"}[m]
 }
 
 // faultyRegion answers a Glance show of one active image, and serves its
@@ -492,11 +550,13 @@ type faultyRegion struct {
 	asked   atomic.Int32 // data requests
 	ln      net.Listener
 	done    chan struct{}
+	release chan struct{} // holdBody's bodies go once it is closed
 }
 
 func startFaultyRegion(t *testing.T, size int) *faultyRegion {
 	t.Helper()
-	fr := &faultyRegion{id: "6f0ad6d4-4c6a-4d0e-9d7c-1b0d0c1c5e2a", data: bytes.Repeat([]byte("0123456789abcdef"), size/16), done: make(chan struct{})}
+	fr := &faultyRegion{id: "6f0ad6d4-4c6a-4d0e-9d7c-1b0d0c1c5e2a", data: bytes.Repeat([]byte("0123456789abcdef"), size/16), done: make(chan struct{}),
+		release: make(chan struct{})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -516,6 +576,11 @@ func (fr *faultyRegion) fail(m faultMode) {
 	if m == refuse {
 		fr.ln.Close() // and new connections are refused
 	}
+}
+
+func (fr *faultyRegion) md5() string {
+	md := md5.Sum(fr.data)
+	return hex.EncodeToString(md[:])
 }
 
 func (fr *faultyRegion) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -541,6 +606,18 @@ func (fr *faultyRegion) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch faultMode(fr.mode.Load()) {
 	case serve:
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(fr.data))
+	case holdBody:
+		w.Header().Set("Content-Length", strconv.Itoa(len(fr.data)))
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		select {
+		case <-fr.release:
+		case <-r.Context().Done():
+			return
+		case <-fr.done:
+			return
+		}
+		w.Write(fr.data)
 	case hang:
 		select {
 		case <-r.Context().Done():

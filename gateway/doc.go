@@ -30,7 +30,9 @@
 // that ends before HTTP says it ends rather than let an upload take it for
 // a whole one; conn.go keeps the connection facts that needs, and closes a
 // connection whose request body was not all read without resetting it.
-// Image data is sent by data.go: a source that fails before the first byte
+// Image data is sent by data.go: the status and headers go out as soon as
+// the data's source has answered (a region's headers, the fill's origin's),
+// before any byte, as a proxy's do; a source that fails before it answered
 // is answered as Glance answers an unreachable store (503), one that fails
 // after it is a stream cut short, counted (MetricDownloadsCut).
 //

@@ -144,8 +144,8 @@ func fromCache(data any) bool {
 	return ok && c.FromCache()
 }
 
-// downloadCut counts a download whose status and first bytes were sent and
-// whose source then failed: cutting the stream short is all that is left
+// downloadCut counts a download whose status was sent and whose source
+// then failed: cutting the stream short is all that is left
 // to tell the client.
 func (rm *RequestMetrics) downloadCut(fromCache bool) {
 	if rm == nil {
@@ -211,7 +211,7 @@ func (rm *RequestMetrics) Produce(context.Context) ([]metricdata.ScopeMetrics, e
 			},
 			{
 				Name:        MetricDownloadsCut,
-				Description: "Image downloads cut short after their status and first bytes were sent, because their source failed (a region's stream broke, a fill failed): the client got fewer bytes than the Content-Length, the only signal left. By source: cache or origin.",
+				Description: "Image downloads cut short after their status was sent, because their source failed (a region's stream broke, a fill failed): the client got fewer bytes than the Content-Length, the only signal left. By source: cache or origin.",
 				Unit:        "{download}",
 				Data: metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true, DataPoints: []metricdata.DataPoint[int64]{
 					sent(rm.cacheAttrs, rm.cutCache.Load()), sent(rm.originAttrs, rm.cutOrigin.Load()),

@@ -113,6 +113,9 @@ type Cache struct {
 		bypassUncacheable, bypassFull, bypassDisk   atomic.Int64
 		originBytes, bypassBytes, peerBytes         atomic.Int64
 		prefetchesFailed                            atomic.Int64
+		// verifyReadBack: bytes the verifiers read back from the file
+		// rather than hash as the fill wrote them (verify.go).
+		verifyReadBack atomic.Int64
 	}
 }
 

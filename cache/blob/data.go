@@ -46,6 +46,9 @@ func (d *fileBlob) Section(_ context.Context, off, n int64) (io.ReadCloser, erro
 type fillData struct {
 	e      *entry
 	origin Origin
+	// atOnce: Section does not wait for the fill's origin to answer (a
+	// peer's, see Attach).
+	atOnce bool
 	once   sync.Once
 }
 
@@ -72,14 +75,25 @@ func (d *fillData) ReadAt(p []byte, off int64) (int, error) {
 	return backends.ReadAtSection(d, d.e.exp.Size, p, off)
 }
 
-// Section streams [off, off+n) as the bytes land. Its last byte is held
-// back until the whole entry is verified: a reader never gets a clean end
-// of data that later turns out not to be the image's — it gets an error.
+// Section streams [off, off+n) as the bytes land. It returns once the
+// fill's origin has answered with its headers (or the section's first
+// bytes are on disk already), not at the first byte: a download's status
+// goes out then, as a proxy's does; its error is the fill failing before
+// any origin answered, which the caller can still answer with a status.
+// Its last byte is held back until the whole entry is verified: a reader
+// never gets a clean end of data that later turns out not to be the
+// image's — it gets an error.
 func (d *fillData) Section(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 	if off < 0 || n < 0 || off+n > d.e.exp.Size {
 		return nil, errors.New("cache: section out of range")
 	}
-	return &sectionReader{d: d, ctx: ctx, pos: off, end: off + n}, nil
+	r := &sectionReader{d: d, ctx: ctx, pos: off, end: off + n}
+	if !d.atOnce {
+		if err := r.answered(); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 type sectionReader struct {
@@ -138,6 +152,46 @@ func (r *sectionReader) Read(p []byte) (int, error) {
 		err = io.ErrUnexpectedEOF
 	}
 	return n, err
+}
+
+// answered waits until the section can stream: an origin of the entry
+// answered, or the entry is complete, or the section's first bytes are on
+// disk (a resumed entry's), or the section is empty. An entry failed on
+// its disk (or removed) is streamed from the origin, which must answer
+// first in turn.
+func (r *sectionReader) answered() error {
+	e := r.d.e
+	if r.pos >= r.end {
+		return nil
+	}
+	for {
+		e.mu.Lock()
+		if e.state == stateFailed {
+			err, disk := e.err, e.diskErr
+			e.mu.Unlock()
+			if !disk {
+				return err
+			}
+			rc, err := r.d.origin.Fetch(r.ctx, r.pos, r.end-r.pos)
+			if err != nil {
+				return err
+			}
+			r.direct = rc
+			return nil
+		}
+		_, onDisk := e.ext.At(r.pos)
+		if e.answered || e.state == stateComplete || onDisk {
+			e.mu.Unlock()
+			return nil
+		}
+		ch := e.changed
+		e.mu.Unlock()
+		select {
+		case <-ch:
+		case <-r.ctx.Done():
+			return r.ctx.Err()
+		}
+	}
 }
 
 // shortRead is what a read of written bytes that got none means: the

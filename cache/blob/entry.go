@@ -60,8 +60,13 @@ type entry struct {
 	durable extent.Set // bytes the record says are synced
 	streams []*stream  // fetches in progress (the fill, and fetches ahead)
 	filling bool
-	source  Origin // the running fill's (the site's when instances coordinate)
-	badData bool   // the fill's bytes failed verification
+	// answered: an origin (the region, or the peer filling it) has
+	// answered a fetch of this entry with its headers. Sections wait for
+	// it (fillData.Section): the gateway's status goes out then, not at
+	// the first byte, and a failure before it is still answered as such.
+	answered bool
+	source   Origin // the running fill's (the site's when instances coordinate)
+	badData  bool   // the fill's bytes failed verification
 	// failure is why the running fill failed, published as err by end.
 	failure     error
 	failureDisk bool
@@ -292,7 +297,7 @@ func (e *entry) run(trace context.Context, o Origin) bool {
 	e.cancel = cancel
 	e.mu.Unlock()
 
-	verdict := e.startVerifiers(ctx)
+	v := e.startVerifiers(ctx)
 	buf := make([]byte, chunk)
 	failures := 0
 	for {
@@ -321,7 +326,7 @@ func (e *entry) run(trace context.Context, o Origin) bool {
 		e.streams = append(e.streams, s)
 		e.mu.Unlock()
 
-		progressed, err := e.copyStream(ctx, o, s, buf)
+		progressed, err := e.copyStream(ctx, o, s, buf, v)
 		if err == nil {
 			failures = 0
 			continue
@@ -351,11 +356,12 @@ func (e *entry) run(trace context.Context, o Origin) bool {
 		}
 	}
 
+	v.finish() // the verifiers decide while the file syncs
 	if err := e.f.Sync(); err != nil {
 		e.fail(ctx, fmt.Errorf("%w: %v", errDisk, err), true)
 		return false
 	}
-	if err := verdict(); err != nil {
+	if err := v.verdict(); err != nil {
 		if errors.Is(err, errDisk) {
 			e.fail(ctx, err, true)
 			return false
@@ -471,8 +477,10 @@ func (e *entry) nextGapLocked() (off, end int64, ok bool) {
 
 // copyStream fetches s from the origin into the file, chunk by chunk,
 // waking readers after each; it stops early (without error) when the bytes
-// ahead are already written or claimed by another stream.
-func (e *entry) copyStream(ctx context.Context, o Origin, s *stream, buf []byte) (progressed bool, err error) {
+// ahead are already written or claimed by another stream. The fill's own
+// stream (v non-nil) reads into the verifiers' buffers when one is free
+// and hands each chunk to them once written: they hash it from memory.
+func (e *entry) copyStream(ctx context.Context, o Origin, s *stream, buf []byte, v *verification) (progressed bool, err error) {
 	defer func() {
 		e.mu.Lock()
 		for i, x := range e.streams {
@@ -492,6 +500,12 @@ func (e *entry) copyStream(ctx context.Context, o Origin, s *stream, buf []byte)
 		return false, err
 	}
 	defer rc.Close()
+	e.mu.Lock()
+	if !e.answered {
+		e.answered = true
+		e.broadcastLocked()
+	}
+	e.mu.Unlock()
 	counter := &e.b.stats.originBytes
 	if _, ok := rc.(PeerStream); ok {
 		counter = &e.b.stats.peerBytes
@@ -509,11 +523,20 @@ func (e *entry) copyStream(ctx context.Context, o Origin, s *stream, buf []byte)
 		if pos >= end {
 			return progressed, nil
 		}
-		n, rerr := io.ReadFull(rc, buf[:min(int64(len(buf)), end-pos)])
+		b, p := buf, v.buffer()
+		if p != nil {
+			b = p.b
+		}
+		n, rerr := io.ReadFull(rc, b[:min(int64(len(b)), end-pos)])
 		if n > 0 {
 			counter.Add(int64(n))
-			if _, werr := f.WriteAt(buf[:n], pos); werr != nil {
+			if _, werr := f.WriteAt(b[:n], pos); werr != nil {
+				v.unused(p)
 				return progressed, fmt.Errorf("%w: %v", errDisk, werr)
+			}
+			if p != nil {
+				v.written(p, pos, n)
+				p = nil
 			}
 			progressed = true
 			e.mu.Lock()
@@ -527,6 +550,7 @@ func (e *entry) copyStream(ctx context.Context, o Origin, s *stream, buf []byte)
 			}
 			e.maybeCheckpoint()
 		}
+		v.unused(p)
 		if rerr != nil {
 			if pos >= end {
 				return progressed, nil
@@ -600,7 +624,7 @@ func (e *entry) startAheadLocked(o Origin, off, want int64) {
 		if stopped {
 			return
 		}
-		if _, err := e.copyStream(ctx, o, s, make([]byte, chunk)); err != nil {
+		if _, err := e.copyStream(ctx, o, s, make([]byte, chunk), nil); err != nil {
 			// The fill covers what a failed fetch ahead left.
 			e.b.log.DebugContext(ctx, "blob fetch ahead failed", "image", e.key.Image, "from", off, "err", err)
 		}

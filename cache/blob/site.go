@@ -66,5 +66,8 @@ func (b *Cache) Attach(k Key, exp Expect) (Data, error) {
 		return nil, errors.New("no fill of this image runs here")
 	}
 	e.refs++
-	return &fillData{e: e, origin: src}, nil
+	// The peer's headers go out at once: its requester waits for them a
+	// bounded time (and would take the lease over after), while this
+	// fill may still be retrying its origin.
+	return &fillData{e: e, origin: src, atOnce: true}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"strings"
+	"sync/atomic"
 )
 
 // NewHash returns the hash for a Glance os_hash_algo, or nil.
@@ -32,12 +33,39 @@ func NewHash(algo string) hash.Hash {
 	return nil
 }
 
-// startVerifiers hashes the entry's bytes while they land: one goroutine
-// per checksum, each following the written extent from byte 0 through the
-// page cache, so that when the last byte is written only the tail is left
-// to hash (not the whole image, read again). The returned function waits for
-// them and says whether the bytes are the image's.
-func (e *entry) startVerifiers(ctx context.Context) func() error {
+// pieces is how many of the fill's buffers the verifiers may hold at
+// once: how far (in chunks) a verifier may fall behind the fill before the
+// bytes it missed are read back from the file instead.
+const pieces = 8
+
+// verification hashes an entry's bytes in order while the fill writes
+// them, one goroutine per checksum (MD5 and os_hash_value run on both
+// cores, as the fill reads its origin). The fill reads into buffers it
+// takes from free and hands each, once written, to every verifier
+// (written): the bytes are hashed from memory, in the one pass that
+// brought them, and the verdict at the end is a compare. A verifier reads
+// back from the file only the bytes it did not get so: those already on
+// disk when the fill started (a resumed entry), those a fetch ahead wrote,
+// and pieces it was too far behind to take.
+type verification struct {
+	e       *entry
+	in      []chan *piece // one per verifier
+	free    chan *piece
+	done    chan struct{} // closed once every byte is written
+	results chan error
+}
+
+// piece is a run of the fill's bytes: b[:n], written at pos. refs counts
+// the verifiers that still hash it; the last one puts it back in free.
+type piece struct {
+	pos  int64
+	b    []byte
+	n    int
+	refs atomic.Int32
+}
+
+// startVerifiers starts the entry's verifiers.
+func (e *entry) startVerifiers(ctx context.Context) *verification {
 	type check struct {
 		name, want string
 		h          hash.Hash
@@ -49,47 +77,158 @@ func (e *entry) startVerifiers(ctx context.Context) func() error {
 	if e.exp.HashValue != "" {
 		checks = append(checks, check{e.exp.HashAlgo, e.exp.HashValue, NewHash(e.exp.HashAlgo)})
 	}
-	results := make(chan error, len(checks))
-	for _, c := range checks {
-		go func() { results <- e.follow(ctx, c.name, c.want, c.h) }()
-	}
-	return func() error {
-		var first error
-		for range checks {
-			if err := <-results; err != nil && first == nil {
-				first = err
-			}
+	v := &verification{e: e, free: make(chan *piece, pieces), done: make(chan struct{}), results: make(chan error, len(checks))}
+	if len(checks) > 0 {
+		for range pieces {
+			v.free <- &piece{b: make([]byte, chunk)}
 		}
-		return first
+	}
+	for _, c := range checks {
+		in := make(chan *piece, pieces)
+		v.in = append(v.in, in)
+		go func() { v.results <- v.follow(ctx, c.name, c.want, c.h, in) }()
+	}
+	return v
+}
+
+// buffer is a free piece for the fill to read into, or nil (every piece
+// is still being hashed: the fill reads into its own buffer, and the
+// verifiers read those bytes back from the file).
+func (v *verification) buffer() *piece {
+	if v == nil {
+		return nil
+	}
+	select {
+	case p := <-v.free:
+		return p
+	default:
+		return nil
 	}
 }
 
-// follow feeds h the entry's bytes in order as they are written.
-func (e *entry) follow(ctx context.Context, name, want string, h hash.Hash) error {
-	buf := make([]byte, 1<<20)
+// written hands the verifiers p, whose first n bytes are now at pos in the
+// file. It never blocks: a verifier whose queue is full reads those bytes
+// back from the file.
+func (v *verification) written(p *piece, pos int64, n int) {
+	p.pos, p.n = pos, n
+	p.refs.Store(int32(len(v.in)))
+	for _, in := range v.in {
+		select {
+		case in <- p:
+		default:
+			v.release(p)
+		}
+	}
+}
+
+// unused gives back a piece the fill took but wrote nothing from.
+func (v *verification) unused(p *piece) {
+	if p != nil {
+		v.free <- p
+	}
+}
+
+func (v *verification) release(p *piece) {
+	if p.refs.Add(-1) == 0 {
+		v.free <- p // never blocks: free holds every piece
+	}
+}
+
+// finish says every byte of the image is written: the verifiers hash what
+// they were handed, read back anything else, and decide.
+func (v *verification) finish() { close(v.done) }
+
+// verdict waits for the verifiers: nil when the bytes are the image's.
+func (v *verification) verdict() error {
+	var first error
+	for range v.in {
+		if err := <-v.results; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// follow feeds h the entry's bytes in order: [0, off) is hashed. A piece
+// at off is hashed from memory; one beyond it first has the bytes between
+// read back from the file (waiting for them to be written); one before it
+// (those bytes were read back already) is hashed only for what it has
+// beyond off. Bytes written twice (a stream shortened by a fetch ahead
+// while its read was in flight) are hashed once, from whichever copy came
+// first: both are the origin's bytes for that range.
+func (v *verification) follow(ctx context.Context, name, want string, h hash.Hash, in <-chan *piece) error {
+	e := v.e
 	var off int64
-	for off < e.exp.Size {
-		e.mu.Lock()
-		end, ok := e.ext.At(off)
-		f, stopped, ch := e.f, e.stopped, e.changed
-		e.mu.Unlock()
-		if stopped {
-			return errors.New("cache entry removed")
-		}
-		if !ok {
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return ctx.Err()
+	var buf []byte // for bytes read back; allocated when first needed
+	readBack := func(to int64) error {
+		for off < to {
+			e.mu.Lock()
+			end, ok := e.ext.At(off)
+			f, stopped, ch := e.f, e.stopped, e.changed
+			e.mu.Unlock()
+			if stopped {
+				return errors.New("cache entry removed")
 			}
-			continue
+			if !ok || f == nil {
+				select {
+				case <-ch:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				continue
+			}
+			if buf == nil {
+				buf = make([]byte, chunk)
+			}
+			n := min(end, to) - off
+			n = min(n, int64(len(buf)))
+			if _, err := f.ReadAt(buf[:n], off); err != nil {
+				return fmt.Errorf("%w: %v", errDisk, err)
+			}
+			h.Write(buf[:n])
+			off += n
+			e.b.stats.verifyReadBack.Add(n)
 		}
-		n := min(end-off, int64(len(buf)))
-		if _, err := f.ReadAt(buf[:n], off); err != nil {
-			return fmt.Errorf("%w: %v", errDisk, err)
+		return nil
+	}
+	take := func(p *piece) error {
+		defer v.release(p)
+		if p.pos > off {
+			if err := readBack(p.pos); err != nil {
+				return err
+			}
 		}
-		h.Write(buf[:n])
-		off += n
+		if end := p.pos + int64(p.n); end > off {
+			h.Write(p.b[off-p.pos : p.n])
+			off = end
+		}
+		return nil
+	}
+	for off < e.exp.Size {
+		select {
+		case p := <-in:
+			if err := take(p); err != nil {
+				return err
+			}
+		case <-v.done:
+			// Every piece handed over is queued by now: take them, then
+			// read back whatever is left.
+			for drained := false; !drained; {
+				select {
+				case p := <-in:
+					if err := take(p); err != nil {
+						return err
+					}
+				default:
+					drained = true
+				}
+			}
+			if err := readBack(e.exp.Size); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, want) {
 		return fmt.Errorf("%s %s, want %s", name, got, want)

@@ -30,12 +30,15 @@ type Origin struct {
 	URL  string
 	srv  *http.Server
 
-	Sent      atomic.Int64 // body bytes written
-	Requests  atomic.Int64
-	CutAt     atomic.Int64  // >0: the next response stops after this many body bytes
-	Corrupt   atomic.Bool   // flip one byte in the middle
-	NoRange   atomic.Bool   // answer 200 with the whole body
-	Hang      atomic.Bool   // send headers, then nothing
+	Sent     atomic.Int64 // body bytes written
+	Requests atomic.Int64
+	CutAt    atomic.Int64 // >0: the next response stops after this many body bytes
+	Corrupt  atomic.Bool  // flip one byte in the middle
+	NoRange  atomic.Bool  // answer 200 with the whole body
+	Hang     atomic.Bool  // send headers, then nothing
+	// HoldBody: send the headers (flushed), then no body byte until
+	// Release is closed.
+	HoldBody  atomic.Bool
 	BytesPerS atomic.Int64  // >0: rate limit
 	FirstByte chan struct{} // closed when the first body byte is written
 	fbOnce    sync.Once
@@ -107,6 +110,14 @@ func (o *Origin) serve(w http.ResponseWriter, r *http.Request) {
 	if o.Hang.Load() {
 		<-r.Context().Done()
 		return
+	}
+	if o.HoldBody.Load() {
+		w.(http.Flusher).Flush()
+		select {
+		case <-o.Release:
+		case <-r.Context().Done():
+			return
+		}
 	}
 	limit := int64(-1)
 	if c := o.CutAt.Swap(0); c > 0 {
