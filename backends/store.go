@@ -82,6 +82,21 @@ type ImportRequest struct {
 	AllStoresMustSucceed bool
 }
 
+// TaskMethod is the request's method object as Glance's import task
+// input records it (the task's input.import_req.method).
+func (req ImportRequest) TaskMethod() map[string]any {
+	method := map[string]any{"name": req.Method}
+	switch req.Method {
+	case "web-download":
+		method["uri"] = req.URI
+	case "glance-download":
+		method["glance_image_id"] = req.Glance.ImageID
+		method["glance_region"] = req.Glance.Region
+		method["glance_service_interface"] = req.Glance.Interface
+	}
+	return method
+}
+
 // GlanceSource is the image a glance-download import reads: ImageID in the
 // Glance of Region, reached through Interface, as the request named them.
 type GlanceSource struct {

@@ -177,21 +177,6 @@ func (c *Catalog) importTask(ctx context.Context, id string, importReq map[strin
 	return task
 }
 
-// importMethod is the method object of an import request as Glance's
-// task input records it.
-func importMethod(req backends.ImportRequest) map[string]any {
-	method := map[string]any{"name": req.Method}
-	switch req.Method {
-	case "web-download":
-		method["uri"] = req.URI
-	case "glance-download":
-		method["glance_image_id"] = req.Glance.ImageID
-		method["glance_region"] = req.Glance.Region
-		method["glance_service_interface"] = req.Glance.Interface
-	}
-	return method
-}
-
 // background is the context an import outlives its request with: the
 // caller's identity and request id, no deadline, no cancel.
 func background(ctx context.Context) context.Context {
@@ -214,7 +199,7 @@ func (c *Catalog) download(ctx context.Context, dst *cachedRegion, id string, re
 		return err
 	}
 	stores := []string{dst.name}
-	task := c.importTask(ctx, id, map[string]any{"method": importMethod(req)}, stores, backends.TaskPending)
+	task := c.importTask(ctx, id, map[string]any{"method": req.TaskMethod()}, stores, backends.TaskPending)
 	c.book.begin(id, img, stores, dst.name, true)
 	bg := background(ctx)
 	started := time.Now()

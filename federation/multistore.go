@@ -91,7 +91,7 @@ func (c *Catalog) importMany(ctx context.Context, id string, req backends.Import
 	for k, i := range order {
 		storeNames[k] = c.regions[i].cached.name
 	}
-	importReq := map[string]any{"method": importMethod(req), "all_stores_must_succeed": req.AllStoresMustSucceed}
+	importReq := map[string]any{"method": req.TaskMethod(), "all_stores_must_succeed": req.AllStoresMustSucceed}
 	if req.AllStores {
 		importReq["all_stores"] = true
 	} else {

@@ -309,15 +309,7 @@ func (s *Store) Import(ctx context.Context, id string, req backends.ImportReques
 	s.swap(img)
 	s.wmu.Unlock()
 
-	method := map[string]any{"name": req.Method}
-	switch req.Method {
-	case "web-download":
-		method["uri"] = req.URI
-	case "glance-download":
-		method["glance_image_id"] = req.Glance.ImageID
-		method["glance_region"] = req.Glance.Region
-		method["glance_service_interface"] = req.Glance.Interface
-	}
+	method := req.TaskMethod()
 	// glance-download reads as the caller, after the request.
 	token := backends.CallerOf(ctx).Token
 	input := map[string]any{
