@@ -824,10 +824,10 @@ func taskBefore(q *backends.TaskQuery, a, b *backends.Task, ourA, ourB bool) boo
 	case "status":
 		cmp = strings.Compare(a.Status, b.Status)
 	case "updated_at":
-		cmp = cmpInt(sec(a.UpdatedAt), sec(b.UpdatedAt))
+		cmp = ints(sec(a.UpdatedAt), sec(b.UpdatedAt))
 	}
 	if cmp == 0 {
-		cmp = cmpInt(sec(a.CreatedAt), sec(b.CreatedAt))
+		cmp = ints(sec(a.CreatedAt), sec(b.CreatedAt))
 	}
 	if cmp == 0 && ourA != ourB {
 		if ourA {
@@ -840,16 +840,6 @@ func taskBefore(q *backends.TaskQuery, a, b *backends.Task, ourA, ourB bool) boo
 		return cmp > 0
 	}
 	return cmp < 0
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // ImageTasks lists an image's tasks: its primary region's and the copy
