@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -40,6 +41,10 @@ type StormOptions struct {
 	// instances sharing a Redis behind a round-robin front (targets
 	// site-cold, site-warm).
 	SiteInstances int
+	// PerfDir, when set, records each storm with `perf record -a -g` (the
+	// whole host: the servers, the origin, the clients, the kernel) into
+	// PerfDir/<target>-n<N>.data, for `perf report --sort comm,dso,sym`.
+	PerfDir string
 }
 
 // StormResult is one storm against one target.
@@ -92,6 +97,7 @@ type StormEnv struct {
 	siteFront  *http.Server
 	procs      []*exec.Cmd
 	env        *Env // for its process helpers
+	perfDir    string
 }
 
 var adminIdentity = map[string]string{
@@ -107,7 +113,7 @@ func StartStormEnv(ctx context.Context, opts StormOptions) (*StormEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	se := &StormEnv{Dir: dir, env: &Env{Dir: dir}}
+	se := &StormEnv{Dir: dir, env: &Env{Dir: dir}, perfDir: opts.PerfDir}
 	fail := func(err error) (*StormEnv, error) { se.Close(); return nil, err }
 	if se.Glance, err = glancetest.Start(ctx, filepath.Join(dir, "glance")); err != nil {
 		return fail(fmt.Errorf("glance: %w", err))
@@ -419,10 +425,12 @@ func (se *StormEnv) storm(target, base string, img *stormImage, n int) StormResu
 		}(i)
 	}
 	ready.Wait()
+	stopPerf := se.perf(target, n)
 	start = time.Now()
 	close(gate)
 	wg.Wait()
 	wall := time.Since(start).Seconds()
+	stopPerf()
 	cpu := groupCPU(server) - cpuBefore
 	size := float64(len(img.data))
 	r := StormResult{Target: target, N: n, ImageMiB: size / (1 << 20), WallS: wall, Errors: int(errs.Load()), ServerCPUS: cpu,
@@ -441,6 +449,25 @@ func (se *StormEnv) storm(target, base string, img *stormImage, n int) StormResu
 		r.SpyglassRSSMiB = se.spyRSS()
 	}
 	return r
+}
+
+// perf starts `perf record` for one storm when PerfDir is set; the func
+// it returns stops it and waits for the file.
+func (se *StormEnv) perf(target string, n int) func() {
+	if se.perfDir == "" {
+		return func() {}
+	}
+	out := filepath.Join(se.perfDir, fmt.Sprintf("%s-n%d.data", target, n))
+	cmd := exec.Command("perf", "record", "-a", "-g", "-F", "499", "-o", out)
+	if err := cmd.Start(); err != nil {
+		log.Printf("bench: perf record: %v", err)
+		return func() {}
+	}
+	time.Sleep(300 * time.Millisecond) // perf attaches to every CPU first
+	return func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}
 }
 
 // serverOf is the process a target's storm is served by (its process

@@ -52,6 +52,7 @@ func main() {
 	directMax := flag.Int("direct-max-n", 100, "bootstorm: largest N also run straight against Glance")
 	originRate := flag.Int64("origin-rate-mib", 0, "bootstorm: per-connection origin rate limit, MiB/s (0: none)")
 	quick := flag.Bool("quick", false, "bootstorm: 64 MiB, N=1,20,100")
+	perfDir := flag.String("perf", "", "bootstorm: record each storm with perf record -a -g into this directory")
 	siteN := flag.Int("site-instances", 3, "bootstorm: Spyglass instances sharing a Redis behind a round-robin front (0: no site variant)")
 	fedImages := flag.Int("fed-images", 5000, "fedwalk: images seeded in each region")
 	fedRegions := flag.Int("fed-regions", 3, "fedwalk: Glance regions")
@@ -64,7 +65,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *scenario == "bootstorm" {
-		opts := StormOptions{ImageSize: *imageMiB << 20, DirectMaxN: *directMax, OriginRate: *originRate << 20, SiteInstances: *siteN}
+		opts := StormOptions{ImageSize: *imageMiB << 20, DirectMaxN: *directMax, OriginRate: *originRate << 20, SiteInstances: *siteN, PerfDir: *perfDir}
 		if *quick {
 			opts.ImageSize, *ns = 64<<20, "1,20,100"
 		}

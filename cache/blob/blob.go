@@ -35,7 +35,8 @@ type Key struct{ Region, Image string }
 
 // Expect is what the bytes must be: the image's size and checksums as its
 // region records them. An entry counts as complete only once its bytes
-// match all of them.
+// have the size and match the strongest checksum (os_hash_value when
+// there is one, else checksum).
 type Expect struct {
 	Size      int64
 	Checksum  string // MD5, hex ("checksum")

@@ -1,6 +1,7 @@
 // Package blob caches image data on local disk: each image is filled once
 // from its origin, streamed to every reader as it lands, and served as
-// complete only once its bytes match the image's size and checksums.
+// complete only once its bytes match the image's size and its strongest
+// checksum (Expect).
 //
 // A Cache never takes more than Config.MaxSize on disk, fills in progress
 // included: a fill reserves its image's whole size (in disk blocks, with

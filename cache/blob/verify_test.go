@@ -195,3 +195,50 @@ func TestBlobSectionReturnsAtTheOriginsAnswer(t *testing.T) {
 		}
 	})
 }
+
+// A fill is verified against the strongest checksum the image has, as
+// Glance's client verifies a download: os_hash_value when there is one
+// (MD5 is then not computed: a wrong "checksum" beside a right hash is not
+// noticed), "checksum" when not. Whichever is verified, a mismatch means
+// the entry is never served.
+func TestBlobVerifiesTheStrongestChecksum(t *testing.T) {
+	o := blobtest.NewOrigin(t, 1<<20+7)
+	right := o.Expect()
+	const wrongMD5 = "00000000000000000000000000000000"
+	wrongHash := right.HashValue[:len(right.HashValue)-1] + "0"
+	if wrongHash == right.HashValue {
+		wrongHash = right.HashValue[:len(right.HashValue)-1] + "1"
+	}
+	for _, c := range []struct {
+		name string
+		exp  blob.Expect
+		ok   bool
+	}{
+		{"both right", right, true},
+		{"hash wrong, checksum right", blob.Expect{Size: right.Size, Checksum: right.Checksum, HashAlgo: "sha512", HashValue: wrongHash}, false},
+		{"hash right, checksum wrong: only the hash is verified", blob.Expect{Size: right.Size, Checksum: wrongMD5, HashAlgo: "sha512", HashValue: right.HashValue}, true},
+		{"checksum alone, right", blob.Expect{Size: right.Size, Checksum: right.Checksum}, true},
+		{"checksum alone, wrong", blob.Expect{Size: right.Size, Checksum: wrongMD5}, false},
+		{"hash alone, wrong", blob.Expect{Size: right.Size, HashAlgo: "sha512", HashValue: wrongHash}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := openBlobs(t, t.TempDir(), 1<<30)
+			defer b.Close()
+			d, err := b.Open(context.Background(), key, c.exp, o.Region(t, 5*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := readAll(t, d)
+			d.Close()
+			if c.ok && (err != nil || !bytes.Equal(got, o.Data)) {
+				t.Fatalf("want the image: %v, %d bytes", err, len(got))
+			}
+			if !c.ok && err == nil {
+				t.Fatalf("a reader of bytes that fail verification got a clean end (%d bytes)", len(got))
+			}
+			if isCached(b, key) != c.ok {
+				t.Fatalf("listed as cached: %v, want %v", !c.ok, c.ok)
+			}
+		})
+	}
+}
