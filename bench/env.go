@@ -19,12 +19,16 @@ import (
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
 )
 
-// identity is the trusted-header caller every request uses.
+// identity is the trusted-header caller every request uses: member and
+// reader, as a project member is under the secure-RBAC defaults Spyglass
+// runs (with member alone it may create an image but not show it: the
+// show scenario's 404 since the defaults changed); Glance 25's legacy
+// rules take either.
 var identity = map[string]string{
 	"X-Identity-Status": "Confirmed",
 	"X-Project-Id":      "p1",
 	"X-User-Id":         "u1",
-	"X-Roles":           "member",
+	"X-Roles":           "member,reader",
 }
 
 // Env is the set of running peers.
@@ -32,7 +36,10 @@ type Env struct {
 	Dir      string
 	Glance   *glancetest.Glance
 	NginxURL string
-	SpyURL   string
+	// VarnishURL is Varnish's in front of the same Glance, "" when
+	// varnishd is not installed (make deps-bench installs it).
+	VarnishURL string
+	SpyURL     string
 	// ShowID holds, per target, an image id to show.
 	ShowID map[string]string
 	Load   WrkOptions
@@ -62,6 +69,9 @@ func StartEnv(ctx context.Context, images int) (*Env, error) {
 	if env.NginxURL, err = env.startNginx(env.Glance.URL); err != nil {
 		return fail(fmt.Errorf("nginx: %w", err))
 	}
+	if env.VarnishURL, err = env.startVarnish(env.Glance.URL); err != nil {
+		return fail(fmt.Errorf("varnish: %w", err))
+	}
 	if env.SpyURL, err = env.startSpyglass(ctx); err != nil {
 		return fail(fmt.Errorf("spyglass: %w", err))
 	}
@@ -73,12 +83,13 @@ func StartEnv(ctx context.Context, images int) (*Env, error) {
 		env.ShowID[t.name] = id
 	}
 	env.ShowID["nginx"] = env.ShowID["glance"]
+	env.ShowID["varnish"] = env.ShowID["glance"]
 	return env, nil
 }
 
 // Describe names the running peers.
 func (e *Env) Describe() string {
-	return fmt.Sprintf("glance %s, nginx %s, spyglass %s (dir %s)", e.Glance.URL, e.NginxURL, e.SpyURL, e.Dir)
+	return fmt.Sprintf("glance %s, nginx %s, varnish %s, spyglass %s (dir %s)", e.Glance.URL, e.NginxURL, e.VarnishURL, e.SpyURL, e.Dir)
 }
 
 // Close stops every peer and removes the work directory.
@@ -177,6 +188,55 @@ func (e *Env) startNginx(origin string) (string, error) {
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	return url, waitHTTP(url+"/versions", 20*time.Second)
+}
+
+// varnishVCL caches show and list responses from Glance as nginxConf does:
+// keyed by URI and identity (project and roles), Glance's headers ignored.
+const varnishVCL = `vcl 4.1;
+backend glance { .host = "%s"; .port = "%s"; }
+sub vcl_recv {
+  if (req.method != "GET" && req.method != "HEAD") { return (pass); }
+  return (hash);
+}
+sub vcl_hash { hash_data(req.url); hash_data(req.http.X-Project-Id); hash_data(req.http.X-Roles); return (lookup); }
+sub vcl_backend_response {
+  unset beresp.http.Set-Cookie;
+  unset beresp.http.Vary;
+  set beresp.ttl = 10m;
+  return (deliver);
+}
+sub vcl_deliver { if (obj.hits > 0) { set resp.http.X-Cache-Status = "HIT"; } else { set resp.http.X-Cache-Status = "MISS"; } }
+`
+
+// startVarnish starts Varnish (malloc storage) in front of origin; "" and
+// no error when varnishd is not installed.
+func (e *Env) startVarnish(origin string) (string, error) {
+	bin, err := exec.LookPath("varnishd")
+	if err != nil {
+		if bin, err = exec.LookPath("/usr/sbin/varnishd"); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: varnishd not found (make deps-bench installs varnish): show and list run without it")
+			return "", nil
+		}
+	}
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(origin, "http://"))
+	vcl := filepath.Join(e.Dir, "show.vcl")
+	if err := os.WriteFile(vcl, []byte(fmt.Sprintf(varnishVCL, host, port)), 0o644); err != nil {
+		return "", err
+	}
+	vport, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	args := []string{"-F", "-n", filepath.Join(e.Dir, "varnish"), "-a", fmt.Sprintf("127.0.0.1:%d", vport),
+		"-T", "127.0.0.1:0", "-f", vcl, "-s", "malloc,256M"}
+	if os.Geteuid() == 0 {
+		args = append(args, "-j", "none")
+	}
+	if err := e.start("varnish", exec.Command(bin, args...)); err != nil {
+		return "", err
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d", vport)
+	return url, waitHTTP(url+"/versions", 30*time.Second)
 }
 
 // buildSpyglass builds this checkout's binary into dir and picks a free

@@ -31,7 +31,11 @@ func (listScenario) Run(ctx context.Context, env *Env) ([]Result, error) {
 // warms nginx's cache (and checks it serves HITs), then loads each target
 // with the same wrk command.
 func loadEach(ctx context.Context, env *Env, scenario string, path func(target string) string) ([]Result, error) {
-	bases := []struct{ name, url string }{{"glance", env.Glance.URL}, {"nginx", env.NginxURL}, {"spyglass", env.SpyURL}}
+	bases := []struct{ name, url string }{{"glance", env.Glance.URL}, {"nginx", env.NginxURL}}
+	if env.VarnishURL != "" {
+		bases = append(bases, struct{ name, url string }{"varnish", env.VarnishURL})
+	}
+	bases = append(bases, struct{ name, url string }{"spyglass", env.SpyURL})
 	var shapes []string
 	for _, b := range bases {
 		url := b.url + path(b.name)
@@ -49,12 +53,12 @@ func loadEach(ctx context.Context, env *Env, scenario string, path func(target s
 				shapes = append(shapes, keysOf(body))
 			}
 		}
-		if b.name == "nginx" && cache != "HIT" {
-			return nil, fmt.Errorf("nginx is not serving from its cache (X-Cache-Status %q)", cache)
+		if (b.name == "nginx" || b.name == "varnish") && cache != "HIT" {
+			return nil, fmt.Errorf("%s is not serving from its cache (X-Cache-Status %q)", b.name, cache)
 		}
 	}
-	if shapes[0] != shapes[2] {
-		return nil, fmt.Errorf("Spyglass's %s body has other keys than Glance's:\n glance   %s\n spyglass %s", scenario, shapes[0], shapes[2])
+	if last := len(shapes) - 1; shapes[0] != shapes[last] {
+		return nil, fmt.Errorf("Spyglass's %s body has other keys than Glance's:\n glance   %s\n spyglass %s", scenario, shapes[0], shapes[last])
 	}
 	var res []Result
 	for _, b := range bases {
