@@ -138,12 +138,14 @@ func main() {
 	case "all":
 		scenarios = []Scenario{showScenario{}, listScenario{}}
 	default:
+		env.Close() // log.Fatalf skips the deferred Close: the peers would outlive the run
 		log.Fatalf("bench: unknown scenario %q (show, list, all, bootstorm, fedwalk, sharedtier)", *scenario)
 	}
 	var all []Result
 	for _, s := range scenarios {
 		res, err := s.Run(ctx, env)
 		if err != nil {
+			env.Close()
 			log.Fatalf("bench: %s: %v", s.Name(), err)
 		}
 		all = append(all, res...)
