@@ -305,7 +305,7 @@ func (b *Cache) newEntryLocked(k Key, exp Expect) (*entry, bypassReason, error) 
 		return nil, bypassDisk, err
 	}
 	e.f = f
-	if err := e.writeRecordLocked(); err != nil {
+	if err := e.writeFirstRecordLocked(); err != nil {
 		f.Close()
 		e.removeFiles()
 		b.used -= charge

@@ -216,20 +216,24 @@ func (e *entry) truncateIfRemoved(f *os.File) bool {
 
 // writeRecord stores the entry's durable state (tmp + fsync + rename). It
 // takes Cache.mu for the counters: callers must not hold it (see
-// writeRecordLocked).
+// writeFirstRecordLocked).
 func (e *entry) writeRecord() error {
 	e.b.mu.Lock()
 	hits, last, mod := e.hits, e.lastAccess, e.modified
 	e.b.mu.Unlock()
-	return e.storeRecord(hits, last, mod)
+	return e.storeRecord(hits, last, mod, true)
 }
 
-// writeRecordLocked is writeRecord for a caller holding Cache.mu.
-func (e *entry) writeRecordLocked() error {
-	return e.storeRecord(e.hits, e.lastAccess, e.modified)
+// writeFirstRecordLocked is a new entry's first record, written by a
+// caller holding Cache.mu, without an fsync: it holds no durable byte, so
+// a crash that loses it loses nothing (scan removes a data file without
+// a record), while an fsync here would hold every other open of the cache
+// behind the journal's commit of whatever else the host is writing.
+func (e *entry) writeFirstRecordLocked() error {
+	return e.storeRecord(e.hits, e.lastAccess, e.modified, false)
 }
 
-func (e *entry) storeRecord(hits int64, last, mod time.Time) error {
+func (e *entry) storeRecord(hits int64, last, mod time.Time, sync bool) error {
 	e.mu.Lock()
 	r := blobRecord{Region: e.key.Region, Image: e.key.Image, Expect: e.exp, Complete: e.state == stateComplete,
 		Extents: e.durable.Pairs(), Hits: hits, LastAccess: last, Modified: mod}
@@ -249,9 +253,11 @@ func (e *entry) storeRecord(hits int64, last, mod time.Time) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
