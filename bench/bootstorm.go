@@ -45,6 +45,11 @@ type StormOptions struct {
 	// whole host: the servers, the origin, the clients, the kernel) into
 	// PerfDir/<target>-n<N>.data, for `perf report --sort comm,dso,sym`.
 	PerfDir string
+	// Caches names the caches a storm runs against, in the order they run
+	// (nginx, varnish, spyglass); empty: all three in that order. The
+	// order matters on a host whose free memory is handed back to its
+	// hypervisor: the first cache to fill touches the coldest pages.
+	Caches []string
 }
 
 // StormResult is one storm against one target.
@@ -546,7 +551,7 @@ func RunStorm(se *StormEnv, opts StormOptions) ([]StormResult, error) {
 		// next to each other, so the host's drift (it is shared) hits
 		// them alike, and none runs in the wake of its own fill (the
 		// writeback of the bytes it just wrote) while another does not.
-		caches := []struct{ name, url string }{{"nginx", se.NginxURL}, {"varnish", se.VarnishURL}, {"spyglass", se.SpyURL}}
+		caches := se.caches(opts.Caches)
 		for _, phase := range []string{"-cold", "-warm"} {
 			for _, c := range caches {
 				if c.url != "" {
@@ -565,6 +570,20 @@ func RunStorm(se *StormEnv, opts StormOptions) ([]StormResult, error) {
 		}
 	}
 	return out, nil
+}
+
+// caches are the named caches with their URLs, in the order named; all
+// three when none is named.
+func (se *StormEnv) caches(names []string) []struct{ name, url string } {
+	urls := map[string]string{"nginx": se.NginxURL, "varnish": se.VarnishURL, "spyglass": se.SpyURL}
+	if len(names) == 0 {
+		names = []string{"nginx", "varnish", "spyglass"}
+	}
+	out := make([]struct{ name, url string }, 0, len(names))
+	for _, n := range names {
+		out = append(out, struct{ name, url string }{n, urls[n]})
+	}
+	return out
 }
 
 // StormRatios are the comparisons the issue asks for, per N.

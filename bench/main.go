@@ -53,6 +53,7 @@ func main() {
 	originRate := flag.Int64("origin-rate-mib", 0, "bootstorm: per-connection origin rate limit, MiB/s (0: none)")
 	quick := flag.Bool("quick", false, "bootstorm: 64 MiB, N=1,20,100")
 	perfDir := flag.String("perf", "", "bootstorm: record each storm with perf record -a -g into this directory")
+	cachesFlag := flag.String("caches", "nginx,varnish,spyglass", "bootstorm: the caches stormed, in the order they run")
 	siteN := flag.Int("site-instances", 3, "bootstorm: Spyglass instances sharing a Redis behind a round-robin front (0: no site variant)")
 	fedImages := flag.Int("fed-images", 5000, "fedwalk: images seeded in each region")
 	fedRegions := flag.Int("fed-regions", 3, "fedwalk: Glance regions")
@@ -66,6 +67,14 @@ func main() {
 	defer stop()
 	if *scenario == "bootstorm" {
 		opts := StormOptions{ImageSize: *imageMiB << 20, DirectMaxN: *directMax, OriginRate: *originRate << 20, SiteInstances: *siteN, PerfDir: *perfDir}
+		for _, c := range strings.Split(*cachesFlag, ",") {
+			switch c = strings.TrimSpace(c); c {
+			case "nginx", "varnish", "spyglass":
+				opts.Caches = append(opts.Caches, c)
+			default:
+				log.Fatalf("bench: -caches: unknown cache %q (nginx, varnish, spyglass)", c)
+			}
+		}
 		if *quick {
 			opts.ImageSize, *ns = 64<<20, "1,20,100"
 		}
