@@ -46,9 +46,10 @@ type StormOptions struct {
 	// PerfDir/<target>-n<N>.data, for `perf report --sort comm,dso,sym`.
 	PerfDir string
 	// Caches names the caches a storm runs against, in the order they run
-	// (nginx, varnish, spyglass); empty: all three in that order. The
-	// order matters on a host whose free memory is handed back to its
-	// hypervisor: the first cache to fill touches the coldest pages.
+	// (nginx, varnish, spyglass); empty: all three in that order. The order
+	// is a knob so that its effect can be measured: the first cache to fill
+	// might touch colder pages on a host that hands free memory back to its
+	// hypervisor (two runs in both orders showed nothing beyond noise).
 	Caches []string
 }
 
@@ -574,17 +575,21 @@ func RunStorm(se *StormEnv, opts StormOptions) ([]StormResult, error) {
 
 // caches are the named caches with their URLs, in the order named; all
 // three when none is named.
-func (se *StormEnv) caches(names []string) []struct{ name, url string } {
+func (se *StormEnv) caches(names []string) []stormCache {
 	urls := map[string]string{"nginx": se.NginxURL, "varnish": se.VarnishURL, "spyglass": se.SpyURL}
 	if len(names) == 0 {
 		names = []string{"nginx", "varnish", "spyglass"}
 	}
-	out := make([]struct{ name, url string }, 0, len(names))
+	out := make([]stormCache, 0, len(names))
 	for _, n := range names {
-		out = append(out, struct{ name, url string }{n, urls[n]})
+		out = append(out, stormCache{n, urls[n]})
 	}
 	return out
 }
+
+// stormCache is a cache stormed: its name (the targets' prefix) and URL
+// ("" when it is not installed).
+type stormCache struct{ name, url string }
 
 // StormRatios are the comparisons the issue asks for, per N.
 func StormRatios(res []StormResult) map[string]float64 {

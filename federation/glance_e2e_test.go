@@ -147,9 +147,10 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 	// Full size: 600 images a region, 60 randomized walks. Under -race
 	// that took over 20 minutes on a loaded 2-core machine, most of it in
 	// the walks (20 walks took 203 s of this package's 628 s, the longest
-	// of make test, at stop 28), so make test runs a tenth of the walks,
-	// what the race detector needs to see every path a walk takes, and
-	// make bench-quick (which CI runs) all of them without -race. The regions
+	// of make test, at stop 28), so make test runs 6 walks, for the race
+	// detector to watch a walk's code paths, and make bench-quick (which CI
+	// runs) all 60 without -race, for the coverage of random sorts,
+	// filters and page sizes. The regions
 	// keep their size: the outage subtest walks pages of perRegion/12
 	// (at 200 a region, once, no page of the hang mode missed the region).
 	perRegion, walks := 600, 60
