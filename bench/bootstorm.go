@@ -204,35 +204,13 @@ http {
 // of the run; workdir (-n) is there too. Without varnishd the run goes on
 // without it (make deps-bench installs it).
 func (se *StormEnv) startVarnish(opts StormOptions) error {
-	bin, err := exec.LookPath("varnishd")
-	if err != nil {
-		if bin, err = exec.LookPath("/usr/sbin/varnishd"); err != nil {
-			fmt.Fprintln(os.Stderr, "bench: varnishd not found (make deps-bench installs varnish): bootstorm runs without it")
-			return nil
-		}
-	}
 	host, port, _ := net.SplitHostPort(se.Link.Addr())
-	vcl := filepath.Join(se.Dir, "storm.vcl")
-	if err := os.WriteFile(vcl, []byte(fmt.Sprintf(stormVCL, host, port)), 0o644); err != nil {
-		return err
-	}
-	vport, err := freePort()
-	if err != nil {
-		return err
-	}
 	storeMiB := opts.ImageSize>>20*int64(len(opts.Ns)+1) + 256
-	args := []string{"-F", "-n", filepath.Join(se.Dir, "varnish"), "-a", fmt.Sprintf("127.0.0.1:%d", vport),
-		"-T", "127.0.0.1:0", "-f", vcl, "-s", fmt.Sprintf("file,%s,%dM", filepath.Join(se.Dir, "varnish.bin"), storeMiB),
-		"-p", "thread_pool_max=2000", "-p", "default_ttl=3600", "-p", "send_timeout=600"}
-	if os.Geteuid() == 0 {
-		args = append(args, "-j", "none") // no varnish user needed, no root-only paths
-	}
-	se.varnish = exec.Command(bin, args...)
-	if err := se.env.start("varnish", se.varnish); err != nil {
-		return err
-	}
-	se.VarnishURL = fmt.Sprintf("http://127.0.0.1:%d", vport)
-	return waitHTTP(se.VarnishURL+"/versions", 30*time.Second)
+	url, cmd, err := se.env.runVarnish("storm", fmt.Sprintf(stormVCL, host, port),
+		fmt.Sprintf("file,%s,%dM", filepath.Join(se.Dir, "varnish.bin"), storeMiB),
+		"thread_pool_max=2000", "default_ttl=3600", "send_timeout=600")
+	se.VarnishURL, se.varnish = url, cmd
+	return err
 }
 
 // stormVCL caches every GET for everyone (the bytes do not depend on the

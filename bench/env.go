@@ -211,32 +211,45 @@ sub vcl_deliver { if (obj.hits > 0) { set resp.http.X-Cache-Status = "HIT"; } el
 // startVarnish starts Varnish (malloc storage) in front of origin; "" and
 // no error when varnishd is not installed.
 func (e *Env) startVarnish(origin string) (string, error) {
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(origin, "http://"))
+	url, _, err := e.runVarnish("show", fmt.Sprintf(varnishVCL, host, port), "malloc,256M")
+	return url, err
+}
+
+// runVarnish starts Debian's varnishd with vcl (written to name.vcl), the
+// storage given and params (-p), its workdir in e.Dir, on a free loopback
+// port, and returns its URL and command; "", nil and no error when
+// varnishd is not installed (make deps-bench installs it).
+func (e *Env) runVarnish(name, vcl, storage string, params ...string) (string, *exec.Cmd, error) {
 	bin, err := exec.LookPath("varnishd")
 	if err != nil {
 		if bin, err = exec.LookPath("/usr/sbin/varnishd"); err != nil {
-			fmt.Fprintln(os.Stderr, "bench: varnishd not found (make deps-bench installs varnish): show and list run without it")
-			return "", nil
+			fmt.Fprintf(os.Stderr, "bench: varnishd not found (make deps-bench installs varnish): %s runs without it\n", name)
+			return "", nil, nil
 		}
 	}
-	host, port, _ := net.SplitHostPort(strings.TrimPrefix(origin, "http://"))
-	vcl := filepath.Join(e.Dir, "show.vcl")
-	if err := os.WriteFile(vcl, []byte(fmt.Sprintf(varnishVCL, host, port)), 0o644); err != nil {
-		return "", err
+	path := filepath.Join(e.Dir, name+".vcl")
+	if err := os.WriteFile(path, []byte(vcl), 0o644); err != nil {
+		return "", nil, err
 	}
 	vport, err := freePort()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	args := []string{"-F", "-n", filepath.Join(e.Dir, "varnish"), "-a", fmt.Sprintf("127.0.0.1:%d", vport),
-		"-T", "127.0.0.1:0", "-f", vcl, "-s", "malloc,256M"}
+	args := []string{"-F", "-n", filepath.Join(e.Dir, "varnish-"+name), "-a", fmt.Sprintf("127.0.0.1:%d", vport),
+		"-T", "127.0.0.1:0", "-f", path, "-s", storage}
+	for _, p := range params {
+		args = append(args, "-p", p)
+	}
 	if os.Geteuid() == 0 {
-		args = append(args, "-j", "none")
+		args = append(args, "-j", "none") // no varnish user needed, no root-only paths
 	}
-	if err := e.start("varnish", exec.Command(bin, args...)); err != nil {
-		return "", err
+	cmd := exec.Command(bin, args...)
+	if err := e.start("varnish-"+name, cmd); err != nil {
+		return "", nil, err
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d", vport)
-	return url, waitHTTP(url+"/versions", 30*time.Second)
+	return url, cmd, waitHTTP(url+"/versions", 30*time.Second)
 }
 
 // buildSpyglass builds this checkout's binary into dir and picks a free
