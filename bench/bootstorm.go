@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -16,11 +17,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
@@ -76,6 +79,15 @@ type StormResult struct {
 	OriginRecords  int     `json:"origin_record_requests"`
 	OriginData     int     `json:"origin_data_requests"`
 	SpyglassRSSMiB float64 `json:"spyglass_peak_rss_mib,omitempty"`
+	// What a cache that verifies cannot avoid, measured for this image
+	// just before its storms (on spyglass-cold only): the origin's answer
+	// to its record and to its data (headers), asked one after the other
+	// and both at once (probeOrigin), and a core's CPU for one SHA-512 of
+	// the image (sha512CPU).
+	OriginRecordS float64 `json:"origin_record_s,omitempty"`
+	OriginDataS   float64 `json:"origin_data_headers_s,omitempty"`
+	OriginBothS   float64 `json:"origin_record_and_data_at_once_s,omitempty"`
+	SHA512CPUS    float64 `json:"sha512_cpu_s,omitempty"`
 	// ServerCPUS is the CPU time (user and system) the target's processes
 	// used during the storm; 0 for a target the bench does not run as
 	// one process group (glance, the site). The clients share the host's
@@ -530,12 +542,22 @@ func RunStorm(se *StormEnv, opts StormOptions) ([]StormResult, error) {
 		// next to each other, so the host's drift (it is shared) hits
 		// them alike, and none runs in the wake of its own fill (the
 		// writeback of the bytes it just wrote) while another does not.
+		record, data, both, err := se.probeOrigin(img)
+		if err != nil {
+			return out, err
+		}
+		sha := sha512CPU(img.data)
 		caches := se.caches(opts.Caches)
 		for _, phase := range []string{"-cold", "-warm"} {
 			for _, c := range caches {
-				if c.url != "" {
-					out = append(out, se.storm(c.name+phase, c.url, img, n))
+				if c.url == "" {
+					continue
 				}
+				r := se.storm(c.name+phase, c.url, img, n)
+				if r.Target == "spyglass-cold" {
+					r.OriginRecordS, r.OriginDataS, r.OriginBothS, r.SHA512CPUS = record, data, both, sha
+				}
+				out = append(out, r)
 			}
 		}
 		if se.SiteURL != "" {
@@ -551,23 +573,97 @@ func RunStorm(se *StormEnv, opts StormOptions) ([]StormResult, error) {
 	return out, nil
 }
 
+// probeRounds is how many times probeOrigin asks each way.
+const probeRounds = 9
+
+// probeOrigin measures what a verifying cache's cold miss asks of the
+// origin before its first byte can go out: img's record, then its data (to
+// the response's headers), the two one after the other and both at once;
+// medians of probeRounds. It asks Glance directly: the link counts the
+// storms' requests. An origin that serves one request at a time (Glance
+// with one worker) answers both at once no sooner than one after the
+// other: a cache that must read the record before it answers cannot then
+// answer as soon as one that asks for the data blind, whatever it
+// overlaps.
+func (se *StormEnv) probeOrigin(img *stormImage) (record, data, both float64, err error) {
+	tr := &http.Transport{MaxIdleConnsPerHost: 2}
+	defer tr.CloseIdleConnections()
+	recordPath, dataPath := "/v2/images/"+img.id, "/v2/images/"+img.id+"/file"
+	var mu sync.Mutex
+	ask := func(path string) float64 {
+		req, _ := http.NewRequest("GET", se.Glance.URL+path, nil)
+		for k, v := range adminIdentity {
+			req.Header.Set(k, v)
+		}
+		t0 := time.Now()
+		resp, rerr := tr.RoundTrip(req)
+		if rerr == nil {
+			if path == recordPath {
+				_, rerr = io.Copy(io.Discard, resp.Body) // the record is read whole
+			}
+			resp.Body.Close() // the data's body is not wanted: closed unread
+			if rerr == nil && resp.StatusCode != 200 {
+				rerr = fmt.Errorf("status %d", resp.StatusCode)
+			}
+		}
+		if rerr != nil {
+			mu.Lock()
+			err = fmt.Errorf("probing the origin: GET %s: %w", path, rerr)
+			mu.Unlock()
+		}
+		return time.Since(t0).Seconds()
+	}
+	var rs, ds, bs []float64
+	for range probeRounds {
+		rs, ds = append(rs, ask(recordPath)), append(ds, ask(dataPath))
+		t0 := time.Now()
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); ask(recordPath) }()
+		go func() { defer wg.Done(); ask(dataPath) }()
+		wg.Wait()
+		bs = append(bs, time.Since(t0).Seconds())
+	}
+	return percentile(rs, 0.5), percentile(ds, 0.5), percentile(bs, 0.5), err
+}
+
+// sha512CPU is the CPU time of one SHA-512 of b on one thread (the
+// thread's own clock: a core the host's other work takes meanwhile does
+// not count), the least of three.
+func sha512CPU(b []byte) float64 {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	best := 0.0
+	for range 3 {
+		before := threadCPU()
+		sha512.Sum512(b)
+		if d := threadCPU() - before; best == 0 || d < best {
+			best = d
+		}
+	}
+	return best
+}
+
+// threadCPU is the calling thread's CPU time so far (user and system), s.
+func threadCPU() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_THREAD, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
 // caches are the named caches with their URLs, in the order named; all
 // three when none is named.
-func (se *StormEnv) caches(names []string) []stormCache {
+func (se *StormEnv) caches(names []string) []peer {
 	urls := map[string]string{"nginx": se.NginxURL, "varnish": se.VarnishURL, "spyglass": se.SpyURL}
 	if len(names) == 0 {
 		names = []string{"nginx", "varnish", "spyglass"}
 	}
-	out := make([]stormCache, 0, len(names))
+	out := make([]peer, 0, len(names))
 	for _, n := range names {
-		out = append(out, stormCache{n, urls[n]})
+		out = append(out, peer{n, urls[n]})
 	}
 	return out
 }
-
-// stormCache is a cache stormed: its name (the targets' prefix) and URL
-// ("" when it is not installed).
-type stormCache struct{ name, url string }
 
 // StormRatios are the comparisons the issue asks for, per N.
 func StormRatios(res []StormResult) map[string]float64 {
@@ -615,11 +711,11 @@ func StormRatios(res []StormResult) map[string]float64 {
 		// The issue's targets against the best peer: the shortest cold
 		// wall, the highest warm aggregate.
 		bestCold, bestWarm := 0.0, 0.0
-		for _, peer := range []string{"nginx", "varnish"} {
-			if pc, ok := by[fmt.Sprintf("%s-cold/%d", peer, n)]; ok && pc.WallS > 0 && (bestCold == 0 || pc.WallS < bestCold) {
+		for _, other := range []string{"nginx", "varnish"} {
+			if pc, ok := by[fmt.Sprintf("%s-cold/%d", other, n)]; ok && pc.WallS > 0 && (bestCold == 0 || pc.WallS < bestCold) {
 				bestCold = pc.WallS
 			}
-			if pw, ok := by[fmt.Sprintf("%s-warm/%d", peer, n)]; ok && pw.MiBps > bestWarm {
+			if pw, ok := by[fmt.Sprintf("%s-warm/%d", other, n)]; ok && pw.MiBps > bestWarm {
 				bestWarm = pw.MiBps
 			}
 		}
@@ -637,6 +733,16 @@ func StormRatios(res []StormResult) map[string]float64 {
 		}
 		if nc, ok := by[fmt.Sprintf("nginx-cold/%d", n)]; ok {
 			out[fmt.Sprintf("N=%d nginx cold p99 first byte - origin first byte (s)", n)] = nc.TTFBP99 - nc.OriginFirstByteS
+		}
+		// What verifying costs, in the units it comes in: the origin's
+		// answers to record and data at once against one after the other
+		// (1: it serves one at a time), and Spyglass's cold CPU beyond
+		// Varnish's (which verifies nothing) in SHA-512s of the image.
+		if r.OriginRecordS > 0 && r.OriginDataS > 0 {
+			out[fmt.Sprintf("N=%d origin record and data at once / one after the other", n)] = r.OriginBothS / (r.OriginRecordS + r.OriginDataS)
+		}
+		if vc, ok := by[fmt.Sprintf("varnish-cold/%d", n)]; ok && r.SHA512CPUS > 0 && vc.ServerCPUS > 0 {
+			out[fmt.Sprintf("N=%d spyglass cold CPU beyond varnish's, in SHA-512s of the image", n)] = (r.ServerCPUS - vc.ServerCPUS) / r.SHA512CPUS
 		}
 	}
 	return out

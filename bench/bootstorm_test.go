@@ -33,6 +33,10 @@ func TestBootstormQuick(t *testing.T) {
 			if r.OriginRatio > 1.02 {
 				t.Errorf("spyglass cold N=%d cost the origin %.2f× the image", r.N, r.OriginRatio)
 			}
+			if r.Target == "spyglass-cold" && (r.OriginRecordS <= 0 || r.OriginDataS <= 0 || r.OriginBothS <= 0 || r.SHA512CPUS <= 0) {
+				t.Errorf("spyglass cold N=%d: what verifying costs is not measured: origin record %v s, data %v s, both %v s, SHA-512 %v s",
+					r.N, r.OriginRecordS, r.OriginDataS, r.OriginBothS, r.SHA512CPUS)
+			}
 		case "spyglass-warm", "site-warm":
 			if r.OriginRatio > 0.02 {
 				t.Errorf("spyglass warm N=%d cost the origin %.2f× the image", r.N, r.OriginRatio)

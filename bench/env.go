@@ -75,7 +75,7 @@ func StartEnv(ctx context.Context, images int) (*Env, error) {
 	if env.SpyURL, err = env.startSpyglass(ctx); err != nil {
 		return fail(fmt.Errorf("spyglass: %w", err))
 	}
-	for _, t := range []struct{ name, url string }{{"glance", env.Glance.URL}, {"spyglass", env.SpyURL}} {
+	for _, t := range []peer{{"glance", env.Glance.URL}, {"spyglass", env.SpyURL}} {
 		id, err := seed(t.url, images)
 		if err != nil {
 			return fail(fmt.Errorf("seeding %s: %w", t.name, err))
@@ -111,6 +111,10 @@ func (e *Env) Close() {
 	}
 	os.RemoveAll(e.Dir)
 }
+
+// peer is a server the bench measures or seeds: its name (the targets'
+// prefix) and base URL ("" when it is not installed).
+type peer struct{ name, url string }
 
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -176,9 +176,9 @@ func printTable(name string, res []Result) {
 		fmt.Printf("%-10s %12.0f %10s %10s %8d\n", r.Target, r.RPS, r.P50, r.P99, r.Errors)
 	}
 	sp := byTarget["spyglass"]
-	for _, peer := range []string{"glance", "nginx", "varnish"} {
-		if p, ok := byTarget[peer]; ok && p.RPS > 0 {
-			fmt.Printf("ratio spyglass/%s: %.2fx\n", peer, Ratio(sp.RPS, p.RPS))
+	for _, other := range []string{"glance", "nginx", "varnish"} {
+		if p, ok := byTarget[other]; ok && p.RPS > 0 {
+			fmt.Printf("ratio spyglass/%s: %.2fx\n", other, Ratio(sp.RPS, p.RPS))
 		}
 	}
 }

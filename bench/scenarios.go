@@ -31,11 +31,11 @@ func (listScenario) Run(ctx context.Context, env *Env) ([]Result, error) {
 // warms nginx's cache (and checks it serves HITs), then loads each target
 // with the same wrk command.
 func loadEach(ctx context.Context, env *Env, scenario string, path func(target string) string) ([]Result, error) {
-	bases := []struct{ name, url string }{{"glance", env.Glance.URL}, {"nginx", env.NginxURL}}
+	bases := []peer{{"glance", env.Glance.URL}, {"nginx", env.NginxURL}}
 	if env.VarnishURL != "" {
-		bases = append(bases, struct{ name, url string }{"varnish", env.VarnishURL})
+		bases = append(bases, peer{"varnish", env.VarnishURL})
 	}
-	bases = append(bases, struct{ name, url string }{"spyglass", env.SpyURL})
+	bases = append(bases, peer{"spyglass", env.SpyURL})
 	var shapes []string
 	for _, b := range bases {
 		url := b.url + path(b.name)

@@ -437,28 +437,16 @@ func (s *Server) imageAction(c *call, id, action string) {
 }
 
 func (s *Server) addTag(c *call, id, tag string) {
-	img, err := s.memberImage(c, id) // the tags controller words its 404 so
-	if err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	if err := s.authorizeImage(c, policy.ModifyImage, img); err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	if !policy.Mutable(&c.id, img) {
-		writeError(c.ctx, errStatus(403, "Not allowed to update tags for image "+id+"."))
-		return
-	}
-	if err := s.cat.Images.AddTag(c, id, tag); err != nil {
-		writeError(c.ctx, err)
-		return
-	}
-	c.ctx.SetStatusCode(204)
-	c.ctx.Response.Header.SetContentType("text/html; charset=UTF-8")
+	s.changeTag(c, id, "update", func() error { return s.cat.Images.AddTag(c, id, tag) })
 }
 
 func (s *Server) deleteTag(c *call, id, tag string) {
+	s.changeTag(c, id, "delete", func() error { return s.cat.Images.DeleteTag(c, id, tag) })
+}
+
+// changeTag is a tag's PUT or DELETE: the same checks, in Glance's order
+// (the tags controller's), before change; verb words its 403.
+func (s *Server) changeTag(c *call, id, verb string, change func() error) {
 	img, err := s.memberImage(c, id) // the tags controller words its 404 so
 	if err != nil {
 		writeError(c.ctx, err)
@@ -469,10 +457,10 @@ func (s *Server) deleteTag(c *call, id, tag string) {
 		return
 	}
 	if !policy.Mutable(&c.id, img) {
-		writeError(c.ctx, errStatus(403, "Not allowed to delete tags for image "+id+"."))
+		writeError(c.ctx, errStatus(403, "Not allowed to "+verb+" tags for image "+id+"."))
 		return
 	}
-	if err := s.cat.Images.DeleteTag(c, id, tag); err != nil {
+	if err := change(); err != nil {
 		writeError(c.ctx, err)
 		return
 	}

@@ -199,20 +199,8 @@ CREATE INDEX IF NOT EXISTS ix_locations_image ON image_locations(image_id, seq);
 // added since are added here (each an ADD COLUMN with the default every
 // existing row had in effect).
 func migrate(db *sql.DB) error {
-	cols := map[string]bool{}
-	rows, err := db.Query(`SELECT name FROM pragma_table_info('image_members')`)
+	cols, err := stringSet(db, `SELECT name FROM pragma_table_info('image_members')`)
 	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return err
-		}
-		cols[name] = true
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return err
 	}
 	if !cols["can_share"] {
@@ -223,6 +211,24 @@ func migrate(db *sql.DB) error {
 		}
 	}
 	return nil
+}
+
+// stringSet is the set of the one text column query selects.
+func stringSet(db *sql.DB, query string) (map[string]bool, error) {
+	rows, err := db.Query(query)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		set[v] = true
+	}
+	return set, errors.Join(rows.Err(), rows.Close())
 }
 
 // Open opens (creating it if missing) the store in dir and recovers from a
@@ -499,20 +505,8 @@ func (s *Store) recover(live map[string]bool) error {
 	// unless a live process is working on the image: its temporary is
 	// being written, its data renamed into place before it commits.
 	keep := func(dirName, query string) error {
-		want := map[string]bool{}
-		rows, err := s.wdb.Query(query)
+		want, err := stringSet(s.wdb, query)
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			want[id] = true
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return err
 		}
 		d := filepath.Join(s.dir, dirName)
