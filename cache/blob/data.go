@@ -354,7 +354,7 @@ func (r *sectionReader) next() (avail int64, f *os.File, err error) {
 		if end, ok := e.ext.At(r.pos); ok {
 			avail = min(end, r.end) - r.pos
 		}
-		if avail > 0 && r.pos+avail == r.end && e.state != stateComplete {
+		if avail > 0 && r.pos+avail == r.end && e.state != stateComplete && !e.verified {
 			avail-- // the last byte waits for verification
 		}
 		if avail > 0 {

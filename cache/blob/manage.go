@@ -20,7 +20,7 @@ func (b *Cache) List() (cached []Cached, queued []Key) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, e := range b.entries {
-		if e.isComplete() {
+		if e.isCached() {
 			cached = append(cached, Cached{Key: e.key, Size: e.exp.Size, Hits: e.hits, LastAccessed: e.lastAccess, LastModified: e.modified})
 		}
 	}
@@ -32,10 +32,10 @@ func (b *Cache) List() (cached []Cached, queued []Key) {
 	})
 	for _, q := range b.queue {
 		// A prefetch keeps its slot until its fill has completed and the
-		// prefetcher dequeues it: between the two, the image is cached,
-		// and listed so only (Glance drops the queue file as it commits
-		// the cached one).
-		if e := b.entries[q.key]; e != nil && e.isComplete() {
+		// prefetcher dequeues it: from its verdict on, the image is
+		// cached, and listed so only (Glance drops the queue file as it
+		// commits the cached one).
+		if e := b.entries[q.key]; e != nil && e.isCached() {
 			continue
 		}
 		queued = append(queued, q.key)
@@ -97,7 +97,7 @@ func (b *Cache) Clear(cached, queue bool) (cacheDeleted, queueDeleted int) {
 	}
 	if cached {
 		for _, e := range b.entries {
-			if e.isComplete() {
+			if e.isCached() {
 				b.dropLocked(e)
 				cacheDeleted++
 			}

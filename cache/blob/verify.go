@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -35,7 +36,7 @@ func NewHash(algo string) hash.Hash {
 
 // pieces is how many of the fill's buffers the verifiers may hold at
 // once: how far (in chunks) a verifier may fall behind the fill before the
-// bytes it missed are read back from the file instead.
+// fill waits for it (verification.wait).
 const pieces = 8
 
 // verification hashes an entry's bytes in order while the fill writes
@@ -46,13 +47,28 @@ const pieces = 8
 // brought them, and the verdict at the end is a compare. A verifier reads
 // back from the file only the bytes it did not get so: those already on
 // disk when the fill started (a resumed entry), those a fetch ahead wrote,
-// and pieces it was too far behind to take.
+// and pieces handed while it waited for such bytes.
+//
+// The fill does not outrun the verifiers by more than pieces (wait): every
+// reader's last byte waits for the verdict, so what a verifier still has
+// to hash when the fill's last byte lands is time every reader waits. A
+// fill that never waited left its verifier, short of CPU among the storm's
+// readers, tens to hundreds of MiB behind (issue 18: the storm's every
+// download ended 0.09–0.18 s after the fill at N=20, 0.7 s at N=100), and
+// the verifier read all of those bytes back from the file.
 type verification struct {
 	e       *entry
 	in      []chan *piece // one per verifier
 	free    chan *piece
 	done    chan struct{} // closed once every byte is written
 	results chan error
+	// starved has a value when a verifier waits for bytes not written
+	// yet (which the fill may be about to write): the fill then does not
+	// wait for a piece.
+	starved chan struct{}
+	// quit is closed when a verifier returns: it frees no more pieces.
+	quit     chan struct{}
+	quitOnce sync.Once
 }
 
 // piece is a run of the fill's bytes: b[:n], written at pos. refs counts
@@ -95,7 +111,8 @@ func (e *entry) startVerifiers(ctx context.Context) *verification {
 	if c, ok := e.exp.strongest(); ok {
 		checks = append(checks, c)
 	}
-	v := &verification{e: e, free: make(chan *piece, pieces), done: make(chan struct{}), results: make(chan error, len(checks))}
+	v := &verification{e: e, free: make(chan *piece, pieces), done: make(chan struct{}), results: make(chan error, len(checks)),
+		starved: make(chan struct{}, 1), quit: make(chan struct{})}
 	if len(checks) > 0 {
 		for range pieces {
 			v.free <- &piece{b: make([]byte, chunk)}
@@ -104,22 +121,37 @@ func (e *entry) startVerifiers(ctx context.Context) *verification {
 	for _, c := range checks {
 		in := make(chan *piece, pieces)
 		v.in = append(v.in, in)
-		go func() { v.results <- v.follow(ctx, c.name, c.want, c.h, in) }()
+		go func() {
+			err := v.follow(ctx, c.name, c.want, c.h, in)
+			v.quitOnce.Do(func() { close(v.quit) })
+			v.results <- err
+		}()
 	}
 	return v
 }
 
-// buffer is a free piece for the fill to read into, or nil (every piece
-// is still being hashed: the fill reads into its own buffer, and the
-// verifiers read those bytes back from the file).
-func (v *verification) buffer() *piece {
-	if v == nil {
+// wait is a free piece for the fill to read into: at once when one is
+// free, else once the verifiers have hashed one. nil when there is no
+// verifier, when ctx ends, or when a verifier cannot free one: it waits
+// for bytes not written yet (the fill reads into its own buffer then, and
+// the verifiers read those bytes back from the file) or it has returned.
+func (v *verification) wait(ctx context.Context) *piece {
+	if v == nil || len(v.in) == 0 {
 		return nil
+	}
+	select { // a free piece first: a stale starved must not cost one
+	case p := <-v.free:
+		return p
+	default:
 	}
 	select {
 	case p := <-v.free:
 		return p
-	default:
+	case <-v.starved:
+		return nil
+	case <-v.quit:
+		return nil
+	case <-ctx.Done():
 		return nil
 	}
 }
@@ -188,6 +220,10 @@ func (v *verification) follow(ctx context.Context, name, want string, h hash.Has
 				return errors.New("cache entry removed")
 			}
 			if !ok || f == nil {
+				select {
+				case v.starved <- struct{}{}:
+				default: // the fill has yet to see the last one
+				}
 				select {
 				case <-ch:
 				case <-ctx.Done():
