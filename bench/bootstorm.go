@@ -535,6 +535,11 @@ func RunStorm(se *StormEnv, opts StormOptions) ([]StormResult, error) {
 		if err != nil {
 			return out, err
 		}
+		record, data, both, err := se.probeOrigin(img)
+		if err != nil {
+			return out, err
+		}
+		sha := sha512CPU(img.data)
 		if n <= opts.DirectMaxN {
 			out = append(out, se.storm("glance", "http://"+se.Link.Addr(), img, n))
 		}
@@ -542,11 +547,6 @@ func RunStorm(se *StormEnv, opts StormOptions) ([]StormResult, error) {
 		// next to each other, so the host's drift (it is shared) hits
 		// them alike, and none runs in the wake of its own fill (the
 		// writeback of the bytes it just wrote) while another does not.
-		record, data, both, err := se.probeOrigin(img)
-		if err != nil {
-			return out, err
-		}
-		sha := sha512CPU(img.data)
 		caches := se.caches(opts.Caches)
 		for _, phase := range []string{"-cold", "-warm"} {
 			for _, c := range caches {
