@@ -54,8 +54,9 @@ const pieces = 8
 // to hash when the fill's last byte lands is time every reader waits. A
 // fill that never waited left its verifier, short of CPU among the storm's
 // readers, tens to hundreds of MiB behind (issue 18: the storm's every
-// download ended 0.09–0.18 s after the fill at N=20, 0.7 s at N=100), and
-// the verifier read all of those bytes back from the file.
+// download ended 0.09–0.37 s after the origin's last byte at N=20,
+// 0.25–0.74 s at N=100), and the verifier read those bytes back from the
+// file.
 type verification struct {
 	e       *entry
 	in      []chan *piece // one per verifier
