@@ -6,6 +6,7 @@
 package redistest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -36,15 +37,35 @@ func StartT(t testing.TB) *Redis {
 func newT(t testing.TB, extra ...string) *Redis {
 	t.Helper()
 	needServer(t)
-	port := freePort(t)
-	r := &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port), dir: t.TempDir(), port: port}
-	r.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir, "--protected-mode", "no"}, extra...)
-	if err := r.Start(); err != nil {
-		t.Fatal(err)
+	return startOnFreePort(t, func(port int) (*Redis, error) {
+		r := &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port), dir: t.TempDir(), port: port}
+		r.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", r.dir, "--protected-mode", "no"}, extra...)
+		return r, nil
+	})
+}
+
+// errPortTaken: another process took the server's port before it bound it.
+var errPortTaken = errors.New("redistest: another process took the port before redis-server bound it")
+
+// startOnFreePort starts the server build makes for a free port, and
+// stops it when t ends; when another process takes the port first, it
+// starts over on another (three times at most).
+func startOnFreePort(t testing.TB, build func(port int) (*Redis, error)) *Redis {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		r, err := build(freePort(t))
+		if err == nil {
+			err = r.Start()
+		}
+		if err == nil {
+			t.Cleanup(r.Stop)
+			return r
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			t.Fatal(err)
+		}
 	}
-	t.Cleanup(r.Stop)
-	return r
 }
 
 func needServer(t testing.TB) {
@@ -64,6 +85,18 @@ func (r *Redis) Start() error {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
+		switch l, err := testproc.ListenerOn(r.cmd.Process.Pid, r.port); {
+		case err != nil:
+			r.Stop()
+			return fmt.Errorf("who listens on %s: %w", r.Addr, err)
+		case l == testproc.OtherListener:
+			// Taken since freePort: what answers there is not this server.
+			r.Stop()
+			return fmt.Errorf("%w: %s", errPortTaken, r.Addr)
+		case l == testproc.NoListener:
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
 		if c, err := net.Dial("tcp", r.Addr); err == nil {
 			c.Close()
 			return nil

@@ -50,13 +50,14 @@ type Sentinel struct {
 // when t ends.
 func StartSentinelT(t testing.TB, master *Redis) *Sentinel {
 	t.Helper()
-	port := freePort(t)
-	dir := t.TempDir()
-	// Sentinel rewrites its configuration file as it learns: it must be a
-	// file of its own, writable.
-	conf := filepath.Join(dir, "sentinel.conf")
-	host, mport, _ := net.SplitHostPort(master.Addr)
-	text := fmt.Sprintf(`port %d
+	needServer(t)
+	r := startOnFreePort(t, func(port int) (*Redis, error) {
+		dir := t.TempDir()
+		// Sentinel rewrites its configuration file as it learns: it must be
+		// a file of its own, writable.
+		conf := filepath.Join(dir, "sentinel.conf")
+		host, mport, _ := net.SplitHostPort(master.Addr)
+		text := fmt.Sprintf(`port %d
 bind 127.0.0.1
 protected-mode no
 dir %s
@@ -64,17 +65,12 @@ sentinel monitor spyglass %s %s 1
 sentinel down-after-milliseconds spyglass 1000
 sentinel failover-timeout spyglass 5000
 `, port, dir, host, mport)
-	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s := &Sentinel{MasterName: "spyglass", r: &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, port: port,
-		args: []string{conf, "--sentinel"}}}
-	s.Addr = s.r.Addr
-	needServer(t)
-	if err := s.r.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.r.Stop)
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			return nil, err
+		}
+		return &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, port: port, args: []string{conf, "--sentinel"}}, nil
+	})
+	s := &Sentinel{Addr: r.Addr, MasterName: "spyglass", r: r}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})

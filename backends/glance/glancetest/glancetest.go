@@ -157,7 +157,7 @@ func prepareDB(ctx context.Context, dir string) error {
 
 // launch starts the API once on a freshly picked port.
 func launch(ctx context.Context, dir string, opts Options) (*Glance, error) {
-	port, err := freePort()
+	port, err := pickPort()
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +191,17 @@ func launch(ctx context.Context, dir string, opts Options) (*Glance, error) {
 			g.Stop()
 			return nil, fmt.Errorf("glancetest: glance-api did not answer on %s: %w; see %s", g.URL, ctx.Err(), filepath.Join(dir, "api.log"))
 		case <-tick.C:
+		}
+		switch l, err := testproc.ListenerOn(cmd.Process.Pid, port); {
+		case err != nil:
+			g.Stop()
+			return nil, fmt.Errorf("glancetest: who listens on %s: %w", g.URL, err)
+		case l == testproc.OtherListener:
+			// Taken since freePort: what answers there is not this Glance.
+			g.Stop()
+			return nil, fmt.Errorf("glancetest: another process took %s before glance-api bound it", g.URL)
+		case l == testproc.NoListener:
+			continue
 		}
 		resp, err := client.Get(g.URL + "/versions")
 		if err == nil {
@@ -276,6 +287,9 @@ func runLogged(ctx context.Context, logPath string, name string, args ...string)
 	cmd.Stdout, cmd.Stderr = f, f
 	return testproc.Run(cmd)
 }
+
+// pickPort is freePort; a test makes it hand out a taken port.
+var pickPort = freePort
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
