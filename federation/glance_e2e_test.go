@@ -147,16 +147,19 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 	// Full size: 600 images a region, 60 randomized walks. Under -race
 	// that took over 20 minutes on a loaded 2-core machine, most of it in
 	// the walks (20 walks took 203 s of this package's 628 s, the longest
-	// of make test, at stop 28), so make test runs 6 walks, for the race
-	// detector to watch a walk's code paths, and make bench-quick (which CI
-	// runs) all 60 without -race, for the coverage of random sorts,
-	// filters and page sizes. The regions
-	// keep their size: the outage subtest walks pages of perRegion/12
-	// (at 200 a region, once, no page of the hang mode missed the region).
+	// of make test, at stop 28), so make test runs 6 walks over 300 images
+	// a region, for the race detector to watch a walk's code paths (which
+	// took 270 s alone at stop 30, the longest test of make test: 64 s of
+	// seeding, 82 s of walks, 92 s of outage, 45 of them waiting out
+	// timeouts), and make bench-quick (which CI runs) all 60 over 600
+	// without -race, for the coverage of random sorts, filters and page
+	// sizes. The outage subtest's pages keep their 50 images whatever the
+	// regions' size (at 200 a region with pages of 16, once, no page of
+	// the hang mode missed the region).
 	perRegion, walks := 600, 60
-	if raceEnabled && os.Getenv("SPYGLASS_BENCH") == "" {
-		walks = 6
-		t.Logf("under -race: %d walks; all %d: make bench-quick, or SPYGLASS_BENCH=1 go test -run '^TestFederationOverGlanceRegions$' ./federation/", walks, 60)
+	if thinned() {
+		perRegion, walks = 300, 6
+		t.Logf("under -race: %d walks over %d images a region; all %d over 600: make bench-quick, or SPYGLASS_BENCH=1 go test -run '^TestFederationOverGlanceRegions$' ./federation/", walks, perRegion, 60)
 	}
 	perRegion = envInt("FEDERATION_IMAGES", perRegion)
 	walks = envInt("FEDERATION_WALKS", walks)
@@ -180,6 +183,7 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 
 	f := &fedUnderTest{}
 	proxy := newFaultProxy(t, gs[2].URL)
+	readTimeout := max(5*time.Second, time.Duration(perRegion)*time.Second/40)
 	var rcs []federation.RegionConfig
 	var direct []federation.Images
 	for i, g := range gs {
@@ -189,11 +193,12 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 			endpoint = proxy.url
 		}
 		// ReadTimeout: a walk with a hand-built marker and no range filter
-		// for its sort key reads each region from its start, 1,000 images
-		// a request, which takes Glance 1–2 s here and more under -race on
-		// a loaded machine; a timeout would drop the region from pages.
-		// The hang outage waits it out once.
-		r, err := glance.New(glance.Config{Name: name, Endpoint: endpoint, ReadTimeout: 15 * time.Second, BreakerOpen: 500 * time.Millisecond})
+		// for its sort key reads each region from its start, the whole
+		// region in one request (up to 1,000 images), which takes Glance
+		// 1–2 s a thousand here and more under -race on a loaded machine;
+		// a timeout would drop the region from pages. 15 s at 600 images a
+		// region, 7.5 at 300: the hang outage waits it out three times.
+		r, err := glance.New(glance.Config{Name: name, Endpoint: endpoint, ReadTimeout: readTimeout, BreakerOpen: 500 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -283,7 +288,7 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 		who := caller{"adm", "admin,member,reader"}
 		regionOf := f.regionOf(t, who)
 		for _, mode := range []int32{fail500, hang} {
-			qs := "sort=name:asc,size:desc&limit=" + strconv.Itoa(max(5, perRegion/12))
+			qs := "sort=name:asc,size:desc&limit=50"
 			want := f.oracle(t, who, qs)
 			var got []string
 			path := "/v2/images?" + qs
