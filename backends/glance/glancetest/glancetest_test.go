@@ -10,8 +10,29 @@ import (
 	"testing"
 )
 
+// TestStartServesVersionsAndStops also starts Glance on a port another
+// process takes before glance-api binds it (a parallel test's server, as
+// once in CI): Start must not take that server's answers for Glance's, but
+// start over on another port.
 func TestStartServesVersionsAndStops(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"versions": [{"id": "not glance", "status": "CURRENT"}]}`)
+	}))
+	defer other.Close()
+	taken, _ := strconv.Atoi(other.URL[strings.LastIndexByte(other.URL, ':')+1:])
+	picks := 0
+	pickPort = func() (int, error) {
+		if picks++; picks == 1 {
+			return taken, nil
+		}
+		return freePort()
+	}
+	defer func() { pickPort = freePort }()
+
 	g := StartT(t)
+	if picks != 2 || g.URL == other.URL {
+		t.Fatalf("started on %s after %d picks; the taken port was %s's", g.URL, picks, other.URL)
+	}
 	resp, err := http.Get(g.URL + "/versions")
 	if err != nil {
 		t.Fatal(err)
@@ -51,39 +72,5 @@ func TestStartServesVersionsAndStops(t *testing.T) {
 	}
 	if err := g.Stop(); err != nil {
 		t.Errorf("second Stop: %v", err)
-	}
-}
-
-// TestStartOnAPortTakenMeanwhile: the port picked for the API is taken by
-// another process before glance-api binds it (a parallel test's server).
-// Start must not take that server's answers for Glance's: it starts over
-// on another port.
-func TestStartOnAPortTakenMeanwhile(t *testing.T) {
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, `{"versions": [{"id": "not glance", "status": "CURRENT"}]}`)
-	}))
-	defer other.Close()
-	taken, _ := strconv.Atoi(other.URL[strings.LastIndexByte(other.URL, ':')+1:])
-	picks := 0
-	pickPort = func() (int, error) {
-		if picks++; picks == 1 {
-			return taken, nil
-		}
-		return freePort()
-	}
-	defer func() { pickPort = freePort }()
-
-	g := StartT(t)
-	if picks != 2 || g.URL == other.URL {
-		t.Fatalf("started on %s after %d picks; the taken port was %s's", g.URL, picks, other.URL)
-	}
-	resp, err := http.Get(g.URL + "/versions")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), `"v2.16"`) {
-		t.Errorf("GET /versions: %d %s", resp.StatusCode, body)
 	}
 }
