@@ -45,9 +45,6 @@ func newT(t testing.TB, extra ...string) *Redis {
 	})
 }
 
-// errPortTaken: another process took the server's port before it bound it.
-var errPortTaken = errors.New("redistest: another process took the port before redis-server bound it")
-
 // startOnFreePort starts the server build makes for a free port, and
 // stops it when t ends; when another process takes the port first, it
 // starts over on another (three times at most).
@@ -62,7 +59,7 @@ func startOnFreePort(t testing.TB, build func(port int) (*Redis, error)) *Redis 
 			t.Cleanup(r.Stop)
 			return r
 		}
-		if !errors.Is(err, errPortTaken) || attempt == 3 {
+		if !errors.Is(err, testproc.ErrPortTaken) || attempt == 3 {
 			t.Fatal(err)
 		}
 	}
@@ -85,15 +82,10 @@ func (r *Redis) Start() error {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		switch l, err := testproc.ListenerOn(r.cmd.Process.Pid, r.port); {
-		case err != nil:
+		if bound, err := testproc.Bound(r.cmd, r.port); err != nil {
 			r.Stop()
-			return fmt.Errorf("who listens on %s: %w", r.Addr, err)
-		case l == testproc.OtherListener:
-			// Taken since freePort: what answers there is not this server.
-			r.Stop()
-			return fmt.Errorf("%w: %s", errPortTaken, r.Addr)
-		case l == testproc.NoListener:
+			return fmt.Errorf("redis-server on %s: %w", r.Addr, err)
+		} else if !bound {
 			time.Sleep(20 * time.Millisecond)
 			continue
 		}

@@ -3,49 +3,67 @@ package testproc
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 )
 
-// Listener says who listens on a loopback TCP port a fixture was told to
-// bind: nobody yet, the fixture's process group, or another process.
-type Listener int
+// ErrPortTaken: another process listens on the port a fixture was told to
+// bind.
+var ErrPortTaken = errors.New("another process took the port before the fixture bound it")
+
+// Bound reports whether the process group of cmd (started with Start: a
+// group of its own) listens on port yet, and ErrPortTaken when another
+// process does. A fixture is given a port that
+// was free a moment before (picked by listening on :0 and closing); until
+// it binds, any other process on the machine, a parallel test's server
+// above all, may take it, and a readiness probe then gets its answer from
+// that process: the test runs against someone else's server (a Glance or
+// a Redis of the next package, or a test's fake). Probes ask Bound first,
+// and start over on another port on ErrPortTaken.
+func Bound(cmd *exec.Cmd, port int) (bool, error) {
+	switch l, err := listenerOn(cmd.Process.Pid, port); {
+	case err != nil:
+		return false, fmt.Errorf("who listens on port %d: %w", port, err)
+	case l == otherListener:
+		return false, fmt.Errorf("port %d: %w", port, ErrPortTaken)
+	default:
+		return l == ourListener, nil
+	}
+}
+
+// listener says who listens on a port: nobody yet, a fixture's process
+// group, or another process.
+type listener int
 
 const (
-	NoListener Listener = iota
-	OurListener
-	OtherListener
+	noListener listener = iota
+	ourListener
+	otherListener
 )
 
-// ListenerOn reports who listens on port, for cmd's process group. A
-// fixture is given a port that was free a moment before (picked by
-// listening on :0 and closing); until it binds, any other process on the
-// machine, a parallel test's server above all, may take it. A readiness
-// probe then gets its answer from that process, and the test runs against
-// someone else's server: a Glance or a Redis from the next package, or a
-// test's fake. Probes must ask ListenerOn first and start over on another
-// port on OtherListener.
-//
-// It reads /proc: the port's listening sockets from /proc/net/tcp{,6},
-// then whether one of them is an open file of a process in cmd's group
+// listenerOn reports who listens on port, for the process group pgid. It
+// reads /proc: the port's listening sockets from /proc/net/tcp{,6}, then
+// whether one of them is an open file of a process in the group
 // (glance-api and uwsgi bind in the leader and fork workers that inherit
 // the socket; redis-server does not fork).
-func ListenerOn(pgid, port int) (Listener, error) {
+func listenerOn(pgid, port int) (listener, error) {
 	inodes := map[string]bool{}
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		if err := listeningInodes(table, port, inodes); err != nil {
-			return NoListener, err
+			return noListener, err
 		}
 	}
 	if len(inodes) == 0 {
-		return NoListener, nil
+		return noListener, nil
 	}
 	procs, err := filepath.Glob("/proc/[0-9]*")
 	if err != nil {
-		return NoListener, err
+		return noListener, err
 	}
 	for _, proc := range procs {
 		if pg, ok := processGroup(proc); !ok || pg != pgid {
@@ -55,11 +73,11 @@ func ListenerOn(pgid, port int) (Listener, error) {
 		for _, fd := range fds {
 			link, err := os.Readlink(filepath.Join(proc, "fd", fd.Name()))
 			if err == nil && strings.HasPrefix(link, "socket:[") && inodes[link[len("socket:["):len(link)-1]] {
-				return OurListener, nil
+				return ourListener, nil
 			}
 		}
 	}
-	return OtherListener, nil
+	return otherListener, nil
 }
 
 // listeningInodes adds to inodes those of table's sockets listening on port.

@@ -1,18 +1,18 @@
 package testproc
 
 import (
+	"errors"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"testing"
 	"time"
 )
 
-// TestListenerOn: a port nobody listens on, one this test binary listens
-// on (another process, for a fixture's group), and one a fixture's group
+// TestBound: a port nobody listens on, one this test binary listens on
+// (another process, for a fixture's group), and one a fixture's group
 // listens on, in a process the leader forked.
-func TestListenerOn(t *testing.T) {
+func TestBound(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -35,23 +35,23 @@ func TestListenerOn(t *testing.T) {
 	}
 	defer func() { Kill(cmd); cmd.Wait() }()
 
-	if got, err := ListenerOn(os.Getpid(), freePort); err != nil || got != NoListener {
-		t.Errorf("a free port: %v %v", got, err)
+	if bound, err := Bound(cmd, freePort); err != nil || bound {
+		t.Errorf("a free port: %v %v", bound, err)
 	}
-	if got, err := ListenerOn(cmd.Process.Pid, taken); err != nil || got != OtherListener {
-		t.Errorf("a port another process holds: %v %v", got, err)
+	if bound, err := Bound(cmd, taken); !errors.Is(err, ErrPortTaken) || bound {
+		t.Errorf("a port another process holds: %v %v", bound, err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		got, err := ListenerOn(cmd.Process.Pid, port)
+		bound, err := Bound(cmd, port)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("the fixture's forked listener: %v", err)
 		}
-		if got == OurListener {
+		if bound {
 			break
 		}
-		if got == OtherListener || time.Now().After(deadline) {
-			t.Fatalf("the fixture's forked listener: %v", got)
+		if time.Now().After(deadline) {
+			t.Fatal("the fixture's forked listener: not bound after 20 s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

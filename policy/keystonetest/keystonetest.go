@@ -318,15 +318,10 @@ func (k *Keystone) serveOn(ctx context.Context, port int) error {
 			return fmt.Errorf("keystonetest: Keystone did not answer on %s: %w; see %s and %s", k.AuthURL(), ctx.Err(), filepath.Join(k.Dir, "uwsgi.log"), filepath.Join(k.Dir, "keystone.log"))
 		case <-tick.C:
 		}
-		switch l, err := testproc.ListenerOn(cmd.Process.Pid, port); {
-		case err != nil:
+		if bound, err := testproc.Bound(cmd, port); err != nil {
 			k.Stop()
-			return fmt.Errorf("keystonetest: who listens on %s: %w", k.URL, err)
-		case l == testproc.OtherListener:
-			// Taken since freePort: what answers there is not this Keystone.
-			k.Stop()
-			return fmt.Errorf("keystonetest: another process took %s before uwsgi bound it", k.URL)
-		case l == testproc.NoListener:
+			return fmt.Errorf("keystonetest: uwsgi on %s: %w", k.URL, err)
+		} else if !bound {
 			continue
 		}
 		if resp, err := client.Get(k.AuthURL()); err == nil {

@@ -192,15 +192,10 @@ func launch(ctx context.Context, dir string, opts Options) (*Glance, error) {
 			return nil, fmt.Errorf("glancetest: glance-api did not answer on %s: %w; see %s", g.URL, ctx.Err(), filepath.Join(dir, "api.log"))
 		case <-tick.C:
 		}
-		switch l, err := testproc.ListenerOn(cmd.Process.Pid, port); {
-		case err != nil:
+		if bound, err := testproc.Bound(cmd, port); err != nil {
 			g.Stop()
-			return nil, fmt.Errorf("glancetest: who listens on %s: %w", g.URL, err)
-		case l == testproc.OtherListener:
-			// Taken since freePort: what answers there is not this Glance.
-			g.Stop()
-			return nil, fmt.Errorf("glancetest: another process took %s before glance-api bound it", g.URL)
-		case l == testproc.NoListener:
+			return nil, fmt.Errorf("glancetest: glance-api on %s: %w", g.URL, err)
+		} else if !bound {
 			continue
 		}
 		resp, err := client.Get(g.URL + "/versions")
