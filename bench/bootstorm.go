@@ -157,7 +157,7 @@ func StartStormEnv(ctx context.Context, opts StormOptions) (*StormEnv, error) {
 		return fail(err)
 	}
 	se.NginxURL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	if err := waitHTTP(se.NginxURL+"/versions", 20*time.Second); err != nil {
+	if err := waitHTTP(se.nginx, se.NginxURL+"/versions", 20*time.Second); err != nil {
 		return fail(fmt.Errorf("nginx: %w", err))
 	}
 	if err := se.startVarnish(opts); err != nil {
@@ -260,7 +260,7 @@ func (se *StormEnv) startSpyglass(ctx context.Context) error {
 		return err
 	}
 	se.SpyURL = "http://" + addr
-	return waitHTTP(se.SpyURL+"/versions", 20*time.Second)
+	return waitHTTP(se.spy, se.SpyURL+"/versions", 20*time.Second)
 }
 
 // Close stops everything and removes the directory.

@@ -9,14 +9,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spyglass-gateway/spyglass/backends/glance/glancetest"
+	"github.com/spyglass-gateway/spyglass/internal/testproc"
 )
 
 // identity is the trusted-header caller every request uses: member and
@@ -187,11 +190,12 @@ func (e *Env) startNginx(origin string) (string, error) {
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return "", err
 	}
-	if err := e.start("nginx", exec.Command("nginx", "-p", e.Dir, "-c", path)); err != nil {
+	cmd := exec.Command("nginx", "-p", e.Dir, "-c", path)
+	if err := e.start("nginx", cmd); err != nil {
 		return "", err
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	return url, waitHTTP(url+"/versions", 20*time.Second)
+	return url, waitHTTP(cmd, url+"/versions", 20*time.Second)
 }
 
 // varnishVCL caches show and list responses from Glance as nginxConf does:
@@ -253,7 +257,7 @@ func (e *Env) runVarnish(name, vcl, storage string, params ...string) (string, *
 		return "", nil, err
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d", vport)
-	return url, cmd, waitHTTP(url+"/versions", 30*time.Second)
+	return url, cmd, waitHTTP(cmd, url+"/versions", 30*time.Second)
 }
 
 // buildSpyglass builds this checkout's binary into dir and picks a free
@@ -281,7 +285,7 @@ func (e *Env) startSpyglass(ctx context.Context) (string, error) {
 	if err := e.start("spyglass", cmd); err != nil {
 		return "", err
 	}
-	return "http://" + addr, waitHTTP("http://"+addr+"/versions", 20*time.Second)
+	return "http://" + addr, waitHTTP(cmd, "http://"+addr+"/versions", 20*time.Second)
 }
 
 func moduleRoot() string {
@@ -292,16 +296,59 @@ func moduleRoot() string {
 	return filepath.Dir(strings.TrimSpace(string(out)))
 }
 
-func waitHTTP(url string, d time.Duration) error {
+// waitHTTP waits until cmd listens on url's port and answers GET url.
+func waitHTTP(cmd *exec.Cmd, url string, d time.Duration) error {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return err
+	}
+	return waitUp(cmd, u.Host, d, func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	})
+}
+
+// waitTCP waits until cmd listens on addr and accepts a connection.
+func waitTCP(cmd *exec.Cmd, addr string, d time.Duration) error {
+	return waitUp(cmd, addr, d, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+}
+
+// waitUp waits until cmd (started by Env.start, a process group of its
+// own) listens on addr, then until probe succeeds. The port was free when
+// freePort picked it; a process that took it meanwhile is an error, not a
+// peer to measure (testproc.Bound).
+func waitUp(cmd *exec.Cmd, addr string, d time.Duration, probe func() bool) error {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return err
+	}
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
+		bound, err := testproc.Bound(cmd, port)
+		if err != nil {
+			return fmt.Errorf("%s: %w", cmd.Path, err)
+		}
+		if bound && probe() {
 			return nil
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("%s did not answer within %s", url, d)
+	return fmt.Errorf("%s did not answer on %s within %s", cmd.Path, addr, d)
 }
 
 func call(method, url string, body any) (*http.Response, []byte, error) {

@@ -133,10 +133,11 @@ func (fe *FedWalkEnv) startSpyglass(ctx context.Context, name, metadataTTL strin
 	if err := os.WriteFile(path, []byte(cfg.String()), 0o644); err != nil {
 		return "", err
 	}
-	if err := fe.env.start(name, exec.Command(bin, "serve", "--config", path, "--admin-listen", "127.0.0.1:0")); err != nil {
+	cmd := exec.Command(bin, "serve", "--config", path, "--admin-listen", "127.0.0.1:0")
+	if err := fe.env.start(name, cmd); err != nil {
 		return "", err
 	}
-	return "http://" + addr, waitHTTP("http://"+addr+"/versions", 20*time.Second)
+	return "http://" + addr, waitHTTP(cmd, "http://"+addr+"/versions", 20*time.Second)
 }
 
 // Close stops everything and removes the directory.

@@ -77,11 +77,12 @@ func (e *Env) startRedis() (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	if err := e.start("redis", exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir)); err != nil {
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir)
+	if err := e.start("redis", cmd); err != nil {
 		return "", err
 	}
-	if err := waitTCP(addr, 10*time.Second); err != nil {
+	if err := waitTCP(cmd, addr, 10*time.Second); err != nil {
 		return "", fmt.Errorf("redis-server: %w", err)
 	}
 	return addr, nil
@@ -95,20 +96,9 @@ func (e *Env) serveSpyglass(bin, name, addr, cfg string) error {
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return err
 	}
-	if err := e.start(name, exec.Command(bin, "serve", "--config", path, "--admin-listen", "127.0.0.1:0")); err != nil {
+	cmd := exec.Command(bin, "serve", "--config", path, "--admin-listen", "127.0.0.1:0")
+	if err := e.start(name, cmd); err != nil {
 		return err
 	}
-	return waitHTTP("http://"+addr+"/versions", 20*time.Second)
-}
-
-func waitTCP(addr string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s did not accept connections within %s", addr, d)
+	return waitHTTP(cmd, "http://"+addr+"/versions", 20*time.Second)
 }

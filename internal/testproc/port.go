@@ -16,8 +16,8 @@ import (
 // bind.
 var ErrPortTaken = errors.New("another process took the port before the fixture bound it")
 
-// Bound reports whether the process group of cmd (started with Start: a
-// group of its own) listens on port yet, and ErrPortTaken when another
+// Bound reports whether the process group of cmd (a group of its own, as
+// Start makes it) listens on port yet, and ErrPortTaken when another
 // process does. A fixture is given a port that
 // was free a moment before (picked by listening on :0 and closing); until
 // it binds, any other process on the machine, a parallel test's server
