@@ -164,8 +164,8 @@ func TestFederationOverGlanceRegions(t *testing.T) {
 	// that took over 20 minutes on a loaded 2-core machine, most of it in
 	// the walks (20 walks took 203 s of this package's 628 s, the longest
 	// of make test, at stop 28), so make test runs 6 walks over 300 images
-	// a region, for the race detector to watch a walk's code paths (which
-	// took 270 s alone at stop 30, the longest test of make test: 64 s of
+	// a region, for the race detector to watch a walk's code paths (with
+	// 600 they took 270 s alone, the longest test of make test: 64 s of
 	// seeding, 82 s of walks, 92 s of outage, 45 of them waiting out
 	// timeouts), and make bench-quick (which CI runs) all 60 over 600
 	// without -race, for the coverage of random sorts, filters and page

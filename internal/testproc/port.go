@@ -18,13 +18,13 @@ var ErrPortTaken = errors.New("another process took the port before the fixture 
 
 // Bound reports whether the process group of cmd (a group of its own, as
 // Start makes it) listens on port yet, and ErrPortTaken when another
-// process does. A fixture is given a port that
-// was free a moment before (picked by listening on :0 and closing); until
-// it binds, any other process on the machine, a parallel test's server
-// above all, may take it, and a readiness probe then gets its answer from
-// that process: the test runs against someone else's server (a Glance or
-// a Redis of the next package, or a test's fake). Probes ask Bound first,
-// and start over on another port on ErrPortTaken.
+// process does. A fixture is given a port that was free a moment before
+// (picked by listening on :0 and closing); until it binds, any other
+// process on the machine, a parallel test's server above all, may take
+// it, and a readiness probe then gets its answer from that process: the
+// test runs against someone else's server (a Glance or a Redis of the next
+// package, or a test's fake). Probes ask Bound first, and start over on
+// another port on ErrPortTaken.
 func Bound(cmd *exec.Cmd, port int) (bool, error) {
 	switch l, err := listenerOn(cmd.Process.Pid, port); {
 	case err != nil:
