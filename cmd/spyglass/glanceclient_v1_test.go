@@ -71,7 +71,7 @@ type v1CLI struct {
 func (c *v1CLI) run(stdin []byte, args ...string) (stdout []byte, err error, stderr string) {
 	c.t.Helper()
 	cmd := exec.Command(c.cli, append([]string{"--os-image-api-version", "1", "--os-image-url", c.base, "--os-auth-token", "x"}, args...)...)
-	cmd.Env = append(os.Environ(), "HOME="+c.home)
+	cmd.Env = append(os.Environ(), "HOME="+c.home, noProfiler(c.t))
 	for _, k := range []string{"OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_CLOUD", "OS_IMAGE_API_VERSION", "OS_IMAGE_URL", "OS_AUTH_TOKEN"} {
 		cmd.Env = append(cmd.Env, k+"=")
 	}

@@ -75,7 +75,7 @@ regions:
 		cmd := exec.Command(cli, args...)
 		cmd.Dir = dir
 		cmd.Env = []string{
-			"PATH=/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8",
+			"PATH=/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8", noProfiler(t),
 			"OS_AUTH_URL=" + ks.AuthURL(), "OS_IDENTITY_API_VERSION=3", "OS_AUTH_TYPE=password",
 			"OS_USERNAME=" + u.Name, "OS_PASSWORD=" + u.Password, "OS_USER_DOMAIN_ID=default",
 			"OS_PROJECT_ID=" + project, "OS_REGION_NAME=" + keystonetest.Region, "OS_INTERFACE=public",

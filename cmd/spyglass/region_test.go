@@ -372,6 +372,18 @@ func TestGlanceCLICacheCommands(t *testing.T) {
 	}
 }
 
+// noProfiler is the PYTHONPATH setting the Python clients (glance,
+// openstack) run with here: testdata/noprofiler hides osprofiler, an
+// optional import of theirs that costs each command half a second of CPU
+// (its __init__.py says why).
+func noProfiler(t *testing.T) string {
+	dir, err := filepath.Abs(filepath.Join("testdata", "noprofiler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "PYTHONPATH=" + dir
+}
+
 // glanceCLI returns a runner of the unmodified glance client against base
 // (noauth), failing the test with the output and p's log when a command
 // fails.
@@ -383,7 +395,7 @@ func glanceCLI(t *testing.T, cli, base string, p *process) func(args ...string) 
 		// image schema there, and once it has Glance 25's (which has
 		// "stores") every later command fails with "--stores: conflicting
 		// option string" — against a real Glance just the same.
-		cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), noProfiler(t))
 		for _, k := range []string{"OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_CLOUD"} {
 			cmd.Env = append(cmd.Env, k+"=")
 		}
