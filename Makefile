@@ -61,11 +61,9 @@ ALLOC_PKGS = $(shell grep -rlE --include='*_test.go' --exclude-dir=.git --exclud
 # that suite runs in make conformance and conformance-glance (three times,
 # without -race), not here. The zero-allocation tests (named ...Alloc...,
 # some in files built only without -race, which adds allocations) run in
-# a second, race-free pass over ALLOC_PKGS, beside the -race pass: they
-# count allocations, not time, and most of their 30-45 s is one Keystone
-# starting on one core, which the -race pass leaves idle often enough
-# (make test took 11.4-12.0 min with them after it). Their output follows
-# the -race pass's. The benchmark-sized scenarios are make bench-quick's
+# a second, race-free pass over ALLOC_PKGS, beside the -race pass (they
+# count allocations, not time, so its load does not matter to them); their
+# output follows the -race pass's. The benchmark-sized scenarios are make bench-quick's
 # (SPYGLASS_BENCH=1); CI runs that target too.
 test: deps
 	$(GO) vet ./...

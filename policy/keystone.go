@@ -313,13 +313,7 @@ func (k *Keystone) revalidate(ctx context.Context, tok []byte, key uint64, stale
 		now := time.Now()
 		switch {
 		case err == nil && now.Before(info.expires):
-			v := &verdict{token: token, id: info.identity(token), expires: info.expires, fresh: now.Add(k.cfg.TokenCacheTTL)}
-			if v.fresh.After(v.expires) {
-				v.fresh = v.expires
-			}
-			k.verdicts.SetWithTTL(key, v, 1, v.expires.Sub(now))
-			k.verdicts.Wait()
-			return v, nil
+			return k.keepValid(key, token, info, now), nil
 		case err == nil || errors.Is(err, errTokenRejected):
 			v := &verdict{token: token, invalid: true}
 			k.verdicts.SetWithTTL(key, v, 1, k.cfg.InvalidTokenTTL)
@@ -343,6 +337,18 @@ func (k *Keystone) revalidate(ctx context.Context, tok []byte, key uint64, stale
 		return nil, k.challenge
 	}
 	return v, nil
+}
+
+// keepValid caches Keystone's verdict that token (whose key is key) is
+// valid, as of now, and returns it.
+func (k *Keystone) keepValid(key uint64, token string, info *tokenInfo, now time.Time) *verdict {
+	v := &verdict{token: token, id: info.identity(token), expires: info.expires, fresh: now.Add(k.cfg.TokenCacheTTL)}
+	if v.fresh.After(v.expires) {
+		v.fresh = v.expires
+	}
+	k.verdicts.SetWithTTL(key, v, 1, v.expires.Sub(now))
+	k.verdicts.Wait()
+	return v
 }
 
 // errTokenRejected is Keystone's answer for a token that is not (or no
