@@ -63,8 +63,8 @@ ALLOC_PKGS = $(shell grep -rlE --include='*_test.go' --exclude-dir=.git --exclud
 # some in files built only without -race, which adds allocations) run in
 # a second, race-free pass over ALLOC_PKGS, beside the -race pass (they
 # count allocations, not time, so its load does not matter to them); their
-# output follows the -race pass's. The benchmark-sized scenarios are make bench-quick's
-# (SPYGLASS_BENCH=1); CI runs that target too.
+# output follows the -race pass's. The benchmark-sized scenarios are make
+# bench-quick's (SPYGLASS_BENCH=1); CI runs that target too.
 test: deps
 	$(GO) vet ./...
 	@test -n "$(strip $(ALLOC_PKGS))" || { echo "make test: no allocation tests found (func Test...Alloc... in a _test.go file)" >&2; exit 1; }
