@@ -64,18 +64,30 @@ ALLOC_PKGS = $(shell grep -rlE --include='*_test.go' --exclude-dir=.git --exclud
 # a second, race-free pass over ALLOC_PKGS, beside the -race pass (they
 # count allocations, not time, so its load does not matter to them); their
 # output follows the -race pass's. The benchmark-sized scenarios are make
-# bench-quick's (SPYGLASS_BENCH=1); CI runs that target too.
+# bench-quick's (SPYGLASS_BENCH=1); CI runs that target too. When the
+# -race pass fails, its failing tests and its first data race report are
+# repeated last: a log's tail (what CI keeps) then shows both stacks, not
+# the end of the report alone.
 test: deps
 	$(GO) vet ./...
 	@test -n "$(strip $(ALLOC_PKGS))" || { echo "make test: no allocation tests found (func Test...Alloc... in a _test.go file)" >&2; exit 1; }
 	@echo "$(GO) test -count=1 -run 'Alloc' $(ALLOC_PKGS) (beside the -race pass; its output after it)"
-	@alloc_log=$$(mktemp) && \
+	@alloc_log=$$(mktemp) && race_log=$$(mktemp) && race_rc=$$(mktemp) && \
 	{ $(GO) test -count=1 -run 'Alloc' $(ALLOC_PKGS) > $$alloc_log 2>&1 & alloc=$$!; } && \
 	echo "$(GO) test -race -timeout $(TEST_TIMEOUT) <every package but gateway/conformance>" && \
-	{ $(GO) test -race -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/gateway/conformance$$'); race=$$?; } ; \
+	{ $(GO) test -race -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/gateway/conformance$$') 2>&1; echo $$? > $$race_rc; } | tee $$race_log; \
+	race=$$(cat $$race_rc); \
 	wait $$alloc; alloc_rc=$$?; \
-	echo "==== the allocation tests (without -race; exit $$alloc_rc):"; cat $$alloc_log; rm -f $$alloc_log; \
-	[ $$race -eq 0 ] && [ $$alloc_rc -eq 0 ]
+	echo "==== the allocation tests (without -race; exit $$alloc_rc):"; cat $$alloc_log; \
+	if [ "$$race" -ne 0 ]; then \
+	  echo "==== the -race pass failed (exit $$race); its failing tests:"; grep -E -- '^\s*--- FAIL' $$race_log; \
+	  if grep -q 'WARNING: DATA RACE' $$race_log; then \
+	    echo "==== its first data race report, again:"; \
+	    awk '/^WARNING: DATA RACE/ {on=1} on {print} on && /^==================$$/ {exit}' $$race_log; \
+	  fi; \
+	fi; \
+	rm -f $$alloc_log $$race_log $$race_rc; \
+	[ "$$race" -eq 0 ] && [ $$alloc_rc -eq 0 ]
 
 # Both policy modes: Spyglass's legacy defaults against a stock Glance 25,
 # its current (secure-RBAC) defaults against Glance with

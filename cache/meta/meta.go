@@ -170,7 +170,9 @@ func New(cfg Config) (*Cache, error) {
 	return m, nil
 }
 
-// Close releases the cache's goroutines (and its subscription).
+// Close releases the cache's goroutines (and its subscription). It returns
+// once no invalidation from another instance is being applied, nor can be:
+// the first level it then closes is not touched after.
 func (m *Cache) Close() {
 	if m.shared != nil {
 		m.shared.close()

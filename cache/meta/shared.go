@@ -21,7 +21,9 @@ type VersionedStore interface {
 	GetVersioned(ctx context.Context, key, versionKey string) (record []byte, version string, ok bool)
 	SetIfVersion(ctx context.Context, key, versionKey, version string, val []byte, ttl time.Duration) (stored, ok bool)
 	BumpVersion(ctx context.Context, key, versionKey string, versionTTL time.Duration, channel, message string) (version string, receivers int, ok bool)
-	Subscribe(ctx context.Context, channel string, onMessage func(string), onSubscribed func())
+	// Subscribe's channel is closed once ctx ended and no callback can
+	// run any more.
+	Subscribe(ctx context.Context, channel string, onMessage func(string), onSubscribed func()) (done <-chan struct{})
 	Publish(ctx context.Context, channel, message string) (ok bool)
 }
 
@@ -36,6 +38,11 @@ type sharedLevel struct {
 	self     string // this instance, to skip its own invalidations
 	channel  string
 	stop     context.CancelFunc
+	// running are the subscriptions and the retry loop: close waits for
+	// them, since their callbacks touch the first level, which Cache.Close
+	// releases next (ristretto panics or races on a Del or Clear during
+	// its Close).
+	running []<-chan struct{}
 	versTTL  time.Duration
 	pendMu   sync.Mutex
 	pending  map[string]struct{} // invalidations Redis has not taken yet
@@ -65,13 +72,27 @@ func newSharedLevel(m *Cache, store VersionedStore, name string) *sharedLevel {
 		pendWake: make(chan struct{}, 1),
 	}
 	s.acks.init()
-	store.Subscribe(ctx, s.ackChannel(s.self), s.acked, func() {})
-	store.Subscribe(ctx, s.channel, s.received, s.resubscribed)
-	go s.retry(ctx)
+	retried := make(chan struct{})
+	go func() {
+		defer close(retried)
+		s.retry(ctx)
+	}()
+	s.running = []<-chan struct{}{
+		store.Subscribe(ctx, s.ackChannel(s.self), s.acked, func() {}),
+		store.Subscribe(ctx, s.channel, s.received, s.resubscribed),
+		retried,
+	}
 	return s
 }
 
-func (s *sharedLevel) close() { s.stop() }
+// close ends the subscriptions and the retry loop and returns once none of
+// their callbacks is running or can run.
+func (s *sharedLevel) close() {
+	s.stop()
+	for _, done := range s.running {
+		<-done
+	}
+}
 
 func (s *sharedLevel) recordKey(id string) string  { return "meta:{" + id + "}:" + s.name + ":img" }
 func (s *sharedLevel) versionKey(id string) string { return "meta:{" + id + "}:" + s.name + ":ver" }
@@ -186,6 +207,9 @@ func (s *sharedLevel) retry(ctx context.Context) {
 				break
 			}
 			for _, id := range ids {
+				if ctx.Err() != nil {
+					return // closing: not one more Redis call to wait for
+				}
 				if _, _, ok := s.store.BumpVersion(ctx, s.recordKey(id), s.versionKey(id), s.versTTL, s.channel, s.self+" "+id); !ok {
 					break
 				}

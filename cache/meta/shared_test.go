@@ -2,6 +2,7 @@ package meta
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -179,5 +180,42 @@ func TestSharedInvalidationAppliedWhenWriteReturns(t *testing.T) {
 	ms[1].Invalidate(ctx, "img")
 	if took := time.Since(start); took < ackWait || took > ackWait+2*time.Second {
 		t.Errorf("with a subscriber that never acknowledges, a write took %v, want about %v", took, ackWait)
+	}
+}
+
+// TestCloseWaitsForTheSubscription: an invalidation from another instance
+// being applied when Close is called is finished before Close releases
+// the first level (a Del on a closed ristretto cache panics; CI caught the
+// race of one with Close in federation's tests).
+func TestCloseWaitsForTheSubscription(t *testing.T) {
+	srv := redistest.StartT(t)
+	ms := sharedMetas(t, srv.Addr, 2)
+	writer, closing := ms[0], ms[1]
+
+	applying, release := make(chan struct{}), make(chan struct{})
+	var returned atomic.Bool
+	closing.OnOthersInvalidate(func(string) {
+		close(applying)
+		<-release
+		time.Sleep(20 * time.Millisecond) // Close, if it did not wait, would be done by now
+		returned.Store(true)
+	})
+	go writer.Invalidate(ctx, "img") // waits for the acknowledgement it will not get
+	<-applying
+
+	closed := make(chan struct{})
+	go func() {
+		closing.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while an invalidation was being applied")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	<-closed
+	if !returned.Load() {
+		t.Fatal("Close returned before the invalidation being applied was")
 	}
 }

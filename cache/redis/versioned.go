@@ -133,8 +133,13 @@ func (s *Tier) Publish(ctx context.Context, channel, message string) (ok bool) {
 // restart, a lost connection): messages published while it was down are
 // lost, and the subscriber must stop believing what they would have
 // changed. It returns at once; nothing in it waits on Redis for the caller.
-func (s *Tier) Subscribe(ctx context.Context, channel string, onMessage func(string), onSubscribed func()) {
+// The channel it returns is closed once ctx ended and the subscription's
+// goroutine returned: no callback runs after that, so a subscriber that
+// waits for it may release what its callbacks touch.
+func (s *Tier) Subscribe(ctx context.Context, channel string, onMessage func(string), onSubscribed func()) <-chan struct{} {
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		ps := s.client.Subscribe(ctx, s.prefix+channel)
 		defer ps.Close()
 		ch := ps.ChannelWithSubscriptions(
@@ -165,4 +170,5 @@ func (s *Tier) Subscribe(ctx context.Context, channel string, onMessage func(str
 			}
 		}
 	}()
+	return done
 }
