@@ -32,17 +32,17 @@ type VersionedStore interface {
 // instance. Keys share the image id as a hash tag, so each script touches
 // one Redis Cluster slot.
 type sharedLevel struct {
-	m        *Cache
-	store    VersionedStore
-	name     string
-	self     string // this instance, to skip its own invalidations
-	channel  string
-	stop     context.CancelFunc
+	m       *Cache
+	store   VersionedStore
+	name    string
+	self    string // this instance, to skip its own invalidations
+	channel string
+	stop    context.CancelFunc
 	// running are the subscriptions and the retry loop: close waits for
 	// them, since their callbacks touch the first level, which Cache.Close
 	// releases next (ristretto panics or races on a Del or Clear during
 	// its Close).
-	running []<-chan struct{}
+	running  []<-chan struct{}
 	versTTL  time.Duration
 	pendMu   sync.Mutex
 	pending  map[string]struct{} // invalidations Redis has not taken yet
