@@ -54,11 +54,28 @@ type StormOptions struct {
 	// might touch colder pages on a host that hands free memory back to its
 	// hypervisor (two runs in both orders showed nothing beyond noise).
 	Caches []string
+	// Client is what each storm client asks: ClientGlance (the default)
+	// or ClientFile.
+	Client string
 }
+
+// The storm's clients. ClientGlance asks as a booting Nova host does:
+// Nova's download is python-glanceclient's images.data(), which with its
+// default do_checksum=True GETs the image's record (for os_hash_value and
+// checksum) and then, on the same session, its data
+// (glanceclient/v2/images.py, data()). ClientFile GETs the data alone,
+// blind, as no OpenStack client does; it is what a cache that need not
+// read the record (nginx, Varnish) is fastest at. Either way the first
+// byte is the data's, from the release.
+const (
+	ClientGlance = "glanceclient"
+	ClientFile   = "file"
+)
 
 // StormResult is one storm against one target.
 type StormResult struct {
 	Target      string  `json:"target"` // glance, nginx-cold, nginx-warm, varnish-cold, varnish-warm, spyglass-cold, spyglass-warm, site-cold, site-warm
+	Client      string  `json:"client"` // ClientGlance or ClientFile
 	N           int     `json:"n"`
 	ImageMiB    float64 `json:"image_mib"`
 	OriginRatio float64 `json:"origin_bytes_per_image"`
@@ -116,6 +133,7 @@ type StormEnv struct {
 	procs      []*exec.Cmd
 	env        *Env // for its process helpers
 	perfDir    string
+	client     string
 }
 
 var adminIdentity = map[string]string{
@@ -131,7 +149,14 @@ func StartStormEnv(ctx context.Context, opts StormOptions) (*StormEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	se := &StormEnv{Dir: dir, env: &Env{Dir: dir}, perfDir: opts.PerfDir}
+	switch opts.Client {
+	case "":
+		opts.Client = ClientGlance
+	case ClientGlance, ClientFile:
+	default:
+		return nil, fmt.Errorf("storm client %q: want %s or %s", opts.Client, ClientGlance, ClientFile)
+	}
+	se := &StormEnv{Dir: dir, env: &Env{Dir: dir}, perfDir: opts.PerfDir, client: opts.Client}
 	fail := func(err error) (*StormEnv, error) { se.Close(); return nil, err }
 	if se.Glance, err = glancetest.Start(ctx, filepath.Join(dir, "glance")); err != nil {
 		return fail(fmt.Errorf("glance: %w", err))
@@ -374,8 +399,10 @@ func (se *StormEnv) storm(target, base string, img *stormImage, n int) StormResu
 		go func(i int) {
 			defer wg.Done()
 			req, _ := http.NewRequest("GET", base+"/v2/images/"+img.id+"/file", nil)
+			record, _ := http.NewRequest("GET", base+"/v2/images/"+img.id, nil)
 			for k, v := range adminIdentity {
 				req.Header.Set(k, v)
+				record.Header.Set(k, v)
 			}
 			var first time.Time
 			req = req.WithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
@@ -384,6 +411,10 @@ func (se *StormEnv) storm(target, base string, img *stormImage, n int) StormResu
 			buf := make([]byte, 256<<10)
 			ready.Done()
 			<-gate
+			if se.client == ClientGlance && !askRecord(client, record, img.id) {
+				errs.Add(1)
+				return
+			}
 			resp, err := client.Do(req)
 			if err != nil {
 				errs.Add(1)
@@ -429,7 +460,7 @@ func (se *StormEnv) storm(target, base string, img *stormImage, n int) StormResu
 	stopPerf()
 	cpu := groupCPU(server) - cpuBefore
 	size := float64(len(img.data))
-	r := StormResult{Target: target, N: n, ImageMiB: size / (1 << 20), WallS: wall, Errors: int(errs.Load()), ServerCPUS: cpu,
+	r := StormResult{Target: target, Client: se.client, N: n, ImageMiB: size / (1 << 20), WallS: wall, Errors: int(errs.Load()), ServerCPUS: cpu,
 		OriginRatio: float64(se.Link.Sent()-beforeOrigin) / size,
 		MiBps:       float64(n) * size / (1 << 20) / wall}
 	if fb, lb := se.Link.FirstByte(), se.Link.LastByte(); !fb.IsZero() {
@@ -445,6 +476,23 @@ func (se *StormEnv) storm(target, base string, img *stormImage, n int) StormResu
 		r.SpyglassRSSMiB = se.spyRSS()
 	}
 	return r
+}
+
+// askRecord GETs an image's record as glanceclient's data() does before
+// the data: true when it is the image's (200, its id). The body is read
+// to its end, so the data's request reuses the connection, as requests'
+// session does.
+func askRecord(client *http.Client, req *http.Request, id string) bool {
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var rec struct {
+		ID string `json:"id"`
+	}
+	return err == nil && resp.StatusCode == 200 && json.Unmarshal(b, &rec) == nil && rec.ID == id
 }
 
 // perf starts `perf record` for one storm when PerfDir is set; the func
@@ -749,7 +797,11 @@ func StormRatios(res []StormResult) map[string]float64 {
 }
 
 func printStorm(res []StormResult) {
-	fmt.Printf("\n== boot storm (same run) ==\n")
+	client := ""
+	if len(res) > 0 {
+		client = res[0].Client
+	}
+	fmt.Printf("\n== boot storm (same run; each client asks as %s) ==\n", client)
 	fmt.Printf("%-14s %5s %8s %7s %7s %5s %8s %8s %8s %8s %9s %8s %8s %6s\n", "target", "N", "origin×", "fill s", "wall s", "rec/data", "ttfb50", "ttfb99", "done50", "done99", "MiB/s", "cpu s", "rssMiB", "errors")
 	for _, r := range res {
 		fmt.Printf("%-14s %5d %8.2f %7.2f %7.2f %3d/%-3d %8.3f %8.3f %8.2f %8.2f %9.0f %8.2f %8.0f %6d\n", r.Target, r.N, r.OriginRatio, r.FillS, r.WallS,

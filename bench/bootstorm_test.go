@@ -24,7 +24,7 @@ func TestBootstormQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range res {
-		t.Logf("%-14s N=%-3d origin×%.2f wall %.2fs ttfb p99 %.3fs %.0f MiB/s", r.Target, r.N, r.OriginRatio, r.WallS, r.TTFBP99, r.MiBps)
+		t.Logf("%-14s N=%-3d %s origin×%.2f rec/data %d/%d wall %.2fs ttfb p99 %.3fs %.0f MiB/s", r.Target, r.N, r.Client, r.OriginRatio, r.OriginRecords, r.OriginData, r.WallS, r.TTFBP99, r.MiBps)
 		if r.Errors > 0 {
 			t.Errorf("%s N=%d: %d downloads failed or had wrong bytes", r.Target, r.N, r.Errors)
 		}
@@ -32,6 +32,10 @@ func TestBootstormQuick(t *testing.T) {
 		case "spyglass-cold", "site-cold":
 			if r.OriginRatio > 1.02 {
 				t.Errorf("spyglass cold N=%d cost the origin %.2f× the image", r.N, r.OriginRatio)
+			}
+			if r.Target == "spyglass-cold" && (r.OriginRecords != 1 || r.OriginData != 1) {
+				t.Errorf("spyglass cold N=%d asked the origin for the record %d times and the data %d times, want once each",
+					r.N, r.OriginRecords, r.OriginData)
 			}
 			if r.Target == "spyglass-cold" && (r.OriginRecordS <= 0 || r.OriginDataS <= 0 || r.OriginBothS <= 0 || r.SHA512CPUS <= 0) {
 				t.Errorf("spyglass cold N=%d: what verifying costs is not measured: origin record %v s, data %v s, both %v s, SHA-512 %v s",

@@ -54,6 +54,7 @@ func main() {
 	quick := flag.Bool("quick", false, "bootstorm: 64 MiB, N=1,20,100")
 	perfDir := flag.String("perf", "", "bootstorm: record each storm with perf record -a -g into this directory")
 	cachesFlag := flag.String("caches", "nginx,varnish,spyglass", "bootstorm: the caches stormed, in the order they run")
+	stormClient := flag.String("client", ClientGlance, "bootstorm: what each client asks: glanceclient (the record, then the data, as Nova's download does) or file (the data alone)")
 	siteN := flag.Int("site-instances", 3, "bootstorm: Spyglass instances sharing a Redis behind a round-robin front (0: no site variant)")
 	fedImages := flag.Int("fed-images", 5000, "fedwalk: images seeded in each region")
 	fedRegions := flag.Int("fed-regions", 3, "fedwalk: Glance regions")
@@ -66,7 +67,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *scenario == "bootstorm" {
-		opts := StormOptions{ImageSize: *imageMiB << 20, DirectMaxN: *directMax, OriginRate: *originRate << 20, SiteInstances: *siteN, PerfDir: *perfDir}
+		opts := StormOptions{ImageSize: *imageMiB << 20, DirectMaxN: *directMax, OriginRate: *originRate << 20, SiteInstances: *siteN, PerfDir: *perfDir, Client: *stormClient}
 		for _, c := range strings.Split(*cachesFlag, ",") {
 			switch c = strings.TrimSpace(c); c {
 			case "nginx", "varnish", "spyglass":

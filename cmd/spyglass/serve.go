@@ -372,11 +372,13 @@ func openLocal(cfg config.Config, region *config.Region, fetcher *outbound.Fetch
 		store.Refresh()
 	}
 	return store, func() {
-		if err := store.Close(); err != nil {
-			log.Error("closing the store", "region", region.Name, "err", err)
-		}
+		// The bus first: its Close returns once no announcement is being
+		// applied (a Refresh of the store), so none reaches a closed store.
 		if bus != nil {
 			bus.Close()
+		}
+		if err := store.Close(); err != nil {
+			log.Error("closing the store", "region", region.Name, "err", err)
 		}
 	}, nil
 }
