@@ -452,6 +452,17 @@ func (se *StormEnv) storm(target, base string, img *stormImage, n int) StormResu
 		}(i)
 	}
 	ready.Wait()
+	// A P for every client while it runs: the N clients stand for N
+	// hosts, each reading as soon as its bytes arrive. On the runtime's
+	// default (a P per core, 2 here) clients that already stream keep
+	// both Ps busy; a connection whose status arrived later waits for
+	// the netpoller to be looked at and for a P (the runtime's 10 ms
+	// slices): measured, the last clients of a storm "got" a status
+	// Spyglass had sent 40 ms earlier, and a server that starts its first
+	// bodies while it still sends statuses was charged that wait. With a P
+	// each, the kernel schedules the clients' threads, as it would
+	// schedule hosts' NICs.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n + 8))
 	stopPerf := se.perf(target, n)
 	start = time.Now()
 	close(gate)

@@ -186,17 +186,25 @@ func (c *cachedRegion) Image(ctx context.Context, id string) (*backends.Image, e
 }
 
 // askImage is a record miss's one call to the region, for every caller
-// that joined it: the cache first, in case a flight just filled it.
+// that joined it (and, with a shared tier, for every instance of the site
+// missing it at once: Lead): the cache first, in case a flight just
+// filled it.
 func (c *cachedRegion) askImage(ctx context.Context, id string) (*backends.Image, meta.Ticket, error) {
 	before := c.meta.Ticket()
 	cached, fresh, t := c.meta.Recheck(ctx, id)
 	if fresh == meta.Fresh {
 		return cached, before, nil
 	}
+	// The site's other instances may be missing it too: one asks.
+	led, release := c.meta.Lead(ctx, id)
+	if led != nil {
+		return led, before, nil
+	}
 	img, err := c.region.Images.Image(ctx, id)
 	if err == nil {
 		c.remember(ctx, t, img)
 	}
+	release()
 	return img, t, err
 }
 

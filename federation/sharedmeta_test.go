@@ -261,6 +261,54 @@ func TestSharedTierInvalidatesAcrossInstances(t *testing.T) {
 	}
 }
 
+// TestInstancesMissingARecordAtOnceAskTheRegionOnce: a boot storm spread
+// over a site's instances misses the image's record on each of them at
+// once; one asks the region, the others wait for its answer in Redis.
+// Instance A asks and is held after the region answered; B and C look
+// it up meanwhile; once A lets go, all three answer, and the region was
+// asked once (without the lease: twice or three times, as whichever of B
+// and C asks first puts its answer in Redis for the other).
+func TestInstancesMissingARecordAtOnceAskTheRegionOnce(t *testing.T) {
+	admin := caller{"adm", "admin,member,reader"}
+	regions, urls := embeddedRegions(t, 1)
+	redis := redistest.StartT(t)
+	ins := site(t, 3, regions, redis.Addr)
+	id := createIn(t, urls[0], admin, map[string]any{"name": "storm"})
+
+	held := &heldShow{answered: make(chan struct{}), release: make(chan struct{})}
+	ins[0].calls[0].hold.Store(held)
+	names := make(chan string, len(ins))
+	for i, in := range ins {
+		if i == 1 {
+			<-held.answered // A holds the region's answer (and the lease)
+		}
+		go func() {
+			_, name := nameOf(t, in.url, admin, id)
+			names <- name
+		}()
+	}
+	for _, in := range ins[1:] {
+		eventually(t, "B and C looked the record up", func() bool {
+			st := in.metas[0].Stats()
+			return st.Hits+st.Misses > 0
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // from a miss to the lease: a Redis call or two
+	close(held.release)
+	for range ins {
+		if name := <-names; name != "storm" {
+			t.Errorf("a show answered %q", name)
+		}
+	}
+	var shows int64
+	for _, in := range ins {
+		shows += in.shows()
+	}
+	if shows != 1 {
+		t.Errorf("three instances missing the record at once asked the region %d times, want 1", shows)
+	}
+}
+
 // TestSlowReadOnOneInstanceCannotUndoAWriteOnAnother: a show on instance B
 // reads the old record from the region, then stalls; meanwhile instance A
 // updates the image. When B's read completes, neither Redis nor B's first

@@ -212,6 +212,18 @@ func (m *Cache) Image(ctx context.Context, id string) (*backends.Image, Freshnes
 	return img, f, t
 }
 
+// Lead is for a record miss about to ask its region, after Recheck: with
+// a shared tier, one instance of the site asks while the others wait for
+// its answer. img is that answer (Fresh) when another instance brought it
+// meanwhile; otherwise the caller asks the region, remembers the answer
+// (PutImage), then calls release.
+func (m *Cache) Lead(ctx context.Context, id string) (img *backends.Image, release func()) {
+	if m.shared == nil {
+		return nil, noRelease
+	}
+	return m.shared.lead(ctx, id)
+}
+
 // Recheck is Image for a lookup already counted: a coalesced miss looks
 // again before it asks the region (a flight that just ended may have
 // filled the cache), as groupcache's load does.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,9 @@ type VersionedStore interface {
 	// run any more.
 	Subscribe(ctx context.Context, channel string, onMessage func(string), onSubscribed func()) (done <-chan struct{})
 	Publish(ctx context.Context, channel, message string) (ok bool)
+	// SwapLease sets key to new for ttl ("" deletes it) if it holds old
+	// ("" means absent) and returns what it holds afterwards.
+	SwapLease(ctx context.Context, key, old, new string, ttl time.Duration) (cur string, ok bool)
 }
 
 // sharedLevel is the metadata cache's second level: records and verdicts
@@ -52,6 +56,8 @@ type sharedLevel struct {
 	// acks are this instance's invalidations waiting for every instance
 	// to have applied them (ack.go).
 	acks acks
+	// leads numbers this instance's record leases (lead).
+	leads atomic.Uint64
 }
 
 // maxPending bounds the invalidations kept for retry while Redis is away;
@@ -96,6 +102,7 @@ func (s *sharedLevel) close() {
 
 func (s *sharedLevel) recordKey(id string) string  { return "meta:{" + id + "}:" + s.name + ":img" }
 func (s *sharedLevel) versionKey(id string) string { return "meta:{" + id + "}:" + s.name + ":ver" }
+func (s *sharedLevel) leaseKey(id string) string   { return "meta:{" + id + "}:" + s.name + ":lead" }
 func (s *sharedLevel) verdictKey(id, project string) string {
 	return "meta:{" + id + "}:" + s.name + ":member:" + project
 }
@@ -254,4 +261,53 @@ func (s *sharedLevel) resubscribed() {
 	s.m.InvalidateAll()
 	s.m.others.Add(1)
 	s.subscriptions.Add(1)
+}
+
+// recordLease bounds how long the other instances of a site wait for the
+// one asking the region for a record: past it (an instance that died
+// asking, a region slower than this) they ask themselves.
+const recordLease = 2 * time.Second
+
+// leasePoll is how often a waiting instance looks in Redis for the
+// leader's answer.
+const leasePoll = 2 * time.Millisecond
+
+func noRelease() {}
+
+// lead makes one instance of the site ask the region for id's record when
+// several miss it at once (each instance already coalesces its own
+// misses): the first takes a lease in Redis and asks; the others wait for
+// its answer in Redis and return it (Fresh), or, when the leader let go
+// without one (an error, a record not kept, its lease run out), ask
+// themselves. release lets the lease go; call it once the answer is
+// remembered. Redis not answering: everyone asks, as without it.
+func (s *sharedLevel) lead(ctx context.Context, id string) (*backends.Image, func()) {
+	key := s.leaseKey(id)
+	token := s.self + "/" + strconv.FormatUint(s.leads.Add(1), 36)
+	cur, ok := s.store.SwapLease(ctx, key, "", token, recordLease)
+	if !ok {
+		return nil, noRelease
+	}
+	if cur == token {
+		return nil, func() { s.store.SwapLease(context.WithoutCancel(ctx), key, token, "", 0) }
+	}
+	deadline := time.Now().Add(recordLease)
+	tick := time.NewTicker(leasePoll)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return nil, noRelease
+		case <-tick.C:
+		}
+		if img, f, _ := s.m.Recheck(ctx, id); f == Fresh {
+			return img, noRelease
+		}
+		if cur, ok := s.store.SwapLease(ctx, key, "", "", 0); !ok || cur == "" {
+			// Let go without an answer this instance can use
+			// (errors are the asker's own): ask.
+			return nil, noRelease
+		}
+	}
+	return nil, noRelease
 }

@@ -219,3 +219,50 @@ func TestCloseWaitsForTheSubscription(t *testing.T) {
 		t.Fatal("Close returned before the invalidation being applied was")
 	}
 }
+
+// TestLeadOneInstanceAsks: of two instances missing a record at once, one
+// leads (asks the region); the other waits and gets the leader's answer
+// from Redis, or — when the leader lets go without one — asks itself.
+func TestLeadOneInstanceAsks(t *testing.T) {
+	srv := redistest.StartT(t)
+	ms := sharedMetas(t, srv.Addr, 2)
+	leader, waiter := ms[0], ms[1]
+	got := make(chan *backends.Image, 1)
+	wait := func(id string) {
+		img, release := waiter.Lead(ctx, id)
+		release()
+		got <- img
+	}
+	notYet := func(what string) {
+		t.Helper()
+		select {
+		case img := <-got:
+			t.Fatalf("%s: the waiter went on (%q) while the leader held the lease", what, nameIn(img))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+
+	_, _, tk := leader.Image(ctx, "img")
+	img, release := leader.Lead(ctx, "img")
+	if img != nil {
+		t.Fatalf("the first to miss was handed %q instead of leading", nameIn(img))
+	}
+	go wait("img")
+	notYet("an answer on its way")
+	leader.PutImage(ctx, tk, named("img", "v1"))
+	release()
+	if img := <-got; nameIn(img) != "v1" {
+		t.Fatalf("the waiter got %q, want the leader's answer v1", nameIn(img))
+	}
+
+	lead, releaseLead := leader.Lead(ctx, "gone")
+	if lead != nil {
+		t.Fatal("a record nobody has was handed out")
+	}
+	go wait("gone")
+	notYet("no answer yet")
+	releaseLead() // an error, say: nothing remembered
+	if img := <-got; img != nil {
+		t.Fatalf("the waiter got %q from a leader that remembered nothing", nameIn(img))
+	}
+}
